@@ -1,0 +1,63 @@
+"""Checks of the caller's arguments, made before any request is sent."""
+
+from __future__ import annotations
+
+import re
+
+from ._errors import ValidationError
+
+__all__ = ["MAX_PAGE_SIZE", "check_page_size", "check_token", "knowledge_base_id"]
+
+#: The largest page ListImportJobs and ListKnowledgeBases allow (maxResults 1..100).
+MAX_PAGE_SIZE = 100
+_MAX_TOKEN = 4096
+
+_UUID = r"[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}"
+_ID = re.compile(_UUID)
+# arn:PARTITION:wisdom:REGION:ACCOUNT:knowledge-base/ID, as the service model's pattern allows.
+_KB_ARN = re.compile(rf"arn:[a-z-]+:wisdom:[a-z0-9-]*:[0-9]{{12}}:knowledge-base/({_UUID})")
+
+
+def knowledge_base_id(value: object) -> str:
+    """The ID of a knowledge base given as an ID or an ARN.
+
+    URLs cannot carry the ARN (the service's path is /knowledgeBases/{id}/...), so an ARN is
+    reduced to its ID here; anything else is refused before it reaches a URL.
+    """
+    if not isinstance(value, str):
+        raise ValidationError(
+            f"knowledge base must be an ID or ARN string, not {type(value).__name__}"
+        )
+    if _ID.fullmatch(value):
+        return value
+    match = _KB_ARN.fullmatch(value)
+    if match:
+        return match.group(1)
+    raise ValidationError(
+        f"not a knowledge base ID (lower-case UUID) or ARN: {value[:200]!r}",
+        knowledge_base_id=value[:200] or None,
+    )
+
+
+def check_page_size(value: object) -> int | None:
+    """``page_size`` as the service takes it (1..100), or None for the default."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"page_size must be an int, not {type(value).__name__}")
+    if not 1 <= value <= MAX_PAGE_SIZE:
+        raise ValidationError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {value}")
+    return value
+
+
+def check_token(value: object) -> str | None:
+    """A pagination token to start from (1..4096 characters), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"starting_token must be a string, not {type(value).__name__}")
+    if not 1 <= len(value) <= _MAX_TOKEN:
+        raise ValidationError(
+            f"starting_token must be 1 to {_MAX_TOKEN} characters, not {len(value)}"
+        )
+    return value
