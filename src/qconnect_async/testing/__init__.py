@@ -1,0 +1,66 @@
+"""A fake Amazon Q in Connect service for tests and benchmarks, on moto[server].
+
+    with QConnectServer() as server:
+        kb = server.create_knowledge_base()
+        server.add_import_jobs(kb, 250)
+        server.throttle("ListImportJobs", times=2, retry_after=0.1)
+        ...  # point a client at server.endpoint_url, region server.region
+        assert server.stats.throttled == 2
+
+`python -m qconnect_async.testing --port 0` serves one from another process (it prints its URL);
+`RemoteQConnectServer(url)` drives it. With pytest, the `qconnect_server` fixture gives a server
+per session, reset for each test.
+
+Names are imported lazily, so that the pytest plugin can load without importing moto.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._api import ServerControls
+    from ._faults import MalformedKind
+    from ._remote import RemoteQConnectServer
+    from ._server import QConnectServer
+    from ._stats import ServerStats
+
+__all__ = [
+    "MalformedKind",
+    "QConnectServer",
+    "RemoteQConnectServer",
+    "ServerControls",
+    "ServerStats",
+]
+
+_HOMES = {
+    "MalformedKind": "._faults",
+    "QConnectServer": "._server",
+    "RemoteQConnectServer": "._remote",
+    "ServerControls": "._api",
+    "ServerStats": "._stats",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    try:
+        module = import_module(home, __name__)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("moto", "werkzeug", "flask"):
+            raise
+        raise ModuleNotFoundError(
+            f"{name} needs moto[server] (>=5.2,<5.3): pip install 'moto[server]>=5.2,<5.3'",
+            name=exc.name,
+        ) from exc
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,0 +1,275 @@
+"""The QConnect backend: knowledge bases and import jobs of one account and region.
+
+Registered with moto as `moto.qconnect` (see `_registration`), so moto's BackendDict keeps one
+instance per account and region and `POST /moto-api/reset` clears it like any moto service.
+The server is threaded: every public method takes the backend's lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from bisect import bisect_right
+from collections.abc import Mapping
+from typing import Any
+
+from moto.core.base_backend import BackendDict, BaseBackend
+
+from ._exceptions import ResourceNotFoundException, ValidationException
+from ._ids import knowledge_base_arn, new_id, split_knowledge_base_ref
+from ._models import (
+    COMPLETE,
+    START_IN_PROGRESS,
+    STATUS_CYCLE,
+    ImportJob,
+    Job,
+    JobCompletion,
+    KnowledgeBase,
+    RawImportJob,
+    epoch,
+)
+from ._tokens import PageTokens
+
+
+class QConnectBackend(BaseBackend):
+    """Knowledge bases and import jobs of one account in one region."""
+
+    def __init__(self, region_name: str, account_id: str) -> None:
+        super().__init__(region_name, account_id)
+        self.lock = threading.RLock()
+        self.knowledge_bases: dict[str, KnowledgeBase] = {}
+        self._seq = 0
+        self._tokens = PageTokens()
+
+    @property
+    def _url_module(self) -> Any:
+        # moto derives `<package>.urls` from the backend's module name; ours lives elsewhere.
+        from . import _responses
+
+        return _responses
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    # -- knowledge bases ------------------------------------------------------------------
+
+    def create_knowledge_base(
+        self,
+        name: str,
+        knowledge_base_type: str = "QUICK_RESPONSES",
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> KnowledgeBase:
+        with self.lock:
+            kb_id = new_id()
+            kb = KnowledgeBase(
+                seq=self._next_seq(),
+                knowledge_base_id=kb_id,
+                knowledge_base_arn=knowledge_base_arn(self.region_name, self.account_id, kb_id),
+                name=name,
+                knowledge_base_type=knowledge_base_type,
+                description=description,
+                tags=dict(tags) if tags else None,
+            )
+            self.knowledge_bases[kb_id] = kb
+            return kb
+
+    def get_knowledge_base(self, ref: str) -> KnowledgeBase:
+        """The KB an ID or ARN names; 400 if it is neither, 404 if it does not exist."""
+        parts = split_knowledge_base_ref(ref)
+        if parts is None:
+            raise ValidationException(f"Invalid knowledge base identifier: '{ref}'")
+        kb_id, region, account = parts
+        with self.lock:
+            kb = self.knowledge_bases.get(kb_id)
+        foreign = (region, account) not in ((None, None), (self.region_name, self.account_id))
+        if kb is None or foreign:
+            raise ResourceNotFoundException(f"Knowledge base {ref} not found", resource_name=kb_id)
+        return kb
+
+    def list_knowledge_bases(
+        self, max_results: int, next_token: str | None, *, empty_page: bool = False
+    ) -> tuple[list[KnowledgeBase], str | None]:
+        """One page of KBs and the next page's token; see `list_import_jobs`."""
+        with self.lock:
+            kbs = list(self.knowledge_bases.values())
+            after = self._tokens.decode(next_token, "knowledge-bases")
+            if empty_page:
+                return [], self._tokens.encode("knowledge-bases", after)
+            start = bisect_right([kb.seq for kb in kbs], after)
+            page = kbs[start : start + max_results]
+            more = start + max_results < len(kbs)
+            token = self._tokens.encode("knowledge-bases", page[-1].seq) if more else None
+            return page, token
+
+    # -- import jobs ----------------------------------------------------------------------
+
+    def new_import_job(
+        self,
+        kb: KnowledgeBase,
+        *,
+        upload_id: str | None = None,
+        import_job_type: str = "QUICK_RESPONSES",
+        status: str = START_IN_PROGRESS,
+        metadata: Mapping[str, str] | None = None,
+        external_source_configuration: Mapping[str, Any] | None = None,
+        created_time: float | None = None,
+        completion: JobCompletion | None = None,
+    ) -> ImportJob:
+        """Create and store a job (no validation: callers validate)."""
+        with self.lock:
+            now = time.time() if created_time is None else created_time
+            job = ImportJob(
+                seq=self._next_seq(),
+                import_job_id=new_id(),
+                knowledge_base_id=kb.knowledge_base_id,
+                knowledge_base_arn=kb.knowledge_base_arn,
+                upload_id=upload_id or f"{new_id()}/{new_id()}",
+                import_job_type=import_job_type,
+                status=status,
+                created_time=epoch(now),
+                last_modified_time=epoch(now if status == START_IN_PROGRESS else now + 60.0),
+                metadata=dict(metadata) if metadata is not None else None,
+                external_source_configuration=(
+                    dict(external_source_configuration)
+                    if external_source_configuration is not None
+                    else None
+                ),
+                failed_record_report=(
+                    f"https://reports.qconnect.invalid/{kb.knowledge_base_id}"
+                    if status == "FAILED"
+                    else None
+                ),
+            )
+            if completion is not None and status == START_IN_PROGRESS:
+                job.reads_left = completion.after_reads
+                if completion.after_seconds is not None:
+                    job.complete_at = now + completion.after_seconds
+            kb.add(job)
+            return job
+
+    def seed_import_jobs(
+        self,
+        kb: KnowledgeBase,
+        count: int,
+        *,
+        status: str | None = None,
+        import_job_type: str = "QUICK_RESPONSES",
+        metadata: Mapping[str, str] | None = None,
+        external_source: bool | None = None,
+    ) -> list[str]:
+        """Store `count` jobs, varied where the caller leaves a field as None."""
+        with self.lock:
+            start = len(kb.jobs)
+            base = time.time() - 86_400.0
+            ids = []
+            for offset in range(count):
+                i = start + offset
+                if metadata is not None:
+                    meta: dict[str, str] | None = dict(metadata)
+                else:
+                    meta = (None, {"source": "seed", "batch": str(i // 100)}, {})[i % 3]
+                with_source = (i % 4 == 1) if external_source is None else external_source
+                job = self.new_import_job(
+                    kb,
+                    import_job_type=import_job_type,
+                    status=status or STATUS_CYCLE[i % len(STATUS_CYCLE)],
+                    metadata=meta,
+                    external_source_configuration=(
+                        {
+                            "source": "AMAZON_CONNECT",
+                            "configuration": {"connectConfiguration": {"instanceId": new_id()}},
+                        }
+                        if with_source
+                        else None
+                    ),
+                    created_time=base + i * 0.5,
+                )
+                ids.append(job.import_job_id)
+            return ids
+
+    def add_raw_import_job(self, kb: KnowledgeBase, overrides: Mapping[str, Any]) -> str:
+        """Store a summary built from a valid one with `overrides` applied (None removes)."""
+        with self.lock:
+            template = ImportJob(
+                seq=0,
+                import_job_id=new_id(),
+                knowledge_base_id=kb.knowledge_base_id,
+                knowledge_base_arn=kb.knowledge_base_arn,
+                upload_id=new_id(),
+                import_job_type="QUICK_RESPONSES",
+                status=COMPLETE,
+                created_time=epoch(time.time()),
+                last_modified_time=epoch(time.time()),
+            )
+            body = dict(template.wire())
+            for key, value in overrides.items():
+                if value is None:
+                    body.pop(key, None)
+                else:
+                    body[key] = value
+            job_id = body.get("importJobId")
+            if not isinstance(job_id, str) or job_id in kb.jobs_by_id:
+                job_id = new_id()
+            kb.add(RawImportJob(seq=self._next_seq(), import_job_id=job_id, body=body))
+            return job_id
+
+    def get_import_job(self, kb: KnowledgeBase, import_job_id: str) -> Job:
+        with self.lock:
+            job = kb.jobs_by_id.get(import_job_id)
+            if job is None:
+                raise ResourceNotFoundException(
+                    f"Import job {import_job_id} not found", resource_name=import_job_id
+                )
+            job.observe(time.time())
+            return job
+
+    def delete_import_job(self, kb: KnowledgeBase, import_job_id: str) -> None:
+        with self.lock:
+            kb.remove(self.get_import_job(kb, import_job_id))
+
+    def list_import_jobs(
+        self,
+        kb: KnowledgeBase,
+        max_results: int,
+        next_token: str | None,
+        *,
+        empty_page: bool = False,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of wire summaries and the token of the next page (None: last page).
+
+        `empty_page` answers no jobs and a fresh token for the same position, as services do
+        when a page happens to be empty; a client must follow it.
+        """
+        scope = kb.knowledge_base_id
+        with self.lock:
+            after = self._tokens.decode(next_token, scope)
+            if empty_page:
+                return [], self._tokens.encode(scope, after)
+            start = bisect_right(kb.job_seqs, after)
+            page = kb.jobs[start : start + max_results]
+            now = time.time()
+            for job in page:
+                job.observe(now)
+            more = start + max_results < len(kb.jobs)
+            token = self._tokens.encode(scope, page[-1].seq) if more else None
+            return [job.wire() for job in page], token
+
+
+# moto's get_backend("qconnect") reads `moto.qconnect.qconnect_backends`.
+qconnect_backends = BackendDict(QConnectBackend, "qconnect")
+_regions_lock = threading.Lock()
+
+
+def backend_for(account_id: str, region: str) -> QConnectBackend:
+    """The backend of an account and region; any region, not only qconnect's ten."""
+    regions = qconnect_backends[account_id]
+    if region not in regions:
+        # moto refuses a region the service is not offered in (a KeyError, so a 500); a local
+        # fake serves whatever region a client is configured with.
+        with _regions_lock:
+            if region not in regions:
+                regions[region] = QConnectBackend(region, account_id)
+    return regions[region]

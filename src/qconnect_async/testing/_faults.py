@@ -1,0 +1,232 @@
+"""Fault injection: what to do to the next request, decided under one lock.
+
+Faults are rules matched in the order they were added. Per request, at most one fault answers:
+the rate limit first, then errors (throttles and failures, scheduled then random), then malformed
+bodies, then page faults. Latency is added on top of whatever answers.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ._ids import knowledge_base_id_of
+
+#: A 200 whose body a client must reject: not JSON, JSON without the result list, no bytes.
+MalformedKind = Literal["invalid_json", "missing_summaries", "empty_body"]
+#: Faults on a page's token: the request's token again (a loop), or an empty page to follow.
+PageFault = Literal["repeat_token", "empty_page"]
+
+MALFORMED_KINDS: tuple[MalformedKind, ...] = ("invalid_json", "missing_summaries", "empty_body")
+PAGE_FAULTS: tuple[PageFault, ...] = ("repeat_token", "empty_page")
+THROTTLING = "ThrottlingException"
+#: What `random_faults` answers by default: a throttle or a server error, equally likely.
+DEFAULT_RANDOM_ERRORS: tuple[tuple[str, int], ...] = (
+    (THROTTLING, 429),
+    ("InternalServerException", 500),
+    ("ServiceUnavailableException", 503),
+)
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    """An error response to send instead of the operation's."""
+
+    status: int
+    code: str
+    message: str
+    retry_after: float | None = None
+
+    @property
+    def throttle(self) -> bool:
+        return self.code == THROTTLING or self.status == 429
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a request gets: extra latency, and at most one fault."""
+
+    latency: float = 0.0
+    error: ErrorReply | None = None
+    malformed: MalformedKind | None = None
+    page_fault: PageFault | None = None
+
+
+@dataclass
+class _Rule:
+    """A scheduled fault: `remaining` more matching requests (None: all of them)."""
+
+    operation: str | None
+    knowledge_base_id: str | None
+    remaining: int | None
+    error: ErrorReply | None = None
+    malformed: MalformedKind | None = None
+    page_fault: PageFault | None = None
+
+    def matches(self, operation: str, knowledge_base_id: str | None) -> bool:
+        if self.operation is not None and self.operation != operation:
+            return False
+        return self.knowledge_base_id is None or self.knowledge_base_id == knowledge_base_id
+
+    def consume(self) -> None:
+        if self.remaining is not None:
+            self.remaining -= 1
+
+
+class TokenBucket:
+    """`rate` requests per second on average, up to `burst` at once; starts full."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = float(burst)
+        self._stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
+@dataclass
+class _RandomFaults:
+    probability: float
+    rng: random.Random
+    operations: frozenset[str] | None
+    errors: tuple[tuple[str, int], ...]
+
+
+class FaultInjector:
+    """Every fault of one server; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.clear()
+
+    def clear(self) -> None:
+        """Remove every fault, the rate limit and latency included."""
+        with self._lock:
+            self._rules: list[_Rule] = []
+            self._latency: dict[str | None, float] = {}
+            self._bucket: TokenBucket | None = None
+            self._bucket_status = 429
+            self._random: _RandomFaults | None = None
+
+    def add_error(
+        self,
+        error: ErrorReply,
+        *,
+        operation: str | None,
+        times: int | None,
+        knowledge_base_id: str | None,
+    ) -> None:
+        self._add(_Rule(operation, _kb(knowledge_base_id), times, error=error))
+
+    def add_malformed(
+        self,
+        kind: MalformedKind,
+        *,
+        operation: str | None,
+        times: int | None,
+        knowledge_base_id: str | None,
+    ) -> None:
+        self._add(_Rule(operation, _kb(knowledge_base_id), times, malformed=kind))
+
+    def add_page_fault(
+        self,
+        fault: PageFault,
+        *,
+        operation: str | None,
+        times: int | None,
+        knowledge_base_id: str | None,
+    ) -> None:
+        self._add(_Rule(operation, _kb(knowledge_base_id), times, page_fault=fault))
+
+    def set_latency(self, seconds: float, operation: str | None) -> None:
+        with self._lock:
+            if seconds > 0:
+                self._latency[operation] = seconds
+            else:
+                self._latency.pop(operation, None)
+
+    def set_rate_limit(self, rate: float | None, burst: int, status: int) -> None:
+        with self._lock:
+            self._bucket = None if rate is None else TokenBucket(rate, burst)
+            self._bucket_status = status
+
+    def set_random(
+        self,
+        probability: float,
+        *,
+        seed: int | None,
+        operations: Sequence[str] | None,
+        errors: Sequence[tuple[str, int]],
+    ) -> None:
+        with self._lock:
+            self._random = (
+                _RandomFaults(
+                    probability,
+                    random.Random(seed),
+                    None if operations is None else frozenset(operations),
+                    tuple(errors),
+                )
+                if probability > 0
+                else None
+            )
+
+    def _add(self, rule: _Rule) -> None:
+        with self._lock:
+            self._rules.append(rule)
+
+    def decide(self, operation: str, knowledge_base_id: str | None, *, has_token: bool) -> Decision:
+        """The fate of one request to `operation`, consuming the rule that fires."""
+        kb = None if knowledge_base_id is None else knowledge_base_id_of(knowledge_base_id)
+        with self._lock:
+            latency = self._latency.get(operation, self._latency.get(None, 0.0))
+            if self._bucket is not None and not self._bucket.take():
+                reply = ErrorReply(self._bucket_status, THROTTLING, "Rate exceeded")
+                return Decision(latency, error=reply)
+            rule = self._first(operation, kb, lambda r: r.error is not None)
+            if rule is not None:
+                return Decision(latency, error=rule.error)
+            chance = self._random
+            if (
+                chance is not None
+                and (chance.operations is None or operation in chance.operations)
+                and chance.rng.random() < chance.probability
+            ):
+                code, status = chance.rng.choice(chance.errors)
+                return Decision(latency, error=ErrorReply(status, code, "Injected fault"))
+            rule = self._first(operation, kb, lambda r: r.malformed is not None)
+            if rule is not None:
+                return Decision(latency, malformed=rule.malformed)
+            # A repeated token needs a token to repeat: requests without one pass it by.
+            rule = self._first(
+                operation,
+                kb,
+                lambda r: r.page_fault == "empty_page" or (r.page_fault is not None and has_token),
+            )
+            if rule is not None:
+                return Decision(latency, page_fault=rule.page_fault)
+            return Decision(latency)
+
+    def _first(self, operation: str, kb: str | None, kind: Callable[[_Rule], bool]) -> _Rule | None:
+        for rule in self._rules:
+            if kind(rule) and rule.matches(operation, kb):
+                rule.consume()
+                if rule.remaining is not None and rule.remaining <= 0:
+                    self._rules.remove(rule)
+                return rule
+        return None
+
+
+def _kb(ref: str | None) -> str | None:
+    return None if ref is None else knowledge_base_id_of(ref)

@@ -1,0 +1,55 @@
+"""Responses the server writes itself, shaped like the service's rest-json responses."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from http import HTTPStatus
+from typing import Any
+
+from ._faults import ErrorReply, MalformedKind
+
+Headers = list[tuple[str, str]]
+Reply = tuple[int, Headers, bytes]
+
+_MALFORMED_BODIES: dict[MalformedKind, bytes] = {
+    # Cut short mid-document, as a dropped connection behind a proxy can leave it.
+    "invalid_json": b'{"importJobSummaries": [{"importJobId": "',
+    "missing_summaries": b'{"nextToken": null, "message": "no summaries here"}',
+    "empty_body": b"",
+}
+
+
+def status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
+
+
+def _headers(body: bytes, extra: Headers | None = None) -> Headers:
+    return [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("x-amzn-RequestId", str(uuid.uuid4())),
+        *(extra or []),
+    ]
+
+
+def json_reply(status: int, payload: Any) -> Reply:
+    body = json.dumps(payload).encode()
+    return status, _headers(body), body
+
+
+def error_reply(error: ErrorReply) -> Reply:
+    """A rest-json error: the code in x-amzn-ErrorType and in the body's `__type`."""
+    body = json.dumps({"__type": error.code, "message": error.message}).encode()
+    extra: Headers = [("x-amzn-ErrorType", error.code)]
+    if error.retry_after is not None:
+        extra.append(("Retry-After", f"{error.retry_after:g}"))
+    return error.status, _headers(body, extra), body
+
+
+def malformed_reply(kind: MalformedKind) -> Reply:
+    body = _MALFORMED_BODIES[kind]
+    return 200, _headers(body), body

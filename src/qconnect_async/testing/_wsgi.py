@@ -1,0 +1,147 @@
+"""The WSGI layer in front of moto: control endpoint, faults, stats.
+
+Requests signed for `wisdom` (the qconnect signing name) are counted, delayed, throttled or
+failed here before moto sees them; everything else (moto's own `/moto-api/...`, other services)
+passes through untouched. The control endpoint is `POST /moto-api/qconnect/<call>` with a JSON
+object of keyword arguments (GET for calls without arguments); it answers `{"result": ...}`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from ._context import ENVIRON_KEY, RequestContext
+from ._control import Controller
+from ._faults import ErrorReply
+from ._http import Headers, Reply, error_reply, json_reply, malformed_reply, status_line
+from ._routing import match
+
+CONTROL_PREFIX = "/moto-api/qconnect/"
+IMPLEMENTED = frozenset(
+    {
+        "CreateKnowledgeBase",
+        "DeleteImportJob",
+        "GetImportJob",
+        "GetKnowledgeBase",
+        "ListImportJobs",
+        "ListKnowledgeBases",
+        "StartContentUpload",
+        "StartImportJob",
+    }
+)
+
+_log = logging.getLogger("qconnect_async.testing")
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+StartResponse = Callable[..., Callable[[bytes], object]]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def _signed_for_wisdom(environ: dict[str, Any]) -> bool:
+    # "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/wisdom/aws4_request, ..."
+    scope = str(environ.get("HTTP_AUTHORIZATION", "")).split("Credential=", 1)[-1]
+    return "/wisdom/aws4_request" in scope.split(",", 1)[0]
+
+
+def _raw_path(environ: dict[str, Any]) -> str:
+    # moto and the service route on the path as sent: an encoded ARN holds %2F.
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        return str(raw).split("?", 1)[0]
+    return quote(str(environ.get("PATH_INFO", "")))
+
+
+class QConnectWSGI:
+    """Wraps moto's WSGI app for one QConnectServer."""
+
+    def __init__(self, app: WSGIApp, controller: Controller) -> None:
+        self.app = app
+        self.controller = controller
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO", ""))
+        if path.startswith(CONTROL_PREFIX):
+            reply = self._control(environ, path[len(CONTROL_PREFIX) :])
+        elif _signed_for_wisdom(environ):
+            reply = self._service(environ)
+        else:
+            return self.app(environ, start_response)
+        status, headers, body = reply
+        start_response(status_line(status), headers)
+        return [body]
+
+    def _service(self, environ: dict[str, Any]) -> Reply:
+        route = match(str(environ.get("REQUEST_METHOD", "")), _raw_path(environ))
+        if route is None:
+            return error_reply(ErrorReply(404, "UnknownOperationException", "Unknown operation"))
+        operation = route.operation
+        query = parse_qs(str(environ.get("QUERY_STRING", "")))
+        recorder = self.controller.recorder
+        recorder.begin(operation)
+        status, fault, throttled = 500, False, False
+        try:
+            decision = self.controller.faults.decide(
+                operation, route.labels.get("knowledgeBaseId"), has_token="nextToken" in query
+            )
+            if decision.latency:
+                time.sleep(decision.latency)
+            if operation not in IMPLEMENTED:
+                message = f"QConnectServer does not implement {operation}"
+                reply = error_reply(ErrorReply(501, "NotImplementedException", message))
+            elif decision.error is not None:
+                fault, throttled = True, decision.error.throttle
+                reply = error_reply(decision.error)
+            elif decision.malformed is not None:
+                fault = True
+                reply = malformed_reply(decision.malformed)
+            else:
+                fault = decision.page_fault is not None
+                environ[ENVIRON_KEY] = RequestContext(self.controller.settings, decision.page_fault)
+                reply = self._moto(environ)
+            status = reply[0]
+            return reply
+        except Exception:
+            # Never let a bug surface as werkzeug's HTML page: answer like the service would.
+            _log.exception("QConnectServer failed on %s", operation)
+            return error_reply(ErrorReply(500, "InternalServerException", "Internal error"))
+        finally:
+            recorder.end(status, fault=fault, throttled=throttled)
+
+    def _moto(self, environ: dict[str, Any]) -> Reply:
+        captured: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        def start_response(
+            status: str, headers: Headers, exc_info: ExcInfo | None = None
+        ) -> Callable[[bytes], object]:
+            captured["status"], captured["headers"] = status, headers
+            return chunks.append
+
+        result = self.app(environ, start_response)
+        try:
+            chunks.extend(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        return int(str(captured["status"]).split()[0]), list(captured["headers"]), b"".join(chunks)
+
+    def _control(self, environ: dict[str, Any], name: str) -> Reply:
+        try:
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(size) if size else b""
+            arguments = json.loads(raw) if raw.strip() else {}
+            if not isinstance(arguments, dict):
+                raise ValueError("the body must be a JSON object of keyword arguments")
+            result = self.controller.call(name.strip("/"), arguments)
+        except LookupError as exc:
+            return json_reply(404, {"error": str(exc)})
+        except (TypeError, ValueError) as exc:
+            return json_reply(400, {"error": str(exc)})
+        return json_reply(200, {"result": result})

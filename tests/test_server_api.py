@@ -1,0 +1,325 @@
+"""QConnectServer speaks the qconnect API as botocore's model describes it, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from aiobotocore.session import get_session
+from botocore.config import Config
+from botocore.model import ListShape, MapShape, Shape, StructureShape
+
+from qconnect_async.testing import QConnectServer
+
+MODEL = botocore.session.get_session().get_service_model("qconnect")
+NO_RETRY = Config(retries={"total_max_attempts": 1})
+
+
+def wire_errors(shape: Shape, value: Any, path: str = "$") -> list[str]:
+    """How a JSON value sent on the wire breaks `shape` (rest-json: timestamps are numbers)."""
+    kind, meta = shape.type_name, shape.metadata
+    if kind == "structure":
+        assert isinstance(shape, StructureShape)
+        if not isinstance(value, dict):
+            return [f"{path}: not an object"]
+        errors = [f"{path}.{k}: unknown member" for k in value if k not in shape.members]
+        errors += [f"{path}.{k}: missing" for k in shape.required_members if k not in value]
+        if meta.get("union") and len(value) != 1:
+            errors.append(f"{path}: a union with {len(value)} members")
+        for name, member in shape.members.items():
+            if name in value:
+                errors += wire_errors(member, value[name], f"{path}.{name}")
+        return errors
+    if kind == "list":
+        assert isinstance(shape, ListShape)
+        if not isinstance(value, list):
+            return [f"{path}: not a list"]
+        return [
+            e for i, v in enumerate(value) for e in wire_errors(shape.member, v, f"{path}[{i}]")
+        ]
+    if kind == "map":
+        assert isinstance(shape, MapShape)
+        if not isinstance(value, dict) or not meta.get("min", 0) <= len(value) <= meta.get(
+            "max", 10**9
+        ):
+            return [f"{path}: not a map of the right size"]
+        return [e for k, v in value.items() for e in wire_errors(shape.value, v, f"{path}.{k}")]
+    if kind == "string":
+        if not isinstance(value, str):
+            return [f"{path}: not a string"]
+        if meta.get("enum") and value not in meta["enum"]:
+            return [f"{path}: {value!r} not in the enum"]
+        if meta.get("pattern") and not re.fullmatch(meta["pattern"], value):
+            return [f"{path}: {value!r} does not match {meta['pattern']}"]
+        if not meta.get("min", 0) <= len(value) <= meta.get("max", 10**9):
+            return [f"{path}: length {len(value)} out of range"]
+        return []
+    if kind == "timestamp":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return [] if ok else [f"{path}: timestamp {value!r} is not epoch seconds"]
+    if kind in ("integer", "long"):
+        return [] if isinstance(value, int) and not isinstance(value, bool) else [f"{path}: int"]
+    return []
+
+
+def parsed_errors(shape: Shape, value: Any, path: str = "$") -> list[str]:
+    """How botocore's parsed output breaks `shape`: required members, enums, types."""
+    kind = shape.type_name
+    if kind == "structure":
+        assert isinstance(shape, StructureShape)
+        errors = [f"{path}.{k}: missing" for k in shape.required_members if k not in value]
+        for name, member in shape.members.items():
+            if name in value:
+                errors += parsed_errors(member, value[name], f"{path}.{name}")
+        return errors
+    if kind == "list":
+        assert isinstance(shape, ListShape)
+        return [
+            e for i, v in enumerate(value) for e in parsed_errors(shape.member, v, f"{path}[{i}]")
+        ]
+    if kind == "string":
+        enum = shape.metadata.get("enum")
+        ok = isinstance(value, str) and (not enum or value in enum)
+        return [] if ok else [f"{path}: {value!r}"]
+    if kind == "timestamp":
+        ok = isinstance(value, datetime) and value.tzinfo is not None
+        return [] if ok else [f"{path}: {value!r} not an aware datetime"]
+    return []
+
+
+class WireLog:
+    """Every response body botocore received, checked against the operation's shapes."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.count = 0
+
+    def __call__(self, operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
+        self.count += 1
+        name, status = operation_model.name, response_dict["status_code"]
+        headers = {k.lower(): v for k, v in response_dict["headers"].items()}
+        if "x-amzn-requestid" not in headers:
+            self.errors.append(f"{name}: no x-amzn-RequestId")
+        if status >= 300:
+            body = json.loads(response_dict["body"])
+            if "__type" not in body or not headers.get("x-amzn-errortype"):
+                self.errors.append(f"{name}: error {status} without its code")
+            return
+        expected = operation_model.http.get("responseCode", 200)
+        if status != expected:
+            self.errors.append(f"{name}: status {status}, the model says {expected}")
+        if operation_model.output_shape is not None and operation_model.output_shape.members:
+            body = json.loads(response_dict["body"])
+            self.errors += [f"{name} {e}" for e in wire_errors(operation_model.output_shape, body)]
+
+
+@pytest.fixture
+def wire() -> WireLog:
+    return WireLog()
+
+
+def make_client(server: QConnectServer) -> Any:
+    return boto3.client(
+        "qconnect", endpoint_url=server.endpoint_url, region_name=server.region, config=NO_RETRY
+    )
+
+
+@pytest.fixture
+def client(qconnect_server: QConnectServer, wire: WireLog) -> Iterator[Any]:
+    """A boto3 client whose every response is checked against the model."""
+    client = make_client(qconnect_server)
+    client.meta.events.register("before-parse.qconnect.*", wire)
+    yield client
+    client.close()
+    assert wire.errors == []
+
+
+def test_boto3_paginator_lists_every_job_page_by_page(
+    qconnect_server: QConnectServer, client: Any, wire: WireLog
+) -> None:
+    """boto3's own paginator walks a KB's jobs in order, one request per page."""
+    kb = qconnect_server.create_knowledge_base("Support")
+    ids = qconnect_server.add_import_jobs(kb, 250)
+    pages = list(
+        client.get_paginator("list_import_jobs").paginate(
+            knowledgeBaseId=kb, PaginationConfig={"PageSize": 40}
+        )
+    )
+    assert [len(p["importJobSummaries"]) for p in pages] == [40] * 6 + [10]
+    assert [j["importJobId"] for p in pages for j in p["importJobSummaries"]] == ids
+    assert "nextToken" not in pages[-1]
+    assert qconnect_server.stats.requests == {"ListImportJobs": 7}
+    output = MODEL.operation_model("ListImportJobs").output_shape
+    assert [e for p in pages for e in parsed_errors(output, p)] == []
+    assert wire.count == 7
+
+
+async def test_aiobotocore_lists_every_job_page_by_page(qconnect_server: QConnectServer) -> None:
+    """An aiobotocore client pages through a KB with valid, modelled output."""
+    kb = qconnect_server.create_knowledge_base()
+    ids = qconnect_server.add_import_jobs(kb, 230)
+    output = MODEL.operation_model("ListImportJobs").output_shape
+    seen: list[str] = []
+    async with get_session().create_client(
+        "qconnect",
+        endpoint_url=qconnect_server.endpoint_url,
+        region_name=qconnect_server.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=NO_RETRY,
+    ) as aio:
+        paginator = aio.get_paginator("list_import_jobs")
+        async for page in paginator.paginate(
+            knowledgeBaseId=kb, PaginationConfig={"PageSize": 100}
+        ):
+            assert parsed_errors(output, page) == []
+            seen += [job["importJobId"] for job in page["importJobSummaries"]]
+    assert seen == ids
+    assert qconnect_server.stats.requests == {"ListImportJobs": 3}
+
+
+def test_default_page_size_applies_without_max_results(
+    qconnect_server: QConnectServer, client: Any
+) -> None:
+    """Without maxResults a page holds the server's default page size (100, settable)."""
+    kb = qconnect_server.create_knowledge_base()
+    qconnect_server.add_import_jobs(kb, 120)
+    assert len(client.list_import_jobs(knowledgeBaseId=kb)["importJobSummaries"]) == 100
+    qconnect_server.set_default_page_size(7)
+    assert len(client.list_import_jobs(knowledgeBaseId=kb)["importJobSummaries"]) == 7
+
+
+def test_a_kb_arn_lists_the_same_jobs_as_its_id(
+    qconnect_server: QConnectServer, client: Any
+) -> None:
+    """An ARN, percent-encoded in the path by botocore, names the same KB as its ID."""
+    kb = qconnect_server.create_knowledge_base()
+    ids = qconnect_server.add_import_jobs(kb, 5)
+    arn = qconnect_server.knowledge_base_arn(kb)
+    assert arn == f"arn:aws:wisdom:us-east-1:123456789012:knowledge-base/{kb}"
+    jobs = client.list_import_jobs(knowledgeBaseId=arn)["importJobSummaries"]
+    assert [j["importJobId"] for j in jobs] == ids
+    assert client.get_knowledge_base(knowledgeBaseId=arn)["knowledgeBase"]["knowledgeBaseId"] == kb
+
+
+def test_seeded_jobs_vary_as_documented(qconnect_server: QConnectServer, client: Any) -> None:
+    """Seeding covers every status, metadata absent/set/empty, and connect configurations."""
+    kb = qconnect_server.create_knowledge_base()
+    qconnect_server.add_import_jobs(kb, 20)
+    jobs = client.list_import_jobs(knowledgeBaseId=kb)["importJobSummaries"]
+    statuses = MODEL.shape_for("ImportJobStatus").enum
+    assert {j["status"] for j in jobs} == set(statuses)
+    assert {len(j["metadata"]) if "metadata" in j else None for j in jobs} == {None, 0, 2}
+    sources = [j["externalSourceConfiguration"] for j in jobs if "externalSourceConfiguration" in j]
+    assert len(sources) == 5
+    assert all(s["configuration"]["connectConfiguration"]["instanceId"] for s in sources)
+    assert all(j["createdTime"] <= j["lastModifiedTime"] for j in jobs)
+    fixed = qconnect_server.add_import_jobs(
+        kb, 3, status="FAILED", metadata={"k": "v"}, external_source=False
+    )
+    for job_id in fixed:
+        job = client.get_import_job(knowledgeBaseId=kb, importJobId=job_id)["importJob"]
+        assert (job["status"], job["metadata"]) == ("FAILED", {"k": "v"})
+        assert "externalSourceConfiguration" not in job and job["failedRecordReport"]
+
+
+def test_raw_summaries_reach_the_client_verbatim(qconnect_server: QConnectServer) -> None:
+    """Unknown statuses, union members and fields are sent as given, for robustness tests."""
+    kb = qconnect_server.create_knowledge_base()
+    qconnect_server.add_import_jobs(kb, 1)
+    raw = {
+        "status": "PAUSED",
+        "importJobType": "WEB_CRAWLER",
+        "externalSourceConfiguration": {
+            "source": "S3",
+            "configuration": {"s3Configuration": {"bucket": "b"}},
+        },
+        "brandNewField": [1, 2],
+        "metadata": None,
+    }
+    job_id = qconnect_server.add_raw_import_job(kb, raw)
+    bodies: list[bytes] = []
+    client = make_client(qconnect_server)
+    client.meta.events.register(
+        "before-parse.qconnect.ListImportJobs",
+        lambda response_dict, **_: bodies.append(response_dict["body"]),
+    )
+    page = client.list_import_jobs(knowledgeBaseId=kb)
+    client.close()
+    sent = json.loads(bodies[-1])["importJobSummaries"][1]
+    assert sent["importJobId"] == job_id
+    assert {k: sent[k] for k in raw if k != "metadata"} == {k: v for k, v in raw.items() if v}
+    assert "metadata" not in sent
+    assert page["importJobSummaries"][1]["status"] == "PAUSED"
+    # GetImportJob and DeleteImportJob know raw jobs too.
+    client = make_client(qconnect_server)
+    got = client.get_import_job(knowledgeBaseId=kb, importJobId=job_id)["importJob"]
+    assert got["status"] == "PAUSED"
+    client.delete_import_job(knowledgeBaseId=kb, importJobId=job_id)
+    assert len(client.list_import_jobs(knowledgeBaseId=kb)["importJobSummaries"]) == 1
+    client.close()
+
+
+def test_import_job_lifecycle(qconnect_server: QConnectServer, client: Any) -> None:
+    """Upload, start, poll until COMPLETE, delete (204), then the job is gone (404)."""
+    kb = client.create_knowledge_base(name="Quick", knowledgeBaseType="QUICK_RESPONSES")
+    kb_id = kb["knowledgeBase"]["knowledgeBaseId"]
+    assert kb["knowledgeBase"]["status"] == "ACTIVE"
+    upload = client.start_content_upload(knowledgeBaseId=kb_id, contentType="text/csv")
+    assert upload["headersToInclude"] == {"Content-Type": "text/csv"}
+    started = client.start_import_job(
+        knowledgeBaseId=kb_id,
+        importJobType="QUICK_RESPONSES",
+        uploadId=upload["uploadId"],
+        metadata={"team": "support"},
+        externalSourceConfiguration={
+            "source": "AMAZON_CONNECT",
+            "configuration": {"connectConfiguration": {"instanceId": "i-1"}},
+        },
+    )["importJob"]
+    assert started["status"] == "START_IN_PROGRESS"
+    job_id = started["importJobId"]
+    # One read still sees it in progress (the default), the next sees it complete.
+    statuses = [
+        client.get_import_job(knowledgeBaseId=kb_id, importJobId=job_id)["importJob"]["status"]
+        for _ in range(3)
+    ]
+    assert statuses == ["START_IN_PROGRESS", "COMPLETE", "COMPLETE"]
+    deleted = client.delete_import_job(knowledgeBaseId=kb_id, importJobId=job_id)
+    assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.get_import_job(knowledgeBaseId=kb_id, importJobId=job_id)
+    assert client.list_import_jobs(knowledgeBaseId=kb_id)["importJobSummaries"] == []
+
+
+def test_job_completion_is_configurable(qconnect_server: QConnectServer, client: Any) -> None:
+    """after_reads=0 completes a started job on its first read; None/None never does."""
+    kb = qconnect_server.create_knowledge_base()
+
+    def start_and_read() -> str:
+        client.start_import_job(knowledgeBaseId=kb, importJobType="QUICK_RESPONSES", uploadId="u")
+        return str(client.list_import_jobs(knowledgeBaseId=kb)["importJobSummaries"][-1]["status"])
+
+    qconnect_server.set_job_completion(after_reads=0)
+    assert start_and_read() == "COMPLETE"
+    qconnect_server.set_job_completion(after_reads=None, after_seconds=None)
+    assert start_and_read() == "START_IN_PROGRESS"
+    qconnect_server.set_job_completion(after_reads=None, after_seconds=0)
+    assert start_and_read() == "COMPLETE"
+
+
+def test_knowledge_bases_list_page_by_page(qconnect_server: QConnectServer, client: Any) -> None:
+    """ListKnowledgeBases pages with tokens too; summaries carry the seeded KBs."""
+    ids = qconnect_server.seed(knowledge_bases=5, jobs_per_kb=0)
+    assert qconnect_server.knowledge_base_ids() == ids
+    pages = list(
+        client.get_paginator("list_knowledge_bases").paginate(PaginationConfig={"PageSize": 2})
+    )
+    assert [len(p["knowledgeBaseSummaries"]) for p in pages] == [2, 2, 1]
+    assert [kb["knowledgeBaseId"] for p in pages for kb in p["knowledgeBaseSummaries"]] == ids
