@@ -66,8 +66,8 @@ class ExternalSource(StrEnum):
 _E = TypeVar("_E", bound=StrEnum)
 
 
-def _open_enum(enum: type[_E]) -> Any:
-    """An annotation for ``enum | str``: known values become members, others stay strings."""
+def _open(enum: type[_E]) -> PlainValidator:
+    """Validate ``enum | str``: known values become members, others stay plain strings."""
     members: Mapping[str, _E] = {m.value: m for m in enum}
 
     def validate(value: object) -> _E | str:
@@ -75,12 +75,11 @@ def _open_enum(enum: type[_E]) -> Any:
             return members.get(value, value)
         raise ValueError(f"expected a string for {enum.__name__}, got {type(value).__name__}")
 
-    return Annotated[
-        enum | str,
-        PlainValidator(validate),
-        PlainSerializer(str, return_type=str),
-        WithJsonSchema({"type": "string"}),
-    ]
+    return PlainValidator(validate)
+
+
+_AS_STR = PlainSerializer(str, return_type=str)
+_STR_SCHEMA = WithJsonSchema({"type": "string"})
 
 
 def _utc(value: datetime) -> datetime:
@@ -91,9 +90,11 @@ def _utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
-OpenImportJobStatus = _open_enum(ImportJobStatus)
-OpenImportJobType = _open_enum(ImportJobType)
-OpenExternalSource = _open_enum(ExternalSource)
+OpenImportJobStatus = Annotated[
+    ImportJobStatus | str, _open(ImportJobStatus), _AS_STR, _STR_SCHEMA
+]
+OpenImportJobType = Annotated[ImportJobType | str, _open(ImportJobType), _AS_STR, _STR_SCHEMA]
+OpenExternalSource = Annotated[ExternalSource | str, _open(ExternalSource), _AS_STR, _STR_SCHEMA]
 
 
 class _Model(BaseModel):

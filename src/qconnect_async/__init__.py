@@ -1,0 +1,65 @@
+"""Typed async SDK for the import jobs of Amazon Q in Connect knowledge bases.
+
+    async with QConnectClient(region_name="us-east-1") as client:
+        async for job in client.list_import_jobs(kb_id):
+            print(job.import_job_id, job.status)
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._client import QConnectClient
+from ._errors import (
+    AccessDeniedError,
+    MalformedResponseError,
+    PaginationLoopError,
+    QConnectError,
+    ResourceNotFoundError,
+    ServiceError,
+    ThrottlingError,
+    TransportError,
+    ValidationError,
+)
+from ._paginate import ImportJobPager
+from ._retry import RetryDetails, RetryPolicy
+from .models import (
+    ConnectConfiguration,
+    ExternalSource,
+    ExternalSourceConfiguration,
+    ImportJob,
+    ImportJobPage,
+    ImportJobStatus,
+    ImportJobType,
+    KnowledgeBase,
+    UnknownConfiguration,
+)
+
+try:
+    __version__ = version("qconnect-async")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "AccessDeniedError",
+    "ConnectConfiguration",
+    "ExternalSource",
+    "ExternalSourceConfiguration",
+    "ImportJob",
+    "ImportJobPage",
+    "ImportJobPager",
+    "ImportJobStatus",
+    "ImportJobType",
+    "KnowledgeBase",
+    "MalformedResponseError",
+    "PaginationLoopError",
+    "QConnectClient",
+    "QConnectError",
+    "ResourceNotFoundError",
+    "RetryDetails",
+    "RetryPolicy",
+    "ServiceError",
+    "ThrottlingError",
+    "TransportError",
+    "UnknownConfiguration",
+    "ValidationError",
+    "__version__",
+]

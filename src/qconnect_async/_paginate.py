@@ -1,0 +1,132 @@
+"""One listing: pages in order, tokens followed, a loop guard, and where to resume on error."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import Protocol, TypeVar
+
+from ._errors import PaginationLoopError, QConnectError
+from .models import ImportJob, ImportJobPage
+
+__all__ = ["ImportJobFetch", "ImportJobPager", "follow_pages"]
+
+
+class _Page(Protocol):
+    @property
+    def next_token(self) -> str | None: ...
+
+
+P = TypeVar("P", bound=_Page)
+
+#: Fetch the page for a token (None: the first page); raises QConnectError on failure.
+ImportJobFetch = Callable[[str | None], Awaitable[ImportJobPage]]
+
+
+def _digest(token: str) -> bytes:
+    # Tokens may be 4 KiB each; remembering a short digest keeps a long listing's guard small.
+    return hashlib.blake2b(token.encode(), digest_size=16).digest()
+
+
+async def follow_pages(
+    fetch: Callable[[str | None], Awaitable[P]],
+    *,
+    starting_token: str | None,
+    operation: str,
+    knowledge_base_id: str | None = None,
+) -> AsyncGenerator[P, None]:
+    """Yield pages until one comes without a token.
+
+    An empty page that carries a token is followed (the service may page through filtered
+    or deleted records). A token seen before anywhere in this listing, not only the last one,
+    raises PaginationLoopError: botocore's paginator checks only the last (botocore#3778).
+    Any error gets the token in flight, from which the listing can be resumed.
+    """
+    seen: set[bytes] = set()
+    token = starting_token
+    if token is not None:
+        seen.add(_digest(token))
+    while True:
+        try:
+            page = await fetch(token)
+        except QConnectError as exc:
+            exc.next_token = token
+            if knowledge_base_id is not None:
+                exc.knowledge_base_id = knowledge_base_id
+            raise
+        next_token = page.next_token
+        if next_token is not None:
+            digest = _digest(next_token)
+            if digest in seen:
+                raise PaginationLoopError(
+                    f"the service sent a token it had sent before, after {len(seen)} pages",
+                    operation=operation,
+                    knowledge_base_id=knowledge_base_id,
+                    # Resuming from the repeated token would loop again: resume from the last
+                    # token that brought new items.
+                    next_token=token,
+                )
+            seen.add(digest)
+        yield page
+        if next_token is None:
+            return
+        token = next_token
+
+
+class ImportJobPager:
+    """The import jobs of one knowledge base, fetched lazily.
+
+    ``async for job in pager`` yields :class:`ImportJob`; ``async for page in pager.pages()``
+    yields :class:`ImportJobPage`. Nothing is requested before iteration starts, and each
+    iteration is a new listing from ``starting_token``.
+    """
+
+    def __init__(
+        self,
+        start: Callable[[], ImportJobFetch],
+        *,
+        knowledge_base_id: str,
+        starting_token: str | None,
+    ) -> None:
+        # Called once per iteration: a listing's deadline starts when its iteration does.
+        self._start = start
+        self._knowledge_base_id = knowledge_base_id
+        self._starting_token = starting_token
+
+    @property
+    def knowledge_base_id(self) -> str:
+        """The knowledge base listed (its ID, even when an ARN was given)."""
+        return self._knowledge_base_id
+
+    @property
+    def starting_token(self) -> str | None:
+        """The token this listing starts from (None: from the first page)."""
+        return self._starting_token
+
+    def pages(self) -> AsyncGenerator[ImportJobPage, None]:
+        """The listing page by page; each page knows the token of the next."""
+        return follow_pages(
+            self._start(),
+            starting_token=self._starting_token,
+            operation="ListImportJobs",
+            knowledge_base_id=self._knowledge_base_id,
+        )
+
+    def __aiter__(self) -> AsyncIterator[ImportJob]:
+        return self._items()
+
+    async def _items(self) -> AsyncIterator[ImportJob]:
+        pages = self.pages()
+        try:
+            async for page in pages:
+                for job in page.items:
+                    yield job
+        finally:
+            # Close the page generator now, not when the garbage collector gets to it.
+            await pages.aclose()
+
+    def __repr__(self) -> str:
+        return (
+            f"ImportJobPager(knowledge_base_id={self._knowledge_base_id!r}, "
+            f"starting_token={self._starting_token!r})"
+        )

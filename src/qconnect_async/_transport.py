@@ -1,0 +1,315 @@
+"""The one module that touches aiobotocore: client lifecycle, one call, body decode.
+
+Each function here makes exactly one attempt; retrying is ``_send``'s job. Every failure
+leaves this module as a ``QConnectError`` with the botocore exception chained.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import aiohttp
+import pydantic
+from aiobotocore.config import AioConfig
+from aiobotocore.parsers import AioResponseParserFactory
+from aiobotocore.session import AioSession
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoRegionError,
+    ParamValidationError,
+)
+
+from ._errors import (
+    MalformedResponseError,
+    QConnectError,
+    TransportError,
+    ValidationError,
+    error_for_code,
+)
+from .models import ImportJob, ImportJobPage, KnowledgeBase
+
+__all__ = ["KnowledgeBasePage", "Transport", "TransportOptions"]
+
+_RAW_KEY = "_qconnect_async_raw_body"
+# The operations whose 2xx bodies we decode ourselves (botocore's parse costs ~2.5 ms a page).
+_RAW_SHAPES = frozenset({"ListImportJobsResponse", "ListKnowledgeBasesResponse"})
+_USER_AGENT = "qconnect-async"
+_B = TypeVar("_B", bound=pydantic.BaseModel)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransportOptions:
+    """How to build the aiobotocore client this library owns."""
+
+    region_name: str | None = None
+    endpoint_url: str | None = None
+    profile_name: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    max_pool_connections: int = 10
+
+
+@dataclass(frozen=True)
+class KnowledgeBasePage:
+    """One page of ListKnowledgeBases."""
+
+    items: tuple[KnowledgeBase, ...]
+    next_token: str | None
+
+
+class _ListImportJobsBody(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
+    importJobSummaries: tuple[ImportJob, ...]
+    nextToken: str | None = None
+
+
+class _ListKnowledgeBasesBody(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
+    knowledgeBaseSummaries: tuple[KnowledgeBase, ...]
+    nextToken: str | None = None
+
+
+class _RawBodyParser:
+    """Hands 2xx bodies of the listing operations back unparsed; delegates the rest."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    async def parse(self, response: Mapping[str, Any], shape: Any) -> Any:
+        if (
+            shape is not None
+            and shape.name in _RAW_SHAPES
+            and response["status_code"] < 300
+            and isinstance(response["body"], bytes)
+        ):
+            headers = response["headers"]
+            return {
+                _RAW_KEY: response["body"],
+                "ResponseMetadata": {
+                    "RequestId": headers.get("x-amzn-requestid"),
+                    "HTTPStatusCode": response["status_code"],
+                    "HTTPHeaders": headers,
+                },
+            }
+        return await self._inner.parse(response, shape)
+
+
+class _RawBodyParserFactory(AioResponseParserFactory):  # type: ignore[misc]
+    def create_parser(self, protocol_name: str) -> Any:
+        return _RawBodyParser(super().create_parser(protocol_name))
+
+
+class Transport:
+    """One aiobotocore qconnect client, owned or borrowed, and the calls we make on it."""
+
+    def __init__(self, client: Any, *, owned_stack: contextlib.AsyncExitStack | None) -> None:
+        self._client = client
+        self._stack = owned_stack
+
+    @classmethod
+    async def open(cls, options: TransportOptions, session: Any | None = None) -> Transport:
+        """Create the aiobotocore client (loads botocore's models: do it once per process)."""
+        if session is None:
+            session = AioSession(profile=options.profile_name)
+            # Our own session only: a session the caller passed in is never changed.
+            session.register_component("response_parser_factory", _RawBodyParserFactory())
+        config = AioConfig(
+            # One attempt: retries have one owner, this library; botocore's would multiply ours.
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            max_pool_connections=options.max_pool_connections,
+            connect_timeout=options.connect_timeout,
+            read_timeout=options.read_timeout,
+            # We check every argument before sending; botocore's check would cost CPU per page.
+            parameter_validation=False,
+            user_agent_extra=_USER_AGENT,
+        )
+        stack = contextlib.AsyncExitStack()
+        try:
+            client = await stack.enter_async_context(
+                session.create_client(
+                    "qconnect",
+                    region_name=options.region_name,
+                    endpoint_url=options.endpoint_url,
+                    aws_access_key_id=options.aws_access_key_id,
+                    aws_secret_access_key=options.aws_secret_access_key,
+                    aws_session_token=options.aws_session_token,
+                    config=config,
+                )
+            )
+        except NoRegionError as exc:
+            await stack.aclose()
+            raise ValidationError(
+                "no AWS region: pass region_name or set AWS_DEFAULT_REGION", code="NoRegion"
+            ) from exc
+        except BaseException:
+            await stack.aclose()
+            raise
+        return cls(client, owned_stack=stack)
+
+    @classmethod
+    def borrow(cls, client: Any) -> Transport:
+        """Use a client the application manages; ``close`` leaves it open."""
+        if getattr(getattr(client, "meta", None), "service_model", None) is None:
+            raise TypeError("from_client() takes an aiobotocore client")
+        if client.meta.service_model.service_name != "qconnect":
+            name = client.meta.service_model.service_name
+            raise TypeError(f"from_client() takes a qconnect client, not {name}")
+        return cls(client, owned_stack=None)
+
+    @property
+    def max_pool_connections(self) -> int:
+        """The size of the client's connection pool."""
+        return int(self._client.meta.config.max_pool_connections)
+
+    async def close(self) -> None:
+        """Close the client if we own it."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def list_import_jobs(
+        self, knowledge_base_id: str, *, max_results: int, next_token: str | None
+    ) -> ImportJobPage:
+        """One ListImportJobs request, decoded into a typed page."""
+        params: dict[str, Any] = {"knowledgeBaseId": knowledge_base_id, "maxResults": max_results}
+        if next_token is not None:
+            params["nextToken"] = next_token
+        ctx = _Context("ListImportJobs", knowledge_base_id, next_token)
+        response = await self._call(ctx, params)
+        body = _decode(_ListImportJobsBody, response, ctx, "importJobSummaries")
+        return ImportJobPage(
+            items=body.importJobSummaries,
+            next_token=body.nextToken,
+            knowledge_base_id=knowledge_base_id,
+        )
+
+    async def list_knowledge_bases(
+        self, *, max_results: int, next_token: str | None
+    ) -> KnowledgeBasePage:
+        """One ListKnowledgeBases request, decoded."""
+        params: dict[str, Any] = {"maxResults": max_results}
+        if next_token is not None:
+            params["nextToken"] = next_token
+        ctx = _Context("ListKnowledgeBases", None, next_token)
+        response = await self._call(ctx, params)
+        body = _decode(_ListKnowledgeBasesBody, response, ctx, "knowledgeBaseSummaries")
+        return KnowledgeBasePage(items=body.knowledgeBaseSummaries, next_token=body.nextToken)
+
+    async def _call(self, ctx: _Context, params: dict[str, Any]) -> Mapping[str, Any]:
+        try:
+            result: Mapping[str, Any] = await self._client._make_api_call(ctx.operation, params)
+        except ClientError as exc:
+            raise _from_client_error(exc, ctx) from exc
+        except (HTTPClientError, aiohttp.ClientError, TimeoutError) as exc:
+            raise TransportError(
+                _safe_message(exc), code=type(exc).__name__, **ctx.fields()
+            ) from exc
+        except ParamValidationError as exc:
+            raise ValidationError(str(exc), code="ParamValidation", **ctx.fields()) from exc
+        except BotoCoreError as exc:
+            raise QConnectError(
+                _safe_message(exc), code=type(exc).__name__, **ctx.fields()
+            ) from exc
+        return result
+
+
+@dataclass(frozen=True)
+class _Context:
+    operation: str
+    knowledge_base_id: str | None
+    next_token: str | None
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation,
+            "knowledge_base_id": self.knowledge_base_id,
+            "next_token": self.next_token,
+        }
+
+
+def _decode(
+    model: type[_B], response: Mapping[str, Any], ctx: _Context, required: str
+) -> _B:
+    meta = response.get("ResponseMetadata") or {}
+    try:
+        raw = response.get(_RAW_KEY)
+        if raw is not None:
+            return model.model_validate_json(raw)
+        # A borrowed client parsed the body with botocore, which turns bad JSON into {}:
+        # a missing list is a malformed answer, never "zero items".
+        if required not in response:
+            raise MalformedResponseError(
+                f"the response has no {required}",
+                http_status=meta.get("HTTPStatusCode"),
+                request_id=meta.get("RequestId"),
+                **ctx.fields(),
+            )
+        return model.model_validate(response)
+    except pydantic.ValidationError as exc:
+        raise MalformedResponseError(
+            f"the response does not match the service model: {_first_error(exc)}",
+            http_status=meta.get("HTTPStatusCode"),
+            request_id=meta.get("RequestId"),
+            **ctx.fields(),
+        ) from exc
+
+
+def _first_error(exc: pydantic.ValidationError) -> str:
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def _from_client_error(exc: ClientError, ctx: _Context) -> QConnectError:
+    response: Mapping[str, Any] = exc.response
+    error = response.get("Error") or {}
+    meta = response.get("ResponseMetadata") or {}
+    status = meta.get("HTTPStatusCode")
+    headers = meta.get("HTTPHeaders") or {}
+    code = str(error.get("Code") or status or "Unknown")
+    message = str(error.get("Message") or code)
+    cls = error_for_code(code, status)
+    return cls(
+        message,
+        code=code,
+        http_status=status,
+        request_id=meta.get("RequestId") or headers.get("x-amzn-requestid"),
+        retry_after=_retry_after(headers.get("retry-after")),
+        **ctx.fields(),
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _safe_message(exc: BaseException) -> str:
+    # botocore's messages name the endpoint, never the credentials; keep them short.
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, asyncio.TimeoutError) and not str(exc):
+        text = "the request timed out"
+    return text[:500]

@@ -1,0 +1,268 @@
+"""Many knowledge bases at once over real HTTP: merging, bounds, failures, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from qconnect_async import (
+    AccessDeniedError,
+    KnowledgeBase,
+    QConnectClient,
+    ResourceNotFoundError,
+)
+from qconnect_async._retry import set_testing
+from qconnect_async.testing import QConnectServer
+
+
+@pytest.fixture(autouse=True)
+def _no_backoff() -> Iterator[None]:
+    with set_testing(True):
+        yield
+
+
+@pytest.fixture
+async def client(qconnect_server: QConnectServer) -> AsyncIterator[QConnectClient]:
+    async with QConnectClient(endpoint_url=qconnect_server.endpoint_url, max_concurrency=4) as c:
+        yield c
+
+
+def seed(server: QConnectServer, counts: list[int]) -> dict[str, set[str]]:
+    """KBs with the given numbers of jobs: {kb_id: {job ids}}."""
+    out = {}
+    for i, count in enumerate(counts):
+        kb = server.create_knowledge_base(f"kb-{i}")
+        out[kb] = set(server.add_import_jobs(kb, count))
+    return out
+
+
+async def settle() -> None:
+    """Let the loop finalise abandoned async generators (their aclose runs as a task)."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+async def drained(server: QConnectServer) -> int:
+    """The server's in-flight count once its threads finish what was cut off (2 s at most)."""
+    for _ in range(200):
+        if server.stats.in_flight == 0:
+            break
+        await asyncio.sleep(0.01)
+    return server.stats.in_flight
+
+
+async def test_merges_every_job_of_every_kb_once(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """Jobs of all KBs arrive, each exactly once."""
+    kbs = seed(qconnect_server, [0, 5, 30, 21, 40, 7])
+    jobs = [j async for j in client.list_import_jobs_many(list(kbs), page_size=10)]
+    assert sorted(j.import_job_id for j in jobs) == sorted(set().union(*kbs.values()))
+    for job in jobs:
+        assert job.import_job_id in kbs[job.knowledge_base_id]
+
+
+async def test_duplicates_are_listed_once(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """The same KB given twice, by ID and by ARN, is listed once."""
+    kbs = seed(qconnect_server, [25])
+    [kb] = kbs
+    arn = qconnect_server.knowledge_base_arn(kb)
+    jobs = [j async for j in client.list_import_jobs_many([kb, arn, kb], page_size=10)]
+    assert len(jobs) == 25
+    assert qconnect_server.stats.requests["ListImportJobs"] == 3
+
+
+async def test_at_most_max_concurrency_kbs_at_once(qconnect_server: QConnectServer) -> None:
+    """The server never sees more than the fan-out width in flight."""
+    kbs = seed(qconnect_server, [20] * 12)
+    qconnect_server.set_latency(0.05)
+    async with QConnectClient(endpoint_url=qconnect_server.endpoint_url) as client:
+        jobs = [
+            j async for j in client.list_import_jobs_many(list(kbs), max_concurrency=3,
+                                                          page_size=10)
+        ]
+    assert len(jobs) == 240
+    assert qconnect_server.stats.max_in_flight == 3
+
+
+async def test_client_bound_holds_across_listings(qconnect_server: QConnectServer) -> None:
+    """Two fan-outs and a single listing together stay within the client's max_concurrency."""
+    kbs = list(seed(qconnect_server, [20] * 8))
+    qconnect_server.set_latency(0.05)
+    async with QConnectClient(endpoint_url=qconnect_server.endpoint_url, max_concurrency=3) as c:
+
+        async def many(ids: list[str]) -> int:
+            return len([j async for j in c.list_import_jobs_many(ids, page_size=10)])
+
+        async def one(kb: str) -> int:
+            return len([j async for j in c.list_import_jobs(kb, page_size=10)])
+
+        counts = await asyncio.gather(many(kbs[:4]), many(kbs[4:7]), one(kbs[7]))
+    assert counts == [80, 60, 20]
+    assert qconnect_server.stats.max_in_flight == 3
+
+
+async def test_fail_fast_raises_the_typed_error_and_cancels_the_rest(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """One denied KB: its AccessDeniedError itself (not a group), nothing left running."""
+    kbs = list(seed(qconnect_server, [30] * 6))
+    denied = kbs[2]
+    qconnect_server.fail(
+        code="AccessDeniedException", status=403, times=None, knowledge_base_id=denied
+    )
+    before = asyncio.all_tasks()
+    with pytest.raises(AccessDeniedError) as info:
+        async for _ in client.list_import_jobs_many(kbs, page_size=10):
+            pass
+    assert info.value.knowledge_base_id == denied
+    await settle()
+    assert asyncio.all_tasks() == before
+    assert await drained(qconnect_server) == 0
+
+
+async def test_without_fail_fast_every_other_kb_is_listed(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """fail_fast=False lists all it can, then raises an ExceptionGroup of per-KB errors."""
+    kbs = seed(qconnect_server, [30] * 5)
+    ids = list(kbs)
+    missing = "00000000-0000-0000-0000-000000000000"
+    denied = ids[1]
+    qconnect_server.fail(
+        code="AccessDeniedException", status=403, times=None, knowledge_base_id=denied
+    )
+    got: list[str] = []
+    with pytest.raises(ExceptionGroup) as info:
+        async for job in client.list_import_jobs_many([*ids, missing], fail_fast=False,
+                                                      page_size=10):
+            got.append(job.import_job_id)
+    expected = set().union(*(kbs[k] for k in ids if k != denied))
+    assert sorted(got) == sorted(expected)
+    errors = {e.knowledge_base_id: type(e) for e in info.value.exceptions}  # type: ignore[attr-defined]
+    assert errors == {denied: AccessDeniedError, missing: ResourceNotFoundError}
+
+
+async def test_slow_consumer_bounds_read_ahead(qconnect_server: QConnectServer) -> None:
+    """A consumer that stops reading stops the producers after about width pages."""
+    kbs = list(seed(qconnect_server, [50] * 10))
+    async with QConnectClient(endpoint_url=qconnect_server.endpoint_url) as client:
+        stream = client.list_import_jobs_many(kbs, max_concurrency=3, page_size=10)
+        await anext(stream)
+        await asyncio.sleep(0.3)  # room for runaway producers to show themselves
+        sent = qconnect_server.stats.requests["ListImportJobs"]
+        assert sent <= 1 + 3  # the page being read, plus one page per credit
+        count = 1 + len([j async for j in stream])
+    assert count == 500
+
+
+async def test_cancel_mid_stream_ends_every_request(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """Cancelling the consumer cancels all producers at once; the client stays usable."""
+    kbs = list(seed(qconnect_server, [30] * 8))
+    qconnect_server.set_latency(0.5)
+    before = asyncio.all_tasks()
+    first = asyncio.Event()
+
+    async def consume() -> None:
+        async for _ in client.list_import_jobs_many(kbs, page_size=10):
+            first.set()
+
+    task = asyncio.create_task(consume())
+    for _ in range(200):
+        if qconnect_server.stats.in_flight >= 4:
+            break
+        await asyncio.sleep(0.01)
+    assert qconnect_server.stats.in_flight == 4
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not first.is_set()
+    await settle()
+    assert asyncio.all_tasks() == before - {task}
+    qconnect_server.set_latency(0)
+    assert len([j async for j in client.list_import_jobs_many(kbs, page_size=10)]) == 240
+
+
+async def test_break_mid_stream_leaves_no_task(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """break after the first job cancels the producers promptly."""
+    kbs = list(seed(qconnect_server, [30] * 8))
+    before = asyncio.all_tasks()
+    async for _ in client.list_import_jobs_many(kbs, page_size=10):
+        break
+    await settle()
+    assert asyncio.all_tasks() == before
+
+
+async def test_random_faults_lose_and_duplicate_nothing(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """With 20% of requests throttled or failing with 5xx, every job arrives exactly once."""
+    kbs = seed(qconnect_server, [45] * 6)
+    qconnect_server.random_faults(0.2, seed=7)
+    jobs = [j.import_job_id async for j in client.list_import_jobs_many(list(kbs), page_size=10)]
+    assert sorted(jobs) == sorted(set().union(*kbs.values()))
+    assert qconnect_server.stats.faults > 0
+
+
+async def test_rate_limited_service_does_not_fail_the_listing(
+    qconnect_server: QConnectServer,
+) -> None:
+    """Under a service rate limit every job is listed; the client's limiter turned on."""
+    kbs = seed(qconnect_server, [30] * 8)
+    qconnect_server.set_rate_limit(60, burst=3)
+    async with QConnectClient(endpoint_url=qconnect_server.endpoint_url, max_concurrency=8) as c:
+        jobs = [j async for j in c.list_import_jobs_many(list(kbs), page_size=10)]
+        assert c._sender is not None and c._sender.limiter.enabled
+    assert len(jobs) == 240
+    assert qconnect_server.stats.throttled > 0
+
+
+async def test_list_knowledge_bases_is_typed_and_paged(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """Every KB of the account comes back as KnowledgeBase, across pages."""
+    kbs = seed(qconnect_server, [0] * 7)
+    found = [kb async for kb in client.list_knowledge_bases(page_size=3)]
+    assert all(isinstance(kb, KnowledgeBase) for kb in found)
+    assert sorted(kb.knowledge_base_id for kb in found) == sorted(kbs)
+    assert qconnect_server.stats.requests["ListKnowledgeBases"] == 3
+
+
+async def test_list_all_import_jobs_covers_every_kb(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """list_all_import_jobs lists every job of every KB of the account."""
+    kbs = seed(qconnect_server, [3, 0, 12, 25])
+    jobs = [j.import_job_id async for j in client.list_all_import_jobs(page_size=10)]
+    assert sorted(jobs) == sorted(set().union(*kbs.values()))
+
+
+async def test_no_kbs_is_an_empty_stream(client: QConnectClient) -> None:
+    """An empty list of KBs yields nothing and sends nothing."""
+    assert [j async for j in client.list_import_jobs_many([])] == []
+
+
+async def test_on_listing_done_reports_each_kb(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """The progress hook hears of every KB as its listing ends, with its error if any."""
+    kbs = list(seed(qconnect_server, [12, 0, 31]))
+    qconnect_server.fail(
+        code="AccessDeniedException", status=403, times=None, knowledge_base_id=kbs[1]
+    )
+    done: dict[str, str | None] = {}
+    with pytest.raises(ExceptionGroup):
+        async for _ in client.list_import_jobs_many(
+            kbs, fail_fast=False, page_size=10,
+            on_listing_done=lambda kb, err: done.__setitem__(kb, err and err.code),
+        ):
+            pass
+    assert done == {kbs[0]: None, kbs[1]: "AccessDeniedException", kbs[2]: None}

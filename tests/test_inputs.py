@@ -1,0 +1,125 @@
+"""Argument checks made before any request, and the error tree's promises."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from qconnect_async import (
+    AccessDeniedError,
+    QConnectError,
+    ResourceNotFoundError,
+    ServiceError,
+    ThrottlingError,
+    ValidationError,
+)
+from qconnect_async._errors import error_for_code
+from qconnect_async._inputs import check_page_size, check_token, knowledge_base_id
+
+KB = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        KB,
+        f"arn:aws:wisdom:us-east-1:123456789012:knowledge-base/{KB}",
+        f"arn:aws-cn:wisdom:cn-north-1:123456789012:knowledge-base/{KB}",
+    ],
+)
+def test_id_and_arn_reduce_to_the_id(value: str) -> None:
+    """An ID passes as it is; a knowledge-base ARN becomes its ID."""
+    assert knowledge_base_id(value) == KB
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        KB.upper(),
+        f"{KB}/importJobs",
+        f"../{KB}",
+        "..",
+        "not-a-uuid",
+        f"arn:aws:wisdom:us-east-1:123456789012:assistant/{KB}",
+        f"arn:aws:s3:us-east-1:123456789012:knowledge-base/{KB}",
+        f"arn:aws:wisdom:us-east-1:1234:knowledge-base/{KB}",
+        f" {KB}",
+        None,
+        42,
+    ],
+)
+def test_bad_knowledge_base_ids_are_validation_errors(value: object) -> None:
+    """Anything but a lower-case UUID or a wisdom KB ARN is refused, as a ValueError too."""
+    with pytest.raises(ValidationError) as info:
+        knowledge_base_id(value)
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("value", [0, 101, -1, 1.5, "10", True])
+def test_bad_page_sizes_are_validation_errors(value: object) -> None:
+    """page_size outside 1..100, or not an int, is refused."""
+    with pytest.raises(ValidationError):
+        check_page_size(value)
+
+
+def test_good_page_sizes_pass() -> None:
+    """1, 100 and None (the default) are accepted."""
+    assert check_page_size(1) == 1
+    assert check_page_size(100) == 100
+    assert check_page_size(None) is None
+
+
+@pytest.mark.parametrize("value", ["", "x" * 4097, 12])
+def test_bad_tokens_are_validation_errors(value: object) -> None:
+    """A starting token must be 1 to 4096 characters."""
+    with pytest.raises(ValidationError):
+        check_token(value)
+
+
+def test_good_tokens_pass() -> None:
+    """A 4096-character token and None are accepted."""
+    assert check_token("x" * 4096) == "x" * 4096
+    assert check_token(None) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "cls"),
+    [
+        ("ValidationException", 400, ValidationError),
+        ("AccessDeniedException", 403, AccessDeniedError),
+        ("ResourceNotFoundException", 404, ResourceNotFoundError),
+        ("ThrottlingException", 400, ThrottlingError),
+        ("TooManyRequestsException", 400, ThrottlingError),
+        ("SlowDown", 503, ThrottlingError),
+        ("Whatever", 429, ThrottlingError),
+        ("InternalServerException", 500, ServiceError),
+        ("Whatever", 503, ServiceError),
+        ("Whatever", 403, AccessDeniedError),
+        ("ConflictException", 409, QConnectError),
+    ],
+)
+def test_codes_map_to_classes(code: str, status: int, cls: type[QConnectError]) -> None:
+    """Service codes and statuses map to the error tree."""
+    assert error_for_code(code, status) is cls
+
+
+def test_builtin_bases() -> None:
+    """Callers can catch the built-in meanings."""
+    assert issubclass(ValidationError, ValueError)
+    assert issubclass(AccessDeniedError, PermissionError)
+    assert issubclass(ResourceNotFoundError, LookupError)
+
+
+def test_errors_pickle_with_their_fields() -> None:
+    """An error crosses process boundaries with every field."""
+    err = AccessDeniedError(
+        "no", code="AccessDeniedException", http_status=403, request_id="r-1",
+        operation="ListImportJobs", knowledge_base_id=KB, next_token="t",
+    )
+    again = pickle.loads(pickle.dumps(err))
+    assert type(again) is AccessDeniedError
+    assert (again.code, again.http_status, again.request_id, again.next_token) == (
+        "AccessDeniedException", 403, "r-1", "t",
+    )
