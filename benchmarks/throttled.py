@@ -1,0 +1,185 @@
+"""Throttled fan-out: the service serves 40 requests/s (burst 5) to 16 requests in flight.
+
+Rows: aiobotocore as users write it (one paginator per KB under a semaphore, each retry mode)
+and qconnect_async's list_import_jobs_many. Every row gets a fresh client and a full bucket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aiobotocore.config import AioConfig
+
+from qconnect_async import QConnectClient, QConnectError
+from qconnect_async.testing import RemoteQConnectServer
+
+from ._common import Row, Section, aiobotocore_client, median, qconnect_client, runs_of
+
+MODES = ("legacy", "standard", "adaptive")
+GOAL_WALL, GOAL_THROTTLED = 1.3, 0.10
+
+
+@dataclass(frozen=True)
+class Sizes:
+    kbs: int = 20
+    jobs_per_kb: int = 600
+    page_size: int = 100
+    width: int = 16
+    rate: float = 40.0
+    burst: int = 5
+    runs: int = 5
+
+    @property
+    def pages(self) -> int:
+        return self.kbs * -(-self.jobs_per_kb // self.page_size)
+
+    @property
+    def ideal(self) -> float:
+        """The burst covers its pages at once; the rest come at the rate."""
+        return max(self.pages - self.burst, 0) / self.rate
+
+
+FULL = Sizes()
+SMOKE = Sizes(kbs=4, jobs_per_kb=200, width=4, rate=200.0, burst=3)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One row of one run."""
+
+    wall: float
+    requests: int
+    throttled: int
+    failed: int
+    jobs: int
+
+    @property
+    def throttled_share(self) -> float:
+        return self.throttled / self.requests if self.requests else float("nan")
+
+
+#: Lists the KBs; returns (jobs listed, KBs whose listing raised).
+Listing = Callable[[], Awaitable[tuple[int, int]]]
+
+
+async def _timed(server: RemoteQConnectServer, sizes: Sizes, listing: Listing) -> Outcome:
+    # Re-setting the limit refills the bucket: every row starts from a full burst.
+    server.set_rate_limit(sizes.rate, burst=sizes.burst)
+    server.reset_stats()
+    start = time.perf_counter()
+    jobs, failed = await listing()
+    wall = time.perf_counter() - start
+    stats = server.stats
+    return Outcome(wall, stats.total_requests, stats.throttled, failed, jobs)
+
+
+async def _aiobotocore_row(
+    server: RemoteQConnectServer, kbs: list[str], sizes: Sizes, mode: str
+) -> Outcome:
+    config = AioConfig(max_pool_connections=max(10, sizes.width), retries={"mode": mode})
+    async with aiobotocore_client(server, config) as client:
+        paginator = client.get_paginator("list_import_jobs")
+        gate = asyncio.Semaphore(sizes.width)
+        listed = 0
+
+        async def one(kb: str) -> None:
+            nonlocal listed
+            async with gate:
+                pages = paginator.paginate(
+                    knowledgeBaseId=kb, PaginationConfig={"PageSize": sizes.page_size}
+                )
+                async for page in pages:
+                    listed += len(page["importJobSummaries"])
+
+        async def listing() -> tuple[int, int]:
+            results = await asyncio.gather(*(one(kb) for kb in kbs), return_exceptions=True)
+            return listed, sum(isinstance(result, Exception) for result in results)
+
+        return await _timed(server, sizes, listing)
+
+
+async def _qconnect_row(server: RemoteQConnectServer, kbs: list[str], sizes: Sizes) -> Outcome:
+    async with qconnect_client(server, max_concurrency=sizes.width) as client:
+
+        async def listing() -> tuple[int, int]:
+            listed = failed = 0
+            many = _many(client, kbs, sizes)
+            try:
+                async for _ in many:
+                    listed += 1
+            except ExceptionGroup as group:
+                failed = len(group.exceptions)
+            except QConnectError:
+                failed = 1
+            return listed, failed
+
+        return await _timed(server, sizes, listing)
+
+
+def _many(client: QConnectClient, kbs: list[str], sizes: Sizes) -> Any:
+    # fail_fast=False lists every KB it can, as gather(return_exceptions=True) does.
+    return client.list_import_jobs_many(kbs, page_size=sizes.page_size, fail_fast=False)
+
+
+async def _measure(server: RemoteQConnectServer, sizes: Sizes, runs: int) -> Section:
+    server.reset()
+    kbs = server.seed(sizes.kbs, sizes.jobs_per_kb)
+    names = [*(f"aiobotocore_{mode}" for mode in MODES), "qconnect_async"]
+    outcomes: dict[str, list[Outcome]] = {name: [] for name in names}
+    try:
+        for _ in range(runs):
+            for mode in MODES:
+                outcome = await _aiobotocore_row(server, kbs, sizes, mode)
+                outcomes[f"aiobotocore_{mode}"].append(outcome)
+            outcomes["qconnect_async"].append(await _qconnect_row(server, kbs, sizes))
+    finally:
+        server.set_rate_limit(None)
+    expected = sizes.kbs * sizes.jobs_per_kb
+    rows = [_row(name, outcomes[name], sizes, expected) for name in names]
+    note = (
+        f"Throttled: set_rate_limit({sizes.rate:g}, burst={sizes.burst}); {sizes.kbs} KBs x "
+        f"{sizes.jobs_per_kb} jobs ({sizes.pages} pages of {sizes.page_size}), {sizes.width} in "
+        f"flight; ideal = ({sizes.pages} - {sizes.burst}) / {sizes.rate:g} = {sizes.ideal:.2f} s. "
+        f"aiobotocore: gather over one paginator per KB under Semaphore({sizes.width}), "
+        f"return_exceptions=True, AioConfig(max_pool_connections={max(10, sizes.width)}, "
+        'retries={"mode": ...}) with default attempts; qconnect_async: '
+        f"QConnectClient(max_concurrency={sizes.width}), list_import_jobs_many(fail_fast=False). "
+        f"Medians over {runs} run(s) (KBs failed: worst run; jobs: worst run); throttled share = "
+        "server-counted throttles / requests of the row; fresh client and full bucket per row."
+    )
+    data = {
+        "runs": runs,
+        "ideal_s": sizes.ideal,
+        "expected_jobs": expected,
+        "rows": {name: [asdict(o) for o in runs_] for name, runs_ in outcomes.items()},
+    }
+    return Section("throttled", rows, [note], data)
+
+
+def _row(name: str, outcomes: list[Outcome], sizes: Sizes, expected: int) -> Row:
+    ratio = median([o.wall for o in outcomes]) / sizes.ideal
+    share = median([o.throttled_share for o in outcomes])
+    failed = max(o.failed for o in outcomes)
+    jobs = min(o.jobs for o in outcomes)
+    value = (
+        f"{ratio:.2f}x ideal, {share:.1%} throttled, {failed}/{sizes.kbs} KBs failed, {jobs:,} jobs"
+    )
+    label = name.replace("aiobotocore_", "aiobotocore ") + (
+        " retries" if name.startswith("aiobotocore") else " list_import_jobs_many"
+    )
+    figure = f"Throttled {sizes.rate:g} req/s: {label}"
+    if not name.startswith("qconnect"):
+        return Row(f"throttled.{name}", figure, value)
+    goal = f"<= {GOAL_WALL}x, <= {GOAL_THROTTLED:.0%}, 0 failed, {expected:,} jobs"
+    met = ratio <= GOAL_WALL and share <= GOAL_THROTTLED and failed == 0 and jobs == expected
+    return Row(f"throttled.{name}", figure, value, goal, met)
+
+
+def run(server: RemoteQConnectServer, *, smoke: bool = False, runs: int | None = None) -> Section:
+    """Measure every row of the throttled fan-out."""
+    sizes = SMOKE if smoke else FULL
+    return asyncio.run(_measure(server, sizes, runs_of(sizes.runs, smoke, runs)))

@@ -1,0 +1,65 @@
+"""`python -m benchmarks --smoke` runs every section end to end (no timing assertions)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+EXPECTED_ROWS = {
+    "cpu.boto3",
+    "cpu.aiobotocore",
+    "cpu.qconnect_async",
+    "cpu.ratio",
+    "fanout.wall_ratio",
+    "fanout.max_in_flight",
+    "fanout.aiobotocore_wall_ratio",
+    "throttled.aiobotocore_legacy",
+    "throttled.aiobotocore_standard",
+    "throttled.aiobotocore_adaptive",
+    "throttled.qconnect_async",
+    "memory.peak",
+}
+
+
+def _numbers(value: Any) -> list[float]:
+    """Every number in a JSON document."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, dict):
+        return [n for item in value.values() for n in _numbers(item)]
+    if isinstance(value, list):
+        return [n for item in value for n in _numbers(item)]
+    return []
+
+
+def test_smoke_prints_every_row_with_finite_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The smoke run prints a table with every row, and every number it saves is finite."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    bench = importlib.import_module("benchmarks.__main__")
+    saved = tmp_path / "bench.json"
+
+    assert bench.main(["--smoke", "--json", str(saved)]) == 0
+
+    table = capsys.readouterr().out
+    document = json.loads(saved.read_text())
+    rows = [row for section in document["sections"].values() for row in section["rows"]]
+    assert {row["key"] for row in rows} == EXPECTED_ROWS
+    for row in rows:
+        assert f"| {row['figure']}" in table
+        assert row["value"] in table
+        assert "nan" not in row["value"].lower() and "inf" not in row["value"].lower()
+    numbers = _numbers(document)
+    assert numbers and all(math.isfinite(n) for n in numbers)
+    memory = document["sections"]["memory"]["data"]
+    assert memory["jobs"] == memory["expected_jobs"]
