@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import email.utils
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -19,12 +19,16 @@ import pydantic
 from aiobotocore.config import AioConfig
 from aiobotocore.parsers import AioResponseParserFactory
 from aiobotocore.session import AioSession
+from botocore.awsrequest import prepare_request_dict
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     HTTPClientError,
     NoRegionError,
     ParamValidationError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
 )
 
 from ._errors import (
@@ -110,12 +114,97 @@ class _RawBodyParserFactory(AioResponseParserFactory):  # type: ignore[misc]
         return _RawBodyParser(super().create_parser(protocol_name))
 
 
+@dataclass(frozen=True)
+class _Template:
+    """What every ListImportJobs request of a client shares, learnt from its first one."""
+
+    endpoint_url: str
+    headers: Mapping[str, str]
+    context: Mapping[str, Any]
+
+
+class _ListImportJobsFastPath:
+    """ListImportJobs without botocore's per-call machinery, on botocore's own parts.
+
+    The first request of a client goes the ordinary way (parameter events, endpoint rules,
+    serialisation, user agent); a ``before-call`` hook records what it resolved. Every later
+    request reuses that: only the URL changes (the KB in the path, the token in the query),
+    and it is still signed by the client's signer (credentials refreshed as usual) and sent
+    by aiobotocore's HTTP session. Endpoint rules for qconnect depend on region and config
+    only, never on the KB, which is what makes the reuse sound. Owned clients only.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._template: _Template | None = None
+        self._operation = client.meta.service_model.operation_model("ListImportJobs")
+        self._error_parser = AioResponseParserFactory().create_parser("rest-json")
+        client.meta.events.register("before-call.qconnect.ListImportJobs", self._learn)
+
+    @property
+    def ready(self) -> bool:
+        return self._template is not None
+
+    def _learn(self, params: Mapping[str, Any], context: Mapping[str, Any], **_: Any) -> None:
+        if self._template is not None:
+            return
+        url = str(params["url"]).split("?", 1)[0]
+        path = str(params["url_path"])
+        if not url.endswith(path) or params["method"] != "GET":
+            return  # not the shape we understand: stay on the ordinary path
+        headers = {
+            k: v for k, v in params["headers"].items() if k.lower() != "amz-sdk-invocation-id"
+        }
+        context = {k: v for k, v in context.items() if k != "retries"}
+        self._template = _Template(url[: len(url) - len(path)], headers, context)
+
+    async def call(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        """One request, answering as ``_make_api_call`` would (or raising ClientError)."""
+        template = self._template
+        assert template is not None
+        query: dict[str, Any] = {"maxResults": params["maxResults"]}
+        if "nextToken" in params:
+            query["nextToken"] = params["nextToken"]
+        request_dict: dict[str, Any] = {
+            "url_path": f"/knowledgeBases/{params['knowledgeBaseId']}/importJobs",
+            "query_string": query,
+            "method": "GET",
+            "headers": dict(template.headers),
+            "body": b"",
+            "context": dict(template.context),
+        }
+        prepare_request_dict(request_dict, endpoint_url=template.endpoint_url)
+        endpoint = self._client._endpoint
+        # request-created signs the request with the client's signer, as on the ordinary path.
+        request = await endpoint.create_request(request_dict, self._operation)
+        http_response = await endpoint._send(request)
+        body = await http_response.content
+        headers = http_response.headers
+        status = http_response.status_code
+        if status < 300:
+            return {
+                _RAW_KEY: body,
+                "ResponseMetadata": {
+                    "RequestId": headers.get("x-amzn-requestid"),
+                    "HTTPStatusCode": status,
+                    "HTTPHeaders": headers,
+                },
+            }
+        parsed = await self._error_parser.parse(
+            {"status_code": status, "headers": headers, "body": body},
+            self._operation.output_shape,
+        )
+        raise ClientError(parsed, "ListImportJobs")
+
+
 class Transport:
     """One aiobotocore qconnect client, owned or borrowed, and the calls we make on it."""
 
     def __init__(self, client: Any, *, owned_stack: contextlib.AsyncExitStack | None) -> None:
         self._client = client
         self._stack = owned_stack
+        # Hooks go on clients we own only: a borrowed client is never changed.
+        self._fast = _ListImportJobsFastPath(client) if owned_stack is not None else None
 
     @classmethod
     async def open(cls, options: TransportOptions, session: Any | None = None) -> Transport:
@@ -186,7 +275,8 @@ class Transport:
         if next_token is not None:
             params["nextToken"] = next_token
         ctx = _Context("ListImportJobs", knowledge_base_id, next_token)
-        response = await self._call(ctx, params)
+        fast = self._fast
+        response = await self._call(ctx, params, fast.call if fast and fast.ready else None)
         body = _decode(_ListImportJobsBody, response, ctx, "importJobSummaries")
         return ImportJobPage(
             items=body.importJobSummaries,
@@ -206,12 +296,20 @@ class Transport:
         body = _decode(_ListKnowledgeBasesBody, response, ctx, "knowledgeBaseSummaries")
         return KnowledgeBasePage(items=body.knowledgeBaseSummaries, next_token=body.nextToken)
 
-    async def _call(self, ctx: _Context, params: dict[str, Any]) -> Mapping[str, Any]:
+    async def _call(
+        self,
+        ctx: _Context,
+        params: dict[str, Any],
+        fast: Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]] | None = None,
+    ) -> Mapping[str, Any]:
         try:
-            result: Mapping[str, Any] = await self._client._make_api_call(ctx.operation, params)
+            if fast is not None:
+                result = await fast(params)
+            else:
+                result = await self._client._make_api_call(ctx.operation, params)
         except ClientError as exc:
             raise _from_client_error(exc, ctx) from exc
-        except (HTTPClientError, aiohttp.ClientError, TimeoutError) as exc:
+        except (BotoConnectionError, HTTPClientError, aiohttp.ClientError, TimeoutError) as exc:
             raise TransportError(
                 _safe_message(exc), code=type(exc).__name__, **ctx.fields()
             ) from exc

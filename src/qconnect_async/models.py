@@ -12,16 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    PlainSerializer,
-    PlainValidator,
-    WithJsonSchema,
     model_serializer,
     model_validator,
 )
@@ -63,25 +60,6 @@ class ExternalSource(StrEnum):
     AMAZON_CONNECT = "AMAZON_CONNECT"
 
 
-_E = TypeVar("_E", bound=StrEnum)
-
-
-def _open(enum: type[_E]) -> PlainValidator:
-    """Validate ``enum | str``: known values become members, others stay plain strings."""
-    members: Mapping[str, _E] = {m.value: m for m in enum}
-
-    def validate(value: object) -> _E | str:
-        if isinstance(value, str):
-            return members.get(value, value)
-        raise ValueError(f"expected a string for {enum.__name__}, got {type(value).__name__}")
-
-    return PlainValidator(validate)
-
-
-_AS_STR = PlainSerializer(str, return_type=str)
-_STR_SCHEMA = WithJsonSchema({"type": "string"})
-
-
 def _utc(value: datetime) -> datetime:
     # Epoch numbers already come back in UTC; botocore's datetimes may carry tzlocal.
     if value.tzinfo is None:
@@ -90,11 +68,12 @@ def _utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
-OpenImportJobStatus = Annotated[
-    ImportJobStatus | str, _open(ImportJobStatus), _AS_STR, _STR_SCHEMA
-]
-OpenImportJobType = Annotated[ImportJobType | str, _open(ImportJobType), _AS_STR, _STR_SCHEMA]
-OpenExternalSource = Annotated[ExternalSource | str, _open(ExternalSource), _AS_STR, _STR_SCHEMA]
+# Open enums: pydantic-core tries the enum first (known values become members) and falls back
+# to the plain string, natively; a Python validator here cost ~30% of decoding a page.
+_OPEN = Field(union_mode="left_to_right")
+OpenImportJobStatus = Annotated[ImportJobStatus | str, _OPEN]
+OpenImportJobType = Annotated[ImportJobType | str, _OPEN]
+OpenExternalSource = Annotated[ExternalSource | str, _OPEN]
 
 
 class _Model(BaseModel):
