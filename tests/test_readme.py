@@ -1,0 +1,55 @@
+"""Every Python snippet in README.md runs, in order, against QConnectServer."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import pathlib
+import re
+from typing import Any
+
+import pytest
+
+from qconnect_async.testing import QConnectServer
+
+README = pathlib.Path(__file__).parent.parent / "README.md"
+_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+
+
+def snippets() -> list[str]:
+    return _BLOCK.findall(README.read_text())
+
+
+def test_readme_has_snippets() -> None:
+    """The README shows code (so the test below has something to run)."""
+    assert len(snippets()) >= 6
+
+
+def test_readme_snippets_run(
+    qconnect_server: QConnectServer, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Each block runs in one shared namespace, as a reader would paste them."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_QCONNECT", qconnect_server.endpoint_url)
+    kb_ids = [qconnect_server.create_knowledge_base(f"kb{i}") for i in range(3)]
+    for kb in kb_ids:
+        qconnect_server.add_import_jobs(kb, 120)
+    namespace: dict[str, Any] = {"kb_id": kb_ids[0], "kb_ids": kb_ids}
+    for index, code in enumerate(snippets()):
+        before = set(namespace)
+        exec(compile(code, f"README.md[python block {index}]", "exec"), namespace)
+        for name in sorted(set(namespace) - before):
+            value = namespace[name]
+            # A pytest example: call it with the fixture, as pytest would.
+            if name.startswith("test_") and inspect.iscoroutinefunction(value):
+                asyncio.run(value(qconnect_server))
+        if "app" in namespace and "app" not in before:
+            app = namespace["app"]
+
+            async def run_lifespan(app: Any = app) -> None:
+                async with app.router.lifespan_context(app):
+                    assert app.state.qconnect is not None
+
+            asyncio.run(run_lifespan())
+    out = capsys.readouterr().out
+    assert "the rest:" in out
+    assert "jobs in all" in out
