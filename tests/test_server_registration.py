@@ -5,16 +5,28 @@ moto has no plugin API (getmoto/moto#7126); QConnectServer relies on exactly wha
 
 from __future__ import annotations
 
+import inspect
+import math
 import sys
 from pathlib import Path
 
 import moto
 import moto.backend_index
 import moto.backends
+import moto.settings
+import pytest
+from moto.core.request import Request
+from moto.moto_api import recorder
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.test import EnvironBuilder
 
-from qconnect_async.testing import _backend, _responses
+from qconnect_async.testing import _backend, _fastpath, _responses
 from qconnect_async.testing._registration import register
 
 SIGNED_FOR_WISDOM = {
@@ -70,3 +82,53 @@ def test_threaded_server_internals_we_override() -> None:
     for name in ("_server_entry", "_server_ready_event", "_ip_address", "_port", "_server"):
         assert hasattr(server, name), name
     assert callable(server.get_host_and_port)
+
+
+def test_what_the_fast_listing_reads_of_moto() -> None:
+    """_fastpath leaves a request to moto while moto's recorder or IAM checks are on."""
+    assert recorder._user_enabled is False
+    assert math.isinf(moto.settings.INITIAL_NO_AUTH_ACTION_COUNT)
+    assert callable(DomainDispatcherApplication.get_application)
+
+
+@pytest.mark.parametrize(
+    ("host", "user_agent", "credential"),
+    [
+        ("127.0.0.1:5000", "Botocore/1.0", "testing/20240101/eu-west-2/wisdom/aws4_request"),
+        (
+            "wisdom.ap-south-1.amazonaws.com",
+            "Botocore/1.0",
+            "t/20240101/eu-west-2/wisdom/aws4_request",
+        ),
+        ("localhost", "aws-sdk region/ca-central-1", "t/20240101/eu-west-2/wisdom/aws4_request"),
+        ("localhost", "x", "AKIAIOSFODNN7EXAMPLE/20240101/sa-east-1/wisdom/aws4_request"),
+    ],
+)
+def test_fast_listing_picks_moto_s_account_and_region(
+    host: str, user_agent: str, credential: str
+) -> None:
+    """_fastpath finds the backend moto's BaseResponse would (region, account)."""
+    path = "/knowledgeBases/kb/importJobs"
+    environ = EnvironBuilder(
+        path=path,
+        headers={
+            "Host": host,
+            "User-Agent": user_agent,
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={credential}, Signature=0",
+        },
+    ).get_environ()
+    environ["RAW_URI"] = path
+    response = _responses.QConnectResponse()
+    response.setup_class(Request(environ))
+    assert _fastpath._region(environ) == response.region
+    assert _fastpath._account(environ) == response.current_account
+
+
+def test_werkzeug_internals_the_request_handler_uses() -> None:
+    """_handler's keep-alive path stands on these werkzeug and http.server members."""
+    assert issubclass(MotoRequestHandler, WSGIRequestHandler)
+    for name in ("run_wsgi", "make_environ", "log_request", "send_response", "send_header"):
+        assert callable(getattr(MotoRequestHandler, name)), name
+    parameters = list(inspect.signature(ThreadedWSGIServer.__init__).parameters)
+    assert parameters[:5] == ["self", "host", "port", "app", "handler"]
+    assert ThreadedWSGIServer.daemon_threads

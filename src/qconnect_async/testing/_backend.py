@@ -237,8 +237,8 @@ class QConnectBackend(BaseBackend):
         next_token: str | None,
         *,
         empty_page: bool = False,
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of wire summaries and the token of the next page (None: last page).
+    ) -> tuple[list[bytes], str | None]:
+        """One page of summaries, JSON-encoded, and the next page's token (None: last page).
 
         `empty_page` answers no jobs and a fresh token for the same position, as services do
         when a page happens to be empty; a client must follow it.
@@ -255,7 +255,7 @@ class QConnectBackend(BaseBackend):
                 job.observe(now)
             more = start + max_results < len(kb.jobs)
             token = self._tokens.encode(scope, page[-1].seq) if more else None
-            return [job.wire() for job in page], token
+            return [job.wire_json() for job in page], token
 
 
 # moto's get_backend("qconnect") reads `moto.qconnect.qconnect_backends`.

@@ -27,7 +27,8 @@ def status_line(status: int) -> str:
         return f"{status} Unknown"
 
 
-def _headers(body: bytes, extra: Headers | None = None) -> Headers:
+def response_headers(body: bytes, extra: Headers | None = None) -> Headers:
+    """A JSON response's headers (the request handler adds Date and Server)."""
     return [
         ("Content-Type", "application/json"),
         ("Content-Length", str(len(body))),
@@ -38,7 +39,7 @@ def _headers(body: bytes, extra: Headers | None = None) -> Headers:
 
 def json_reply(status: int, payload: Any) -> Reply:
     body = json.dumps(payload).encode()
-    return status, _headers(body), body
+    return status, response_headers(body), body
 
 
 def error_reply(error: ErrorReply) -> Reply:
@@ -47,9 +48,9 @@ def error_reply(error: ErrorReply) -> Reply:
     extra: Headers = [("x-amzn-ErrorType", error.code)]
     if error.retry_after is not None:
         extra.append(("Retry-After", f"{error.retry_after:g}"))
-    return error.status, _headers(body, extra), body
+    return error.status, response_headers(body, extra), body
 
 
 def malformed_reply(kind: MalformedKind) -> Reply:
     body = _MALFORMED_BODIES[kind]
-    return 200, _headers(body), body
+    return 200, response_headers(body), body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -66,6 +67,7 @@ class ImportJob:
     reads_left: int | None = None
     complete_at: float | None = None
     _wire: dict[str, Any] | None = field(default=None, repr=False)
+    _json: bytes | None = field(default=None, repr=False)
 
     def observe(self, now: float) -> None:
         """Count one read, and move to COMPLETE when the job's time has come."""
@@ -78,7 +80,7 @@ class ImportJob:
         if due:
             self.status = COMPLETE
             self.last_modified_time = epoch(max(now, self.created_time))
-            self._wire = None
+            self._wire = self._json = None
 
     def wire(self) -> dict[str, Any]:
         """The ImportJobSummary on the wire (camelCase, epoch seconds); cached, read-only."""
@@ -100,6 +102,12 @@ class ImportJob:
             self._wire = summary
         return self._wire
 
+    def wire_json(self) -> bytes:
+        """`wire()` encoded as JSON; cached with it (pages join these bytes)."""
+        if self._json is None:
+            self._json = json.dumps(self.wire()).encode()
+        return self._json
+
     def data(self) -> dict[str, Any]:
         """The ImportJobData, for moto's serialiser (datetimes, extra keys dropped by it)."""
         data = dict(self.wire())
@@ -119,12 +127,18 @@ class RawImportJob:
     seq: int
     import_job_id: str
     body: dict[str, Any]
+    _json: bytes | None = field(default=None, repr=False)
 
     def observe(self, now: float) -> None:
         """Raw jobs never change."""
 
     def wire(self) -> dict[str, Any]:
         return self.body
+
+    def wire_json(self) -> bytes:
+        if self._json is None:
+            self._json = json.dumps(self.body).encode()
+        return self._json
 
 
 Job = ImportJob | RawImportJob

@@ -9,23 +9,19 @@ from typing import Any, Self
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
-from werkzeug.serving import make_server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from ._api import ServerControls
 from ._context import Settings
 from ._control import Controller
+from ._handler import WSGIServer
 from ._models import JobCompletion
 from ._registration import register
 from ._wsgi import QConnectWSGI
 
 
 class _ThreadedServer(ThreadedMotoServer):
-    """moto's ThreadedMotoServer serving our WSGI wrapper around moto's app."""
+    """moto's ThreadedMotoServer serving our WSGI wrapper around moto's app, with keep-alive."""
 
     def __init__(self, host: str, port: int, controller: Controller) -> None:
         super().__init__(ip_address=host, port=port, verbose=False)
@@ -35,9 +31,7 @@ class _ThreadedServer(ThreadedMotoServer):
     def _server_entry(self) -> None:
         app = QConnectWSGI(DomainDispatcherApplication(create_backend_app), self._controller)
         try:
-            self._server = make_server(
-                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
-            )
+            self._server = WSGIServer(self._ip_address, self._port, app)
         except BaseException as exc:
             # moto's start() waits for this event: without it a busy port hangs for ever.
             self.startup_error = exc
@@ -45,6 +39,13 @@ class _ThreadedServer(ThreadedMotoServer):
             return
         self._server_ready_event.set()
         self._server.serve_forever()
+
+    def stop(self) -> None:
+        server = self._server
+        super().stop()
+        # Clients keep connections alive: a stopped server must not answer on them.
+        if isinstance(server, WSGIServer):
+            server.close_connections()
 
 
 class QConnectServer(ServerControls):

@@ -4,6 +4,10 @@ Requests signed for `wisdom` (the qconnect signing name) are counted, delayed, t
 failed here before moto sees them; everything else (moto's own `/moto-api/...`, other services)
 passes through untouched. The control endpoint is `POST /moto-api/qconnect/<call>` with a JSON
 object of keyword arguments (GET for calls without arguments); it answers `{"result": ...}`.
+
+Requests for qconnect skip moto's dispatcher, which looks for the service anew on each request
+(scanning moto's package directory, under a lock): the Flask app it picks for the first one is
+kept. A plain ListImportJobs skips moto altogether (`_fastpath`).
 """
 
 from __future__ import annotations
@@ -16,10 +20,19 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, quote
 
+from . import _fastpath
 from ._context import ENVIRON_KEY, RequestContext
 from ._control import Controller
 from ._faults import ErrorReply
-from ._http import Headers, Reply, error_reply, json_reply, malformed_reply, status_line
+from ._http import (
+    Headers,
+    Reply,
+    error_reply,
+    json_reply,
+    malformed_reply,
+    response_headers,
+    status_line,
+)
 from ._routing import match
 
 CONTROL_PREFIX = "/moto-api/qconnect/"
@@ -63,6 +76,8 @@ class QConnectWSGI:
     def __init__(self, app: WSGIApp, controller: Controller) -> None:
         self.app = app
         self.controller = controller
+        # moto's app for qconnect, found by the dispatcher (`app`) for the first request.
+        self._service_app: WSGIApp | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = str(environ.get("PATH_INFO", ""))
@@ -81,13 +96,15 @@ class QConnectWSGI:
         if route is None:
             return error_reply(ErrorReply(404, "UnknownOperationException", "Unknown operation"))
         operation = route.operation
-        query = parse_qs(str(environ.get("QUERY_STRING", "")))
+        query = parse_qs(str(environ.get("QUERY_STRING", "")), keep_blank_values=True)
         recorder = self.controller.recorder
         recorder.begin(operation)
         status, fault, throttled = 500, False, False
         try:
             decision = self.controller.faults.decide(
-                operation, route.labels.get("knowledgeBaseId"), has_token="nextToken" in query
+                operation,
+                route.labels.get("knowledgeBaseId"),
+                has_token=any(query.get("nextToken", ())),
             )
             if decision.latency:
                 time.sleep(decision.latency)
@@ -102,8 +119,17 @@ class QConnectWSGI:
                 reply = malformed_reply(decision.malformed)
             else:
                 fault = decision.page_fault is not None
-                environ[ENVIRON_KEY] = RequestContext(self.controller.settings, decision.page_fault)
-                reply = self._moto(environ)
+                context = RequestContext(self.controller.settings, decision.page_fault)
+                body = None
+                if operation == "ListImportJobs":
+                    body = _fastpath.list_import_jobs(
+                        environ, route.labels["knowledgeBaseId"], query, context
+                    )
+                if body is not None:
+                    reply = 200, response_headers(body), body
+                else:
+                    environ[ENVIRON_KEY] = context
+                    reply = self._moto(environ)
             status = reply[0]
             return reply
         except Exception:
@@ -123,7 +149,13 @@ class QConnectWSGI:
             captured["status"], captured["headers"] = status, headers
             return chunks.append
 
-        result = self.app(environ, start_response)
+        app = self._service_app
+        if app is None:
+            # moto's dispatcher maps every wisdom-signed request to the same app (ours).
+            get_application = getattr(self.app, "get_application", None)
+            app = self.app if get_application is None else get_application(environ)
+            self._service_app = app
+        result = app(environ, start_response)
         try:
             chunks.extend(result)
         finally:
