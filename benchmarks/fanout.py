@@ -145,8 +145,7 @@ async def _measure(server: RemoteQConnectServer, sizes: Sizes, runs: int) -> Sec
         f"{sizes.page_size}) on QConnectClient(max_concurrency={sizes.width}), no rate limit; "
         f"median wall over {runs} run(s) after a warm-up; ideal = "
         f"ceil({sizes.kbs}/{sizes.width}) x {sizes.pages_per_kb} x {sizes.latency * 1000:g} ms. "
-        "The server closes each connection (no keep-alive): every request opens a TCP "
-        "connection. With no added latency the same "
+        "The server keeps connections alive, as AWS does. With no added latency the same "
         f"listing takes {median(floor.walls):.2f} s (the server's and client's processing)."
     )
     data = {
