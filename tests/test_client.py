@@ -489,3 +489,18 @@ async def test_server_errors_are_retried_then_service_error(
                 pass
     assert info.value.code == "ServiceUnavailableException"
     assert requests(qconnect_server) == 2
+
+
+async def test_configuration_errors_are_validation_errors(
+    qconnect_server: QConnectServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No region or an unknown profile fail at open as ValidationError with a code."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    with pytest.raises(ValidationError) as info:
+        async with QConnectClient(endpoint_url=qconnect_server.endpoint_url):
+            pass
+    assert info.value.code == "NoRegion"
+    with pytest.raises(ValidationError) as info:
+        async with QConnectClient(region_name="us-east-1", profile_name="no-such-profile"):
+            pass
+    assert info.value.code == "ProfileNotFound"

@@ -266,3 +266,29 @@ async def test_on_listing_done_reports_each_kb(
         ):
             pass
     assert done == {kbs[0]: None, kbs[1]: "AccessDeniedException", kbs[2]: None}
+
+
+async def test_cancelled_anyio_scope_ends_the_stream(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """Under a cancelled anyio scope (Starlette's streaming) the stream ends, no spinning."""
+    import anyio
+
+    kbs = list(seed(qconnect_server, [30] * 6))
+    qconnect_server.set_latency(0.05)
+    before = asyncio.all_tasks()
+
+    async def consume() -> int:
+        seen = 0
+        with anyio.CancelScope() as scope:
+            async for _ in client.list_import_jobs_many(kbs, page_size=10):
+                seen += 1
+                scope.cancel()
+        return seen
+
+    task = asyncio.create_task(consume())
+    done, _ = await asyncio.wait({task}, timeout=10)
+    assert done, "the stream did not end under a cancelled scope"
+    assert task.result() == 10  # the first page: the next await is cancelled
+    await settle()
+    assert asyncio.all_tasks() == before

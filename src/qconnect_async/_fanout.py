@@ -87,12 +87,12 @@ class _Merge(Generic[T]):
         for task in self._tasks:
             task.cancel()
         interrupted = False
-        while True:
+        # Wait for the producers even if we are cancelled ourselves: nothing outlives the
+        # listing. Under an anyio cancel scope (Starlette's StreamingResponse) every await
+        # is cancelled again, so loop only while a producer is still running.
+        while pending := [task for task in self._tasks if not task.done()]:
             try:
-                # asyncio.wait, unlike gather, leaves the tasks alone if we are cancelled:
-                # keep waiting, then pass the cancellation on. Nothing outlives the listing.
-                await asyncio.wait(self._tasks)
-                break
+                await asyncio.wait(pending)
             except asyncio.CancelledError:
                 interrupted = True
         for task in self._tasks:

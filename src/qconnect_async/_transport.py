@@ -209,10 +209,13 @@ class Transport:
     @classmethod
     async def open(cls, options: TransportOptions, session: Any | None = None) -> Transport:
         """Create the aiobotocore client (loads botocore's models: do it once per process)."""
-        if session is None:
-            session = AioSession(profile=options.profile_name)
-            # Our own session only: a session the caller passed in is never changed.
-            session.register_component("response_parser_factory", _RawBodyParserFactory())
+        try:
+            if session is None:
+                session = AioSession(profile=options.profile_name)
+                # Our own session only: a session the caller passed in is never changed.
+                session.register_component("response_parser_factory", _RawBodyParserFactory())
+        except BotoCoreError as exc:  # e.g. ProfileNotFound
+            raise ValidationError(_safe_message(exc), code=type(exc).__name__) from exc
         config = AioConfig(
             # One attempt: retries have one owner, this library; botocore's would multiply ours.
             retries={"total_max_attempts": 1, "mode": "standard"},
@@ -241,6 +244,9 @@ class Transport:
             raise ValidationError(
                 "no AWS region: pass region_name or set AWS_DEFAULT_REGION", code="NoRegion"
             ) from exc
+        except BotoCoreError as exc:  # a broken config file, an unknown profile, ...
+            await stack.aclose()
+            raise ValidationError(_safe_message(exc), code=type(exc).__name__) from exc
         except BaseException:
             await stack.aclose()
             raise
