@@ -1,0 +1,246 @@
+"""A FastAPI service that lists the import jobs of Amazon Q in Connect knowledge bases.
+
+    uvicorn --app-dir examples fastapi_app:app
+
+One QConnectClient serves the whole app: it is opened in the lifespan and closed at shutdown.
+Opening one loads botocore's models (a few hundred ms), so never do it per request; and every
+request then shares its concurrency limit, retry quota and send rate. Region, credentials and
+endpoint come from the usual AWS settings (AWS_DEFAULT_REGION, AWS_PROFILE, ...);
+AWS_ENDPOINT_URL_QCONNECT points the client elsewhere, e.g. at the fake service:
+
+    python -m qconnect_async.testing --seed-kbs 3 --jobs-per-kb 250   # prints its URL
+    AWS_ENDPOINT_URL_QCONNECT=<that URL> AWS_DEFAULT_REGION=us-east-1 \\
+        AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x uvicorn --app-dir examples fastapi_app:app
+
+Endpoints:
+    GET /knowledge-bases/{kb}/import-jobs?limit=&cursor=
+        One service page per call: {"items": [jobs in the wire shape], "next_cursor": str|null}.
+        Pass next_cursor back as cursor for the next page; null means the last page.
+    GET /import-jobs?kb=A&kb=B
+        Every job of those KBs (of every KB when none is given), streamed as NDJSON.
+
+Errors are JSON {"code", "message", "request_id"}: 422 bad input (a malformed KB ID, limit or
+cursor), 403 access denied, 404 no such KB, 503 still throttled after the client's retries
+(with Retry-After), 502 any other failure of the service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import math
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from qconnect_async import (
+    AccessDeniedError,
+    ImportJob,
+    QConnectClient,
+    QConnectError,
+    ResourceNotFoundError,
+    ThrottlingError,
+    ValidationError,
+)
+
+logger = logging.getLogger("fastapi_app")
+
+
+def make_client() -> QConnectClient:
+    """The app's client; set max_concurrency or retry=RetryPolicy(...) here."""
+    return QConnectClient()
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # `async with` closes the client (and its connection pool) at shutdown, whatever happens.
+    async with make_client() as client:
+        app.state.qconnect = client
+        yield
+
+
+app = FastAPI(title="Import jobs of Amazon Q in Connect", lifespan=lifespan)
+
+
+def get_client(request: Request) -> QConnectClient:
+    client: QConnectClient = request.app.state.qconnect
+    return client
+
+
+Client = Annotated[QConnectClient, Depends(get_client)]
+
+
+def wire(job: ImportJob) -> dict[str, Any]:
+    """A job as the service sends it: camelCase keys, ISO timestamps."""
+    return job.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+_STATUS = [
+    (ValidationError, 422),
+    (AccessDeniedError, 403),
+    (ResourceNotFoundError, 404),
+    (ThrottlingError, 503),
+]
+
+
+def error_body(code: str, message: str, request_id: str | None = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "request_id": request_id}
+
+
+@app.exception_handler(QConnectError)
+async def qconnect_error(request: Request, exc: QConnectError) -> JSONResponse:
+    status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 502)
+    headers = {}
+    if status == 503:
+        # The client already retried; tell the caller when to come back.
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after or 1)))
+    elif status == 502:
+        logger.warning("the service failed: %s", exc)
+    return JSONResponse(
+        error_body(exc.code, exc.message, exc.request_id), status_code=status, headers=headers
+    )
+
+
+@app.exception_handler(RequestValidationError)
+async def request_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    # FastAPI's own checks (e.g. limit out of range) answer in the same shape as ours.
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    return JSONResponse(error_body("ValidationException", problems), status_code=422)
+
+
+# -- one page --------------------------------------------------------------------------------
+
+
+def encode_cursor(knowledge_base_id: str, token: str) -> str:
+    """The service's token, bound to its KB: a cursor used on another KB is refused."""
+    raw = json.dumps({"kb": knowledge_base_id, "token": token}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, knowledge_base_id: str) -> str:
+    """The service's token in ``cursor``; ValidationError (422) for anything not ours.
+
+    The cursor is not signed: a token altered inside it is refused by the service itself
+    (ValidationException, 422 here), and access is the credentials' business, not the cursor's.
+    """
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, RecursionError):  # bad base64, UTF-8 or JSON; JSON nested too deep
+        data = None
+    if not (isinstance(data, dict) and isinstance(data.get("token"), str)):
+        raise ValidationError("the cursor is not valid", code="InvalidCursor")
+    if data.get("kb") != knowledge_base_id:
+        raise ValidationError("the cursor belongs to another knowledge base", code="InvalidCursor")
+    token: str = data["token"]
+    return token
+
+
+# `:path`: an ARN has a slash in it (arn:...:knowledge-base/ID), the route must still match.
+@app.get("/knowledge-bases/{kb:path}/import-jobs")
+async def list_page(
+    kb: str,
+    client: Client,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=8192)] = None,
+) -> dict[str, Any]:
+    """One page of a knowledge base's import jobs, and the cursor of the next page."""
+    # The pager checks the KB (an ID or an ARN) now, before any request.
+    kb_id = client.list_import_jobs(kb).knowledge_base_id
+    token = None if cursor is None else decode_cursor(cursor, kb_id)
+    pages = client.list_import_jobs(kb_id, page_size=limit, starting_token=token).pages()
+    try:
+        page = await anext(pages)
+    finally:
+        await pages.aclose()  # one page only: end the listing now
+    next_cursor = None if page.next_token is None else encode_cursor(kb_id, page.next_token)
+    return {"items": [wire(job) for job in page.items], "next_cursor": next_cursor}
+
+
+# -- a stream across knowledge bases ---------------------------------------------------------
+
+
+class NDJSONStream(StreamingResponse):
+    """Job lines, ended by the listing's end, a final error line, or the client leaving.
+
+    StreamingResponse's own loop stops on a disconnect by cancelling the stream through an
+    anyio cancel scope, which cancels every later await too: the listing's clean-up, which
+    waits for its tasks to end, is cancelled over and over (under uvicorn it spun for ever).
+    Here a disconnect only stops the loop at the next line, and the listing is closed, never
+    cancelled; it is closed however the response ends, even if no line was ever sent.
+    """
+
+    def __init__(self, first: ImportJob | None, jobs: AsyncGenerator[ImportJob, None]) -> None:
+        self._lines = _lines(first, jobs)
+        self._jobs = jobs
+        super().__init__(self._lines, media_type="application/x-ndjson")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gone = asyncio.create_task(_disconnected(receive))
+        try:
+            start = {"status": self.status_code, "headers": self.raw_headers}
+            await send({"type": "http.response.start", **start})
+            async for line in self._lines:
+                if gone.done():
+                    return
+                await send({"type": "http.response.body", "body": line, "more_body": True})
+                await asyncio.sleep(0)  # let the server notice a client that is gone
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:  # servers of ASGI spec 2.4 raise on a send to a client that is gone
+            return
+        finally:
+            gone.cancel()
+            await self._lines.aclose()
+            await self._jobs.aclose()
+
+
+async def _lines(
+    first: ImportJob | None, jobs: AsyncGenerator[ImportJob, None]
+) -> AsyncGenerator[bytes, None]:
+    def line(value: Any) -> bytes:
+        return json.dumps(value).encode() + b"\n"
+
+    if first is None:
+        return
+    yield line(wire(first))
+    # The status (200) and headers are sent already: an error from here on cannot become an
+    # HTTP status. It ends the stream with one last line {"error": {...}}, so a reader can tell
+    # a failed stream from a complete one.
+    try:
+        async for job in jobs:
+            yield line(wire(job))
+    except QConnectError as exc:
+        body = error_body(exc.code, exc.message, exc.request_id)
+        yield line({"error": {**body, "knowledge_base_id": exc.knowledge_base_id}})
+    except Exception:
+        logger.exception("listing import jobs failed mid-stream")
+        yield line({"error": error_body("InternalError", "internal error")})
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+@app.get("/import-jobs")
+async def stream_jobs(
+    client: Client, kb: Annotated[list[str] | None, Query()] = None
+) -> StreamingResponse:
+    """Every import job of the KBs given (of every KB when none is), as NDJSON."""
+    # Both check their arguments now: a bad KB ID is a 422, not a stream that fails.
+    jobs = client.list_import_jobs_many(kb) if kb else client.list_all_import_jobs()
+    # Wait for the first job before answering: most failures (access denied, no such KB)
+    # come with the first requests, and can still become a proper HTTP status.
+    try:
+        first: ImportJob | None = await anext(jobs)
+    except StopAsyncIteration:
+        first = None
+    return NDJSONStream(first, jobs)
