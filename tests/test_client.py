@@ -25,6 +25,7 @@ from qconnect_async import (
     RetryPolicy,
     ServiceError,
     ThrottlingError,
+    TransportError,
     UnknownConfiguration,
     ValidationError,
 )
@@ -504,3 +505,34 @@ async def test_configuration_errors_are_validation_errors(
         async with QConnectClient(region_name="us-east-1", profile_name="no-such-profile"):
             pass
     assert info.value.code == "ProfileNotFound"
+
+
+async def test_read_timeout_is_retried_then_a_transport_error(
+    qconnect_server: QConnectServer, kb: str
+) -> None:
+    """A read that times out is retried like any transient failure, then TransportError."""
+    qconnect_server.set_latency(0.6)
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url,
+        read_timeout=0.2,
+        retry=RetryPolicy(max_attempts=2),
+    ) as client:
+        with pytest.raises(TransportError) as info:
+            async for _ in client.list_import_jobs(kb):
+                pass
+    assert "Timeout" in info.value.code
+    assert requests(qconnect_server) == 2
+
+
+async def test_listing_deadline(qconnect_server: QConnectServer, kb: str) -> None:
+    """A listing given a deadline ends with TransportError(DeadlineExceeded) when it passes."""
+    qconnect_server.set_latency(2.0)
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url, retry=RetryPolicy(deadline=0.3)
+    ) as client:
+        with pytest.raises(TransportError) as info:
+            async for _ in client.list_import_jobs(kb):
+                pass
+    assert info.value.code == "DeadlineExceeded"
+    assert info.value.knowledge_base_id == kb
+    assert requests(qconnect_server) == 1
