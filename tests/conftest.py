@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from qconnect_async._retry import set_testing
+
 _EMPTY = Path(__file__).parent / ".aws-empty"
 
 
@@ -51,3 +53,10 @@ def _aws_isolation(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(_EMPTY / "credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_backoff() -> Iterator[None]:
+    """Backoff waits are zero in tests (stamina's testing mode); tests never sleep for it."""
+    with set_testing(True):
+        yield

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -29,16 +29,9 @@ from qconnect_async import (
     UnknownConfiguration,
     ValidationError,
 )
-from qconnect_async._retry import set_testing
 from qconnect_async.testing import QConnectServer
 
 MISSING_KB = "00000000-0000-0000-0000-000000000000"
-
-
-@pytest.fixture(autouse=True)
-def _no_backoff() -> Iterator[None]:
-    with set_testing(True):
-        yield
 
 
 @pytest.fixture
@@ -526,7 +519,7 @@ async def test_read_timeout_is_retried_then_a_transport_error(
 
 async def test_listing_deadline(qconnect_server: QConnectServer, kb: str) -> None:
     """A listing given a deadline ends with TransportError(DeadlineExceeded) when it passes."""
-    qconnect_server.set_latency(2.0)
+    qconnect_server.set_latency(1.0)
     async with QConnectClient(
         endpoint_url=qconnect_server.endpoint_url, retry=RetryPolicy(deadline=0.3)
     ) as client:

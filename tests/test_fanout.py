@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -13,14 +13,7 @@ from qconnect_async import (
     QConnectClient,
     ResourceNotFoundError,
 )
-from qconnect_async._retry import set_testing
 from qconnect_async.testing import QConnectServer
-
-
-@pytest.fixture(autouse=True)
-def _no_backoff() -> Iterator[None]:
-    with set_testing(True):
-        yield
 
 
 @pytest.fixture

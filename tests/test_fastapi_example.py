@@ -11,7 +11,7 @@ import base64
 import importlib.util
 import json
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,7 +20,6 @@ import httpx
 import pytest
 
 from qconnect_async import QConnectClient, RetryPolicy
-from qconnect_async._retry import set_testing
 from qconnect_async.testing import QConnectServer
 
 MISSING_KB = "00000000-0000-0000-0000-000000000000"
@@ -51,12 +50,6 @@ def load_example(name: str) -> ModuleType:
 
 example = load_example("fastapi_app")
 app = example.app
-
-
-@pytest.fixture(autouse=True)
-def _no_backoff() -> Iterator[None]:
-    with set_testing(True):
-        yield
 
 
 @pytest.fixture

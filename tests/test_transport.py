@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,14 +17,7 @@ from qconnect_async import (
     ThrottlingError,
     TransportError,
 )
-from qconnect_async._retry import set_testing
 from qconnect_async.testing import QConnectServer
-
-
-@pytest.fixture(autouse=True)
-def _no_backoff() -> Iterator[None]:
-    with set_testing(True):
-        yield
 
 
 @pytest.fixture
