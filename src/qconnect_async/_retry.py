@@ -1,0 +1,242 @@
+"""When to retry and how long to wait: RetryPolicy, its pure backoff, and the retry quota.
+
+Throttles and failures are treated apart. A throttle means "slower", and the client's shared
+send-rate limiter (``_ratelimit``) is what slows down; the retry quota exists so that an
+outage (5xx, connection errors) cannot become a retry storm. So throttles count toward
+``max_attempts`` but never draw from the quota: a client that is merely being throttled keeps
+retrying (paced by the limiter) instead of failing, while a failing service drains the quota
+within a hundred or so retries and requests then fail at their first error.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+
+from ._errors import (
+    THROTTLING_CODES,
+    AccessDeniedError,
+    MalformedResponseError,
+    PaginationLoopError,
+    QConnectError,
+    ResourceNotFoundError,
+    ThrottlingError,
+    TransportError,
+    ValidationError,
+)
+
+__all__ = [
+    "DEADLINE_EXCEEDED",
+    "RetryDetails",
+    "RetryPolicy",
+    "RetryQuota",
+    "is_testing",
+    "is_throttle",
+    "set_testing",
+]
+
+#: The code of the TransportError raised when a listing's deadline cuts an attempt short.
+DEADLINE_EXCEEDED = "DeadlineExceeded"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryDetails:
+    """What ``RetryPolicy.on_retry`` is told before each retry."""
+
+    #: the attempt that failed, 1-based
+    attempt: int
+    #: seconds until the next attempt is sent (before any wait for the rate limiter)
+    wait: float
+    #: the error of the failed attempt
+    cause: QConnectError
+    operation: str
+    knowledge_base_id: str | None
+    #: seconds since the request's first attempt started
+    elapsed: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RetryPolicy:
+    """How a client retries: attempts, backoff, retry quota, deadline and a hook.
+
+    Retried: throttling (any throttling code, any 429), 5xx, connection errors and timeouts.
+    Never retried: validation, access denied, not found, malformed answers, pagination
+    loops, other 4xx. Backoff is capped exponential with full jitter; a Retry-After sent by
+    the service is honoured when longer.
+    """
+
+    #: total attempts per request, the first included
+    max_attempts: int = 10
+    #: backoff scale: the wait after attempt n is uniform in [0, base_delay * 2**(n-1)]
+    base_delay: float = 0.1
+    #: cap of that upper bound, in seconds
+    max_delay: float = 20.0
+    #: capacity of the client's retry quota (a retry costs 5, a retried timeout 10)
+    retry_quota: int = 500
+    #: seconds a whole listing may take, retries and waits included; None: no limit
+    deadline: float | None = None
+    #: called before each retry (the default hook is a DEBUG log line, always emitted)
+    on_retry: Callable[[RetryDetails], None] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            raise ValueError(f"max_attempts must be an int, not {self.max_attempts!r}")
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, not {self.max_attempts}")
+        _check_seconds("base_delay", self.base_delay)
+        _check_seconds("max_delay", self.max_delay)
+        if self.max_delay < self.base_delay:
+            raise ValueError(
+                f"max_delay ({self.max_delay}) must not be less than base_delay ({self.base_delay})"
+            )
+        if isinstance(self.retry_quota, bool) or not isinstance(self.retry_quota, int):
+            raise ValueError(f"retry_quota must be an int, not {self.retry_quota!r}")
+        if self.retry_quota < 0:
+            raise ValueError(f"retry_quota must not be negative, not {self.retry_quota}")
+        if self.deadline is not None:
+            _check_seconds("deadline", self.deadline)
+            if self.deadline == 0:
+                raise ValueError("deadline must be positive (or None for no deadline)")
+        if self.on_retry is not None and not callable(self.on_retry):
+            raise ValueError(f"on_retry must be callable, not {self.on_retry!r}")
+
+    def backoff(self, attempt: int, *, rand: Callable[[], float] = random.random) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based): full jitter, capped.
+
+        Pure but for ``rand`` (uniform in [0, 1)); zero while testing mode is on.
+        """
+        if attempt < 1:
+            raise ValueError(f"attempt is 1-based, not {attempt}")
+        if _testing:
+            return 0.0
+        # 2**(attempt-1) overflows a float past ~1024 attempts: cap the exponent first.
+        ceiling = self.base_delay * 2.0 ** min(attempt - 1, 64)
+        return min(self.max_delay, ceiling) * rand()
+
+    def is_retryable(self, error: QConnectError) -> bool:
+        """Whether an attempt that failed with ``error`` may be tried again."""
+        if isinstance(error, _NEVER_RETRIED):
+            return False
+        if is_throttle(error):
+            return True
+        if isinstance(error, TransportError):
+            return error.code != DEADLINE_EXCEEDED
+        # A ServiceError or an unmapped error: only a 5xx is worth another try.
+        return error.http_status is not None and error.http_status >= 500
+
+
+# Failures that another attempt cannot fix, whatever their HTTP status.
+_NEVER_RETRIED = (
+    ValidationError,
+    AccessDeniedError,
+    ResourceNotFoundError,
+    MalformedResponseError,
+    PaginationLoopError,
+)
+
+
+def is_throttle(error: QConnectError) -> bool:
+    """Whether ``error`` says "too many requests", whatever the botocore model claims."""
+    return (
+        isinstance(error, ThrottlingError)
+        or error.http_status == 429
+        or error.code in THROTTLING_CODES
+    )
+
+
+def _check_seconds(name: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number of seconds, not {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite, non-negative number, not {value!r}")
+
+
+class RetryQuota:
+    """The per-client retry budget, AWS standard mode's token bucket.
+
+    A retry takes ``RETRY_COST`` tokens (``TIMEOUT_COST`` after a timeout); a request that
+    succeeds gives back what its last retry took, or ``SUCCESS_REFUND`` when it needed none.
+    An empty quota means: stop retrying, fail with the error at hand. Throttles never come
+    here (see the module docstring). One event loop, no lock needed.
+    """
+
+    RETRY_COST = 5
+    TIMEOUT_COST = 10
+    SUCCESS_REFUND = 1
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 0:
+            raise ValueError(f"capacity must not be negative, not {capacity}")
+        self._capacity = capacity
+        self._available = capacity
+
+    @property
+    def capacity(self) -> int:
+        """The most tokens the quota holds."""
+        return self._capacity
+
+    @property
+    def available(self) -> int:
+        """Tokens left."""
+        return self._available
+
+    @classmethod
+    def cost_of(cls, error: QConnectError) -> int:
+        """Tokens a retry after ``error`` takes: 0 for a throttle, more for a timeout."""
+        if is_throttle(error):
+            return 0
+        if isinstance(error, TransportError) and "timeout" in error.code.lower():
+            return cls.TIMEOUT_COST
+        return cls.RETRY_COST
+
+    def acquire(self, cost: int) -> bool:
+        """Take ``cost`` tokens if there are that many; False (and take none) otherwise."""
+        if cost > self._available:
+            return False
+        self._available -= cost
+        return True
+
+    def release(self, amount: int) -> None:
+        """Give back ``amount`` tokens, never beyond capacity."""
+        self._available = min(self._capacity, self._available + amount)
+
+
+# Testing mode: module state, like stamina's; read on every backoff.
+_testing = False
+
+
+class _TestingMode:
+    """Returned by ``set_testing``; as a context manager it restores the previous mode."""
+
+    def __init__(self, previous: bool) -> None:
+        self._previous = previous
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        global _testing
+        _testing = self._previous
+
+
+def set_testing(on: bool) -> _TestingMode:
+    """Turn every backoff (and Retry-After wait) to zero, or back on; process-wide.
+
+    Use as a plain call or ``with set_testing(True): ...`` to restore the previous mode.
+    """
+    global _testing
+    previous, _testing = _testing, bool(on)
+    return _TestingMode(previous)
+
+
+def is_testing() -> bool:
+    """Whether testing mode is on."""
+    return _testing

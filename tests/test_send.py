@@ -1,0 +1,612 @@
+"""Sender: retries, Retry-After, the quota, the hook, deadlines, concurrency, cancellation.
+
+No test sleeps: the sender and its limiter get FakeTime's clock and sleep, and the clock
+jumps to the next wake-up whenever every task is waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
+
+import pytest
+
+from qconnect_async._errors import (
+    AccessDeniedError,
+    MalformedResponseError,
+    PaginationLoopError,
+    QConnectError,
+    ResourceNotFoundError,
+    ServiceError,
+    ThrottlingError,
+    TransportError,
+    ValidationError,
+)
+from qconnect_async._ratelimit import SendRateLimiter
+from qconnect_async._retry import DEADLINE_EXCEEDED, RetryDetails, RetryPolicy, set_testing
+from qconnect_async._send import Sender
+
+T = TypeVar("T")
+OP = "ListImportJobs"
+KB = "kb-1"
+
+
+@pytest.fixture(autouse=True)
+def _not_testing() -> Iterator[None]:
+    """Every test starts and ends with testing mode off."""
+    with set_testing(False):
+        yield
+
+
+class FakeTime:
+    """A clock that moves only when every task waits: sleep() parks a task until its time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+        self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        fut = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._timers, (self.now + max(0.0, delay), next(self._seq), fut))
+        await fut
+
+    async def _settle(self) -> None:
+        # Let every runnable callback run: then all tasks wait on a timer or a future.
+        loop = asyncio.get_running_loop()
+        while True:
+            if not loop._ready:  # type: ignore[attr-defined]
+                return
+            await asyncio.sleep(0)
+
+    def _next_due(self) -> float | None:
+        while self._timers and self._timers[0][2].done():  # sleepers that were cancelled
+            heapq.heappop(self._timers)
+        return self._timers[0][0] if self._timers else None
+
+    def _wake_next(self) -> None:
+        when, _, fut = heapq.heappop(self._timers)
+        self.now = max(self.now, when)
+        fut.set_result(None)
+
+    async def advance(self, seconds: float) -> None:
+        """Move the clock by ``seconds``, waking every sleeper due on the way, in order."""
+        until = self.now + seconds
+        await self._settle()
+        while (due := self._next_due()) is not None and due <= until:
+            self._wake_next()
+            await self._settle()
+        self.now = until
+
+    async def run(self, aw: Awaitable[T]) -> T:
+        """Drive ``aw`` to its end, jumping the clock from wake-up to wake-up."""
+        task = asyncio.ensure_future(aw)
+        while True:
+            await self._settle()
+            if task.done():
+                return task.result()
+            if self._next_due() is None:
+                raise AssertionError("deadlock: every task waits and no timer is set")
+            self._wake_next()
+
+
+Outcome = Exception | str
+
+
+class Script:
+    """An attempt that plays outcomes in order (the last one repeats), each taking ``duration``."""
+
+    def __init__(self, ft: FakeTime, *outcomes: Outcome, duration: float = 0.0) -> None:
+        self._ft = ft
+        self._outcomes = outcomes
+        self._duration = duration
+        self.times: list[float] = []  # when each call started
+        self.cancelled = False
+
+    @property
+    def calls(self) -> int:
+        return len(self.times)
+
+    async def __call__(self) -> str:
+        self.times.append(self._ft.now)
+        outcome = self._outcomes[min(len(self.times), len(self._outcomes)) - 1]
+        if self._duration:
+            try:
+                await self._ft.sleep(self._duration)
+            except asyncio.CancelledError:
+                self.cancelled = True
+                raise
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+def make_sender(
+    ft: FakeTime,
+    policy: RetryPolicy | None = None,
+    *,
+    max_concurrency: int = 4,
+    rand: float = 0.5,
+) -> Sender:
+    return Sender(
+        policy=policy or RetryPolicy(),
+        limiter=SendRateLimiter(clock=ft.clock, sleep=ft.sleep),
+        max_concurrency=max_concurrency,
+        clock=ft.clock,
+        sleep=ft.sleep,
+        rand=lambda: rand,
+    )
+
+
+def unavailable(retry_after: float | None = None) -> ServiceError:
+    return ServiceError(
+        "unavailable", code="ServiceUnavailable", http_status=503, retry_after=retry_after
+    )
+
+
+async def send(
+    ft: FakeTime, sender: Sender, attempt: Callable[[], Awaitable[str]], **kw: float
+) -> str:
+    return await ft.run(sender.send(attempt, operation=OP, knowledge_base_id=KB, **kw))
+
+
+# -- retried or not ------------------------------------------------------------------------------
+
+
+async def test_a_success_takes_one_attempt_and_no_wait() -> None:
+    """A request that succeeds is sent once, nothing waits, and the slot is given back."""
+    ft = FakeTime()
+    sender = make_sender(ft)
+    script = Script(ft, "page")
+    assert await send(ft, sender, script) == "page"
+    assert script.calls == 1
+    assert ft.sleeps == []
+    assert sender.in_flight == 0
+    assert sender.quota.available == sender.quota.capacity
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ThrottlingError("slow down", code="ThrottlingException", http_status=400),
+        QConnectError("too many", code="Unknown", http_status=429),
+        ServiceError("boom", code="InternalServerException", http_status=500),
+        TransportError("read timed out", code="ReadTimeoutError"),
+        TransportError("refused", code="EndpointConnectionError"),
+    ],
+    ids=repr,
+)
+async def test_transient_failures_are_retried_until_success(error: QConnectError) -> None:
+    """Throttles, 5xx and transport failures are tried again until an attempt succeeds."""
+    ft = FakeTime()
+    sender = make_sender(ft)
+    script = Script(ft, error, error, "page")
+    assert await send(ft, sender, script) == "page"
+    assert script.calls == 3
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ValidationError("bad", http_status=400),
+        AccessDeniedError("no", http_status=403),
+        ResourceNotFoundError("gone", http_status=404),
+        MalformedResponseError("bad json", http_status=200),
+        PaginationLoopError("loop"),
+        QConnectError("conflict", code="ConflictException", http_status=409),
+    ],
+    ids=repr,
+)
+async def test_permanent_failures_are_raised_at_once(error: QConnectError) -> None:
+    """Errors a retry cannot fix are raised after one attempt, the very same object."""
+    ft = FakeTime()
+    sender = make_sender(ft)
+    script = Script(ft, error, "page")
+    with pytest.raises(QConnectError) as caught:
+        await send(ft, sender, script)
+    assert caught.value is error
+    assert script.calls == 1
+
+
+async def test_other_exceptions_are_not_retried() -> None:
+    """An exception outside the library's tree (a bug) goes straight through."""
+    ft = FakeTime()
+    sender = make_sender(ft)
+    script = Script(ft, RuntimeError("bug"), "page")
+    with pytest.raises(RuntimeError, match="bug"):
+        await send(ft, sender, script)
+    assert script.calls == 1
+    assert sender.in_flight == 0
+
+
+async def test_the_final_error_is_the_last_attempts_own_object_with_its_cause() -> None:
+    """When retries run out, the last attempt's error is raised untouched, cause and all."""
+    ft = FakeTime()
+    sender = make_sender(ft, RetryPolicy(max_attempts=3))
+    errors = [unavailable() for _ in range(3)]
+    causes = [OSError(f"socket {i}") for i in range(3)]
+    calls = 0
+
+    async def attempt() -> str:
+        nonlocal calls
+        calls += 1
+        try:
+            raise causes[calls - 1]
+        except OSError as exc:
+            raise errors[calls - 1] from exc
+
+    with pytest.raises(ServiceError) as caught:
+        await send(ft, sender, attempt)
+    assert caught.value is errors[2]
+    assert caught.value.__cause__ is causes[2]
+
+
+async def test_attempts_are_bounded_by_max_attempts() -> None:
+    """A request that keeps failing is tried max_attempts times in all."""
+    ft = FakeTime()
+    sender = make_sender(ft, RetryPolicy(max_attempts=4))
+    script = Script(ft, unavailable())
+    with pytest.raises(ServiceError):
+        await send(ft, sender, script)
+    assert script.calls == 4
+
+
+# -- waits ---------------------------------------------------------------------------------------
+
+
+async def test_backoff_grows_between_attempts() -> None:
+    """Attempts are spaced by the policy's jittered exponential backoff."""
+    ft = FakeTime()
+    sender = make_sender(ft, RetryPolicy(base_delay=1.0), rand=0.5)
+    script = Script(ft, unavailable(), unavailable(), unavailable(), "page")
+    await send(ft, sender, script)
+    assert script.times == [0.0, 0.5, 1.5, 3.5]
+
+
+async def test_retry_after_is_honoured_when_longer_than_the_backoff() -> None:
+    """The service's Retry-After wins over a shorter backoff."""
+    ft = FakeTime()
+    sender = make_sender(ft, RetryPolicy(base_delay=0.1))
+    script = Script(ft, unavailable(retry_after=7.0), "page")
+    await send(ft, sender, script)
+    assert script.times == [0.0, 7.0]
+
+
+async def test_backoff_is_kept_when_longer_than_retry_after() -> None:
+    """A Retry-After shorter than the backoff does not shorten it."""
+    ft = FakeTime()
+    sender = make_sender(ft, RetryPolicy(base_delay=4.0), rand=0.5)
+    script = Script(ft, unavailable(retry_after=0.5), "page")
+    await send(ft, sender, script)
+    assert script.times == [0.0, 2.0]
+
+
+async def test_testing_mode_skips_every_wait() -> None:
+    """With set_testing(True) neither backoff nor Retry-After makes the request wait."""
+    ft = FakeTime()
+    sender = make_sender(ft, RetryPolicy(base_delay=10.0))
+    script = Script(ft, unavailable(retry_after=30.0), unavailable(), "page")
+    with set_testing(True):
+        await send(ft, sender, script)
+    assert script.times == [0.0, 0.0, 0.0]
+
+
+# -- the retry quota -----------------------------------------------------------------------------
+
+
+async def test_an_empty_quota_stops_retrying() -> None:
+    """Once the client's quota cannot pay for a retry, errors are raised as they come."""
+    ft = FakeTime()
+    sender = make_sender(ft, RetryPolicy(retry_quota=10))
+    script = Script(ft, unavailable())
+    with pytest.raises(ServiceError):
+        await send(ft, sender, script)
+    assert script.calls == 3  # two retries at 5 tokens each
+    later = Script(ft, unavailable(), "page")
+    with pytest.raises(ServiceError):
+        await send(ft, sender, later)
+    assert later.calls == 1
+
+
+async def test_throttles_do_not_spend_the_quota() -> None:
+    """Throttled requests retry even with an empty quota: the limiter slows them instead."""
+    ft = FakeTime()
+    sender = make_sender(ft, RetryPolicy(retry_quota=0))
+    script = Script(ft, ThrottlingError("slow"), ThrottlingError("slow"), "page")
+    assert await send(ft, sender, script) == "page"
+
+
+async def test_a_success_refunds_what_its_retry_took() -> None:
+    """A retried request that succeeds gives its retry's tokens back to the quota."""
+    ft = FakeTime()
+    seen: list[int] = []
+
+    def note(details: RetryDetails) -> None:
+        seen.append(sender.quota.available)
+
+    sender = make_sender(ft, RetryPolicy(on_retry=note))
+    timeout = TransportError("timed out", code="ReadTimeoutError")
+    await send(ft, sender, Script(ft, timeout, "page"))
+    assert seen == [490]
+    assert sender.quota.available == 500
+
+
+# -- the hook and the log ------------------------------------------------------------------------
+
+
+async def test_on_retry_receives_the_details_of_each_retry() -> None:
+    """The hook is told which attempt failed, why, how long until the next, and where."""
+    ft = FakeTime()
+    details: list[RetryDetails] = []
+    sender = make_sender(ft, RetryPolicy(base_delay=1.0, on_retry=details.append), rand=0.5)
+    first, second = unavailable(), TransportError("timed out", code="ReadTimeoutError")
+    await send(ft, sender, Script(ft, first, second, "page", duration=0.25))
+    assert details == [
+        RetryDetails(
+            attempt=1, wait=0.5, cause=first, operation=OP, knowledge_base_id=KB, elapsed=0.25
+        ),
+        RetryDetails(
+            attempt=2, wait=1.0, cause=second, operation=OP, knowledge_base_id=KB, elapsed=1.0
+        ),
+    ]
+
+
+async def test_a_failing_hook_is_logged_and_the_request_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An exception in on_retry is logged; the retry still happens and succeeds."""
+
+    def broken(details: RetryDetails) -> None:
+        raise RuntimeError("hook bug")
+
+    ft = FakeTime()
+    sender = make_sender(ft, RetryPolicy(on_retry=broken))
+    with caplog.at_level(logging.DEBUG, logger="qconnect_async"):
+        assert await send(ft, sender, Script(ft, unavailable(), "page")) == "page"
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert errors[0].exc_info is not None
+    assert "hook bug" in str(errors[0].exc_info[1])
+
+
+async def test_retries_are_logged_at_debug_never_as_warnings(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A retry and its recovery are DEBUG lines of the library's logger, nothing louder."""
+    ft = FakeTime()
+    sender = make_sender(ft)
+    with caplog.at_level(logging.DEBUG, logger="qconnect_async"):
+        await send(ft, sender, Script(ft, unavailable(), "page"))
+    records = [r for r in caplog.records if r.name == "qconnect_async"]
+    assert [r.levelno for r in records] == [logging.DEBUG, logging.DEBUG]
+    assert "retrying" in records[0].getMessage()
+    assert "recovered" in records[1].getMessage()
+    assert all(KB in r.getMessage() and OP in r.getMessage() for r in records)
+
+
+# -- deadline ------------------------------------------------------------------------------------
+
+
+async def test_no_retry_when_the_backoff_would_end_past_the_deadline() -> None:
+    """If the next attempt could not start before the deadline, the last error is raised now."""
+    ft = FakeTime()
+    sender = make_sender(ft)
+    error = unavailable(retry_after=5.0)
+    script = Script(ft, error, "page")
+    with pytest.raises(ServiceError) as caught:
+        await send(ft, sender, script, deadline=2.0)
+    assert caught.value is error
+    assert script.calls == 1
+    assert ft.now == 0.0
+
+
+async def test_an_attempt_running_past_the_deadline_is_cancelled() -> None:
+    """An attempt still running at the deadline is cancelled: DeadlineExceeded, not retried."""
+    ft = FakeTime()
+    sender = make_sender(ft)
+    script = Script(ft, "page", duration=10.0)
+    with pytest.raises(TransportError) as caught:
+        await send(ft, sender, script, deadline=3.0)
+    error = caught.value
+    assert (error.code, error.operation, error.knowledge_base_id) == (DEADLINE_EXCEEDED, OP, KB)
+    assert script.cancelled
+    assert script.calls == 1
+    assert ft.now == 3.0
+    assert sender.in_flight == 0
+
+
+async def test_a_deadline_leaves_no_cancellation_pending_on_the_task() -> None:
+    """After DeadlineExceeded the caller's task is not left marked as being cancelled."""
+    ft = FakeTime()
+    sender = make_sender(ft)
+
+    async def caller() -> int:
+        with pytest.raises(TransportError):
+            await sender.send(Script(ft, "page", duration=10.0), operation=OP, deadline=3.0)
+        task = asyncio.current_task()
+        assert task is not None
+        return task.cancelling()
+
+    assert await ft.run(caller()) == 0
+
+
+async def test_a_cancellation_at_the_deadline_stays_a_cancellation() -> None:
+    """Cancelled from outside at the very moment the deadline passes, the request is cancelled."""
+    ft = FakeTime()
+    tasks: list[asyncio.Task[str]] = []
+
+    async def sleep(delay: float) -> None:
+        await ft.sleep(delay)
+        if delay == 3.0:  # the deadline's watcher wakes: the caller cancels at that instant
+            tasks[0].cancel()
+
+    sender = Sender(
+        policy=RetryPolicy(),
+        limiter=SendRateLimiter(clock=ft.clock, sleep=ft.sleep),
+        max_concurrency=4,
+        clock=ft.clock,
+        sleep=sleep,
+    )
+    script = Script(ft, "page", duration=10.0)
+    tasks.append(asyncio.ensure_future(sender.send(script, operation=OP, deadline=3.0)))
+    await ft.run(asyncio.gather(*tasks, return_exceptions=True))
+    assert tasks[0].cancelled()
+
+
+async def test_nothing_is_sent_once_the_deadline_has_passed() -> None:
+    """A request that starts after its deadline fails without sending."""
+    ft = FakeTime()
+    ft.now = 5.0
+    sender = make_sender(ft)
+    script = Script(ft, "page")
+    with pytest.raises(TransportError, match="deadline"):
+        await send(ft, sender, script, deadline=4.0)
+    assert script.calls == 0
+
+
+async def test_the_deadline_covers_the_wait_for_a_slot() -> None:
+    """Waiting for a concurrency slot counts against the deadline too."""
+    ft = FakeTime()
+    sender = make_sender(ft, max_concurrency=1)
+    slow = Script(ft, "slow", duration=10.0)
+    late = Script(ft, "late")
+    results = await ft.run(
+        asyncio.gather(
+            sender.send(slow, operation=OP),
+            sender.send(late, operation=OP, deadline=2.0),
+            return_exceptions=True,
+        )
+    )
+    assert results[0] == "slow"
+    assert isinstance(results[1], TransportError)
+    assert results[1].code == DEADLINE_EXCEEDED
+    assert late.calls == 0
+
+
+async def test_a_deadline_that_is_not_reached_changes_nothing() -> None:
+    """An attempt that ends before the deadline returns normally and leaves no task behind."""
+    ft = FakeTime()
+    sender = make_sender(ft)
+    test_task = asyncio.current_task()
+
+    async def body() -> tuple[str, list[asyncio.Task[object]]]:
+        page = await sender.send(Script(ft, "page", duration=1.0), operation=OP, deadline=3.0)
+        mine = asyncio.current_task()
+        return page, [t for t in asyncio.all_tasks() if t not in (mine, test_task)]
+
+    assert await ft.run(body()) == ("page", [])
+
+
+# -- concurrency and cancellation ----------------------------------------------------------------
+
+
+async def test_never_more_attempts_in_flight_than_max_concurrency() -> None:
+    """However many requests run at once, at most max_concurrency attempts are in flight."""
+    ft = FakeTime()
+    sender = make_sender(ft, max_concurrency=4)
+    peak = 0
+
+    async def attempt() -> str:
+        nonlocal peak
+        peak = max(peak, sender.in_flight)
+        await ft.sleep(0.1)
+        return "page"
+
+    results = await ft.run(asyncio.gather(*(sender.send(attempt, operation=OP) for _ in range(40))))
+    assert results == ["page"] * 40
+    assert peak == 4
+    assert sender.in_flight == 0
+    assert ft.now == pytest.approx(1.0)  # ten rounds of four
+
+
+async def test_no_slot_is_held_while_backing_off() -> None:
+    """A request backing off leaves its slot to others."""
+    ft = FakeTime()
+    sender = make_sender(ft, RetryPolicy(base_delay=10.0), max_concurrency=1, rand=0.5)
+    backing_off = Script(ft, unavailable(), "page")
+    other = Script(ft, "other", duration=1.0)
+
+    async def later() -> str:
+        await ft.sleep(0.1)
+        return await sender.send(other, operation=OP)
+
+    await ft.run(asyncio.gather(sender.send(backing_off, operation=OP), later()))
+    assert backing_off.times == [0.0, 5.0]
+    assert other.times == [0.1]
+
+
+async def test_cancelling_a_send_releases_its_slot_at_once() -> None:
+    """A cancelled request frees its slot: the next one is sent at the same moment."""
+    ft = FakeTime()
+    sender = make_sender(ft, max_concurrency=1)
+    hung = Script(ft, "never", duration=100.0)
+    nxt = Script(ft, "page")
+    task = asyncio.ensure_future(sender.send(hung, operation=OP))
+    waiting = asyncio.ensure_future(sender.send(nxt, operation=OP))
+    await ft.advance(1.0)
+    assert sender.in_flight == 1
+    task.cancel()
+    assert await ft.run(waiting) == "page"
+    assert task.cancelled()
+    assert hung.cancelled
+    assert nxt.times == [1.0]
+    assert sender.in_flight == 0
+
+
+async def test_cancelling_during_backoff_stops_the_request() -> None:
+    """A request cancelled while it waits to retry sends nothing more."""
+    ft = FakeTime()
+    sender = make_sender(ft, RetryPolicy(base_delay=10.0), rand=0.5)
+    script = Script(ft, unavailable(), "page")
+    task = asyncio.ensure_future(sender.send(script, operation=OP))
+    await ft.advance(1.0)
+    task.cancel()
+    await ft.advance(10.0)
+    assert task.cancelled()
+    assert script.calls == 1
+
+
+async def test_cancelling_a_send_waiting_for_the_limiter_leaves_nothing_behind() -> None:
+    """A request cancelled in the limiter's line frees its slot and its place in line."""
+    ft = FakeTime()
+    sender = make_sender(ft, max_concurrency=8)
+    # One throttle turns the limiter on: the sends below wait for its tokens.
+    await send(ft, sender, Script(ft, ThrottlingError("slow"), "page"))
+    assert sender.limiter.enabled
+    scripts = [Script(ft, "page") for _ in range(4)]
+    tasks = [asyncio.ensure_future(sender.send(s, operation=OP)) for s in scripts]
+    await ft.advance(0.0)
+    tasks[0].cancel()  # the head of the limiter's line
+    tasks[2].cancel()  # one behind it
+    await ft.run(asyncio.gather(*tasks, return_exceptions=True))
+    assert [s.calls for s in scripts] == [0, 1, 0, 1]
+    assert sender.in_flight == 0
+    assert await send(ft, sender, Script(ft, "again")) == "again"
+
+
+async def test_throttles_turn_the_limiter_on_and_other_errors_do_not() -> None:
+    """Only a throttle tells the limiter to slow down."""
+    ft = FakeTime()
+    sender = make_sender(ft)
+    await send(
+        ft, sender, Script(ft, unavailable(), TransportError("x", code="ReadTimeoutError"), "p")
+    )
+    assert not sender.limiter.enabled
+    await send(ft, sender, Script(ft, ThrottlingError("slow"), "page"))
+    assert sender.limiter.enabled
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, True])
+def test_max_concurrency_must_be_a_positive_int(value: object) -> None:
+    """A sender without a single slot makes no sense."""
+    with pytest.raises(ValueError):
+        Sender(policy=RetryPolicy(), limiter=SendRateLimiter(), max_concurrency=value)  # type: ignore[arg-type]
