@@ -28,7 +28,7 @@ from qconnect_async._errors import (
 )
 from qconnect_async._ratelimit import SendRateLimiter
 from qconnect_async._retry import DEADLINE_EXCEEDED, RetryDetails, RetryPolicy, set_testing
-from qconnect_async._send import Sender
+from qconnect_async._send import INITIAL_WINDOW, Sender
 
 T = TypeVar("T")
 OP = "ListImportJobs"
@@ -610,3 +610,37 @@ def test_max_concurrency_must_be_a_positive_int(value: object) -> None:
     """A sender without a single slot makes no sense."""
     with pytest.raises(ValueError):
         Sender(policy=RetryPolicy(), limiter=SendRateLimiter(), max_concurrency=value)  # type: ignore[arg-type]
+
+
+async def test_slow_start_opens_one_more_slot_per_success() -> None:
+    """Before any throttle, 4 attempts leave at once, then one more for each success."""
+    ft = FakeTime()
+    sender = make_sender(ft, max_concurrency=16)
+    starts: list[float] = []
+
+    async def attempt() -> str:
+        starts.append(ft.now)
+        await ft.sleep(0.1)
+        return "page"
+
+    await ft.run(asyncio.gather(*(sender.send(attempt, operation=OP) for _ in range(16))))
+    # 4 at t=0; their 4 successes open 8 (4 + 4) at t=0.1; the other 4 at t=0.2.
+    assert [starts.count(t) for t in (0.0, 0.1, 0.2)] == [INITIAL_WINDOW, 8, 4]
+
+
+async def test_slow_start_ends_with_the_first_throttle() -> None:
+    """Once the limiter is on, the initial window no longer holds attempts back."""
+    ft = FakeTime()
+    sender = make_sender(ft, max_concurrency=16)
+    sender.limiter.on_throttle(ft.now)
+    assert sender.limiter.enabled
+    peak = 0
+
+    async def attempt() -> str:
+        nonlocal peak
+        peak = max(peak, sender.in_flight)
+        await ft.sleep(10.0)
+        return "page"
+
+    await ft.run(asyncio.gather(*(sender.send(attempt, operation=OP) for _ in range(16))))
+    assert peak > INITIAL_WINDOW

