@@ -221,7 +221,7 @@ async def test_rate_never_falls_below_the_floor() -> None:
 async def test_recovery_is_cubic_around_the_measured_rate() -> None:
     """After a cut: fast climb back to the measured rate, a plateau there, then faster probing."""
     ft = FakeTime()
-    limiter = make(ft)
+    limiter = make(ft, recovery_time=1.5)
     await volley(ft, limiter, sent=10, accepted=4)
     last = accept_at(ft, limiter, 0.05, 3.0, rate=20.0)
     cut = ft.now = 3.02
@@ -414,4 +414,6 @@ async def test_target_scenario_settles_near_the_service_rate(latency: float, see
     assert service.accepted == 120
     assert service.throttled / (service.accepted + service.throttled) <= 0.10
     assert ft.now <= 1.3 * ideal
-    assert 0.85 * 40 <= limiter.rate <= 1.15 * 40
+    # Not collapsed; at the end it may be probing above the service's rate after its plateau,
+    # as CUBIC does (overshoot shows in the throttled share above).
+    assert 0.85 * 40 <= limiter.rate <= 1.25 * 40

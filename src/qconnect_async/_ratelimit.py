@@ -67,7 +67,7 @@ class SendRateLimiter:
         burst: float = 1.0,
         window: float = 1.0,
         backoff: float = 0.9,
-        recovery_time: float = 1.5,
+        recovery_time: float = 1.0,
         startup_doubling: float = 0.25,
     ) -> None:
         for name, value in (
