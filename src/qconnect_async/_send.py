@@ -64,8 +64,8 @@ class Sender:
         # Slow start, as TCP's initial window: until the service first throttles, at most
         # `_window` attempts leave at once, one more for each success. A cold burst of
         # max_concurrency requests would otherwise meet a small service burst all at once.
-        # 4 measured best on the throttled benchmark (7.7% throttled, against 9.8% with 8
-        # and 11-12% with none); it costs one round trip to listings wider than 4 once.
+        # 4 measured best on the throttled benchmark (~6-8% throttled, against 9.8% with 8
+        # and 11-12% with none); it costs one round trip, once, to listings wider than 4.
         self._window = INITIAL_WINDOW
         self._launched = 0
         self._opened = asyncio.Event()
