@@ -529,3 +529,37 @@ async def test_listing_deadline(qconnect_server: QConnectServer, kb: str) -> Non
     assert info.value.code == "DeadlineExceeded"
     assert info.value.knowledge_base_id == kb
     assert requests(qconnect_server) == 1
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, True, "8"])
+def test_bad_max_concurrency_is_refused_at_construction(value: object) -> None:
+    """max_concurrency must be a positive int, for the client and for each fan-out."""
+    with pytest.raises(ValueError, match="max_concurrency"):
+        QConnectClient(max_concurrency=value)  # type: ignore[arg-type]
+
+
+async def test_bad_fanout_width_is_refused_before_any_request(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """A fan-out width of 0 fails at the call, before anything is sent."""
+    with pytest.raises(ValueError, match="max_concurrency"):
+        client.list_import_jobs_many([kb], max_concurrency=0)
+    with pytest.raises(ValueError, match="max_concurrency"):
+        client.list_all_import_jobs(max_concurrency=0)
+    assert qconnect_server.stats.total_requests == 0
+
+
+async def test_timeouts_are_shorter_than_botocores_and_settable(
+    qconnect_server: QConnectServer,
+) -> None:
+    """Default connect/read timeouts are below botocore's 60 s; both can be set."""
+    async with QConnectClient(endpoint_url=qconnect_server.endpoint_url) as client:
+        assert client._transport is not None
+        config = client._transport._client.meta.config
+        assert config.connect_timeout < 60 and config.read_timeout < 60
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url, connect_timeout=1.5, read_timeout=7.0
+    ) as client:
+        assert client._transport is not None
+        config = client._transport._client.meta.config
+        assert (config.connect_timeout, config.read_timeout) == (1.5, 7.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -13,7 +13,7 @@ from ._errors import QConnectError, ValidationError
 from ._fanout import merge_listings
 from ._inputs import MAX_PAGE_SIZE, check_page_size, check_token
 from ._inputs import knowledge_base_id as _kb
-from ._paginate import ImportJobFetch, ImportJobPager, follow_pages
+from ._paginate import ImportJobFetch, ImportJobPager, follow_pages, items_of
 from ._ratelimit import SendRateLimiter
 from ._retry import RetryPolicy
 from ._send import Sender
@@ -32,9 +32,9 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
-def _check_concurrency(value: object, name: str = "max_concurrency") -> int:
+def _check_concurrency(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, not {value!r}")
+        raise ValueError(f"max_concurrency must be a positive int, not {value!r}")
     return value
 
 
@@ -188,9 +188,10 @@ class QConnectClient:
         ``async for job in pager`` yields ImportJob; ``async for page in pager.pages()``
         yields ImportJobPage. Resume from any page's ``next_token`` with ``starting_token``.
         """
-        kb_id = _kb(knowledge_base_id)
         size = check_page_size(page_size) or MAX_PAGE_SIZE
-        token = check_token(starting_token)
+        return self._pager(_kb(knowledge_base_id), size, check_token(starting_token))
+
+    def _pager(self, kb_id: str, size: int, token: str | None) -> ImportJobPager:
         return ImportJobPager(
             lambda: self._import_job_fetch(kb_id, size),
             knowledge_base_id=kb_id,
@@ -232,10 +233,13 @@ class QConnectClient:
         if isinstance(knowledge_base_ids, str):
             raise ValidationError("knowledge_base_ids must be a collection of IDs, not one string")
         ids = list(dict.fromkeys(_kb(kb) for kb in knowledge_base_ids))
-        size = check_page_size(page_size) or MAX_PAGE_SIZE
-        width = self._max_concurrency if max_concurrency is None else max_concurrency
-        _check_concurrency(width)
+        size, width = self._fanout_args(page_size, max_concurrency)
         return self._merge(ids, size, width, fail_fast, on_listing_done)
+
+    def _fanout_args(self, page_size: object, max_concurrency: object) -> tuple[int, int]:
+        """The page size and fan-out width of a many-KB listing, checked."""
+        width = self._max_concurrency if max_concurrency is None else max_concurrency
+        return check_page_size(page_size) or MAX_PAGE_SIZE, _check_concurrency(width)
 
     async def _merge(
         self,
@@ -247,15 +251,8 @@ class QConnectClient:
     ) -> AsyncGenerator[ImportJob, None]:
         self._ready()
 
-        def open_listing(kb_id: str) -> AsyncIterator[Sequence[ImportJob]]:
-            return _items_of(
-                follow_pages(
-                    self._import_job_fetch(kb_id, size),
-                    starting_token=None,
-                    operation="ListImportJobs",
-                    knowledge_base_id=kb_id,
-                )
-            )
+        def open_listing(kb_id: str) -> AsyncGenerator[ImportJobPage, None]:
+            return self._pager(kb_id, size, None).pages()
 
         async for job in merge_listings(
             ids, open_listing, max_concurrency=width, fail_fast=fail_fast, on_done=on_done
@@ -281,12 +278,8 @@ class QConnectClient:
             )
 
         pages = follow_pages(fetch, starting_token=None, operation="ListKnowledgeBases")
-        try:
-            async for page in pages:
-                for kb in page.items:
-                    yield kb
-        finally:
-            await pages.aclose()
+        async for kb in items_of(pages):
+            yield kb
 
     def list_all_import_jobs(
         self,
@@ -297,9 +290,7 @@ class QConnectClient:
         on_listing_done: ListingDone | None = None,
     ) -> AsyncGenerator[ImportJob, None]:
         """The import jobs of every knowledge base of the account, listed as ``_many`` does."""
-        size = check_page_size(page_size) or MAX_PAGE_SIZE
-        width = self._max_concurrency if max_concurrency is None else max_concurrency
-        _check_concurrency(width)
+        size, width = self._fanout_args(page_size, max_concurrency)
         return self._all(size, width, fail_fast, on_listing_done)
 
     async def _all(
@@ -312,12 +303,3 @@ class QConnectClient:
     def __repr__(self) -> str:
         return f"<QConnectClient {self._state.value} max_concurrency={self._max_concurrency}>"
 
-
-async def _items_of(
-    pages: AsyncGenerator[ImportJobPage, None],
-) -> AsyncIterator[Sequence[ImportJob]]:
-    try:
-        async for page in pages:
-            yield page.items
-    finally:
-        await pages.aclose()

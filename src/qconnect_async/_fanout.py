@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Generic, TypeVar
 
 from ._errors import QConnectError
+from ._paginate import Page
 
 __all__ = ["merge_listings"]
 
@@ -36,14 +37,14 @@ class _Merge(Generic[T]):
     def __init__(
         self,
         keys: Sequence[str],
-        open_listing: Callable[[str], AsyncIterator[Sequence[T]]],
+        open_listing: Callable[[str], AsyncGenerator[Page[T], None]],
         max_concurrency: int,
     ) -> None:
         self._pending = deque(keys)
         self._open = open_listing
         self._credits = asyncio.Semaphore(max_concurrency)
         # Bounded by the credits: a producer takes one before it fetches a page.
-        self._queue: asyncio.Queue[Sequence[T] | _Done] = asyncio.Queue()
+        self._queue: asyncio.Queue[Page[T] | _Done] = asyncio.Queue()
         self._tasks = [
             asyncio.create_task(self._produce(), name=f"qconnect-async-listing-{i}")
             for i in range(min(max_concurrency, len(keys)))
@@ -69,16 +70,14 @@ class _Merge(Generic[T]):
             except Exception as exc:  # reported to the consumer, who decides
                 error = exc
             finally:
-                aclose = getattr(listing, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+                await listing.aclose()
             self._queue.put_nowait(_Done(key, error))
 
     def consumed_one(self) -> None:
         """The consumer is done with a page: one more may be fetched."""
         self._credits.release()
 
-    async def next(self) -> Sequence[T] | _Done:
+    async def next(self) -> Page[T] | _Done:
         """The next page, or a producer's last word."""
         return await self._queue.get()
 
@@ -104,7 +103,7 @@ class _Merge(Generic[T]):
 
 async def merge_listings(
     keys: Sequence[str],
-    open_listing: Callable[[str], AsyncIterator[Sequence[T]]],
+    open_listing: Callable[[str], AsyncGenerator[Page[T], None]],
     *,
     max_concurrency: int,
     fail_fast: bool,
@@ -138,7 +137,7 @@ async def merge_listings(
                     errors.append(got.error)
                 continue
             try:
-                for item in got:
+                for item in got.items:
                     yield item
             finally:
                 merge.consumed_one()

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
 
 from ._errors import PaginationLoopError, QConnectError
 from .models import ImportJob, ImportJobPage
 
-__all__ = ["ImportJobFetch", "ImportJobPager", "follow_pages"]
+__all__ = ["ImportJobFetch", "ImportJobPager", "Page", "follow_pages", "items_of"]
+
+T_co = TypeVar("T_co", covariant=True)
 
 
-class _Page(Protocol):
+class Page(Protocol[T_co]):
+    """A page of a listing: its items and the token of the next page."""
+
+    @property
+    def items(self) -> Sequence[T_co]: ...
+
     @property
     def next_token(self) -> str | None: ...
 
 
-P = TypeVar("P", bound=_Page)
+P = TypeVar("P", bound=Page[object])
 
 #: Fetch the page for a token (None: the first page); raises QConnectError on failure.
 ImportJobFetch = Callable[[str | None], Awaitable[ImportJobPage]]
@@ -73,6 +80,17 @@ async def follow_pages(
         token = next_token
 
 
+async def items_of(pages: AsyncGenerator[Page[T_co], None]) -> AsyncGenerator[T_co, None]:
+    """The items of every page, in order."""
+    try:
+        async for page in pages:
+            for item in page.items:
+                yield item
+    finally:
+        # Close the page generator now, not when the garbage collector gets to it.
+        await pages.aclose()
+
+
 class ImportJobPager:
     """The import jobs of one knowledge base, fetched lazily.
 
@@ -113,17 +131,7 @@ class ImportJobPager:
         )
 
     def __aiter__(self) -> AsyncIterator[ImportJob]:
-        return self._items()
-
-    async def _items(self) -> AsyncIterator[ImportJob]:
-        pages = self.pages()
-        try:
-            async for page in pages:
-                for job in page.items:
-                    yield job
-        finally:
-            # Close the page generator now, not when the garbage collector gets to it.
-            await pages.aclose()
+        return items_of(self.pages())
 
     def __repr__(self) -> str:
         return (
