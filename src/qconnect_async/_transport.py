@@ -84,6 +84,18 @@ class _ListKnowledgeBasesBody(pydantic.BaseModel):
     nextToken: str | None = None
 
 
+def _raw_response(body: bytes, status: int, headers: Mapping[str, str]) -> dict[str, Any]:
+    """A 2xx answer left unparsed, with the metadata botocore's parser would add."""
+    return {
+        _RAW_KEY: body,
+        "ResponseMetadata": {
+            "RequestId": headers.get("x-amzn-requestid"),
+            "HTTPStatusCode": status,
+            "HTTPHeaders": headers,
+        },
+    }
+
+
 class _RawBodyParser:
     """Hands 2xx bodies of the listing operations back unparsed; delegates the rest."""
 
@@ -97,15 +109,7 @@ class _RawBodyParser:
             and response["status_code"] < 300
             and isinstance(response["body"], bytes)
         ):
-            headers = response["headers"]
-            return {
-                _RAW_KEY: response["body"],
-                "ResponseMetadata": {
-                    "RequestId": headers.get("x-amzn-requestid"),
-                    "HTTPStatusCode": response["status_code"],
-                    "HTTPHeaders": headers,
-                },
-            }
+            return _raw_response(response["body"], response["status_code"], response["headers"])
         return await self._inner.parse(response, shape)
 
 
@@ -182,14 +186,7 @@ class _ListImportJobsFastPath:
         headers = http_response.headers
         status = http_response.status_code
         if status < 300:
-            return {
-                _RAW_KEY: body,
-                "ResponseMetadata": {
-                    "RequestId": headers.get("x-amzn-requestid"),
-                    "HTTPStatusCode": status,
-                    "HTTPHeaders": headers,
-                },
-            }
+            return _raw_response(body, status, headers)
         parsed = await self._error_parser.parse(
             {"status_code": status, "headers": headers, "body": body},
             self._operation.output_shape,
