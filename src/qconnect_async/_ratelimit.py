@@ -28,13 +28,52 @@ its turn on. One event loop, no locks.
 from __future__ import annotations
 
 import asyncio
+import enum
 import itertools
 import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar, runtime_checkable
 
-__all__ = ["SendRateLimiter"]
+__all__ = ["RateLimiter", "SendOutcome", "SendRateLimiter"]
+
+P = TypeVar("P")
+
+
+class SendOutcome(enum.Enum):
+    """How a send ended, as a client tells its rate limiter."""
+
+    #: an HTTP answer that is not a throttle: the service let the request in
+    ACCEPTED = "accepted"
+    #: the service said "too many requests"
+    THROTTLED = "throttled"
+    #: no answer: cancelled, timed out, connection failed, client closed
+    ABANDONED = "abandoned"
+
+
+@runtime_checkable
+class RateLimiter(Protocol[P]):
+    """What a client asks before each send and tells after it.
+
+    ``acquire()`` waits until a request may be sent and returns a permit; the client hands
+    that permit back to ``release()`` exactly once, with the outcome, however the send ended.
+    ``release`` is synchronous and must not block: it runs in ``finally`` blocks, also while
+    a task is being cancelled. One object may be shared by several clients of one event loop.
+    """
+
+    async def acquire(self) -> P:
+        """Wait for a send slot; return the permit to give back to ``release``."""
+        ...
+
+    def release(self, permit: P, outcome: SendOutcome) -> None:
+        """The send made with ``permit`` ended with ``outcome``."""
+        ...
+
+    @property
+    def rate(self) -> float:
+        """Sends per second allowed now (``math.inf`` while not pacing); for metrics."""
+        ...
 
 # Fewer accepted requests than this measure nothing.
 _MIN_SAMPLES = 4
