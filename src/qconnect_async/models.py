@@ -110,7 +110,6 @@ _CONFIG_NAMES = {cls: name for name, cls in _CONFIG_MEMBERS.items()}
 class ExternalSourceConfiguration(_Model):
     """The external source of an import job; ``configuration`` is a tagged union."""
 
-
     source: OpenExternalSource
     configuration: Configuration
 
