@@ -292,7 +292,9 @@ async def test_one_attempt_under_botocore_retries_are_ours(
     assert requests(qconnect_server) == 3 + 2
 
 
-async def test_retries_give_up_with_a_typed_error(qconnect_server: QConnectServer, kb: str) -> None:
+async def test_retries_give_up_with_a_typed_error(
+    qconnect_server: QConnectServer, kb: str
+) -> None:
     """Persistent throttling ends in ThrottlingError after max_attempts requests."""
     qconnect_server.throttle(times=None)
     async with QConnectClient(
