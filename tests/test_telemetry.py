@@ -33,9 +33,11 @@ def otel() -> Iterator[InMemorySpanExporter]:
     """The SDK installed once per process (providers are global), spans cleared per test."""
     global _installed
     if not _installed:
-        provider = TracerProvider()
+        provider = trace.get_tracer_provider()
+        if not isinstance(provider, TracerProvider):  # the README's snippet may have set one
+            provider = TracerProvider()
+            trace.set_tracer_provider(provider)
         provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
-        trace.set_tracer_provider(provider)
         metrics.set_meter_provider(MeterProvider(metric_readers=[_READER]))
         _installed = True
     _EXPORTER.clear()
