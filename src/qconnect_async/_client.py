@@ -9,7 +9,6 @@ from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from . import _telemetry
 from ._errors import QConnectError, ValidationError
 from ._fanout import merge_listings
 from ._inputs import MAX_PAGE_SIZE, check_page_size, check_token
@@ -18,6 +17,7 @@ from ._paginate import ImportJobFetch, ImportJobPager, follow_pages, items_of
 from ._ratelimit import SendRateLimiter
 from ._retry import RetryPolicy
 from ._send import Sender
+from ._telemetry import traced_listing, watch_rate
 from ._transport import BotocoreTransport, KnowledgeBasePage, Transport, TransportOptions
 from .models import ImportJob, ImportJobPage, KnowledgeBase
 
@@ -117,7 +117,7 @@ class QConnectClient:
             limiter=SendRateLimiter(),
             max_concurrency=self._max_concurrency,
         )
-        _telemetry.watch_rate(self._sender.limiter)
+        watch_rate(self._sender.limiter)
         self._state = _State.OPEN
 
     @property
@@ -287,7 +287,7 @@ class QConnectClient:
                 deadline=deadline,
             )
 
-        pages = _telemetry.traced_listing(
+        pages = traced_listing(
             lambda: follow_pages(fetch, starting_token=None, operation="ListKnowledgeBases"),
             "ListKnowledgeBases",
         )

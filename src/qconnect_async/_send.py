@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TypeVar
 
-from . import _telemetry
 from ._errors import QConnectError, TransportError
 from ._ratelimit import SendRateLimiter
 from ._retry import (
@@ -26,6 +25,7 @@ from ._retry import (
     is_testing,
     is_throttle,
 )
+from ._telemetry import call_span, retried
 
 __all__ = ["INITIAL_WINDOW", "Sender"]
 
@@ -97,7 +97,7 @@ class Sender:
 
         One logical call: one OpenTelemetry span over every attempt (see ``_telemetry``).
         """
-        with _telemetry.call(operation, knowledge_base_id):
+        with call_span(operation, knowledge_base_id, is_throttle):
             return await self._send(attempt, operation, knowledge_base_id, deadline)
 
     async def _send(
@@ -167,7 +167,7 @@ class Sender:
             details.wait,
             details.knowledge_base_id,
         )
-        _telemetry.retried(details)
+        retried(details)
         hook = self._policy.on_retry
         if hook is None:
             return

@@ -27,13 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from ._errors import QConnectError
-from ._retry import RetryDetails, is_throttle
 
 __all__ = [
     "ENABLED",
     "SCOPE",
     "answered",
-    "call",
+    "call_span",
     "package_version",
     "retried",
     "traced_listing",
@@ -49,6 +48,22 @@ except ImportError:  # the [otel] extra is not installed: every hook is a no-op
     ENABLED = False
 else:
     ENABLED = True
+
+
+class _Retry(Protocol):
+    """What a retry tells (``_retry.RetryDetails``; typed here so this module stays low)."""
+
+    @property
+    def attempt(self) -> int: ...
+
+    @property
+    def wait(self) -> float: ...
+
+    @property
+    def cause(self) -> QConnectError: ...
+
+
+Throttled = Callable[[QConnectError], bool]
 
 
 class _HasRate(Protocol):
@@ -73,7 +88,7 @@ class _Call:
     status: int | None = None
     attempts: int = 1
     throttles: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    is_throttle: Throttled = field(default=lambda error: False)
 
 
 _current: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
@@ -133,8 +148,13 @@ def watch_rate(limiter: _HasRate) -> None:
 
 
 @contextmanager
-def call(operation: str, knowledge_base_id: str | None) -> Iterator[None]:
-    """The span and metrics of one logical call (every attempt of one request)."""
+def call_span(
+    operation: str, knowledge_base_id: str | None, is_throttle: Throttled
+) -> Iterator[None]:
+    """The span and metrics of one logical call (every attempt of one request).
+
+    ``is_throttle`` tells a throttle from other failures (the retry module's rule).
+    """
     if not ENABLED:
         yield
         return
@@ -145,7 +165,7 @@ def call(operation: str, knowledge_base_id: str | None) -> Iterator[None]:
     }
     if knowledge_base_id is not None:
         attributes["aws.qconnect.knowledge_base_id"] = knowledge_base_id
-    record = _Call()
+    record = _Call(is_throttle=is_throttle)
     token = _current.set(record)
     started = time.perf_counter()
     error_type: str | None = None
@@ -188,14 +208,14 @@ def call(operation: str, knowledge_base_id: str | None) -> Iterator[None]:
                 _throttles.add(record.throttles, {"rpc.method": operation})
 
 
-def retried(details: RetryDetails) -> None:
+def retried(details: _Retry) -> None:
     """An attempt failed and is retried: an event on the call's span."""
     if not ENABLED:
         return
     record = _current.get()
     if record is not None:
         record.attempts += 1
-        record.throttles += is_throttle(details.cause)
+        record.throttles += record.is_throttle(details.cause)
     cause = details.cause
     _trace.get_current_span().add_event(
         "retry",

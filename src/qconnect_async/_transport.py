@@ -38,7 +38,6 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
-from . import _redact, _telemetry
 from ._errors import (
     MalformedResponseError,
     QConnectError,
@@ -46,6 +45,8 @@ from ._errors import (
     ValidationError,
     error_for_code,
 )
+from ._redact import in_our_call, unwatch, watch
+from ._telemetry import answered, package_version
 from .models import ImportJob, ImportJobPage, KnowledgeBase
 
 __all__ = [
@@ -189,7 +190,7 @@ class BotocoreTransport:
         if owned_stack is not None:
             # Our clients only (a borrowed client is never changed): botocore's DEBUG lines
             # for these requests carry the session token and the signature.
-            _redact.watch(client)
+            watch(client)
 
     @classmethod
     async def open(cls, options: TransportOptions, session: Any | None = None) -> BotocoreTransport:
@@ -199,7 +200,7 @@ class BotocoreTransport:
                 session = AioSession(profile=options.profile_name)
                 # Our own session only: a session the caller passed in is never changed.
                 session.register_component("response_parser_factory", _RawBodyParserFactory())
-            user_agent = f"{session.user_agent()} {_USER_AGENT}/{_telemetry.package_version()}"
+            user_agent = f"{session.user_agent()} {_USER_AGENT}/{package_version()}"
         except BotoCoreError as exc:  # e.g. ProfileNotFound
             raise ValidationError(_safe_message(exc), code=type(exc).__name__) from exc
         config = AioConfig(
@@ -260,7 +261,7 @@ class BotocoreTransport:
         """Close the client if we own it."""
         stack, self._stack = self._stack, None
         if stack is not None:
-            _redact.unwatch(self._client)
+            unwatch(self._client)
             await stack.aclose()
 
     async def list_import_jobs(
@@ -300,11 +301,11 @@ class BotocoreTransport:
         if method is None:
             method = self._methods[ctx.operation] = getattr(self._client, xform_name(ctx.operation))
         try:
-            with _redact.in_our_call():
+            with in_our_call():
                 result: Mapping[str, Any] = await method(**params)
         except ClientError as exc:
             error = _from_client_error(exc, ctx)
-            _telemetry.answered(self._region, error.request_id, error.http_status)
+            answered(self._region, error.request_id, error.http_status)
             raise error from exc
         except (BotoConnectionError, HTTPClientError, aiohttp.ClientError, TimeoutError) as exc:
             raise TransportError(
@@ -317,7 +318,7 @@ class BotocoreTransport:
                 _safe_message(exc), code=type(exc).__name__, **ctx.fields()
             ) from exc
         meta = result.get("ResponseMetadata") or {}
-        _telemetry.answered(self._region, meta.get("RequestId"), meta.get("HTTPStatusCode"))
+        answered(self._region, meta.get("RequestId"), meta.get("HTTPStatusCode"))
         return result
 
 
