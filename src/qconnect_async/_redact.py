@@ -15,7 +15,6 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 __all__ = ["REDACTED", "in_our_call", "redact", "unwatch", "watch"]
 
@@ -71,7 +70,7 @@ def _loggers() -> Iterator[logging.Logger]:
         yield logging.getLogger(prefix)
 
 
-def watch(client: Any) -> None:
+def watch() -> None:
     """An owned client opened: make sure every botocore logger carries the filter.
 
     Filters on a logger see only records logged to that very logger (not its children),
@@ -84,7 +83,7 @@ def watch(client: Any) -> None:
             logger.addFilter(_FILTER)
 
 
-def unwatch(client: Any) -> None:
+def unwatch() -> None:
     """An owned client closed: the last one takes the filter away again."""
     global _watchers
     _watchers = max(0, _watchers - 1)

@@ -190,7 +190,7 @@ class BotocoreTransport:
         if owned_stack is not None:
             # Our clients only (a borrowed client is never changed): botocore's DEBUG lines
             # for these requests carry the session token and the signature.
-            watch(client)
+            watch()
 
     @classmethod
     async def open(cls, options: TransportOptions, session: Any | None = None) -> BotocoreTransport:
@@ -262,7 +262,7 @@ class BotocoreTransport:
         """Close the client if we own it."""
         stack, self._stack = self._stack, None
         if stack is not None:
-            unwatch(self._client)
+            unwatch()
             await stack.aclose()
 
     async def list_import_jobs(
