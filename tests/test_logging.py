@@ -116,3 +116,5 @@ def test_redact_covers_each_shape_botocore_logs() -> None:
     signatures = frozenset(c * 32 for c in ("0a", "0b", "0c"))
     for sample in samples:
         assert _leaks([redact(sample)], signatures) == [], redact(sample)
+    body = 'b\'{"url": "https://b.s3.amazonaws.com/u/1?X-Amz-Date=1&X-Amz-Signature=ab12&x=y"}\''
+    assert redact(body) == f'b\'{{"url": "{REDACTED}"}}\''  # a presigned URL goes whole

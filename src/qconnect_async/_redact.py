@@ -2,7 +2,8 @@
 
 botocore logs the canonical request (``botocore.auth``: the ``x-amz-security-token`` header
 and the signature) and the prepared request (``botocore.endpoint``, ``aiobotocore.endpoint``:
-the Authorization and X-Amz-Security-Token headers) at DEBUG. While a client this library
+the Authorization and X-Amz-Security-Token headers) at DEBUG, and ``botocore.parsers`` logs
+response bodies (presigned upload and report URLs). While a client this library
 owns is open, a filter on every botocore/aiobotocore logger rewrites those records, but only
 the records logged inside one of our calls (a context variable marks them): other code's
 botocore lines are left as they are.
@@ -23,6 +24,8 @@ _PREFIXES = ("botocore", "aiobotocore")
 
 _ours: contextvars.ContextVar[bool] = contextvars.ContextVar("qconnect_async_call", default=False)
 
+# A presigned URL (StartContentUpload's, GetImportJob's) is a credential as a whole.
+_PRESIGNED = re.compile(r"https?://[^\s'\"]*[?&]X-Amz-Signature=[^\s'\"]*", re.IGNORECASE)
 # Each pattern keeps its first group (the name) and replaces the secret after it.
 _PATTERNS = (
     # canonical request line "x-amz-security-token:<token>"; header dict "'X-Amz-Security-Token':
@@ -39,7 +42,8 @@ _PATTERNS = (
 
 
 def redact(text: str) -> str:
-    """``text`` with session tokens, signatures and access key ids replaced."""
+    """``text`` with presigned URLs, session tokens, signatures and access key ids replaced."""
+    text = _PRESIGNED.sub(REDACTED, text)
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
     return text
