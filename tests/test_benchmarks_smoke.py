@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPECTED_ROWS = {
     "cpu.boto3",
     "cpu.aiobotocore",
+    "cpu.capo_qconnect",
+    "cpu.capo_ratio",
     "cpu.qconnect_async",
     "cpu.ratio",
     "fanout.wall_ratio",

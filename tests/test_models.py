@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pydantic
@@ -12,6 +12,7 @@ import pytest
 from qconnect_async import (
     ConnectConfiguration,
     ExternalSource,
+    ExternalSourceConfiguration,
     ImportJob,
     ImportJobStatus,
     ImportJobType,
@@ -54,14 +55,39 @@ def test_fields_are_snake_case_of_the_wire_names() -> None:
 
 
 def test_timestamps_are_aware_utc() -> None:
-    """Epoch seconds and offset datetimes both become timezone-aware UTC datetimes."""
+    """The wire's epoch seconds become UTC datetimes natively (botocore's: see test_transport)."""
     job = ImportJob.model_validate_json(json.dumps(wire_job()))
     assert job.created_time == datetime(2023, 11, 14, 22, 13, 20, 250000, tzinfo=UTC)
-    assert job.created_time.utcoffset() == timedelta(0)
-    plus_two = datetime(2024, 1, 1, 12, tzinfo=timezone(timedelta(hours=2)))
-    other = ImportJob.model_validate(wire_job(createdTime=plus_two, lastModifiedTime=plus_two))
-    assert other.created_time.tzinfo is UTC
-    assert other.created_time.hour == 10
+    assert job.created_time.utcoffset() == job.last_modified_time.utcoffset() == timedelta(0)
+    iso = ImportJob.model_validate_json(json.dumps(wire_job(createdTime="2024-01-01T12:00:00Z")))
+    assert iso.created_time.utcoffset() == timedelta(0)
+
+
+def test_union_members_built_in_python_are_kept() -> None:
+    """A configuration given as a model (not the wire dict) is taken as it is."""
+    config = ExternalSourceConfiguration(
+        source=ExternalSource.AMAZON_CONNECT, configuration=ConnectConfiguration(instance_id="i")
+    )
+    assert config.configuration == ConnectConfiguration(instance_id="i")
+    unknown = UnknownConfiguration(name="s3Configuration", raw={"bucket": "b"})
+    other = ExternalSourceConfiguration(source="SALESFORCE", configuration=unknown)
+    assert other.configuration is unknown
+    dumped = other.model_dump(by_alias=True, mode="json")
+    assert dumped["configuration"] == {"s3Configuration": {"bucket": "b"}}
+
+
+def test_union_null_members_are_ignored() -> None:
+    """A member sent as null beside the one set does not hide the one set."""
+    raw = wire_job()
+    raw["externalSourceConfiguration"]["configuration"] = {
+        "connectConfiguration": {"instanceId": "inst-1"},
+        "s3Configuration": None,
+    }
+    job = ImportJob.model_validate_json(json.dumps(raw))
+    assert job.external_source_configuration is not None
+    assert job.external_source_configuration.configuration == ConnectConfiguration(
+        instance_id="inst-1"
+    )
 
 
 def test_known_enum_values_are_members() -> None:

@@ -52,7 +52,8 @@ def test_version_comes_from_package_metadata() -> None:
 
 def test_imports_flow_one_way() -> None:
     """Lower layers never import higher ones; only _transport imports aiobotocore."""
-    order = ["_errors", "models", "_inputs", "_transport", "_retry", "_ratelimit", "_send",
+    order = ["_errors", "models", "_telemetry", "_redact", "_inputs", "_transport", "_retry",
+             "_ratelimit", "_send",
              "_paginate", "_fanout", "_client"]
     src = pathlib.Path(qconnect_async.__file__).parent
     for i, name in enumerate(order):
@@ -60,8 +61,8 @@ def test_imports_flow_one_way() -> None:
         for higher in order[i + 1:]:
             assert f"from .{higher} import" not in text, f"{name} imports {higher}"
         assert "from . import" not in text
-    for name in ["_errors", "models", "_inputs", "_retry", "_ratelimit", "_send", "_paginate",
-                 "_fanout", "_client"]:
+    for name in ["_errors", "models", "_telemetry", "_redact", "_inputs", "_retry", "_ratelimit",
+                 "_send", "_paginate", "_fanout", "_client"]:
         text = (src / f"{name}.py").read_text()
         for lib in ("aiobotocore", "botocore", "aiohttp"):
             assert f"import {lib}" not in text and f"from {lib}" not in text, (name, lib)

@@ -1,29 +1,39 @@
-"""The listing fast path: same requests as botocore's ordinary path, same errors."""
+"""The transport: every request on aiobotocore's public path, like botocore's ordinary ones.
+
+Contract tests: what our clients send (URL, headers, SigV4 scope) against a plain aiobotocore
+client's requests, botocore's events fired for every page, the parser-factory contract our
+cheap body decode rests on, and the Transport seam.
+"""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from botocore.exceptions import ClientError
+from aiobotocore.client import AioBaseClient
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession
+from wrapt import wrap_function_wrapper
 
 from qconnect_async import (
     AccessDeniedError,
     QConnectClient,
+    ResourceNotFoundError,
     RetryPolicy,
     ThrottlingError,
     TransportError,
 )
+from qconnect_async._transport import _RAW_KEY, KnowledgeBasePage
+from qconnect_async.models import ImportJobPage
 from qconnect_async.testing import QConnectServer
 
-
-@pytest.fixture
-async def client(qconnect_server: QConnectServer) -> AsyncIterator[QConnectClient]:
-    async with QConnectClient(endpoint_url=qconnect_server.endpoint_url) as c:
-        yield c
+_AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=([^,]+), SignedHeaders=([^,]+), Signature=(\w+)")
+_EVENTS = ("before-call", "before-send", "after-call", "needs-retry")
 
 
 @pytest.fixture
@@ -33,100 +43,179 @@ def kb(qconnect_server: QConnectServer) -> str:
     return kb_id
 
 
-def spy_requests(client: QConnectClient, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Record every prepared request the aiobotocore endpoint sends."""
-    assert client._transport is not None
-    endpoint = client._transport._client._endpoint
+@pytest.fixture
+async def raw(qconnect_server: QConnectServer) -> AsyncIterator[Any]:
+    """A plain aiobotocore client, as an application would make it."""
+    async with AioSession().create_client(
+        "qconnect",
+        region_name="us-east-1",
+        endpoint_url=qconnect_server.endpoint_url,
+        config=AioConfig(retries={"total_max_attempts": 1}),
+    ) as client:
+        yield client
+
+
+def botocore_client(client: QConnectClient) -> Any:
+    """The aiobotocore client under one of ours (test-only look inside our own object)."""
+    return client._transport._client  # type: ignore[union-attr]
+
+
+def record(raw_client: Any) -> tuple[list[Any], Counter[str]]:
+    """Record the requests a client sends and count botocore's events, with public hooks."""
     sent: list[Any] = []
-    original = endpoint._send
+    fired: Counter[str] = Counter()
 
-    async def send(request: Any) -> Any:
+    def on_send(request: Any, **_: Any) -> None:
         sent.append(request)
-        return await original(request)
 
-    monkeypatch.setattr(endpoint, "_send", send)
-    return sent
+    def counter(name: str) -> Any:
+        def count(**_: Any) -> None:
+            fired[name] += 1
 
+        return count
 
-def fast_path_ready(client: QConnectClient) -> bool:
-    assert client._transport is not None and client._transport._fast is not None
-    return client._transport._fast.ready
+    events = raw_client.meta.events
+    events.register("before-send.qconnect", on_send)
+    for name in _EVENTS:
+        events.register(f"{name}.qconnect", counter(name))
+    return sent, fired
 
 
 def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-_AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=([^,]+), SignedHeaders=([^,]+), Signature=(\w+)")
-
-
-async def test_fast_requests_match_the_ordinary_ones(
-    client: QConnectClient, kb: str, monkeypatch: pytest.MonkeyPatch
+async def test_requests_match_botocores_ordinary_ones(
+    kb: str, raw: Any, qconnect_server: QConnectServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After the first page, requests have botocore's URL, headers and SigV4 scope."""
-    sent = spy_requests(client, monkeypatch)
-    assert not fast_path_ready(client)
-    pages = [p async for p in client.list_import_jobs(kb, page_size=10).pages()]
+    """Every page's request has botocore's URL, headers, invocation id, trace id and scope."""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "fn")
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793")
+    theirs, _ = record(raw)
+    paginator = raw.get_paginator("list_import_jobs")
+    async for _ in paginator.paginate(knowledgeBaseId=kb, PaginationConfig={"PageSize": 10}):
+        pass
+    async with QConnectClient(endpoint_url=qconnect_server.endpoint_url) as client:
+        ours, _ = record(botocore_client(client))
+        pages = [p async for p in client.list_import_jobs(kb, page_size=10).pages()]
     assert [len(p.items) for p in pages] == [10, 10, 5]
-    assert fast_path_ready(client)
-    ordinary, *fast = sent
-    assert len(fast) == 2
-    for request in fast:
-        assert request.method == ordinary.method == "GET"
-        a, b = urlsplit(ordinary.url), urlsplit(request.url)
+    assert len(ours) == len(theirs) == 3
+    ids = [r.headers["amz-sdk-invocation-id"] for r in ours]
+    assert len(set(ids)) == 3  # a fresh invocation id per page, as botocore's
+    for mine, other in zip(ours, theirs, strict=True):
+        assert mine.method == other.method == "GET"
+        a, b = urlsplit(mine.url), urlsplit(other.url)
         assert (a.scheme, a.netloc, a.path) == (b.scheme, b.netloc, b.path)
-        assert parse_qs(b.query)["maxResults"] == ["10"]
-        assert "nextToken" in parse_qs(b.query)
-        assert set(ordinary.headers) - {"amz-sdk-invocation-id", "amz-sdk-request"} <= set(
-            request.headers
-        )
-        assert request.headers["User-Agent"] == ordinary.headers["User-Agent"]
-        ours = _AUTH.match(_text(request.headers["Authorization"]))
-        theirs = _AUTH.match(_text(ordinary.headers["Authorization"]))
-        assert ours and theirs
-        assert ours.group(1).split("/", 1)[1] == theirs.group(1).split("/", 1)[1]  # scope
-        assert ours.group(1).endswith("/us-east-1/wisdom/aws4_request")
-        assert ours.group(2) == theirs.group(2)  # the same signed headers
+        q, their_q = parse_qs(a.query), parse_qs(b.query)
+        assert q.keys() == their_q.keys() and q["maxResults"] == their_q["maxResults"]
+        # The User-Agent is ours (fixed once per client); every other header is botocore's.
+        assert {h.lower() for h in mine.headers} == {h.lower() for h in other.headers}
+        assert _text(mine.headers["X-Amzn-Trace-Id"]) == _text(other.headers["X-Amzn-Trace-Id"])
+        scope, signed, _ = _AUTH.match(_text(mine.headers["Authorization"])).groups()  # type: ignore[union-attr]
+        their_scope, their_signed, _ = _AUTH.match(  # type: ignore[union-attr]
+            _text(other.headers["Authorization"])
+        ).groups()
+        assert scope.split("/", 1)[1] == their_scope.split("/", 1)[1]
+        assert scope.endswith("/us-east-1/wisdom/aws4_request")
+        assert signed == their_signed
 
 
-async def test_fast_path_serves_other_kbs_with_their_own_path(
-    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+@pytest.mark.parametrize("owned", [True, False])
+async def test_botocore_events_fire_for_every_page(
+    kb: str, raw: Any, qconnect_server: QConnectServer, owned: bool
 ) -> None:
-    """The learnt template is per client, the KB in the path is per request."""
-    other = qconnect_server.create_knowledge_base("other")
-    jobs = set(qconnect_server.add_import_jobs(other, 7))
-    assert len([j async for j in client.list_import_jobs(kb)]) == 25
-    assert fast_path_ready(client)
-    assert {j.import_job_id async for j in client.list_import_jobs(other)} == jobs
+    """before-call, before-send, after-call and needs-retry fire once per page, owned or not."""
+    if owned:
+        client = QConnectClient(endpoint_url=qconnect_server.endpoint_url)
+        await client.open()
+        _, fired = record(botocore_client(client))
+    else:
+        _, fired = record(raw)
+        client = QConnectClient.from_client(raw)
+    async with client:
+        pages = [p async for p in client.list_import_jobs(kb, page_size=5).pages()]
+    assert len(pages) == 5
+    assert fired == dict.fromkeys(_EVENTS, 5)
 
 
-async def test_fast_path_errors_are_typed_like_the_ordinary_ones(
-    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+async def test_an_instrumentor_wrapping_make_api_call_sees_every_page(
+    qconnect_server: QConnectServer,
 ) -> None:
-    """A 403 on a fast-path page has code, status, request id, resume token and cause."""
-    pages = client.list_import_jobs(kb, page_size=10).pages()
-    first = await anext(pages)
-    assert fast_path_ready(client)
-    qconnect_server.fail(code="AccessDeniedException", status=403, message="no", times=1)
-    with pytest.raises(AccessDeniedError) as info:
-        await anext(pages)
+    """What AiobotocoreInstrumentor, ddtrace and X-Ray do (wrap _make_api_call) sees 10 of 10."""
+    kb_id = qconnect_server.create_knowledge_base("ten")
+    qconnect_server.add_import_jobs(kb_id, 100)
+    seen: list[str] = []
+
+    async def traced(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        seen.append(args[0])
+        return await wrapped(*args, **kwargs)
+
+    original = AioBaseClient.__dict__["_make_api_call"]
+    wrap_function_wrapper(AioBaseClient, "_make_api_call", traced)
+    try:
+        async with QConnectClient(endpoint_url=qconnect_server.endpoint_url) as client:
+            pages = [p async for p in client.list_import_jobs(kb_id, page_size=10).pages()]
+    finally:
+        AioBaseClient._make_api_call = original  # type: ignore[method-assign]
+    assert len(pages) == 10
+    assert seen == ["ListImportJobs"] * 10
+
+
+async def test_owned_session_hands_listing_bodies_back_unparsed(
+    kb: str, qconnect_server: QConnectServer
+) -> None:
+    """The parser factory on our own session: 2xx listing bodies raw, other answers parsed.
+
+    Pins the aiobotocore contract the cheap decode rests on: the session component
+    ``response_parser_factory``, ``create_parser(protocol)``, an awaited ``parse(response,
+    shape)`` with ``status_code``/``headers``/``body`` (async since aiobotocore 2.22).
+    """
+    async with QConnectClient(endpoint_url=qconnect_server.endpoint_url) as client:
+        boto = botocore_client(client)
+        answer = await boto.list_import_jobs(knowledgeBaseId=kb, maxResults=3)
+        assert b'"importJobSummaries"' in answer[_RAW_KEY]
+        assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
+        assert answer["ResponseMetadata"]["RequestId"]
+        other = await boto.get_knowledge_base(knowledgeBaseId=kb)
+        assert _RAW_KEY not in other and other["knowledgeBase"]["knowledgeBaseId"] == kb
+        with pytest.raises(boto.exceptions.ResourceNotFoundException):
+            await boto.list_import_jobs(
+                knowledgeBaseId="aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", maxResults=3
+            )
+
+
+@pytest.mark.parametrize("owned", [True, False])
+async def test_errors_chain_botocores_modelled_exception_on_every_page(
+    kb: str, raw: Any, qconnect_server: QConnectServer, owned: bool
+) -> None:
+    """A 403 on a later page is typed, resumable, and chains the modelled exception."""
+    if owned:
+        client = await QConnectClient(endpoint_url=qconnect_server.endpoint_url).open()
+    else:
+        client = QConnectClient.from_client(raw)
+    async with client:
+        pages = client.list_import_jobs(kb, page_size=10).pages()
+        first = await anext(pages)
+        qconnect_server.fail(code="AccessDeniedException", status=403, message="no", times=1)
+        with pytest.raises(AccessDeniedError) as info:
+            await anext(pages)
+        await pages.aclose()
     err = info.value
     assert (err.code, err.http_status, err.message) == ("AccessDeniedException", 403, "no")
     assert err.request_id
     assert err.next_token == first.next_token
-    assert isinstance(err.__cause__, ClientError)
+    assert type(err.__cause__).__name__ == "AccessDeniedException"
 
 
-async def test_fast_path_throttles_are_retried_with_retry_after(
+async def test_throttles_are_retried_with_retry_after(
     kb: str, qconnect_server: QConnectServer
 ) -> None:
-    """A throttled fast-path page carries Retry-After into the retry, then succeeds."""
+    """A throttled later page carries Retry-After into the retry, then succeeds."""
     seen: list[Any] = []
     policy = RetryPolicy(on_retry=seen.append)
     async with QConnectClient(endpoint_url=qconnect_server.endpoint_url, retry=policy) as c:
         pages = c.list_import_jobs(kb, page_size=10).pages()
         items = len((await anext(pages)).items)
-        assert fast_path_ready(c)
         qconnect_server.throttle(times=1, retry_after=1)
         items += sum([len(p.items) async for p in pages])
     assert items == 25
@@ -134,6 +223,75 @@ async def test_fast_path_throttles_are_retried_with_retry_after(
     assert isinstance(details.cause, ThrottlingError)
     assert details.cause.http_status == 429
     assert details.cause.retry_after == 1.0
+
+
+async def test_borrowed_clients_times_are_utc_too(kb: str, raw: Any) -> None:
+    """botocore's parser gives tzlocal datetimes; a borrowed client's jobs still carry UTC."""
+    async with QConnectClient.from_client(raw) as client:
+        jobs = [j async for j in client.list_import_jobs(kb)]
+    assert jobs and all(j.created_time.tzinfo is UTC for j in jobs)
+    assert all(j.last_modified_time.tzinfo is UTC for j in jobs)
+
+
+async def test_user_agent_is_built_once_and_names_this_library(
+    kb: str, qconnect_server: QConnectServer
+) -> None:
+    """Every request carries one fixed User-Agent: botocore's, then qconnect-async/<version>."""
+    async with QConnectClient(endpoint_url=qconnect_server.endpoint_url) as client:
+        sent, _ = record(botocore_client(client))
+        async for _ in client.list_import_jobs(kb, page_size=10).pages():
+            pass
+    agents = {_text(r.headers["User-Agent"]) for r in sent}
+    assert len(sent) == 3 and len(agents) == 1
+    [agent] = agents
+    assert agent.startswith(("Botocore/", "aiobotocore/")) and " qconnect-async/" in agent
+
+
+class _PagesTransport:
+    """A Transport of our own: three pages of nothing, no HTTP at all."""
+
+    def __init__(self) -> None:
+        self.tokens: list[str | None] = []
+        self.closed = False
+
+    @property
+    def max_pool_connections(self) -> int:
+        return 10
+
+    async def close(self) -> None:
+        self.closed = True
+
+    async def list_import_jobs(
+        self, knowledge_base_id: str, *, max_results: int, next_token: str | None
+    ) -> ImportJobPage:
+        self.tokens.append(next_token)
+        following = {None: "t1", "t1": "t2", "t2": None}[next_token]
+        return ImportJobPage(items=(), next_token=following, knowledge_base_id=knowledge_base_id)
+
+    async def list_knowledge_bases(
+        self, *, max_results: int, next_token: str | None
+    ) -> KnowledgeBasePage:
+        return KnowledgeBasePage(items=(), next_token=None)
+
+
+async def test_the_client_runs_on_any_transport() -> None:
+    """The Transport protocol is the seam: a test transport serves a listing, and is closed."""
+    transport = _PagesTransport()
+    async with QConnectClient._with_transport(transport) as client:
+        listing = client.list_import_jobs("aaaaaaaa-bbbb-cccc-dddd-000000000001")
+        pages = [p async for p in listing.pages()]
+    assert len(pages) == 3
+    assert transport.tokens == [None, "t1", "t2"]
+    assert transport.closed
+
+
+async def test_not_found_is_typed_with_its_cause(qconnect_server: QConnectServer) -> None:
+    """An unknown KB is ResourceNotFoundError chaining botocore's modelled exception."""
+    async with QConnectClient(endpoint_url=qconnect_server.endpoint_url) as client:
+        with pytest.raises(ResourceNotFoundError) as info:
+            async for _ in client.list_import_jobs("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"):
+                pass
+    assert type(info.value.__cause__).__name__ == "ResourceNotFoundException"
 
 
 async def test_connection_refused_is_a_transport_error(qconnect_server: QConnectServer) -> None:

@@ -17,7 +17,8 @@ from ._paginate import ImportJobFetch, ImportJobPager, follow_pages, items_of
 from ._ratelimit import SendRateLimiter
 from ._retry import RetryPolicy
 from ._send import Sender
-from ._transport import KnowledgeBasePage, Transport, TransportOptions
+from ._telemetry import traced_listing, watch_rate
+from ._transport import BotocoreTransport, KnowledgeBasePage, Transport, TransportOptions
 from .models import ImportJob, ImportJobPage, KnowledgeBase
 
 __all__ = ["ListingDone", "QConnectClient"]
@@ -90,7 +91,15 @@ class QConnectClient:
         The client's own retries should be off (``retries={"total_max_attempts": 1}``), or
         botocore retries under this library and attempts multiply.
         """
-        transport = Transport.borrow(client)
+        return cls._with_transport(
+            BotocoreTransport.borrow(client), max_concurrency=max_concurrency, retry=retry
+        )
+
+    @classmethod
+    def _with_transport(
+        cls, transport: Transport, *, max_concurrency: int = 8, retry: RetryPolicy | None = None
+    ) -> Self:
+        """A client on any ``Transport`` (tests pass their own); ``close()`` closes it."""
         self = cls(max_concurrency=max_concurrency, retry=retry)
         if transport.max_pool_connections < self._max_concurrency:
             raise ValueError(
@@ -108,6 +117,7 @@ class QConnectClient:
             limiter=SendRateLimiter(),
             max_concurrency=self._max_concurrency,
         )
+        watch_rate(self._sender.limiter)
         self._state = _State.OPEN
 
     @property
@@ -132,7 +142,7 @@ class QConnectClient:
         if self._state is _State.OPEN:
             return self
         self._loop = asyncio.get_running_loop()
-        self._start(await Transport.open(self._options, self._session))
+        self._start(await BotocoreTransport.open(self._options, self._session))
         return self
 
     async def close(self) -> None:
@@ -277,7 +287,10 @@ class QConnectClient:
                 deadline=deadline,
             )
 
-        pages = follow_pages(fetch, starting_token=None, operation="ListKnowledgeBases")
+        pages = traced_listing(
+            lambda: follow_pages(fetch, starting_token=None, operation="ListKnowledgeBases"),
+            "ListKnowledgeBases",
+        )
         async for kb in items_of(pages):
             yield kb
 
@@ -302,4 +315,3 @@ class QConnectClient:
 
     def __repr__(self) -> str:
         return f"<QConnectClient {self._state.value} max_concurrency={self._max_concurrency}>"
-

@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from typing import Protocol, TypeVar
 
 from ._errors import PaginationLoopError, QConnectError
+from ._telemetry import traced_listing
 from .models import ImportJob, ImportJobPage
 
 __all__ = ["ImportJobFetch", "ImportJobPager", "Page", "follow_pages", "items_of"]
@@ -123,11 +124,16 @@ class ImportJobPager:
 
     def pages(self) -> AsyncGenerator[ImportJobPage, None]:
         """The listing page by page; each page knows the token of the next."""
-        return follow_pages(
-            self._start(),
-            starting_token=self._starting_token,
-            operation="ListImportJobs",
-            knowledge_base_id=self._knowledge_base_id,
+        kb_id = self._knowledge_base_id
+        return traced_listing(
+            lambda: follow_pages(
+                self._start(),
+                starting_token=self._starting_token,
+                operation="ListImportJobs",
+                knowledge_base_id=kb_id,
+            ),
+            "ListImportJobs",
+            kb_id,
         )
 
     def __aiter__(self) -> AsyncIterator[ImportJob]:

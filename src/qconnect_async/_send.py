@@ -25,6 +25,7 @@ from ._retry import (
     is_testing,
     is_throttle,
 )
+from ._telemetry import call_span, retried
 
 __all__ = ["INITIAL_WINDOW", "Sender"]
 
@@ -94,6 +95,20 @@ class Sender:
     ) -> T:
         """Call ``attempt`` until it succeeds or the policy says stop; raise its last error.
 
+        One logical call: one OpenTelemetry span over every attempt (see ``_telemetry``).
+        """
+        with call_span(operation, knowledge_base_id, is_throttle):
+            return await self._send(attempt, operation, knowledge_base_id, deadline)
+
+    async def _send(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        operation: str,
+        knowledge_base_id: str | None,
+        deadline: float | None,
+    ) -> T:
+        """Call ``attempt`` until it succeeds or the policy says stop; raise its last error.
+
         ``deadline`` is an absolute time on this sender's clock. The error raised is the
         attempt's own object, untouched.
         """
@@ -152,6 +167,7 @@ class Sender:
             details.wait,
             details.knowledge_base_id,
         )
+        retried(details)
         hook = self._policy.on_retry
         if hook is None:
             return

@@ -1,7 +1,13 @@
-"""The one module that touches aiobotocore: client lifecycle, one call, body decode.
+"""The one module that touches aiobotocore: the transport protocol and its botocore implementation.
 
-Each function here makes exactly one attempt; retrying is ``_send``'s job. Every failure
-leaves this module as a ``QConnectError`` with the botocore exception chained.
+``Transport`` is what the rest of the library needs from the wire; ``BotocoreTransport`` is
+the ordinary implementation, on aiobotocore's public path: every request is a generated client
+method (``_make_api_call``, botocore's events), so the user's tracing sees every page. Each call
+here makes exactly one attempt; retrying is ``_send``'s job. Every failure leaves this module
+as a ``QConnectError`` with the botocore exception chained.
+
+Adding an operation: one typed method calling ``self.call(CallContext(...), params)`` and
+decoding its answer (plus the method on the protocol).
 """
 
 from __future__ import annotations
@@ -10,16 +16,17 @@ import asyncio
 import contextlib
 import email.utils
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import pydantic
 from aiobotocore.config import AioConfig
 from aiobotocore.parsers import AioResponseParserFactory
 from aiobotocore.session import AioSession
-from botocore.awsrequest import prepare_request_dict
+from botocore import xform_name
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -38,9 +45,17 @@ from ._errors import (
     ValidationError,
     error_for_code,
 )
+from ._redact import in_our_call, unwatch, watch
+from ._telemetry import answered, package_version
 from .models import ImportJob, ImportJobPage, KnowledgeBase
 
-__all__ = ["KnowledgeBasePage", "Transport", "TransportOptions"]
+__all__ = [
+    "BotocoreTransport",
+    "CallContext",
+    "KnowledgeBasePage",
+    "Transport",
+    "TransportOptions",
+]
 
 _RAW_KEY = "_qconnect_async_raw_body"
 # The operations whose 2xx bodies we decode ourselves (botocore's parse costs ~2.5 ms a page).
@@ -118,99 +133,74 @@ class _RawBodyParserFactory(AioResponseParserFactory):  # type: ignore[misc]
         return _RawBodyParser(super().create_parser(protocol_name))
 
 
-@dataclass(frozen=True)
-class _Template:
-    """What every ListImportJobs request of a client shares, learnt from its first one."""
+class Transport(Protocol):
+    """What the library needs from the wire: one attempt per call, typed answers.
 
-    endpoint_url: str
-    headers: Mapping[str, str]
-    context: Mapping[str, Any]
-
-
-class _ListImportJobsFastPath:
-    """ListImportJobs without botocore's per-call machinery, on botocore's own parts.
-
-    The first request of a client goes the ordinary way (parameter events, endpoint rules,
-    serialisation, user agent); a ``before-call`` hook records what it resolved. Every later
-    request reuses that: only the URL changes (the KB in the path, the token in the query),
-    and it is still signed by the client's signer (credentials refreshed as usual) and sent
-    by aiobotocore's HTTP session. Endpoint rules for qconnect depend on region and config
-    only, never on the KB, which is what makes the reuse sound. Owned clients only.
+    Every method raises ``QConnectError`` (its subclasses) on failure and never retries.
+    Tests may pass their own implementation (``QConnectClient._with_transport``).
     """
 
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._template: _Template | None = None
-        self._operation = client.meta.service_model.operation_model("ListImportJobs")
-        self._error_parser = AioResponseParserFactory().create_parser("rest-json")
-        client.meta.events.register("before-call.qconnect.ListImportJobs", self._learn)
-
     @property
-    def ready(self) -> bool:
-        return self._template is not None
+    def max_pool_connections(self) -> int:
+        """How many requests the transport can have in flight at once."""
+        ...
 
-    def _learn(self, params: Mapping[str, Any], context: Mapping[str, Any], **_: Any) -> None:
-        if self._template is not None:
-            return
-        url = str(params["url"]).split("?", 1)[0]
-        path = str(params["url_path"])
-        if not url.endswith(path) or params["method"] != "GET":
-            return  # not the shape we understand: stay on the ordinary path
-        headers = {
-            k: v for k, v in params["headers"].items() if k.lower() != "amz-sdk-invocation-id"
+    async def close(self) -> None:
+        """Release what the transport owns; idempotent."""
+        ...
+
+    async def list_import_jobs(
+        self, knowledge_base_id: str, *, max_results: int, next_token: str | None
+    ) -> ImportJobPage:
+        """One ListImportJobs page."""
+        ...
+
+    async def list_knowledge_bases(
+        self, *, max_results: int, next_token: str | None
+    ) -> KnowledgeBasePage:
+        """One ListKnowledgeBases page."""
+        ...
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What an error of one call is told: the operation, the KB and the token in flight."""
+
+    operation: str
+    knowledge_base_id: str | None = None
+    next_token: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation,
+            "knowledge_base_id": self.knowledge_base_id,
+            "next_token": self.next_token,
         }
-        context = {k: v for k, v in context.items() if k != "retries"}
-        self._template = _Template(url[: len(url) - len(path)], headers, context)
-
-    async def call(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        """One request, answering as ``_make_api_call`` would (or raising ClientError)."""
-        template = self._template
-        assert template is not None
-        query: dict[str, Any] = {"maxResults": params["maxResults"]}
-        if "nextToken" in params:
-            query["nextToken"] = params["nextToken"]
-        request_dict: dict[str, Any] = {
-            "url_path": f"/knowledgeBases/{params['knowledgeBaseId']}/importJobs",
-            "query_string": query,
-            "method": "GET",
-            "headers": dict(template.headers),
-            "body": b"",
-            "context": dict(template.context),
-        }
-        prepare_request_dict(request_dict, endpoint_url=template.endpoint_url)
-        endpoint = self._client._endpoint
-        # request-created signs the request with the client's signer, as on the ordinary path.
-        request = await endpoint.create_request(request_dict, self._operation)
-        http_response = await endpoint._send(request)
-        body = await http_response.content
-        headers = http_response.headers
-        status = http_response.status_code
-        if status < 300:
-            return _raw_response(body, status, headers)
-        parsed = await self._error_parser.parse(
-            {"status_code": status, "headers": headers, "body": body},
-            self._operation.output_shape,
-        )
-        raise ClientError(parsed, "ListImportJobs")
 
 
-class Transport:
-    """One aiobotocore qconnect client, owned or borrowed, and the calls we make on it."""
+class BotocoreTransport:
+    """``Transport`` on one aiobotocore qconnect client, owned or borrowed."""
 
     def __init__(self, client: Any, *, owned_stack: contextlib.AsyncExitStack | None) -> None:
         self._client = client
         self._stack = owned_stack
-        # Hooks go on clients we own only: a borrowed client is never changed.
-        self._fast = _ListImportJobsFastPath(client) if owned_stack is not None else None
+        self._region: str | None = client.meta.region_name
+        # Generated client methods by operation name: the public, instrumented entry points.
+        self._methods: dict[str, Any] = {}
+        if owned_stack is not None:
+            # Our clients only (a borrowed client is never changed): botocore's DEBUG lines
+            # for these requests carry the session token and the signature.
+            watch()
 
     @classmethod
-    async def open(cls, options: TransportOptions, session: Any | None = None) -> Transport:
+    async def open(cls, options: TransportOptions, session: Any | None = None) -> BotocoreTransport:
         """Create the aiobotocore client (loads botocore's models: do it once per process)."""
         try:
             if session is None:
                 session = AioSession(profile=options.profile_name)
                 # Our own session only: a session the caller passed in is never changed.
                 session.register_component("response_parser_factory", _RawBodyParserFactory())
+            user_agent = f"{session.user_agent()} {_USER_AGENT}/{package_version()}"
         except BotoCoreError as exc:  # e.g. ProfileNotFound
             raise ValidationError(_safe_message(exc), code=type(exc).__name__) from exc
         config = AioConfig(
@@ -221,7 +211,11 @@ class Transport:
             read_timeout=options.read_timeout,
             # We check every argument before sending; botocore's check would cost CPU per page.
             parameter_validation=False,
-            user_agent_extra=_USER_AGENT,
+            # A fixed User-Agent (public Config option): botocore otherwise rebuilds its
+            # structured one per request, twice (serialising, then after signing), ~0.15 ms
+            # each here, a tenth or more of a page's CPU. Lost: botocore's per-request
+            # feature ids ("m/..."); kept: botocore's name, Python and platform, and ours.
+            user_agent=user_agent,
         )
         stack = contextlib.AsyncExitStack()
         try:
@@ -250,7 +244,7 @@ class Transport:
         return cls(client, owned_stack=stack)
 
     @classmethod
-    def borrow(cls, client: Any) -> Transport:
+    def borrow(cls, client: Any) -> BotocoreTransport:
         """Use a client the application manages; ``close`` leaves it open."""
         if getattr(getattr(client, "meta", None), "service_model", None) is None:
             raise TypeError("from_client() takes an aiobotocore client")
@@ -268,6 +262,7 @@ class Transport:
         """Close the client if we own it."""
         stack, self._stack = self._stack, None
         if stack is not None:
+            unwatch()
             await stack.aclose()
 
     async def list_import_jobs(
@@ -277,10 +272,8 @@ class Transport:
         params: dict[str, Any] = {"knowledgeBaseId": knowledge_base_id, "maxResults": max_results}
         if next_token is not None:
             params["nextToken"] = next_token
-        ctx = _Context("ListImportJobs", knowledge_base_id, next_token)
-        fast = self._fast
-        response = await self._call(ctx, params, fast.call if fast and fast.ready else None)
-        body = _decode(_ListImportJobsBody, response, ctx, "importJobSummaries")
+        ctx = CallContext("ListImportJobs", knowledge_base_id, next_token)
+        body = _decode(_ListImportJobsBody, await self.call(ctx, params), ctx, "importJobSummaries")
         return ImportJobPage(
             items=body.importJobSummaries,
             next_token=body.nextToken,
@@ -294,24 +287,27 @@ class Transport:
         params: dict[str, Any] = {"maxResults": max_results}
         if next_token is not None:
             params["nextToken"] = next_token
-        ctx = _Context("ListKnowledgeBases", None, next_token)
-        response = await self._call(ctx, params)
+        ctx = CallContext("ListKnowledgeBases", None, next_token)
+        response = await self.call(ctx, params)
         body = _decode(_ListKnowledgeBasesBody, response, ctx, "knowledgeBaseSummaries")
         return KnowledgeBasePage(items=body.knowledgeBaseSummaries, next_token=body.nextToken)
 
-    async def _call(
-        self,
-        ctx: _Context,
-        params: dict[str, Any],
-        fast: Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]] | None = None,
-    ) -> Mapping[str, Any]:
+    async def call(self, ctx: CallContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        """One request of ``ctx.operation`` through the generated client method.
+
+        Answers the parsed response (a raw body under ``_RAW_KEY`` for the operations we
+        decode ourselves, on clients we own); raises a typed ``QConnectError``.
+        """
+        method = self._methods.get(ctx.operation)
+        if method is None:
+            method = self._methods[ctx.operation] = getattr(self._client, xform_name(ctx.operation))
         try:
-            if fast is not None:
-                result = await fast(params)
-            else:
-                result = await self._client._make_api_call(ctx.operation, params)
+            with in_our_call():
+                result: Mapping[str, Any] = await method(**params)
         except ClientError as exc:
-            raise _from_client_error(exc, ctx) from exc
+            error = _from_client_error(exc, ctx)
+            answered(self._region, error.request_id, error.http_status)
+            raise error from exc
         except (BotoConnectionError, HTTPClientError, aiohttp.ClientError, TimeoutError) as exc:
             raise TransportError(
                 _safe_message(exc), code=type(exc).__name__, **ctx.fields()
@@ -322,26 +318,12 @@ class Transport:
             raise QConnectError(
                 _safe_message(exc), code=type(exc).__name__, **ctx.fields()
             ) from exc
+        meta = result.get("ResponseMetadata") or {}
+        answered(self._region, meta.get("RequestId"), meta.get("HTTPStatusCode"))
         return result
 
 
-@dataclass(frozen=True)
-class _Context:
-    operation: str
-    knowledge_base_id: str | None
-    next_token: str | None
-
-    def fields(self) -> dict[str, Any]:
-        return {
-            "operation": self.operation,
-            "knowledge_base_id": self.knowledge_base_id,
-            "next_token": self.next_token,
-        }
-
-
-def _decode(
-    model: type[_B], response: Mapping[str, Any], ctx: _Context, required: str
-) -> _B:
+def _decode(model: type[_B], response: Mapping[str, Any], ctx: CallContext, required: str) -> _B:
     meta = response.get("ResponseMetadata") or {}
     try:
         raw = response.get(_RAW_KEY)
@@ -356,7 +338,7 @@ def _decode(
                 request_id=meta.get("RequestId"),
                 **ctx.fields(),
             )
-        return model.model_validate(response)
+        return model.model_validate(_utc_tree(response))
     except pydantic.ValidationError as exc:
         raise MalformedResponseError(
             f"the response does not match the service model: {_first_error(exc)}",
@@ -364,6 +346,21 @@ def _decode(
             request_id=meta.get("RequestId"),
             **ctx.fields(),
         ) from exc
+
+
+def _utc_tree(value: Any) -> Any:
+    """botocore's parsed answer with every datetime in UTC (its parser gives tzlocal ones).
+
+    Only borrowed clients' answers come this way; ours are decoded from the JSON body,
+    where pydantic already yields UTC for the epoch numbers the service sends.
+    """
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, Mapping):
+        return {k: _utc_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_utc_tree(v) for v in value]
+    return value
 
 
 def _first_error(exc: pydantic.ValidationError) -> str:
@@ -374,7 +371,7 @@ def _first_error(exc: pydantic.ValidationError) -> str:
     return f"{where}: {first['msg']}{more}"
 
 
-def _from_client_error(exc: ClientError, ctx: _Context) -> QConnectError:
+def _from_client_error(exc: ClientError, ctx: CallContext) -> QConnectError:
     response: Mapping[str, Any] = exc.response
     error = response.get("Error") or {}
     meta = response.get("ResponseMetadata") or {}

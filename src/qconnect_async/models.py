@@ -10,17 +10,19 @@ as an extra.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
+from operator import itemgetter
 from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     model_serializer,
-    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -60,14 +62,6 @@ class ExternalSource(StrEnum):
     AMAZON_CONNECT = "AMAZON_CONNECT"
 
 
-def _utc(value: datetime) -> datetime:
-    # Epoch numbers already come back in UTC; botocore's datetimes may carry tzlocal.
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 # Open enums: pydantic-core tries the enum first (known values become members) and falls back
 # to the plain string, natively; a Python validator here cost ~30% of decoding a page.
 _OPEN = Field(union_mode="left_to_right")
@@ -100,39 +94,56 @@ class UnknownConfiguration(BaseModel):
     raw: Any = None
 
 
-Configuration = ConnectConfiguration | UnknownConfiguration
 _CONFIG_MEMBERS: dict[str, type[ConnectConfiguration]] = {
     "connectConfiguration": ConnectConfiguration
 }
 _CONFIG_NAMES = {cls: name for name, cls in _CONFIG_MEMBERS.items()}
+_UNKNOWN = "unknown"
+
+
+def _member(value: Any) -> str:
+    # The wire form is {"connectConfiguration": {...}}: the one key set names the member.
+    # Instances (built in Python) are tagged by their type. dict first: JSON gives dicts, and
+    # an ABC isinstance check costs more than the rest of this function.
+    if type(value) is dict or isinstance(value, Mapping):
+        if len(value) == 1:
+            name = next(iter(value))
+        else:
+            present = [k for k, v in value.items() if v is not None]
+            name = present[0] if len(present) == 1 else _UNKNOWN
+        return name if name in _CONFIG_MEMBERS else _UNKNOWN
+    return type(value).__name__
+
+
+def _unknown_member(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        present = [(k, v) for k, v in value.items() if v is not None]
+        if len(present) != 1:
+            raise ValueError("a union must have exactly one member set")
+        name, raw = present[0]
+        return {"name": name, "raw": raw}
+    return value
+
+
+# A tagged union that pydantic-core validates natively: the tag is one small Python call, the
+# known member is unwrapped by a C itemgetter and validated as its model. The before-validator
+# it replaces (rebuilding the dict, validating the member from Python) cost ~10% of a page.
+_WireConnect = Annotated[ConnectConfiguration, BeforeValidator(itemgetter("connectConfiguration"))]
+_WireUnknown = Annotated[UnknownConfiguration, BeforeValidator(_unknown_member)]
+Configuration = Annotated[
+    Annotated[_WireConnect, Tag("connectConfiguration")]
+    | Annotated[_WireUnknown, Tag(_UNKNOWN)]
+    | Annotated[ConnectConfiguration, Tag("ConnectConfiguration")]
+    | Annotated[UnknownConfiguration, Tag("UnknownConfiguration")],
+    Discriminator(_member),
+]
 
 
 class ExternalSourceConfiguration(_Model):
     """The external source of an import job; ``configuration`` is a tagged union."""
 
-
     source: OpenExternalSource
     configuration: Configuration
-
-    @model_validator(mode="before")
-    @classmethod
-    def _tagged_union(cls, data: Any) -> Any:
-        # The wire form is {"connectConfiguration": {...}}: exactly one key names the member.
-        if not isinstance(data, Mapping):
-            return data
-        config = data.get("configuration")
-        if isinstance(config, Mapping):
-            present = [(k, v) for k, v in config.items() if v is not None]
-            if len(present) != 1:
-                raise ValueError("a union must have exactly one member set")
-            name, raw = present[0]
-            member = _CONFIG_MEMBERS.get(name)
-            if member is None:
-                value: Configuration = UnknownConfiguration(name=name, raw=raw)
-            else:
-                value = member.model_validate(raw)
-            data = {**data, "configuration": value}
-        return data
 
     @model_serializer(mode="wrap")
     def _wire(self, handler: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
@@ -154,8 +165,10 @@ class ImportJob(_Model):
     knowledge_base_arn: str
     import_job_type: OpenImportJobType
     status: OpenImportJobStatus
-    created_time: UtcDatetime
-    last_modified_time: UtcDatetime
+    # UTC: pydantic gives UTC for the epoch numbers of the wire, and the transport turns
+    # botocore-parsed (tzlocal) times to UTC; no per-job validator needed (~10% of a page).
+    created_time: datetime
+    last_modified_time: datetime
     metadata: dict[str, str] | None = None
     external_source_configuration: ExternalSourceConfiguration | None = None
 

@@ -1,0 +1,275 @@
+"""OpenTelemetry spans and metrics, when ``opentelemetry-api`` is installed (extra ``[otel]``).
+
+Without it nothing is imported and every hook below is a no-op. With it, the library follows
+the AWS SDK semantic conventions:
+
+- a span per logical call (all its attempts), ``QConnect.<Operation>``, kind CLIENT, with
+  rpc.system "aws-api", rpc.service "QConnect", rpc.method, cloud.region, aws.request_id,
+  http.response.status_code, error.type, the KB id, and an event per retry (cause, wait);
+- a parent span per listing, ``QConnect.<Operation> listing``, with the KB, pages and items;
+- metrics: call duration (s), attempts, throttles, and each client's current send rate.
+
+Instrumentation scope: ``qconnect_async``. The hooks are called from ``_send``, ``_client``
+and ``_transport``; what a call learns on the way (region, request id, status) travels in a
+context variable, so the transport needs no reference to the span.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import importlib.metadata
+import time
+import weakref
+from collections.abc import AsyncGenerator, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from ._errors import QConnectError
+
+__all__ = [
+    "ENABLED",
+    "SCOPE",
+    "answered",
+    "call_span",
+    "package_version",
+    "retried",
+    "traced_listing",
+    "watch_rate",
+]
+
+SCOPE = "qconnect_async"
+
+try:
+    from opentelemetry import metrics as _metrics
+    from opentelemetry import trace as _trace
+except ImportError:  # the [otel] extra is not installed: every hook is a no-op
+    ENABLED = False
+else:
+    ENABLED = True
+
+
+class _Retry(Protocol):
+    """What a retry tells (``_retry.RetryDetails``; typed here so this module stays low)."""
+
+    @property
+    def attempt(self) -> int: ...
+
+    @property
+    def wait(self) -> float: ...
+
+    @property
+    def cause(self) -> QConnectError: ...
+
+
+Throttled = Callable[[QConnectError], bool]
+
+
+class _HasRate(Protocol):
+    @property
+    def rate(self) -> float: ...
+
+
+class _Page(Protocol):
+    @property
+    def items(self) -> Any: ...
+
+
+P = TypeVar("P", bound=_Page)
+
+
+@dataclass
+class _Call:
+    """What one logical call learnt so far (set by the transport, read when it ends)."""
+
+    region: str | None = None
+    request_id: str | None = None
+    status: int | None = None
+    attempts: int = 1
+    throttles: int = 0
+    is_throttle: Throttled = field(default=lambda error: False)
+
+
+_current: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
+    "qconnect_async_telemetry_call", default=None
+)
+
+
+def answered(region: str | None, request_id: str | None, status: int | None) -> None:
+    """The transport got an answer (2xx or error) for the current call's attempt."""
+    current = _current.get()
+    if current is not None:
+        current.region, current.request_id, current.status = region, request_id, status
+
+
+@functools.cache
+def package_version() -> str:
+    """This distribution's version (for the instrumentation scope and the User-Agent)."""
+    try:
+        return importlib.metadata.version("qconnect-async")
+    except importlib.metadata.PackageNotFoundError:  # a source tree on sys.path
+        return "0+unknown"
+
+
+if ENABLED:
+    _tracer = _trace.get_tracer(SCOPE, package_version())
+    _meter = _metrics.get_meter(SCOPE, package_version())
+    _duration = _meter.create_histogram(
+        "qconnect_async.call.duration", unit="s", description="Duration of a call, all attempts"
+    )
+    _attempts = _meter.create_counter(
+        "qconnect_async.call.attempts", unit="{attempt}", description="Attempts sent"
+    )
+    _throttles = _meter.create_counter(
+        "qconnect_async.call.throttles", unit="{attempt}", description="Attempts throttled"
+    )
+    # Limiters of open clients; weak so that a forgotten client is not kept alive by metrics.
+    _limiters: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def _observe_rates(options: Any) -> Iterator[Any]:
+        for index, limiter in enumerate(list(_limiters)):
+            rate = getattr(limiter, "rate", None)
+            if isinstance(rate, int | float):
+                yield _metrics.Observation(float(rate), {"qconnect_async.limiter": index})
+
+    _meter.create_observable_gauge(
+        "qconnect_async.limiter.rate",
+        callbacks=[_observe_rates],
+        unit="{request}/s",
+        description="A client's current send rate",
+    )
+
+
+def watch_rate(limiter: _HasRate) -> None:
+    """Report this limiter's ``rate`` in the ``qconnect_async.limiter.rate`` gauge."""
+    if ENABLED:
+        _limiters.add(limiter)
+
+
+@contextmanager
+def call_span(
+    operation: str, knowledge_base_id: str | None, is_throttle: Throttled
+) -> Iterator[None]:
+    """The span and metrics of one logical call (every attempt of one request).
+
+    ``is_throttle`` tells a throttle from other failures (the retry module's rule).
+    """
+    if not ENABLED:
+        yield
+        return
+    attributes: dict[str, Any] = {
+        "rpc.system": "aws-api",
+        "rpc.service": "QConnect",
+        "rpc.method": operation,
+    }
+    if knowledge_base_id is not None:
+        attributes["aws.qconnect.knowledge_base_id"] = knowledge_base_id
+    record = _Call(is_throttle=is_throttle)
+    token = _current.set(record)
+    started = time.perf_counter()
+    error_type: str | None = None
+    with _tracer.start_as_current_span(
+        f"QConnect.{operation}",
+        kind=_trace.SpanKind.CLIENT,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield
+        except QConnectError as error:
+            error_type = type(error).__name__
+            record.throttles += is_throttle(error)
+            span.set_attribute("error.type", error_type)
+            span.set_attribute("aws.qconnect.error_code", error.code)
+            span.set_status(_trace.Status(_trace.StatusCode.ERROR, error.code))
+            raise
+        except BaseException as error:
+            error_type = type(error).__qualname__
+            span.set_attribute("error.type", error_type)
+            span.set_status(_trace.Status(_trace.StatusCode.ERROR, error_type))
+            raise
+        finally:
+            _current.reset(token)
+            if record.region:
+                span.set_attribute("cloud.region", record.region)
+            if record.request_id:
+                span.set_attribute("aws.request_id", record.request_id)
+            if record.status is not None:
+                span.set_attribute("http.response.status_code", record.status)
+            span.set_attribute("aws.qconnect.attempts", record.attempts)
+            metric_attributes = {"rpc.method": operation}
+            if error_type is not None:
+                metric_attributes["error.type"] = error_type
+            _duration.record(time.perf_counter() - started, metric_attributes)
+            _attempts.add(record.attempts, {"rpc.method": operation})
+            if record.throttles:
+                _throttles.add(record.throttles, {"rpc.method": operation})
+
+
+def retried(details: _Retry) -> None:
+    """An attempt failed and is retried: an event on the call's span."""
+    if not ENABLED:
+        return
+    record = _current.get()
+    if record is not None:
+        record.attempts += 1
+        record.throttles += record.is_throttle(details.cause)
+    cause = details.cause
+    _trace.get_current_span().add_event(
+        "retry",
+        {
+            "attempt": details.attempt,
+            "wait_s": details.wait,
+            "cause": cause.code,
+            "error.type": type(cause).__name__,
+            **({"http.response.status_code": cause.http_status} if cause.http_status else {}),
+        },
+    )
+
+
+async def traced_listing(
+    open_pages: Callable[[], AsyncGenerator[P, None]],
+    operation: str,
+    knowledge_base_id: str | None = None,
+) -> AsyncGenerator[P, None]:
+    """The pages of ``open_pages()``, under one listing span that counts pages and items.
+
+    The span is made current only while a page is fetched (never across a ``yield``: the
+    consumer's code between pages runs in its own context), so each call's span is its child.
+    """
+    pages = open_pages()
+    if not ENABLED:
+        try:
+            async for page in pages:
+                yield page
+        finally:
+            await pages.aclose()
+        return
+    attributes: dict[str, Any] = {"rpc.system": "aws-api", "rpc.service": "QConnect"}
+    attributes["rpc.method"] = operation
+    if knowledge_base_id is not None:
+        attributes["aws.qconnect.knowledge_base_id"] = knowledge_base_id
+    span = _tracer.start_span(f"QConnect.{operation} listing", attributes=attributes)
+    count = items = 0
+    try:
+        while True:
+            with _trace.use_span(span, record_exception=False, set_status_on_exception=False):
+                try:
+                    page = await anext(pages)
+                except StopAsyncIteration:
+                    break
+            count += 1
+            items += len(page.items)
+            yield page
+    except BaseException as error:
+        span.set_attribute("error.type", type(error).__name__)
+        if not isinstance(error, GeneratorExit):
+            span.set_status(_trace.Status(_trace.StatusCode.ERROR, type(error).__name__))
+        raise
+    finally:
+        await pages.aclose()
+        span.set_attribute("aws.qconnect.pages", count)
+        span.set_attribute("aws.qconnect.items", items)
+        span.end()
