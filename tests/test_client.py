@@ -272,13 +272,14 @@ async def test_unknown_kb_is_not_found(client: QConnectClient) -> None:
 async def test_unknown_code_keeps_its_code(
     client: QConnectClient, kb: str, qconnect_server: QConnectServer
 ) -> None:
-    """A code the library does not map is a QConnectError that keeps the code."""
-    qconnect_server.fail(code="ConflictException", status=409, times=None)
-    with pytest.raises(QConnectError) as info:
+    """A code the library does not map is a ServiceError that keeps the code (not retried)."""
+    qconnect_server.fail(code="BrandNewException", status=400, times=None)
+    with pytest.raises(ServiceError) as info:
         async for _ in client.list_import_jobs(kb):
             pass
-    assert type(info.value) is QConnectError
-    assert info.value.code == "ConflictException"
+    assert type(info.value) is ServiceError
+    assert info.value.code == "BrandNewException"
+    assert requests(qconnect_server) == 1
 
 
 async def test_one_attempt_under_botocore_retries_are_ours(

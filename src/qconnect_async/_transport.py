@@ -23,15 +23,19 @@ from botocore.awsrequest import prepare_request_dict
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    CredentialRetrievalError,
     HTTPClientError,
+    NoCredentialsError,
     NoRegionError,
     ParamValidationError,
+    PartialCredentialsError,
 )
 from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
 from ._errors import (
+    CredentialsError,
     MalformedResponseError,
     QConnectError,
     TransportError,
@@ -260,6 +264,16 @@ class Transport:
         return cls(client, owned_stack=None)
 
     @property
+    def region_name(self) -> str | None:
+        """The Region requests go to."""
+        return self._client.meta.region_name  # type: ignore[no-any-return]
+
+    @property
+    def partition(self) -> str | None:
+        """The partition of that Region ("aws", "aws-cn", ...)."""
+        return getattr(self._client.meta, "partition", None)
+
+    @property
     def max_pool_connections(self) -> int:
         """The size of the client's connection pool."""
         return int(self._client.meta.config.max_pool_connections)
@@ -283,7 +297,7 @@ class Transport:
         body = _decode(_ListImportJobsBody, response, ctx, "importJobSummaries")
         return ImportJobPage(
             items=body.importJobSummaries,
-            next_token=body.nextToken,
+            next_token=body.nextToken or None,  # "" ends a listing, as in botocore
             knowledge_base_id=knowledge_base_id,
         )
 
@@ -297,7 +311,9 @@ class Transport:
         ctx = _Context("ListKnowledgeBases", None, next_token)
         response = await self._call(ctx, params)
         body = _decode(_ListKnowledgeBasesBody, response, ctx, "knowledgeBaseSummaries")
-        return KnowledgeBasePage(items=body.knowledgeBaseSummaries, next_token=body.nextToken)
+        return KnowledgeBasePage(
+            items=body.knowledgeBaseSummaries, next_token=body.nextToken or None
+        )
 
     async def _call(
         self,
@@ -318,6 +334,10 @@ class Transport:
             ) from exc
         except ParamValidationError as exc:
             raise ValidationError(str(exc), code="ParamValidation", **ctx.fields()) from exc
+        except (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError) as exc:
+            raise CredentialsError(
+                _safe_message(exc), code=type(exc).__name__, **ctx.fields()
+            ) from exc
         except BotoCoreError as exc:
             raise QConnectError(
                 _safe_message(exc), code=type(exc).__name__, **ctx.fields()
