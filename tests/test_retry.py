@@ -22,7 +22,6 @@ from qconnect_async._errors import (
     ValidationError,
 )
 from qconnect_async._retry import (
-    DEADLINE_EXCEEDED,
     RetryDetails,
     RetryPolicy,
     RetryQuota,

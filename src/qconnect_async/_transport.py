@@ -44,7 +44,10 @@ from ._errors import (
 )
 from .models import ImportJob, ImportJobPage, KnowledgeBase
 
-__all__ = ["KnowledgeBasePage", "Transport", "TransportOptions"]
+__all__ = ["INCOMPLETE_BODY", "KnowledgeBasePage", "Transport", "TransportOptions"]
+
+#: The code of the TransportError for a 2xx body cut short (retried like any transient failure).
+INCOMPLETE_BODY = "IncompleteBody"
 
 _RAW_KEY = "_qconnect_async_raw_body"
 # The operations whose 2xx bodies we decode ourselves (botocore's parse costs ~2.5 ms a page).
@@ -378,12 +381,34 @@ def _decode(
             )
         return model.model_validate(response)
     except pydantic.ValidationError as exc:
+        if raw is not None and _cut_short(exc, meta.get("HTTPHeaders") or {}):
+            raise TransportError(
+                "the response body ended mid-document: the connection closed early",
+                code=INCOMPLETE_BODY,
+                http_status=meta.get("HTTPStatusCode"),
+                request_id=meta.get("RequestId"),
+                **ctx.fields(),
+            ) from exc
         raise MalformedResponseError(
             f"the response does not match the service model: {_first_error(exc)}",
             http_status=meta.get("HTTPStatusCode"),
             request_id=meta.get("RequestId"),
             **ctx.fields(),
         ) from exc
+
+
+def _cut_short(exc: pydantic.ValidationError, headers: Mapping[str, str]) -> bool:
+    """Whether a body that is not JSON was cut by the network, rather than sent wrong.
+
+    Only a close-delimited body (no Content-Length, not chunked) can be cut without the HTTP
+    layer noticing; it was cut when the document stops in the middle. Any other bad body is
+    complete as sent, and sending it again would give the same answer.
+    """
+    names = {name.lower() for name in headers}
+    if "content-length" in names or "transfer-encoding" in names:
+        return False
+    first = exc.errors(include_url=False, include_input=False)[0]
+    return first["type"] == "json_invalid" and "EOF while parsing" in str(first["msg"])
 
 
 def _first_error(exc: pydantic.ValidationError) -> str:

@@ -232,6 +232,25 @@ class ServerControls(ABC):
             knowledge_base_id=knowledge_base_id,
         )
 
+    def empty_last_token(
+        self,
+        operation: str | None = "ListImportJobs",
+        *,
+        times: int | None = None,
+        knowledge_base_id: str | None = None,
+    ) -> None:
+        """End the last page of a listing with ``"nextToken": ""`` instead of no token.
+
+        `times` counts the matching list requests, last pages or not.
+        """
+        self._call(
+            "page_fault",
+            fault="empty_last_token",
+            operation=operation,
+            times=times,
+            knowledge_base_id=knowledge_base_id,
+        )
+
     def set_rate_limit(self, rate: float | None, *, burst: int = 1, status: int = 429) -> None:
         """Serve `rate` requests per second, `burst` at once, across all operations.
 

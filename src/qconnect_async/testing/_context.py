@@ -15,7 +15,7 @@ from ._models import JobCompletion
 ENVIRON_KEY = "qconnect_async.testing.context"
 
 #: Faults the handler itself answers, because they need the backend's page tokens.
-PageFault = Literal["repeat_token", "empty_page"]
+PageFault = Literal["repeat_token", "empty_page", "empty_last_token"]
 
 
 @dataclass(frozen=True)

@@ -105,11 +105,14 @@ class RequestHandler(MotoRequestHandler):
         head = self.command == "HEAD"
         self.send_response(code, reason)
         length_sent: str | None = None
+        close_delimited = False
         for key, value in headers:
-            self.send_header(key, value)
+            self.send_header(key, value)  # `Connection: close` also ends the connection
             if key.lower() == "content-length":
                 length_sent = value.strip()
-        if length_sent is None and not bodiless and not head:
+            elif key.lower() == "connection" and value.strip().lower() == "close":
+                close_delimited = True
+        if length_sent is None and not bodiless and not head and not close_delimited:
             self.send_header("Content-Length", str(len(content)))
         elif (
             length_sent is not None
