@@ -42,6 +42,7 @@ from ._errors import (
     ValidationError,
     error_for_code,
 )
+from ._skew import ClockSkew
 from .models import ImportJob, ImportJobPage, KnowledgeBase
 
 __all__ = ["INCOMPLETE_BODY", "KnowledgeBasePage", "Transport", "TransportOptions"]
@@ -209,6 +210,10 @@ class Transport:
         self._stack = owned_stack
         # Hooks go on clients we own only: a borrowed client is never changed.
         self._fast = _ListImportJobsFastPath(client) if owned_stack is not None else None
+        self._skew: ClockSkew | None = None
+        if owned_stack is not None:
+            self._skew = ClockSkew()
+            self._skew.install(client.meta.events)
 
     @classmethod
     async def open(cls, options: TransportOptions, session: Any | None = None) -> Transport:
@@ -325,11 +330,26 @@ class Transport:
         fast: Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]] | None = None,
     ) -> Mapping[str, Any]:
         try:
+            return await self._call_once(ctx, params, fast, self._skew)
+        except _SkewCorrected:
+            # Signed again with the service's time, once; a second refusal is raised as is.
+            return await self._call_once(ctx, params, fast, None)
+
+    async def _call_once(
+        self,
+        ctx: _Context,
+        params: dict[str, Any],
+        fast: Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]] | None,
+        skew: ClockSkew | None,
+    ) -> Mapping[str, Any]:
+        try:
             if fast is not None:
                 result = await fast(params)
             else:
                 result = await self._client._make_api_call(ctx.operation, params)
         except ClientError as exc:
+            if skew is not None and skew.learn(exc.response):
+                raise _SkewCorrected from exc
             raise _from_client_error(exc, ctx) from exc
         except (BotoConnectionError, HTTPClientError, aiohttp.ClientError, TimeoutError) as exc:
             raise TransportError(
@@ -346,6 +366,10 @@ class Transport:
                 _safe_message(exc), code=type(exc).__name__, **ctx.fields()
             ) from exc
         return result
+
+
+class _SkewCorrected(Exception):
+    """A skew error taught the clock offset: the request is to be signed and sent again."""
 
 
 @dataclass(frozen=True)

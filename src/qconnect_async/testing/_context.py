@@ -20,10 +20,12 @@ PageFault = Literal["repeat_token", "empty_page", "empty_last_token"]
 
 @dataclass(frozen=True)
 class Settings:
-    """Behaviour of a server that is not a fault: page size, job completion."""
+    """Behaviour of a server that is not a fault: page size, job completion, its clock."""
 
     default_page_size: int = 100
     completion: JobCompletion = field(default_factory=JobCompletion)
+    #: seconds the server's clock runs ahead of the host's (negative: behind)
+    clock_offset: float = 0.0
 
 
 @dataclass(frozen=True)

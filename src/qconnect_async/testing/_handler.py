@@ -16,6 +16,7 @@ import io
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +55,12 @@ class RequestHandler(MotoRequestHandler):
                 return
             self._server_header_sent = True
         super().send_header(keyword, value)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header tells the server's clock, which a test may set off the host's.
+        if timestamp is None:
+            timestamp = getattr(self.server, "clock", time.time)()
+        return super().date_time_string(timestamp)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         # werkzeug formats (and colours) the line before its logger drops it.
@@ -157,6 +164,8 @@ class WSGIServer(ThreadedWSGIServer):
 
     def __init__(self, host: str, port: int, app: Callable[..., Any]) -> None:
         super().__init__(host, port, app, RequestHandler)
+        #: the server's clock (Unix seconds), for the Date header
+        self.clock: Callable[[], float] = time.time
         self.stopping = False
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
