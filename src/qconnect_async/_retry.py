@@ -87,7 +87,8 @@ class RetryPolicy:
     max_delay: float = 20.0
     #: capacity of the client's retry quota (a retry costs 5, a retried timeout 10)
     retry_quota: int = 500
-    #: seconds a whole listing may take, retries and waits included; None: no limit
+    #: the default ``deadline=`` of every listing: seconds the whole stream may take (all KBs
+    #: of a ``_many`` together), retries and waits included; None: no limit
     deadline: float | None = None
     #: called before each retry (the default hook is a DEBUG log line, always emitted)
     on_retry: Callable[[RetryDetails], None] | None = None
