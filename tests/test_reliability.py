@@ -214,6 +214,18 @@ async def test_missing_credentials_are_a_credentials_error(
     assert requests(qconnect_server) == 0
 
 
+async def test_partial_credentials_are_a_credentials_error(
+    qconnect_server: QConnectServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key without its secret: CredentialsError when opening, not a ValidationError."""
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    client = QConnectClient(endpoint_url=qconnect_server.endpoint_url)
+    with pytest.raises(CredentialsError) as info:
+        await client.open()
+    assert info.value.code == "PartialCredentialsError"
+    assert not isinstance(info.value, ValidationError)
+
+
 # -- "" ends a listing ---------------------------------------------------------------------------
 
 

@@ -54,6 +54,8 @@ _RAW_KEY = "_qconnect_async_raw_body"
 # The operations whose 2xx bodies we decode ourselves (botocore's parse costs ~2.5 ms a page).
 _RAW_SHAPES = frozenset({"ListImportJobsResponse", "ListKnowledgeBasesResponse"})
 _USER_AGENT = "qconnect-async"
+# botocore's "no usable credentials": missing, half given, or a provider that failed.
+_CREDENTIALS_ERRORS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
 _B = TypeVar("_B", bound=pydantic.BaseModel)
 
 
@@ -253,6 +255,9 @@ class Transport:
             raise ValidationError(
                 "no AWS region: pass region_name or set AWS_DEFAULT_REGION", code="NoRegion"
             ) from exc
+        except _CREDENTIALS_ERRORS as exc:
+            await stack.aclose()
+            raise CredentialsError(_safe_message(exc), code=type(exc).__name__) from exc
         except BotoCoreError as exc:  # a broken config file, an unknown profile, ...
             await stack.aclose()
             raise ValidationError(_safe_message(exc), code=type(exc).__name__) from exc
@@ -357,7 +362,7 @@ class Transport:
             ) from exc
         except ParamValidationError as exc:
             raise ValidationError(str(exc), code="ParamValidation", **ctx.fields()) from exc
-        except (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError) as exc:
+        except _CREDENTIALS_ERRORS as exc:
             raise CredentialsError(
                 _safe_message(exc), code=type(exc).__name__, **ctx.fields()
             ) from exc
