@@ -75,7 +75,7 @@ async def test_close_ends_a_request_in_flight_at_once(
     qconnect_server: QConnectServer, kb: str
 ) -> None:
     """close() while a page is awaited: RuntimeError("closed") before the answer, no retry."""
-    qconnect_server.set_latency(3.0)
+    qconnect_server.set_latency(1.5)
     client = await QConnectClient(endpoint_url=qconnect_server.endpoint_url).open()
 
     async def consume() -> int:
@@ -95,7 +95,7 @@ async def test_close_ends_a_request_in_flight_at_once(
 async def test_close_ends_every_listing_of_a_fan_out(qconnect_server: QConnectServer) -> None:
     """close() during list_import_jobs_many: the consumer raises RuntimeError, no task is left."""
     kbs = seed(qconnect_server, 6, 20)
-    qconnect_server.set_latency(3.0)
+    qconnect_server.set_latency(1.5)
     before = asyncio.all_tasks()
     client = QConnectClient(endpoint_url=qconnect_server.endpoint_url, max_concurrency=3)
     await client.open()
@@ -274,9 +274,9 @@ async def test_a_deadline_bounds_one_listing(
     client: QConnectClient, kb: str, qconnect_server: QConnectServer
 ) -> None:
     """deadline= on list_import_jobs: DeadlineExceededError, a TransportError and a TimeoutError."""
-    qconnect_server.set_latency(1.0)
+    qconnect_server.set_latency(0.6)
     with pytest.raises(DeadlineExceededError) as info:
-        async for _ in client.list_import_jobs(kb, deadline=0.2):
+        async for _ in client.list_import_jobs(kb, deadline=0.1):
             pass
     assert isinstance(info.value, TransportError) and isinstance(info.value, TimeoutError)
     assert info.value.knowledge_base_id == kb
