@@ -43,6 +43,7 @@ from starlette.types import Receive, Scope, Send
 from qconnect_async import (
     AccessDeniedError,
     ImportJob,
+    ListingStream,
     QConnectClient,
     QConnectError,
     ResourceNotFoundError,
@@ -178,7 +179,7 @@ class NDJSONStream(StreamingResponse):
     cancelled; it is closed however the response ends, even if no line was ever sent.
     """
 
-    def __init__(self, first: ImportJob | None, jobs: AsyncGenerator[ImportJob, None]) -> None:
+    def __init__(self, first: ImportJob | None, jobs: ListingStream[ImportJob]) -> None:
         self._lines = _lines(first, jobs)
         self._jobs = jobs
         super().__init__(self._lines, media_type="application/x-ndjson")
@@ -203,7 +204,7 @@ class NDJSONStream(StreamingResponse):
 
 
 async def _lines(
-    first: ImportJob | None, jobs: AsyncGenerator[ImportJob, None]
+    first: ImportJob | None, jobs: ListingStream[ImportJob]
 ) -> AsyncGenerator[bytes, None]:
     def line(value: Any) -> bytes:
         return json.dumps(value).encode() + b"\n"

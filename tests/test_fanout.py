@@ -31,12 +31,6 @@ def seed(server: QConnectServer, counts: list[int]) -> dict[str, set[str]]:
     return out
 
 
-async def settle() -> None:
-    """Let the loop finalise abandoned async generators (their aclose runs as a task)."""
-    for _ in range(10):
-        await asyncio.sleep(0)
-
-
 async def drained(server: QConnectServer) -> int:
     """The server's in-flight count once its threads finish what was cut off (2 s at most)."""
     for _ in range(200):
@@ -113,7 +107,6 @@ async def test_fail_fast_raises_the_typed_error_and_cancels_the_rest(
         async for _ in client.list_import_jobs_many(kbs, page_size=10):
             pass
     assert info.value.knowledge_base_id == denied
-    await settle()
     assert asyncio.all_tasks() == before
     assert await drained(qconnect_server) == 0
 
@@ -176,7 +169,6 @@ async def test_cancel_mid_stream_ends_every_request(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not first.is_set()
-    await settle()
     assert asyncio.all_tasks() == before - {task}
     qconnect_server.set_latency(0)
     assert len([j async for j in client.list_import_jobs_many(kbs, page_size=10)]) == 240
@@ -185,12 +177,12 @@ async def test_cancel_mid_stream_ends_every_request(
 async def test_break_mid_stream_leaves_no_task(
     client: QConnectClient, qconnect_server: QConnectServer
 ) -> None:
-    """break after the first job cancels the producers promptly."""
+    """break inside `async with` ends every producer before the block is left."""
     kbs = list(seed(qconnect_server, [30] * 8))
     before = asyncio.all_tasks()
-    async for _ in client.list_import_jobs_many(kbs, page_size=10):
-        break
-    await settle()
+    async with client.list_import_jobs_many(kbs, page_size=10) as jobs:
+        async for _ in jobs:
+            break
     assert asyncio.all_tasks() == before
 
 
@@ -274,9 +266,10 @@ async def test_cancelled_anyio_scope_ends_the_stream(
     async def consume() -> int:
         seen = 0
         with anyio.CancelScope() as scope:
-            async for _ in client.list_import_jobs_many(kbs, page_size=10):
-                seen += 1
-                scope.cancel()
+            async with client.list_import_jobs_many(kbs, page_size=10) as jobs:
+                async for _ in jobs:
+                    seen += 1
+                    scope.cancel()
         return seen
 
     task = asyncio.create_task(consume())
@@ -284,7 +277,6 @@ async def test_cancelled_anyio_scope_ends_the_stream(
     assert done, "the stream did not end under a cancelled scope"
     # Cancellation lands at the next real suspension: pages already queued may still be read.
     assert 10 <= task.result() < 180 and task.result() % 10 == 0
-    await settle()
     assert asyncio.all_tasks() == before
 
 

@@ -8,9 +8,12 @@ import pytest
 
 from qconnect_async import (
     AccessDeniedError,
+    ConflictError,
+    CredentialsError,
     QConnectError,
     ResourceNotFoundError,
     ServiceError,
+    ServiceQuotaExceededError,
     ThrottlingError,
     ValidationError,
 )
@@ -97,7 +100,13 @@ def test_good_tokens_pass() -> None:
         ("InternalServerException", 500, ServiceError),
         ("Whatever", 503, ServiceError),
         ("Whatever", 403, AccessDeniedError),
-        ("ConflictException", 409, QConnectError),
+        ("ConflictException", 409, ConflictError),
+        ("Whatever", 409, ConflictError),
+        ("ServiceQuotaExceededException", 402, ServiceQuotaExceededError),
+        ("Whatever", 400, ServiceError),
+        ("UnrecognizedClientException", 403, CredentialsError),
+        ("InvalidSignatureException", 403, CredentialsError),
+        ("Whatever", None, ServiceError),
     ],
 )
 def test_codes_map_to_classes(code: str, status: int, cls: type[QConnectError]) -> None:

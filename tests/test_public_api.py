@@ -13,6 +13,8 @@ PROMISED = {
     "UnknownConfiguration", "QConnectError", "ValidationError", "AccessDeniedError",
     "ResourceNotFoundError", "ThrottlingError", "ServiceError", "TransportError",
     "MalformedResponseError", "PaginationLoopError", "RetryPolicy",
+    "ConflictError", "ServiceQuotaExceededError", "DeadlineExceededError", "CredentialsError",
+    "ListingStream",
 }
 
 

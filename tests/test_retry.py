@@ -11,6 +11,7 @@ import pytest
 from qconnect_async._errors import (
     THROTTLING_CODES,
     AccessDeniedError,
+    DeadlineExceededError,
     MalformedResponseError,
     PaginationLoopError,
     QConnectError,
@@ -21,7 +22,6 @@ from qconnect_async._errors import (
     ValidationError,
 )
 from qconnect_async._retry import (
-    DEADLINE_EXCEEDED,
     RetryDetails,
     RetryPolicy,
     RetryQuota,
@@ -103,7 +103,7 @@ NOT_RETRIED = [
     PaginationLoopError("loop"),
     QConnectError("conflict", code="ConflictException", http_status=409),
     ServiceError("no status", code="SomethingNew", http_status=None),
-    TransportError("too late", code=DEADLINE_EXCEEDED),
+    DeadlineExceededError("too late"),
 ]
 
 

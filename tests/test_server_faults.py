@@ -337,3 +337,42 @@ def test_page_faults_on_knowledge_base_listings(
     assert again["nextToken"] == first["nextToken"]
     with pytest.raises(ValueError, match="operation"):
         qconnect_server.repeat_token(None)
+
+
+def test_a_cut_body_has_no_length_and_closes_the_connection(
+    qconnect_server: QConnectServer, client: Any, kb: str
+) -> None:
+    """cut_body: a 200 sent without Content-Length, cut mid-document, connection closed."""
+    bodies = raw_bodies(client)
+    qconnect_server.malformed(kind="cut_body")
+    parsed = client.list_import_jobs(knowledgeBaseId=kb)
+    headers = parsed["ResponseMetadata"]["HTTPHeaders"]
+    assert "content-length" not in headers
+    assert headers.get("connection") == "close"
+    assert not is_json(bodies[0]) and bodies[0].startswith(b'{"importJobSummaries": [')
+    # The next request, on a new connection, is answered normally.
+    assert len(client.list_import_jobs(knowledgeBaseId=kb)["importJobSummaries"]) == 5
+
+
+def test_empty_last_token_ends_with_an_empty_string(
+    qconnect_server: QConnectServer, client: Any, kb: str
+) -> None:
+    """empty_last_token: the last page says "nextToken": "", the others keep their tokens."""
+    bodies = raw_bodies(client)
+    qconnect_server.empty_last_token()
+    first = client.list_import_jobs(knowledgeBaseId=kb, maxResults=3)
+    client.list_import_jobs(knowledgeBaseId=kb, maxResults=3, nextToken=first["nextToken"])
+    assert json.loads(bodies[0])["nextToken"]
+    assert json.loads(bodies[1])["nextToken"] == ""
+
+
+def test_the_server_clock_can_be_set_off_and_dates_its_answers(
+    qconnect_server: QConnectServer, client: Any, kb: str
+) -> None:
+    """set_clock_offset: requests signed by the host's clock are refused as AWS does."""
+    qconnect_server.set_clock_offset(-20 * 60)
+    status, code, headers = error_of(lambda: client.list_import_jobs(knowledgeBaseId=kb))
+    assert (status, code) == (403, "InvalidSignatureException")
+    assert "date" in headers
+    qconnect_server.set_clock_offset(0)
+    assert len(client.list_import_jobs(knowledgeBaseId=kb)["importJobSummaries"]) == 5

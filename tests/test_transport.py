@@ -132,8 +132,10 @@ async def test_botocore_events_fire_for_every_page(
     else:
         _, fired = record(raw)
         client = QConnectClient.from_client(raw)
-    async with client:
+    try:
         pages = [p async for p in client.list_import_jobs(kb, page_size=5).pages()]
+    finally:
+        await client.close()
     assert len(pages) == 5
     assert fired == dict.fromkeys(_EVENTS, 5)
 
@@ -189,10 +191,11 @@ async def test_errors_chain_botocores_modelled_exception_on_every_page(
     kb: str, raw: Any, qconnect_server: QConnectServer, owned: bool
 ) -> None:
     """A 403 on a later page is typed, resumable, and chains the modelled exception."""
-    if owned:
-        client = await QConnectClient(endpoint_url=qconnect_server.endpoint_url).open()
-    else:
-        client = QConnectClient.from_client(raw)
+    client = (
+        QConnectClient(endpoint_url=qconnect_server.endpoint_url)
+        if owned
+        else QConnectClient.from_client(raw)
+    )
     async with client:
         pages = client.list_import_jobs(kb, page_size=10).pages()
         first = await anext(pages)
@@ -257,6 +260,14 @@ class _PagesTransport:
     @property
     def max_pool_connections(self) -> int:
         return 10
+
+    @property
+    def region_name(self) -> str | None:
+        return "us-east-1"
+
+    @property
+    def partition(self) -> str | None:
+        return "aws"
 
     async def close(self) -> None:
         self.closed = True

@@ -10,16 +10,20 @@ from importlib.metadata import PackageNotFoundError, version
 from ._client import QConnectClient
 from ._errors import (
     AccessDeniedError,
+    ConflictError,
+    CredentialsError,
+    DeadlineExceededError,
     MalformedResponseError,
     PaginationLoopError,
     QConnectError,
     ResourceNotFoundError,
     ServiceError,
+    ServiceQuotaExceededError,
     ThrottlingError,
     TransportError,
     ValidationError,
 )
-from ._paginate import ImportJobPager
+from ._paginate import ImportJobPager, ListingStream
 from ._retry import RetryDetails, RetryPolicy
 from .models import (
     ConnectConfiguration,
@@ -40,7 +44,10 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "AccessDeniedError",
+    "ConflictError",
     "ConnectConfiguration",
+    "CredentialsError",
+    "DeadlineExceededError",
     "ExternalSource",
     "ExternalSourceConfiguration",
     "ImportJob",
@@ -49,6 +56,7 @@ __all__ = [
     "ImportJobStatus",
     "ImportJobType",
     "KnowledgeBase",
+    "ListingStream",
     "MalformedResponseError",
     "PaginationLoopError",
     "QConnectClient",
@@ -57,6 +65,7 @@ __all__ = [
     "RetryDetails",
     "RetryPolicy",
     "ServiceError",
+    "ServiceQuotaExceededError",
     "ThrottlingError",
     "TransportError",
     "UnknownConfiguration",

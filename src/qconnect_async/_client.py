@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
-import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 from ._errors import QConnectError, ValidationError
 from ._fanout import merge_listings
-from ._inputs import MAX_PAGE_SIZE, check_page_size, check_token
-from ._inputs import knowledge_base_id as _kb
-from ._paginate import ImportJobFetch, ImportJobPager, follow_pages, items_of
+from ._inputs import (
+    MAX_PAGE_SIZE,
+    KnowledgeBaseRef,
+    check_deadline,
+    check_page_size,
+    check_token,
+    knowledge_base_ref,
+)
+from ._paginate import ImportJobFetch, ImportJobPager, ListingStream, follow_pages, items_of
 from ._ratelimit import SendRateLimiter
 from ._retry import RetryPolicy
 from ._send import Sender
@@ -29,6 +35,7 @@ ListingDone = Callable[[str, QConnectError | None], None]
 
 class _State(enum.Enum):
     UNOPENED = "unopened"
+    OPENING = "opening"
     OPEN = "open"
     CLOSED = "closed"
 
@@ -44,7 +51,9 @@ class QConnectClient:
 
     Open it once per process (it loads botocore's models, a few hundred ms) and share it
     between tasks: every listing of a client shares its concurrency limit, retry quota and
-    send rate. A client belongs to the event loop that opened it.
+    send rate. A client belongs to the event loop that opened it. It is opened once and
+    closed once, by its owner (a lifespan, ``main``): opening an open client is a
+    RuntimeError, so that no inner ``async with`` closes a client others still use.
     """
 
     def __init__(
@@ -81,6 +90,7 @@ class QConnectClient:
         self._state = _State.UNOPENED
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sender: Sender | None = None
+        self._entered = True
 
     @classmethod
     def from_client(
@@ -108,6 +118,7 @@ class QConnectClient:
                 "the limit; create it with AioConfig(max_pool_connections=...)"
             )
         self._start(transport)
+        self._entered = False  # one `async with` (or open()) is still allowed on the wrapper
         return self
 
     def _start(self, transport: Transport) -> None:
@@ -139,17 +150,34 @@ class QConnectClient:
         """Create the underlying aiobotocore client; ``async with`` calls this for you."""
         if self._state is _State.CLOSED:
             raise RuntimeError("this QConnectClient is closed; create a new one")
-        if self._state is _State.OPEN:
+        if self._state is _State.OPEN and not self._entered:
+            self._entered = True  # from_client: ready already, entered once
             return self
-        self._loop = asyncio.get_running_loop()
-        self._start(await BotocoreTransport.open(self._options, self._session))
+        if self._state is not _State.UNOPENED:
+            raise RuntimeError(
+                "this QConnectClient is already open: share the open client, do not "
+                "open it again (its owner's `async with` closes it for everyone)"
+            )
+        self._state = _State.OPENING  # a second open() while this one awaits is refused too
+        try:
+            self._loop = asyncio.get_running_loop()
+            self._start(await BotocoreTransport.open(self._options, self._session))
+        except BaseException:
+            self._state = _State.UNOPENED
+            raise
         return self
 
     async def close(self) -> None:
-        """Close the underlying client if this library created it. Closing twice is harmless."""
+        """End every request in flight, then close the underlying client if we created it.
+
+        Tasks iterating a listing of this client raise RuntimeError at once; nothing is
+        retried. Closing twice is harmless.
+        """
         if self._state is _State.CLOSED:
             return
         self._state = _State.CLOSED
+        if self._sender is not None:
+            self._sender.close()
         transport, self._transport = self._transport, None
         if transport is not None:
             await transport.close()
@@ -167,7 +195,7 @@ class QConnectClient:
 
     def _ready(self) -> tuple[Transport, Sender]:
         """The transport and sender, after checking the client may be used here and now."""
-        if self._state is _State.UNOPENED:
+        if self._state in (_State.UNOPENED, _State.OPENING):
             raise RuntimeError("open the client first: `async with QConnectClient(...) as c:`")
         if self._state is _State.CLOSED or self._transport is None or self._sender is None:
             raise RuntimeError("this QConnectClient is closed")
@@ -180,9 +208,21 @@ class QConnectClient:
             )
         return self._transport, self._sender
 
-    def _deadline(self) -> float | None:
-        after = self._retry.deadline
-        return None if after is None else time.monotonic() + after
+    def _deadline_at(self, seconds: float | None) -> float | None:
+        """The absolute time (the loop's clock) a listing starting now must end by."""
+        after = seconds if seconds is not None else self._retry.deadline
+        return None if after is None else asyncio.get_running_loop().time() + after
+
+    def _kb(self, value: object) -> KnowledgeBaseRef:
+        """A KB reference, checked now against the client's Region when it is open."""
+        ref = knowledge_base_ref(value)
+        self._check_place(ref)
+        return ref
+
+    def _check_place(self, ref: KnowledgeBaseRef) -> None:
+        transport = self._transport
+        if transport is not None:
+            ref.check_place(partition=transport.partition, region=transport.region_name)
 
     # -- one knowledge base -------------------------------------------------------------------
 
@@ -192,25 +232,27 @@ class QConnectClient:
         *,
         page_size: int | None = None,
         starting_token: str | None = None,
+        deadline: float | None = None,
     ) -> ImportJobPager:
         """The import jobs of one knowledge base (an ID or an ARN), fetched lazily.
 
         ``async for job in pager`` yields ImportJob; ``async for page in pager.pages()``
         yields ImportJobPage. Resume from any page's ``next_token`` with ``starting_token``.
+        ``deadline``: seconds the whole iteration may take (default: the retry policy's);
+        past it, DeadlineExceededError.
         """
         size = check_page_size(page_size) or MAX_PAGE_SIZE
-        return self._pager(_kb(knowledge_base_id), size, check_token(starting_token))
+        ref = self._kb(knowledge_base_id)
+        token = check_token(starting_token)
+        seconds = check_deadline(deadline)
 
-    def _pager(self, kb_id: str, size: int, token: str | None) -> ImportJobPager:
-        return ImportJobPager(
-            lambda: self._import_job_fetch(kb_id, size),
-            knowledge_base_id=kb_id,
-            starting_token=token,
-        )
+        def start() -> ImportJobFetch:
+            self._check_place(ref)  # the client may have been opened since the call
+            return self._import_job_fetch(ref.id, size, self._deadline_at(seconds))
 
-    def _import_job_fetch(self, kb_id: str, size: int) -> ImportJobFetch:
-        deadline = self._deadline()
+        return ImportJobPager(start, knowledge_base_id=ref.id, starting_token=token)
 
+    def _import_job_fetch(self, kb_id: str, size: int, deadline: float | None) -> ImportJobFetch:
         async def fetch(token: str | None) -> ImportJobPage:
             transport, sender = self._ready()
             return await sender.send(
@@ -232,19 +274,31 @@ class QConnectClient:
         fail_fast: bool = True,
         page_size: int | None = None,
         on_listing_done: ListingDone | None = None,
-    ) -> AsyncGenerator[ImportJob, None]:
+        deadline: float | None = None,
+    ) -> ListingStream[ImportJob]:
         """The import jobs of several knowledge bases, listed at once and merged.
 
         Duplicates are listed once; at most ``max_concurrency`` (default: the client's) are
         listed at once. ``fail_fast`` raises the first error and cancels the rest; otherwise
         every KB that can be listed is, then an ExceptionGroup of the failures is raised.
         ``on_listing_done(kb_id, error)`` is called as each KB's listing ends (for progress).
+        ``deadline``: seconds the whole stream may take, all KBs together. Use the stream in
+        ``async with`` (or call ``aclose()``) to end its tasks when you stop early.
         """
         if isinstance(knowledge_base_ids, str):
             raise ValidationError("knowledge_base_ids must be a collection of IDs, not one string")
-        ids = list(dict.fromkeys(_kb(kb) for kb in knowledge_base_ids))
+        refs = list({ref.id: ref for ref in map(self._kb, knowledge_base_ids)}.values())
         size, width = self._fanout_args(page_size, max_concurrency)
-        return self._merge(ids, size, width, fail_fast, on_listing_done)
+        seconds = check_deadline(deadline)
+
+        def start() -> AsyncGenerator[ImportJob, None]:
+            for ref in refs:
+                self._check_place(ref)
+            when = self._deadline_at(seconds)
+            ids = [ref.id for ref in refs]
+            return self._merge(ids, size, width, fail_fast, on_listing_done, when)
+
+        return ListingStream(start, name=f"import jobs of {len(refs)} knowledge bases")
 
     def _fanout_args(self, page_size: object, max_concurrency: object) -> tuple[int, int]:
         """The page size and fan-out width of a many-KB listing, checked."""
@@ -258,27 +312,42 @@ class QConnectClient:
         width: int,
         fail_fast: bool,
         on_done: ListingDone | None,
+        deadline: float | None,
     ) -> AsyncGenerator[ImportJob, None]:
         self._ready()
 
         def open_listing(kb_id: str) -> AsyncGenerator[ImportJobPage, None]:
-            return self._pager(kb_id, size, None).pages()
+            fetch = self._import_job_fetch(kb_id, size, deadline)
+            pager = ImportJobPager(lambda: fetch, knowledge_base_id=kb_id, starting_token=None)
+            return pager.pages()
 
-        async for job in merge_listings(
-            ids, open_listing, max_concurrency=width, fail_fast=fail_fast, on_done=on_done
-        ):
-            yield job
+        # aclosing: an `async for` left early does not close the generator it iterates, and
+        # its producers would then run until the garbage collector got to it.
+        async with contextlib.aclosing(
+            merge_listings(
+                ids, open_listing, max_concurrency=width, fail_fast=fail_fast, on_done=on_done
+            )
+        ) as jobs:
+            async for job in jobs:
+                yield job
 
     def list_knowledge_bases(
-        self, *, page_size: int | None = None
-    ) -> AsyncGenerator[KnowledgeBase, None]:
-        """Every knowledge base of the account (in the client's region), fetched lazily."""
+        self, *, page_size: int | None = None, deadline: float | None = None
+    ) -> ListingStream[KnowledgeBase]:
+        """Every knowledge base of the account (in the client's region), fetched lazily.
+
+        ``deadline``: seconds the whole listing may take (default: the retry policy's).
+        """
         size = check_page_size(page_size) or MAX_PAGE_SIZE
-        return self._knowledge_bases(size)
+        seconds = check_deadline(deadline)
+        return ListingStream(
+            lambda: self._knowledge_bases(size, self._deadline_at(seconds)),
+            name="knowledge bases",
+        )
 
-    async def _knowledge_bases(self, size: int) -> AsyncGenerator[KnowledgeBase, None]:
-        deadline = self._deadline()
-
+    async def _knowledge_bases(
+        self, size: int, deadline: float | None
+    ) -> AsyncGenerator[KnowledgeBase, None]:
         async def fetch(token: str | None) -> KnowledgeBasePage:
             transport, sender = self._ready()
             return await sender.send(
@@ -291,8 +360,9 @@ class QConnectClient:
             lambda: follow_pages(fetch, starting_token=None, operation="ListKnowledgeBases"),
             "ListKnowledgeBases",
         )
-        async for kb in items_of(pages):
-            yield kb
+        async with contextlib.aclosing(items_of(pages)) as kbs:
+            async for kb in kbs:
+                yield kb
 
     def list_all_import_jobs(
         self,
@@ -301,17 +371,34 @@ class QConnectClient:
         fail_fast: bool = True,
         page_size: int | None = None,
         on_listing_done: ListingDone | None = None,
-    ) -> AsyncGenerator[ImportJob, None]:
-        """The import jobs of every knowledge base of the account, listed as ``_many`` does."""
+        deadline: float | None = None,
+    ) -> ListingStream[ImportJob]:
+        """The import jobs of every knowledge base of the account, listed as ``_many`` does.
+
+        ``deadline`` bounds the whole stream, the listing of the KBs included.
+        """
         size, width = self._fanout_args(page_size, max_concurrency)
-        return self._all(size, width, fail_fast, on_listing_done)
+        seconds = check_deadline(deadline)
+        return ListingStream(
+            lambda: self._all(size, width, fail_fast, on_listing_done, self._deadline_at(seconds)),
+            name="import jobs of every knowledge base",
+        )
 
     async def _all(
-        self, size: int, width: int, fail_fast: bool, on_done: ListingDone | None
+        self,
+        size: int,
+        width: int,
+        fail_fast: bool,
+        on_done: ListingDone | None,
+        deadline: float | None,
     ) -> AsyncGenerator[ImportJob, None]:
-        ids = [kb.knowledge_base_id async for kb in self._knowledge_bases(MAX_PAGE_SIZE)]
-        async for job in self._merge(ids, size, width, fail_fast, on_done):
-            yield job
+        async with contextlib.aclosing(self._knowledge_bases(MAX_PAGE_SIZE, deadline)) as kbs:
+            ids = [kb.knowledge_base_id async for kb in kbs]
+        async with contextlib.aclosing(
+            self._merge(ids, size, width, fail_fast, on_done, deadline)
+        ) as jobs:
+            async for job in jobs:
+                yield job
 
     def __repr__(self) -> str:
         return f"<QConnectClient {self._state.value} max_concurrency={self._max_concurrency}>"

@@ -2,18 +2,24 @@
 
 ::
 
-    QConnectError                      every failure the library raises
-    ├── ValidationError (ValueError)   bad input, ours or the service's ValidationException
-    ├── AccessDeniedError (PermissionError)
+    QConnectError                         every failure the library raises
+    ├── ValidationError (ValueError)      bad input, ours or the service's ValidationException
+    ├── CredentialsError                  no credentials, or the service refused them (fix config)
+    ├── AccessDeniedError (PermissionError)  these credentials may not touch this resource
     ├── ResourceNotFoundError (LookupError)
-    ├── ThrottlingError                throttled, still so after the retries allowed
-    ├── ServiceError                   a 5xx, or a code we do not map
-    ├── TransportError                 connection failures and timeouts (no HTTP answer)
-    ├── MalformedResponseError         a 200 whose body breaks the model
-    └── PaginationLoopError            the service sent a token it had sent before
+    ├── ConflictError                     409: the resource's state forbids it now
+    ├── ServiceQuotaExceededError         402: a service quota is used up (never retried)
+    ├── ThrottlingError                   throttled, still so after the retries allowed
+    ├── ServiceError                      a 5xx, or a service error we do not map
+    ├── TransportError                    no complete HTTP answer: connection, timeout, cut body
+    │   └── DeadlineExceededError (TimeoutError)  the caller's deadline passed
+    ├── MalformedResponseError            a complete 2xx body that breaks the model
+    └── PaginationLoopError               the service sent a token it had sent before
 
-Every error carries where a listing can resume (``next_token``); the botocore exception,
-when there is one, is chained as ``__cause__``.
+CredentialsError is not an AccessDeniedError on purpose: a caller skipping the KBs it may not
+read (``except AccessDeniedError: continue``) must not silently skip every KB because the
+process has no credentials at all. Every error carries where a listing can resume
+(``next_token``); the botocore exception, when there is one, is chained as ``__cause__``.
 """
 
 from __future__ import annotations
@@ -22,13 +28,18 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "CREDENTIALS_CODES",
     "THROTTLING_CODES",
     "AccessDeniedError",
+    "ConflictError",
+    "CredentialsError",
+    "DeadlineExceededError",
     "MalformedResponseError",
     "PaginationLoopError",
     "QConnectError",
     "ResourceNotFoundError",
     "ServiceError",
+    "ServiceQuotaExceededError",
     "ThrottlingError",
     "TransportError",
     "ValidationError",
@@ -52,6 +63,22 @@ THROTTLING_CODES = frozenset(
         "SlowDown",
         "PriorRequestNotComplete",
         "EC2ThrottledException",
+    }
+)
+
+#: Codes by which AWS refuses the caller's identity or signature, rather than an action.
+CREDENTIALS_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "IncompleteSignatureException",
+        "MissingAuthenticationTokenException",
+        "ExpiredTokenException",
+        "ExpiredToken",
+        "RequestExpired",
+        "RequestTimeTooSkewed",
     }
 )
 
@@ -125,6 +152,12 @@ class ValidationError(QConnectError, ValueError):
     default_code = "ValidationException"
 
 
+class CredentialsError(QConnectError):
+    """No usable credentials were found, or the service refused them (or their signature)."""
+
+    default_code = "CredentialsError"
+
+
 class AccessDeniedError(QConnectError, PermissionError):
     """The caller's credentials may not do this (403 AccessDeniedException)."""
 
@@ -135,6 +168,18 @@ class ResourceNotFoundError(QConnectError, LookupError):
     """The knowledge base (or other resource) does not exist (404)."""
 
     default_code = "ResourceNotFoundException"
+
+
+class ConflictError(QConnectError):
+    """The resource's state forbids the request now (409 ConflictException)."""
+
+    default_code = "ConflictException"
+
+
+class ServiceQuotaExceededError(QConnectError):
+    """A service quota is used up (402 ServiceQuotaExceededException); retrying cannot help."""
+
+    default_code = "ServiceQuotaExceededException"
 
 
 class ThrottlingError(QConnectError):
@@ -150,13 +195,19 @@ class ServiceError(QConnectError):
 
 
 class TransportError(QConnectError):
-    """No HTTP answer: the connection failed or timed out."""
+    """No complete HTTP answer: the connection failed, timed out, or the body was cut short."""
 
     default_code = "TransportError"
 
 
+class DeadlineExceededError(TransportError, TimeoutError):
+    """The deadline given to a listing passed before it finished."""
+
+    default_code = "DeadlineExceeded"
+
+
 class MalformedResponseError(QConnectError):
-    """A successful answer whose body is not what the service's model says."""
+    """A complete successful answer whose body is not what the service's model says."""
 
     default_code = "MalformedResponse"
 
@@ -172,7 +223,18 @@ _BY_CODE: dict[str, type[QConnectError]] = {
     "AccessDeniedException": AccessDeniedError,
     "UnauthorizedException": AccessDeniedError,
     "ResourceNotFoundException": ResourceNotFoundError,
+    "ConflictException": ConflictError,
+    "ServiceQuotaExceededException": ServiceQuotaExceededError,
+    **{code: CredentialsError for code in CREDENTIALS_CODES},
     **{code: ThrottlingError for code in THROTTLING_CODES},
+}
+
+_BY_STATUS: dict[int, type[QConnectError]] = {
+    402: ServiceQuotaExceededError,
+    403: AccessDeniedError,
+    404: ResourceNotFoundError,
+    409: ConflictError,
+    429: ThrottlingError,
 }
 
 
@@ -181,13 +243,6 @@ def error_for_code(code: str, http_status: int | None) -> type[QConnectError]:
     cls = _BY_CODE.get(code)
     if cls is not None:
         return cls
-    if http_status == 429:
-        return ThrottlingError
-    if http_status == 403:
-        return AccessDeniedError
-    if http_status == 404:
-        return ResourceNotFoundError
-    if http_status is not None and http_status >= 500:
-        return ServiceError
-    # An error we do not know yet: keep its code; callers can still match on `.code`.
-    return ServiceError if http_status is None else QConnectError
+    # An error we do not know yet is still the service's: keep its code (callers can match
+    # on `.code`), and its class by status when the status says what to do about it.
+    return _BY_STATUS.get(http_status or 0, ServiceError)

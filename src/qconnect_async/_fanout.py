@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Generic, TypeVar
 
-from ._errors import QConnectError
+from ._errors import DeadlineExceededError, QConnectError
 from ._paginate import Page
 
 __all__ = ["merge_listings"]
@@ -113,8 +113,9 @@ async def merge_listings(
 
     ``open_listing(key)`` gives the pages of one listing. With ``fail_fast`` the first error
     is raised as it is and the other listings are cancelled; without it every listing that
-    can finish does, then an ExceptionGroup of the failures is raised. ``on_done(key, error)``
-    is called as each listing ends (error None: it finished).
+    can finish does, then an ExceptionGroup of the failures is raised; a passed deadline
+    (shared by all listings) ends the stream at once either way. ``on_done(key, error)`` is
+    called as each listing ends (error None: it finished).
     """
     if not keys:
         return
@@ -131,8 +132,13 @@ async def merge_listings(
                 ):
                     on_done(got.key, got.error)
                 if got.error is not None:
-                    # A bug (not a QConnectError) is never collected: it surfaces at once.
-                    if fail_fast or not isinstance(got.error, QConnectError):
+                    # A bug (not a QConnectError) is never collected: it surfaces at once;
+                    # so does the deadline, which every other listing would meet too.
+                    if (
+                        fail_fast
+                        or not isinstance(got.error, QConnectError)
+                        or isinstance(got.error, DeadlineExceededError)
+                    ):
                         raise got.error
                     errors.append(got.error)
                 continue

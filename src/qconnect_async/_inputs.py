@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
 
 from ._errors import ValidationError
 
-__all__ = ["MAX_PAGE_SIZE", "check_page_size", "check_token", "knowledge_base_id"]
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "KnowledgeBaseRef",
+    "check_deadline",
+    "check_page_size",
+    "check_token",
+    "knowledge_base_id",
+    "knowledge_base_ref",
+]
 
 #: The largest page ListImportJobs and ListKnowledgeBases allow (maxResults 1..100).
 MAX_PAGE_SIZE = 100
@@ -15,24 +25,62 @@ _MAX_TOKEN = 4096
 _UUID = r"[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}"
 _ID = re.compile(_UUID)
 # arn:PARTITION:wisdom:REGION:ACCOUNT:knowledge-base/ID, as the service model's pattern allows.
-_KB_ARN = re.compile(rf"arn:[a-z-]+:wisdom:[a-z0-9-]*:[0-9]{{12}}:knowledge-base/({_UUID})")
+_KB_ARN = re.compile(
+    rf"arn:([a-z-]+):wisdom:([a-z0-9-]*):[0-9]{{12}}:knowledge-base/({_UUID})"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeBaseRef:
+    """A knowledge base as the caller named it: its ID, and an ARN's partition and Region."""
+
+    id: str
+    arn: str | None = None
+    partition: str | None = None
+    region: str | None = None
+
+    def check_place(self, *, partition: str | None, region: str | None) -> None:
+        """Refuse an ARN of another partition or Region than the client's.
+
+        The request would go to the client's Region with the ARN's ID: at best a
+        ResourceNotFound, at worst another KB that happens to share the ID.
+        """
+        if self.arn is None:
+            return
+        if partition and self.partition != partition:
+            raise ValidationError(
+                f"the ARN is of partition {self.partition!r}, the client's is {partition!r}",
+                knowledge_base_id=self.id,
+            )
+        if region and self.region and self.region != region:
+            raise ValidationError(
+                f"the ARN is of Region {self.region!r}, the client's is {region!r}: "
+                "use a client of that Region",
+                knowledge_base_id=self.id,
+            )
 
 
 def knowledge_base_id(value: object) -> str:
-    """The ID of a knowledge base given as an ID or an ARN.
+    """The ID of a knowledge base given as an ID or an ARN."""
+    return knowledge_base_ref(value).id
+
+
+def knowledge_base_ref(value: object) -> KnowledgeBaseRef:
+    """A knowledge base given as an ID or an ARN, checked.
 
     URLs cannot carry the ARN (the service's path is /knowledgeBases/{id}/...), so an ARN is
-    reduced to its ID here; anything else is refused before it reaches a URL.
+    reduced to its ID (its partition and Region kept, for the client to check); anything else
+    is refused before it reaches a URL.
     """
     if not isinstance(value, str):
         raise ValidationError(
             f"knowledge base must be an ID or ARN string, not {type(value).__name__}"
         )
     if _ID.fullmatch(value):
-        return value
+        return KnowledgeBaseRef(value)
     match = _KB_ARN.fullmatch(value)
     if match:
-        return match.group(1)
+        return KnowledgeBaseRef(match.group(3), value, match.group(1), match.group(2))
     raise ValidationError(
         f"not a knowledge base ID (lower-case UUID) or ARN: {value[:200]!r}",
         knowledge_base_id=value[:200] or None,
@@ -61,3 +109,14 @@ def check_token(value: object) -> str | None:
             f"starting_token must be 1 to {_MAX_TOKEN} characters, not {len(value)}"
         )
     return value
+
+
+def check_deadline(value: object) -> float | None:
+    """``deadline`` in seconds (positive, finite), or None for none."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"deadline must be a number of seconds, not {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValidationError(f"deadline must be a positive number of seconds, not {value!r}")
+    return float(value)

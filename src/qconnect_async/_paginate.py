@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
-from typing import Protocol, TypeVar
+from types import TracebackType
+from typing import Generic, Protocol, Self, TypeVar
 
 from ._errors import PaginationLoopError, QConnectError
 from ._telemetry import traced_listing
 from .models import ImportJob, ImportJobPage
 
-__all__ = ["ImportJobFetch", "ImportJobPager", "Page", "follow_pages", "items_of"]
+__all__ = [
+    "ImportJobFetch",
+    "ImportJobPager",
+    "ListingStream",
+    "Page",
+    "follow_pages",
+    "items_of",
+]
 
+T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 
@@ -62,7 +71,8 @@ async def follow_pages(
             if knowledge_base_id is not None:
                 exc.knowledge_base_id = knowledge_base_id
             raise
-        next_token = page.next_token
+        # "" ends a listing as absent or null do (botocore's paginator treats it so).
+        next_token = page.next_token or None
         if next_token is not None:
             digest = _digest(next_token)
             if digest in seen:
@@ -144,3 +154,50 @@ class ImportJobPager:
             f"ImportJobPager(knowledge_base_id={self._knowledge_base_id!r}, "
             f"starting_token={self._starting_token!r})"
         )
+
+
+class ListingStream(Generic[T]):
+    """A stream of items that owns its work: its requests and, for many KBs, its tasks.
+
+    ``async for item in stream`` iterates it once. ``aclose()``, leaving ``async with stream:``
+    and cancellation end every request and task of the listing before they return; after a
+    ``break`` outside ``async with`` (or ``contextlib.aclosing``) call ``aclose()``, or the
+    work ends only when the garbage collector gets to it. Nothing starts before the first item
+    is asked for.
+    """
+
+    def __init__(self, start: Callable[[], AsyncGenerator[T, None]], *, name: str) -> None:
+        self._start: Callable[[], AsyncGenerator[T, None]] | None = start
+        self._name = name
+        self._items: AsyncGenerator[T, None] | None = None
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> T:
+        if self._items is None:
+            if self._start is None:
+                raise StopAsyncIteration  # closed before it started
+            self._items, self._start = self._start(), None
+        return await anext(self._items)
+
+    async def aclose(self) -> None:
+        """End the listing now: every request and task of it has ended when this returns."""
+        self._start = None
+        items, self._items = self._items, None
+        if items is not None:
+            await items.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<ListingStream {self._name}>"

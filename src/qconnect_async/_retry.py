@@ -19,27 +19,35 @@ from types import TracebackType
 from ._errors import (
     THROTTLING_CODES,
     AccessDeniedError,
+    ConflictError,
+    CredentialsError,
+    DeadlineExceededError,
     MalformedResponseError,
     PaginationLoopError,
     QConnectError,
     ResourceNotFoundError,
+    ServiceQuotaExceededError,
     ThrottlingError,
     TransportError,
     ValidationError,
 )
 
 __all__ = [
+    "CONNECT_FAILURES",
     "DEADLINE_EXCEEDED",
     "RetryDetails",
     "RetryPolicy",
     "RetryQuota",
+    "is_connect_failure",
     "is_testing",
     "is_throttle",
     "set_testing",
 ]
 
-#: The code of the TransportError raised when a listing's deadline cuts an attempt short.
-DEADLINE_EXCEEDED = "DeadlineExceeded"
+#: The code of the DeadlineExceededError raised when a listing's deadline passes.
+DEADLINE_EXCEEDED = DeadlineExceededError.default_code
+#: The codes of a TransportError that says the endpoint could not be reached at all.
+CONNECT_FAILURES = frozenset({"EndpointConnectionError"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +78,17 @@ class RetryPolicy:
 
     #: total attempts per request, the first included
     max_attempts: int = 10
+    #: total attempts while the endpoint refuses connections (or cannot be resolved): a
+    #: wrong endpoint or a service that is down fails in under a second, not after 20 s
+    max_connect_attempts: int = 4
     #: backoff scale: the wait after attempt n is uniform in [0, base_delay * 2**(n-1)]
     base_delay: float = 0.1
     #: cap of that upper bound, in seconds
     max_delay: float = 20.0
     #: capacity of the client's retry quota (a retry costs 5, a retried timeout 10)
     retry_quota: int = 500
-    #: seconds a whole listing may take, retries and waits included; None: no limit
+    #: the default ``deadline=`` of every listing: seconds the whole stream may take (all KBs
+    #: of a ``_many`` together), retries and waits included; None: no limit
     deadline: float | None = None
     #: called before each retry (the default hook is a DEBUG log line, always emitted)
     on_retry: Callable[[RetryDetails], None] | None = None
@@ -86,6 +98,16 @@ class RetryPolicy:
             raise ValueError(f"max_attempts must be an int, not {self.max_attempts!r}")
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, not {self.max_attempts}")
+        if isinstance(self.max_connect_attempts, bool) or not isinstance(
+            self.max_connect_attempts, int
+        ):
+            raise ValueError(
+                f"max_connect_attempts must be an int, not {self.max_connect_attempts!r}"
+            )
+        if self.max_connect_attempts < 1:
+            raise ValueError(
+                f"max_connect_attempts must be at least 1, not {self.max_connect_attempts}"
+            )
         _check_seconds("base_delay", self.base_delay)
         _check_seconds("max_delay", self.max_delay)
         if self.max_delay < self.base_delay:
@@ -116,6 +138,12 @@ class RetryPolicy:
         ceiling = self.base_delay * 2.0 ** min(attempt - 1, 64)
         return min(self.max_delay, ceiling) * rand()
 
+    def attempts_for(self, error: QConnectError) -> int:
+        """The most attempts a request may make when its last one failed with ``error``."""
+        if is_connect_failure(error):
+            return min(self.max_attempts, self.max_connect_attempts)
+        return self.max_attempts
+
     def is_retryable(self, error: QConnectError) -> bool:
         """Whether an attempt that failed with ``error`` may be tried again."""
         if isinstance(error, _NEVER_RETRIED):
@@ -123,7 +151,7 @@ class RetryPolicy:
         if is_throttle(error):
             return True
         if isinstance(error, TransportError):
-            return error.code != DEADLINE_EXCEEDED
+            return True
         # A ServiceError or an unmapped error: only a 5xx is worth another try.
         return error.http_status is not None and error.http_status >= 500
 
@@ -131,7 +159,11 @@ class RetryPolicy:
 # Failures that another attempt cannot fix, whatever their HTTP status.
 _NEVER_RETRIED = (
     ValidationError,
+    CredentialsError,
     AccessDeniedError,
+    ConflictError,
+    ServiceQuotaExceededError,
+    DeadlineExceededError,
     ResourceNotFoundError,
     MalformedResponseError,
     PaginationLoopError,
@@ -145,6 +177,11 @@ def is_throttle(error: QConnectError) -> bool:
         or error.http_status == 429
         or error.code in THROTTLING_CODES
     )
+
+
+def is_connect_failure(error: QConnectError) -> bool:
+    """Whether ``error`` says the endpoint could not be reached at all (nothing was sent)."""
+    return isinstance(error, TransportError) and error.code in CONNECT_FAILURES
 
 
 def _check_seconds(name: str, value: float) -> None:

@@ -3,6 +3,9 @@
 Per attempt: take a concurrency slot, wait for the rate limiter, make the call, tell the
 limiter how it went, give the slot back. Between attempts (backoff) no slot is held. The
 whole request (waits included) stays within the listing's deadline when it has one.
+
+``close()`` ends every request in flight at once: each task inside ``send`` is cancelled and
+raises RuntimeError("... closed"); nothing is retried or sent after it.
 """
 
 from __future__ import annotations
@@ -10,15 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TypeVar
 
-from ._errors import QConnectError, TransportError
+from ._errors import DeadlineExceededError, QConnectError
 from ._ratelimit import SendRateLimiter
 from ._retry import (
-    DEADLINE_EXCEEDED,
     RetryDetails,
     RetryPolicy,
     RetryQuota,
@@ -27,7 +28,9 @@ from ._retry import (
 )
 from ._telemetry import call_span, retried
 
-__all__ = ["INITIAL_WINDOW", "Sender"]
+__all__ = ["CLOSED_MESSAGE", "INITIAL_WINDOW", "Sender"]
+
+CLOSED_MESSAGE = "this QConnectClient is closed"
 
 #: Attempts that may be in flight at once before the first success (TCP's initial window).
 INITIAL_WINDOW = 4
@@ -35,6 +38,10 @@ INITIAL_WINDOW = 4
 T = TypeVar("T")
 
 logger = logging.getLogger("qconnect_async")
+
+
+def _loop_time() -> float:
+    return asyncio.get_running_loop().time()
 
 
 class Sender:
@@ -46,7 +53,7 @@ class Sender:
         policy: RetryPolicy,
         limiter: SendRateLimiter,
         max_concurrency: int,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -57,8 +64,14 @@ class Sender:
         self._policy = policy
         self._limiter = limiter
         self._slots = asyncio.Semaphore(max_concurrency)
-        self._clock = clock
+        # One clock for all timing: the loop's (asyncio.sleep runs on it too). Injected only
+        # by the sender's own unit tests, which drive a fake clock.
+        self._clock = clock if clock is not None else _loop_time
         self._sleep = sleep
+        # The tasks inside send() now, and those close() cancelled: see close().
+        self._sending: set[asyncio.Task[object]] = set()
+        self._cut_by_close: set[asyncio.Task[object]] = set()
+        self._closed = False
         self._rand = rand
         self._in_flight = 0
         self._quota = RetryQuota(policy.retry_quota)
@@ -85,6 +98,19 @@ class Sender:
         """The client's send-rate limiter."""
         return self._limiter
 
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Refuse new requests and end every request in flight now (RuntimeError in each)."""
+        self._closed = True
+        for task in self._sending:
+            if task not in self._cut_by_close:
+                self._cut_by_close.add(task)
+                task.cancel(CLOSED_MESSAGE)
+
     async def send(
         self,
         attempt: Callable[[], Awaitable[T]],
@@ -95,10 +121,25 @@ class Sender:
     ) -> T:
         """Call ``attempt`` until it succeeds or the policy says stop; raise its last error.
 
-        One logical call: one OpenTelemetry span over every attempt (see ``_telemetry``).
+        ``deadline`` is an absolute time on this sender's clock (the loop's). The error raised
+        is the attempt's own object, untouched; RuntimeError once the sender is closed. One
+        logical call: one OpenTelemetry span over every attempt (see ``_telemetry``).
         """
-        with call_span(operation, knowledge_base_id, is_throttle):
-            return await self._send(attempt, operation, knowledge_base_id, deadline)
+        if self._closed:
+            raise RuntimeError(CLOSED_MESSAGE)
+        task = asyncio.current_task()
+        assert task is not None
+        self._sending.add(task)
+        try:
+            with call_span(operation, knowledge_base_id, is_throttle):
+                return await self._send(attempt, operation, knowledge_base_id, deadline)
+        except asyncio.CancelledError:
+            if task not in self._cut_by_close or task.uncancel() > 0:
+                raise  # someone else's cancellation too: it stays one
+            raise RuntimeError(CLOSED_MESSAGE) from None
+        finally:
+            self._sending.discard(task)
+            self._cut_by_close.discard(task)
 
     async def _send(
         self,
@@ -107,21 +148,21 @@ class Sender:
         knowledge_base_id: str | None,
         deadline: float | None,
     ) -> T:
-        """Call ``attempt`` until it succeeds or the policy says stop; raise its last error.
-
-        ``deadline`` is an absolute time on this sender's clock. The error raised is the
-        attempt's own object, untouched.
-        """
         policy = self._policy
         started = self._clock()
         drawn = 0  # what this request's last retry took from the quota
         number = 0
         while True:
             number += 1
+            if self._closed:
+                raise RuntimeError(CLOSED_MESSAGE)
             try:
                 result = await self._attempt(attempt, operation, knowledge_base_id, deadline)
             except QConnectError as error:
-                if not policy.is_retryable(error) or number >= policy.max_attempts:
+                if self._closed:
+                    # The session went away under the attempt: that is the close, not a blip.
+                    raise RuntimeError(CLOSED_MESSAGE) from error
+                if not policy.is_retryable(error) or number >= policy.attempts_for(error):
                     raise
                 wait = self._wait(number, error)
                 if deadline is not None and self._clock() + wait >= deadline:
@@ -219,8 +260,8 @@ class Sender:
 class _Deadline:
     """Cancels the body when the sender's clock reaches ``when``; raises DeadlineExceeded.
 
-    asyncio.timeout would do, but it runs on the loop's clock, and the sender's clock and
-    sleep are injectable (tests move a fake clock). Same protocol: cancel the task, then
+    asyncio.timeout_at would do with the default clock (the loop's), but the sender's unit
+    tests inject a fake clock and sleep. Same protocol: cancel the task, then
     uncancel it on the way out, telling our cancellation from anyone else's.
     """
 
@@ -233,18 +274,23 @@ class _Deadline:
         knowledge_base_id: str | None,
     ) -> None:
         self._when = when
-        self._clock = clock
+        # One clock for all timing: the loop's (asyncio.sleep runs on it too). Injected only
+        # by the sender's own unit tests, which drive a fake clock.
+        self._clock = clock if clock is not None else _loop_time
         self._sleep = sleep
+        # The tasks inside send() now, and those close() cancelled: see close().
+        self._sending: set[asyncio.Task[object]] = set()
+        self._cut_by_close: set[asyncio.Task[object]] = set()
+        self._closed = False
         self._operation = operation
         self._knowledge_base_id = knowledge_base_id
         self._expired = False
         self._watcher: asyncio.Task[None] | None = None
         self._task: asyncio.Task[object] | None = None
 
-    def _error(self) -> TransportError:
-        return TransportError(
+    def _error(self) -> DeadlineExceededError:
+        return DeadlineExceededError(
             "the listing's deadline passed before this request completed",
-            code=DEADLINE_EXCEEDED,
             operation=self._operation,
             knowledge_base_id=self._knowledge_base_id,
         )

@@ -30,15 +30,19 @@ from botocore import xform_name
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    CredentialRetrievalError,
     HTTPClientError,
+    NoCredentialsError,
     NoRegionError,
     ParamValidationError,
+    PartialCredentialsError,
 )
 from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
 from ._errors import (
+    CredentialsError,
     MalformedResponseError,
     QConnectError,
     TransportError,
@@ -46,10 +50,12 @@ from ._errors import (
     error_for_code,
 )
 from ._redact import in_our_call, unwatch, watch
+from ._skew import ClockSkew
 from ._telemetry import answered, package_version
 from .models import ImportJob, ImportJobPage, KnowledgeBase
 
 __all__ = [
+    "INCOMPLETE_BODY",
     "BotocoreTransport",
     "CallContext",
     "KnowledgeBasePage",
@@ -61,6 +67,10 @@ _RAW_KEY = "_qconnect_async_raw_body"
 # The operations whose 2xx bodies we decode ourselves (botocore's parse costs ~2.5 ms a page).
 _RAW_SHAPES = frozenset({"ListImportJobsResponse", "ListKnowledgeBasesResponse"})
 _USER_AGENT = "qconnect-async"
+# botocore's "no usable credentials": missing, half given, or a provider that failed.
+_CREDENTIALS_ERRORS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
+#: The code of the TransportError for a 2xx body cut short (retried like any transient failure).
+INCOMPLETE_BODY = "IncompleteBody"
 _B = TypeVar("_B", bound=pydantic.BaseModel)
 
 
@@ -145,6 +155,16 @@ class Transport(Protocol):
         """How many requests the transport can have in flight at once."""
         ...
 
+    @property
+    def region_name(self) -> str | None:
+        """The Region requests go to."""
+        ...
+
+    @property
+    def partition(self) -> str | None:
+        """The partition of that Region ("aws", "aws-cn", ...)."""
+        ...
+
     async def close(self) -> None:
         """Release what the transport owns; idempotent."""
         ...
@@ -187,10 +207,13 @@ class BotocoreTransport:
         self._region: str | None = client.meta.region_name
         # Generated client methods by operation name: the public, instrumented entry points.
         self._methods: dict[str, Any] = {}
+        self._skew: ClockSkew | None = None
         if owned_stack is not None:
             # Our clients only (a borrowed client is never changed): botocore's DEBUG lines
             # for these requests carry the session token and the signature.
             watch()
+            self._skew = ClockSkew()
+            self._skew.install(client.meta.events)
 
     @classmethod
     async def open(cls, options: TransportOptions, session: Any | None = None) -> BotocoreTransport:
@@ -235,6 +258,9 @@ class BotocoreTransport:
             raise ValidationError(
                 "no AWS region: pass region_name or set AWS_DEFAULT_REGION", code="NoRegion"
             ) from exc
+        except _CREDENTIALS_ERRORS as exc:
+            await stack.aclose()
+            raise CredentialsError(_safe_message(exc), code=type(exc).__name__) from exc
         except BotoCoreError as exc:  # a broken config file, an unknown profile, ...
             await stack.aclose()
             raise ValidationError(_safe_message(exc), code=type(exc).__name__) from exc
@@ -258,6 +284,16 @@ class BotocoreTransport:
         """The size of the client's connection pool."""
         return int(self._client.meta.config.max_pool_connections)
 
+    @property
+    def region_name(self) -> str | None:
+        """The Region requests go to."""
+        return self._region
+
+    @property
+    def partition(self) -> str | None:
+        """The partition of that Region ("aws", "aws-cn", ...)."""
+        return getattr(self._client.meta, "partition", None)
+
     async def close(self) -> None:
         """Close the client if we own it."""
         stack, self._stack = self._stack, None
@@ -276,7 +312,7 @@ class BotocoreTransport:
         body = _decode(_ListImportJobsBody, await self.call(ctx, params), ctx, "importJobSummaries")
         return ImportJobPage(
             items=body.importJobSummaries,
-            next_token=body.nextToken,
+            next_token=body.nextToken or None,  # "" ends a listing, as in botocore
             knowledge_base_id=knowledge_base_id,
         )
 
@@ -290,7 +326,9 @@ class BotocoreTransport:
         ctx = CallContext("ListKnowledgeBases", None, next_token)
         response = await self.call(ctx, params)
         body = _decode(_ListKnowledgeBasesBody, response, ctx, "knowledgeBaseSummaries")
-        return KnowledgeBasePage(items=body.knowledgeBaseSummaries, next_token=body.nextToken)
+        return KnowledgeBasePage(
+            items=body.knowledgeBaseSummaries, next_token=body.nextToken or None
+        )
 
     async def call(self, ctx: CallContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
         """One request of ``ctx.operation`` through the generated client method.
@@ -298,6 +336,15 @@ class BotocoreTransport:
         Answers the parsed response (a raw body under ``_RAW_KEY`` for the operations we
         decode ourselves, on clients we own); raises a typed ``QConnectError``.
         """
+        try:
+            return await self._call_once(ctx, params, self._skew)
+        except _SkewCorrected:
+            # Signed again with the service's time, once; a second refusal is raised as is.
+            return await self._call_once(ctx, params, None)
+
+    async def _call_once(
+        self, ctx: CallContext, params: Mapping[str, Any], skew: ClockSkew | None
+    ) -> Mapping[str, Any]:
         method = self._methods.get(ctx.operation)
         if method is None:
             method = self._methods[ctx.operation] = getattr(self._client, xform_name(ctx.operation))
@@ -305,6 +352,8 @@ class BotocoreTransport:
             with in_our_call():
                 result: Mapping[str, Any] = await method(**params)
         except ClientError as exc:
+            if skew is not None and skew.learn(exc.response):
+                raise _SkewCorrected from exc
             error = _from_client_error(exc, ctx)
             answered(self._region, error.request_id, error.http_status)
             raise error from exc
@@ -314,6 +363,10 @@ class BotocoreTransport:
             ) from exc
         except ParamValidationError as exc:
             raise ValidationError(str(exc), code="ParamValidation", **ctx.fields()) from exc
+        except _CREDENTIALS_ERRORS as exc:
+            raise CredentialsError(
+                _safe_message(exc), code=type(exc).__name__, **ctx.fields()
+            ) from exc
         except BotoCoreError as exc:
             raise QConnectError(
                 _safe_message(exc), code=type(exc).__name__, **ctx.fields()
@@ -321,6 +374,10 @@ class BotocoreTransport:
         meta = result.get("ResponseMetadata") or {}
         answered(self._region, meta.get("RequestId"), meta.get("HTTPStatusCode"))
         return result
+
+
+class _SkewCorrected(Exception):
+    """A skew error taught the clock offset: the request is to be signed and sent again."""
 
 
 def _decode(model: type[_B], response: Mapping[str, Any], ctx: CallContext, required: str) -> _B:
@@ -340,6 +397,14 @@ def _decode(model: type[_B], response: Mapping[str, Any], ctx: CallContext, requ
             )
         return model.model_validate(_utc_tree(response))
     except pydantic.ValidationError as exc:
+        if raw is not None and _cut_short(exc, meta.get("HTTPHeaders") or {}):
+            raise TransportError(
+                "the response body ended mid-document: the connection closed early",
+                code=INCOMPLETE_BODY,
+                http_status=meta.get("HTTPStatusCode"),
+                request_id=meta.get("RequestId"),
+                **ctx.fields(),
+            ) from exc
         raise MalformedResponseError(
             f"the response does not match the service model: {_first_error(exc)}",
             http_status=meta.get("HTTPStatusCode"),
@@ -361,6 +426,20 @@ def _utc_tree(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_utc_tree(v) for v in value]
     return value
+
+
+def _cut_short(exc: pydantic.ValidationError, headers: Mapping[str, str]) -> bool:
+    """Whether a body that is not JSON was cut by the network, rather than sent wrong.
+
+    Only a close-delimited body (no Content-Length, not chunked) can be cut without the HTTP
+    layer noticing; it was cut when the document stops in the middle. Any other bad body is
+    complete as sent, and sending it again would give the same answer.
+    """
+    names = {name.lower() for name in headers}
+    if "content-length" in names or "transfer-encoding" in names:
+        return False
+    first = exc.errors(include_url=False, include_input=False)[0]
+    return first["type"] == "json_invalid" and "EOF while parsing" in str(first["msg"])
 
 
 def _first_error(exc: pydantic.ValidationError) -> str:

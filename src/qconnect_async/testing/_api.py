@@ -118,6 +118,15 @@ class ServerControls(ABC):
         """The page size of a listing that sends no maxResults."""
         self._call("set_default_page_size", size=size)
 
+    def set_clock_offset(self, seconds: float) -> None:
+        """Run the server's clock `seconds` ahead of the host's (negative: behind); 0 resets.
+
+        The server checks each request's signing time (X-Amz-Date) against its clock, as AWS
+        does: more than 5 minutes apart is a 403 InvalidSignatureException ("Signature
+        expired" or "Signature not yet current"); every response's Date is the server's time.
+        """
+        self._call("set_clock_offset", seconds=seconds)
+
     def set_job_completion(
         self, *, after_reads: int | None = 1, after_seconds: float | None = None
     ) -> None:
@@ -227,6 +236,25 @@ class ServerControls(ABC):
         self._call(
             "page_fault",
             fault="empty_page",
+            operation=operation,
+            times=times,
+            knowledge_base_id=knowledge_base_id,
+        )
+
+    def empty_last_token(
+        self,
+        operation: str | None = "ListImportJobs",
+        *,
+        times: int | None = None,
+        knowledge_base_id: str | None = None,
+    ) -> None:
+        """End the last page of a listing with ``"nextToken": ""`` instead of no token.
+
+        `times` counts the matching list requests, last pages or not.
+        """
+        self._call(
+            "page_fault",
+            fault="empty_last_token",
             operation=operation,
             times=times,
             knowledge_base_id=knowledge_base_id,

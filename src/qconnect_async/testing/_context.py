@@ -15,15 +15,17 @@ from ._models import JobCompletion
 ENVIRON_KEY = "qconnect_async.testing.context"
 
 #: Faults the handler itself answers, because they need the backend's page tokens.
-PageFault = Literal["repeat_token", "empty_page"]
+PageFault = Literal["repeat_token", "empty_page", "empty_last_token"]
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Behaviour of a server that is not a fault: page size, job completion."""
+    """Behaviour of a server that is not a fault: page size, job completion, its clock."""
 
     default_page_size: int = 100
     completion: JobCompletion = field(default_factory=JobCompletion)
+    #: seconds the server's clock runs ahead of the host's (negative: behind)
+    clock_offset: float = 0.0
 
 
 @dataclass(frozen=True)

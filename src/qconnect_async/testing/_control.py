@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -63,6 +64,7 @@ class Controller:
             "set_default_page_size",
             "set_job_completion",
             "set_latency",
+            "set_clock_offset",
             "set_rate_limit",
             "stats",
             "throttle",
@@ -174,6 +176,14 @@ class Controller:
     def set_default_page_size(self, size: int) -> None:
         _check_int("size", size, low=1)
         self.settings = replace(self.settings, default_page_size=size)
+
+    def set_clock_offset(self, seconds: float) -> None:
+        _check_number("seconds", seconds, low=-(10**9))
+        self.settings = replace(self.settings, clock_offset=float(seconds))
+
+    def now(self) -> float:
+        """The server's clock: the host's, moved by the clock offset (Unix seconds)."""
+        return time.time() + self.settings.clock_offset
 
     def set_job_completion(
         self, *, after_reads: int | None = 1, after_seconds: float | None = None

@@ -16,13 +16,21 @@ from typing import Literal
 
 from ._ids import knowledge_base_id_of
 
-#: A 200 whose body a client must reject: not JSON, JSON without the result list, no bytes.
-MalformedKind = Literal["invalid_json", "missing_summaries", "empty_body"]
-#: Faults on a page's token: the request's token again (a loop), or an empty page to follow.
-PageFault = Literal["repeat_token", "empty_page"]
+#: A 200 whose body a client must reject: not JSON, JSON without the result list, no bytes;
+#: or ("cut_body") a valid body cut short by the network: sent without Content-Length, the
+#: connection closed mid-document, so only the JSON parser can tell it is incomplete.
+MalformedKind = Literal["invalid_json", "missing_summaries", "empty_body", "cut_body"]
+#: Faults on a page's token: the request's token again (a loop), an empty page to follow,
+#: or "" instead of no token on the last page (which ends a listing, as in botocore).
+PageFault = Literal["repeat_token", "empty_page", "empty_last_token"]
 
-MALFORMED_KINDS: tuple[MalformedKind, ...] = ("invalid_json", "missing_summaries", "empty_body")
-PAGE_FAULTS: tuple[PageFault, ...] = ("repeat_token", "empty_page")
+MALFORMED_KINDS: tuple[MalformedKind, ...] = (
+    "invalid_json",
+    "missing_summaries",
+    "empty_body",
+    "cut_body",
+)
+PAGE_FAULTS: tuple[PageFault, ...] = ("repeat_token", "empty_page", "empty_last_token")
 THROTTLING = "ThrottlingException"
 #: What `random_faults` answers by default: a throttle or a server error, equally likely.
 DEFAULT_RANDOM_ERRORS: tuple[tuple[str, int], ...] = (
@@ -212,7 +220,8 @@ class FaultInjector:
             rule = self._first(
                 operation,
                 kb,
-                lambda r: r.page_fault == "empty_page" or (r.page_fault is not None and has_token),
+                lambda r: r.page_fault in ("empty_page", "empty_last_token")
+                or (r.page_fault is not None and has_token),
             )
             if rule is not None:
                 return Decision(latency, page_fault=rule.page_fault)

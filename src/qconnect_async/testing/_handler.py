@@ -16,6 +16,7 @@ import io
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +55,12 @@ class RequestHandler(MotoRequestHandler):
                 return
             self._server_header_sent = True
         super().send_header(keyword, value)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header tells the server's clock, which a test may set off the host's.
+        if timestamp is None:
+            timestamp = getattr(self.server, "clock", time.time)()
+        return super().date_time_string(timestamp)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         # werkzeug formats (and colours) the line before its logger drops it.
@@ -105,11 +112,14 @@ class RequestHandler(MotoRequestHandler):
         head = self.command == "HEAD"
         self.send_response(code, reason)
         length_sent: str | None = None
+        close_delimited = False
         for key, value in headers:
-            self.send_header(key, value)
+            self.send_header(key, value)  # `Connection: close` also ends the connection
             if key.lower() == "content-length":
                 length_sent = value.strip()
-        if length_sent is None and not bodiless and not head:
+            elif key.lower() == "connection" and value.strip().lower() == "close":
+                close_delimited = True
+        if length_sent is None and not bodiless and not head and not close_delimited:
             self.send_header("Content-Length", str(len(content)))
         elif (
             length_sent is not None
@@ -154,6 +164,8 @@ class WSGIServer(ThreadedWSGIServer):
 
     def __init__(self, host: str, port: int, app: Callable[..., Any]) -> None:
         super().__init__(host, port, app, RequestHandler)
+        #: the server's clock (Unix seconds), for the Date header
+        self.clock: Callable[[], float] = time.time
         self.stopping = False
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()

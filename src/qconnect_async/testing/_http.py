@@ -17,6 +17,9 @@ _MALFORMED_BODIES: dict[MalformedKind, bytes] = {
     "invalid_json": b'{"importJobSummaries": [{"importJobId": "',
     "missing_summaries": b'{"nextToken": null, "message": "no summaries here"}',
     "empty_body": b"",
+    # The same bytes, but sent without Content-Length and cut by closing the connection:
+    # the client cannot see the cut, only that the document is incomplete.
+    "cut_body": b'{"importJobSummaries": [{"importJobId": "',
 }
 
 
@@ -53,4 +56,8 @@ def error_reply(error: ErrorReply) -> Reply:
 
 def malformed_reply(kind: MalformedKind) -> Reply:
     body = _MALFORMED_BODIES[kind]
+    if kind == "cut_body":
+        # A close-delimited body (HTTP/1.1 allows it): the request handler sends no length.
+        headers = [(k, v) for k, v in response_headers(body) if k != "Content-Length"]
+        return 200, [*headers, ("Connection", "close")], body
     return 200, response_headers(body), body

@@ -106,6 +106,8 @@ class QConnectResponse(BaseResponse):
         )
         if fault == "repeat_token" and request_token is not None:
             token = request_token
+        if fault == "empty_last_token" and token is None:
+            token = ""
         return ActionResult(
             {"knowledgeBaseSummaries": [kb.data() for kb in kbs], "nextToken": token}
         )
@@ -177,6 +179,8 @@ def list_import_jobs_body(
     )
     if fault == "repeat_token" and request_token is not None:
         token = request_token
+    if fault == "empty_last_token" and token is None:
+        token = ""
     # What json.dumps({"importJobSummaries": [...], "nextToken": ...}) writes, from cached parts.
     tail = b"]}" if token is None else b'], "nextToken": ' + json.dumps(token).encode() + b"}"
     return b'{"importJobSummaries": [' + b", ".join(summaries) + tail

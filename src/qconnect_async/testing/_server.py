@@ -37,6 +37,7 @@ class _ThreadedServer(ThreadedMotoServer):
             self.startup_error = exc
             self._server_ready_event.set()
             return
+        self._server.clock = self._controller.now
         self._server_ready_event.set()
         self._server.serve_forever()
 

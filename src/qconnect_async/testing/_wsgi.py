@@ -16,6 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -51,6 +52,10 @@ IMPLEMENTED = frozenset(
 
 _log = logging.getLogger("qconnect_async.testing")
 
+#: How far a request's signing time may be from the server's clock (AWS's SigV4 rule).
+MAX_SKEW = 300.0
+_AMZ_DATE = "%Y%m%dT%H%M%SZ"
+
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 StartResponse = Callable[..., Callable[[bytes], object]]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -60,6 +65,26 @@ def _signed_for_wisdom(environ: dict[str, Any]) -> bool:
     # "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/wisdom/aws4_request, ..."
     scope = str(environ.get("HTTP_AUTHORIZATION", "")).split("Credential=", 1)[-1]
     return "/wisdom/aws4_request" in scope.split(",", 1)[0]
+
+
+def _skew_error(environ: dict[str, Any], now: float) -> ErrorReply | None:
+    """AWS's answer to a request signed too far from its clock, or None."""
+    stamp = str(environ.get("HTTP_X_AMZ_DATE", ""))
+    try:
+        signed = datetime.strptime(stamp, _AMZ_DATE).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None  # no signing time to check (moto does not check signatures either)
+
+    def at(seconds: float) -> str:
+        return datetime.fromtimestamp(seconds, UTC).strftime(_AMZ_DATE)
+
+    if signed < now - MAX_SKEW:
+        message = f"Signature expired: {stamp} is now earlier than {at(now - MAX_SKEW)} "
+        return ErrorReply(403, "InvalidSignatureException", f"{message}({at(now)} - 5 min.)")
+    if signed > now + MAX_SKEW:
+        message = f"Signature not yet current: {stamp} is still later than {at(now + MAX_SKEW)} "
+        return ErrorReply(403, "InvalidSignatureException", f"{message}({at(now)} + 5 min.)")
+    return None
 
 
 def _raw_path(environ: dict[str, Any]) -> str:
@@ -101,6 +126,13 @@ class QConnectWSGI:
         recorder.begin(operation)
         status, fault, throttled = 500, False, False
         try:
+            # The signature is checked first, as AWS does: before throttling or any fault.
+            skew = _skew_error(environ, self.controller.now())
+            if skew is not None:
+                fault = True
+                reply = error_reply(skew)
+                status = reply[0]
+                return reply
             decision = self.controller.faults.decide(
                 operation,
                 route.labels.get("knowledgeBaseId"),
