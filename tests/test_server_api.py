@@ -273,7 +273,7 @@ def put_csv(upload: dict[str, Any]) -> int:
     request = urllib.request.Request(
         upload["url"], data=body, headers=upload["headersToInclude"], method="PUT"
     )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - local server
+    with urllib.request.urlopen(request, timeout=10) as response:
         return int(response.status)
 
 

@@ -43,7 +43,7 @@ def put(url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
     """A plain HTTP PUT; (status, body)."""
     request = urllib.request.Request(url, data=body, headers=dict(headers), method="PUT")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - local
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -51,7 +51,7 @@ def put(url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
 
 def get(url: str) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - local
+        with urllib.request.urlopen(url, timeout=10) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -124,7 +124,7 @@ def test_a_put_with_a_forged_signature_is_refused(client: Any, kb: str) -> None:
 def test_upload_faults_slow_down_then_expiry(
     qconnect_server: QConnectServer, client: Any, kb: str
 ) -> None:
-    """fail_uploads answers S3's 503 SlowDown XML; expire_upload_urls a 403 'Request has expired'."""
+    """fail_uploads: S3's 503 SlowDown XML; expire_upload_urls: 403 'Request has expired'."""
     answer = client.start_content_upload(knowledgeBaseId=kb, contentType="text/csv")
     qconnect_server.fail_uploads()
     qconnect_server.expire_upload_urls()
