@@ -273,12 +273,12 @@ async def test_unknown_code_keeps_its_code(
     client: QConnectClient, kb: str, qconnect_server: QConnectServer
 ) -> None:
     """A code the library does not map is a QConnectError that keeps the code."""
-    qconnect_server.fail(code="ConflictException", status=409, times=None)
+    qconnect_server.fail(code="PreconditionFailedException", status=412, times=None)
     with pytest.raises(QConnectError) as info:
         async for _ in client.list_import_jobs(kb):
             pass
     assert type(info.value) is QConnectError
-    assert info.value.code == "ConflictException"
+    assert info.value.code == "PreconditionFailedException"
 
 
 async def test_one_attempt_under_botocore_retries_are_ours(

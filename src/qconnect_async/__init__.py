@@ -10,11 +10,15 @@ from importlib.metadata import PackageNotFoundError, version
 from ._client import QConnectClient
 from ._errors import (
     AccessDeniedError,
+    ConflictError,
+    DeadlineExceededError,
+    ImportJobFailedError,
     MalformedResponseError,
     PaginationLoopError,
     QConnectError,
     ResourceNotFoundError,
     ServiceError,
+    ServiceQuotaExceededError,
     ThrottlingError,
     TransportError,
     ValidationError,
@@ -40,10 +44,13 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "AccessDeniedError",
+    "ConflictError",
     "ConnectConfiguration",
+    "DeadlineExceededError",
     "ExternalSource",
     "ExternalSourceConfiguration",
     "ImportJob",
+    "ImportJobFailedError",
     "ImportJobPage",
     "ImportJobPager",
     "ImportJobStatus",
@@ -57,6 +64,7 @@ __all__ = [
     "RetryDetails",
     "RetryPolicy",
     "ServiceError",
+    "ServiceQuotaExceededError",
     "ThrottlingError",
     "TransportError",
     "UnknownConfiguration",

@@ -9,8 +9,12 @@
     ├── ThrottlingError                throttled, still so after the retries allowed
     ├── ServiceError                   a 5xx, or a code we do not map
     ├── TransportError                 connection failures and timeouts (no HTTP answer)
+    │   └── DeadlineExceededError (TimeoutError)   a deadline or timeout of ours passed
     ├── MalformedResponseError         a 200 whose body breaks the model
-    └── PaginationLoopError            the service sent a token it had sent before
+    ├── PaginationLoopError            the service sent a token it had sent before
+    ├── ConflictError                  409: the request clashes with the state (a running job)
+    ├── ServiceQuotaExceededError      402: a quota is used up; never retried
+    └── ImportJobFailedError           an import job ended FAILED; ``.job`` holds it
 
 Every error carries where a listing can resume (``next_token``); the botocore exception,
 when there is one, is chained as ``__cause__``.
@@ -24,11 +28,15 @@ from typing import Any
 __all__ = [
     "THROTTLING_CODES",
     "AccessDeniedError",
+    "ConflictError",
+    "DeadlineExceededError",
+    "ImportJobFailedError",
     "MalformedResponseError",
     "PaginationLoopError",
     "QConnectError",
     "ResourceNotFoundError",
     "ServiceError",
+    "ServiceQuotaExceededError",
     "ThrottlingError",
     "TransportError",
     "ValidationError",
@@ -72,6 +80,7 @@ class QConnectError(Exception):
         knowledge_base_id: str | None = None,
         next_token: str | None = None,
         retry_after: float | None = None,
+        upload_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -83,6 +92,8 @@ class QConnectError(Exception):
         self.next_token = next_token
         #: seconds the service asked us to wait (Retry-After), when it said so
         self.retry_after = retry_after
+        #: the upload (StartContentUpload's uploadId) a failed upload or start was about
+        self.upload_id = upload_id
 
     def __str__(self) -> str:
         parts = [f"{self.code}: {self.message}"]
@@ -90,6 +101,8 @@ class QConnectError(Exception):
             parts.append(f"operation={self.operation}")
         if self.knowledge_base_id:
             parts.append(f"knowledge_base_id={self.knowledge_base_id}")
+        if self.upload_id:
+            parts.append(f"upload_id={self.upload_id}")
         if self.http_status is not None:
             parts.append(f"http_status={self.http_status}")
         if self.request_id:
@@ -112,6 +125,7 @@ class QConnectError(Exception):
             "knowledge_base_id": self.knowledge_base_id,
             "next_token": self.next_token,
             "retry_after": self.retry_after,
+            "upload_id": self.upload_id,
         }
 
 
@@ -167,11 +181,45 @@ class PaginationLoopError(QConnectError):
     default_code = "PaginationLoop"
 
 
+class ConflictError(QConnectError):
+    """The request clashes with the resource's state (409), e.g. deleting a running job."""
+
+    default_code = "ConflictException"
+
+
+class ServiceQuotaExceededError(QConnectError):
+    """A service quota is used up (402); waiting a little does not help, so never retried."""
+
+    default_code = "ServiceQuotaExceededException"
+
+
+class DeadlineExceededError(TransportError, TimeoutError):
+    """A deadline or timeout given to this library passed before the work was done."""
+
+    default_code = "DeadlineExceeded"
+
+
+class ImportJobFailedError(QConnectError):
+    """An awaited import job ended FAILED; ``job`` holds it (with its failed_record_report)."""
+
+    default_code = "ImportJobFailed"
+
+    def __init__(self, message: str, *, job: Any = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        #: the ImportJob as last seen (typed Any: the error tree sits below the models)
+        self.job: Any = job
+
+    def _fields(self) -> Mapping[str, Any]:
+        return {**super()._fields(), "job": self.job}
+
+
 _BY_CODE: dict[str, type[QConnectError]] = {
     "ValidationException": ValidationError,
     "AccessDeniedException": AccessDeniedError,
     "UnauthorizedException": AccessDeniedError,
     "ResourceNotFoundException": ResourceNotFoundError,
+    "ConflictException": ConflictError,
+    "ServiceQuotaExceededException": ServiceQuotaExceededError,
     **{code: ThrottlingError for code in THROTTLING_CODES},
 }
 
@@ -187,6 +235,10 @@ def error_for_code(code: str, http_status: int | None) -> type[QConnectError]:
         return AccessDeniedError
     if http_status == 404:
         return ResourceNotFoundError
+    if http_status == 409:
+        return ConflictError
+    if http_status == 402:
+        return ServiceQuotaExceededError
     if http_status is not None and http_status >= 500:
         return ServiceError
     # An error we do not know yet: keep its code; callers can still match on `.code`.

@@ -12,6 +12,7 @@ import email.utils
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import aiohttp
@@ -414,3 +415,94 @@ def _safe_message(exc: BaseException) -> str:
     if isinstance(exc, asyncio.TimeoutError) and not str(exc):
         text = "the request timed out"
     return text[:500]
+
+
+# -- managing import jobs (issue 12): one attempt each, on the public path --------------------
+
+
+class ContentUpload(pydantic.BaseModel):
+    """StartContentUpload's answer: where to PUT the content, and with which headers."""
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
+    upload_id: str = pydantic.Field(alias="uploadId")
+    # A presigned URL: a secret (never in repr, str or logs).
+    url: pydantic.SecretStr
+    url_expiry: datetime = pydantic.Field(alias="urlExpiry")
+    headers_to_include: dict[str, str] = pydantic.Field(alias="headersToInclude")
+
+
+class _StartContentUploadBody(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
+    upload: ContentUpload
+
+
+class _ImportJobBody(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
+    importJob: ImportJob
+
+
+async def start_content_upload(
+    transport: Transport, knowledge_base_id: str, content_type: str
+) -> ContentUpload:
+    """One StartContentUpload request."""
+    ctx = _Context("StartContentUpload", knowledge_base_id, None)
+    params = {"knowledgeBaseId": knowledge_base_id, "contentType": content_type}
+    response = await transport._call(ctx, params)
+    if "uploadId" not in response:
+        meta = response.get("ResponseMetadata") or {}
+        raise MalformedResponseError(
+            "the response has no uploadId",
+            http_status=meta.get("HTTPStatusCode"),
+            request_id=meta.get("RequestId"),
+            **ctx.fields(),
+        )
+    return _decode(_StartContentUploadBody, {"upload": response}, ctx, "upload").upload
+
+
+async def start_import_job(
+    transport: Transport,
+    knowledge_base_id: str,
+    *,
+    upload_id: str,
+    import_job_type: str,
+    client_token: str,
+    metadata: Mapping[str, str] | None,
+    external_source_configuration: Mapping[str, Any] | None,
+) -> ImportJob:
+    """One StartImportJob request; ``client_token`` makes a retried start the same job."""
+    params: dict[str, Any] = {
+        "knowledgeBaseId": knowledge_base_id,
+        "importJobType": import_job_type,
+        "uploadId": upload_id,
+        "clientToken": client_token,
+    }
+    if metadata is not None:
+        params["metadata"] = dict(metadata)
+    if external_source_configuration is not None:
+        params["externalSourceConfiguration"] = dict(external_source_configuration)
+    ctx = _Context("StartImportJob", knowledge_base_id, None)
+    try:
+        response = await transport._call(ctx, params)
+    except QConnectError as error:
+        error.upload_id = upload_id
+        raise
+    return _decode(_ImportJobBody, response, ctx, "importJob").importJob
+
+
+async def get_import_job(
+    transport: Transport, knowledge_base_id: str, import_job_id: str
+) -> ImportJob:
+    """One GetImportJob request."""
+    ctx = _Context("GetImportJob", knowledge_base_id, None)
+    params = {"knowledgeBaseId": knowledge_base_id, "importJobId": import_job_id}
+    response = await transport._call(ctx, params)
+    return _decode(_ImportJobBody, response, ctx, "importJob").importJob
+
+
+async def delete_import_job(
+    transport: Transport, knowledge_base_id: str, import_job_id: str
+) -> None:
+    """One DeleteImportJob request (204, no body)."""
+    ctx = _Context("DeleteImportJob", knowledge_base_id, None)
+    params = {"knowledgeBaseId": knowledge_base_id, "importJobId": import_job_id}
+    await transport._call(ctx, params)
