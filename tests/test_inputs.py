@@ -8,9 +8,11 @@ import pytest
 
 from qconnect_async import (
     AccessDeniedError,
+    ConflictError,
     QConnectError,
     ResourceNotFoundError,
     ServiceError,
+    ServiceQuotaExceededError,
     ThrottlingError,
     ValidationError,
 )
@@ -97,7 +99,10 @@ def test_good_tokens_pass() -> None:
         ("InternalServerException", 500, ServiceError),
         ("Whatever", 503, ServiceError),
         ("Whatever", 403, AccessDeniedError),
-        ("ConflictException", 409, QConnectError),
+        ("ConflictException", 409, ConflictError),
+        ("Whatever", 409, ConflictError),
+        ("ServiceQuotaExceededException", 402, ServiceQuotaExceededError),
+        ("PreconditionFailed", 412, QConnectError),
     ],
 )
 def test_codes_map_to_classes(code: str, status: int, cls: type[QConnectError]) -> None:
