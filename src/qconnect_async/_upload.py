@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import aiohttp
 
@@ -56,18 +56,14 @@ def is_expired_url(error: QConnectError) -> bool:
     return isinstance(error, AccessDeniedError) and _EXPIRED_MESSAGE in error.message.lower()
 
 
-async def _chunks(path: Path, size: int) -> AsyncIterator[bytes]:
-    handle = await asyncio.to_thread(path.open, "rb")
-    try:
-        left = size
-        while left > 0:
-            chunk = await asyncio.to_thread(handle.read, min(_CHUNK, left))
-            if not chunk:
-                break  # the file shrank under us: the server sees a short body and says so
-            left -= len(chunk)
-            yield chunk
-    finally:
-        await asyncio.to_thread(handle.close)
+async def _chunks(handle: BinaryIO, size: int) -> AsyncGenerator[bytes, None]:
+    left = size
+    while left > 0:
+        chunk = await asyncio.to_thread(handle.read, min(_CHUNK, left))
+        if not chunk:
+            break  # the file shrank under us: the server sees a short body and says so
+        left -= len(chunk)
+        yield chunk
 
 
 class Uploader:
@@ -106,10 +102,13 @@ class Uploader:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         # Content-Length given: aiohttp sends the stream as is, never chunked (S3 refuses that).
         sent = {**headers, "Content-Length": str(size)}
-        data: bytes | AsyncIterator[bytes] = (
-            content if isinstance(content, bytes) else _chunks(content, size)
-        )
+        handle: BinaryIO | None = None
+        stream: AsyncGenerator[bytes, None] | None = None
         try:
+            if not isinstance(content, bytes):
+                handle = await asyncio.to_thread(content.open, "rb")
+                stream = _chunks(handle, size)
+            data = content if stream is None else stream
             async with self._session.put(url, data=data, headers=sent) as response:
                 body = await response.read()
                 status = response.status
@@ -125,6 +124,13 @@ class Uploader:
             # Connection errors name the host and port, never the path or the signature.
             message = "the upload timed out" if isinstance(exc, TimeoutError) else str(exc)
             raise TransportError(message[:300], code=type(exc).__name__, **fields) from exc
+        finally:
+            # aiohttp stops reading the stream once Content-Length bytes are out, leaving it
+            # suspended: close it and the file here, not whenever the GC gets to them.
+            if stream is not None:
+                await stream.aclose()
+            if handle is not None:
+                await asyncio.to_thread(handle.close)
         if status < 300:
             return
         code, message = _s3_error(body, status)
