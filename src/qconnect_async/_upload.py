@@ -10,6 +10,7 @@ held in memory whole); each attempt reads it again from the start. Nothing here 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncGenerator, Mapping
@@ -128,7 +129,9 @@ class Uploader:
             # aiohttp stops reading the stream once Content-Length bytes are out, leaving it
             # suspended: close it and the file here, not whenever the GC gets to them.
             if stream is not None:
-                await stream.aclose()
+                # RuntimeError: cancelled while aiohttp's writer was still inside it.
+                with contextlib.suppress(RuntimeError):
+                    await stream.aclose()
             if handle is not None:
                 await asyncio.to_thread(handle.close)
         if status < 300:
