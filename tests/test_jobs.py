@@ -27,6 +27,7 @@ from qconnect_async import (
     QConnectClient,
     QConnectError,
     ResourceNotFoundError,
+    RetryPolicy,
     ServiceQuotaExceededError,
     TransportError,
     ValidationError,
@@ -364,3 +365,31 @@ async def test_bad_input_is_refused_before_any_request(
     with pytest.raises(ValidationError, match=what):
         await call(client, kb, tmp_path)
     assert qconnect_server.stats.total_requests == 0
+
+
+async def test_a_dropped_connection_on_the_put_is_retried(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """A PUT whose connection closes with no answer is tried again; the import then starts."""
+    qconnect_server.disconnect_uploads(times=2)
+    job = await client.start_import_job(kb, GOOD_CSV)
+    assert qconnect_server.uploaded(job.upload_id) == GOOD_CSV
+    assert requests(qconnect_server, "PutObject") >= 3
+
+
+async def test_a_put_that_never_gets_through_is_a_transport_error(
+    kb: str, qconnect_server: QConnectServer
+) -> None:
+    """Connection errors past the retries allowed: TransportError with the KB and upload id."""
+    qconnect_server.disconnect_uploads(times=None)
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url,
+        region_name="us-east-1",
+        retry=RetryPolicy(max_attempts=2),
+    ) as client:
+        with pytest.raises(TransportError) as info:
+            await client.start_import_job(kb, GOOD_CSV)
+    error = info.value
+    assert error.knowledge_base_id == kb and error.upload_id and error.operation == "PutObject"
+    assert SECRET not in str(error) and SECRET not in repr(error.__cause__)
+    assert requests(qconnect_server, "StartImportJob") == 0

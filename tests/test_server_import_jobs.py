@@ -7,8 +7,10 @@ test_server_api.py); the PUT and the report GET are plain HTTP, as a client of S
 from __future__ import annotations
 
 import csv
+import http.client
 import io
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -310,3 +312,24 @@ async def test_aiobotocore_runs_the_whole_flow(qconnect_server: QConnectServer, 
         with pytest.raises(client.exceptions.ResourceNotFoundException):
             await client.get_import_job(knowledgeBaseId=kb, importJobId=job["importJobId"])
     assert wire.errors == []
+
+
+def test_disconnect_uploads_closes_the_connection_unanswered(
+    qconnect_server: QConnectServer, client: Any, kb: str
+) -> None:
+    """disconnect_uploads: the PUT's (kept-alive) connection ends with no reply; nothing kept."""
+    answer = client.start_content_upload(knowledgeBaseId=kb, contentType="text/csv")
+    qconnect_server.disconnect_uploads()
+    url = urllib.parse.urlsplit(answer["url"])
+    # http.client keeps the connection alive (urllib would ask to close it).
+    connection = http.client.HTTPConnection(url.netloc, timeout=10)
+    try:
+        connection.request(
+            "PUT", f"{url.path}?{url.query}", body=GOOD_CSV, headers=answer["headersToInclude"]
+        )
+        with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+            connection.getresponse()
+    finally:
+        connection.close()
+    assert qconnect_server.uploaded(answer["uploadId"]) is None
+    assert put(answer["url"], GOOD_CSV, answer["headersToInclude"])[0] == 200

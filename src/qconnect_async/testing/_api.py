@@ -157,6 +157,10 @@ class ServerControls(ABC):
         """
         self._call("fail_uploads", times=times, status=status, code=code, message=message)
 
+    def disconnect_uploads(self, *, times: int | None = 1) -> None:
+        """Close the connection of the next `times` presigned PUTs without an answer."""
+        self._call("disconnect_uploads", times=times)
+
     def expire_upload_urls(self, *, times: int | None = 1) -> None:
         """Treat the next `times` presigned PUTs as arriving after their URL's expiry.
 

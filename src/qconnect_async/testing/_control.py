@@ -53,6 +53,7 @@ class Controller:
             "add_raw_import_job",
             "clear_faults",
             "create_knowledge_base",
+            "disconnect_uploads",
             "expire_upload_urls",
             "fail",
             "fail_uploads",
@@ -219,6 +220,11 @@ class Controller:
             _check_int("times", times, low=1)
         _check_int("status", status, low=400, high=599)
         self.faults.add_upload_fault(UploadRule("error", times, status, str(code), str(message)))
+
+    def disconnect_uploads(self, *, times: int | None = 1) -> None:
+        if times is not None:
+            _check_int("times", times, low=1)
+        self.faults.add_upload_fault(UploadRule("disconnect", times))
 
     def expire_upload_urls(self, *, times: int | None = 1) -> None:
         if times is not None:

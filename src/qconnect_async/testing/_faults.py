@@ -24,8 +24,9 @@ PageFault = Literal["repeat_token", "empty_page"]
 MALFORMED_KINDS: tuple[MalformedKind, ...] = ("invalid_json", "missing_summaries", "empty_body")
 PAGE_FAULTS: tuple[PageFault, ...] = ("repeat_token", "empty_page")
 THROTTLING = "ThrottlingException"
-#: Faults of a presigned PUT: an S3 error reply, or a URL found expired whatever its expiry.
-UploadFault = Literal["error", "expired"]
+#: Faults of a presigned PUT: an S3 error reply, a URL found expired whatever its expiry, or
+#: the connection closed with no answer.
+UploadFault = Literal["error", "expired", "disconnect"]
 #: What `random_faults` answers by default: a throttle or a server error, equally likely.
 DEFAULT_RANDOM_ERRORS: tuple[tuple[str, int], ...] = (
     (THROTTLING, 429),

@@ -19,6 +19,7 @@ from xml.sax.saxutils import escape
 
 from ._backend import backend_for
 from ._faults import FaultInjector
+from ._handler import DROP_CONNECTION
 from ._http import Reply
 from ._uploads import REPORT_PREFIX, UPLOAD_PREFIX
 
@@ -93,6 +94,9 @@ def put_upload(environ: dict[str, Any], path: str, faults: FaultInjector) -> Rep
     fault = faults.decide_upload()
     if fault is not None and fault.kind == "error":
         return s3_error(fault.status, fault.code, fault.message)
+    if fault is not None and fault.kind == "disconnect":
+        environ[DROP_CONNECTION] = True
+        return s3_error(500, "InternalError", "The connection was dropped.")
     if (fault is not None and fault.kind == "expired") or time.time() >= upload.expires_at:
         return s3_error(403, "AccessDenied", "Request has expired")
     headers = _headers(environ)
