@@ -333,3 +333,24 @@ def test_disconnect_uploads_closes_the_connection_unanswered(
         connection.close()
     assert qconnect_server.uploaded(answer["uploadId"]) is None
     assert put(answer["url"], GOOD_CSV, answer["headersToInclude"])[0] == 200
+
+
+def test_the_import_controls_work_over_http(qconnect_server: QConnectServer, kb: str) -> None:
+    """RemoteQConnectServer drives the upload faults, the quota and reads uploads over HTTP."""
+    from qconnect_async.testing import RemoteQConnectServer
+
+    remote = RemoteQConnectServer(qconnect_server.endpoint_url)
+    client = make_client(qconnect_server)
+    try:
+        answer = client.start_content_upload(knowledgeBaseId=kb, contentType="text/csv")
+        remote.fail_uploads(times=1)
+        remote.expire_upload_urls(times=1)
+        statuses = [put(answer["url"], GOOD_CSV, answer["headersToInclude"])[0] for _ in "abc"]
+        assert statuses == [503, 403, 200]
+        assert remote.uploaded(answer["uploadId"]) == GOOD_CSV
+        remote.set_job_quota(0)
+        assert error_code(lambda: start(client, kb, answer["uploadId"]))[0] == 402
+    finally:
+        client.close()
+    with pytest.raises(ValueError, match="times"):
+        remote.fail_uploads(times=0)

@@ -206,7 +206,6 @@ def _failed(job: ImportJob, kb: str) -> ImportJobFailedError:
     return ImportJobFailedError(
         f"import job {job.import_job_id} {what}",
         job=job,
-        code=str(job.status),
         operation="GetImportJob",
         knowledge_base_id=kb,
         upload_id=job.upload_id,
