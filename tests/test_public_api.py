@@ -54,9 +54,9 @@ def test_version_comes_from_package_metadata() -> None:
 
 def test_imports_flow_one_way() -> None:
     """Lower layers never import higher ones; only _transport imports aiobotocore."""
-    order = ["_errors", "models", "_telemetry", "_redact", "_inputs", "_transport", "_retry",
-             "_ratelimit", "_send",
-             "_paginate", "_fanout", "_client"]
+    order = ["_errors", "models", "_telemetry", "_redact", "_skew", "_inputs", "_transport",
+             "_upload", "_retry", "_ratelimit", "_send", "_paginate", "_fanout", "_jobs",
+             "_client"]
     src = pathlib.Path(qconnect_async.__file__).parent
     for i, name in enumerate(order):
         text = (src / f"{name}.py").read_text()
@@ -64,7 +64,7 @@ def test_imports_flow_one_way() -> None:
             assert f"from .{higher} import" not in text, f"{name} imports {higher}"
         assert "from . import" not in text
     for name in ["_errors", "models", "_telemetry", "_redact", "_inputs", "_retry", "_ratelimit",
-                 "_send", "_paginate", "_fanout", "_client"]:
+                 "_send", "_paginate", "_fanout", "_jobs", "_client"]:
         text = (src / f"{name}.py").read_text()
         for lib in ("aiobotocore", "botocore", "aiohttp"):
             assert f"import {lib}" not in text and f"from {lib}" not in text, (name, lib)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -266,13 +267,24 @@ def test_raw_summaries_reach_the_client_verbatim(qconnect_server: QConnectServer
     client.close()
 
 
+def put_csv(upload: dict[str, Any]) -> int:
+    """PUT a valid quick-response CSV to an upload URL with its headers; the HTTP status."""
+    body = b"Name,Content\nHello,Hi there\n"
+    request = urllib.request.Request(
+        upload["url"], data=body, headers=upload["headersToInclude"], method="PUT"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(response.status)
+
+
 def test_import_job_lifecycle(qconnect_server: QConnectServer, client: Any) -> None:
     """Upload, start, poll until COMPLETE, delete (204), then the job is gone (404)."""
     kb = client.create_knowledge_base(name="Quick", knowledgeBaseType="QUICK_RESPONSES")
     kb_id = kb["knowledgeBase"]["knowledgeBaseId"]
     assert kb["knowledgeBase"]["status"] == "ACTIVE"
     upload = client.start_content_upload(knowledgeBaseId=kb_id, contentType="text/csv")
-    assert upload["headersToInclude"] == {"Content-Type": "text/csv"}
+    assert upload["headersToInclude"]["Content-Type"] == "text/csv"
+    assert put_csv(upload) == 200
     started = client.start_import_job(
         knowledgeBaseId=kb_id,
         importJobType="QUICK_RESPONSES",
@@ -303,7 +315,11 @@ def test_job_completion_is_configurable(qconnect_server: QConnectServer, client:
     kb = qconnect_server.create_knowledge_base()
 
     def start_and_read() -> str:
-        client.start_import_job(knowledgeBaseId=kb, importJobType="QUICK_RESPONSES", uploadId="u")
+        upload = client.start_content_upload(knowledgeBaseId=kb, contentType="text/csv")
+        assert put_csv(upload) == 200
+        client.start_import_job(
+            knowledgeBaseId=kb, importJobType="QUICK_RESPONSES", uploadId=upload["uploadId"]
+        )
         return str(client.list_import_jobs(knowledgeBaseId=kb)["importJobSummaries"][-1]["status"])
 
     qconnect_server.set_job_completion(after_reads=0)

@@ -12,9 +12,10 @@
     ├── ThrottlingError                   throttled, still so after the retries allowed
     ├── ServiceError                      a 5xx, or a service error we do not map
     ├── TransportError                    no complete HTTP answer: connection, timeout, cut body
-    │   └── DeadlineExceededError (TimeoutError)  the caller's deadline passed
+    │   └── DeadlineExceededError (TimeoutError)  the caller's deadline or timeout passed
     ├── MalformedResponseError            a complete 2xx body that breaks the model
-    └── PaginationLoopError               the service sent a token it had sent before
+    ├── PaginationLoopError               the service sent a token it had sent before
+    └── ImportJobFailedError              an awaited import job ended FAILED (``.job``)
 
 CredentialsError is not an AccessDeniedError on purpose: a caller skipping the KBs it may not
 read (``except AccessDeniedError: continue``) must not silently skip every KB because the
@@ -34,6 +35,7 @@ __all__ = [
     "ConflictError",
     "CredentialsError",
     "DeadlineExceededError",
+    "ImportJobFailedError",
     "MalformedResponseError",
     "PaginationLoopError",
     "QConnectError",
@@ -99,6 +101,7 @@ class QConnectError(Exception):
         knowledge_base_id: str | None = None,
         next_token: str | None = None,
         retry_after: float | None = None,
+        upload_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -110,6 +113,8 @@ class QConnectError(Exception):
         self.next_token = next_token
         #: seconds the service asked us to wait (Retry-After), when it said so
         self.retry_after = retry_after
+        #: the upload (StartContentUpload's uploadId) a failed upload or start was about
+        self.upload_id = upload_id
 
     def __str__(self) -> str:
         parts = [f"{self.code}: {self.message}"]
@@ -117,6 +122,8 @@ class QConnectError(Exception):
             parts.append(f"operation={self.operation}")
         if self.knowledge_base_id:
             parts.append(f"knowledge_base_id={self.knowledge_base_id}")
+        if self.upload_id:
+            parts.append(f"upload_id={self.upload_id}")
         if self.http_status is not None:
             parts.append(f"http_status={self.http_status}")
         if self.request_id:
@@ -139,6 +146,7 @@ class QConnectError(Exception):
             "knowledge_base_id": self.knowledge_base_id,
             "next_token": self.next_token,
             "retry_after": self.retry_after,
+            "upload_id": self.upload_id,
         }
 
 
@@ -201,7 +209,7 @@ class TransportError(QConnectError):
 
 
 class DeadlineExceededError(TransportError, TimeoutError):
-    """The deadline given to a listing passed before it finished."""
+    """A deadline or timeout given to this library (a listing's, a wait's) passed first."""
 
     default_code = "DeadlineExceeded"
 
@@ -216,6 +224,20 @@ class PaginationLoopError(QConnectError):
     """The service sent a pagination token it had already sent in the same listing."""
 
     default_code = "PaginationLoop"
+
+
+class ImportJobFailedError(QConnectError):
+    """An awaited import job ended FAILED; ``job`` holds it (with its failed_record_report)."""
+
+    default_code = "ImportJobFailed"
+
+    def __init__(self, message: str, *, job: Any = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        #: the ImportJob as last seen (typed Any: the error tree sits below the models)
+        self.job: Any = job
+
+    def _fields(self) -> Mapping[str, Any]:
+        return {**super()._fields(), "job": self.job}
 
 
 _BY_CODE: dict[str, type[QConnectError]] = {

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from ._errors import ValidationError
 
@@ -119,4 +122,82 @@ def check_deadline(value: object) -> float | None:
         raise ValidationError(f"deadline must be a number of seconds, not {type(value).__name__}")
     if not math.isfinite(value) or value <= 0:
         raise ValidationError(f"deadline must be a positive number of seconds, not {value!r}")
+    return float(value)
+
+
+# -- managing import jobs ------------------------------------------------------------------
+
+# The model's ContentType pattern (StartContentUpload), anchored as the service anchors it.
+_CONTENT_TYPE = re.compile(
+    r"(text/(plain|html|csv))"
+    r"|(application/(pdf|vnd\.openxmlformats-officedocument\.wordprocessingml\.document))"
+    r"|(application/x\.wisdom-json;source=(salesforce|servicenow|zendesk))"
+)
+#: ContentMetadata: at most 10 entries, keys and values of 1..4096 characters.
+MAX_METADATA_ENTRIES = 10
+_MAX_STRING = 4096
+
+
+def import_job_id(value: object) -> str:
+    """An import job ID (a lower-case UUID, as the model's Uuid shape)."""
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        shown = value[:200] if isinstance(value, str) else type(value).__name__
+        raise ValidationError(f"not an import job ID (lower-case UUID): {shown!r}")
+    return value
+
+
+def content_source(value: object) -> bytes | Path:
+    """Import content: bytes (non-empty), or a path (str or os.PathLike) to check later."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        data = bytes(value)
+        if not data:
+            raise ValidationError("content is empty: there is nothing to import")
+        return data
+    if isinstance(value, str | os.PathLike):
+        path = os.fspath(value)
+        if not isinstance(path, str) or not path:
+            raise ValidationError("content must be bytes or a non-empty path")
+        return Path(path)
+    raise ValidationError(f"content must be bytes or a path, not {type(value).__name__}")
+
+
+def content_type(value: object) -> str:
+    """A content type the service accepts (the model's ContentType pattern)."""
+    if not isinstance(value, str) or not _CONTENT_TYPE.fullmatch(value):
+        raise ValidationError(
+            f"content_type must be text/csv, text/plain, text/html, application/pdf, a docx type"
+            f" or application/x.wisdom-json;source=..., not {str(value)[:100]!r}"
+        )
+    return value
+
+
+def short_string(name: str, value: object) -> str:
+    """A string of 1..4096 characters (the model's NonEmptyString)."""
+    if not isinstance(value, str) or not 1 <= len(value) <= _MAX_STRING:
+        raise ValidationError(f"{name} must be a string of 1 to {_MAX_STRING} characters")
+    return value
+
+
+def metadata(value: object) -> dict[str, str] | None:
+    """Import metadata: at most 10 string entries of 1..4096 characters each."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"metadata must be a mapping, not {type(value).__name__}")
+    if len(value) > MAX_METADATA_ENTRIES:
+        raise ValidationError(
+            f"metadata holds at most {MAX_METADATA_ENTRIES} entries, not {len(value)}"
+        )
+    return {
+        short_string("a metadata key", k): short_string("a metadata value", v)
+        for k, v in value.items()
+    }
+
+
+def timeout(value: object) -> float:
+    """A positive, finite number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"timeout must be a number of seconds, not {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValidationError(f"timeout must be a positive number of seconds, not {value}")
     return float(value)

@@ -22,6 +22,7 @@ from ._errors import (
     ConflictError,
     CredentialsError,
     DeadlineExceededError,
+    ImportJobFailedError,
     MalformedResponseError,
     PaginationLoopError,
     QConnectError,
@@ -70,10 +71,11 @@ class RetryDetails:
 class RetryPolicy:
     """How a client retries: attempts, backoff, retry quota, deadline and a hook.
 
-    Retried: throttling (any throttling code, any 429), 5xx, connection errors and timeouts.
-    Never retried: validation, access denied, not found, malformed answers, pagination
-    loops, other 4xx. Backoff is capped exponential with full jitter; a Retry-After sent by
-    the service is honoured when longer.
+    Retried: throttling (any throttling code, any 429), 5xx, connection errors and timeouts,
+    request timeouts (RequestTimeoutException, 408). Never retried: validation, access denied,
+    not found, conflicts (409), quotas (402), malformed answers, pagination loops, other 4xx.
+    Backoff is capped exponential with full jitter; a Retry-After sent by the service is
+    honoured when longer.
     """
 
     #: total attempts per request, the first included
@@ -148,6 +150,8 @@ class RetryPolicy:
         """Whether an attempt that failed with ``error`` may be tried again."""
         if isinstance(error, _NEVER_RETRIED):
             return False
+        if error.code in TRANSIENT_CODES:
+            return True
         if is_throttle(error):
             return True
         if isinstance(error, TransportError):
@@ -167,7 +171,13 @@ _NEVER_RETRIED = (
     ResourceNotFoundError,
     MalformedResponseError,
     PaginationLoopError,
+    ConflictError,
+    ServiceQuotaExceededError,
+    ImportJobFailedError,
 )
+#: 4xx codes that mean "the request took too long in transit": another attempt may succeed.
+#: qconnect's RequestTimeoutException (408) and S3's RequestTimeout (400, a slow upload).
+TRANSIENT_CODES = frozenset({"RequestTimeoutException", "RequestTimeout"})
 
 
 def is_throttle(error: QConnectError) -> bool:

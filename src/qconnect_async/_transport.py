@@ -58,6 +58,7 @@ __all__ = [
     "INCOMPLETE_BODY",
     "BotocoreTransport",
     "CallContext",
+    "ContentUpload",
     "KnowledgeBasePage",
     "Transport",
     "TransportOptions",
@@ -143,6 +144,27 @@ class _RawBodyParserFactory(AioResponseParserFactory):  # type: ignore[misc]
         return _RawBodyParser(super().create_parser(protocol_name))
 
 
+class ContentUpload(pydantic.BaseModel):
+    """StartContentUpload's answer: where to PUT the content, and with which headers."""
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
+    upload_id: str = pydantic.Field(alias="uploadId")
+    # A presigned URL: a secret (never in repr, str or logs).
+    url: pydantic.SecretStr
+    url_expiry: datetime = pydantic.Field(alias="urlExpiry")
+    headers_to_include: dict[str, str] = pydantic.Field(alias="headersToInclude")
+
+
+class _StartContentUploadBody(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
+    upload: ContentUpload
+
+
+class _ImportJobBody(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
+    importJob: ImportJob
+
+
 class Transport(Protocol):
     """What the library needs from the wire: one attempt per call, typed answers.
 
@@ -179,6 +201,33 @@ class Transport(Protocol):
         self, *, max_results: int, next_token: str | None
     ) -> KnowledgeBasePage:
         """One ListKnowledgeBases page."""
+        ...
+
+    async def start_content_upload(
+        self, knowledge_base_id: str, content_type: str
+    ) -> ContentUpload:
+        """One StartContentUpload."""
+        ...
+
+    async def start_import_job(
+        self,
+        knowledge_base_id: str,
+        *,
+        upload_id: str,
+        import_job_type: str,
+        client_token: str,
+        metadata: Mapping[str, str] | None,
+        external_source_configuration: Mapping[str, Any] | None,
+    ) -> ImportJob:
+        """One StartImportJob."""
+        ...
+
+    async def get_import_job(self, knowledge_base_id: str, import_job_id: str) -> ImportJob:
+        """One GetImportJob."""
+        ...
+
+    async def delete_import_job(self, knowledge_base_id: str, import_job_id: str) -> None:
+        """One DeleteImportJob."""
         ...
 
 
@@ -329,6 +378,67 @@ class BotocoreTransport:
         return KnowledgeBasePage(
             items=body.knowledgeBaseSummaries, next_token=body.nextToken or None
         )
+
+    # -- managing import jobs: one attempt each, on the same public path ----------------------
+
+    async def start_content_upload(
+        self, knowledge_base_id: str, content_type: str
+    ) -> ContentUpload:
+        """One StartContentUpload request: where to PUT the content, with which headers."""
+        ctx = CallContext("StartContentUpload", knowledge_base_id)
+        params = {"knowledgeBaseId": knowledge_base_id, "contentType": content_type}
+        response = await self.call(ctx, params)
+        if "uploadId" not in response:
+            meta = response.get("ResponseMetadata") or {}
+            raise MalformedResponseError(
+                "the response has no uploadId",
+                http_status=meta.get("HTTPStatusCode"),
+                request_id=meta.get("RequestId"),
+                **ctx.fields(),
+            )
+        return _decode(_StartContentUploadBody, {"upload": response}, ctx, "upload").upload
+
+    async def start_import_job(
+        self,
+        knowledge_base_id: str,
+        *,
+        upload_id: str,
+        import_job_type: str,
+        client_token: str,
+        metadata: Mapping[str, str] | None,
+        external_source_configuration: Mapping[str, Any] | None,
+    ) -> ImportJob:
+        """One StartImportJob request; ``client_token`` makes a retried start the same job."""
+        params: dict[str, Any] = {
+            "knowledgeBaseId": knowledge_base_id,
+            "importJobType": import_job_type,
+            "uploadId": upload_id,
+            "clientToken": client_token,
+        }
+        if metadata is not None:
+            params["metadata"] = dict(metadata)
+        if external_source_configuration is not None:
+            params["externalSourceConfiguration"] = dict(external_source_configuration)
+        ctx = CallContext("StartImportJob", knowledge_base_id)
+        try:
+            response = await self.call(ctx, params)
+        except QConnectError as error:
+            error.upload_id = upload_id
+            raise
+        return _decode(_ImportJobBody, response, ctx, "importJob").importJob
+
+    async def get_import_job(self, knowledge_base_id: str, import_job_id: str) -> ImportJob:
+        """One GetImportJob request."""
+        ctx = CallContext("GetImportJob", knowledge_base_id)
+        params = {"knowledgeBaseId": knowledge_base_id, "importJobId": import_job_id}
+        response = await self.call(ctx, params)
+        return _decode(_ImportJobBody, response, ctx, "importJob").importJob
+
+    async def delete_import_job(self, knowledge_base_id: str, import_job_id: str) -> None:
+        """One DeleteImportJob request (204, no body)."""
+        ctx = CallContext("DeleteImportJob", knowledge_base_id)
+        params = {"knowledgeBaseId": knowledge_base_id, "importJobId": import_job_id}
+        await self.call(ctx, params)
 
     async def call(self, ctx: CallContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
         """One request of ``ctx.operation`` through the generated client method.

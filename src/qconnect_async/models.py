@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    SecretStr,
     Tag,
     model_serializer,
 )
@@ -171,6 +172,28 @@ class ImportJob(_Model):
     last_modified_time: datetime
     metadata: dict[str, str] | None = None
     external_source_configuration: ExternalSourceConfiguration | None = None
+    # From GetImportJob and StartImportJob only. Presigned URLs are secrets (anyone holding one
+    # may read or write): SecretStr keeps them out of repr, str and dumps; get_secret_value().
+    url: SecretStr | None = None
+    url_expiry: datetime | None = None
+    failed_record_report: SecretStr | None = None
+
+    @model_serializer(mode="wrap")
+    def _wire(self, handler: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+        # A listed job (an ImportJobSummary) dumps to its wire shape: no GetImportJob-only keys.
+        out = handler(self)
+        for name, alias in _GET_ONLY:
+            if getattr(self, name) is None:
+                out.pop(alias, None)
+                out.pop(name, None)
+        return out
+
+
+_GET_ONLY = (
+    ("url", "url"),
+    ("url_expiry", "urlExpiry"),
+    ("failed_record_report", "failedRecordReport"),
+)
 
 
 class KnowledgeBase(_Model):

@@ -8,6 +8,7 @@ request until `clear_faults()` or `reset()`. A knowledge base is given as an ID 
 
 from __future__ import annotations
 
+import base64
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -104,6 +105,11 @@ class ServerControls(ABC):
             self._call("seed", knowledge_bases=knowledge_bases, jobs_per_kb=jobs_per_kb),
         )
 
+    def uploaded(self, upload_id: str) -> bytes | None:
+        """The bytes a presigned PUT stored for `upload_id`; None until one succeeded."""
+        found = self._call("uploaded", upload_id=upload_id)
+        return None if found is None else base64.b64decode(found["body_base64"])
+
     def knowledge_base_ids(self) -> list[str]:
         """The IDs of every KB of the server's account and region, oldest first."""
         return cast("list[str]", self._call("knowledge_base_ids"))
@@ -137,7 +143,40 @@ class ServerControls(ABC):
         """
         self._call("set_job_completion", after_reads=after_reads, after_seconds=after_seconds)
 
+    def set_job_quota(self, limit: int | None) -> None:
+        """At most `limit` jobs of a KB in START_IN_PROGRESS at once; more is a 402.
+
+        StartImportJob beyond it answers ServiceQuotaExceededException. None removes the quota.
+        """
+        self._call("set_job_quota", limit=limit)
+
     # -- faults ---------------------------------------------------------------------------
+
+    def fail_uploads(
+        self,
+        *,
+        times: int | None = 1,
+        status: int = 503,
+        code: str = "SlowDown",
+        message: str = "Please reduce your request rate.",
+    ) -> None:
+        """Answer the next `times` presigned PUTs with an S3 error (503 SlowDown by default).
+
+        The body is S3's XML error; nothing is stored.
+        """
+        self._call("fail_uploads", times=times, status=status, code=code, message=message)
+
+    def disconnect_uploads(self, *, times: int | None = 1) -> None:
+        """Close the connection of the next `times` presigned PUTs without an answer."""
+        self._call("disconnect_uploads", times=times)
+
+    def expire_upload_urls(self, *, times: int | None = 1) -> None:
+        """Treat the next `times` presigned PUTs as arriving after their URL's expiry.
+
+        They get S3's 403 AccessDenied "Request has expired"; a URL also expires for real at
+        its urlExpiry.
+        """
+        self._call("expire_upload_urls", times=times)
 
     def throttle(
         self,

@@ -7,6 +7,8 @@ The server is threaded: every public method takes the backend's lock.
 
 from __future__ import annotations
 
+import json
+import secrets
 import threading
 import time
 from bisect import bisect_right
@@ -15,10 +17,16 @@ from typing import Any
 
 from moto.core.base_backend import BackendDict, BaseBackend
 
-from ._exceptions import ResourceNotFoundException, ValidationException
+from ._exceptions import (
+    ConflictException,
+    ResourceNotFoundException,
+    ServiceQuotaExceededException,
+    ValidationException,
+)
 from ._ids import knowledge_base_arn, new_id, split_knowledge_base_ref
 from ._models import (
     COMPLETE,
+    FAILED,
     START_IN_PROGRESS,
     STATUS_CYCLE,
     ImportJob,
@@ -29,6 +37,10 @@ from ._models import (
     epoch,
 )
 from ._tokens import PageTokens
+from ._uploads import Upload, bad_rows, new_upload, report_url
+
+#: The StartImportJob members a clientToken is bound to.
+_START_INPUTS = ("uploadId", "importJobType", "metadata", "externalSourceConfiguration")
 
 
 class QConnectBackend(BaseBackend):
@@ -40,6 +52,11 @@ class QConnectBackend(BaseBackend):
         self.knowledge_bases: dict[str, KnowledgeBase] = {}
         self._seq = 0
         self._tokens = PageTokens()
+        self.uploads: dict[str, Upload] = {}  # by uploadId
+        self.uploads_by_key: dict[str, Upload] = {}  # by the key in the presigned URL
+        self.reports: dict[str, tuple[str, bytes]] = {}  # key -> (signature, CSV)
+        # (KB ID, clientToken) -> (the request it came with, the job it made)
+        self.client_tokens: dict[tuple[str, str], tuple[str, str]] = {}
 
     @property
     def _url_module(self) -> Any:
@@ -216,19 +233,116 @@ class QConnectBackend(BaseBackend):
             kb.add(RawImportJob(seq=self._next_seq(), import_job_id=job_id, body=body))
             return job_id
 
-    def get_import_job(self, kb: KnowledgeBase, import_job_id: str) -> Job:
+    def get_import_job(self, kb: KnowledgeBase, import_job_id: str, *, read: bool = True) -> Job:
         with self.lock:
             job = kb.jobs_by_id.get(import_job_id)
             if job is None:
                 raise ResourceNotFoundException(
                     f"Import job {import_job_id} not found", resource_name=import_job_id
                 )
-            job.observe(time.time())
+            job.observe(time.time(), read=read)
             return job
 
     def delete_import_job(self, kb: KnowledgeBase, import_job_id: str) -> None:
+        """Remove a finished job; a job still starting is a 409 (the service's rule)."""
         with self.lock:
-            kb.remove(self.get_import_job(kb, import_job_id))
+            # A delete is not a read: it never moves a job along by itself.
+            job = self.get_import_job(kb, import_job_id, read=False)
+            if isinstance(job, ImportJob) and job.status == START_IN_PROGRESS:
+                raise ConflictException(
+                    f"Import job {import_job_id} is still in progress and cannot be deleted"
+                )
+            kb.remove(job)
+
+    # -- uploads and started jobs -----------------------------------------------------------
+
+    def start_content_upload(
+        self, kb: KnowledgeBase, content_type: str, ttl_minutes: int, base_url: str
+    ) -> Upload:
+        with self.lock:
+            upload = new_upload(
+                base_url,
+                self.account_id,
+                self.region_name,
+                upload_id=f"{kb.knowledge_base_id}/{new_id()}",
+                knowledge_base_id=kb.knowledge_base_id,
+                content_type=content_type,
+                ttl_seconds=ttl_minutes * 60.0,
+                now=time.time(),
+            )
+            self.uploads[upload.upload_id] = upload
+            self.uploads_by_key[upload.key] = upload
+            return upload
+
+    def store_upload(self, upload: Upload, body: bytes) -> None:
+        with self.lock:
+            upload.body = body
+
+    def report(self, key: str, signature: str) -> bytes | None:
+        """A failed-record report's CSV, if `signature` is the one its URL carries."""
+        with self.lock:
+            found = self.reports.get(key)
+        if found is None or not secrets.compare_digest(found[0], signature):
+            return None
+        return found[1]
+
+    def start_import_job(
+        self,
+        kb: KnowledgeBase,
+        params: Mapping[str, Any],
+        *,
+        completion: JobCompletion,
+        job_quota: int | None,
+        base_url: str,
+    ) -> ImportJob:
+        """StartImportJob: idempotent by clientToken, reads the upload, checks its rows."""
+        upload_id = params["uploadId"]
+        request = json.dumps(
+            {k: params.get(k) for k in _START_INPUTS}, sort_keys=True, separators=(",", ":")
+        )
+        token = params.get("clientToken")
+        kb_id = kb.knowledge_base_id
+        with self.lock:
+            if token is not None and (kb_id, token) in self.client_tokens:
+                seen, job_id = self.client_tokens[(kb_id, token)]
+                if seen != request:
+                    raise ConflictException(
+                        "The clientToken was used before with different parameters"
+                    )
+                earlier = kb.jobs_by_id.get(job_id)
+                if isinstance(earlier, ImportJob):
+                    return earlier
+            upload = self.uploads.get(upload_id)
+            if upload is None or upload.knowledge_base_id != kb_id:
+                raise ResourceNotFoundException(
+                    f"Upload {upload_id} not found", resource_name=upload_id
+                )
+            if upload.body is None:
+                raise ValidationException(f"Nothing was uploaded for upload {upload_id}")
+            running = sum(
+                1 for j in kb.jobs if isinstance(j, ImportJob) and j.status == START_IN_PROGRESS
+            )
+            if job_quota is not None and running >= job_quota:
+                raise ServiceQuotaExceededException(
+                    f"Knowledge base {kb_id} already has {running} import jobs in progress"
+                )
+            report = bad_rows(upload.body) if params["importJobType"] == "QUICK_RESPONSES" else None
+            job = self.new_import_job(
+                kb,
+                upload_id=upload_id,
+                import_job_type=params["importJobType"],
+                metadata=params.get("metadata"),
+                external_source_configuration=params.get("externalSourceConfiguration"),
+                completion=completion,
+            )
+            job.url, job.url_expiry = upload.url, upload.expires_at
+            if report is not None:
+                key, signature, url = report_url(base_url, self.account_id, self.region_name)
+                self.reports[key] = (signature, report)
+                job.final_status, job.pending_report = FAILED, url
+            if token is not None:
+                self.client_tokens[(kb_id, token)] = (request, job.import_job_id)
+            return job
 
     def list_import_jobs(
         self,

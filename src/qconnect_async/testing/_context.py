@@ -20,12 +20,14 @@ PageFault = Literal["repeat_token", "empty_page", "empty_last_token"]
 
 @dataclass(frozen=True)
 class Settings:
-    """Behaviour of a server that is not a fault: page size, job completion, its clock."""
+    """Behaviour of a server that is not a fault: page size, job completion, quota, clock."""
 
     default_page_size: int = 100
     completion: JobCompletion = field(default_factory=JobCompletion)
     #: seconds the server's clock runs ahead of the host's (negative: behind)
     clock_offset: float = 0.0
+    #: Jobs a KB may have in START_IN_PROGRESS at once (None: no quota).
+    job_quota: int | None = None
 
 
 @dataclass(frozen=True)
@@ -34,3 +36,5 @@ class RequestContext:
 
     settings: Settings = field(default_factory=Settings)
     page_fault: PageFault | None = None
+    #: Where the request reached the server ("http://127.0.0.1:50123"): presigned URLs point here.
+    base_url: str = "http://127.0.0.1"

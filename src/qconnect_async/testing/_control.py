@@ -7,6 +7,7 @@ arguments itself (a ValueError becomes a 400 over HTTP).
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import time
@@ -28,6 +29,7 @@ from ._faults import (
     FaultInjector,
     MalformedKind,
     PageFault,
+    UploadRule,
 )
 from ._ids import split_knowledge_base_ref
 from ._models import JobCompletion, KnowledgeBase
@@ -52,7 +54,10 @@ class Controller:
             "add_raw_import_job",
             "clear_faults",
             "create_knowledge_base",
+            "disconnect_uploads",
+            "expire_upload_urls",
             "fail",
+            "fail_uploads",
             "info",
             "knowledge_base_ids",
             "malformed",
@@ -63,11 +68,13 @@ class Controller:
             "seed",
             "set_default_page_size",
             "set_job_completion",
+            "set_job_quota",
             "set_latency",
             "set_clock_offset",
             "set_rate_limit",
             "stats",
             "throttle",
+            "uploaded",
         }
     )
 
@@ -166,6 +173,16 @@ class Controller:
             ids.append(kb_id)
         return ids
 
+    def uploaded(self, upload_id: str) -> dict[str, Any] | None:
+        """What a PUT stored for `upload_id` (base64 body and its size); None: nothing yet."""
+        backend = self.backend
+        with backend.lock:
+            upload = backend.uploads.get(upload_id)
+            body = None if upload is None else upload.body
+        if body is None:
+            return None
+        return {"size": len(body), "body_base64": base64.b64encode(body).decode()}
+
     def knowledge_base_ids(self) -> list[str]:
         backend = self.backend
         with backend.lock:
@@ -194,7 +211,35 @@ class Controller:
             _check_number("after_seconds", after_seconds, low=0)
         self.settings = replace(self.settings, completion=JobCompletion(after_reads, after_seconds))
 
+    def set_job_quota(self, limit: int | None) -> None:
+        if limit is not None:
+            _check_int("limit", limit, low=0)
+        self.settings = replace(self.settings, job_quota=limit)
+
     # -- faults ---------------------------------------------------------------------------
+
+    def fail_uploads(
+        self,
+        *,
+        times: int | None = 1,
+        status: int = 503,
+        code: str = "SlowDown",
+        message: str = "Please reduce your request rate.",
+    ) -> None:
+        if times is not None:
+            _check_int("times", times, low=1)
+        _check_int("status", status, low=400, high=599)
+        self.faults.add_upload_fault(UploadRule("error", times, status, str(code), str(message)))
+
+    def disconnect_uploads(self, *, times: int | None = 1) -> None:
+        if times is not None:
+            _check_int("times", times, low=1)
+        self.faults.add_upload_fault(UploadRule("disconnect", times))
+
+    def expire_upload_urls(self, *, times: int | None = 1) -> None:
+        if times is not None:
+            _check_int("times", times, low=1)
+        self.faults.add_upload_fault(UploadRule("expired", times))
 
     def throttle(
         self,

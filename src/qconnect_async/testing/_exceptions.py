@@ -30,3 +30,9 @@ class ConflictException(ServiceException):
     """A request that clashes with the current state (409)."""
 
     code = "ConflictException"
+
+
+class ServiceQuotaExceededException(ServiceException):
+    """A quota of the account or knowledge base is used up (402)."""
+
+    code = "ServiceQuotaExceededException"

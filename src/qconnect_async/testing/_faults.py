@@ -32,6 +32,9 @@ MALFORMED_KINDS: tuple[MalformedKind, ...] = (
 )
 PAGE_FAULTS: tuple[PageFault, ...] = ("repeat_token", "empty_page", "empty_last_token")
 THROTTLING = "ThrottlingException"
+#: Faults of a presigned PUT: an S3 error reply, a URL found expired whatever its expiry, or
+#: the connection closed with no answer.
+UploadFault = Literal["error", "expired", "disconnect"]
 #: What `random_faults` answers by default: a throttle or a server error, equally likely.
 DEFAULT_RANDOM_ERRORS: tuple[tuple[str, int], ...] = (
     (THROTTLING, 429),
@@ -85,6 +88,17 @@ class _Rule:
             self.remaining -= 1
 
 
+@dataclass
+class UploadRule:
+    """A fault for the next `remaining` presigned PUTs (None: all of them)."""
+
+    kind: UploadFault
+    remaining: int | None
+    status: int = 503
+    code: str = "SlowDown"
+    message: str = "Please reduce your request rate."
+
+
 class TokenBucket:
     """`rate` requests per second on average, up to `burst` at once; starts full."""
 
@@ -127,6 +141,7 @@ class FaultInjector:
             self._bucket: TokenBucket | None = None
             self._bucket_status = 429
             self._random: _RandomFaults | None = None
+            self._upload_faults: list[UploadRule] = []
 
     def add_error(
         self,
@@ -189,6 +204,22 @@ class FaultInjector:
                 if probability > 0
                 else None
             )
+
+    def add_upload_fault(self, rule: UploadRule) -> None:
+        with self._lock:
+            self._upload_faults.append(rule)
+
+    def decide_upload(self) -> UploadRule | None:
+        """The fault for the next presigned PUT, consuming it; None: the PUT is served."""
+        with self._lock:
+            if not self._upload_faults:
+                return None
+            rule = self._upload_faults[0]
+            if rule.remaining is not None:
+                rule.remaining -= 1
+                if rule.remaining <= 0:
+                    self._upload_faults.pop(0)
+            return rule
 
     def _add(self, rule: _Rule) -> None:
         with self._lock:

@@ -28,6 +28,8 @@ SERVER_HEADER = "amazon.com"
 #: Bodies larger than this are left to werkzeug (and the connection closed).
 _MAX_BUFFERED_BODY = 16 * 1024 * 1024
 _BODILESS_STATUSES = frozenset({204, 304})
+#: Set in the environ by the app: close the connection without sending its reply.
+DROP_CONNECTION = "qconnect_async.testing.drop_connection"
 
 _log = logging.getLogger("qconnect_async.testing")
 _werkzeug_log = logging.getLogger("werkzeug")
@@ -103,6 +105,10 @@ class RequestHandler(MotoRequestHandler):
         except Exception:
             _log.exception("QConnectServer failed on %s %s", self.command, self.path)
             self.send_error(500)
+            self.close_connection = True
+            return
+        if environ.get(DROP_CONNECTION):
+            # A fault: the connection ends with no answer, as a reset mid-request leaves it.
             self.close_connection = True
             return
         code_text, _, reason = status.partition(" ")

@@ -10,6 +10,7 @@ from typing import Any
 
 START_IN_PROGRESS = "START_IN_PROGRESS"
 COMPLETE = "COMPLETE"
+FAILED = "FAILED"
 # Seeded jobs cycle through every status of the model, most of them finished.
 STATUS_CYCLE = (
     "COMPLETE",
@@ -66,19 +67,26 @@ class ImportJob:
     failed_record_report: str | None = None
     reads_left: int | None = None
     complete_at: float | None = None
+    #: What a started job turns into once due: COMPLETE, or FAILED with `pending_report`.
+    final_status: str = COMPLETE
+    pending_report: str | None = None
+    url: str | None = None
+    url_expiry: float | None = None
     _wire: dict[str, Any] | None = field(default=None, repr=False)
     _json: bytes | None = field(default=None, repr=False)
 
-    def observe(self, now: float) -> None:
-        """Count one read, and move to COMPLETE when the job's time has come."""
+    def observe(self, now: float, *, read: bool = True) -> None:
+        """Count one read (unless `read` is False), and finish when the job's time has come."""
         if self.status != START_IN_PROGRESS:
             return
         due = self.complete_at is not None and now >= self.complete_at
-        if not due and self.reads_left is not None:
+        if not due and self.reads_left is not None and read:
             due = self.reads_left <= 0
             self.reads_left -= 1
         if due:
-            self.status = COMPLETE
+            self.status = self.final_status
+            if self.final_status == FAILED:
+                self.failed_record_report = self.pending_report
             self.last_modified_time = epoch(max(now, self.created_time))
             self._wire = self._json = None
 
@@ -113,8 +121,11 @@ class ImportJob:
         data = dict(self.wire())
         data["createdTime"] = _as_datetime(self.created_time)
         data["lastModifiedTime"] = _as_datetime(self.last_modified_time)
-        data["url"] = f"https://uploads.qconnect.invalid/{self.upload_id}"
-        data["urlExpiry"] = _as_datetime(self.created_time + _URL_TTL_SECONDS)
+        data["url"] = self.url or f"https://uploads.qconnect.invalid/{self.upload_id}"
+        expiry = self.url_expiry
+        data["urlExpiry"] = _as_datetime(
+            self.created_time + _URL_TTL_SECONDS if expiry is None else expiry
+        )
         if self.failed_record_report is not None:
             data["failedRecordReport"] = self.failed_record_report
         return data
@@ -129,7 +140,7 @@ class RawImportJob:
     body: dict[str, Any]
     _json: bytes | None = field(default=None, repr=False)
 
-    def observe(self, now: float) -> None:
+    def observe(self, now: float, *, read: bool = True) -> None:
         """Raw jobs never change."""
 
     def wire(self) -> dict[str, Any]:

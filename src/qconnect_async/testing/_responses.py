@@ -10,8 +10,8 @@ usually answers it without moto at all (`_fastpath`), with the same `list_import
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.model import OperationModel
@@ -22,12 +22,13 @@ from moto.core.utils import get_service_model
 from ._backend import QConnectBackend, backend_for
 from ._context import ENVIRON_KEY, RequestContext
 from ._exceptions import ValidationException
-from ._ids import new_id
 from ._models import RawImportJob
 from ._validation import validate_input
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 _DEFAULT_CONTEXT = RequestContext()
+#: presignedUrlTimeToLive when the request names none (the model allows 1..60).
+_DEFAULT_URL_MINUTES = 60
 
 
 class QConnectResponse(BaseResponse):
@@ -117,27 +118,31 @@ class QConnectResponse(BaseResponse):
     def start_content_upload(self) -> ActionResult:
         params = self._input()
         kb = self.backend.get_knowledge_base(params["knowledgeBaseId"])
-        ttl_minutes = params.get("presignedUrlTimeToLive") or 60
-        upload_id = f"{kb.knowledge_base_id}/{new_id()}"
+        upload = self.backend.start_content_upload(
+            kb,
+            params["contentType"],
+            params.get("presignedUrlTimeToLive") or _DEFAULT_URL_MINUTES,
+            self.context.base_url,
+        )
         return ActionResult(
             {
-                "uploadId": upload_id,
-                "url": f"https://uploads.qconnect.invalid/{upload_id}",
-                "urlExpiry": time.time() + ttl_minutes * 60,
-                "headersToInclude": {"Content-Type": params["contentType"]},
+                "uploadId": upload.upload_id,
+                "url": upload.url,
+                "urlExpiry": datetime.fromtimestamp(upload.expires_at, UTC),
+                "headersToInclude": dict(upload.headers),
             }
         )
 
     def start_import_job(self) -> ActionResult:
         params = self._input()
         kb = self.backend.get_knowledge_base(params["knowledgeBaseId"])
-        job = self.backend.new_import_job(
+        settings = self.context.settings
+        job = self.backend.start_import_job(
             kb,
-            upload_id=params["uploadId"],
-            import_job_type=params["importJobType"],
-            metadata=params.get("metadata"),
-            external_source_configuration=params.get("externalSourceConfiguration"),
-            completion=self.context.settings.completion,
+            params,
+            completion=settings.completion,
+            job_quota=settings.job_quota,
+            base_url=self.context.base_url,
         )
         return ActionResult({"importJob": job.data()})
 

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, quote
 
-from . import _fastpath
+from . import _fastpath, _presigned
 from ._context import ENVIRON_KEY, RequestContext
 from ._control import Controller
 from ._faults import ErrorReply
@@ -85,6 +85,10 @@ def _skew_error(environ: dict[str, Any], now: float) -> ErrorReply | None:
         message = f"Signature not yet current: {stamp} is still later than {at(now + MAX_SKEW)} "
         return ErrorReply(403, "InvalidSignatureException", f"{message}({at(now)} + 5 min.)")
     return None
+def _base_url(environ: dict[str, Any]) -> str:
+    """Where this request reached the server: presigned URLs must lead back here."""
+    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
 
 
 def _raw_path(environ: dict[str, Any]) -> str:
@@ -108,6 +112,8 @@ class QConnectWSGI:
         path = str(environ.get("PATH_INFO", ""))
         if path.startswith(CONTROL_PREFIX):
             reply = self._control(environ, path[len(CONTROL_PREFIX) :])
+        elif _presigned.handles(path):
+            reply = self._presigned(environ, path)
         elif _signed_for_wisdom(environ):
             reply = self._service(environ)
         else:
@@ -151,7 +157,9 @@ class QConnectWSGI:
                 reply = malformed_reply(decision.malformed)
             else:
                 fault = decision.page_fault is not None
-                context = RequestContext(self.controller.settings, decision.page_fault)
+                context = RequestContext(
+                    self.controller.settings, decision.page_fault, _base_url(environ)
+                )
                 body = None
                 if operation == "ListImportJobs":
                     body = _fastpath.list_import_jobs(
@@ -170,6 +178,25 @@ class QConnectWSGI:
             return error_reply(ErrorReply(500, "InternalServerException", "Internal error"))
         finally:
             recorder.end(status, fault=fault, throttled=throttled)
+
+    def _presigned(self, environ: dict[str, Any], path: str) -> Reply:
+        method = str(environ.get("REQUEST_METHOD", ""))
+        if method == "GET":
+            return _presigned.get_report(environ, path)
+        if method != "PUT":
+            return _presigned.s3_error(405, "MethodNotAllowed", "The method is not allowed.")
+        recorder = self.controller.recorder
+        recorder.begin(_presigned.PUT_OPERATION)
+        status = 500
+        try:
+            reply = _presigned.put_upload(environ, path, self.controller.faults)
+            status = reply[0]
+            return reply
+        except Exception:
+            _log.exception("QConnectServer failed on a presigned PUT")
+            return _presigned.s3_error(500, "InternalError", "We encountered an internal error.")
+        finally:
+            recorder.end(status, fault=status >= 500, throttled=status == 503)
 
     def _moto(self, environ: dict[str, Any]) -> Reply:
         captured: dict[str, Any] = {}

@@ -1,0 +1,395 @@
+"""Managing import jobs over real HTTP: upload and start, get, delete, wait, and their errors."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import logging
+import pickle
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession
+
+from qconnect_async import (
+    AccessDeniedError,
+    ConflictError,
+    DeadlineExceededError,
+    ImportJob,
+    ImportJobFailedError,
+    ImportJobStatus,
+    QConnectClient,
+    QConnectError,
+    ResourceNotFoundError,
+    RetryPolicy,
+    ServiceQuotaExceededError,
+    TransportError,
+    ValidationError,
+)
+from qconnect_async._jobs import MAX_POLL_DELAY, MAX_UPLOADS, poll_delay
+from qconnect_async._retry import set_testing
+from qconnect_async.testing import QConnectServer
+
+GOOD_CSV = b"Name,Content\nHello,Hi there\nBye,See you\n"
+BAD_CSV = b"Name,Content\nHello,Hi there\n,No name\n"
+SECRET = "X-Amz-Signature"
+
+
+@pytest.fixture
+async def client(qconnect_server: QConnectServer) -> AsyncIterator[QConnectClient]:
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url, region_name="us-east-1"
+    ) as c:
+        yield c
+
+
+@pytest.fixture
+def kb(qconnect_server: QConnectServer) -> str:
+    return qconnect_server.create_knowledge_base("kb")
+
+
+def requests(server: QConnectServer, operation: str) -> int:
+    return server.stats.requests.get(operation, 0)
+
+
+async def download(url: str) -> bytes:
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        assert response.status == 200
+        return await response.read()
+
+
+async def test_start_uploads_the_bytes_then_wait_returns_the_completed_job(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """Bytes go up with a PUT, the job starts, the waiter returns it COMPLETE with its URL."""
+    job = await client.start_import_job(kb, GOOD_CSV, metadata={"team": "support"})
+    assert job.status == ImportJobStatus.START_IN_PROGRESS and job.metadata == {"team": "support"}
+    assert qconnect_server.uploaded(job.upload_id) == GOOD_CSV
+    done = await client.wait_for_import_job(kb, job.import_job_id)
+    assert done.status == ImportJobStatus.COMPLETE and done.import_job_id == job.import_job_id
+    assert done.url is not None and SECRET in done.url.get_secret_value()
+    assert done.url_expiry is not None and done.url_expiry.utcoffset() is not None
+    assert done.failed_record_report is None
+    counts = {op: requests(qconnect_server, op) for op in ("StartContentUpload", "PutObject")}
+    assert counts == {"StartContentUpload": 1, "PutObject": 1}
+
+
+@pytest.mark.parametrize("as_str", [True, False])
+async def test_a_file_is_streamed_in_chunks_and_arrives_whole(
+    client: QConnectClient,
+    kb: str,
+    qconnect_server: QConnectServer,
+    tmp_path: Path,
+    as_str: bool,
+) -> None:
+    """A path (str or Path) larger than one read chunk arrives byte for byte, not chunked."""
+    body = b"Name,Content\n" + b"".join(b"n%06d,%s\n" % (i, b"x" * 90) for i in range(8000))
+    path = tmp_path / "quick.csv"
+    path.write_bytes(body)
+    job = await client.start_import_job(kb, str(path) if as_str else path)
+    assert qconnect_server.uploaded(job.upload_id) == body
+
+
+async def test_a_failed_job_raises_with_its_report(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """FAILED raises ImportJobFailedError; .job carries the report URL, which lists the bad rows."""
+    job = await client.start_import_job(kb, BAD_CSV)
+    with pytest.raises(ImportJobFailedError) as info:
+        await client.wait_for_import_job(kb, job.import_job_id)
+    failed = info.value.job
+    assert isinstance(failed, ImportJob) and failed.status == ImportJobStatus.FAILED
+    assert info.value.knowledge_base_id == kb and info.value.upload_id == job.upload_id
+    assert failed.failed_record_report is not None
+    report = await download(failed.failed_record_report.get_secret_value())
+    rows = list(csv.DictReader(io.StringIO(report.decode())))
+    assert [(r["RowNumber"], r["Content"]) for r in rows] == [("2", "No name")]
+    assert pickle.loads(pickle.dumps(info.value)).job == failed
+
+
+async def test_presigned_urls_stay_out_of_repr_str_dumps_errors_and_logs(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer, caplog: Any
+) -> None:
+    """url and failed_record_report never show in repr, str, a JSON dump, an error or our logs."""
+    caplog.set_level(logging.DEBUG, logger="qconnect_async")
+    qconnect_server.expire_upload_urls()
+    qconnect_server.fail_uploads()
+    job = await client.start_import_job(kb, BAD_CSV)
+    with pytest.raises(ImportJobFailedError) as info:
+        await client.wait_for_import_job(kb, job.import_job_id)
+    failed = info.value.job
+    qconnect_server.fail_uploads(status=400, code="EntityTooLarge", message="Too large")
+    with pytest.raises(QConnectError) as put_error:
+        await client.start_import_job(kb, GOOD_CSV)
+    shown = [
+        repr(failed),
+        str(failed),
+        failed.model_dump_json(),
+        str(info.value),
+        repr(info.value),
+        str(put_error.value),
+        repr(put_error.value.__cause__),
+        *(record.getMessage() for record in caplog.records),
+    ]
+    assert not [text for text in shown if SECRET in text or "qconnect-uploads" in text]
+
+
+async def test_client_token_is_the_same_on_every_retry(
+    kb: str, qconnect_server: QConnectServer
+) -> None:
+    """A retried StartImportJob sends the clientToken of its first attempt: one job."""
+    tokens: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        tokens.append(json.loads(params["body"])["clientToken"])
+
+    session = AioSession()
+    config = AioConfig(retries={"total_max_attempts": 1})
+    async with session.create_client(
+        "qconnect", endpoint_url=qconnect_server.endpoint_url, config=config
+    ) as raw:
+        raw.meta.events.register("before-call.qconnect.StartImportJob", record)
+        client = QConnectClient.from_client(raw)
+        qconnect_server.fail("StartImportJob", times=2)
+        job = await client.start_import_job(kb, GOOD_CSV)
+        given = await client.start_import_job(kb, GOOD_CSV, client_token="mine")
+        await client.close()
+    assert len(tokens) == 4 and tokens[0] == tokens[1] == tokens[2] and tokens[3] == "mine"
+    assert tokens[0] != "mine" and len(tokens[0]) == 36  # a uuid4
+    listed = {j.import_job_id for j in [job, given]}
+    assert len(listed) == 2 and requests(qconnect_server, "StartImportJob") == 4
+
+
+async def test_slow_down_on_the_put_is_retried(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """S3's 503 SlowDown on the PUT is retried with the same URL; the import then starts."""
+    qconnect_server.fail_uploads(times=2)
+    job = await client.start_import_job(kb, GOOD_CSV)
+    assert qconnect_server.uploaded(job.upload_id) == GOOD_CSV
+    assert requests(qconnect_server, "PutObject") == 3
+    assert requests(qconnect_server, "StartContentUpload") == 1
+
+
+async def test_an_expired_url_gets_a_new_upload(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """A PUT refused as expired asks StartContentUpload again and PUTs to the new URL."""
+    qconnect_server.expire_upload_urls()
+    job = await client.start_import_job(kb, GOOD_CSV)
+    assert requests(qconnect_server, "StartContentUpload") == 2
+    assert requests(qconnect_server, "PutObject") == 2
+    assert qconnect_server.uploaded(job.upload_id) == GOOD_CSV
+
+
+async def test_urls_that_keep_expiring_end_in_access_denied(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """After MAX_UPLOADS expired URLs the error is AccessDeniedError with the KB and upload."""
+    qconnect_server.expire_upload_urls(times=None)
+    with pytest.raises(AccessDeniedError) as info:
+        await client.start_import_job(kb, GOOD_CSV)
+    assert info.value.knowledge_base_id == kb and info.value.upload_id
+    assert info.value.operation == "PutObject" and info.value.http_status == 403
+    assert requests(qconnect_server, "StartContentUpload") == MAX_UPLOADS
+    assert requests(qconnect_server, "StartImportJob") == 0
+
+
+async def test_another_put_error_is_typed_and_not_retried(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """A 400 from S3 is a QConnectError with S3's code, the KB and the upload id; one attempt."""
+    qconnect_server.fail_uploads(status=400, code="EntityTooLarge", message="Too large")
+    with pytest.raises(QConnectError) as info:
+        await client.start_import_job(kb, GOOD_CSV)
+    error = info.value
+    assert (error.code, error.http_status, error.knowledge_base_id) == ("EntityTooLarge", 400, kb)
+    assert error.upload_id is not None and error.upload_id.startswith(kb)
+    assert f"upload_id={error.upload_id}" in str(error)
+    assert requests(qconnect_server, "PutObject") == 1
+
+
+async def test_deleting_a_running_job_is_a_conflict(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """delete_import_job of a running job is ConflictError (409, not retried); finished, it goes."""
+    qconnect_server.set_job_completion(after_reads=1)
+    job = await client.start_import_job(kb, GOOD_CSV)
+    with pytest.raises(ConflictError) as info:
+        await client.delete_import_job(kb, job.import_job_id)
+    assert info.value.http_status == 409 and requests(qconnect_server, "DeleteImportJob") == 1
+    await client.wait_for_import_job(kb, job.import_job_id)
+    await client.delete_import_job(kb, job.import_job_id)
+    with pytest.raises(ResourceNotFoundError):
+        await client.get_import_job(kb, job.import_job_id)
+
+
+async def test_the_job_quota_is_never_retried(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """ServiceQuotaExceededException (402) is ServiceQuotaExceededError after one attempt."""
+    qconnect_server.set_job_quota(0)
+    with pytest.raises(ServiceQuotaExceededError) as info:
+        await client.start_import_job(kb, GOOD_CSV)
+    assert info.value.http_status == 402 and info.value.upload_id is not None
+    assert requests(qconnect_server, "StartImportJob") == 1
+
+
+async def test_request_timeout_is_retried(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """RequestTimeoutException (408) is transient: GetImportJob is tried again and succeeds."""
+    job = await client.start_import_job(kb, GOOD_CSV)
+    qconnect_server.fail("GetImportJob", code="RequestTimeoutException", status=408)
+    got = await client.get_import_job(kb, job.import_job_id)
+    assert got.import_job_id == job.import_job_id
+    assert requests(qconnect_server, "GetImportJob") == 2
+
+
+async def test_the_waiter_times_out_as_deadline_exceeded(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """A job that never finishes: DeadlineExceededError, a TransportError and a TimeoutError."""
+    qconnect_server.set_job_completion(after_reads=None)
+    job = await client.start_import_job(kb, GOOD_CSV)
+    with pytest.raises(DeadlineExceededError) as info:
+        await client.wait_for_import_job(kb, job.import_job_id, timeout=0.05)
+    assert isinstance(info.value, TransportError) and isinstance(info.value, TimeoutError)
+    assert info.value.knowledge_base_id == kb
+
+
+async def test_cancelling_the_waiter_stops_it_at_once_and_leaves_no_task(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """Cancelled mid-wait, the waiter ends, no task is left, and the client still works."""
+    qconnect_server.set_job_completion(after_reads=None)
+    job = await client.start_import_job(kb, GOOD_CSV)
+    with set_testing(False):
+        waiter = asyncio.create_task(client.wait_for_import_job(kb, job.import_job_id))
+        # The server's counter is the event waited for (it lives in another thread).
+        while requests(qconnect_server, "GetImportJob") < 1:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+    assert (await client.get_import_job(kb, job.import_job_id)).import_job_id == job.import_job_id
+
+
+async def test_an_unknown_status_keeps_waiting_and_is_logged_once(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer, caplog: Any
+) -> None:
+    """A status the SDK does not know is no error: the waiter polls on, and says so once."""
+    caplog.set_level(logging.INFO, logger="qconnect_async")
+    job_id = qconnect_server.add_raw_import_job(kb, {"status": "VALIDATING_H12"})
+    waiter = asyncio.create_task(client.wait_for_import_job(kb, job_id))
+    # The server's counter is the event waited for (it lives in another thread).
+    while requests(qconnect_server, "GetImportJob") < 3 and not waiter.done():  # noqa: ASYNC110
+        await asyncio.sleep(0.005)
+    assert not waiter.done()
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    said = [r for r in caplog.records if "VALIDATING_H12" in r.getMessage()]
+    assert len(said) == 1
+
+
+async def test_a_deleted_job_ends_the_wait_as_failed(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """DELETED can never become COMPLETE: ImportJobFailedError, with the job."""
+    job_id = qconnect_server.add_raw_import_job(kb, {"status": "DELETED"})
+    with pytest.raises(ImportJobFailedError) as info:
+        await client.wait_for_import_job(kb, job_id)
+    assert info.value.job.status == ImportJobStatus.DELETED
+
+
+def test_polls_start_soon_then_slow_down_to_a_cap() -> None:
+    """The waits between polls grow from 1 s to a 15 s cap (zero in testing mode)."""
+    with set_testing(False):
+        delays = [poll_delay(n) for n in range(1, 12)]
+    assert delays[0] == 1.0 and delays == sorted(delays) and delays[-1] == MAX_POLL_DELAY
+    assert poll_delay(5) == 0.0  # the suite runs in testing mode
+
+
+@pytest.mark.parametrize(
+    ("call", "what"),
+    [
+        (lambda c, kb, tmp: c.start_import_job(kb, b""), "empty"),
+        (lambda c, kb, tmp: c.start_import_job(kb, tmp / "missing.csv"), "no such file"),
+        (lambda c, kb, tmp: c.start_import_job(kb, tmp), "not a regular file"),
+        (lambda c, kb, tmp: c.start_import_job(kb, tmp / "empty.csv"), "empty"),
+        (lambda c, kb, tmp: c.start_import_job(kb, 42), "bytes or a path"),
+        (lambda c, kb, tmp: c.start_import_job("KB", b"x"), "knowledge base"),
+        (lambda c, kb, tmp: c.start_import_job(kb, b"x", content_type="image/png"), "content_type"),
+        (
+            lambda c, kb, tmp: c.start_import_job(
+                kb, b"x", metadata={str(i): "v" for i in range(11)}
+            ),
+            "at most 10",
+        ),
+        (lambda c, kb, tmp: c.start_import_job(kb, b"x", metadata={"k": ""}), "metadata value"),
+        (lambda c, kb, tmp: c.start_import_job(kb, b"x", client_token=""), "client_token"),
+        (
+            lambda c, kb, tmp: c.start_import_job(
+                kb, b"x", external_source_configuration={"source": "AMAZON_CONNECT"}
+            ),
+            "external_source_configuration",
+        ),
+        (lambda c, kb, tmp: c.get_import_job(kb, "job"), "import job ID"),
+        (lambda c, kb, tmp: c.delete_import_job(kb, "Job/1"), "import job ID"),
+        (lambda c, kb, tmp: c.wait_for_import_job(kb, "x"), "import job ID"),
+        (
+            lambda c, kb, tmp: c.wait_for_import_job(kb, kb, timeout=0),
+            "positive",
+        ),
+    ],
+)
+async def test_bad_input_is_refused_before_any_request(
+    client: QConnectClient,
+    kb: str,
+    qconnect_server: QConnectServer,
+    tmp_path: Path,
+    call: Any,
+    what: str,
+) -> None:
+    """Empty content, a missing file, bad IDs, types or metadata: ValidationError, no request."""
+    (tmp_path / "empty.csv").write_bytes(b"")
+    qconnect_server.reset_stats()
+    with pytest.raises(ValidationError, match=what):
+        await call(client, kb, tmp_path)
+    assert qconnect_server.stats.total_requests == 0
+
+
+async def test_a_dropped_connection_on_the_put_is_retried(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """A PUT whose connection closes with no answer is tried again; the import then starts."""
+    qconnect_server.disconnect_uploads(times=2)
+    job = await client.start_import_job(kb, GOOD_CSV)
+    assert qconnect_server.uploaded(job.upload_id) == GOOD_CSV
+    assert requests(qconnect_server, "PutObject") >= 3
+
+
+async def test_a_put_that_never_gets_through_is_a_transport_error(
+    kb: str, qconnect_server: QConnectServer
+) -> None:
+    """Connection errors past the retries allowed: TransportError with the KB and upload id."""
+    qconnect_server.disconnect_uploads(times=None)
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url,
+        region_name="us-east-1",
+        retry=RetryPolicy(max_attempts=2),
+    ) as client:
+        with pytest.raises(TransportError) as info:
+            await client.start_import_job(kb, GOOD_CSV)
+    error = info.value
+    assert error.knowledge_base_id == kb and error.upload_id and error.operation == "PutObject"
+    assert SECRET not in str(error) and SECRET not in repr(error.__cause__)
+    assert requests(qconnect_server, "StartImportJob") == 0
