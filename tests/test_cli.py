@@ -379,8 +379,14 @@ def test_service_errors_exit_254_worded_as_aws(server: QConnectServer, kb: str) 
     )
 
 
-def test_other_failures_exit_255(kb: str, server: QConnectServer) -> None:
-    """No service at the endpoint, or a 200 that is not an answer: exit 255, one message."""
+def test_other_failures_exit_255(
+    kb: str, server: QConnectServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No service at the endpoint, or a 200 that is not an answer: exit 255, one message.
+    AWS_MAX_ATTEMPTS=1 (as the AWS CLI reads it) makes one attempt, not ten."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    done = cli("list-import-jobs", kb, "--endpoint-url", "http://127.0.0.1:9", "--debug")
+    assert "retrying" not in done.stderr
     done = cli("list-import-jobs", kb, "--endpoint-url", "http://127.0.0.1:9")
     assert done.returncode == 255
     assert done.stderr.startswith("Could not connect to the endpoint URL: ")

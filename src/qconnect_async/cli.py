@@ -6,7 +6,8 @@
 
 Global options work after any command, as with ``aws``: ``--output json|text|table|ndjson|csv``
 (else ``AWS_DEFAULT_OUTPUT``, else the profile's ``output``, else json), ``--query`` (JMESPath),
-``--region``, ``--profile``, ``--endpoint-url`` (else ``AWS_ENDPOINT_URL_QCONNECT``), ``--debug``.
+``--region``, ``--profile``, ``--endpoint-url`` (else ``AWS_ENDPOINT_URL_QCONNECT``), ``--debug``;
+``AWS_MAX_ATTEMPTS`` (or the profile's ``max_attempts``) sets the attempts per request.
 
 Exit status, as the AWS CLI v2's: 0 done, 252 bad command line, 253 bad configuration (no
 region, no credentials, unknown profile), 254 the service answered with an error, 255 any
@@ -32,7 +33,7 @@ import botocore.session
 from botocore.exceptions import BotoCoreError
 from jmespath.exceptions import JMESPathError
 
-from qconnect_async import QConnectError, TransportError, ValidationError
+from qconnect_async import QConnectError, RetryPolicy, TransportError, ValidationError
 from qconnect_async import __version__ as _version
 
 from ._cli_base import Command, Invocation, UsageError
@@ -166,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "region_name": args.region,
                 "endpoint_url": args.endpoint_url,
                 "profile_name": args.profile,
+                "retry": _retry_policy(args),
             },
             stdout=sys.stdout,
             progress=progress,
@@ -195,6 +197,26 @@ def _log_to_stderr() -> None:
     logger = logging.getLogger("qconnect_async")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
+
+
+def _retry_policy(args: argparse.Namespace) -> RetryPolicy | None:
+    """Attempts per request from ``AWS_MAX_ATTEMPTS`` or the profile's ``max_attempts``, as
+    the AWS CLI reads them; None: the library's default policy."""
+    if args.demo:
+        return None
+    try:
+        attempts = botocore.session.Session(profile=args.profile).get_config_variable(
+            "max_attempts"
+        )
+    except BotoCoreError as exc:
+        raise _ConfigError(str(exc)) from exc
+    except ValueError:
+        raise _ConfigError("AWS_MAX_ATTEMPTS (or max_attempts) is not a whole number") from None
+    if attempts is None:
+        return None
+    if not isinstance(attempts, int) or attempts < 1:
+        raise _ConfigError(f"max_attempts must be at least 1, not {attempts!r}")
+    return RetryPolicy(max_attempts=attempts)
 
 
 def _output_format(args: argparse.Namespace) -> str:
