@@ -21,7 +21,8 @@ Endpoints:
 
 Errors are JSON {"code", "message", "request_id"}: 422 bad input (a malformed KB ID, limit or
 cursor), 403 access denied, 404 no such KB, 503 still throttled after the client's retries
-(with Retry-After), 502 any other failure of the service.
+(with Retry-After), 502 any other failure of the service. The OpenAPI document (/openapi.json,
+/docs) declares all of it: the Page and Job models, the NDJSON stream, the error bodies.
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ import logging
 import math
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 from starlette.types import Receive, Scope, Send
 
 from qconnect_async import (
@@ -81,6 +84,72 @@ Client = Annotated[QConnectClient, Depends(get_client)]
 def wire(job: ImportJob) -> dict[str, Any]:
     """A job as the service sends it: camelCase keys, ISO timestamps."""
     return job.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+# -- the API's schema (the OpenAPI document at /openapi.json and /docs) -----------------------
+
+
+class Job(BaseModel):
+    """An import job, in the service's wire shape: camelCase keys, ISO 8601 UTC times."""
+
+    # Fields the service adds later are passed through, not dropped.
+    model_config = ConfigDict(extra="allow")
+
+    importJobId: str
+    knowledgeBaseId: str
+    uploadId: str
+    knowledgeBaseArn: str
+    importJobType: str = Field(examples=["QUICK_RESPONSES"])
+    status: str = Field(
+        examples=["COMPLETE"],
+        description="START_IN_PROGRESS, FAILED, COMPLETE, DELETE_IN_PROGRESS, DELETE_FAILED, "
+        "DELETED; values the service adds later are passed through",
+    )
+    createdTime: datetime
+    lastModifiedTime: datetime
+    metadata: dict[str, str] | None = None
+    externalSourceConfiguration: dict[str, Any] | None = Field(
+        None,
+        examples=[{"source": "AMAZON_CONNECT", "configuration": {"connectConfiguration": {}}}],
+    )
+
+    # No return annotation: the document keeps the fields above, not a bare object.
+    @model_serializer(mode="wrap")
+    def _absent(self, handler):  # type: ignore[no-untyped-def]
+        """Fields the service left out stay out (not null)."""
+        return {key: value for key, value in handler(self).items() if value is not None}
+
+
+class Page(BaseModel):
+    """One page of a knowledge base's import jobs."""
+
+    items: list[Job]
+    next_cursor: str | None = Field(
+        description="pass it back as `cursor` for the next page; null on the last page"
+    )
+
+
+class ErrorBody(BaseModel):
+    """Every error answer."""
+
+    code: str = Field(examples=["ResourceNotFoundException"])
+    message: str
+    request_id: str | None = Field(description="the service's request ID, when it was reached")
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorBody, "description": "access denied to the knowledge base"},
+    404: {"model": ErrorBody, "description": "no such knowledge base"},
+    422: {"model": ErrorBody, "description": "a malformed KB ID, limit or cursor"},
+    502: {"model": ErrorBody, "description": "the service failed"},
+    503: {
+        "model": ErrorBody,
+        "description": "still throttled after the client's retries",
+        "headers": {
+            "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+        },
+    },
+}
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -146,7 +215,11 @@ def decode_cursor(cursor: str, knowledge_base_id: str) -> str:
 
 
 # `:path`: an ARN has a slash in it (arn:...:knowledge-base/ID), the route must still match.
-@app.get("/knowledge-bases/{kb:path}/import-jobs")
+@app.get(
+    "/knowledge-bases/{kb:path}/import-jobs",
+    response_model=Page,
+    responses=_ERRORS,
+)
 async def list_page(
     kb: str,
     client: Client,
@@ -179,10 +252,12 @@ class NDJSONStream(StreamingResponse):
     cancelled; it is closed however the response ends, even if no line was ever sent.
     """
 
+    media_type = "application/x-ndjson"  # also what the OpenAPI document declares
+
     def __init__(self, first: ImportJob | None, jobs: ListingStream[ImportJob]) -> None:
         self._lines = _lines(first, jobs)
         self._jobs = jobs
-        super().__init__(self._lines, media_type="application/x-ndjson")
+        super().__init__(self._lines, media_type=self.media_type)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gone = asyncio.create_task(_disconnected(receive))
@@ -231,7 +306,21 @@ async def _disconnected(receive: Receive) -> None:
         pass
 
 
-@app.get("/import-jobs")
+_STREAM = {
+    200: {
+        "model": Job,
+        "description": "One Job a line (NDJSON). A failure after the first line ends the "
+        'stream with a last line {"error": {code, message, request_id, knowledge_base_id}}.',
+    }
+}
+
+
+@app.get(
+    "/import-jobs",
+    response_class=NDJSONStream,
+    status_code=200,  # NDJSONStream.__init__ takes no status_code for FastAPI to read
+    responses={**_STREAM, **_ERRORS},
+)
 async def stream_jobs(
     client: Client, kb: Annotated[list[str] | None, Query()] = None
 ) -> StreamingResponse:
@@ -245,3 +334,26 @@ async def stream_jobs(
     except StopAsyncIteration:
         first = None
     return NDJSONStream(first, jobs)
+
+
+def openapi() -> dict[str, Any]:
+    """FastAPI's document, with the stream's answers declared as they are sent.
+
+    FastAPI gives every answer of a route the media type of its response class, and a body
+    of a non-JSON class the schema {"type": "string"}: here the 200 is NDJSON lines of Job,
+    and the errors (sent before the stream starts) are JSON.
+    """
+    if app.openapi_schema is None:
+        schema = FastAPI.openapi(app)
+        responses = schema["paths"]["/import-jobs"]["get"]["responses"]
+        for status, response in responses.items():
+            (body,) = response["content"].values()
+            if status == "200":
+                body = {"schema": {"$ref": "#/components/schemas/Job"}}
+                response["content"] = {NDJSONStream.media_type: body}
+            else:
+                response["content"] = {"application/json": body}
+    return app.openapi_schema
+
+
+app.openapi = openapi  # type: ignore[method-assign]

@@ -1,14 +1,16 @@
-"""The qconnect-async command: formats, filters, exit statuses, progress, Ctrl-C and the demo.
+"""The qconnect-async command on the AWS CLI's conventions: output shapes, pagination and
+resume tokens, --query, output settings, exit statuses and error wording, streaming, Ctrl-C,
+--debug and the demo.
 
-Most tests run ``main(argv)`` in-process (fast); the terminal, signal and demo cases run the
-command in a subprocess. The expected jobs come from boto3, an independent reader of the same
-server's answers.
+Every test runs the installed command in a subprocess (the venv's ``qconnect-async`` entry
+point, or ``python -m qconnect_async``) against a QConnectServer. The expected jobs come from
+boto3, an independent reader of the same server's answers.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import base64
+import http.server
 import json
 import os
 import pty
@@ -17,24 +19,24 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-import qconnect_async.testing
-from qconnect_async._output import CSV_COLUMNS
-from qconnect_async.cli import main
 from qconnect_async.testing import QConnectServer
 
 TIMES = ("createdTime", "lastModifiedTime")
-_HEADERS = ("IMPORT JOB ID", "STATUS", "TYPE", "CREATED (UTC)", "LAST MODIFIED (UTC)")
 MISSING_KB = "00000000-0000-0000-0000-000000000000"
+_SCRIPT = Path(sys.executable).with_name("qconnect-async")
+#: The installed entry point when there is one (it is in a venv), else the module.
+COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "qconnect_async"]
 
 
 @pytest.fixture
@@ -56,269 +58,221 @@ def server(qconnect_server: QConnectServer, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.fixture
-def kbs(server: QConnectServer) -> list[str]:
-    """Two knowledge bases of 130 and 25 varied jobs (statuses, metadata, external sources)."""
-    ids = [server.create_knowledge_base("first"), server.create_knowledge_base("second")]
-    server.add_import_jobs(ids[0], 130)
-    server.add_import_jobs(ids[1], 25)
-    return ids
+def kb(server: QConnectServer) -> str:
+    """One knowledge base of 25 varied jobs (statuses, metadata, external sources)."""
+    kb_id = server.create_knowledge_base("first")
+    server.add_import_jobs(kb_id, 25)
+    return kb_id
 
 
-def expected(boto: Any, kb_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Every job of the KBs as boto3 reads them, timestamps in UTC, by import job ID."""
-    jobs = {}
-    for kb in kb_ids:
-        for page in boto.get_paginator("list_import_jobs").paginate(knowledgeBaseId=kb):
+def expected(boto: Any, kb_ids: list[str]) -> list[dict[str, Any]]:
+    """Every job of the KBs as boto3 reads them, timestamps as the AWS CLI prints them."""
+    jobs = []
+    for kb_id in kb_ids:
+        for page in boto.get_paginator("list_import_jobs").paginate(knowledgeBaseId=kb_id):
             for job in page["importJobSummaries"]:
-                jobs[job["importJobId"]] = {
-                    k: v.astimezone(UTC) if k in TIMES else v for k, v in job.items()
-                }
+                for key in TIMES:
+                    job[key] = job[key].astimezone(UTC).isoformat()
+                jobs.append(job)
     return jobs
 
 
-def parsed(job: dict[str, Any]) -> dict[str, Any]:
-    """A job the CLI printed, with its ISO timestamps parsed."""
-    for key in TIMES:
-        assert job[key].endswith("Z")
-        job[key] = datetime.fromisoformat(job[key])
-    return job
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(["list-import-jobs", *argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_json_is_one_array_in_the_wire_shape(
-    capsys: pytest.CaptureFixture[str], kbs: list[str], boto: Any
-) -> None:
-    """--output json prints one array of every job: camelCase keys, ISO timestamps."""
-    code, out, err = run(capsys, *kbs, "--output", "json", "--page-size", "50")
-    assert (code, err) == (0, "")
-    jobs = [parsed(job) for job in json.loads(out)]
-    assert len(jobs) == 155
-    assert {job["importJobId"]: job for job in jobs} == expected(boto, kbs)
-
-
-def test_ndjson_is_one_job_a_line(
-    capsys: pytest.CaptureFixture[str], kbs: list[str], boto: Any
-) -> None:
-    """--output ndjson prints one JSON object a line, every job once."""
-    code, out, _ = run(capsys, *kbs, "-o", "ndjson")
-    assert code == 0
-    jobs = [parsed(json.loads(line)) for line in out.splitlines()]
-    assert len(jobs) == 155
-    assert {job["importJobId"]: job for job in jobs} == expected(boto, kbs)
-
-
-def test_csv_has_a_header_and_a_flat_row_per_job(
-    capsys: pytest.CaptureFixture[str], kbs: list[str], boto: Any
-) -> None:
-    """--output csv: the documented columns; nested values as JSON, absent ones empty."""
-    code, out, _ = run(capsys, *kbs, "-o", "csv")
-    assert code == 0
-    reader = csv.DictReader(io.StringIO(out))
-    assert tuple(reader.fieldnames or ()) == CSV_COLUMNS
-    rows = {row["importJobId"]: row for row in reader}
-    want = expected(boto, kbs)
-    assert rows.keys() == want.keys()
-    for job_id, job in want.items():
-        row = rows[job_id]
-        for column in CSV_COLUMNS:
-            if column in TIMES:
-                assert datetime.fromisoformat(row[column]) == job[column]
-            elif column in ("metadata", "externalSourceConfiguration"):
-                assert (json.loads(row[column]) if row[column] else None) == job.get(column)
-            else:
-                assert row[column] == job[column]
-
-
-def test_table_is_aligned_columns_per_knowledge_base(
-    capsys: pytest.CaptureFixture[str], kbs: list[str], boto: Any
-) -> None:
-    """The default output: a section per KB, a header, a row per job, and a total."""
-    code, out, _ = run(capsys, *kbs)
-    assert code == 0
-    lines = out.splitlines()
-    assert lines[0] == f"Knowledge base {kbs[0]}: 130 import jobs"
-    header = lines[1]
-    assert (
-        header
-        == "  "
-        + "  ".join(
-            h.ljust(w) for h, w in zip(_HEADERS, (36, 18, 15, 19, 19), strict=True)
-        ).rstrip()
-    )
-    row = lines[2]
-    assert row.index("QUICK_RESPONSES") == header.index("TYPE")
-    assert f"Knowledge base {kbs[1]}: 25 import jobs" in lines
-    assert lines[-1] == "155 import jobs in 2 knowledge base(s)"
-    for job_id in expected(boto, kbs):
-        assert sum(line.split()[0] == job_id for line in lines if line.strip()) == 1
-
-
-def test_status_filter_keeps_the_statuses_asked_for(
-    capsys: pytest.CaptureFixture[str], kbs: list[str], boto: Any
-) -> None:
-    """--status is repeatable and case-insensitive; other jobs are left out."""
-    code, out, _ = run(capsys, *kbs, "-o", "ndjson", "--status", "failed", "--status", "COMPLETE")
-    assert code == 0
-    got = {job["importJobId"] for job in map(json.loads, out.splitlines())}
-    want = {i for i, j in expected(boto, kbs).items() if j["status"] in ("FAILED", "COMPLETE")}
-    assert got == want
-    assert 0 < len(got) < 155
-
-
-def test_all_lists_every_knowledge_base_of_the_account(
-    capsys: pytest.CaptureFixture[str], kbs: list[str], server: QConnectServer, boto: Any
-) -> None:
-    """--all lists the account's KBs first, then every job of each; names label the table."""
-    third = server.create_knowledge_base("third")
-    server.add_import_jobs(third, 3)
-    code, out, _ = run(capsys, "--all", "-o", "json")
-    assert code == 0
-    assert {job["importJobId"] for job in json.loads(out)} == expected(boto, [*kbs, third]).keys()
-    code, out, _ = run(capsys, "--all")
-    assert f"Knowledge base third ({third}): 3 import jobs" in out.splitlines()
-
-
-def test_arn_endpoint_option_and_duplicates(
-    capsys: pytest.CaptureFixture[str],
-    qconnect_server: QConnectServer,
-    boto: Any,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """--endpoint-url and --region win over the environment; an ARN is its KB; a KB given
-    twice is listed once; KBs may come before and after options."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")  # the server's data is in us-east-1
-    monkeypatch.setenv("AWS_ENDPOINT_URL_QCONNECT", "http://127.0.0.1:9")  # nothing there
-    kb = qconnect_server.create_knowledge_base("kb")
-    qconnect_server.add_import_jobs(kb, 7)
-    arn = qconnect_server.knowledge_base_arn(kb)
-    url = qconnect_server.endpoint_url
-    argv = [arn, "-o", "ndjson", "--endpoint-url", url, kb, "--region", "us-east-1"]
-    code, out, _ = run(capsys, *argv)
-    assert code == 0
-    assert sorted(json.loads(line)["importJobId"] for line in out.splitlines()) == sorted(
-        expected(boto, [kb])
+def cli(*argv: str, **options: Any) -> subprocess.CompletedProcess[str]:
+    """Run the command to its end; stdout and stderr captured."""
+    return subprocess.run(
+        [*COMMAND, *argv], capture_output=True, text=True, timeout=60, check=False, **options
     )
 
 
-def test_no_knowledge_base_prints_an_empty_result(
-    capsys: pytest.CaptureFixture[str], server: QConnectServer
+def ids(jobs: list[dict[str, Any]]) -> list[str]:
+    return [job["importJobId"] for job in jobs]
+
+
+# -- output shapes -----------------------------------------------------------------------------
+
+
+def test_json_is_the_aws_cli_document(kb: str, boto: Any) -> None:
+    """--output json prints {"importJobSummaries": [...]} indented by 4, as `aws` does."""
+    done = cli("list-import-jobs", "--knowledge-base-id", kb, "--output", "json")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert json.loads(done.stdout) == {"importJobSummaries": expected(boto, [kb])}
+    assert done.stdout == json.dumps(json.loads(done.stdout), indent=4) + "\n"
+
+
+def test_json_is_the_default_and_settings_choose_the_output(
+    kb: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """--all on an account without KBs: an empty array, or a table that says so."""
-    assert run(capsys, "--all", "-o", "json") == (0, "[]\n", "")
-    code, out, _ = run(capsys, "--all")
-    assert (code, out) == (0, "0 import jobs in 0 knowledge base(s)\n")
+    """No --output: AWS_DEFAULT_OUTPUT, else the profile's output, else json; --output wins."""
+    config = tmp_path / "config"
+    # A named profile takes its credentials from the files, not the environment (botocore).
+    keys = "aws_access_key_id = x\naws_secret_access_key = x\n"
+    config.write_text(f"[default]\noutput = ndjson\n[profile other]\noutput = text\n{keys}")
+    base = ["list-import-jobs", kb, "--max-items", "2"]
+    assert json.loads(cli(*base).stdout)["importJobSummaries"]  # the empty config: json
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    assert len(cli(*base).stdout.splitlines()) == 3  # ndjson: 2 jobs and the NextToken line
+    assert cli(*base, "--profile", "other").stdout.startswith("IMPORTJOBSUMMARIES\t")
+    monkeypatch.setenv("AWS_DEFAULT_OUTPUT", "csv")
+    assert cli(*base, "--profile", "other").stdout.startswith("importJobId,")
+    assert cli(*base, "--output", "json").stdout.startswith("{")
 
 
-@pytest.mark.parametrize(
-    ("argv", "says"),
-    [
-        ([], "give knowledge base IDs or ARNs, or --all"),
-        (["not-a-kb"], "not a knowledge base ID"),
-        (["ABCDEF00-0000-0000-0000-000000000000"], "not a knowledge base ID"),
-        ([MISSING_KB, "--page-size", "0"], "--page-size: must be between 1 and 100, not 0"),
-        ([MISSING_KB, "--page-size", "many"], "not a whole number"),
-        ([MISSING_KB, "--max-concurrency", "0"], "--max-concurrency: must be at least 1"),
-        (["--all", MISSING_KB], "give knowledge base IDs or --all, not both"),
-        ([MISSING_KB, "--status", "DONE"], "unknown status 'DONE'"),
-        ([MISSING_KB, "--output", "xml"], "invalid choice: 'xml'"),
-        ([MISSING_KB, "--bogus"], "unrecognized arguments: --bogus"),
-    ],
-)
-def test_bad_arguments_exit_2_with_one_line(
-    capsys: pytest.CaptureFixture[str], server: QConnectServer, argv: list[str], says: str
+def test_text_is_the_aws_cli_text_format(kb: str, boto: Any) -> None:
+    """--output text: a tab-separated row per job, named and sorted by key as `aws` does."""
+    done = cli("list-import-jobs", kb, "--output", "text")
+    assert done.returncode == 0
+    rows = [line.split("\t") for line in done.stdout.splitlines()]
+    jobs = [row for row in rows if row[0] == "IMPORTJOBSUMMARIES"]
+    want = expected(boto, [kb])
+    assert len(jobs) == len(want)
+    for row, job in zip(jobs, want, strict=True):
+        scalars = sorted((k, v) for k, v in job.items() if not isinstance(v, dict | list))
+        assert row[1:] == [str(v) for _, v in scalars]
+    assert {row[0] for row in rows} <= {
+        "IMPORTJOBSUMMARIES",
+        "METADATA",
+        "EXTERNALSOURCECONFIGURATION",
+        "CONNECTCONFIGURATION",
+    }
+
+
+def test_query_is_applied_to_the_document(kb: str, boto: Any) -> None:
+    """--query takes JMESPath over the json document; text prints the result tab-separated."""
+    query = "importJobSummaries[?status=='FAILED'].importJobId"
+    done = cli("list-import-jobs", kb, "--query", query, "--output", "text")
+    assert done.returncode == 0
+    failed = [job["importJobId"] for job in expected(boto, [kb]) if job["status"] == "FAILED"]
+    assert failed and done.stdout == "\t".join(failed) + "\n"
+    done = cli("list-import-jobs", kb, "--query", "length(importJobSummaries)")
+    assert done.stdout == "25\n"
+
+
+def test_ndjson_and_csv_print_every_job(kb: str, boto: Any) -> None:
+    """ndjson: one job a line; csv: a header and a row per job, in listing order."""
+    want = ids(expected(boto, [kb]))
+    done = cli("list-import-jobs", kb, "--output", "ndjson", "--page-size", "10")
+    assert ids([json.loads(line) for line in done.stdout.splitlines()]) == want
+    done = cli("list-import-jobs", kb, "--output", "csv")
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("importJobId,knowledgeBaseId,status,")
+    assert [line.split(",")[0] for line in lines[1:]] == want
+
+
+# -- pagination --------------------------------------------------------------------------------
+
+
+def test_max_items_prints_a_token_that_resumes(kb: str, boto: Any) -> None:
+    """--max-items cuts inside a page and prints NextToken; --starting-token goes on from it,
+    with every job printed once."""
+    want = ids(expected(boto, [kb]))
+    got: list[str] = []
+    token = None
+    for _ in range(4):
+        argv = ["list-import-jobs", kb, "--page-size", "7", "--max-items", "10"]
+        done = cli(*argv, *(["--starting-token", token] if token else []))
+        assert done.returncode == 0, done.stderr
+        document = json.loads(done.stdout)
+        got += ids(document["importJobSummaries"])
+        token = document.get("NextToken")
+        if token is None:
+            break
+    assert got == want  # 10 + 10 + 5, nothing twice, nothing left out
+
+
+def test_tokens_pass_between_botocore_and_the_command(kb: str, boto: Any) -> None:
+    """A NextToken from botocore's paginator (as `aws` prints it) resumes here, and ours
+    resumes botocore's: the same format."""
+    want = ids(expected(boto, [kb]))
+    pages = boto.get_paginator("list_import_jobs").paginate(
+        knowledgeBaseId=kb, PaginationConfig={"MaxItems": 9, "PageSize": 4}
+    )
+    first = pages.build_full_result()
+    done = cli("list-import-jobs", kb, "--starting-token", first["NextToken"])
+    rest = ids(json.loads(done.stdout)["importJobSummaries"])
+    assert ids(first["importJobSummaries"]) + rest == want
+    done = cli("list-import-jobs", kb, "--page-size", "4", "--max-items", "9")
+    token = json.loads(done.stdout)["NextToken"]
+    resumed = boto.get_paginator("list_import_jobs").paginate(
+        knowledgeBaseId=kb, PaginationConfig={"StartingToken": token, "PageSize": 4}
+    )
+    assert ids(resumed.build_full_result()["importJobSummaries"]) == want[9:]
+
+
+def test_no_paginate_makes_one_request(kb: str, server: QConnectServer, boto: Any) -> None:
+    """--no-paginate: one request; the service's own nextToken is printed as it sent it."""
+    server.reset_stats()
+    done = cli("list-import-jobs", kb, "--no-paginate", "--page-size", "10")
+    assert server.stats.requests.get("ListImportJobs", 0) == 1
+    document = json.loads(done.stdout)
+    assert ids(document["importJobSummaries"]) == ids(expected(boto, [kb]))[:10]
+    assert set(document) == {"importJobSummaries", "nextToken"}
+
+
+def test_several_kbs_or_all_are_merged(server: QConnectServer, kb: str, boto: Any) -> None:
+    """Several KBs (or --all) are listed at once into one document; the table names each KB."""
+    other = server.create_knowledge_base("second")
+    server.add_import_jobs(other, 4)
+    done = cli("list-import-jobs", kb, "--knowledge-base-id", other)
+    assert sorted(ids(json.loads(done.stdout)["importJobSummaries"])) == sorted(
+        ids(expected(boto, [kb, other]))
+    )
+    done = cli("list-import-jobs", "--all", "--output", "table")
+    lines = done.stdout.splitlines()
+    assert lines[0].split("  ")[0] == "KNOWLEDGE BASE"
+    assert sum(line.startswith("second ") for line in lines) == 4
+    assert lines[-1] == "29 import jobs in 2 knowledge bases"
+
+
+# -- streaming, interruption -------------------------------------------------------------------
+
+
+@contextmanager
+def started(argv: list[str], **options: Any) -> Iterator[subprocess.Popen[Any]]:
+    """A child process that is killed if the test fails before it ends."""
+    proc = subprocess.Popen(argv, **options)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+
+
+def test_table_prints_each_page_as_it_comes(kb: str, server: QConnectServer) -> None:
+    """The table is written page by page (widths from the first): a later page that fails
+    leaves the first page printed, aligned, the token to resume from, and the error on stderr."""
+    server.repeat_token(knowledge_base_id=kb)  # the second page loops
+    done = cli("list-import-jobs", kb, "--output", "table", "--page-size", "10")
+    assert done.returncode == 255
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("IMPORT JOB ID") and len(lines) == 1 + 10 + 2
+    assert len({line.index("QUICK_RESPONSES") for line in lines[1:11]}) == 1
+    assert lines[-2] == "10 import jobs" and lines[-1].startswith("NextToken: ")
+    assert "(PaginationLoop) when calling the ListImportJobs operation" in done.stderr
+
+
+def test_ctrl_c_leaves_valid_json_with_a_token_to_resume(
+    server: QConnectServer, kb: str, boto: Any
 ) -> None:
-    """Bad arguments: exit 2, one line on stderr saying what is wrong, no request sent."""
-    code, out, err = run(capsys, *argv)
-    assert code == 2
-    assert out == ""
-    assert err.count("\n") == 1 and err.startswith("qconnect-async")
-    assert says in err
-    assert server.stats.total_requests == 0
-
-
-def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    """Without a command: exit 2 and one line; --help still works (exit 0)."""
-    assert main([]) == 2
-    assert capsys.readouterr().err.count("\n") == 1
-    assert main(["list-import-jobs", "--help"]) == 0
-    assert "--status" in capsys.readouterr().out
-
-
-def test_no_region_is_a_usage_error(
-    capsys: pytest.CaptureFixture[str], server: QConnectServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Without any region configured: exit 2, pointing at --region."""
-    monkeypatch.delenv("AWS_DEFAULT_REGION")
-    code, _, err = run(capsys, MISSING_KB)
-    assert code == 2
-    assert "--region" in err and err.count("\n") == 1
-
-
-def test_service_error_exits_1_with_code_message_and_request_id(
-    capsys: pytest.CaptureFixture[str], kbs: list[str], server: QConnectServer
-) -> None:
-    """AccessDenied: exit 1, one line with the code, message, KB and request id; no traceback."""
-    denied = {"code": "AccessDeniedException", "status": 403, "message": "no way"}
-    server.fail(**denied, times=None, knowledge_base_id=kbs[1])
-    code, _, err = run(capsys, *kbs, "-o", "ndjson")
-    assert code == 1
-    assert err.count("\n") == 1
-    assert err.startswith("qconnect-async: error: AccessDeniedException: no way")
-    assert f"knowledge base {kbs[1]}" in err and "request id " in err
-    assert "Traceback" not in err
-
-
-def test_missing_knowledge_base_exits_1(
-    capsys: pytest.CaptureFixture[str], server: QConnectServer
-) -> None:
-    """A KB that does not exist is the service's ResourceNotFoundException: exit 1."""
-    code, out, err = run(capsys, MISSING_KB, "-o", "json")
-    assert (code, out) == (1, "")
-    assert "ResourceNotFoundException" in err and "Traceback" not in err
-
-
-def test_debug_adds_the_traceback(
-    capsys: pytest.CaptureFixture[str], kbs: list[str], server: QConnectServer
-) -> None:
-    """--debug prints the traceback (and the library's log) before the error line."""
-    server.fail(code="AccessDeniedException", status=403, times=None)
-    code, _, err = run(capsys, kbs[0], "--debug")
-    assert code == 1
-    assert "Traceback" in err and "AccessDeniedError" in err
-    assert err.splitlines()[-1].startswith("qconnect-async: error: AccessDeniedException")
-
-
-def test_no_progress_when_stderr_is_not_a_terminal(
-    capsys: pytest.CaptureFixture[str], kbs: list[str]
-) -> None:
-    """Captured stderr is not a TTY: nothing is drawn on it."""
-    code, _, err = run(capsys, *kbs, "--page-size", "10")
-    assert (code, err) == (0, "")
-
-
-def test_demo_needs_the_testing_extra(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Without moto, --demo exits 1 and says which extra to install."""
-    monkeypatch.delattr(qconnect_async.testing, "QConnectServer", raising=False)
-    monkeypatch.delitem(sys.modules, "qconnect_async.testing._server")
-    for name in [n for n in sys.modules if n == "moto" or n.startswith("moto.")]:
-        monkeypatch.setitem(sys.modules, name, None)  # an import of it fails
-    code, out, err = run(capsys, "--demo")
-    assert (code, out) == (1, "")
-    assert "pip install 'qconnect-async[testing]'" in err
-
-
-# -- in a subprocess: the terminal, signals, the demo -----------------------------------------
-
-
-def command(*argv: str) -> list[str]:
-    return [sys.executable, "-m", "qconnect_async", "list-import-jobs", *argv]
+    """SIGINT mid-listing: exit 130, the json printed so far is a whole document whose
+    NextToken resumes the listing; no traceback."""
+    server.set_latency(1.0)
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    with started([*COMMAND, "list-import-jobs", kb, "--page-size", "10"], **pipes) as proc:
+        deadline = time.monotonic() + 30
+        # The second request is sent only after the first page was printed.
+        while server.stats.requests.get("ListImportJobs", 0) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "Unclosed" not in err
+    document = json.loads(out)
+    want = ids(expected(boto, [kb]))
+    assert ids(document["importJobSummaries"]) == want[:10]
+    server.set_latency(0)
+    done = cli("list-import-jobs", kb, "--starting-token", document["NextToken"])
+    assert ids(json.loads(done.stdout)["importJobSummaries"]) == want[10:]
 
 
 def read_until_closed(fd: int, timeout: float = 30) -> bytes:
@@ -338,24 +292,12 @@ def read_until_closed(fd: int, timeout: float = 30) -> bytes:
     return b"".join(chunks)
 
 
-@contextmanager
-def started(argv: list[str], **options: Any) -> Iterator[subprocess.Popen[Any]]:
-    """A child process that is killed if the test fails before it ends."""
-    proc = subprocess.Popen(argv, **options)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
-
-
-def test_progress_is_drawn_on_a_terminal_and_cleared(kbs: list[str]) -> None:
+def test_progress_is_drawn_on_a_terminal_and_cleared(kb: str) -> None:
     """With stderr on a TTY: a redrawn line of KBs done and jobs, erased at the end."""
     master, slave = pty.openpty()
     with tempfile.TemporaryFile() as stdout:
         try:
-            argv = command(*kbs, "-o", "ndjson", "--page-size", "10")
+            argv = [*COMMAND, "list-import-jobs", kb, "--output", "ndjson"]
             with started(argv, stdout=stdout, stderr=slave) as proc:
                 os.close(slave)
                 drawn = read_until_closed(master).decode()
@@ -363,44 +305,185 @@ def test_progress_is_drawn_on_a_terminal_and_cleared(kbs: list[str]) -> None:
         finally:
             os.close(master)
         stdout.seek(0)
-        assert len(stdout.read().splitlines()) == 155  # stdout (a file) holds only the jobs
-    assert "listing: 0/2 knowledge bases done, 0 import jobs" in drawn
-    assert "listing: 2/2 knowledge bases done, 155 import jobs" in drawn
+        assert len(stdout.read().splitlines()) == 25  # stdout (a file) holds only the jobs
+    assert "listing: 0/1 knowledge bases done, 0 import jobs" in drawn
     assert drawn.endswith("\r\x1b[K")  # the line is erased before the command ends
 
 
-def test_ctrl_c_stops_cleanly_with_130(kbs: list[str], server: QConnectServer) -> None:
-    """SIGINT mid-request: exit 130, no traceback, no unclosed session warning."""
-    server.set_latency(2.0)
-    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
-    with started(command(*kbs), **pipes) as proc:
-        deadline = time.monotonic() + 10
-        while server.stats.in_flight == 0 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert server.stats.in_flight > 0
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
-    assert proc.returncode == 130
-    assert out == ""
-    assert "Traceback" not in err and "Unclosed" not in err and "Error" not in err
+def test_debug_logs_every_request_and_retry(kb: str, server: QConnectServer) -> None:
+    """--debug logs each page's request and each retry (and prints the output as usual)."""
+    server.throttle(times=2)
+    done = cli("list-import-jobs", kb, "--page-size", "10", "--debug")
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert sum(f"ListImportJobs knowledgeBaseId={kb} " in line for line in lines) == 3
+    assert sum("failed (ThrottlingException), retrying" in line for line in lines) == 2
+    assert all(" - qconnect_async" in line for line in lines)
+    assert len(json.loads(done.stdout)["importJobSummaries"]) == 25
+
+
+# -- exit statuses and errors ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        ([], "the following arguments are required: --knowledge-base-id"),
+        (["not-a-kb"], "not a knowledge base ID"),
+        ([MISSING_KB, "--page-size", "0"], "--page-size: must be at least 1, not 0"),
+        ([MISSING_KB, "--page-size", "101"], "--page-size: must be between 1 and 100, not 101"),
+        ([MISSING_KB, "--output", "xml"], "invalid choice: 'xml'"),
+        ([MISSING_KB, "--bogus"], "Unknown options: --bogus"),
+        ([MISSING_KB, "--query", "[["], "Bad value for --query [["),
+        ([MISSING_KB, MISSING_KB[:-1] + "1", "--max-items", "3"], "give exactly one"),
+        ([MISSING_KB, "--no-paginate", "--max-items", "3"], "do not go together"),
+    ],
+)
+def test_bad_command_lines_exit_252(server: QConnectServer, argv: list[str], says: str) -> None:
+    """A bad command line: exit 252, one line saying what is wrong, no request sent."""
+    done = cli("list-import-jobs", *argv)
+    assert (done.returncode, done.stdout) == (252, "")
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("qconnect-async: error: ")
+    assert says in done.stderr
+    assert server.stats.total_requests == 0
+
+
+@pytest.mark.parametrize(
+    ("unset", "env", "argv", "says"),
+    [
+        ("AWS_DEFAULT_REGION", {}, [], "You must specify a region."),
+        ("AWS_ACCESS_KEY_ID", {}, [], "Unable to locate credentials."),
+        (None, {}, ["--profile", "nope"], "The config profile (nope) could not be found"),
+        (None, {"AWS_DEFAULT_OUTPUT": "xml"}, [], "AWS_DEFAULT_OUTPUT is 'xml'"),
+    ],
+)
+def test_configuration_errors_exit_253(
+    server: QConnectServer, unset: str | None, env: dict[str, str], argv: list[str], says: str
+) -> None:
+    """No region, no credentials, an unknown profile, a bad output setting: exit 253."""
+    environ = {k: v for k, v in os.environ.items() if k != unset} | env
+    done = cli("list-import-jobs", MISSING_KB, *argv, env=environ)
+    assert (done.returncode, done.stdout) == (253, "")
+    assert says in done.stderr and "Traceback" not in done.stderr
+
+
+def test_service_errors_exit_254_worded_as_aws(server: QConnectServer, kb: str) -> None:
+    """An error the service sent: exit 254, "An error occurred (Code) when calling the
+    ListImportJobs operation: message", nothing on stdout."""
+    server.fail(code="AccessDeniedException", status=403, message="no way", times=None)
+    done = cli("list-import-jobs", kb)
+    assert (done.returncode, done.stdout) == (254, "")
+    assert done.stderr == (
+        "\nAn error occurred (AccessDeniedException) when calling the ListImportJobs "
+        "operation: no way\n"
+    )
+
+
+def test_other_failures_exit_255(
+    kb: str, server: QConnectServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No service at the endpoint, or a 200 that is not an answer: exit 255, one message.
+    AWS_MAX_ATTEMPTS=1 (as the AWS CLI reads it) makes one attempt, not ten."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    done = cli("list-import-jobs", kb, "--endpoint-url", "http://127.0.0.1:9", "--debug")
+    assert "retrying" not in done.stderr
+    done = cli("list-import-jobs", kb, "--endpoint-url", "http://127.0.0.1:9")
+    assert done.returncode == 255
+    assert done.stderr.startswith("Could not connect to the endpoint URL: ")
+    server.malformed(kind="invalid_json", times=None)
+    done = cli("list-import-jobs", kb)
+    assert done.returncode == 255
+    assert "(MalformedResponse) when calling the ListImportJobs operation" in done.stderr
+
+
+class _HtmlPage(http.server.BaseHTTPRequestHandler):
+    """What a wrong endpoint (a proxy, a web site) answers: a big HTML page and a 404."""
+
+    def do_GET(self) -> None:
+        body = b"<!DOCTYPE html><html><head><title>Not Found</title></head><body>"
+        body += b"<p>nothing here</p>" * 500 + b"</body></html>"
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
 
 
 @pytest.fixture
-def no_aws(tmp_path: Path) -> Iterator[dict[str, str]]:
+def html_endpoint() -> Iterator[str]:
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HtmlPage) as httpd:
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+        httpd.shutdown()
+        thread.join()
+
+
+def test_an_html_page_is_named_not_printed(html_endpoint: str) -> None:
+    """A non-AWS endpoint's HTML page: one short line naming it, never the page itself."""
+    done = cli("list-import-jobs", MISSING_KB, "--endpoint-url", html_endpoint)
+    assert done.returncode == 254
+    assert len(done.stderr) < 400 and "<p>" not in done.stderr
+    assert 'HTTP 404 with an HTML page ("Not Found")' in done.stderr
+
+
+# -- the command as a whole --------------------------------------------------------------------
+
+
+def test_help_and_version_and_no_command() -> None:
+    """--help lists the commands and exits 0; no command is a usage error (252)."""
+    done = cli("--help")
+    assert done.returncode == 0 and "list-import-jobs" in done.stdout
+    done = cli("list-import-jobs", "--help")
+    assert "--starting-token" in done.stdout and "--query" in done.stdout
+    done = cli()
+    assert done.returncode == 252 and done.stderr.count("\n") == 1
+
+
+@pytest.fixture
+def no_aws(tmp_path: Path) -> dict[str, str]:
     """An environment without any AWS variable, and a HOME without ~/.aws."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["HOME"] = str(tmp_path)
-    yield env
+    return env
 
 
 def test_demo_lists_demo_jobs_without_any_aws_setup(no_aws: dict[str, str]) -> None:
-    """--demo serves and lists 3 demo KBs, with no AWS credentials, region or config at all."""
-    done = subprocess.run(command("--demo"), env=no_aws, capture_output=True, text=True, timeout=60)
+    """--demo serves and lists 3 demo KBs (a table by default), with no AWS setup at all."""
+    done = cli("list-import-jobs", "--demo", env=no_aws)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    sections = [line for line in lines if line.startswith("Knowledge base ")]
-    assert [s.split()[2] for s in sections] == ["support-faq", "billing-answers", "onboarding"]
-    assert lines[-1] == "12 import jobs in 3 knowledge base(s)"
-    statuses = {line.split()[1] for line in lines if line.startswith("  ") and "-" in line}
-    assert {"COMPLETE", "FAILED", "START_IN_PROGRESS", "DELETED"} <= statuses
+    assert lines[0].split()[:2] == ["KNOWLEDGE", "BASE"]
+    assert {line.split()[0] for line in lines[1:-1]} == {
+        "support-faq",
+        "billing-answers",
+        "onboarding",
+    }
+    assert lines[-1] == "12 import jobs in 3 knowledge bases"
     assert "Demo: a fake Amazon Q in Connect at http://127.0.0.1:" in done.stderr
+
+
+def test_demo_without_the_testing_extra_says_what_to_install(no_aws: dict[str, str]) -> None:
+    """Without moto, --demo exits 253 and names the extra to install."""
+    code = (
+        "import sys; sys.modules['moto'] = None; from qconnect_async.cli import main; "
+        "sys.exit(main(['list-import-jobs', '--demo']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=no_aws, capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout) == (253, "")
+    assert "pip install 'qconnect-async[testing]'" in done.stderr
+
+
+def test_a_token_is_botocores_format() -> None:
+    """Resume tokens are base64 JSON as botocore's paginator writes them."""
+    from qconnect_async._cli_list import decode_token, encode_token
+
+    token = encode_token("abc", 3)
+    assert json.loads(base64.b64decode(token)) == {"nextToken": "abc", "boto_truncate_amount": 3}
+    assert decode_token(token) == ("abc", 3)
+    assert decode_token("a-raw-service-token") == ("a-raw-service-token", 0)

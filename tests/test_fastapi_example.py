@@ -340,3 +340,34 @@ async def test_a_stream_never_started_still_ends_its_listing(
     sent = await call_stream(http, [kb], leave_after=0)
     assert sent[0]["type"] == "http.response.start"
     assert len(sent) <= 1 + 100 and all(m.get("more_body", True) for m in sent)
+
+
+async def test_the_openapi_document_declares_models_stream_and_errors(
+    http: httpx.AsyncClient, qconnect_server: QConnectServer, kb: str
+) -> None:
+    """/openapi.json: a page is Page of Job, the stream NDJSON of Job, and each error status
+    (403/404/422/502/503) is the ErrorBody actually sent, as JSON; 503 has Retry-After."""
+    document = (await http.get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas  # FastAPI's 422 shape is not what is sent
+    ref = "#/components/schemas/"
+    page = document["paths"]["/knowledge-bases/{kb}/import-jobs"]["get"]["responses"]
+    stream = document["paths"]["/import-jobs"]["get"]["responses"]
+    assert page["200"]["content"] == {"application/json": {"schema": {"$ref": ref + "Page"}}}
+    assert stream["200"]["content"] == {"application/x-ndjson": {"schema": {"$ref": ref + "Job"}}}
+    assert schemas["Page"]["properties"]["items"]["items"] == {"$ref": ref + "Job"}
+    for responses in (page, stream):
+        assert set(responses) == {"200", "403", "404", "422", "502", "503"}
+        for status in ("403", "404", "422", "502", "503"):
+            body = {"application/json": {"schema": {"$ref": ref + "ErrorBody"}}}
+            assert responses[status]["content"] == body, status
+        assert "Retry-After" in responses["503"]["headers"]
+    # The document describes what is sent: a page, its jobs and an error, field for field.
+    job_fields = set(schemas["Job"]["properties"])
+    qconnect_server.add_import_jobs(kb, 30)
+    body = (await http.get(f"/knowledge-bases/{kb}/import-jobs", params={"limit": 20})).json()
+    assert set(body) == set(schemas["Page"]["properties"])
+    assert all(set(schemas["Job"]["required"]) <= set(job) <= job_fields for job in body["items"])
+    assert any("externalSourceConfiguration" in job for job in body["items"])
+    error = (await http.get(f"/knowledge-bases/{MISSING_KB}/import-jobs")).json()
+    assert set(error) == set(schemas["ErrorBody"]["properties"])

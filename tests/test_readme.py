@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from qconnect_async import QConnectClient
 from qconnect_async.testing import QConnectServer
 
 README = pathlib.Path(__file__).parent.parent / "README.md"
@@ -18,6 +19,14 @@ _BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 def snippets() -> list[str]:
     return _BLOCK.findall(README.read_text())
+
+
+async def call_with_fixtures(test: Any, server: QConnectServer) -> None:
+    """Run a README test as pytest would, with the plugin's fixtures it names."""
+    client = QConnectClient(endpoint_url=server.endpoint_url, region_name=server.region)
+    async with client:
+        fixtures = {"qconnect_server": server, "qconnect_env": server, "qconnect_client": client}
+        await test(**{name: fixtures[name] for name in inspect.signature(test).parameters})
 
 
 def test_readme_has_snippets() -> None:
@@ -41,7 +50,7 @@ def test_readme_snippets_run(
             value = namespace[name]
             # A pytest example: call it with the fixture, as pytest would.
             if name.startswith("test_") and inspect.iscoroutinefunction(value):
-                asyncio.run(value(qconnect_server))
+                asyncio.run(call_with_fixtures(value, qconnect_server))
         if "app" in namespace and "app" not in before:
             app = namespace["app"]
 

@@ -1,13 +1,17 @@
-"""The ``qconnect-async`` command (also ``python -m qconnect_async``).
+"""The ``qconnect-async`` command (also ``python -m qconnect_async``), on the AWS CLI's conventions.
 
-    qconnect-async list-import-jobs KB_ID_OR_ARN [...] [--output table|json|ndjson|csv]
-    qconnect-async list-import-jobs --all --status FAILED --output csv
+    qconnect-async list-import-jobs --knowledge-base-id KB [--max-items N] [--starting-token T]
+    qconnect-async list-import-jobs --all --status FAILED --output table
     qconnect-async list-import-jobs --demo          # a local fake service: no AWS account needed
 
-Exit status: 0 done, 1 the service (or the environment) failed, 2 bad arguments, 130 interrupted.
-Region, credentials and endpoint come from the usual AWS settings (``AWS_DEFAULT_REGION``,
-``AWS_PROFILE``, ``AWS_ENDPOINT_URL_QCONNECT``, ...) unless given as options. Several knowledge
-bases are listed fail-fast: the first error stops the listing and is reported.
+Global options work after any command, as with ``aws``: ``--output json|text|table|ndjson|csv``
+(else ``AWS_DEFAULT_OUTPUT``, else the profile's ``output``, else json), ``--query`` (JMESPath),
+``--region``, ``--profile``, ``--endpoint-url`` (else ``AWS_ENDPOINT_URL_QCONNECT``), ``--debug``;
+``AWS_MAX_ATTEMPTS`` (or the profile's ``max_attempts``) sets the attempts per request.
+
+Exit status, as the AWS CLI v2's: 0 done, 252 bad command line, 253 bad configuration (no
+region, no credentials, unknown profile), 254 the service answered with an error, 255 any
+other failure (connection, malformed answer), 130 interrupted (Ctrl-C).
 
 This module uses only the public face of the package, as any application would.
 """
@@ -16,22 +20,56 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from qconnect_async import ImportJobStatus, QConnectClient, QConnectError, ValidationError
+import botocore.session
+from botocore.exceptions import BotoCoreError
+from jmespath.exceptions import JMESPathError
+
+from qconnect_async import QConnectError, RetryPolicy, TransportError, ValidationError
 from qconnect_async import __version__ as _version
 
-from ._output import FORMATS, Progress, make_writer
+from ._cli_base import Command, Invocation, UsageError
+from ._cli_list import LIST_IMPORT_JOBS
+from ._output import FORMATS, Progress, compile_query
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "main"]
 
 PROG = "qconnect-async"
-_STATUSES = tuple(s.value for s in ImportJobStatus)
+#: The subcommands, in the order of --help.
+COMMANDS: tuple[Command, ...] = (LIST_IMPORT_JOBS,)
+
+# The AWS CLI v2's return codes.
+OK, INTERRUPTED, USAGE, CONFIGURATION, SERVICE, OTHER = 0, 130, 252, 253, 254, 255
+#: The codes of errors in the user's AWS setup, not in the request or the service.
+_CONFIG_CODES = frozenset(
+    {
+        "NoRegion",
+        "NoCredentialsError",
+        "PartialCredentialsError",
+        "ProfileNotFound",
+        "ConfigNotFound",
+        "ConfigParseError",
+        "InvalidConfigError",
+        "CredentialRetrievalError",
+        "UnknownCredentialError",
+    }
+)
+_MESSAGES = {
+    "NoRegion": "You must specify a region. You can also configure your region by setting "
+    "AWS_DEFAULT_REGION or passing --region.",
+    "NoCredentialsError": "Unable to locate credentials. You can configure credentials by "
+    "setting AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE.",
+}
+#: The longest error message printed whole; a longer one is cut (--debug shows it all).
+_MAX_MESSAGE = 300
 #: The demo's knowledge bases: a name, and the statuses of its jobs (oldest first).
 _DEMO_KBS = (
     ("support-faq", ("COMPLETE", "COMPLETE", "FAILED", "COMPLETE", "START_IN_PROGRESS")),
@@ -40,77 +78,56 @@ _DEMO_KBS = (
 )
 
 
-class _UsageError(Exception):
-    """Bad command-line arguments: one line on stderr, exit status 2."""
+class _ConfigError(Exception):
+    """The AWS configuration is unusable (exit status 253)."""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # argparse prints the whole usage and exits; one clear line is kinder.
-        raise _UsageError(f"{self.prog}: error: {message} (see --help)")
+        if message.startswith("unrecognized arguments: "):
+            message = "Unknown options: " + message.removeprefix("unrecognized arguments: ")
+        raise UsageError(message)
 
 
-def _page_size(text: str) -> int:
-    value = _int(text)
-    if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 100, not {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = _int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _int(text: str) -> int:
+def _query(text: str) -> Any:
     try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        return compile_query(text)
+    except JMESPathError as exc:
+        reason = " ".join(str(exc).split())
+        raise argparse.ArgumentTypeError(f"Bad value for --query {text}: {reason}") from None
 
 
-def _status(text: str) -> str:
-    value = text.strip().upper()
-    if value not in _STATUSES:
-        raise argparse.ArgumentTypeError(f"unknown status {text!r} (one of {', '.join(_STATUSES)})")
-    return value
-
-
-_EPILOG = """\
-examples:
-  qconnect-async list-import-jobs KB_ID --status FAILED
-  qconnect-async list-import-jobs --all --output ndjson > jobs.ndjson
-  qconnect-async list-import-jobs --demo
-
-Knowledge bases are listed fail-fast: the first error stops the listing.
-exit status: 0 done, 1 the service failed, 2 bad arguments, 130 interrupted"""
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="List the import jobs of Amazon Q in Connect KBs.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    ls = commands.add_parser(
-        "list-import-jobs",
-        help="list the import jobs of knowledge bases",
-        description="List the import jobs of knowledge bases, several at once.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add = ls.add_argument
-    add("knowledge_bases", nargs="*", metavar="KB_ID_OR_ARN", help="knowledge bases to list")
-    add("--all", action="store_true", dest="all_kbs", help="every knowledge base of the account")
-    add("--status", action="append", type=_status, help="keep jobs in STATUS only (repeatable)")
-    add("-o", "--output", choices=FORMATS, default="table", help="output format (default table)")
-    add("--page-size", type=_page_size, metavar="N", help="jobs per request, 1-100 (default 100)")
-    add("--max-concurrency", type=_positive, default=8, metavar="N", help="requests at once (8)")
+def _global_options() -> _Parser:
+    """The options every command takes, anywhere on the line (as ``aws`` does)."""
+    common = _Parser(add_help=False)
+    add = common.add_argument
+    add("--output", choices=FORMATS, help="json (default), text, table, ndjson or csv")
+    add("--query", type=_query, metavar="JMESPATH", help="a JMESPath query of the output")
     add("--region", help="AWS region (default: from the AWS environment or profile)")
     add("--profile", help="AWS profile (default: AWS_PROFILE or the default profile)")
     add("--endpoint-url", help="service endpoint (default: AWS_ENDPOINT_URL_QCONNECT or AWS)")
-    add("--demo", action="store_true", help="list demo data of a local fake service, no AWS")
-    add("--debug", action="store_true", help="log requests and retries; tracebacks on errors")
+    add("--debug", action="store_true", help="log every request and retry; tracebacks")
+    add("--demo", action="store_true", help="run against a local fake service with demo data")
+    return common
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Import jobs of Amazon Q in Connect knowledge bases.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _global_options()
+    for command in COMMANDS:
+        sub = subparsers.add_parser(
+            command.name,
+            help=command.help,
+            description=command.help,
+            epilog=command.epilog,
+            parents=[common],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        command.add_arguments(sub)
+        sub.set_defaults(handler=command)
     return parser
 
 
@@ -118,11 +135,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     # argparse takes a `*` positional from the first run of positionals only
-    # (`KB -o json KB2` leaves KB2 over): later KB IDs are taken here.
+    # (`KB --output json KB2` leaves KB2 over): later ones are taken here.
     unknown = [arg for arg in extra if arg.startswith("-")]
-    if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    args.knowledge_bases += extra
+    if unknown or (extra and not hasattr(args, "knowledge_bases")):
+        parser.error(f"unrecognized arguments: {' '.join(unknown or extra)}")
+    if extra:
+        args.knowledge_bases += extra
     return args
 
 
@@ -130,101 +148,106 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     try:
         args = _parse(argv)
-        kbs = _knowledge_base_ids(args)
-    except _UsageError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+        command: Command = args.handler
+        command.check(args)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc} (see {PROG} --help)", file=sys.stderr)
+        return USAGE
     except SystemExit as exc:  # --help, --version
-        return exc.code if isinstance(exc.code, int) else 0
+        return exc.code if isinstance(exc.code, int) else OK
     if args.debug:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        logger = logging.getLogger("qconnect_async")
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
+        _log_to_stderr()
     progress = Progress(sys.stderr, enabled=_isatty(sys.stderr))
     try:
+        inv = Invocation(
+            output=_output_format(args),
+            query=args.query,
+            debug=args.debug,
+            client_options={
+                "region_name": args.region,
+                "endpoint_url": args.endpoint_url,
+                "profile_name": args.profile,
+                "retry": _retry_policy(args),
+            },
+            stdout=sys.stdout,
+            progress=progress,
+        )
         if args.demo:
-            return _demo(args, kbs, progress)
-        client = {
-            "region_name": args.region,
-            "endpoint_url": args.endpoint_url,
-            "profile_name": args.profile,
-        }
-        asyncio.run(_list(args, kbs, client, progress))
-        return 0
+            return _demo(command, args, inv)
+        asyncio.run(command.run(args, inv))
+        return OK
     except KeyboardInterrupt:
-        # asyncio.run cancelled the listing, so the client is closed; say nothing more.
+        # asyncio.run cancelled the command, which closed its output and its client.
         progress.clear()
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly, as a SIGPIPE-killed tool would.
+        # The reader went away (`| head`): stop quietly.
         _silence_stdout()
-        return 141
+        return OTHER
     except Exception as exc:
         progress.clear()
         return _report(exc, debug=args.debug)
 
 
-def _knowledge_base_ids(args: argparse.Namespace) -> list[str] | None:
-    """The IDs to list (ARNs reduced, duplicates dropped), or None for every KB."""
-    if args.all_kbs and args.knowledge_bases:
-        raise _UsageError(f"{PROG}: error: give knowledge base IDs or --all, not both")
-    if not args.knowledge_bases:
-        if args.all_kbs or args.demo:
-            return None
-        raise _UsageError(f"{PROG}: error: give knowledge base IDs or ARNs, or --all (see --help)")
-    # The client checks IDs before any request; an unopened client sends nothing.
-    probe = QConnectClient()
+def _log_to_stderr() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s - %(threadName)s - %(name)s - %(levelname)s - %(message)s")
+    )
+    logger = logging.getLogger("qconnect_async")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
+def _retry_policy(args: argparse.Namespace) -> RetryPolicy | None:
+    """Attempts per request from ``AWS_MAX_ATTEMPTS`` or the profile's ``max_attempts``, as
+    the AWS CLI reads them; None: the library's default policy."""
+    if args.demo:
+        return None
     try:
-        ids = [probe.list_import_jobs(kb).knowledge_base_id for kb in args.knowledge_bases]
-    except ValidationError as exc:
-        raise _UsageError(f"{PROG}: error: {exc.message}") from None
-    return list(dict.fromkeys(ids))
-
-
-async def _list(
-    args: argparse.Namespace,
-    kbs: list[str] | None,
-    options: dict[str, Any],
-    progress: Progress,
-) -> None:
-    async with QConnectClient(max_concurrency=args.max_concurrency, **options) as client:
-        names: dict[str, str] = {}
-        if kbs is None:
-            progress.note("listing knowledge bases...")
-            names = {kb.knowledge_base_id: kb.name async for kb in client.list_knowledge_bases()}
-            kbs = list(names)
-        writer = make_writer(args.output, sys.stdout, order=kbs, names=names)
-        wanted = frozenset(args.status or ())
-        # A job printed to the terminal that shows the progress line must not land on it.
-        interleaved = progress.enabled and args.output != "table" and _isatty(sys.stdout)
-        progress.start(len(kbs))
-        jobs = client.list_import_jobs_many(
-            kbs, page_size=args.page_size, on_listing_done=progress.listing_done
+        attempts = botocore.session.Session(profile=args.profile).get_config_variable(
+            "max_attempts"
         )
-        async for job in jobs:
-            progress.job()
-            if wanted and job.status not in wanted:
-                continue
-            if interleaved:
-                progress.clear()
-            writer.write(job)
-        progress.clear()
-        writer.finish()
+    except BotoCoreError as exc:
+        raise _ConfigError(str(exc)) from exc
+    except ValueError:
+        raise _ConfigError("AWS_MAX_ATTEMPTS (or max_attempts) is not a whole number") from None
+    if attempts is None:
+        return None
+    if not isinstance(attempts, int) or attempts < 1:
+        raise _ConfigError(f"max_attempts must be at least 1, not {attempts!r}")
+    return RetryPolicy(max_attempts=attempts)
 
 
-def _demo(args: argparse.Namespace, kbs: list[str] | None, progress: Progress) -> int:
-    """Serve demo data from the fake service in this process, and list it."""
+def _output_format(args: argparse.Namespace) -> str:
+    """--output, else AWS_DEFAULT_OUTPUT, else the profile's ``output``, else json (as aws)."""
+    if args.output:
+        return str(args.output)
+    value, source = os.environ.get("AWS_DEFAULT_OUTPUT"), "AWS_DEFAULT_OUTPUT"
+    if not value and args.demo:
+        return "table"  # the demo is for a person, and needs no AWS configuration
+    if not value:
+        source = "the profile's output setting"
+        try:
+            config = botocore.session.Session(profile=args.profile).get_scoped_config()
+        except BotoCoreError as exc:
+            raise _ConfigError(str(exc)) from exc
+        value = config.get("output")
+    if not value:
+        return "json"
+    if value not in FORMATS:
+        raise _ConfigError(f"{source} is {value!r}: not one of {', '.join(FORMATS)}")
+    return str(value)
+
+
+def _demo(command: Command, args: argparse.Namespace, inv: Invocation) -> int:
+    """Serve demo data from the fake service in this process, and run the command on it."""
     try:
         from qconnect_async.testing import QConnectServer
     except ModuleNotFoundError as exc:
-        print(
-            f"{PROG}: error: --demo needs the fake service: "
-            f"pip install 'qconnect-async[testing]' ({exc})",
-            file=sys.stderr,
-        )
-        return 1
+        raise _ConfigError(
+            f"--demo needs the fake service: pip install 'qconnect-async[testing]' ({exc})"
+        ) from None
     with QConnectServer() as server:
         for name, statuses in _DEMO_KBS:
             kb = server.create_knowledge_base(name)
@@ -232,32 +255,61 @@ def _demo(args: argparse.Namespace, kbs: list[str] | None, progress: Progress) -
                 server.add_import_jobs(kb, 1, status=status)
         print(f"Demo: a fake Amazon Q in Connect at {server.endpoint_url}\n", file=sys.stderr)
         # Dummy credentials for this client only: the demo needs no AWS account or settings.
-        client = {
+        inv.client_options = {
             "endpoint_url": server.endpoint_url,
             "region_name": server.region,
             "aws_access_key_id": "demo",
             "aws_secret_access_key": "demo",
         }
-        asyncio.run(_list(args, kbs, client, progress))
-    return 0
+        asyncio.run(command.run(args, inv))
+    return OK
 
 
 def _report(exc: Exception, *, debug: bool) -> int:
-    """Print an error in one line (and its traceback with --debug); the exit status."""
+    """Print an error as the AWS CLI words it (the traceback too with --debug); the status."""
     if debug:
         traceback.print_exception(exc, file=sys.stderr)
-    if isinstance(exc, ValidationError) and exc.code == "NoRegion":
-        message = "no AWS region: pass --region or set AWS_DEFAULT_REGION"
-        print(f"{PROG}: error: {message}", file=sys.stderr)
-        return 2
-    if isinstance(exc, QConnectError):
-        where = [f"knowledge base {exc.knowledge_base_id}"] if exc.knowledge_base_id else []
-        where += [f"request id {exc.request_id}"] if exc.request_id else []
-        suffix = f" ({', '.join(where)})" if where else ""
-        print(f"{PROG}: error: {exc.code}: {exc.message}{suffix}", file=sys.stderr)
-    else:
-        print(f"{PROG}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
-    return 1
+    status, text = _describe(exc)
+    print(text, file=sys.stderr)
+    return status
+
+
+def _describe(exc: Exception) -> tuple[int, str]:
+    if isinstance(exc, _ConfigError):
+        return CONFIGURATION, str(exc)
+    if not isinstance(exc, QConnectError):
+        return OTHER, f"{type(exc).__name__}: {exc}"
+    if exc.code in _CONFIG_CODES or (isinstance(exc, ValidationError) and exc.operation is None):
+        return CONFIGURATION, _MESSAGES.get(exc.code, exc.message)
+    if isinstance(exc, TransportError):
+        return OTHER, _one_line(exc.message, exc.http_status)
+    message = _one_line(exc.message, exc.http_status)
+    text = f"\nAn error occurred ({exc.code}) when calling the {exc.operation} operation: {message}"
+    # A service error is a status the service sent; a 200 it sent badly is not.
+    answered = exc.http_status is not None and exc.http_status >= 300
+    return (SERVICE if answered else OTHER), text
+
+
+_MARKUP = re.compile(r"<\s*(!doctype|html|head|body|title)\b", re.IGNORECASE)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def _one_line(message: str, http_status: int | None) -> str:
+    """A message fit for one line: an HTML page (a proxy's, a wrong endpoint's) is named,
+    not printed; anything else is cut at a few hundred characters."""
+    if _MARKUP.search(message):
+        found = _TITLE.search(message)
+        title = " ".join(html.unescape(found.group(1)).split())[:100] if found else ""
+        status = f"HTTP {http_status}" if http_status else "an answer"
+        named = f' ("{title}")' if title else ""
+        return (
+            f"the endpoint sent {status} with an HTML page{named}, not an AWS error: "
+            "is the endpoint URL (--endpoint-url, AWS_ENDPOINT_URL_QCONNECT) right?"
+        )
+    text = " ".join(message.split())
+    if len(text) > _MAX_MESSAGE:
+        text = text[:_MAX_MESSAGE] + f"... ({len(text)} characters; --debug shows all)"
+    return text
 
 
 def _isatty(stream: Any) -> bool:

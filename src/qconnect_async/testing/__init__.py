@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._retry import set_testing
+
 if TYPE_CHECKING:
     from ._api import ServerControls
     from ._faults import MalformedKind
@@ -31,6 +33,7 @@ __all__ = [
     "RemoteQConnectServer",
     "ServerControls",
     "ServerStats",
+    "set_testing",
 ]
 
 _HOMES = {

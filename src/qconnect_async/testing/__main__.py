@@ -1,12 +1,15 @@
 """Serve a QConnectServer until interrupted: `python -m qconnect_async.testing --port 0`.
 
-Prints the endpoint URL alone on one line of stdout once the server listens, so that a parent
-process can read it; drive it further with RemoteQConnectServer(url).
+Once the server listens, prints its endpoint URL alone on the first line of stdout (a parent
+process can read it), then the region and the IDs of the seeded knowledge bases; with
+`--json`, one line `{"endpoint_url", "region", "knowledge_base_ids"}` instead. Drive it
+further with RemoteQConnectServer(url).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -34,13 +37,23 @@ def _parser() -> argparse.ArgumentParser:
     add("--random-seed", type=int, metavar="SEED", help="seed of the random faults")
     add("--complete-after-reads", type=int, default=1, metavar="N", help="started jobs' reads")
     add("--complete-after-seconds", type=float, metavar="S", help="started jobs' duration")
+    add("--json", action="store_true", help="print one JSON line: URL, region, seeded KB IDs")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the server until SIGINT or SIGTERM."""
     args = _parser().parse_args(argv)
-    from ._server import QConnectServer
+    try:
+        from ._server import QConnectServer
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "moto").split(".")[0]
+        print(
+            f"error: the fake service needs the testing extra ({missing} is not installed): "
+            "pip install 'qconnect-async[testing]'",
+            file=sys.stderr,
+        )
+        return 1
 
     server = QConnectServer(
         host=args.host,
@@ -59,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     with server:
         try:
-            server.seed(args.seed_kbs, args.jobs_per_kb)
+            kbs = server.seed(args.seed_kbs, args.jobs_per_kb)
             if args.rate_limit is not None:
                 server.set_rate_limit(args.rate_limit, burst=args.burst)
             if args.latency:
@@ -69,7 +82,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        print(server.endpoint_url, flush=True)
+        if args.json:
+            info = {"endpoint_url": server.endpoint_url, "region": server.region}
+            print(json.dumps({**info, "knowledge_base_ids": kbs}), flush=True)
+        else:
+            print(server.endpoint_url)
+            print(f"region: {server.region}")
+            jobs = f" ({args.jobs_per_kb} import jobs each)" if kbs else ""
+            print(f"knowledge bases: {len(kbs)}{jobs}")
+            for kb in kbs:
+                print(kb)
+            sys.stdout.flush()
         while not stop.wait(0.5):
             pass
     return 0

@@ -1,0 +1,263 @@
+"""``qconnect-async list-import-jobs``: the AWS CLI's command, and several KBs at once.
+
+One knowledge base follows the AWS CLI's pagination: ``--max-items`` cuts the listing and
+prints ``NextToken``, ``--starting-token`` resumes from it (the token is botocore's own
+format, so tokens pass between ``aws qconnect list-import-jobs`` and this command),
+``--page-size`` sets the jobs per request, ``--no-paginate`` makes one request and prints the
+service's ``nextToken``. An interrupted or failed listing prints ``NextToken`` too, from the
+last page printed whole. Several KBs (or ``--all``) are listed at once and merged, fail-fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import json
+import time
+from contextlib import aclosing
+from typing import Any
+
+from qconnect_async import ImportJob, ImportJobStatus, QConnectClient, ValidationError
+
+from ._cli_base import Command, Invocation, UsageError, positive_int
+from ._output import ListingWriter, make_writer
+
+__all__ = ["LIST_IMPORT_JOBS", "decode_token", "encode_token"]
+
+_STATUSES = tuple(s.value for s in ImportJobStatus)
+#: The paginator's input token name in botocore's qconnect model (its resume tokens use it).
+_TOKEN_NAME = "nextToken"
+_TRUNCATE = "boto_truncate_amount"
+
+
+def encode_token(token: str | None, skip: int = 0) -> str:
+    """A resume token as botocore's paginator writes it: base64 of a small JSON object."""
+    data: dict[str, Any] = {_TOKEN_NAME: token}
+    if skip:
+        data[_TRUNCATE] = skip
+    return base64.b64encode(json.dumps(data).encode()).decode()
+
+
+def decode_token(text: str) -> tuple[str | None, int]:
+    """The service token and the jobs to skip of a ``--starting-token``.
+
+    A token of botocore's format is decoded; anything else is taken as the service's own
+    token (a library page's ``next_token``), which the service then judges.
+    """
+    try:
+        data = json.loads(base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError):
+        return text, 0
+    if not isinstance(data, dict) or _TOKEN_NAME not in data:
+        return text, 0
+    token, skip = data[_TOKEN_NAME], data.get(_TRUNCATE, 0)
+    if not (token is None or isinstance(token, str)) or not isinstance(skip, int) or skip < 0:
+        raise UsageError(f"not a valid --starting-token: {text!r}")
+    return token, skip
+
+
+def _page_size(text: str) -> int:
+    value = positive_int(text)
+    if value > 100:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 100, not {value}")
+    return value
+
+
+def _status(text: str) -> str:
+    value = text.strip().upper()
+    if value not in _STATUSES:
+        raise argparse.ArgumentTypeError(f"unknown status {text!r} (one of {', '.join(_STATUSES)})")
+    return value
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("knowledge_bases", nargs="*", metavar="KB_ID_OR_ARN", help="knowledge bases to list")
+    add("--knowledge-base-id", dest="kb_option", metavar="ID", help="the knowledge base (or ARN)")
+    add("--all", action="store_true", dest="all_kbs", help="every knowledge base of the account")
+    add("--status", action="append", type=_status, help="keep jobs in STATUS only (repeatable)")
+    add("--max-items", type=positive_int, metavar="N", help="print N jobs, then a NextToken")
+    add("--starting-token", metavar="TOKEN", help="resume from a NextToken printed before")
+    add("--page-size", type=_page_size, metavar="N", help="jobs per request, 1-100 (default 100)")
+    add("--no-paginate", action="store_true", help="one request; print the service's nextToken")
+    add("--max-concurrency", type=positive_int, default=8, metavar="N", help="requests at once")
+
+
+def _check(args: argparse.Namespace) -> None:
+    kbs = list(args.knowledge_bases) + ([args.kb_option] if args.kb_option else [])
+    if args.all_kbs and kbs:
+        raise UsageError("give knowledge base IDs or --all, not both")
+    if not kbs and not args.all_kbs:
+        if not args.demo:
+            raise UsageError("the following arguments are required: --knowledge-base-id")
+        args.all_kbs = True
+    paging = [
+        name
+        for name, given in (
+            ("--max-items", args.max_items is not None),
+            ("--starting-token", args.starting_token is not None),
+            ("--no-paginate", args.no_paginate),
+        )
+        if given
+    ]
+    # The client checks IDs and tokens before any request; an unopened client sends nothing.
+    probe = QConnectClient()
+    try:
+        ids = list(dict.fromkeys(probe.list_import_jobs(kb).knowledge_base_id for kb in kbs))
+        if paging and len(ids) != 1:
+            raise UsageError(f"{', '.join(paging)}: give exactly one knowledge base")
+        if args.no_paginate and args.max_items is not None:
+            raise UsageError("--max-items and --no-paginate do not go together")
+        args.start = (None, 0)
+        if args.starting_token is not None:
+            args.start = decode_token(args.starting_token)
+            probe.list_import_jobs(ids[0], starting_token=args.start[0])
+    except ValidationError as exc:
+        raise UsageError(exc.message) from None
+    args.kb_ids = ids
+
+
+async def _run(args: argparse.Namespace, inv: Invocation) -> None:
+    async with QConnectClient(max_concurrency=args.max_concurrency, **inv.client_options) as client:
+        if len(args.kb_ids) == 1:
+            await _list_one(client, args, inv)
+        else:
+            await _list_many(client, args, inv)
+
+
+def _keep(args: argparse.Namespace, job: ImportJob) -> bool:
+    return not args.status or job.status in args.status
+
+
+class _Ending:
+    """How a listing's output ends, however the listing ends.
+
+    Done, interrupted, or failed after jobs were printed: the output is completed (json a
+    whole document) with the token to resume from when the listing did not end. A failure
+    before anything was printed prints nothing, as ``aws`` does; stderr says what failed.
+    """
+
+    def __init__(self, writer: ListingWriter, inv: Invocation) -> None:
+        self.writer = writer
+        self.progress = inv.progress
+        self.printed = False
+        #: the resume token to print at the end, None once the listing has ended
+        self.token: str | None = None
+
+    def __enter__(self) -> _Ending:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> None:
+        self.progress.clear()
+        failed = kind is not None and issubclass(kind, Exception)
+        if not failed or self.printed:
+            self.writer.finish(self.token)
+
+
+async def _list_one(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> None:
+    """One KB, a page at a time, with the AWS CLI's pagination and resume tokens."""
+    kb = args.kb_ids[0]
+    token, skip = args.start
+    raw = args.no_paginate
+    writer = make_writer(
+        inv.output, inv.stdout, query=inv.query, token_key="nextToken" if raw else "NextToken"
+    )
+    left = args.max_items
+    inv.progress.start(1)
+    pager = client.list_import_jobs(kb, page_size=args.page_size, starting_token=token)
+    with _Ending(writer, inv) as ending:
+        # Until a page is printed, the rest starts where this listing starts.
+        ending.token = token if raw else encode_token(token, skip)
+        async with aclosing(pager.pages()) as pages:
+            started = time.monotonic()
+            async for page in pages:
+                inv.log.debug(
+                    "ListImportJobs knowledgeBaseId=%s nextToken=%s: %d jobs, more=%s (%.3fs)",
+                    kb,
+                    "given" if token else "none",
+                    len(page.items),
+                    page.next_token is not None,
+                    time.monotonic() - started,
+                )
+                ending.printed = True
+                items = page.items[skip:]
+                if left is not None and len(items) >= left:
+                    _write(writer, args, inv, items[:left])
+                    used = skip + left
+                    if used < len(page.items):  # cut inside the page: skip what was printed
+                        ending.token = encode_token(token, used)
+                    else:
+                        ending.token = _next(page.next_token, raw)
+                    return
+                _write(writer, args, inv, items)
+                if left is not None:
+                    left -= len(items)
+                token, skip = page.next_token, 0
+                ending.token = _next(token, raw)
+                if raw:
+                    return
+                started = time.monotonic()
+
+
+def _next(token: str | None, raw: bool) -> str | None:
+    """The resume token after a page whose next token is ``token``."""
+    if token is None or raw:
+        return token
+    return encode_token(token)
+
+
+def _write(writer: ListingWriter, args: argparse.Namespace, inv: Invocation, items: Any) -> None:
+    for job in items:
+        inv.progress.job()
+        if _keep(args, job):
+            writer.add(job)
+    writer.page_done()
+
+
+async def _list_many(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> None:
+    """Several KBs (or every KB), listed at once and merged; fail-fast."""
+    kbs: list[str] = args.kb_ids
+    names: dict[str, str] = {}
+    if args.all_kbs:
+        inv.progress.note("listing knowledge bases...")
+        names = {kb.knowledge_base_id: kb.name async for kb in client.list_knowledge_bases()}
+        inv.log.debug("ListKnowledgeBases: %d knowledge bases", len(names))
+        kbs = list(names)
+    writer = make_writer(inv.output, inv.stdout, query=inv.query, names=names)
+
+    def done(kb: str, error: Exception | None) -> None:
+        inv.progress.listing_done(kb, None)
+        inv.log.debug("ListImportJobs knowledgeBaseId=%s: %s", kb, error or "listed")
+
+    # A job printed to the terminal that shows the progress line must not land on it.
+    interleaved = inv.progress.enabled and inv.output != "table" and inv.stdout.isatty()
+    inv.progress.start(len(kbs))
+    with _Ending(writer, inv) as ending:
+        jobs = client.list_import_jobs_many(kbs, page_size=args.page_size, on_listing_done=done)
+        async with aclosing(jobs):
+            async for job in jobs:
+                ending.printed = True
+                inv.progress.job()
+                if _keep(args, job):
+                    if interleaved:
+                        inv.progress.clear()
+                    writer.add(job)
+
+
+_EPILOG = """\
+examples:
+  qconnect-async list-import-jobs --knowledge-base-id KB_ID --max-items 50
+  qconnect-async list-import-jobs --knowledge-base-id KB_ID --starting-token TOKEN
+  qconnect-async list-import-jobs --all --status FAILED --output table
+  qconnect-async list-import-jobs KB_ID --query 'importJobSummaries[].importJobId' --output text
+  qconnect-async list-import-jobs --demo --output table"""
+
+LIST_IMPORT_JOBS = Command(
+    name="list-import-jobs",
+    help="list the import jobs of a knowledge base (or several, or --all)",
+    add_arguments=_add_arguments,
+    check=_check,
+    run=_run,
+    epilog=_EPILOG,
+)
