@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from qconnect_async import AccessDeniedError, QConnectClient
+from qconnect_async import AccessDeniedError, ImportJobFailedError, QConnectClient
 from qconnect_async._redact import REDACTED, redact
 from qconnect_async.testing import QConnectServer
 
@@ -118,3 +118,29 @@ def test_redact_covers_each_shape_botocore_logs() -> None:
         assert _leaks([redact(sample)], signatures) == [], redact(sample)
     body = 'b\'{"url": "https://b.s3.amazonaws.com/u/1?X-Amz-Date=1&X-Amz-Signature=ab12&x=y"}\''
     assert redact(body) == f'b\'{{"url": "{REDACTED}"}}\''  # a presigned URL goes whole
+
+
+async def test_an_import_logs_no_presigned_url(
+    every_log_line: list[str], qconnect_server: QConnectServer
+) -> None:
+    """Upload, start, wait and get at DEBUG everywhere: no presigned URL in any line."""
+    kb = qconnect_server.create_knowledge_base("kb")
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET,
+        aws_session_token=TOKEN,
+    ) as client:
+        started = await client.start_import_job(kb, b"Name,Content\nhello,world\nno content,\n")
+        with pytest.raises(ImportJobFailedError):  # a row without content: a report URL too
+            await client.wait_for_import_job(kb, started.import_job_id, timeout=30)
+        job = await client.get_import_job(kb, started.import_job_id)
+    assert job.url is not None and job.failed_record_report is not None
+    urls = {job.url.get_secret_value(), job.failed_record_report.get_secret_value()}
+    # The in-process fake's own access log (werkzeug) is the service's, not the client's.
+    lines = [line for line in every_log_line if not line.startswith("werkzeug")]
+    # botocore logged the response bodies that carry them: redacted there, not lost.
+    assert any("Response body" in line for line in lines)
+    assert [line for line in lines if "X-Amz-Signature" in line] == []
+    assert [line for line in lines if any(u in line for u in urls)] == []
+    assert _leaks(lines) == []
