@@ -20,6 +20,7 @@ from ._errors import (
     ValidationError,
 )
 from ._paginate import ImportJobPager
+from ._ratelimit import AdaptiveRateLimiter, RateLimiter, SendOutcome
 from ._retry import RetryDetails, RetryPolicy
 from .models import (
     ConnectConfiguration,
@@ -40,6 +41,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "AccessDeniedError",
+    "AdaptiveRateLimiter",
     "ConnectConfiguration",
     "ExternalSource",
     "ExternalSourceConfiguration",
@@ -53,9 +55,11 @@ __all__ = [
     "PaginationLoopError",
     "QConnectClient",
     "QConnectError",
+    "RateLimiter",
     "ResourceNotFoundError",
     "RetryDetails",
     "RetryPolicy",
+    "SendOutcome",
     "ServiceError",
     "ThrottlingError",
     "TransportError",

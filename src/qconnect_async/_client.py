@@ -14,7 +14,7 @@ from ._fanout import merge_listings
 from ._inputs import MAX_PAGE_SIZE, check_page_size, check_token
 from ._inputs import knowledge_base_id as _kb
 from ._paginate import ImportJobFetch, ImportJobPager, follow_pages, items_of
-from ._ratelimit import SendRateLimiter
+from ._ratelimit import AdaptiveRateLimiter, RateLimiter
 from ._retry import RetryPolicy
 from ._send import Sender
 from ._transport import KnowledgeBasePage, Transport, TransportOptions
@@ -30,6 +30,14 @@ class _State(enum.Enum):
     UNOPENED = "unopened"
     OPEN = "open"
     CLOSED = "closed"
+
+
+def _check_limiter(value: object) -> RateLimiter[Any]:
+    if not isinstance(value, RateLimiter):
+        raise ValueError(
+            f"rate_limiter must be a RateLimiter (acquire, release, rate), not {value!r}"
+        )
+    return value
 
 
 def _check_concurrency(value: object) -> int:
@@ -60,8 +68,13 @@ class QConnectClient:
         aws_session_token: str | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 20.0,
+        rate_limiter: RateLimiter[Any] | None = None,
     ) -> None:
         self._max_concurrency = _check_concurrency(max_concurrency)
+        # One limiter per client by default; an application may share one between clients.
+        self._rate_limiter: RateLimiter[Any] = (
+            AdaptiveRateLimiter() if rate_limiter is None else _check_limiter(rate_limiter)
+        )
         self._retry = retry if retry is not None else RetryPolicy()
         self._session = session
         self._options = TransportOptions(
@@ -83,7 +96,12 @@ class QConnectClient:
 
     @classmethod
     def from_client(
-        cls, client: Any, *, max_concurrency: int = 8, retry: RetryPolicy | None = None
+        cls,
+        client: Any,
+        *,
+        max_concurrency: int = 8,
+        retry: RetryPolicy | None = None,
+        rate_limiter: RateLimiter[Any] | None = None,
     ) -> Self:
         """Wrap an aiobotocore qconnect client the application manages; it is never closed here.
 
@@ -91,7 +109,7 @@ class QConnectClient:
         botocore retries under this library and attempts multiply.
         """
         transport = Transport.borrow(client)
-        self = cls(max_concurrency=max_concurrency, retry=retry)
+        self = cls(max_concurrency=max_concurrency, retry=retry, rate_limiter=rate_limiter)
         if transport.max_pool_connections < self._max_concurrency:
             raise ValueError(
                 f"the client's connection pool ({transport.max_pool_connections}) is smaller "
@@ -105,7 +123,7 @@ class QConnectClient:
         self._transport = transport
         self._sender = Sender(
             policy=self._retry,
-            limiter=SendRateLimiter(),
+            limiter=self._rate_limiter,
             max_concurrency=self._max_concurrency,
         )
         self._state = _State.OPEN
@@ -114,6 +132,11 @@ class QConnectClient:
     def max_concurrency(self) -> int:
         """The most requests this client has in flight, all listings together."""
         return self._max_concurrency
+
+    @property
+    def rate_limiter(self) -> RateLimiter[Any]:
+        """The send-rate limiter every request of this client goes through."""
+        return self._rate_limiter
 
     @property
     def retry_policy(self) -> RetryPolicy:

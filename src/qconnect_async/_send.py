@@ -13,10 +13,10 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ._errors import QConnectError, TransportError
-from ._ratelimit import SendRateLimiter
+from ._ratelimit import RateLimiter, SendOutcome
 from ._retry import (
     DEADLINE_EXCEEDED,
     RetryDetails,
@@ -26,10 +26,7 @@ from ._retry import (
     is_throttle,
 )
 
-__all__ = ["INITIAL_WINDOW", "Sender"]
-
-#: Attempts that may be in flight at once before the first success (TCP's initial window).
-INITIAL_WINDOW = 4
+__all__ = ["Sender"]
 
 T = TypeVar("T")
 
@@ -43,7 +40,7 @@ class Sender:
         self,
         *,
         policy: RetryPolicy,
-        limiter: SendRateLimiter,
+        limiter: RateLimiter[Any],
         max_concurrency: int,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -61,13 +58,6 @@ class Sender:
         self._rand = rand
         self._in_flight = 0
         self._quota = RetryQuota(policy.retry_quota)
-        # Slow start, as TCP's initial window: until the service first throttles, at most
-        # `_window` attempts leave at once, one more for each success. A cold burst of
-        # max_concurrency requests would otherwise meet a small service burst all at once.
-        # 4 measured best on the throttled benchmark (~6-8% throttled, against 9.8% with 8
-        # and 11-12% with none); it costs one round trip, once, to listings wider than 4.
-        self._window = INITIAL_WINDOW
-        self._opened = asyncio.Event()
 
     @property
     def in_flight(self) -> int:
@@ -80,7 +70,7 @@ class Sender:
         return self._quota
 
     @property
-    def limiter(self) -> SendRateLimiter:
+    def limiter(self) -> RateLimiter[Any]:
         """The client's send-rate limiter."""
         return self._limiter
 
@@ -177,27 +167,24 @@ class Sender:
         # The slot is taken before the limiter's wait, so that sends leave at the paced
         # times instead of bunching up behind a full set of slots.
         async with self._slots:
-            # While the limiter is off, acquire() returns without suspending, so the window
-            # check and the in_flight increment below happen with no other task in between.
-            while not self._limiter.enabled and self._in_flight >= self._window:
-                self._opened.clear()
-                await self._opened.wait()
-            sent_at = await self._limiter.acquire()
+            permit = await self._limiter.acquire()
+            # Exactly one release per acquire, however the attempt ends (cancelled too).
+            outcome = SendOutcome.ABANDONED
             self._in_flight += 1
             try:
                 result = await attempt()
             except QConnectError as error:
                 if is_throttle(error):
-                    self._limiter.on_throttle(sent_at)
+                    outcome = SendOutcome.THROTTLED
                 elif error.http_status is not None:
-                    self._limiter.on_success(sent_at)  # an answer: the service let it in
+                    outcome = SendOutcome.ACCEPTED  # an answer: the service let it in
                 raise
+            else:
+                outcome = SendOutcome.ACCEPTED
+                return result
             finally:
                 self._in_flight -= 1
-                self._opened.set()
-            self._limiter.on_success(sent_at)
-            self._window += 1
-            return result
+                self._limiter.release(permit, outcome)
 
 
 class _Deadline:
