@@ -7,8 +7,10 @@ Redis Lua script over a hash (``qconnect_async.redis``) as well as in-process
 
 The algorithm (what a port must reproduce; ``exp``, ``cbrt``, ``2**x`` as in C's libm)::
 
-    state: enabled (bool), w_max, k, cut_at, acc_value, acc_at, acc_start (floats)
-    start: enabled = false, w_max = k = acc_value = 0, cut_at = acc_at = -inf, acc_start = +inf
+    state: enabled (bool), w_max, k, cut_at, acc_value, acc_at, acc_start, thr_value,
+           thr_at (floats)
+    start: enabled = false, w_max = k = acc_value = thr_value = 0,
+           cut_at = acc_at = thr_at = -inf, acc_start = +inf
 
     accepted_rate(now):              # a decaying count of accepted answers, per second,
         if acc_at == -inf: 0         # bias-corrected while younger than tau (as Adam's)
@@ -22,23 +24,33 @@ The algorithm (what a port must reproduce; ``exp``, ``cbrt``, ``2**x`` as in C's
 
     rate(now):
         if not enabled: +inf
-        t = now - cut_at - k           # < 0 while recovering, > 0 while probing
-        r = w_max + scale * t**3       # CUBIC, fixed scale: absolute growth
-        if t > hold: r = max(r, w_max * 2 ** min((t - hold) / doubling, 64))
+        t = now - cut_at - k                    # < 0 while recovering, >= 0 while probing
+        if t < 0: r = w_max * (1 - (1 - beta) * (-t / k) ** 3)   # concave, beta*w_max at the cut
+        else:     r = w_max + scale * t**3                        # convex: absolute growth
+        h = max(hold, k)
+        if t > h: r = max(r, w_max * 2 ** min((t - h) / doubling, 64))
         max(min_rate, r)
 
-    on_throttle(now, sent_at) -> bool:     # true: a new congestion event, one cut
-        if enabled and sent_at - cut_at <= now - sent_at: false
+    on_throttle(now, sent_at) -> bool:          # true: a new congestion event, one cut
+        throttled = thr_value * exp(-(now - thr_at) / tau)       # before this one
+        thr_value = throttled + 1; thr_at = now
+        if enabled and sent_at - cut_at <= now - sent_at: return false
             # sent before the cut, or within a round trip after it (it met the requests
             # still on their way when the cut was made): that cut already answered it
-        ceiling = rate(now)                      # +inf while off
-        if acc_at == -inf:                       # nothing accepted yet: nothing measured
+        recovering = now - cut_at < k
+        accepted = acc_value * exp(-(now - acc_at) / tau)       # 0 when acc_at == -inf
+        if (not enabled or recovering) and throttled + 1 < sporadic * (throttled + 1 + accepted):
+            return false                        # a stray throttle among many answers
+        ceiling = rate(now)                     # +inf while off
+        if acc_at == -inf:                      # nothing accepted yet: nothing measured
             w_max = max(min_rate, min(unmeasured_rate, ceiling)); k = -hold  # probe at once
         else:
-            if now - cut_at < k: ceiling *= recut   # throttled again while recovering
+            if recovering: ceiling *= recut     # throttled again, and often, while recovering
             w_max = max(min_rate, min(accepted_rate(now), ceiling))
-            k = cbrt(w_max * (1 - beta) / scale)  # rate(cut_at) == beta * w_max
-        cut_at = now; enabled = true; true
+            k = min(max_k, cbrt(w_max * (1 - beta) / scale))     # rate(cut_at) == beta * w_max
+        if not enabled:                         # the first cut: the service's bucket is empty
+            acc_value = 0; acc_at = now; acc_start = now        # from now on, measure its rate
+        cut_at = now; enabled = true; return true
 
     on_quiet(now):
         if enabled and now - cut_at > quiet: enabled = false
@@ -52,10 +64,14 @@ Why this shape:
   (the smaller ``w_max``, the smaller ``k``: a small member is back to its level first and
   probes while the large ones still recover). Growth proportional to one's own rate (what we
   had before) preserves any unfair split, and a member near ``min_rate`` never comes back.
-- Past ``hold`` seconds of probing with no throttle the rate doubles every ``doubling``
-  seconds: the service has stopped throttling, so recovery from any depth takes seconds
-  (from 1 req/s to 1000: ``k + hold + 10 * doubling``, 2.7 s). Under a steady quota the next
-  congestion event comes before ``hold`` runs out, so the doubling rarely matters for fairness.
+- Past ``max(hold, k)`` seconds of probing with no throttle the rate doubles every
+  ``doubling`` seconds: the service has stopped throttling, so recovery from any depth takes
+  seconds (``k`` is at most ``max_k``: from 1 req/s to 1000, 0.67 + 0.67 + 10 * 0.05 = 1.8 s;
+  from 40, 1.2 + 1.2 + 5 * 0.05 = 2.7 s). Under a steady quota the next congestion event
+  usually comes before that, so the doubling rarely matters for fairness.
+- A stray throttle (under ``sporadic`` of the recent answers) while off or recovering cuts
+  nothing: random throttles are not congestion. A quota met at full speed soon throttles
+  more than that share, and a cold start's first throttle is most of its answers.
 - An isolated throttle cuts once to ``beta`` of the accepted rate and is back within ``k``
   (under a second at tens of requests/s): a dip, never a ratchet, because the cut is from
   what was accepted, not from the previous cut.
@@ -109,10 +125,11 @@ class RateController:
     #: rate the doubling starts within ``max_k + hold`` seconds (fixed-scale growth would
     #: take 4.9 s back to 400 req/s); below ~11 req/s (the fleet's shares) it is not reached
     max_k: float = 1.2
-    #: while recovering, a throttle is sporadic (no new cut) when throttles are less than
-    #: this share of the recent answers: a cut that was deep enough leaves only stray ones,
-    #: one that was not (a cold start) leaves most sends throttled
-    sporadic: float = 0.1
+    #: while off or recovering, a throttle is sporadic (no cut) when throttles are less than
+    #: this share of the recent answers (decayed as the accepted rate): a quota met at full
+    #: speed throttles most sends within a round trip or two, a cut that was not deep enough
+    #: (a cold start) too; 2% random throttles stay below it
+    sporadic: float = 0.05
 
     # -- state --
     enabled: bool = False
@@ -164,10 +181,10 @@ class RateController:
         if self.enabled and sent_at - self.cut_at <= now - sent_at:
             return False
         recovering = now - self.cut_at < self.k
-        if recovering:
+        if not self.enabled or recovering:
             accepted = self.acc_value * _decay(now - self.acc_at, self.tau)
             if throttled + 1.0 < self.sporadic * (throttled + 1.0 + accepted):
-                return False
+                return False  # a stray throttle among many answers: no congestion
         ceiling = self.rate(now)
         if self.acc_at == -math.inf:
             # Nothing measured: no cut to recover from, probe from a guess at once.
