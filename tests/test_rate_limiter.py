@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -110,9 +109,8 @@ async def test_a_borrowed_client_takes_a_rate_limiter(
         region_name="us-east-1",
         endpoint_url=qconnect_server.endpoint_url,
         config=AioConfig(retries={"total_max_attempts": 1}),
-    ) as raw:
-        async with QConnectClient.from_client(raw, rate_limiter=ledger) as client:
-            assert len([j async for j in client.list_import_jobs(kb)]) == 250
+    ) as raw, QConnectClient.from_client(raw, rate_limiter=ledger) as client:
+        assert len([j async for j in client.list_import_jobs(kb)]) == 250
     assert [outcome for _, outcome in ledger.told] == [SendOutcome.ACCEPTED] * 3
 
 
