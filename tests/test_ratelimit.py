@@ -156,9 +156,12 @@ def test_a_cut_goes_to_beta_of_what_the_service_accepted() -> None:
     """The cut is from the accepted rate, not from what was sent or allowed."""
     control = RateController()
     steady(control, 40.0, 0.0, 5.0)
-    congest(control, 5.0)
+    congest(control, 5.0)  # the first cut guesses: a cold start's answers measure nothing
+    assert control.w_max == control.unmeasured_rate
+    steady(control, 40.0, 5.0, 8.0)  # from then on the service's bucket is empty
+    congest(control, 8.0)
     assert control.w_max == pytest.approx(40.0, rel=0.05)
-    assert control.rate(5.0) == pytest.approx(control.beta * control.w_max)
+    assert control.rate(8.0) == pytest.approx(control.beta * control.w_max)
 
 
 def test_a_stray_throttle_while_off_cuts_nothing() -> None:
@@ -177,6 +180,7 @@ def test_a_stray_throttle_while_off_cuts_nothing() -> None:
 def test_recovery_does_not_depend_on_the_depth_of_the_cut(depth: float) -> None:
     """From any rate, 3 s after the last throttle the rate is past 2000 req/s."""
     control = RateController()
+    congest(control, 0.0)
     steady(control, depth, 0.0, 10.0)
     congest(control, 10.0)
     assert control.rate(10.0) <= 2 * depth  # a slow trickle reads a little high
@@ -315,7 +319,7 @@ async def test_sends_are_paced_once_throttled() -> None:
     cut = now()
     times = [await limiter.acquire() for _ in range(5)]
     rate = limiter.controller.rate(cut)
-    assert times[0] == pytest.approx(cut + 1 / rate, rel=0.01)
+    assert cut < times[0] <= cut + 1 / rate  # the rate only grows from the cut on
     assert all(b > a for a, b in itertools.pairwise(times))
 
 

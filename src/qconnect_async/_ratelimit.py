@@ -73,6 +73,8 @@ class RateLimiter(Protocol[P]):
         ...
 
 
+# The head of the line looks at the bucket at least this often (seconds) while it waits.
+_RECHECK = 0.05
 # Float slack on token counts, so that a head waiter never sleeps for a zero interval.
 _EPS = 1e-9
 
@@ -111,7 +113,7 @@ class AdaptiveRateLimiter:
             raise ValueError(f"burst must be at least 1 (one send), not {burst!r}")
         self._controller = controller if controller is not None else RateController()
         self._burst = burst
-        self._window = initial_window
+        self._window: float = initial_window
         self._in_flight = 0
         self._tokens = burst
         self._refilled_at = -math.inf
@@ -153,6 +155,8 @@ class AdaptiveRateLimiter:
                         return self._take(loop.time())
                     waiter.wake = loop.create_future()
                     if wait < math.inf:  # else: the window is full, a release wakes us
+                        # Look again soon: the rate may grow a lot meanwhile (a recovery).
+                        wait = min(wait, _RECHECK)
                         loop.call_at(loop.time() + wait, _set, waiter.wake)
                 await waiter.wake  # set when this waiter reaches the head, or may go
         finally:
