@@ -12,7 +12,7 @@ from types import FrameType
 
 from qconnect_async.testing import RemoteQConnectServer
 
-from . import cpu, fanout, memory, profiling, throttled
+from . import cpu, fanout, fleet, memory, profiling, sendrate, throttled
 from ._common import Section, isolated_aws_env
 from ._report import machine, progress, render, write_json
 from ._server import serve
@@ -22,6 +22,9 @@ SECTIONS: dict[str, Runner] = {
     "cpu": cpu.run,
     "fanout": fanout.run,
     "throttled": throttled.run,
+    "throttled_quota": throttled.run_quota,
+    "sendrate": sendrate.run,
+    "fleet": fleet.run,
     "memory": memory.run,
 }
 

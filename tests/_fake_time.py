@@ -1,68 +1,103 @@
-"""A fake clock for asyncio tests: time moves only when every task waits."""
+"""One fake clock for asyncio tests: the event loop's own, as aiolimiter's tests do.
+
+`FakeClockLoop.time()` is fake. When nothing is ready to run, instead of blocking until the
+next timer the loop jumps its clock to it: `asyncio.sleep`, `call_later`, `asyncio.timeout`
+and everything built on `loop.time()` see time pass, in order, without any real wait.
+Tests marked `@pytest.mark.fake_clock` (or whose module sets `pytestmark`) run on it.
+
+Real I/O still works (a ready socket is served first), but a test waiting on real I/O with
+a timer pending would jump the clock to that timer: fake-clock tests do no network I/O.
+`FakeTime` is a small view on the running loop's clock for tests written against a clock
+object (``ft.now``, ``ft.sleep``, ``ft.run``).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
+import selectors
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+# Real seconds a fake-clock loop with no timer waits for real I/O before calling it a deadlock.
+_DEADLOCK_AFTER = 5.0
 
-class FakeTime:
-    """A clock that moves only when every task waits: sleep() parks a task until its time."""
+
+class _JumpingSelector(selectors.DefaultSelector):
+    """Polls for real I/O; where the loop would block until a timer, jumps the clock to it."""
+
+    def __init__(self, loop: FakeClockLoop) -> None:
+        super().__init__()
+        self._loop = loop
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        events = super().select(0)
+        if events or timeout == 0:
+            return events
+        if timeout is None:
+            # Nothing scheduled and nothing ready: only real I/O (or another thread) can
+            # wake the loop up, and a fake-clock test has neither: a deadlock, say so.
+            events = super().select(_DEADLOCK_AFTER)
+            if not events:
+                raise RuntimeError("deadlock: every task waits and no timer is set")
+            return events
+        self._loop.jump(timeout)
+        return []
+
+
+class FakeClockLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock starts at 0 and moves only to the next due timer."""
 
     def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-        self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._seq = itertools.count()
+        self._fake_now = 0.0
+        super().__init__(_JumpingSelector(self))
+
+    def time(self) -> float:
+        return self._fake_now
+
+    def jump(self, seconds: float) -> None:
+        """Move the clock forward by ``seconds`` (timers due by then run next)."""
+        self._fake_now += max(0.0, seconds)
+
+
+def loop_clock() -> FakeClockLoop:
+    """The running loop, which must be a FakeClockLoop (mark the test ``fake_clock``)."""
+    loop = asyncio.get_running_loop()
+    if not isinstance(loop, FakeClockLoop):
+        raise RuntimeError("this test needs the fake clock: mark it @pytest.mark.fake_clock")
+    return loop
+
+
+class FakeTime:
+    """A view on the running FakeClockLoop's clock, for tests that pass a clock around."""
+
+    def __init__(self) -> None:
+        self._loop = loop_clock()
+        self.sleeps: list[float] = []  # every delay given to sleep(), in order
+
+    @property
+    def now(self) -> float:
+        return self._loop.time()
+
+    @now.setter
+    def now(self, value: float) -> None:
+        self._loop.jump(value - self._loop.time())
 
     def clock(self) -> float:
-        return self.now
+        return self._loop.time()
 
     async def sleep(self, delay: float) -> None:
         self.sleeps.append(delay)
-        fut = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._timers, (self.now + max(0.0, delay), next(self._seq), fut))
-        await fut
-
-    async def _settle(self) -> None:
-        # Let every runnable callback run: then all tasks wait on a timer or a future.
-        loop = asyncio.get_running_loop()
-        while True:
-            if not loop._ready:  # type: ignore[attr-defined]
-                return
-            await asyncio.sleep(0)
-
-    def _next_due(self) -> float | None:
-        while self._timers and self._timers[0][2].done():  # sleepers that were cancelled
-            heapq.heappop(self._timers)
-        return self._timers[0][0] if self._timers else None
-
-    def _wake_next(self) -> None:
-        when, _, fut = heapq.heappop(self._timers)
-        self.now = max(self.now, when)
-        fut.set_result(None)
+        await asyncio.sleep(delay)
 
     async def advance(self, seconds: float) -> None:
-        """Move the clock by ``seconds``, waking every sleeper due on the way, in order."""
-        until = self.now + seconds
-        await self._settle()
-        while (due := self._next_due()) is not None and due <= until:
-            self._wake_next()
-            await self._settle()
-        self.now = until
+        """Let every task run while the clock moves by ``seconds``, then until all wait."""
+        await asyncio.sleep(seconds)
+        # Yield until no callback is ready: then every task waits on a timer or a future.
+        while self._loop._ready:  # type: ignore[attr-defined]  # noqa: ASYNC110
+            await asyncio.sleep(0)
 
     async def run(self, aw: Awaitable[T]) -> T:
-        """Drive ``aw`` to its end, jumping the clock from wake-up to wake-up."""
-        task = asyncio.ensure_future(aw)
-        while True:
-            await self._settle()
-            if task.done():
-                return task.result()
-            if self._next_due() is None:
-                raise AssertionError("deadlock: every task waits and no timer is set")
-            self._wake_next()
+        """Drive ``aw`` to its end; the clock jumps from timer to timer meanwhile."""
+        return await aw

@@ -7,12 +7,14 @@ dummy credentials and an empty config, as aiobotocore's own suite does.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from _fake_time import FakeClockLoop
 from qconnect_async._retry import set_testing
 
 _EMPTY = Path(__file__).parent / ".aws-empty"
@@ -60,3 +62,18 @@ def _no_backoff() -> Iterator[None]:
     """Backoff waits are zero in tests (stamina's testing mode); tests never sleep for it."""
     with set_testing(True):
         yield
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "fake_clock: run on FakeClockLoop, whose clock jumps to the next timer"
+    )
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """One clock for timing tests: the loop's, fake for tests marked ``fake_clock``."""
+    if item.get_closest_marker("fake_clock") is not None:
+        return {"fake_clock": FakeClockLoop}
+    return {"asyncio": asyncio.new_event_loop}

@@ -26,6 +26,13 @@ EXPECTED_ROWS = {
     "throttled.aiobotocore_standard",
     "throttled.aiobotocore_adaptive",
     "throttled.qconnect_async",
+    "throttled_quota.aiobotocore_adaptive",
+    "throttled_quota.qconnect_async",
+    "sendrate.recovery",
+    "sendrate.sporadic",
+    "sendrate.early_429",
+    "fleet.qconnect_async",
+    "fleet.aiobotocore_adaptive",
     "memory.peak",
 }
 

@@ -89,7 +89,9 @@ async def test_a_listing_with_a_session_token_logs_no_secret(
     # botocore did log the canonical and the prepared requests: they were redacted, not lost.
     assert any("CanonicalRequest" in line for line in botocore_lines)
     assert any("Sending http request" in line and REDACTED in line for line in botocore_lines)
-    assert len(signatures) == 5  # 3 pages, a throttled attempt, the 403
+    # 5 requests (3 pages, a throttled attempt, the 403); a retry sent within the same second
+    # as its attempt signs identically, so 4 or 5 distinct signatures.
+    assert 4 <= len(signatures) <= 5
     assert _leaks(every_log_line, frozenset(signatures)) == []
 
 

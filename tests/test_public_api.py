@@ -55,8 +55,8 @@ def test_version_comes_from_package_metadata() -> None:
 def test_imports_flow_one_way() -> None:
     """Lower layers never import higher ones; only _transport imports aiobotocore."""
     order = ["_errors", "models", "_telemetry", "_redact", "_skew", "_inputs", "_transport",
-             "_upload", "_retry", "_ratelimit", "_send", "_paginate", "_fanout", "_jobs",
-             "_client"]
+             "_upload", "_retry", "_ratecontrol", "_ratelimit", "_send", "_paginate", "_fanout",
+             "_jobs", "_client"]
     src = pathlib.Path(qconnect_async.__file__).parent
     for i, name in enumerate(order):
         text = (src / f"{name}.py").read_text()

@@ -1,12 +1,13 @@
 """Sender: retries, Retry-After, the quota, the hook, deadlines, concurrency, cancellation.
 
-No test sleeps: the sender and its limiter get FakeTime's clock and sleep, and the clock
-jumps to the next wake-up whenever every task is waiting.
+No test sleeps: every test runs on the loop's fake clock (FakeClockLoop), which jumps to the
+next timer whenever every task is waiting; the sender gets that clock (FakeTime's view).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
@@ -25,9 +26,11 @@ from qconnect_async._errors import (
     TransportError,
     ValidationError,
 )
-from qconnect_async._ratelimit import SendRateLimiter
+from qconnect_async._ratelimit import AdaptiveRateLimiter, SendOutcome
 from qconnect_async._retry import DEADLINE_EXCEEDED, RetryDetails, RetryPolicy, set_testing
-from qconnect_async._send import INITIAL_WINDOW, Sender
+from qconnect_async._send import Sender
+
+pytestmark = pytest.mark.fake_clock
 
 T = TypeVar("T")
 OP = "ListImportJobs"
@@ -81,9 +84,8 @@ def make_sender(
 ) -> Sender:
     return Sender(
         policy=policy or RetryPolicy(),
-        limiter=SendRateLimiter(clock=ft.clock, sleep=ft.sleep),
+        limiter=AdaptiveRateLimiter(),
         max_concurrency=max_concurrency,
-        clock=ft.clock,
         sleep=ft.sleep,
         rand=lambda: rand,
     )
@@ -384,24 +386,12 @@ async def test_a_deadline_leaves_no_cancellation_pending_on_the_task() -> None:
 async def test_a_cancellation_at_the_deadline_stays_a_cancellation() -> None:
     """Cancelled from outside at the very moment the deadline passes, the request is cancelled."""
     ft = FakeTime()
-    tasks: list[asyncio.Task[str]] = []
-
-    async def sleep(delay: float) -> None:
-        await ft.sleep(delay)
-        if delay == 3.0:  # the deadline's watcher wakes: the caller cancels at that instant
-            tasks[0].cancel()
-
-    sender = Sender(
-        policy=RetryPolicy(),
-        limiter=SendRateLimiter(clock=ft.clock, sleep=ft.sleep),
-        max_concurrency=4,
-        clock=ft.clock,
-        sleep=sleep,
-    )
+    sender = make_sender(ft)
     script = Script(ft, "page", duration=10.0)
-    tasks.append(asyncio.ensure_future(sender.send(script, operation=OP, deadline=3.0)))
-    await ft.run(asyncio.gather(*tasks, return_exceptions=True))
-    assert tasks[0].cancelled()
+    task = asyncio.ensure_future(sender.send(script, operation=OP, deadline=3.0))
+    asyncio.get_running_loop().call_at(3.0, task.cancel)  # the deadline's instant
+    await ft.run(asyncio.gather(task, return_exceptions=True))
+    assert task.cancelled()
 
 
 async def test_nothing_is_sent_once_the_deadline_has_passed() -> None:
@@ -551,38 +541,59 @@ async def test_throttles_turn_the_limiter_on_and_other_errors_do_not() -> None:
 def test_max_concurrency_must_be_a_positive_int(value: object) -> None:
     """A sender without a single slot makes no sense."""
     with pytest.raises(ValueError):
-        Sender(policy=RetryPolicy(), limiter=SendRateLimiter(), max_concurrency=value)  # type: ignore[arg-type]
+        Sender(policy=RetryPolicy(), limiter=AdaptiveRateLimiter(), max_concurrency=value)  # type: ignore[arg-type]
 
 
-async def test_slow_start_opens_one_more_slot_per_success() -> None:
-    """Before any throttle, 4 attempts leave at once, then one more for each success."""
+class Recording(AdaptiveRateLimiter):
+    """The default limiter, recording what the sender tells it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.told: list[SendOutcome] = []
+
+    def release(self, permit: float, outcome: SendOutcome) -> None:
+        self.told.append(outcome)
+        super().release(permit, outcome)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "told"),
+    [
+        ("page", SendOutcome.ACCEPTED),
+        (unavailable(), SendOutcome.ACCEPTED),
+        (ThrottlingError("slow", http_status=400), SendOutcome.THROTTLED),
+        (ServiceError("slow", code="TooManyRequestsException", http_status=429),
+         SendOutcome.THROTTLED),
+        (TransportError("x", code="ReadTimeoutError"), SendOutcome.ABANDONED),
+    ],
+    ids=["answer", "5xx", "throttle", "429", "no-answer"],
+)
+async def test_the_limiter_is_told_each_attempts_outcome_once(
+    outcome: Outcome, told: SendOutcome
+) -> None:
+    """Every attempt: one acquire, one release with what the answer says (or no answer)."""
     ft = FakeTime()
-    sender = make_sender(ft, max_concurrency=16)
-    starts: list[float] = []
-
-    async def attempt() -> str:
-        starts.append(ft.now)
-        await ft.sleep(0.1)
-        return "page"
-
-    await ft.run(asyncio.gather(*(sender.send(attempt, operation=OP) for _ in range(16))))
-    # 4 at t=0; their 4 successes open 8 (4 + 4) at t=0.1; the other 4 at t=0.2.
-    assert [starts.count(t) for t in (0.0, 0.1, 0.2)] == [INITIAL_WINDOW, 8, 4]
+    limiter = Recording()
+    sender = Sender(
+        policy=RetryPolicy(max_attempts=1), limiter=limiter, max_concurrency=2,
+        sleep=ft.sleep,
+    )
+    with contextlib.suppress(QConnectError):
+        await send(ft, sender, Script(ft, outcome))
+    assert limiter.told == [told]
+    assert limiter.in_flight == 0
 
 
-async def test_slow_start_ends_with_the_first_throttle() -> None:
-    """Once the limiter is on, the initial window no longer holds attempts back."""
+async def test_a_cancelled_attempt_is_released_as_abandoned() -> None:
+    """An attempt cancelled in flight tells the limiter it had no answer."""
     ft = FakeTime()
-    sender = make_sender(ft, max_concurrency=16)
-    sender.limiter.on_throttle(ft.now)
-    assert sender.limiter.enabled
-    peak = 0
-
-    async def attempt() -> str:
-        nonlocal peak
-        peak = max(peak, sender.in_flight)
-        await ft.sleep(10.0)
-        return "page"
-
-    await ft.run(asyncio.gather(*(sender.send(attempt, operation=OP) for _ in range(16))))
-    assert peak > INITIAL_WINDOW
+    limiter = Recording()
+    sender = Sender(
+        policy=RetryPolicy(), limiter=limiter, max_concurrency=2, sleep=ft.sleep
+    )
+    task = asyncio.ensure_future(sender.send(Script(ft, "page", duration=5.0), operation=OP))
+    await ft.advance(1.0)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert limiter.told == [SendOutcome.ABANDONED]
+    assert limiter.in_flight == 0

@@ -25,6 +25,7 @@ from ._errors import (
     ValidationError,
 )
 from ._paginate import ImportJobPager, ListingStream
+from ._ratelimit import AdaptiveRateLimiter, RateLimiter, SendOutcome
 from ._retry import RetryDetails, RetryPolicy
 from .models import (
     ConnectConfiguration,
@@ -45,6 +46,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "AccessDeniedError",
+    "AdaptiveRateLimiter",
     "ConflictError",
     "ConnectConfiguration",
     "CredentialsError",
@@ -63,9 +65,11 @@ __all__ = [
     "PaginationLoopError",
     "QConnectClient",
     "QConnectError",
+    "RateLimiter",
     "ResourceNotFoundError",
     "RetryDetails",
     "RetryPolicy",
+    "SendOutcome",
     "ServiceError",
     "ServiceQuotaExceededError",
     "ThrottlingError",

@@ -30,7 +30,7 @@ from ._inputs import metadata as _check_metadata
 from ._inputs import timeout as _check_timeout
 from ._jobs import delete_job, get_job, start_job, wait_for_job
 from ._paginate import ImportJobFetch, ImportJobPager, ListingStream, follow_pages, items_of
-from ._ratelimit import SendRateLimiter
+from ._ratelimit import AdaptiveRateLimiter, RateLimiter
 from ._retry import RetryPolicy
 from ._send import Sender
 from ._telemetry import traced_listing, watch_rate
@@ -69,6 +69,14 @@ def _external_source(value: object) -> dict[str, Any] | None:
     return wire
 
 
+def _check_limiter(value: object) -> RateLimiter[Any]:
+    if not isinstance(value, RateLimiter):
+        raise ValueError(
+            f"rate_limiter must be a RateLimiter (acquire, release, rate), not {value!r}"
+        )
+    return value
+
+
 def _check_concurrency(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"max_concurrency must be a positive int, not {value!r}")
@@ -99,8 +107,13 @@ class QConnectClient:
         aws_session_token: str | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 20.0,
+        rate_limiter: RateLimiter[Any] | None = None,
     ) -> None:
         self._max_concurrency = _check_concurrency(max_concurrency)
+        # One limiter per client by default; an application may share one between clients.
+        self._rate_limiter: RateLimiter[Any] = (
+            AdaptiveRateLimiter() if rate_limiter is None else _check_limiter(rate_limiter)
+        )
         self._retry = retry if retry is not None else RetryPolicy()
         self._session = session
         self._options = TransportOptions(
@@ -124,7 +137,12 @@ class QConnectClient:
 
     @classmethod
     def from_client(
-        cls, client: Any, *, max_concurrency: int = 8, retry: RetryPolicy | None = None
+        cls,
+        client: Any,
+        *,
+        max_concurrency: int = 8,
+        retry: RetryPolicy | None = None,
+        rate_limiter: RateLimiter[Any] | None = None,
     ) -> Self:
         """Wrap an aiobotocore qconnect client the application manages; it is never closed here.
 
@@ -132,15 +150,23 @@ class QConnectClient:
         botocore retries under this library and attempts multiply.
         """
         return cls._with_transport(
-            BotocoreTransport.borrow(client), max_concurrency=max_concurrency, retry=retry
+            BotocoreTransport.borrow(client),
+            max_concurrency=max_concurrency,
+            retry=retry,
+            rate_limiter=rate_limiter,
         )
 
     @classmethod
     def _with_transport(
-        cls, transport: Transport, *, max_concurrency: int = 8, retry: RetryPolicy | None = None
+        cls,
+        transport: Transport,
+        *,
+        max_concurrency: int = 8,
+        retry: RetryPolicy | None = None,
+        rate_limiter: RateLimiter[Any] | None = None,
     ) -> Self:
         """A client on any ``Transport`` (tests pass their own); ``close()`` closes it."""
-        self = cls(max_concurrency=max_concurrency, retry=retry)
+        self = cls(max_concurrency=max_concurrency, retry=retry, rate_limiter=rate_limiter)
         if transport.max_pool_connections < self._max_concurrency:
             raise ValueError(
                 f"the client's connection pool ({transport.max_pool_connections}) is smaller "
@@ -158,7 +184,7 @@ class QConnectClient:
         )
         self._sender = Sender(
             policy=self._retry,
-            limiter=SendRateLimiter(),
+            limiter=self._rate_limiter,
             max_concurrency=self._max_concurrency,
         )
         watch_rate(self._sender.limiter)
@@ -168,6 +194,11 @@ class QConnectClient:
     def max_concurrency(self) -> int:
         """The most requests this client has in flight, all listings together."""
         return self._max_concurrency
+
+    @property
+    def rate_limiter(self) -> RateLimiter[Any]:
+        """The send-rate limiter every request of this client goes through."""
+        return self._rate_limiter
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -251,7 +251,7 @@ class RetryQuota:
         self._available = min(self._capacity, self._available + amount)
 
 
-# Testing mode: module state, like stamina's; read on every backoff.
+# Testing mode: module state, like stamina's; read on every backoff and every pacing wait.
 _testing = False
 
 
@@ -274,10 +274,12 @@ class _TestingMode:
         _testing = self._previous
 
 
-def set_testing(on: bool) -> _TestingMode:
-    """Turn every backoff (and Retry-After wait) to zero, or back on; process-wide.
+def set_testing(on: bool = True) -> _TestingMode:
+    """Testing mode: no backoff, no Retry-After wait and no pacing wait; process-wide.
 
-    Use as a plain call or ``with set_testing(True): ...`` to restore the previous mode.
+    ``set_testing()`` turns it on, ``set_testing(False)`` off. As a context manager
+    (``with set_testing(): ...``) it restores the previous mode on the way out. Throttles
+    are still retried and still reach the rate limiter; only the waits are gone.
     """
     global _testing
     previous, _testing = _testing, bool(on)

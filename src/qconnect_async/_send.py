@@ -14,11 +14,10 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ._errors import DeadlineExceededError, QConnectError
-from ._ratelimit import SendRateLimiter
+from ._ratelimit import RateLimiter, SendOutcome
 from ._retry import (
     RetryDetails,
     RetryPolicy,
@@ -28,12 +27,9 @@ from ._retry import (
 )
 from ._telemetry import call_span, retried
 
-__all__ = ["CLOSED_MESSAGE", "INITIAL_WINDOW", "Sender"]
+__all__ = ["CLOSED_MESSAGE", "Sender"]
 
 CLOSED_MESSAGE = "this QConnectClient is closed"
-
-#: Attempts that may be in flight at once before the first success (TCP's initial window).
-INITIAL_WINDOW = 4
 
 T = TypeVar("T")
 
@@ -51,9 +47,8 @@ class Sender:
         self,
         *,
         policy: RetryPolicy,
-        limiter: SendRateLimiter,
+        limiter: RateLimiter[Any],
         max_concurrency: int,
-        clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -64,9 +59,9 @@ class Sender:
         self._policy = policy
         self._limiter = limiter
         self._slots = asyncio.Semaphore(max_concurrency)
-        # One clock for all timing: the loop's (asyncio.sleep runs on it too). Injected only
-        # by the sender's own unit tests, which drive a fake clock.
-        self._clock = clock if clock is not None else _loop_time
+        # One clock for all timing: the loop's (tests move it: tests/_fake_time.py). ``sleep``
+        # is the backoff wait only, a seam for tests that record the waits.
+        self._clock = _loop_time
         self._sleep = sleep
         # The tasks inside send() now, and those close() cancelled: see close().
         self._sending: set[asyncio.Task[object]] = set()
@@ -75,13 +70,6 @@ class Sender:
         self._rand = rand
         self._in_flight = 0
         self._quota = RetryQuota(policy.retry_quota)
-        # Slow start, as TCP's initial window: until the service first throttles, at most
-        # `_window` attempts leave at once, one more for each success. A cold burst of
-        # max_concurrency requests would otherwise meet a small service burst all at once.
-        # 4 measured best on the throttled benchmark (~6-8% throttled, against 9.8% with 8
-        # and 11-12% with none); it costs one round trip, once, to listings wider than 4.
-        self._window = INITIAL_WINDOW
-        self._opened = asyncio.Event()
 
     @property
     def in_flight(self) -> int:
@@ -94,7 +82,7 @@ class Sender:
         return self._quota
 
     @property
-    def limiter(self) -> SendRateLimiter:
+    def limiter(self) -> RateLimiter[Any]:
         """The client's send-rate limiter."""
         return self._limiter
 
@@ -197,7 +185,11 @@ class Sender:
     def _wait(self, number: int, error: QConnectError) -> float:
         if is_testing():
             return 0.0
-        return max(self._policy.backoff(number, rand=self._rand), error.retry_after or 0.0)
+        # A throttle slows the whole client through the shared limiter already; growing its
+        # backoff too left requests asleep for seconds after the service stopped throttling
+        # (the recovery benchmark), so a throttled attempt waits the first backoff only.
+        backoff = self._policy.backoff(1 if is_throttle(error) else number, rand=self._rand)
+        return max(backoff, error.retry_after or 0.0)
 
     def _report(self, details: RetryDetails) -> None:
         logger.debug(
@@ -227,101 +219,44 @@ class Sender:
     ) -> T:
         if deadline is None:
             return await self._paced(attempt)
-        async with _Deadline(deadline, self._clock, self._sleep, operation, knowledge_base_id):
-            return await self._paced(attempt)
+        if deadline <= self._clock():
+            raise _deadline_error(operation, knowledge_base_id)
+        timeout = asyncio.timeout_at(deadline)
+        try:
+            async with timeout:
+                return await self._paced(attempt)
+        except TimeoutError:
+            if timeout.expired():  # our deadline, not a timeout from inside the attempt
+                raise _deadline_error(operation, knowledge_base_id) from None
+            raise
 
     async def _paced(self, attempt: Callable[[], Awaitable[T]]) -> T:
         # The slot is taken before the limiter's wait, so that sends leave at the paced
         # times instead of bunching up behind a full set of slots.
         async with self._slots:
-            # While the limiter is off, acquire() returns without suspending, so the window
-            # check and the in_flight increment below happen with no other task in between.
-            while not self._limiter.enabled and self._in_flight >= self._window:
-                self._opened.clear()
-                await self._opened.wait()
-            sent_at = await self._limiter.acquire()
+            permit = await self._limiter.acquire()
+            # Exactly one release per acquire, however the attempt ends (cancelled too).
+            outcome = SendOutcome.ABANDONED
             self._in_flight += 1
             try:
                 result = await attempt()
             except QConnectError as error:
                 if is_throttle(error):
-                    self._limiter.on_throttle(sent_at)
+                    outcome = SendOutcome.THROTTLED
                 elif error.http_status is not None:
-                    self._limiter.on_success(sent_at)  # an answer: the service let it in
+                    outcome = SendOutcome.ACCEPTED  # an answer: the service let it in
                 raise
+            else:
+                outcome = SendOutcome.ACCEPTED
+                return result
             finally:
                 self._in_flight -= 1
-                self._opened.set()
-            self._limiter.on_success(sent_at)
-            self._window += 1
-            return result
+                self._limiter.release(permit, outcome)
 
 
-class _Deadline:
-    """Cancels the body when the sender's clock reaches ``when``; raises DeadlineExceeded.
-
-    asyncio.timeout_at would do with the default clock (the loop's), but the sender's unit
-    tests inject a fake clock and sleep. Same protocol: cancel the task, then
-    uncancel it on the way out, telling our cancellation from anyone else's.
-    """
-
-    def __init__(
-        self,
-        when: float,
-        clock: Callable[[], float],
-        sleep: Callable[[float], Awaitable[None]],
-        operation: str,
-        knowledge_base_id: str | None,
-    ) -> None:
-        self._when = when
-        # One clock for all timing: the loop's (asyncio.sleep runs on it too). Injected only
-        # by the sender's own unit tests, which drive a fake clock.
-        self._clock = clock if clock is not None else _loop_time
-        self._sleep = sleep
-        # The tasks inside send() now, and those close() cancelled: see close().
-        self._sending: set[asyncio.Task[object]] = set()
-        self._cut_by_close: set[asyncio.Task[object]] = set()
-        self._closed = False
-        self._operation = operation
-        self._knowledge_base_id = knowledge_base_id
-        self._expired = False
-        self._watcher: asyncio.Task[None] | None = None
-        self._task: asyncio.Task[object] | None = None
-
-    def _error(self) -> DeadlineExceededError:
-        return DeadlineExceededError(
-            "the listing's deadline passed before this request completed",
-            operation=self._operation,
-            knowledge_base_id=self._knowledge_base_id,
-        )
-
-    async def __aenter__(self) -> None:
-        remaining = self._when - self._clock()
-        if remaining <= 0:
-            raise self._error()
-        self._task = asyncio.current_task()
-        self._watcher = asyncio.get_running_loop().create_task(self._watch(remaining))
-
-    async def _watch(self, remaining: float) -> None:
-        await self._sleep(remaining)
-        if self._task is not None:
-            self._expired = True
-            self._task.cancel()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        watcher, self._task = self._watcher, None
-        if watcher is not None and not watcher.done():
-            watcher.cancel()
-            # Leave no task behind; asyncio.wait never raises the watcher's CancelledError.
-            await asyncio.wait((watcher,))
-        if not self._expired:
-            return
-        task = asyncio.current_task()
-        assert task is not None
-        if task.uncancel() == 0 and exc_type is asyncio.CancelledError:
-            raise self._error() from None
+def _deadline_error(operation: str, knowledge_base_id: str | None) -> DeadlineExceededError:
+    return DeadlineExceededError(
+        "the listing's deadline passed before this request completed",
+        operation=operation,
+        knowledge_base_id=knowledge_base_id,
+    )

@@ -9,7 +9,8 @@
 
 `python -m qconnect_async.testing --port 0` serves one from another process (it prints its URL);
 `RemoteQConnectServer(url)` drives it. With pytest, the `qconnect_server` fixture gives a server
-per session, reset for each test.
+per session, reset for each test. `set_testing()` (also `with set_testing(): ...`) removes
+backoff and pacing waits, so suites that inject throttles run in milliseconds.
 
 Names are imported lazily, so that the pytest plugin can load without importing moto.
 """

@@ -1,0 +1,147 @@
+"""One member of a fleet: `python -m benchmarks._fleet_worker --client NAME ...`.
+
+Opens its client, prints ``ready``, waits for ``go`` on stdin (the launcher releases every
+member at once), lists its KBs, prints one JSON line: wall seconds, jobs listed, KBs failed.
+Each member is its own process with its own client, as a deployment's workers are.
+
+``CLIENTS`` maps a name to what a member runs; add an entry for another limiter (e.g. a
+Redis one shared by the fleet) and pass its name to ``fleet.run_fleet``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+
+from aiobotocore.config import AioConfig
+
+from qconnect_async import QConnectClient, QConnectError
+
+from ._common import ACCESS_KEY, SECRET_KEY, aiobotocore_client, isolated_aws_env
+
+
+@dataclass(frozen=True)
+class Member:
+    """What a member was told: where the service is, its KBs, how wide to list."""
+
+    endpoint_url: str
+    region: str
+    kbs: list[str]
+    page_size: int
+    width: int
+    option: str | None  # a client-specific setting (e.g. a Redis URL), or None
+
+
+#: Lists the member's KBs; returns (jobs listed, KBs whose listing raised).
+Listing = Callable[[], Awaitable[tuple[int, int]]]
+#: Opens a member's client (before the start) and yields its listing.
+ClientFactory = Callable[[Member], AbstractAsyncContextManager[Listing]]
+
+
+@asynccontextmanager
+async def qconnect_async(member: Member) -> AsyncIterator[Listing]:
+    """qconnect_async with its default limiter: one AdaptiveRateLimiter per process."""
+    async with QConnectClient(
+        region_name=member.region,
+        endpoint_url=member.endpoint_url,
+        max_concurrency=member.width,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    ) as client:
+
+        async def listing() -> tuple[int, int]:
+            listed = failed = 0
+            many = client.list_import_jobs_many(
+                member.kbs, page_size=member.page_size, fail_fast=False
+            )
+            try:
+                async for _ in many:
+                    listed += 1
+            except ExceptionGroup as group:
+                failed = len(group.exceptions)
+            except QConnectError:
+                failed = 1
+            return listed, failed
+
+        yield listing
+
+
+@asynccontextmanager
+async def aiobotocore_adaptive(member: Member) -> AsyncIterator[Listing]:
+    """aiobotocore with retries={"mode": "adaptive"}: one paginator per KB under a semaphore."""
+    config = AioConfig(
+        max_pool_connections=max(10, member.width), retries={"mode": "adaptive"}
+    )
+
+    class _Server:  # what aiobotocore_client reads
+        endpoint_url = member.endpoint_url
+        region = member.region
+
+    async with aiobotocore_client(_Server(), config) as client:  # type: ignore[arg-type]
+        paginator = client.get_paginator("list_import_jobs")
+        gate = asyncio.Semaphore(member.width)
+
+        async def listing() -> tuple[int, int]:
+            listed = 0
+
+            async def one(kb: str) -> None:
+                nonlocal listed
+                async with gate:
+                    pages = paginator.paginate(
+                        knowledgeBaseId=kb, PaginationConfig={"PageSize": member.page_size}
+                    )
+                    async for page in pages:
+                        listed += len(page["importJobSummaries"])
+
+            results = await asyncio.gather(*(one(kb) for kb in member.kbs), return_exceptions=True)
+            return listed, sum(isinstance(r, Exception) for r in results)
+
+        yield listing
+
+
+CLIENTS: dict[str, ClientFactory] = {
+    "qconnect_async": qconnect_async,
+    "aiobotocore_adaptive": aiobotocore_adaptive,
+}
+
+
+async def _member(name: str, member: Member) -> dict[str, float]:
+    loop = asyncio.get_running_loop()
+    async with CLIENTS[name](member) as listing:
+        print("ready", flush=True)
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if line.strip() != "go":
+            raise SystemExit(f"expected 'go', got {line!r}")
+        start = time.perf_counter()
+        jobs, failed = await listing()
+        wall = time.perf_counter() - start
+    return {"wall": wall, "jobs": jobs, "failed": failed}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks._fleet_worker")
+    parser.add_argument("--client", choices=sorted(CLIENTS), required=True)
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--region", required=True)
+    parser.add_argument("--kbs", required=True, help="comma-separated KB IDs")
+    parser.add_argument("--page-size", type=int, default=100)
+    parser.add_argument("--width", type=int, default=8)
+    parser.add_argument("--option", default=None)
+    args = parser.parse_args()
+    member = Member(
+        args.endpoint, args.region, args.kbs.split(","), args.page_size, args.width, args.option
+    )
+    with isolated_aws_env():
+        result = asyncio.run(_member(args.client, member))
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
