@@ -19,29 +19,21 @@ from pathlib import Path
 from qconnect_async.testing import RemoteQConnectServer
 
 from ._common import Row, Section, median, runs_of
+from .throttled import Sizes
 
 GOAL_WALL, GOAL_THROTTLED = 1.3, 0.08
 _ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
-class FleetSizes:
+class FleetSizes(Sizes):
+    """The throttled scenario's sizes, listed by ``members`` processes at once."""
+
     members: int = 4
     kbs: int = 40
     jobs_per_kb: int = 1200
-    page_size: int = 100
     width: int = 8
-    rate: float = 40.0
-    burst: int = 5
     runs: int = 1
-
-    @property
-    def pages(self) -> int:
-        return self.kbs * -(-self.jobs_per_kb // self.page_size)
-
-    @property
-    def ideal(self) -> float:
-        return max(self.pages - self.burst, 0) / self.rate
 
 
 FULL = FleetSizes()
