@@ -60,3 +60,7 @@ def _no_backoff() -> Iterator[None]:
     """Backoff waits are zero in tests (stamina's testing mode); tests never sleep for it."""
     with set_testing(True):
         yield
+
+
+# The real redis-server fixtures of the RedisRateLimiter tests.
+from _redis_server import own_redis_server, redis_server, redis_session  # noqa: E402, F401

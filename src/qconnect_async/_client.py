@@ -14,7 +14,7 @@ from ._fanout import merge_listings
 from ._inputs import MAX_PAGE_SIZE, check_page_size, check_token
 from ._inputs import knowledge_base_id as _kb
 from ._paginate import ImportJobFetch, ImportJobPager, follow_pages, items_of
-from ._ratelimit import SendRateLimiter
+from ._ratelimit import RateLimiter, SendRateLimiter
 from ._retry import RetryPolicy
 from ._send import Sender
 from ._transport import KnowledgeBasePage, Transport, TransportOptions
@@ -60,7 +60,9 @@ class QConnectClient:
         aws_session_token: str | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 20.0,
+        rate_limiter: RateLimiter[Any] | None = None,
     ) -> None:
+        self._rate_limiter = rate_limiter
         self._max_concurrency = _check_concurrency(max_concurrency)
         self._retry = retry if retry is not None else RetryPolicy()
         self._session = session
@@ -83,7 +85,12 @@ class QConnectClient:
 
     @classmethod
     def from_client(
-        cls, client: Any, *, max_concurrency: int = 8, retry: RetryPolicy | None = None
+        cls,
+        client: Any,
+        *,
+        max_concurrency: int = 8,
+        retry: RetryPolicy | None = None,
+        rate_limiter: RateLimiter[Any] | None = None,
     ) -> Self:
         """Wrap an aiobotocore qconnect client the application manages; it is never closed here.
 
@@ -91,7 +98,7 @@ class QConnectClient:
         botocore retries under this library and attempts multiply.
         """
         transport = Transport.borrow(client)
-        self = cls(max_concurrency=max_concurrency, retry=retry)
+        self = cls(max_concurrency=max_concurrency, retry=retry, rate_limiter=rate_limiter)
         if transport.max_pool_connections < self._max_concurrency:
             raise ValueError(
                 f"the client's connection pool ({transport.max_pool_connections}) is smaller "
@@ -105,7 +112,7 @@ class QConnectClient:
         self._transport = transport
         self._sender = Sender(
             policy=self._retry,
-            limiter=SendRateLimiter(),
+            limiter=self._rate_limiter if self._rate_limiter is not None else SendRateLimiter(),
             max_concurrency=self._max_concurrency,
         )
         self._state = _State.OPEN
