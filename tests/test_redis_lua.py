@@ -21,8 +21,9 @@ class _Lua:
     def __init__(self, server: RedisServer, bucket: SharedBucket) -> None:
         self._client = server.sync()
         self._sha = self._client.script_load(_SCRIPT)
+        b = bucket
         self._constants = script_constants(
-            bucket.controller, bucket.burst, bucket.start_rate, bucket.start_doubling
+            b.controller, b.burst, b.start_rate, b.start_doubling, b.horizon
         )
 
     def decide(
@@ -36,8 +37,9 @@ class _Lua:
             str(accepted),
             *(repr(t) for t in throttles),
         ]
-        now_, wait, rate, cut = (v.decode() for v in self._client.evalsha(self._sha, 1, _KEY, *args))
-        return Decision(float(now_), float(wait), float(rate), cut == "1")
+        answer = self._client.evalsha(self._sha, 1, _KEY, *args)
+        now_, wait, rate, cut, granted = (v.decode() for v in answer)
+        return Decision(float(now_), float(wait), float(rate), cut == "1", granted == "1")
 
     def state(self) -> dict[str, float]:
         raw = self._client.hgetall(_KEY)
@@ -47,6 +49,7 @@ class _Lua:
 def _same(lua: Decision, py: Decision) -> None:
     assert lua.now == py.now
     assert lua.cut == py.cut
+    assert lua.granted == py.granted
     assert lua.wait == pytest.approx(py.wait, rel=1e-9, abs=1e-9)
     if math.isinf(py.rate):
         assert math.isinf(lua.rate)
@@ -107,6 +110,7 @@ def test_lua_takes_the_constants_it_is_given(redis_server: RedisServer) -> None:
         burst=1.0,
         start_rate=3.0,
         start_doubling=1.0,
+        horizon=0.05,
     )
     lua = _Lua(redis_server, bucket)
     now = 1_764_000_000.25
@@ -120,3 +124,4 @@ def test_lua_takes_the_constants_it_is_given(redis_server: RedisServer) -> None:
             args = {"acquire": True}
         _same(lua.decide(now, **args), bucket.decide(now, **args))  # type: ignore[arg-type]
     assert bucket.cuts == 4
+    assert bucket.sends < 100  # the short horizon turned some asks away: that path ran too

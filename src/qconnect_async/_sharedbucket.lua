@@ -8,12 +8,12 @@
 -- KEYS[1]  the hash (its name carries a {tag}: one hash slot, Redis Cluster works)
 -- ARGV[1]  now: "" takes the server's TIME (always, but in the differential test)
 -- ARGV[2..7]  RateController: beta, scale, probe_doubling, quiet, min_rate, tau
--- ARGV[8..11] SharedBucket: burst, start_rate, start_doubling, _START_DOUBLINGS
--- ARGV[12] the hash's time to live, ms (every write renews it: unused keys expire)
--- ARGV[13] "1": reserve a send slot; "0": only report outcomes
--- ARGV[14] accepted: answers that were not throttles since the member's last call
--- ARGV[15..] the sent_at (decision time) of each throttled send since then
--- Returns {now, wait, rate, cut} as strings (Redis would truncate Lua numbers to integers).
+-- ARGV[8..12] SharedBucket: burst, start_rate, start_doubling, horizon, _START_DOUBLINGS
+-- ARGV[13] the hash's time to live, ms (every write renews it: unused keys expire)
+-- ARGV[14] "1": reserve a send slot; "0": only report outcomes
+-- ARGV[15] accepted: answers that were not throttles since the member's last call
+-- ARGV[16..] the sent_at (decision time) of each throttled send since then
+-- Returns {now, wait, rate, cut, granted} as strings (Redis would truncate Lua numbers).
 
 if redis.replicate_commands then
   redis.replicate_commands() -- TIME before writes (the default since Redis 5)
@@ -39,10 +39,11 @@ local tau = tonumber(ARGV[7])
 local burst = tonumber(ARGV[8])
 local start_rate = tonumber(ARGV[9])
 local start_doubling = tonumber(ARGV[10])
-local start_doublings = tonumber(ARGV[11])
-local ttl_ms = tonumber(ARGV[12])
-local acquire = ARGV[13] == "1"
-local accepted = tonumber(ARGV[14])
+local horizon = tonumber(ARGV[11])
+local start_doublings = tonumber(ARGV[12])
+local ttl_ms = tonumber(ARGV[13])
+local acquire = ARGV[14] == "1"
+local accepted = tonumber(ARGV[15])
 
 -- The state. An absent field is its Python default; infinities are never stored.
 local s = {}
@@ -63,6 +64,7 @@ local acc_value = get("acc_value", 0)
 local acc_at = get("acc_at", -INF)
 local acc_start = get("acc_start", INF)
 local tat = get("tat", -INF)
+local interval = get("interval", 0)
 local start_at = get("start_at", 0)
 local start_from = s["start_from"] -- nil: a new key
 local sends = get("sends", 0)
@@ -142,7 +144,7 @@ for _ = 1, accepted do
   on_accepted(now)
 end
 local cut = false
-for i = 15, #ARGV do
+for i = 16, #ARGV do
   if on_throttle(now, tonumber(ARGV[i])) then
     cut = true
     cuts = cuts + 1
@@ -150,17 +152,29 @@ for i = 15, #ARGV do
   end
 end
 local wait = 0
+local granted = true
 if acquire then
-  sends = sends + 1
   local r = allowed(now)
   if r == INF then
+    sends = sends + 1
     tat = now
+    interval = 0
   else
-    local interval = 1 / r
-    local head = math.max(tat, now)
-    local slot = math.max(now, head - (burst - 1) * interval)
-    tat = head + interval
+    local spacing = 1 / r -- Python's local `interval`
+    local head = now
+    if tat > now then
+      head = now + (tat - now) * (spacing / interval)
+    end
+    local slot = math.max(now, head - (burst - 1) * spacing)
     wait = slot - now
+    if wait > horizon then
+      granted = false
+      wait = math.min(horizon, wait - horizon)
+    else
+      sends = sends + 1
+      tat = head + spacing
+      interval = spacing
+    end
   end
 end
 
@@ -168,7 +182,7 @@ end
 local function num(x) return string.format("%.17g", x) end
 local fields = {
   enabled = enabled and 1 or 0, w_max = w_max, k = k, cut_at = cut_at,
-  acc_value = acc_value, acc_at = acc_at, acc_start = acc_start, tat = tat,
+  acc_value = acc_value, acc_at = acc_at, acc_start = acc_start, tat = tat, interval = interval,
   start_at = start_at, start_from = start_from, sends = sends, cuts = cuts,
 }
 local args = {}
@@ -181,4 +195,4 @@ end
 redis.call("HSET", key, unpack(args))
 redis.call("PEXPIRE", key, ttl_ms)
 
-return {num(now), num(wait), num(allowed(now)), cut and "1" or "0"}
+return {num(now), num(wait), num(allowed(now)), cut and "1" or "0", granted and "1" or "0"}

@@ -13,7 +13,12 @@ One decision, at ``now`` (the server's clock in Redis):
    ends the slow start.
 3. If a send is asked for: a slot on a virtual schedule (GCRA) at the allowed rate. ``tat`` is
    the theoretical arrival time of the next send; up to ``burst`` sends may leave at once.
-   The caller sleeps ``wait`` and sends: no second round trip.
+   The caller sleeps ``wait`` and sends: no second round trip. The sends already queued are
+   re-spaced at the current rate (``tat`` was set at ``interval``): a queue booked at a low
+   rate does not hold back the sends booked after the rate rose. A slot further than
+   ``horizon`` ahead is not booked: the caller asks again after ``wait`` (at most
+   ``horizon``), so no send sleeps long on a rate that has moved since (a second round trip
+   only while the rate is below max_concurrency / horizon).
 
 The allowed rate is the controller's once it is on. Before the first throttle of a new key it
 is a slow start: ``start_rate`` doubling every ``start_doubling`` seconds (TCP's initial
@@ -42,6 +47,7 @@ class Decision:
     wait: float  # seconds until the slot (0 when no send was asked for)
     rate: float  # the allowed rate after the decision (``math.inf``: not pacing)
     cut: bool  # this decision started a congestion event
+    granted: bool = True  # False: no slot booked, ask again after ``wait``
 
 
 @dataclass(slots=True, kw_only=True)
@@ -52,9 +58,11 @@ class SharedBucket:
     burst: float = 4.0
     start_rate: float = 10.0
     start_doubling: float = 0.25
+    horizon: float = 1.0
 
     # -- state (the Lua keeps the same fields in its hash) --
     tat: float = -math.inf
+    interval: float = 0.0  # the spacing ``tat`` was booked at
     start_at: float = 0.0
     start_from: float | None = None  # None: a new key; 0.0: the slow start is over
     sends: int = 0
@@ -88,18 +96,28 @@ class SharedBucket:
                 self.cuts += 1
                 self.start_from = 0.0
         wait = 0.0
+        granted = True
         if acquire:
-            self.sends += 1
             rate = self.allowed(now)
             if rate == math.inf:
+                self.sends += 1
                 self.tat = now
+                self.interval = 0.0
             else:
                 interval = 1.0 / rate
-                head = max(self.tat, now)
+                head = now
+                if self.tat > now:
+                    head = now + (self.tat - now) * (interval / self.interval)
                 slot = max(now, head - (self.burst - 1.0) * interval)
-                self.tat = head + interval
                 wait = slot - now
-        return Decision(now, wait, self.allowed(now), cut)
+                if wait > self.horizon:
+                    granted = False
+                    wait = min(self.horizon, wait - self.horizon)
+                else:
+                    self.sends += 1
+                    self.tat = head + interval
+                    self.interval = interval
+        return Decision(now, wait, self.allowed(now), cut, granted)
 
     def restart(self, now: float) -> None:
         """Start afresh from what this member saw accepted: its fallback after the fleet's rate.
@@ -122,5 +140,6 @@ class SharedBucket:
             acc_start=old.acc_start,
         )
         self.tat = -math.inf
+        self.interval = 0.0
         self.start_from = max(self.start_rate, accepted)
         self.start_at = now

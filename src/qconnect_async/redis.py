@@ -87,6 +87,7 @@ class RedisRateLimiter:
         burst: float = 4.0,
         start_rate: float = 10.0,
         start_doubling: float = 0.25,
+        horizon: float = 1.0,
         timeout: float = 0.05,
         probe_interval: float = 1.0,
         ttl: float = 3600.0,
@@ -99,7 +100,7 @@ class RedisRateLimiter:
             retry=None,
             retry_on_error=[],
         )
-        self._setup(client, True, key, controller, burst, start_rate, start_doubling)
+        self._setup(client, True, key, controller, burst, start_rate, start_doubling, horizon)
         self._configure(timeout, probe_interval, ttl)
 
     @classmethod
@@ -112,6 +113,7 @@ class RedisRateLimiter:
         burst: float = 4.0,
         start_rate: float = 10.0,
         start_doubling: float = 0.25,
+        horizon: float = 1.0,
         timeout: float = 0.05,
         probe_interval: float = 1.0,
         ttl: float = 3600.0,
@@ -122,7 +124,7 @@ class RedisRateLimiter:
         client's own socket timeouts are.
         """
         self = cls.__new__(cls)
-        self._setup(client, False, key, controller, burst, start_rate, start_doubling)
+        self._setup(client, False, key, controller, burst, start_rate, start_doubling, horizon)
         self._configure(timeout, probe_interval, ttl)
         return self
 
@@ -135,12 +137,17 @@ class RedisRateLimiter:
         burst: float,
         start_rate: float,
         start_doubling: float,
+        horizon: float,
     ) -> None:
         if not key:
             raise ValueError("key must not be empty")
         if not (math.isfinite(burst) and burst >= 1):
             raise ValueError(f"burst must be at least 1 (one send), not {burst!r}")
-        for name, value in (("start_rate", start_rate), ("start_doubling", start_doubling)):
+        for name, value in (
+            ("start_rate", start_rate),
+            ("start_doubling", start_doubling),
+            ("horizon", horizon),
+        ):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be positive and finite, not {value!r}")
         constants = controller if controller is not None else RateController()
@@ -149,7 +156,7 @@ class RedisRateLimiter:
         self.key = key
         # One hash; the {tag} puts every key of this limiter in one Redis Cluster slot.
         self._hash = f"{{{key}}}:rate"
-        self._args = script_constants(constants, burst, start_rate, start_doubling)
+        self._args = script_constants(constants, burst, start_rate, start_doubling, horizon)
         # The in-process pacing while Redis is away. It hears every outcome of this member,
         # so that it starts from the rate this member saw accepted.
         # TODO(merge): replace this shell with AdaptiveRateLimiter once issue 9 is on main.
@@ -165,6 +172,7 @@ class RedisRateLimiter:
             burst=burst,
             start_rate=start_rate,
             start_doubling=start_doubling,
+            horizon=horizon,
         )
 
     def _configure(self, timeout: float, probe_interval: float, ttl: float) -> None:
@@ -203,23 +211,31 @@ class RedisRateLimiter:
         """Reserve a send slot (one round trip), sleep until it; return the permit."""
         if self._closed:
             raise RuntimeError("this RedisRateLimiter is closed")
-        if self._shared:
-            accepted, throttles = self._take()
-            try:
-                decision = await self._call(True, accepted, throttles)
-            except _FAILURES as error:
-                self._fall_back(error)
+        while True:
+            if self._shared:
+                permit = await self._shared_slot()
             else:
-                self._rate = decision.rate
-                local_now = _now()
-                if decision.wait > 0:
-                    await asyncio.sleep(decision.wait)
-                return RedisPermit(decision.now, local_now)
-        self._maybe_probe()
-        local = self._local.decide(_now(), acquire=True)
-        if local.wait > 0:
-            await asyncio.sleep(local.wait)
-        return RedisPermit(None, local.now)
+                self._maybe_probe()
+                local = self._local.decide(_now(), acquire=True)
+                await asyncio.sleep(local.wait)
+                permit = RedisPermit(None, local.now) if local.granted else None
+            if permit is not None:
+                return permit
+            if self._closed:
+                raise RuntimeError("this RedisRateLimiter is closed")
+
+    async def _shared_slot(self) -> RedisPermit | None:
+        """One booking on the fleet's schedule, then its wait; None: not booked, ask again."""
+        accepted, throttles = self._take()
+        try:
+            decision = await self._call(True, accepted, throttles)
+        except _FAILURES as error:
+            self._fall_back(error)
+            return None
+        self._rate = decision.rate
+        local_now = _now()
+        await asyncio.sleep(decision.wait)
+        return RedisPermit(decision.now, local_now) if decision.granted else None
 
     def release(self, permit: RedisPermit, outcome: SendOutcome) -> None:
         """Tell the outcome: to the local pacing at once, to Redis with the next call."""
@@ -292,8 +308,8 @@ class RedisRateLimiter:
             except NoScriptError:
                 await self._client.script_load(_SCRIPT)
                 answer = await self._client.evalsha(_SHA, 1, self._hash, *args)
-        now, wait, rate, cut = (_text(value) for value in answer)
-        return Decision(float(now), float(wait), float(rate), cut == "1")
+        now, wait, rate, cut, granted = (_text(value) for value in answer)
+        return Decision(float(now), float(wait), float(rate), cut == "1", granted == "1")
 
     def _take(self) -> tuple[int, list[float]]:
         accepted, throttles = self._accepted, self._throttles
@@ -360,9 +376,13 @@ class RedisRateLimiter:
 
 
 def script_constants(
-    controller: RateController, burst: float, start_rate: float, start_doubling: float
+    controller: RateController,
+    burst: float,
+    start_rate: float,
+    start_doubling: float,
+    horizon: float,
 ) -> list[str]:
-    """ARGV[2..11] of the script: the constants, read from one ``RateController``."""
+    """ARGV[2..12] of the script: the constants, read from one ``RateController``."""
     values = (
         controller.beta,
         controller.scale,
@@ -373,6 +393,7 @@ def script_constants(
         burst,
         start_rate,
         start_doubling,
+        horizon,
         _START_DOUBLINGS,
     )
     return [repr(float(value)) for value in values]
