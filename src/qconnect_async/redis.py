@@ -88,6 +88,7 @@ class RedisRateLimiter:
         start_rate: float = 10.0,
         start_doubling: float = 0.25,
         horizon: float = 1.0,
+        ahead: int = 1,
         timeout: float = 0.05,
         probe_interval: float = 1.0,
         ttl: float = 3600.0,
@@ -101,6 +102,7 @@ class RedisRateLimiter:
             retry_on_error=[],
         )
         self._setup(client, True, key, controller, burst, start_rate, start_doubling, horizon)
+        self._ahead = _check_ahead(ahead)
         self._configure(timeout, probe_interval, ttl)
 
     @classmethod
@@ -114,6 +116,7 @@ class RedisRateLimiter:
         start_rate: float = 10.0,
         start_doubling: float = 0.25,
         horizon: float = 1.0,
+        ahead: int = 1,
         timeout: float = 0.05,
         probe_interval: float = 1.0,
         ttl: float = 3600.0,
@@ -125,6 +128,7 @@ class RedisRateLimiter:
         """
         self = cls.__new__(cls)
         self._setup(client, False, key, controller, burst, start_rate, start_doubling, horizon)
+        self._ahead = _check_ahead(ahead)
         self._configure(timeout, probe_interval, ttl)
         return self
 
@@ -192,6 +196,7 @@ class RedisRateLimiter:
         self._throttles: list[float] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._flushing = False
+        self._booking = asyncio.Semaphore(self._ahead)
 
     # -- the RateLimiter protocol --
 
@@ -211,6 +216,12 @@ class RedisRateLimiter:
         """Reserve a send slot (one round trip), sleep until it; return the permit."""
         if self._closed:
             raise RuntimeError("this RedisRateLimiter is closed")
+        # Few bookings ahead per member: a booking made before a cut still leaves at the old
+        # rate, so the fleet's stale bookings after a cut are at most members x `ahead`.
+        async with self._booking:
+            return await self._book()
+
+    async def _book(self) -> RedisPermit:
         while True:
             if self._shared:
                 permit = await self._shared_slot()
@@ -397,6 +408,12 @@ def script_constants(
         _START_DOUBLINGS,
     )
     return [repr(float(value)) for value in values]
+
+
+def _check_ahead(ahead: int) -> int:
+    if isinstance(ahead, bool) or not isinstance(ahead, int) or ahead < 1:
+        raise ValueError(f"ahead must be a positive int, not {ahead!r}")
+    return ahead
 
 
 def _now() -> float:
