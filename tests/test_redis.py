@@ -300,3 +300,12 @@ def test_ahead_must_be_a_positive_int() -> None:
     """`ahead` below 1 is refused at construction."""
     with pytest.raises(ValueError, match="ahead"):
         RedisRateLimiter("redis://127.0.0.1:1/0", ahead=0)
+
+
+async def test_an_error_answer_falls_back(redis_server: RedisServer) -> None:
+    """Redis answering an error (here the key holds a string) paces in-process, never raises."""
+    with redis_server.sync() as client:
+        client.set("{taken}:rate", "not a hash")
+    async with RedisRateLimiter(redis_server.url, key="taken", **FAST) as limiter:
+        await _send(limiter)
+        assert not limiter.shared

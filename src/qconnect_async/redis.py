@@ -108,7 +108,7 @@ class RedisRateLimiter:
     @classmethod
     def from_client(
         cls,
-        client: aioredis.Redis,
+        client: aioredis.Redis | aioredis.RedisCluster,
         *,
         key: str = "qconnect-async",
         controller: RateController | None = None,
@@ -121,7 +121,7 @@ class RedisRateLimiter:
         probe_interval: float = 1.0,
         ttl: float = 3600.0,
     ) -> Self:
-        """Share an application's ``redis.asyncio.Redis``; it is never closed here.
+        """Share an application's ``redis.asyncio.Redis`` (or ``RedisCluster``); never closed here.
 
         ``timeout`` still bounds every call (an ``asyncio.timeout`` around it), whatever the
         client's own socket timeouts are.
@@ -134,7 +134,7 @@ class RedisRateLimiter:
 
     def _setup(
         self,
-        client: aioredis.Redis,
+        client: aioredis.Redis | aioredis.RedisCluster,
         owned: bool,
         key: str,
         controller: RateController | None,
