@@ -71,6 +71,7 @@ class Outcome:
     jobs: int
     unique: int
     cuts: int  # congestion events the shared controller counted (since Redis last started)
+    calls: int  # EVALSHA calls Redis served (since Redis last started)
 
     @property
     def throttled_share(self) -> float:
@@ -111,6 +112,11 @@ class _Redis:
         with _sync_redis.Redis(port=self.port, socket_timeout=5) as client:
             value = client.hget(f"{{{key}}}:rate", "cuts")
         return int(float(value)) if value is not None else 0
+
+    def calls(self) -> int:
+        with _sync_redis.Redis(port=self.port, socket_timeout=5) as client:
+            stats = client.info("commandstats").get("cmdstat_evalsha", {})
+        return int(stats.get("calls", 0))
 
     def stop(self) -> None:
         process, self._process = self._process, None
@@ -208,6 +214,7 @@ def _fleet(
             raise RuntimeError("a worker did not start")
     server.set_rate_limit(sizes.rate, burst=sizes.burst)
     server.reset_stats()
+    calls_before = redis.calls()
     outage_thread = None
     if outage:
         outage_thread = threading.Thread(target=_outage, args=(redis, sizes.ideal), daemon=True)
@@ -235,6 +242,7 @@ def _fleet(
         sum(r["jobs"] for r in results),
         sum(r["unique"] for r in results),
         redis.cuts(key),
+        redis.calls() - calls_before,
     )
 
 
@@ -310,6 +318,9 @@ def _row(name: str, outcomes: list[Outcome], sizes: Sizes, expected: int) -> Row
         f"{ratio:.2f}x ideal, {share:.1%} throttled, {failed} KBs failed, {jobs:,} jobs, "
         f"{cuts:g} cuts"
     )
+    if not name.endswith("outage"):
+        calls = median([o.calls / o.requests for o in outcomes if o.requests])
+        value += f", {calls:.2f} Redis calls/request"
     workers = name.split("_")[1]
     if name.endswith("outage"):
         figure = f"Fleet {workers} processes, RedisRateLimiter, Redis down 30%-60%"

@@ -23,7 +23,7 @@ class _Lua:
         self._sha = self._client.script_load(_SCRIPT)
         b = bucket
         self._constants = script_constants(
-            b.controller, b.burst, b.start_rate, b.start_doubling, b.horizon
+            b.controller, b.burst, b.start_rate, b.start_doubling, b.horizon, b.depth
         )
 
     def decide(

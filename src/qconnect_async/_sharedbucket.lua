@@ -8,11 +8,11 @@
 -- KEYS[1]  the hash (its name carries a {tag}: one hash slot, Redis Cluster works)
 -- ARGV[1]  now: "" takes the server's TIME (always, but in the differential test)
 -- ARGV[2..7]  RateController: beta, scale, probe_doubling, quiet, min_rate, tau
--- ARGV[8..12] SharedBucket: burst, start_rate, start_doubling, horizon, _START_DOUBLINGS
--- ARGV[13] the hash's time to live, ms (every write renews it: unused keys expire)
--- ARGV[14] "1": reserve a send slot; "0": only report outcomes
--- ARGV[15] accepted: answers that were not throttles since the member's last call
--- ARGV[16..] the sent_at (decision time) of each throttled send since then
+-- ARGV[8..13] SharedBucket: burst, start_rate, start_doubling, horizon, depth, _START_DOUBLINGS
+-- ARGV[14] the hash's time to live, ms (every write renews it: unused keys expire)
+-- ARGV[15] "1": reserve a send slot; "0": only report outcomes
+-- ARGV[16] accepted: answers that were not throttles since the member's last call
+-- ARGV[17..] the sent_at (decision time) of each throttled send since then
 -- Returns {now, wait, rate, cut, granted} as strings (Redis would truncate Lua numbers).
 
 if redis.replicate_commands then
@@ -40,10 +40,11 @@ local burst = tonumber(ARGV[8])
 local start_rate = tonumber(ARGV[9])
 local start_doubling = tonumber(ARGV[10])
 local horizon = tonumber(ARGV[11])
-local start_doublings = tonumber(ARGV[12])
-local ttl_ms = tonumber(ARGV[13])
-local acquire = ARGV[14] == "1"
-local accepted = tonumber(ARGV[15])
+local depth = tonumber(ARGV[12])
+local start_doublings = tonumber(ARGV[13])
+local ttl_ms = tonumber(ARGV[14])
+local acquire = ARGV[15] == "1"
+local accepted = tonumber(ARGV[16])
 
 -- The state. An absent field is its Python default; infinities are never stored.
 local s = {}
@@ -144,7 +145,7 @@ for _ = 1, accepted do
   on_accepted(now)
 end
 local cut = false
-for i = 16, #ARGV do
+for i = 17, #ARGV do
   if on_throttle(now, tonumber(ARGV[i])) then
     cut = true
     cuts = cuts + 1
@@ -167,9 +168,10 @@ if acquire then
     end
     local slot = math.max(now, head - (burst - 1) * spacing)
     wait = slot - now
-    if wait > horizon then
+    local limit = math.min(horizon, depth * spacing)
+    if wait > limit then
       granted = false
-      wait = math.min(horizon, wait - horizon)
+      wait = math.min(horizon, wait - limit)
     else
       sends = sends + 1
       tat = head + spacing

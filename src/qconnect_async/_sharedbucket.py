@@ -15,10 +15,11 @@ One decision, at ``now`` (the server's clock in Redis):
    the theoretical arrival time of the next send; up to ``burst`` sends may leave at once.
    The caller sleeps ``wait`` and sends: no second round trip. The sends already queued are
    re-spaced at the current rate (``tat`` was set at ``interval``): a queue booked at a low
-   rate does not hold back the sends booked after the rate rose. A slot further than
-   ``horizon`` ahead is not booked: the caller asks again after ``wait`` (at most
-   ``horizon``), so no send sleeps long on a rate that has moved since (a second round trip
-   only while the rate is below max_concurrency / horizon).
+   rate does not hold back the sends booked after the rate rose. A slot further ahead than
+   ``horizon`` seconds or ``depth`` sends is not booked: the caller asks again after
+   ``wait`` (at most ``horizon``). So no send sleeps long on a rate that has moved since, and
+   after a cut at most ``depth`` sends booked at the old rate are still to leave. The price:
+   a second round trip for a send that finds the fleet's queue deeper than ``depth``.
 
 The allowed rate is the controller's once it is on. Before the first throttle of a new key it
 is a slow start: ``start_rate`` doubling every ``start_doubling`` seconds (TCP's initial
@@ -59,6 +60,7 @@ class SharedBucket:
     start_rate: float = 10.0
     start_doubling: float = 0.25
     horizon: float = 1.0
+    depth: float = 2.0
 
     # -- state (the Lua keeps the same fields in its hash) --
     tat: float = -math.inf
@@ -110,9 +112,10 @@ class SharedBucket:
                     head = now + (self.tat - now) * (interval / self.interval)
                 slot = max(now, head - (self.burst - 1.0) * interval)
                 wait = slot - now
-                if wait > self.horizon:
+                limit = min(self.horizon, self.depth * interval)
+                if wait > limit:
                     granted = False
-                    wait = min(self.horizon, wait - self.horizon)
+                    wait = min(self.horizon, wait - limit)
                 else:
                     self.sends += 1
                     self.tat = head + interval

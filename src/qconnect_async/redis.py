@@ -88,6 +88,7 @@ class RedisRateLimiter:
         start_rate: float = 10.0,
         start_doubling: float = 0.25,
         horizon: float = 1.0,
+        depth: float = 2.0,
         ahead: int = 1,
         timeout: float = 0.05,
         probe_interval: float = 1.0,
@@ -101,7 +102,9 @@ class RedisRateLimiter:
             retry=None,
             retry_on_error=[],
         )
-        self._setup(client, True, key, controller, burst, start_rate, start_doubling, horizon)
+        self._setup(
+            client, True, key, controller, burst, start_rate, start_doubling, horizon, depth
+        )
         self._ahead = _check_ahead(ahead)
         self._configure(timeout, probe_interval, ttl)
 
@@ -116,6 +119,7 @@ class RedisRateLimiter:
         start_rate: float = 10.0,
         start_doubling: float = 0.25,
         horizon: float = 1.0,
+        depth: float = 2.0,
         ahead: int = 1,
         timeout: float = 0.05,
         probe_interval: float = 1.0,
@@ -127,7 +131,9 @@ class RedisRateLimiter:
         client's own socket timeouts are.
         """
         self = cls.__new__(cls)
-        self._setup(client, False, key, controller, burst, start_rate, start_doubling, horizon)
+        self._setup(
+            client, False, key, controller, burst, start_rate, start_doubling, horizon, depth
+        )
         self._ahead = _check_ahead(ahead)
         self._configure(timeout, probe_interval, ttl)
         return self
@@ -142,6 +148,7 @@ class RedisRateLimiter:
         start_rate: float,
         start_doubling: float,
         horizon: float,
+        depth: float,
     ) -> None:
         if not key:
             raise ValueError("key must not be empty")
@@ -151,6 +158,7 @@ class RedisRateLimiter:
             ("start_rate", start_rate),
             ("start_doubling", start_doubling),
             ("horizon", horizon),
+            ("depth", depth),
         ):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be positive and finite, not {value!r}")
@@ -160,7 +168,9 @@ class RedisRateLimiter:
         self.key = key
         # One hash; the {tag} puts every key of this limiter in one Redis Cluster slot.
         self._hash = f"{{{key}}}:rate"
-        self._args = script_constants(constants, burst, start_rate, start_doubling, horizon)
+        self._args = script_constants(
+            constants, burst, start_rate, start_doubling, horizon, depth
+        )
         # The in-process pacing while Redis is away. It hears every outcome of this member,
         # so that it starts from the rate this member saw accepted.
         # TODO(merge): replace this shell with AdaptiveRateLimiter once issue 9 is on main.
@@ -177,6 +187,7 @@ class RedisRateLimiter:
             start_rate=start_rate,
             start_doubling=start_doubling,
             horizon=horizon,
+            depth=depth,
         )
 
     def _configure(self, timeout: float, probe_interval: float, ttl: float) -> None:
@@ -392,8 +403,9 @@ def script_constants(
     start_rate: float,
     start_doubling: float,
     horizon: float,
+    depth: float,
 ) -> list[str]:
-    """ARGV[2..12] of the script: the constants, read from one ``RateController``."""
+    """ARGV[2..13] of the script: the constants, read from one ``RateController``."""
     values = (
         controller.beta,
         controller.scale,
@@ -405,6 +417,7 @@ def script_constants(
         start_rate,
         start_doubling,
         horizon,
+        depth,
         _START_DOUBLINGS,
     )
     return [repr(float(value)) for value in values]
