@@ -11,6 +11,9 @@ transcription):
 - ``acquire`` is one EVALSHA: the script reads the server's ``TIME``, applies the outcomes
   this member batched since its last call, and reserves a slot on the fleet's virtual
   schedule. The member sleeps locally until the slot and sends: one round trip per send.
+  A booking made before a cut still leaves at the old rate, so few are made ahead: at most
+  ``depth`` sends fleet-wide (a send that finds the queue deeper asks again when its turn
+  nears: a second call) and ``ahead`` per member.
 - ``release`` is synchronous. Acceptances wait for the next call (they only feed a rate
   measure; one send late changes nothing). A throttle is sent at once, from a task the
   limiter owns, with whatever else is batched: the rest of the fleet must slow down before
@@ -71,7 +74,9 @@ class RedisRateLimiter:
 
     ``url`` is a redis-py URL (``redis://host:6379/0``, ``rediss://...``); ``key`` names the
     shared state (one per account and Region). ``controller`` gives the constants of the shared
-    controller (a fresh ``RateController()`` by default: its state is ignored). ``timeout``
+    controller (a fresh ``RateController()`` by default: its state is ignored). ``burst``,
+    ``start_rate`` and ``start_doubling`` shape the schedule and a new key's slow start;
+    ``horizon``, ``depth`` and ``ahead`` bound the bookings made ahead. ``timeout``
     bounds every call to Redis (connect included); ``probe_interval`` spaces the attempts to
     rejoin; ``ttl`` is how long unused state is kept. One object may be shared by several
     clients of one event loop. Close it (``async with`` or ``aclose()``) to end its tasks and
