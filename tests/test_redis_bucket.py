@@ -36,7 +36,7 @@ def test_a_throttle_ends_the_slow_start_and_paces_at_the_controller() -> None:
 def test_a_queue_booked_at_a_low_rate_is_respaced_when_the_rate_rises() -> None:
     """Sends booked after the rate rose are spaced at the new rate, not behind the old queue."""
     controller = RateController(enabled=True, w_max=1.0, k=0.0, cut_at=T0 - 1.0)
-    slow = SharedBucket(controller=controller, burst=1.0, horizon=10.0)
+    slow = SharedBucket(controller=controller, burst=1.0, horizon=10.0, depth=10.0)
     slow.controller.probe_doubling = 1e9  # a flat 1 req/s while the queue is booked
     for _ in range(3):
         slow.decide(T0, acquire=True)  # booked at 0, 1, 2 s: tat = T0 + 3
