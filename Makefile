@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOWEST := .venv-lowest
 LOWEST_STAMP := $(LOWEST)/.installed
 comma := ,
-EXTRAS := dev,otel
+EXTRAS := dev,otel,redis
 
 .PHONY: test test-lowest lint typecheck unit demo bench clean
 

@@ -1,0 +1,200 @@
+-- One send decision for a fleet: qconnect_async._sharedbucket.SharedBucket.decide over one hash.
+--
+-- A direct transcription, kept line by line beside its Python twin so that a change there is
+-- re-ported here: the controller is qconnect_async._ratecontrol.RateController (its methods
+-- below keep their Python names), slow start and schedule are SharedBucket's. The constants
+-- come in ARGV from a RateController instance: they are declared once, in Python.
+--
+-- KEYS[1]  the hash (its name carries a {tag}: one hash slot, Redis Cluster works)
+-- ARGV[1]  now: "" takes the server's TIME (always, but in the differential test)
+-- ARGV[2..7]  RateController: beta, scale, probe_doubling, quiet, min_rate, tau
+-- ARGV[8..13] SharedBucket: burst, start_rate, start_doubling, horizon, depth, _START_DOUBLINGS
+-- ARGV[14] the hash's time to live, ms (every write renews it: unused keys expire)
+-- ARGV[15] "1": reserve a send slot; "0": only report outcomes
+-- ARGV[16] accepted: answers that were not throttles since the member's last call
+-- ARGV[17..] the sent_at (decision time) of each throttled send since then
+-- Returns {now, wait, rate, cut, granted} as strings (Redis would truncate Lua numbers).
+
+if redis.replicate_commands then
+  redis.replicate_commands() -- TIME before writes (the default since Redis 5)
+end
+
+local INF = math.huge
+local key = KEYS[1]
+
+local now
+if ARGV[1] ~= "" then
+  now = tonumber(ARGV[1])
+else
+  local t = redis.call("TIME")
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+
+local beta = tonumber(ARGV[2])
+local scale = tonumber(ARGV[3])
+local probe_doubling = tonumber(ARGV[4])
+local quiet = tonumber(ARGV[5])
+local min_rate = tonumber(ARGV[6])
+local tau = tonumber(ARGV[7])
+local burst = tonumber(ARGV[8])
+local start_rate = tonumber(ARGV[9])
+local start_doubling = tonumber(ARGV[10])
+local horizon = tonumber(ARGV[11])
+local depth = tonumber(ARGV[12])
+local start_doublings = tonumber(ARGV[13])
+local ttl_ms = tonumber(ARGV[14])
+local acquire = ARGV[15] == "1"
+local accepted = tonumber(ARGV[16])
+
+-- The state. An absent field is its Python default; infinities are never stored.
+local s = {}
+local raw = redis.call("HGETALL", key)
+for i = 1, #raw, 2 do
+  s[raw[i]] = tonumber(raw[i + 1])
+end
+local function get(name, default)
+  local v = s[name]
+  if v == nil then return default end
+  return v
+end
+local enabled = get("enabled", 0) == 1
+local w_max = get("w_max", 0)
+local k = get("k", 0)
+local cut_at = get("cut_at", -INF)
+local acc_value = get("acc_value", 0)
+local acc_at = get("acc_at", -INF)
+local acc_start = get("acc_start", INF)
+local tat = get("tat", -INF)
+local interval = get("interval", 0)
+local start_at = get("start_at", 0)
+local start_from = s["start_from"] -- nil: a new key
+local sends = get("sends", 0)
+local cuts = get("cuts", 0)
+
+-- RateController.rate
+local function rate(t_now)
+  if not enabled then return INF end
+  local t = t_now - cut_at
+  local r
+  if t < k then
+    r = w_max + scale * (t - k) ^ 3
+  else
+    r = w_max * 2 ^ math.min((t - k) / probe_doubling, 64)
+  end
+  return math.max(min_rate, r)
+end
+
+-- RateController.accepted_rate
+local function accepted_rate(t_now)
+  if acc_at == -INF then return 0 end
+  local decay = math.exp(-(t_now - acc_at) / tau)
+  local warm = 1 - math.exp(-math.max(t_now - acc_start, 1e-9) / tau)
+  return acc_value * decay / tau / warm
+end
+
+-- RateController.on_accepted
+local function on_accepted(t_now)
+  if acc_at == -INF then
+    acc_start = t_now
+    acc_value = 0
+  else
+    acc_value = acc_value * math.exp(-(t_now - acc_at) / tau)
+  end
+  acc_value = acc_value + 1
+  acc_at = t_now
+end
+
+-- RateController.on_throttle
+local function on_throttle(t_now, sent_at)
+  if enabled and sent_at <= cut_at then return false end
+  local acc = accepted_rate(t_now)
+  local ceiling = rate(t_now)
+  w_max = math.max(min_rate, math.min(acc, ceiling))
+  k = (w_max * (1 - beta) / scale) ^ (1 / 3) -- math.cbrt; the base is never negative
+  cut_at = t_now
+  enabled = true
+  return true
+end
+
+-- RateController.on_quiet
+local function on_quiet(t_now)
+  if enabled and t_now - cut_at > quiet then
+    enabled = false
+  end
+end
+
+-- SharedBucket.allowed
+local function allowed(t_now)
+  if enabled then return rate(t_now) end
+  if start_from ~= nil and start_from ~= 0 then
+    local doublings = (t_now - start_at) / start_doubling
+    if doublings < start_doublings then
+      return start_from * 2 ^ doublings
+    end
+  end
+  return INF
+end
+
+-- SharedBucket.decide
+if start_from == nil then
+  start_from = start_rate
+  start_at = now
+end
+on_quiet(now)
+for _ = 1, accepted do
+  on_accepted(now)
+end
+local cut = false
+for i = 17, #ARGV do
+  if on_throttle(now, tonumber(ARGV[i])) then
+    cut = true
+    cuts = cuts + 1
+    start_from = 0
+  end
+end
+local wait = 0
+local granted = true
+if acquire then
+  local r = allowed(now)
+  if r == INF then
+    sends = sends + 1
+    tat = now
+    interval = 0
+  else
+    local spacing = 1 / r -- Python's local `interval`
+    local head = now
+    if tat > now then
+      head = now + (tat - now) * (spacing / interval)
+    end
+    local slot = math.max(now, head - (burst - 1) * spacing)
+    wait = slot - now
+    local limit = math.min(horizon, depth * spacing)
+    if wait > limit then
+      granted = false
+      wait = math.min(horizon, wait - limit)
+    else
+      sends = sends + 1
+      tat = head + spacing
+      interval = spacing
+    end
+  end
+end
+
+-- Write the state back (finite fields only) and renew the time to live.
+local function num(x) return string.format("%.17g", x) end
+local fields = {
+  enabled = enabled and 1 or 0, w_max = w_max, k = k, cut_at = cut_at,
+  acc_value = acc_value, acc_at = acc_at, acc_start = acc_start, tat = tat, interval = interval,
+  start_at = start_at, start_from = start_from, sends = sends, cuts = cuts,
+}
+local args = {}
+for name, value in pairs(fields) do
+  if value > -INF and value < INF then
+    args[#args + 1] = name
+    args[#args + 1] = num(value)
+  end
+end
+redis.call("HSET", key, unpack(args))
+redis.call("PEXPIRE", key, ttl_ms)
+
+return {num(now), num(wait), num(allowed(now)), cut and "1" or "0", granted and "1" or "0"}

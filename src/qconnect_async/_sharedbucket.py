@@ -1,0 +1,148 @@
+"""SharedBucket: one send decision of a fleet, pure; the Python twin of ``_sharedbucket.lua``.
+
+``qconnect_async.redis`` runs this decision inside Redis, as one Lua script over one hash, so
+that every member of a fleet shares one controller and one schedule. This module is the same
+decision in Python: the reference the Lua is a line-by-line transcription of (the differential
+test feeds both the same events), and the in-process fallback while Redis is away.
+
+One decision, at ``now`` (the server's clock in Redis):
+
+1. ``controller.on_quiet(now)``.
+2. The outcomes reported since the last decision: ``accepted`` answers, then each throttle
+   with the time its send was decided (``sent_at``). A throttle that starts a congestion event
+   ends the slow start.
+3. If a send is asked for: a slot on a virtual schedule (GCRA) at the allowed rate. ``tat`` is
+   the theoretical arrival time of the next send; up to ``burst`` sends may leave at once.
+   The caller sleeps ``wait`` and sends: no second round trip. The sends already queued are
+   re-spaced at the current rate (``tat`` was set at ``interval``): a queue booked at a low
+   rate does not hold back the sends booked after the rate rose. A slot further ahead than
+   ``horizon`` seconds or ``depth`` sends is not booked: the caller asks again after
+   ``wait`` (at most ``horizon``). So no send sleeps long on a rate that has moved since, and
+   after a cut at most ``depth`` sends booked at the old rate are still to leave. The price:
+   a second round trip for a send that finds the fleet's queue deeper than ``depth``.
+
+The allowed rate is the controller's once it is on. Before the first throttle of a new key it
+is a slow start: ``start_rate`` doubling every ``start_doubling`` seconds (TCP's initial
+window as a rate), so a cold fleet does not meet the service's small burst all at once; after
+``_START_DOUBLINGS`` doublings it is over (infinite). Off again after ``quiet``: infinite.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ._ratecontrol import RateController
+
+__all__ = ["Decision", "SharedBucket"]
+
+#: Slow start ends after this many doublings (start_rate * 2**20: no pacing left to speak of).
+_START_DOUBLINGS = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What one decision answers."""
+
+    now: float  # the decision's time: the throttled send's ``sent_at`` later
+    wait: float  # seconds until the slot (0 when no send was asked for)
+    rate: float  # the allowed rate after the decision (``math.inf``: not pacing)
+    cut: bool  # this decision started a congestion event
+    granted: bool = True  # False: no slot booked, ask again after ``wait``
+
+
+@dataclass(slots=True, kw_only=True)
+class SharedBucket:
+    """The controller, the slow start and the schedule of one fleet; see the module docstring."""
+
+    controller: RateController = field(default_factory=RateController)
+    burst: float = 4.0
+    start_rate: float = 10.0
+    start_doubling: float = 0.25
+    horizon: float = 1.0
+    depth: float = 2.0
+
+    # -- state (the Lua keeps the same fields in its hash) --
+    tat: float = -math.inf
+    interval: float = 0.0  # the spacing ``tat`` was booked at
+    start_at: float = 0.0
+    start_from: float | None = None  # None: a new key; 0.0: the slow start is over
+    sends: int = 0
+    cuts: int = 0
+
+    def allowed(self, now: float) -> float:
+        """Sends per second allowed at ``now``."""
+        if self.controller.enabled:
+            return self.controller.rate(now)
+        if self.start_from:
+            doublings = (now - self.start_at) / self.start_doubling
+            if doublings < _START_DOUBLINGS:
+                return self.start_from * math.pow(2.0, doublings)
+        return math.inf
+
+    def decide(
+        self, now: float, *, acquire: bool, accepted: int = 0, throttles: tuple[float, ...] = ()
+    ) -> Decision:
+        """One decision; see the module docstring."""
+        c = self.controller
+        if self.start_from is None:
+            self.start_from = self.start_rate
+            self.start_at = now
+        c.on_quiet(now)
+        for _ in range(accepted):
+            c.on_accepted(now)
+        cut = False
+        for sent_at in throttles:
+            if c.on_throttle(now, sent_at):
+                cut = True
+                self.cuts += 1
+                self.start_from = 0.0
+        wait = 0.0
+        granted = True
+        if acquire:
+            rate = self.allowed(now)
+            if rate == math.inf:
+                self.sends += 1
+                self.tat = now
+                self.interval = 0.0
+            else:
+                interval = 1.0 / rate
+                head = now
+                if self.tat > now:
+                    head = now + (self.tat - now) * (interval / self.interval)
+                slot = max(now, head - (self.burst - 1.0) * interval)
+                wait = slot - now
+                limit = min(self.horizon, self.depth * interval)
+                if wait > limit:
+                    granted = False
+                    wait = min(self.horizon, wait - limit)
+                else:
+                    self.sends += 1
+                    self.tat = head + interval
+                    self.interval = interval
+        return Decision(now, wait, self.allowed(now), cut, granted)
+
+    def restart(self, now: float) -> None:
+        """Start afresh from what this member saw accepted: its fallback after the fleet's rate.
+
+        The controller keeps only its measure of the accepted rate; the slow start begins
+        from that rate (at least ``start_rate``), so a member that loses the shared rate neither
+        bursts at an unpaced rate nor starts from nothing.
+        """
+        old = self.controller
+        accepted = old.accepted_rate(now)
+        self.controller = RateController(
+            beta=old.beta,
+            scale=old.scale,
+            probe_doubling=old.probe_doubling,
+            quiet=old.quiet,
+            min_rate=old.min_rate,
+            tau=old.tau,
+            acc_value=old.acc_value,
+            acc_at=old.acc_at,
+            acc_start=old.acc_start,
+        )
+        self.tat = -math.inf
+        self.interval = 0.0
+        self.start_from = max(self.start_rate, accepted)
+        self.start_at = now

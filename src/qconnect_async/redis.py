@@ -1,0 +1,442 @@
+"""RedisRateLimiter: one send rate for a whole fleet, shared through Redis (extra ``[redis]``).
+
+Every client of every process that uses the same Redis and ``key`` shares one schedule at the
+fleet's current rate and one rate controller: a throttle any member sees feeds the one
+controller, and the fleet is cut once per congestion event. Use one key per account and
+Region (the service's quota is per account and Region).
+
+How a send goes (``_sharedbucket.py`` is the decision, ``_sharedbucket.lua`` its
+transcription):
+
+- ``acquire`` is one EVALSHA: the script reads the server's ``TIME``, applies the outcomes
+  this member batched since its last call, and reserves a slot on the fleet's virtual
+  schedule. The member sleeps locally until the slot and sends: one round trip per send.
+  A booking made before a cut still leaves at the old rate, so few are made ahead: at most
+  ``depth`` sends fleet-wide (a send that finds the queue deeper asks again when its turn
+  nears: a second call) and ``ahead`` per member.
+- ``release`` is synchronous. Acceptances wait for the next call (they only feed a rate
+  measure; one send late changes nothing). A throttle is sent at once, from a task the
+  limiter owns, with whatever else is batched: the rest of the fleet must slow down before
+  its next sends, not after this member's.
+- Redis is never a new way to fail. Every call has a short timeout (``timeout``, 50 ms); when
+  Redis is unreachable, slow or answers an error, the limiter paces in-process at once (one
+  WARNING for the limiter's life, DEBUG after), probes Redis at most every
+  ``probe_interval`` seconds from a task it owns, and rejoins the shared rate once Redis
+  answers. Sends are never refused nor repeated because of Redis: only their pacing changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import math
+from dataclasses import dataclass
+from importlib import resources
+from types import TracebackType
+from typing import Any, Self
+
+try:
+    import redis.asyncio as aioredis
+    from redis.exceptions import NoScriptError, RedisError
+except ImportError as error:  # pragma: no cover - exercised in a fresh environment only
+    raise ImportError(
+        "qconnect_async.redis needs redis-py: pip install 'qconnect-async[redis]'"
+    ) from error
+
+from ._ratecontrol import RateController
+from ._ratelimit import SendOutcome
+from ._sharedbucket import _START_DOUBLINGS, Decision, SharedBucket
+
+__all__ = ["RedisPermit", "RedisRateLimiter"]
+
+logger = logging.getLogger("qconnect_async")
+
+#: The decision script and its SHA1 (EVALSHA; loaded again after a NOSCRIPT).
+_SCRIPT = resources.files("qconnect_async").joinpath("_sharedbucket.lua").read_text("utf-8")
+_SHA = hashlib.sha1(_SCRIPT.encode("utf-8")).hexdigest()
+
+#: What a failed call to Redis looks like: its errors, our timeout, a refused connection.
+_FAILURES = (RedisError, OSError, TimeoutError)
+
+
+@dataclass(frozen=True, slots=True)
+class RedisPermit:
+    """What ``acquire`` returns: the send's decision time on each clock."""
+
+    server_sent_at: float | None  # the Redis server's clock; None: decided in-process
+    local_sent_at: float  # the event loop's clock
+
+
+class RedisRateLimiter:
+    """A ``RateLimiter`` whose rate and controller live in Redis, shared by a fleet.
+
+    ``url`` is a redis-py URL (``redis://host:6379/0``, ``rediss://...``); ``key`` names the
+    shared state (one per account and Region). ``controller`` gives the constants of the shared
+    controller (a fresh ``RateController()`` by default: its state is ignored). ``burst``,
+    ``start_rate`` and ``start_doubling`` shape the schedule and a new key's slow start;
+    ``horizon``, ``depth`` and ``ahead`` bound the bookings made ahead. ``timeout``
+    bounds every call to Redis (connect included); ``probe_interval`` spaces the attempts to
+    rejoin; ``ttl`` is how long unused state is kept. One object may be shared by several
+    clients of one event loop. Close it (``async with`` or ``aclose()``) to end its tasks and
+    the connection pool it created.
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://localhost:6379/0",
+        *,
+        key: str = "qconnect-async",
+        controller: RateController | None = None,
+        burst: float = 4.0,
+        start_rate: float = 10.0,
+        start_doubling: float = 0.25,
+        horizon: float = 1.0,
+        depth: float = 2.0,
+        ahead: int = 1,
+        timeout: float = 0.05,
+        probe_interval: float = 1.0,
+        ttl: float = 3600.0,
+    ) -> None:
+        client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            # One attempt: a retry under our timeout would only delay the fallback.
+            retry=None,
+            retry_on_error=[],
+        )
+        self._setup(
+            client, True, key, controller, burst, start_rate, start_doubling, horizon, depth
+        )
+        self._ahead = _check_ahead(ahead)
+        self._configure(timeout, probe_interval, ttl)
+
+    @classmethod
+    def from_client(
+        cls,
+        client: aioredis.Redis | aioredis.RedisCluster,
+        *,
+        key: str = "qconnect-async",
+        controller: RateController | None = None,
+        burst: float = 4.0,
+        start_rate: float = 10.0,
+        start_doubling: float = 0.25,
+        horizon: float = 1.0,
+        depth: float = 2.0,
+        ahead: int = 1,
+        timeout: float = 0.05,
+        probe_interval: float = 1.0,
+        ttl: float = 3600.0,
+    ) -> Self:
+        """Share an application's ``redis.asyncio.Redis`` (or ``RedisCluster``); never closed here.
+
+        ``timeout`` still bounds every call (an ``asyncio.timeout`` around it), whatever the
+        client's own socket timeouts are.
+        """
+        self = cls.__new__(cls)
+        self._setup(
+            client, False, key, controller, burst, start_rate, start_doubling, horizon, depth
+        )
+        self._ahead = _check_ahead(ahead)
+        self._configure(timeout, probe_interval, ttl)
+        return self
+
+    def _setup(
+        self,
+        client: aioredis.Redis | aioredis.RedisCluster,
+        owned: bool,
+        key: str,
+        controller: RateController | None,
+        burst: float,
+        start_rate: float,
+        start_doubling: float,
+        horizon: float,
+        depth: float,
+    ) -> None:
+        if not key:
+            raise ValueError("key must not be empty")
+        if not (math.isfinite(burst) and burst >= 1):
+            raise ValueError(f"burst must be at least 1 (one send), not {burst!r}")
+        for name, value in (
+            ("start_rate", start_rate),
+            ("start_doubling", start_doubling),
+            ("horizon", horizon),
+            ("depth", depth),
+        ):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be positive and finite, not {value!r}")
+        constants = controller if controller is not None else RateController()
+        self._client = client
+        self._owned = owned
+        self.key = key
+        # One hash; the {tag} puts every key of this limiter in one Redis Cluster slot.
+        self._hash = f"{{{key}}}:rate"
+        self._args = script_constants(
+            constants, burst, start_rate, start_doubling, horizon, depth
+        )
+        # The in-process pacing while Redis is away. It hears every outcome of this member,
+        # so that it starts from the rate this member saw accepted.
+        # TODO(merge): replace this shell with AdaptiveRateLimiter once issue 9 is on main.
+        self._local = SharedBucket(
+            controller=RateController(
+                beta=constants.beta,
+                scale=constants.scale,
+                probe_doubling=constants.probe_doubling,
+                quiet=constants.quiet,
+                min_rate=constants.min_rate,
+                tau=constants.tau,
+            ),
+            burst=burst,
+            start_rate=start_rate,
+            start_doubling=start_doubling,
+            horizon=horizon,
+            depth=depth,
+        )
+
+    def _configure(self, timeout: float, probe_interval: float, ttl: float) -> None:
+        for name, value in (("timeout", timeout), ("probe_interval", probe_interval), ("ttl", ttl)):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be positive and finite, not {value!r}")
+        self._timeout = timeout
+        self._probe_interval = probe_interval
+        self._ttl_ms = str(max(1, round(ttl * 1000)))
+        self._shared = True
+        self._warned = False
+        self._closed = False
+        self._probe_at = -math.inf
+        self._rate = math.inf
+        # Outcomes not yet told to Redis.
+        self._accepted = 0
+        self._throttles: list[float] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._flushing = False
+        self._booking = asyncio.Semaphore(self._ahead)
+
+    # -- the RateLimiter protocol --
+
+    @property
+    def rate(self) -> float:
+        """The fleet's rate at the last decision (this member's own while Redis is away)."""
+        if self._shared:
+            return self._rate
+        return self._local.allowed(_now())
+
+    @property
+    def shared(self) -> bool:
+        """Whether sends are paced by the fleet's shared rate right now (False: fallen back)."""
+        return self._shared
+
+    async def acquire(self) -> RedisPermit:
+        """Reserve a send slot (one round trip), sleep until it; return the permit."""
+        if self._closed:
+            raise RuntimeError("this RedisRateLimiter is closed")
+        # Few bookings ahead per member: a booking made before a cut still leaves at the old
+        # rate, so the fleet's stale bookings after a cut are at most members x `ahead`.
+        async with self._booking:
+            return await self._book()
+
+    async def _book(self) -> RedisPermit:
+        while True:
+            if self._shared:
+                permit = await self._shared_slot()
+            else:
+                self._maybe_probe()
+                local = self._local.decide(_now(), acquire=True)
+                await asyncio.sleep(local.wait)
+                permit = RedisPermit(None, local.now) if local.granted else None
+            if permit is not None:
+                return permit
+            if self._closed:
+                raise RuntimeError("this RedisRateLimiter is closed")
+
+    async def _shared_slot(self) -> RedisPermit | None:
+        """One booking on the fleet's schedule, then its wait; None: not booked, ask again."""
+        accepted, throttles = self._take()
+        try:
+            decision = await self._call(True, accepted, throttles)
+        except _FAILURES as error:
+            self._fall_back(error)
+            return None
+        self._rate = decision.rate
+        local_now = _now()
+        await asyncio.sleep(decision.wait)
+        return RedisPermit(decision.now, local_now) if decision.granted else None
+
+    def release(self, permit: RedisPermit, outcome: SendOutcome) -> None:
+        """Tell the outcome: to the local pacing at once, to Redis with the next call."""
+        if outcome is SendOutcome.ABANDONED:
+            return
+        throttled = outcome is SendOutcome.THROTTLED
+        now = _now()
+        if throttled:
+            self._local.decide(now, acquire=False, throttles=(permit.local_sent_at,))
+        else:
+            self._local.decide(now, acquire=False, accepted=1)
+        if not self._shared or self._closed:
+            return
+        if not throttled:
+            self._accepted += 1
+            return
+        # A send decided in-process has no time on the server's clock: it counts as sent
+        # before any cut there (it starts an event only if the fleet is not paced yet).
+        sent_at = permit.server_sent_at if permit.server_sent_at is not None else -1.0
+        self._throttles.append(sent_at)
+        if not self._flushing:
+            self._flushing = True
+            self._spawn(self._flush())
+
+    # -- lifecycle --
+
+    async def aclose(self) -> None:
+        """Tell Redis what is left to tell, end the limiter's tasks, close an owned pool."""
+        if self._closed:
+            return
+        self._closed = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        if self._shared and (self._accepted or self._throttles):
+            accepted, throttles = self._take()
+            with contextlib.suppress(*_FAILURES):
+                await self._call(False, accepted, throttles)
+        if self._owned:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- Redis --
+
+    async def _call(self, acquire: bool, accepted: int, throttles: list[float]) -> Decision:
+        """One decision in Redis, within the timeout; a flushed script is loaded again."""
+        args: list[Any] = [
+            "",
+            *self._args,
+            self._ttl_ms,
+            "1" if acquire else "0",
+            str(accepted),
+            *(repr(t) for t in throttles),
+        ]
+        async with asyncio.timeout(self._timeout):
+            try:
+                answer = await self._client.evalsha(_SHA, 1, self._hash, *args)
+            except NoScriptError:
+                await self._client.script_load(_SCRIPT)
+                answer = await self._client.evalsha(_SHA, 1, self._hash, *args)
+        now, wait, rate, cut, granted = (_text(value) for value in answer)
+        return Decision(float(now), float(wait), float(rate), cut == "1", granted == "1")
+
+    def _take(self) -> tuple[int, list[float]]:
+        accepted, throttles = self._accepted, self._throttles
+        self._accepted, self._throttles = 0, []
+        return accepted, throttles
+
+    async def _flush(self) -> None:
+        """Send the batched throttles (and acceptances) now, until none is left."""
+        try:
+            while self._shared and self._throttles:
+                accepted, throttles = self._take()
+                try:
+                    decision = await self._call(False, accepted, throttles)
+                except _FAILURES as error:
+                    self._fall_back(error)
+                else:
+                    self._rate = decision.rate
+        finally:
+            self._flushing = False
+
+    def _fall_back(self, error: BaseException) -> None:
+        if not self._shared:
+            return
+        self._shared = False
+        self._accepted, self._throttles = 0, []
+        now = _now()
+        self._probe_at = now + self._probe_interval
+        self._local.restart(now)
+        reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        if self._warned:
+            logger.debug("Redis is away (%s); pacing in-process (key=%s)", reason, self.key)
+            return
+        self._warned = True
+        logger.warning(
+            "Redis is away (%s); pacing in-process until it answers again (key=%s); "
+            "later fallbacks are logged at DEBUG",
+            reason,
+            self.key,
+        )
+
+    def _maybe_probe(self) -> None:
+        if self._closed or _now() < self._probe_at:
+            return
+        # One probe at a time: the next one is due only once this one failed.
+        self._probe_at = math.inf
+        self._spawn(self._probe())
+
+    async def _probe(self) -> None:
+        """Try one decision (no send); on an answer, the fleet's rate paces again."""
+        try:
+            decision = await self._call(False, 0, [])
+        except _FAILURES as error:
+            logger.debug("Redis still away (%s: %s)", type(error).__name__, error)
+            self._probe_at = _now() + self._probe_interval
+            return
+        self._rate = decision.rate
+        self._shared = True
+        logger.debug("Redis answers again; the fleet's rate paces (key=%s)", self.key)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def script_constants(
+    controller: RateController,
+    burst: float,
+    start_rate: float,
+    start_doubling: float,
+    horizon: float,
+    depth: float,
+) -> list[str]:
+    """ARGV[2..13] of the script: the constants, read from one ``RateController``."""
+    values = (
+        controller.beta,
+        controller.scale,
+        controller.probe_doubling,
+        controller.quiet,
+        controller.min_rate,
+        controller.tau,
+        burst,
+        start_rate,
+        start_doubling,
+        horizon,
+        depth,
+        _START_DOUBLINGS,
+    )
+    return [repr(float(value)) for value in values]
+
+
+def _check_ahead(ahead: int) -> int:
+    if isinstance(ahead, bool) or not isinstance(ahead, int) or ahead < 1:
+        raise ValueError(f"ahead must be a positive int, not {ahead!r}")
+    return ahead
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

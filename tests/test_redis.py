@@ -1,0 +1,313 @@
+"""RedisRateLimiter on a real redis-server: one fleet rate, and Redis never a way to fail."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import redis.asyncio as aioredis
+
+from _redis_server import RedisServer
+from qconnect_async import QConnectClient
+from qconnect_async._ratecontrol import RateController
+from qconnect_async._ratelimit import RateLimiter, SendOutcome
+from qconnect_async.redis import RedisRateLimiter
+from qconnect_async.testing import QConnectServer
+
+# Tests that do not measure pacing start fast: the slow start would only make them slower.
+FAST = {"start_rate": 10_000.0}
+
+
+def _hash(server: RedisServer, key: str) -> dict[str, float]:
+    with server.sync() as client:
+        return {k.decode(): float(v) for k, v in client.hgetall(f"{{{key}}}:rate").items()}
+
+
+async def _send(limiter: RedisRateLimiter, outcome: SendOutcome = SendOutcome.ACCEPTED) -> None:
+    limiter.release(await limiter.acquire(), outcome)
+
+
+async def _settle(limiter: RedisRateLimiter) -> None:
+    """Let the limiter's own tasks (a throttle being told, a probe) finish."""
+    while limiter._tasks:
+        await asyncio.wait(set(limiter._tasks))
+
+
+async def _until_shared(limiter: RedisRateLimiter) -> None:
+    """Keep sending (as a client would) until the limiter rejoined the fleet's rate."""
+    for _ in range(500):
+        if limiter.shared:
+            return
+        await _send(limiter)
+        await _settle(limiter)
+        await asyncio.sleep(0.01)
+    raise AssertionError("the limiter never rejoined the shared rate")
+
+
+async def test_is_a_rate_limiter(redis_server: RedisServer) -> None:
+    """RedisRateLimiter is a RateLimiter; a new key's fleet starts at the slow-start rate."""
+    async with RedisRateLimiter(redis_server.url, key="proto") as limiter:
+        assert isinstance(limiter, RateLimiter)
+        await _send(limiter)
+        assert limiter.shared
+        assert limiter.rate == 10.0  # start_rate, doubling every start_doubling seconds
+
+
+async def test_clients_of_one_process_share_one_controller(redis_server: RedisServer) -> None:
+    """Two limiters on one key: one throttle seen by either paces both; one cut per event."""
+    async with (
+        RedisRateLimiter(redis_server.url, key="fleet", **FAST) as a,
+        RedisRateLimiter(redis_server.url, key="fleet", **FAST) as b,
+    ):
+        for _ in range(20):
+            await _send(a)
+            await _send(b)
+        pa, pb = await a.acquire(), await b.acquire()  # both decided before the cut
+        a.release(pa, SendOutcome.THROTTLED)
+        await _settle(a)
+        b.release(pb, SendOutcome.THROTTLED)  # the same congestion event: no second cut
+        await _settle(b)
+        await _send(b)
+        state = _hash(redis_server, "fleet")
+        assert state["cuts"] == 1
+        assert state["sends"] == 43
+        assert state["enabled"] == 1
+        assert math.isfinite(b.rate)  # b never saw its own throttle start the event
+
+
+async def test_keys_do_not_interfere(redis_server: RedisServer) -> None:
+    """A throttle under one key leaves another key's fleet unpaced."""
+    async with (
+        RedisRateLimiter(redis_server.url, key="one", **FAST) as one,
+        RedisRateLimiter(redis_server.url, key="two", **FAST) as two,
+    ):
+        await _send(two)
+        await _send(one)
+        await _send(one, SendOutcome.THROTTLED)
+        await _settle(one)
+        await _send(one)
+        await _send(two)
+        assert math.isfinite(one.rate)
+        assert _hash(redis_server, "one")["cuts"] == 1
+        assert "cuts" not in _hash(redis_server, "two") or _hash(redis_server, "two")["cuts"] == 0
+        assert _hash(redis_server, "two")["enabled"] == 0
+
+
+async def test_state_is_one_tagged_key_that_expires(redis_server: RedisServer) -> None:
+    """All state is one hash under a {key} tag (one Cluster slot), with a TTL on every write."""
+    async with RedisRateLimiter(redis_server.url, key="acct-1/us-east-1", ttl=120.0) as limiter:
+        await _send(limiter)
+    with redis_server.sync() as client:
+        assert client.keys("*") == [b"{acct-1/us-east-1}:rate"]
+        assert 0 < client.pttl("{acct-1/us-east-1}:rate") <= 120_000
+
+
+def test_processes_share_a_key(redis_server: RedisServer) -> None:
+    """Several processes on one key feed one schedule and one controller."""
+    child = textwrap.dedent(
+        f"""
+        import asyncio, sys
+        from qconnect_async._ratelimit import SendOutcome
+        from qconnect_async.redis import RedisRateLimiter
+
+        async def main(throttle):
+            async with RedisRateLimiter({redis_server.url!r}, key="procs") as limiter:
+                for n in range(10):
+                    permit = await limiter.acquire()
+                    outcome = SendOutcome.THROTTLED if throttle and n == 9 else SendOutcome.ACCEPTED
+                    limiter.release(permit, outcome)
+                assert limiter.shared
+
+        asyncio.run(main(sys.argv[1] == "1"))
+        """
+    )
+    children = [
+        subprocess.Popen([sys.executable, "-c", child, "1" if n == 0 else "0"]) for n in range(3)
+    ]
+    assert [p.wait(timeout=60) for p in children] == [0, 0, 0]
+    state = _hash(redis_server, "procs")
+    assert state["sends"] == 30
+    assert state["cuts"] == 1
+    assert state["acc_value"] > 0  # every process's acceptances reached the one controller
+
+
+async def test_script_flush_reloads_the_script(redis_server: RedisServer) -> None:
+    """After SCRIPT FLUSH the next decision loads the script again and stays shared."""
+    async with RedisRateLimiter(redis_server.url, key="flush", **FAST) as limiter:
+        await _send(limiter)
+        with redis_server.sync() as client:
+            client.script_flush()
+        await _send(limiter)
+        assert limiter.shared
+    assert _hash(redis_server, "flush")["sends"] == 2
+
+
+async def test_wrong_url_falls_back_with_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Nothing listening: every send goes out, paced in-process; one WARNING, then DEBUG."""
+    nowhere = RedisServer()  # a free port, never started
+    caplog.set_level(logging.DEBUG, logger="qconnect_async")
+    async with RedisRateLimiter(nowhere.url, probe_interval=0.01, **FAST) as limiter:
+        for _ in range(5):
+            await _send(limiter)
+            await _settle(limiter)
+            await asyncio.sleep(0.02)  # let the probes come due: they fail too
+        assert not limiter.shared
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "pacing in-process" in warnings[0].getMessage()
+    assert any("still away" in r.getMessage() for r in caplog.records)
+
+
+async def test_slow_redis_falls_back_then_rejoins(redis_server: RedisServer) -> None:
+    """A paused Redis (CLIENT PAUSE) answers after the timeout: the send goes out in-process."""
+    async with RedisRateLimiter(
+        redis_server.url, key="slow", timeout=0.05, probe_interval=0.05, **FAST
+    ) as limiter:
+        await _send(limiter)
+        with redis_server.sync() as client:
+            client.execute_command("CLIENT", "PAUSE", "1000")
+        await _send(limiter)
+        assert not limiter.shared
+        await _until_shared(limiter)
+        await _send(limiter)
+    assert _hash(redis_server, "slow")["sends"] == 2  # the first and the one after rejoining
+
+
+async def test_from_client_is_not_closed(redis_server: RedisServer) -> None:
+    """A redis.asyncio client the application owns is shared and left open."""
+    client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        async with RedisRateLimiter.from_client(client, key="borrowed", **FAST) as limiter:
+            await _send(limiter)
+        assert await client.ping()
+        assert _hash(redis_server, "borrowed")["sends"] == 1
+    finally:
+        await client.aclose()
+
+
+async def test_aclose_leaves_no_task(redis_server: RedisServer) -> None:
+    """Closing ends the limiter's tasks (a throttle being told) and tells what was batched."""
+    limiter = RedisRateLimiter(redis_server.url, key="close", **FAST)
+    await _send(limiter)
+    await _send(limiter, SendOutcome.THROTTLED)
+    await _send(limiter)
+    await limiter.aclose()
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+    with pytest.raises(RuntimeError, match="closed"):
+        await limiter.acquire()
+
+
+async def test_listing_survives_redis_killed_and_restarted(
+    own_redis_server: RedisServer, qconnect_server: QConnectServer
+) -> None:
+    """Redis killed and restarted mid-listing: every job listed once, the fleet rate rejoined."""
+    kb = qconnect_server.create_knowledge_base("kb")
+    qconnect_server.add_import_jobs(kb, 60)
+    limiter = RedisRateLimiter(own_redis_server.url, key="restart", probe_interval=0.02, **FAST)
+    seen: list[str] = []
+    async with (
+        limiter,
+        QConnectClient(
+            endpoint_url=qconnect_server.endpoint_url, region_name="us-east-1", rate_limiter=limiter
+        ) as client,
+    ):
+        async for job in client.list_import_jobs(kb, page_size=2):
+            seen.append(job.import_job_id)
+            if len(seen) == 10:
+                own_redis_server.stop()
+            elif len(seen) == 30:
+                assert not limiter.shared
+                own_redis_server.start()
+        assert len(seen) == len(set(seen)) == 60
+        await _until_shared(limiter)
+    assert _hash(own_redis_server, "restart")["sends"] >= 1
+
+
+async def test_clients_share_a_limiter_under_a_service_limit(
+    redis_server: RedisServer, qconnect_server: QConnectServer
+) -> None:
+    """Two clients on one key under a throttling service: all jobs listed, the fleet cut."""
+    kbs = qconnect_server.seed(4, 40)
+    qconnect_server.throttle(times=3)
+    # A high floor: the test pins sharing, not how long a recovery from 0.5 req/s takes.
+    fast = RateController(min_rate=200.0)
+    async with RedisRateLimiter(
+        redis_server.url, key="clients", controller=fast, **FAST
+    ) as limiter:
+
+        async def listing() -> int:
+            async with QConnectClient(
+                endpoint_url=qconnect_server.endpoint_url,
+                region_name="us-east-1",
+                rate_limiter=limiter,
+            ) as client:
+                return sum([1 async for _ in client.list_import_jobs_many(kbs, page_size=10)])
+
+        assert await asyncio.gather(listing(), listing()) == [160, 160]
+        await _settle(limiter)
+    state = _hash(redis_server, "clients")
+    assert state["cuts"] >= 1
+    assert state["enabled"] == 1
+
+
+def test_importing_the_package_does_not_import_redis() -> None:
+    """`import qconnect_async` works without redis-py; only qconnect_async.redis needs it."""
+    code = "import sys, qconnect_async; assert 'redis' not in sys.modules, 'redis imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_without_redis_the_import_error_names_the_extra() -> None:
+    """Without redis-py, importing qconnect_async.redis says which extra to install."""
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["redis"] = None  # as if redis-py were not installed
+        try:
+            import qconnect_async.redis
+        except ImportError as error:
+            assert "qconnect-async[redis]" in str(error), error
+        else:
+            raise AssertionError("no ImportError")
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_a_member_books_one_slot_ahead_at_a_time(redis_server: RedisServer) -> None:
+    """Concurrent sends of one member book one by one: a later cut re-paces the rest."""
+    async with RedisRateLimiter(
+        redis_server.url, key="ahead", start_rate=0.5, burst=1.0, horizon=5.0
+    ) as limiter:
+        tasks = [asyncio.create_task(limiter.acquire()) for _ in range(3)]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for _ in range(500):  # the second send books its slot, 2 s away, and sleeps
+            if _hash(redis_server, "ahead")["sends"] >= 2:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        assert _hash(redis_server, "ahead")["sends"] == 2  # the third has not booked yet
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
+
+
+def test_ahead_must_be_a_positive_int() -> None:
+    """`ahead` below 1 is refused at construction."""
+    with pytest.raises(ValueError, match="ahead"):
+        RedisRateLimiter("redis://127.0.0.1:1/0", ahead=0)
+
+
+async def test_an_error_answer_falls_back(redis_server: RedisServer) -> None:
+    """Redis answering an error (here the key holds a string) paces in-process, never raises."""
+    with redis_server.sync() as client:
+        client.set("{taken}:rate", "not a hash")
+    async with RedisRateLimiter(redis_server.url, key="taken", **FAST) as limiter:
+        await _send(limiter)
+        assert not limiter.shared
