@@ -109,7 +109,6 @@ class QConnectClient:
         read_timeout: float = 20.0,
         rate_limiter: RateLimiter[Any] | None = None,
     ) -> None:
-        self._rate_limiter = rate_limiter
         self._max_concurrency = _check_concurrency(max_concurrency)
         # One limiter per client by default; an application may share one between clients.
         self._rate_limiter: RateLimiter[Any] = (
