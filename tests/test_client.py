@@ -557,3 +557,24 @@ async def test_timeouts_are_shorter_than_botocores_and_settable(
         assert client._transport is not None
         config = client._transport._client.meta.config
         assert (config.connect_timeout, config.read_timeout) == (1.5, 7.0)
+
+
+async def test_knowledge_bases_resume_from_an_errors_token(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """list_knowledge_bases(starting_token=...) resumes where a failed listing stopped."""
+    ids = {qconnect_server.create_knowledge_base(f"kb{i}") for i in range(5)}
+    seen: list[str] = []
+    with pytest.raises(AccessDeniedError) as info:
+        async with client.list_knowledge_bases(page_size=2) as kbs:
+            async for kb in kbs:
+                seen.append(kb.knowledge_base_id)
+                if len(seen) == 2:
+                    qconnect_server.fail(
+                        "ListKnowledgeBases", code="AccessDeniedException", status=403
+                    )
+    token = info.value.next_token
+    assert token is not None
+    async with client.list_knowledge_bases(page_size=2, starting_token=token) as rest:
+        seen += [kb.knowledge_base_id async for kb in rest]
+    assert sorted(seen) == sorted(ids)

@@ -401,21 +401,27 @@ class QConnectClient:
                 yield job
 
     def list_knowledge_bases(
-        self, *, page_size: int | None = None, deadline: float | None = None
+        self,
+        *,
+        page_size: int | None = None,
+        starting_token: str | None = None,
+        deadline: float | None = None,
     ) -> ListingStream[KnowledgeBase]:
         """Every knowledge base of the account (in the client's region), fetched lazily.
 
-        ``deadline``: seconds the whole listing may take (default: the retry policy's).
+        ``starting_token`` resumes from an error's ``next_token``; ``deadline``: seconds the
+        whole listing may take (default: the retry policy's).
         """
         size = check_page_size(page_size) or MAX_PAGE_SIZE
+        token = check_token(starting_token)
         seconds = check_deadline(deadline)
         return ListingStream(
-            lambda: self._knowledge_bases(size, self._deadline_at(seconds)),
+            lambda: self._knowledge_bases(size, self._deadline_at(seconds), token),
             name="knowledge bases",
         )
 
     async def _knowledge_bases(
-        self, size: int, deadline: float | None
+        self, size: int, deadline: float | None, starting_token: str | None = None
     ) -> AsyncGenerator[KnowledgeBase, None]:
         async def fetch(token: str | None) -> KnowledgeBasePage:
             transport, sender = self._ready()
@@ -426,7 +432,9 @@ class QConnectClient:
             )
 
         pages = traced_listing(
-            lambda: follow_pages(fetch, starting_token=None, operation="ListKnowledgeBases"),
+            lambda: follow_pages(
+                fetch, starting_token=starting_token, operation="ListKnowledgeBases"
+            ),
             "ListKnowledgeBases",
         )
         async with contextlib.aclosing(items_of(pages)) as kbs:
