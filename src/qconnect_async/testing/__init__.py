@@ -21,11 +21,9 @@ from typing import TYPE_CHECKING, Any
 from .._retry import set_testing
 
 if TYPE_CHECKING:
-    from ._api import ServerControls
-    from ._faults import MalformedKind
-    from ._remote import RemoteQConnectServer
-    from ._server import QConnectServer
-    from ._stats import ServerStats
+    from ._control import ServerControls
+    from ._faults import MalformedKind, ServerStats
+    from ._server import QConnectServer, RemoteQConnectServer
 
 __all__ = [
     "MalformedKind",
@@ -39,9 +37,9 @@ __all__ = [
 _HOMES = {
     "MalformedKind": "._faults",
     "QConnectServer": "._server",
-    "RemoteQConnectServer": "._remote",
-    "ServerControls": "._api",
-    "ServerStats": "._stats",
+    "RemoteQConnectServer": "._server",
+    "ServerControls": "._control",
+    "ServerStats": "._faults",
 }
 
 

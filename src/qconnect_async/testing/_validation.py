@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
-from ._exceptions import ValidationException
+from ._backend import ValidationException
 
 
 def validate_input(shape: StructureShape | None, params: Mapping[str, Any]) -> None:
