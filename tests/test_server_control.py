@@ -167,3 +167,44 @@ def test_cli_serves_seeded_data_until_interrupted() -> None:
         assert process.wait(timeout=10) == 0
         assert process.stdout is not None
         process.stdout.close()
+
+
+def test_every_control_is_declared_once_for_both_servers() -> None:
+    """Each public control method is one declaration, shared by QConnectServer and the remote."""
+    from qconnect_async.testing._control import CONTROLS, ServerControls
+
+    public = {
+        name
+        for name in dir(ServerControls)
+        if not name.startswith("_") and name not in ("endpoint_url", "knowledge_base_arn")
+    }
+    declared = {call.body.__name__ for call in CONTROLS.values()}
+    assert public <= declared
+    for name in public:
+        assert name not in vars(QConnectServer) and name not in vars(RemoteQConnectServer), name
+    assert "info" in CONTROLS and "stats" in CONTROLS
+
+
+def test_a_new_control_declared_once_works_in_process_and_over_http(
+    qconnect_server: QConnectServer,
+) -> None:
+    """A control written once (signature, checks, body) runs in-process and through the remote."""
+    from qconnect_async.testing._control import CONTROLS, ServerControls, control
+
+    @control()
+    def add_kbs(self: ServerControls, count: int, *, prefix: str = "kb") -> list[str]:
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        return [self.create_knowledge_base(f"{prefix}-{i}") for i in range(count)]
+
+    try:
+        local = add_kbs(qconnect_server, 1, prefix="here")
+        remote = RemoteQConnectServer(qconnect_server.endpoint_url)
+        over_http = add_kbs(remote, 2, prefix="there")
+        assert qconnect_server.knowledge_base_ids() == [*local, *over_http]
+        with pytest.raises(ValueError, match="count"):
+            add_kbs(remote, -1)
+        with pytest.raises(TypeError):
+            add_kbs(remote, 1, 2)  # refused before any request is sent
+    finally:
+        del CONTROLS["add_kbs"]

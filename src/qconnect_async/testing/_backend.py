@@ -134,6 +134,7 @@ def knowledge_base_id_of(ref: str) -> str:
 
 
 # -- page tokens ----------------------------------------------------------------------------------
+# Opaque, bound to one listing, refused when forged or foreign.
 class PageTokens:
     """Mints and reads the nextToken of listings; one key per backend."""
 

@@ -19,12 +19,12 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from xml.sax.saxutils import escape
 
 from ._backend import knowledge_base_id_of
 
-# == from _faults.py ==
+# -- kinds of fault ------------------------------------------------------------------------------
 #: A 200 whose body a client must reject: not JSON, JSON without the result list, no bytes;
 #: or ("cut_body") a valid body cut short by the network: sent without Content-Length, the
 #: connection closed mid-document, so only the JSON parser can tell it is incomplete.
@@ -33,13 +33,8 @@ MalformedKind = Literal["invalid_json", "missing_summaries", "empty_body", "cut_
 #: or "" instead of no token on the last page (which ends a listing, as in botocore).
 PageFault = Literal["repeat_token", "empty_page", "empty_last_token"]
 
-MALFORMED_KINDS: tuple[MalformedKind, ...] = (
-    "invalid_json",
-    "missing_summaries",
-    "empty_body",
-    "cut_body",
-)
-PAGE_FAULTS: tuple[PageFault, ...] = ("repeat_token", "empty_page", "empty_last_token")
+MALFORMED_KINDS: tuple[MalformedKind, ...] = get_args(MalformedKind)
+PAGE_FAULTS: tuple[PageFault, ...] = get_args(PageFault)
 THROTTLING = "ThrottlingException"
 #: Faults of a presigned PUT: an S3 error reply, a URL found expired whatever its expiry, or
 #: the connection closed with no answer.
@@ -137,7 +132,7 @@ def s3_error(status: int, code: str, message: str) -> Reply:
     return status, headers, body
 
 
-#: What `decide_upload` answers for a PUT whose connection must close with no answer.
+#: The reply of a fault that closes the connection with no answer (the service sees to it).
 DROPPED: Reply = (500, [], b"")
 
 

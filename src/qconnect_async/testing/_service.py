@@ -95,6 +95,8 @@ class RequestContext:
 
 
 # -- routing: which operation a request is, from botocore's model ---------------------------------
+# The server needs the operation and the knowledge base of a request before moto sees it, to
+# count it and to decide its faults.
 _LABEL = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
 
 
@@ -136,11 +138,6 @@ def _rules() -> tuple[_Rule, ...]:
         rules.append(_Rule(name, http["method"], _compile(uri), literal))
     # The most literal template wins, as in the service's router.
     return tuple(sorted(rules, key=lambda rule: -rule.literal_size))
-
-
-def operation_names() -> frozenset[str]:
-    """Every operation of the qconnect model."""
-    return frozenset(rule.operation for rule in _rules())
 
 
 def match(method: str, raw_path: str) -> Route | None:
@@ -321,6 +318,20 @@ url_paths = {"{0}/.*$": QConnectResponse.dispatch}
 
 
 # -- ListImportJobs without moto's request machinery ----------------------------------------------
+# A plain ListImportJobs is answered here from what moto would use: the same account and region,
+# the model's constraints (`validate_input`) and the same body (`list_import_jobs_body`).
+# Anything else is left to moto (None), so that moto stays the one source of errors: a request it
+# must parse (a body, a repeated or non-numeric parameter), input that breaks the model, an
+# unknown KB or token, and every request while moto's recorder, its IAM checks or an account
+# override (MOTO_ACCOUNT_ID, x-moto-account-id) is on. tests/test_server_registration.py pins the
+# moto internals read here.
+# A plain ListImportJobs is answered here from what moto would use: the same account and region,
+# the model's constraints (`validate_input`) and the same body (`list_import_jobs_body`).
+# Anything else is left to moto (None), so that moto stays the one source of errors: a request it
+# must parse (a body, a repeated or non-numeric parameter), input that breaks the model, an
+# unknown KB or token, and every request while moto's recorder, its IAM checks or an account
+# override (MOTO_ACCOUNT_ID, x-moto-account-id) is on. tests/test_server_registration.py pins the
+# moto internals read here.
 #: moto's access key for a request that names none (BaseResponse.get_access_key).
 _NO_ACCESS_KEY = "AKIAEXAMPLE"
 
@@ -397,7 +408,12 @@ def fast_list_import_jobs(
         return None
 
 
-# == from py ==
+# -- presigned URLs, answered as S3 answers them ----------------------------------------------
+# PUT to an upload URL stores the body when the URL is valid, unexpired and the request carries
+# exactly the headers StartContentUpload named; GET of a report URL returns a failed-record
+# report. Errors are S3's: 403 for a bad signature, an unsigned `x-amz-*` header or an expired
+# URL; a fault's reply (503 SlowDown, ...) comes from `FaultInjector.decide_upload`.
+
 #: The stats' name of a presigned PUT (S3's operation).
 PUT_OPERATION = "PutObject"
 #: S3's largest single PUT is 5 GB; the fake keeps uploads in memory, so it takes far less.
@@ -451,9 +467,6 @@ def put_upload(environ: dict[str, Any], path: str, faults: FaultInjector) -> Rep
             "The request signature we calculated does not match the signature you provided.",
         )
     fault = faults.decide_upload()
-    if fault is DROPPED:
-        environ[DROP_CONNECTION] = True
-        return s3_error(500, "InternalError", "The connection was dropped.")
     if fault is not None:
         return fault
     if time.time() >= upload.expires_at:
@@ -574,7 +587,7 @@ class QConnectWSGI:
     ) -> None:
         self.app = app
         self.state = state
-        #: runs a control call by name with JSON arguments (`LocalControls.call_json`)
+        #: runs a control call by name with JSON arguments (`LocalControls._call_json`)
         self.control = control
         # moto's app for qconnect, found by the dispatcher (`app`) for the first request.
         self._service_app: WSGIApp | None = None
@@ -589,6 +602,9 @@ class QConnectWSGI:
             reply = self._service(environ)
         else:
             return self.app(environ, start_response)
+        if reply is DROPPED:
+            # A fault: the HTTP server ends the connection with no answer.
+            environ[DROP_CONNECTION] = True
         status, headers, body = reply
         start_response(status_line(status), headers)
         return [body]
