@@ -208,3 +208,28 @@ def test_a_new_control_declared_once_works_in_process_and_over_http(
             add_kbs(remote, 1, 2)  # refused before any request is sent
     finally:
         del CONTROLS["add_kbs"]
+
+
+def test_the_remote_drives_a_server_without_moto_installed(
+    qconnect_server: QConnectServer,
+) -> None:
+    """RemoteQConnectServer imports no moto, werkzeug or flask: it works where they are absent."""
+    script = (
+        "import sys\n"
+        "for name in ('moto', 'werkzeug', 'flask'):\n"
+        "    sys.modules[name] = None  # any import of them fails\n"
+        "from qconnect_async.testing import RemoteQConnectServer\n"
+        "remote = RemoteQConnectServer(sys.argv[1])\n"
+        "kb = remote.create_knowledge_base('far')\n"
+        "remote.add_import_jobs(kb, 2)\n"
+        "remote.throttle(times=1)\n"
+        "print(remote.knowledge_base_ids() == [kb], remote.stats.total_requests)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, qconnect_server.endpoint_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "0"]

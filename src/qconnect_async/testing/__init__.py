@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 from .._retry import set_testing
 
 if TYPE_CHECKING:
-    from ._control import ServerControls
+    from ._control import RemoteQConnectServer, ServerControls
     from ._faults import MalformedKind, ServerStats
-    from ._server import QConnectServer, RemoteQConnectServer
+    from ._server import QConnectServer
 
 __all__ = [
     "MalformedKind",
@@ -37,7 +37,7 @@ __all__ = [
 _HOMES = {
     "MalformedKind": "._faults",
     "QConnectServer": "._server",
-    "RemoteQConnectServer": "._server",
+    "RemoteQConnectServer": "._control",
     "ServerControls": "._control",
     "ServerStats": "._faults",
 }

@@ -36,16 +36,20 @@ import secrets
 import sys
 import threading
 import time
-import uuid
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from moto.core.base_backend import BackendDict, BaseBackend
 from moto.core.exceptions import ServiceException
+
+from ._ids import knowledge_base_arn, new_id, split_knowledge_base_ref
+
+if TYPE_CHECKING:
+    from ._control import JobCompletion
 
 # -- registration with moto -----------------------------------------------------------------------
 SERVICE_NAME = "qconnect"
@@ -95,42 +99,6 @@ class ServiceQuotaExceededException(ServiceException):
     """A quota of the account or knowledge base is used up (402)."""
 
     code = "ServiceQuotaExceededException"
-
-
-# -- identifiers ----------------------------------------------------------------------------------
-# The service's own shapes: `Uuid` and the ARN branch of `UuidOrArn` in botocore's model.
-UUID_RE = re.compile(r"[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}")
-KB_ARN_RE = re.compile(
-    r"arn:(?P<partition>[a-z-]+):wisdom:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
-    r"knowledge-base/(?P<id>[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12})"
-)
-
-
-def new_id() -> str:
-    """A fresh lower-case UUID, the form every qconnect ID takes."""
-    return str(uuid.uuid4())
-
-
-def knowledge_base_arn(region: str, account_id: str, knowledge_base_id: str) -> str:
-    """The ARN of a knowledge base."""
-    partition = "aws-cn" if region.startswith("cn-") else "aws"
-    return f"arn:{partition}:wisdom:{region}:{account_id}:knowledge-base/{knowledge_base_id}"
-
-
-def split_knowledge_base_ref(ref: str) -> tuple[str, str | None, str | None] | None:
-    """(id, region, account) of a KB given as an ID or an ARN; None if it is neither."""
-    if UUID_RE.fullmatch(ref):
-        return ref, None, None
-    match = KB_ARN_RE.fullmatch(ref)
-    if match is None:
-        return None
-    return match["id"], match["region"], match["account"]
-
-
-def knowledge_base_id_of(ref: str) -> str:
-    """The ID inside a KB reference, or the reference itself when it is not one."""
-    parts = split_knowledge_base_ref(ref)
-    return ref if parts is None else parts[0]
 
 
 # -- page tokens ----------------------------------------------------------------------------------
@@ -195,19 +163,6 @@ def epoch(seconds: float) -> float:
 
 def _as_datetime(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
-
-
-@dataclass(frozen=True)
-class JobCompletion:
-    """When a job started over the API leaves START_IN_PROGRESS for COMPLETE.
-
-    `after_reads`: reads (GetImportJob, or a ListImportJobs page holding it) that still see it
-    in progress; `after_seconds`: age at which it is complete. Whichever comes first; both None:
-    never.
-    """
-
-    after_reads: int | None = 1
-    after_seconds: float | None = None
 
 
 @dataclass(eq=False, slots=True)

@@ -23,24 +23,16 @@ import inspect
 import json
 import math
 import time
+import urllib.error
+import urllib.request
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, cast
 
 import botocore.session
 
-from ._backend import (
-    JobCompletion,
-    KnowledgeBase,
-    QConnectBackend,
-    ResourceNotFoundException,
-    backend_for,
-    knowledge_base_arn,
-    qconnect_backends,
-    split_knowledge_base_ref,
-)
 from ._faults import (
     DEFAULT_RANDOM_ERRORS,
     MALFORMED_KINDS,
@@ -54,17 +46,36 @@ from ._faults import (
     StatsRecorder,
     UploadRule,
 )
+from ._ids import knowledge_base_arn, split_knowledge_base_ref
+
+if TYPE_CHECKING:
+    from ._backend import KnowledgeBase, QConnectBackend
 
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
 S = TypeVar("S", bound="ServerControls")
 
+#: Where the server answers control calls: `POST <endpoint>/moto-api/qconnect/<name>`.
+CONTROL_PREFIX = "/moto-api/qconnect/"
 #: The operations that have pages: a page fault for any other would be spent on nothing.
 LISTINGS = ("ListImportJobs", "ListKnowledgeBases")
 
 
 # -- the server's own state ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobCompletion:
+    """When a job started over the API leaves START_IN_PROGRESS for COMPLETE.
+
+    `after_reads`: reads (GetImportJob, or a ListImportJobs page holding it) that still see it
+    in progress; `after_seconds`: age at which it is complete. Whichever comes first; both None:
+    never.
+    """
+
+    after_reads: int | None = 1
+    after_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,8 @@ class ServerState:
 
     @property
     def backend(self) -> QConnectBackend:
+        from ._backend import backend_for  # here: the remote's side of this module has no moto
+
         return backend_for(self.account_id, self.region)
 
     def now(self) -> float:
@@ -550,6 +563,8 @@ class ServerControls(ABC):
 
         The data of every account and region goes, as moto's own reset forgets it.
         """
+        from ._backend import qconnect_backends
+
         for _, _, backend in qconnect_backends.iter_backends():
             backend.reset()
         state = self._state
@@ -578,6 +593,67 @@ class LocalControls(ServerControls):
         return result if call.wire is None else call.wire.encode(result)
 
 
+# -- RemoteQConnectServer ----------------------------------------------------------------------
+
+
+class RemoteQConnectServer(ServerControls):
+    """Seed, fault and read the stats of a QConnectServer at `endpoint_url`.
+
+    For a server started with `python -m qconnect_async.testing`: each control method sends
+    its arguments to the server's HTTP control endpoint, where the same method runs.
+    """
+
+    def __init__(self, endpoint_url: str, *, timeout: float = 30.0) -> None:
+        self._endpoint_url = endpoint_url.rstrip("/")
+        self._timeout = timeout
+        info = self._info()
+        self.region = str(info["region"])
+        self.account_id = str(info["account_id"])
+
+    @property
+    def endpoint_url(self) -> str:
+        return self._endpoint_url
+
+    def _invoke(self, call: ControlCall, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        # Bound here, so that a wrong call fails as a local one would (a TypeError).
+        bound = call.signature.bind(self, *args, **kwargs)
+        arguments = dict(list(bound.arguments.items())[1:])
+        result = self._post(call.name, arguments)
+        return result if call.wire is None else call.wire.decode(result)
+
+    def _post(self, call: str, arguments: dict[str, Any]) -> Any:
+        request = urllib.request.Request(
+            f"{self._endpoint_url}{CONTROL_PREFIX}{call}",
+            data=json.dumps(arguments, default=_jsonable).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+                return json.load(response)["result"]
+        except urllib.error.HTTPError as exc:
+            with exc:
+                body = exc.read().decode(errors="replace")
+            try:
+                detail = json.loads(body).get("error", body)
+            except ValueError:
+                detail = body
+            error = LookupError if exc.code == 404 else ValueError
+            raise error(f"{call}: {detail}") from None
+
+    def __repr__(self) -> str:
+        return f"<RemoteQConnectServer {self._endpoint_url} region={self.region}>"
+
+
+def _jsonable(value: Any) -> Any:
+    """What json.dumps cannot write itself: other mappings and sequences (tags, errors)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Sequence | Set) and not isinstance(value, str | bytes):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
 # -- argument checks (a ValueError is a 400 over HTTP) ------------------------------------------
 
 
@@ -597,6 +673,8 @@ def _enum(shape: str) -> frozenset[str]:
 
 
 def _kb(state: ServerState, ref: str) -> KnowledgeBase:
+    from ._backend import ResourceNotFoundException
+
     if not isinstance(ref, str) or split_knowledge_base_ref(ref) is None:
         raise ValueError(f"not a knowledge base ID or ARN: {ref!r}")
     try:

@@ -22,7 +22,7 @@ from http import HTTPStatus
 from typing import Any, Literal, get_args
 from xml.sax.saxutils import escape
 
-from ._backend import knowledge_base_id_of
+from ._ids import knowledge_base_id_of
 
 # -- kinds of fault ------------------------------------------------------------------------------
 #: A 200 whose body a client must reject: not JSON, JSON without the result list, no bytes;
