@@ -10,6 +10,9 @@ LookupError a 404, raised again as ValueError and LookupError by the remote. A r
 not JSON (bytes, ServerStats) names its `Wire` codec. Adding a fault means its behaviour in
 `_faults` and one method here.
 
+RemoteQConnectServer lives here rather than beside QConnectServer so that it imports no moto
+(this module reaches the backend only from the bodies, which run on the server's side).
+
 Operations are botocore's names ("ListImportJobs"); `operation=None` means every operation.
 `times=None` means every matching request until `clear_faults()` or `reset()`. A knowledge base
 is given as an ID or an ARN.

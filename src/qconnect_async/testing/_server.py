@@ -1,5 +1,4 @@
-"""QConnectServer (moto's threaded server, with the QConnect backend, on a local port) and
-RemoteQConnectServer (the controls of one running in another process, over HTTP).
+"""QConnectServer: moto's threaded server, with the QConnect backend, on a local port.
 
 The HTTP side is werkzeug's threaded server, with keep-alive: werkzeug's development server
 closes the connection after every response, so a client would pay a TCP handshake (and the
