@@ -167,3 +167,69 @@ def test_cli_serves_seeded_data_until_interrupted() -> None:
         assert process.wait(timeout=10) == 0
         assert process.stdout is not None
         process.stdout.close()
+
+
+def test_every_control_is_declared_once_for_both_servers() -> None:
+    """Each public control method is one declaration, shared by QConnectServer and the remote."""
+    from qconnect_async.testing._control import CONTROLS, ServerControls
+
+    public = {
+        name
+        for name in dir(ServerControls)
+        if not name.startswith("_") and name not in ("endpoint_url", "knowledge_base_arn")
+    }
+    declared = {call.body.__name__ for call in CONTROLS.values()}
+    assert public <= declared
+    for name in public:
+        assert name not in vars(QConnectServer) and name not in vars(RemoteQConnectServer), name
+    assert "info" in CONTROLS and "stats" in CONTROLS
+
+
+def test_a_new_control_declared_once_works_in_process_and_over_http(
+    qconnect_server: QConnectServer,
+) -> None:
+    """A control written once (signature, checks, body) runs in-process and through the remote."""
+    from qconnect_async.testing._control import CONTROLS, ServerControls, control
+
+    @control()
+    def add_kbs(self: ServerControls, count: int, *, prefix: str = "kb") -> list[str]:
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        return [self.create_knowledge_base(f"{prefix}-{i}") for i in range(count)]
+
+    try:
+        local = add_kbs(qconnect_server, 1, prefix="here")
+        remote = RemoteQConnectServer(qconnect_server.endpoint_url)
+        over_http = add_kbs(remote, 2, prefix="there")
+        assert qconnect_server.knowledge_base_ids() == [*local, *over_http]
+        with pytest.raises(ValueError, match="count"):
+            add_kbs(remote, -1)
+        with pytest.raises(TypeError):
+            add_kbs(remote, 1, 2)  # refused before any request is sent
+    finally:
+        del CONTROLS["add_kbs"]
+
+
+def test_the_remote_drives_a_server_without_moto_installed(
+    qconnect_server: QConnectServer,
+) -> None:
+    """RemoteQConnectServer imports no moto, werkzeug or flask: it works where they are absent."""
+    script = (
+        "import sys\n"
+        "for name in ('moto', 'werkzeug', 'flask'):\n"
+        "    sys.modules[name] = None  # any import of them fails\n"
+        "from qconnect_async.testing import RemoteQConnectServer\n"
+        "remote = RemoteQConnectServer(sys.argv[1])\n"
+        "kb = remote.create_knowledge_base('far')\n"
+        "remote.add_import_jobs(kb, 2)\n"
+        "remote.throttle(times=1)\n"
+        "print(remote.knowledge_base_ids() == [kb], remote.stats.total_requests)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, qconnect_server.endpoint_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "0"]

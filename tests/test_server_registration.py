@@ -26,8 +26,8 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.test import EnvironBuilder
 
-from qconnect_async.testing import _backend, _fastpath, _responses
-from qconnect_async.testing._registration import register
+from qconnect_async.testing import _backend, _service
+from qconnect_async.testing._backend import register
 
 SIGNED_FOR_WISDOM = {
     "HTTP_AUTHORIZATION": (
@@ -69,7 +69,7 @@ def test_backend_app_serves_our_handler() -> None:
     """moto builds the Flask app from our url_paths (via _url_module) and our dispatch."""
     register()
     backend = _backend.qconnect_backends["123456789012"]["us-east-1"]
-    assert backend.url_paths == {"/.*$": _responses.QConnectResponse.dispatch}
+    assert backend.url_paths == {"/.*$": _service.QConnectResponse.dispatch}
     app = create_backend_app("qconnect")  # type: ignore[arg-type]
     assert any(
         rule.endpoint.startswith("QConnectResponse.dispatch") for rule in app.url_map.iter_rules()
@@ -118,10 +118,10 @@ def test_fast_listing_picks_moto_s_account_and_region(
         },
     ).get_environ()
     environ["RAW_URI"] = path
-    response = _responses.QConnectResponse()
+    response = _service.QConnectResponse()
     response.setup_class(Request(environ))
-    assert _fastpath._region(environ) == response.region
-    assert _fastpath._account(environ) == response.current_account
+    assert _service._region(environ) == response.region
+    assert _service._account(environ) == response.current_account
 
 
 def test_werkzeug_internals_the_request_handler_uses() -> None:

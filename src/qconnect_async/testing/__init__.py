@@ -22,11 +22,9 @@ from typing import TYPE_CHECKING, Any
 from .._retry import set_testing
 
 if TYPE_CHECKING:
-    from ._api import ServerControls
-    from ._faults import MalformedKind
-    from ._remote import RemoteQConnectServer
+    from ._control import RemoteQConnectServer, ServerControls
+    from ._faults import MalformedKind, ServerStats
     from ._server import QConnectServer
-    from ._stats import ServerStats
 
 __all__ = [
     "MalformedKind",
@@ -40,9 +38,9 @@ __all__ = [
 _HOMES = {
     "MalformedKind": "._faults",
     "QConnectServer": "._server",
-    "RemoteQConnectServer": "._remote",
-    "ServerControls": "._api",
-    "ServerStats": "._stats",
+    "RemoteQConnectServer": "._control",
+    "ServerControls": "._control",
+    "ServerStats": "._faults",
 }
 
 

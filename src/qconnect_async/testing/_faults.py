@@ -1,21 +1,30 @@
-"""Fault injection: what to do to the next request, decided under one lock.
+"""Fault injection and the server's counters: what to do to the next request, and what it saw.
 
 Faults are rules matched in the order they were added. Per request, at most one fault answers:
 the rate limit first, then errors (throttles and failures, scheduled then random), then malformed
-bodies, then page faults. Latency is added on top of whatever answers.
+bodies, then page faults. Latency is added on top of whatever answers. A fault's behaviour lives
+here whole: `FaultInjector.decide` hands the service either a ready reply (an error, a bad body)
+or a page fault, which `page_token` applies to the listing's token; presigned PUTs get theirs
+from `decide_upload`. Its one declaration, the control method that adds it, is in `_control`.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any, Literal, get_args
+from xml.sax.saxutils import escape
 
 from ._ids import knowledge_base_id_of
 
+# -- kinds of fault ------------------------------------------------------------------------------
 #: A 200 whose body a client must reject: not JSON, JSON without the result list, no bytes;
 #: or ("cut_body") a valid body cut short by the network: sent without Content-Length, the
 #: connection closed mid-document, so only the JSON parser can tell it is incomplete.
@@ -24,13 +33,8 @@ MalformedKind = Literal["invalid_json", "missing_summaries", "empty_body", "cut_
 #: or "" instead of no token on the last page (which ends a listing, as in botocore).
 PageFault = Literal["repeat_token", "empty_page", "empty_last_token"]
 
-MALFORMED_KINDS: tuple[MalformedKind, ...] = (
-    "invalid_json",
-    "missing_summaries",
-    "empty_body",
-    "cut_body",
-)
-PAGE_FAULTS: tuple[PageFault, ...] = ("repeat_token", "empty_page", "empty_last_token")
+MALFORMED_KINDS: tuple[MalformedKind, ...] = get_args(MalformedKind)
+PAGE_FAULTS: tuple[PageFault, ...] = get_args(PageFault)
 THROTTLING = "ThrottlingException"
 #: Faults of a presigned PUT: an S3 error reply, a URL found expired whatever its expiry, or
 #: the connection closed with no answer.
@@ -57,13 +61,102 @@ class ErrorReply:
         return self.code == THROTTLING or self.status == 429
 
 
+# -- replies --------------------------------------------------------------------------------------
+Headers = list[tuple[str, str]]
+Reply = tuple[int, Headers, bytes]
+
+_MALFORMED_BODIES: dict[MalformedKind, bytes] = {
+    # Cut short mid-document, as a dropped connection behind a proxy can leave it.
+    "invalid_json": b'{"importJobSummaries": [{"importJobId": "',
+    "missing_summaries": b'{"nextToken": null, "message": "no summaries here"}',
+    "empty_body": b"",
+    # The same bytes, but sent without Content-Length and cut by closing the connection:
+    # the client cannot see the cut, only that the document is incomplete.
+    "cut_body": b'{"importJobSummaries": [{"importJobId": "',
+}
+
+
+def status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
+
+
+def response_headers(body: bytes, extra: Headers | None = None) -> Headers:
+    """A JSON response's headers (the request handler adds Date and Server)."""
+    return [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("x-amzn-RequestId", str(uuid.uuid4())),
+        *(extra or []),
+    ]
+
+
+def json_reply(status: int, payload: Any) -> Reply:
+    body = json.dumps(payload).encode()
+    return status, response_headers(body), body
+
+
+def error_reply(error: ErrorReply) -> Reply:
+    """A rest-json error: the code in x-amzn-ErrorType and in the body's `__type`."""
+    body = json.dumps({"__type": error.code, "message": error.message}).encode()
+    extra: Headers = [("x-amzn-ErrorType", error.code)]
+    if error.retry_after is not None:
+        extra.append(("Retry-After", f"{error.retry_after:g}"))
+    return error.status, response_headers(body, extra), body
+
+
+def malformed_reply(kind: MalformedKind) -> Reply:
+    body = _MALFORMED_BODIES[kind]
+    if kind == "cut_body":
+        # A close-delimited body (HTTP/1.1 allows it): the request handler sends no length.
+        headers = [(k, v) for k, v in response_headers(body) if k != "Content-Length"]
+        return 200, [*headers, ("Connection", "close")], body
+    return 200, response_headers(body), body
+
+
+def s3_error(status: int, code: str, message: str) -> Reply:
+    """An S3 error reply (presigned URLs): XML, with a request ID in body and header."""
+    request_id = uuid.uuid4().hex[:16].upper()
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
+        f"<RequestId>{request_id}</RequestId></Error>"
+    ).encode()
+    headers = [
+        ("Content-Type", "application/xml"),
+        ("Content-Length", str(len(body))),
+        ("x-amz-request-id", request_id),
+    ]
+    return status, headers, body
+
+
+#: The reply of a fault that closes the connection with no answer (the service sees to it).
+DROPPED: Reply = (500, [], b"")
+
+
+def page_token(fault: PageFault | None, request_token: str | None, token: str | None) -> str | None:
+    """The nextToken a listing sends under a page fault (`empty_page` is the backend's)."""
+    if fault == "repeat_token" and request_token is not None:
+        return request_token
+    if fault == "empty_last_token" and token is None:
+        return ""
+    return token
+
+
+# -- rules ----------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Decision:
     """What a request gets: extra latency, and at most one fault."""
 
     latency: float = 0.0
-    error: ErrorReply | None = None
-    malformed: MalformedKind | None = None
+    #: the reply to send instead of the operation's (an error or a malformed body)
+    reply: Reply | None = None
+    throttled: bool = False
+    #: a fault the listing applies to its page (see `page_token`)
     page_fault: PageFault | None = None
 
 
@@ -209,8 +302,11 @@ class FaultInjector:
         with self._lock:
             self._upload_faults.append(rule)
 
-    def decide_upload(self) -> UploadRule | None:
-        """The fault for the next presigned PUT, consuming it; None: the PUT is served."""
+    def decide_upload(self) -> Reply | None:
+        """The reply of a fault for the next presigned PUT, consuming it; None: no fault.
+
+        DROPPED: close the connection unanswered.
+        """
         with self._lock:
             if not self._upload_faults:
                 return None
@@ -219,7 +315,11 @@ class FaultInjector:
                 rule.remaining -= 1
                 if rule.remaining <= 0:
                     self._upload_faults.pop(0)
-            return rule
+        if rule.kind == "disconnect":
+            return DROPPED
+        if rule.kind == "expired":
+            return s3_error(403, "AccessDenied", "Request has expired")
+        return s3_error(rule.status, rule.code, rule.message)
 
     def _add(self, rule: _Rule) -> None:
         with self._lock:
@@ -232,10 +332,10 @@ class FaultInjector:
             latency = self._latency.get(operation, self._latency.get(None, 0.0))
             if self._bucket is not None and not self._bucket.take():
                 reply = ErrorReply(self._bucket_status, THROTTLING, "Rate exceeded")
-                return Decision(latency, error=reply)
+                return Decision(latency, error_reply(reply), throttled=reply.throttle)
             rule = self._first(operation, kb, lambda r: r.error is not None)
-            if rule is not None:
-                return Decision(latency, error=rule.error)
+            if rule is not None and rule.error is not None:
+                return Decision(latency, error_reply(rule.error), throttled=rule.error.throttle)
             chance = self._random
             if (
                 chance is not None
@@ -243,16 +343,19 @@ class FaultInjector:
                 and chance.rng.random() < chance.probability
             ):
                 code, status = chance.rng.choice(chance.errors)
-                return Decision(latency, error=ErrorReply(status, code, "Injected fault"))
+                reply = ErrorReply(status, code, "Injected fault")
+                return Decision(latency, error_reply(reply), throttled=reply.throttle)
             rule = self._first(operation, kb, lambda r: r.malformed is not None)
-            if rule is not None:
-                return Decision(latency, malformed=rule.malformed)
+            if rule is not None and rule.malformed is not None:
+                return Decision(latency, malformed_reply(rule.malformed))
             # A repeated token needs a token to repeat: requests without one pass it by.
             rule = self._first(
                 operation,
                 kb,
-                lambda r: r.page_fault in ("empty_page", "empty_last_token")
-                or (r.page_fault is not None and has_token),
+                lambda r: (
+                    r.page_fault in ("empty_page", "empty_last_token")
+                    or (r.page_fault is not None and has_token)
+                ),
             )
             if rule is not None:
                 return Decision(latency, page_fault=rule.page_fault)
@@ -270,3 +373,90 @@ class FaultInjector:
 
 def _kb(ref: str | None) -> str | None:
     return None if ref is None else knowledge_base_id_of(ref)
+
+
+# -- stats ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ServerStats:
+    """A snapshot of a server's counters since it started or since its last reset.
+
+    `requests` counts every request to each operation (faulted ones too); `throttled` the ones
+    answered with a throttle (rate limit, scheduled or random); `faults` every injected fault,
+    throttles included; `statuses` responses by HTTP status; `max_in_flight` the most requests
+    the server held at once.
+    """
+
+    requests: Mapping[str, int] = field(default_factory=dict)
+    throttled: int = 0
+    faults: int = 0
+    statuses: Mapping[int, int] = field(default_factory=dict)
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON object (status keys become strings)."""
+        return {
+            "requests": dict(self.requests),
+            "throttled": self.throttled,
+            "faults": self.faults,
+            "statuses": {str(status): n for status, n in self.statuses.items()},
+            "in_flight": self.in_flight,
+            "max_in_flight": self.max_in_flight,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ServerStats:
+        return cls(
+            requests={str(k): int(v) for k, v in data["requests"].items()},
+            throttled=int(data["throttled"]),
+            faults=int(data["faults"]),
+            statuses={int(k): int(v) for k, v in data["statuses"].items()},
+            in_flight=int(data["in_flight"]),
+            max_in_flight=int(data["max_in_flight"]),
+        )
+
+
+class StatsRecorder:
+    """Counters updated by the server's request threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero the counters; requests still in flight stay counted as in flight."""
+        with self._lock:
+            self._requests: Counter[str] = Counter()
+            self._statuses: Counter[int] = Counter()
+            self._throttled = 0
+            self._faults = 0
+            self._max_in_flight = self._in_flight
+
+    def begin(self, operation: str) -> None:
+        with self._lock:
+            self._requests[operation] += 1
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+
+    def end(self, status: int, *, fault: bool, throttled: bool) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self._statuses[status] += 1
+            self._faults += fault
+            self._throttled += throttled
+
+    def snapshot(self) -> ServerStats:
+        with self._lock:
+            return ServerStats(
+                requests=dict(self._requests),
+                throttled=self._throttled,
+                faults=self._faults,
+                statuses=dict(self._statuses),
+                in_flight=self._in_flight,
+                max_in_flight=self._max_in_flight,
+            )

@@ -1,4 +1,7 @@
-"""Identifiers of the fake service: UUIDs, ARNs, and knowledge base references."""
+"""Identifiers of the fake service: UUIDs, ARNs, and knowledge base references.
+
+Apart from the backend so that the controls (and RemoteQConnectServer) need no moto.
+"""
 
 from __future__ import annotations
 
