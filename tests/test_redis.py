@@ -135,7 +135,7 @@ def test_processes_share_a_key(redis_server: RedisServer) -> None:
     # Five throttles in a row: congestion (no stray one), cut by the one shared controller.
     assert state["cuts"] >= 1
     assert state["enabled"] == 1
-    assert state["seen_value"] > 0  # every process's acceptances reached the one controller  # every process's acceptances reached the one controller
+    assert state["seen_value"] > 0  # every process's acceptances reached the one controller
 
 
 async def test_script_flush_reloads_the_script(redis_server: RedisServer) -> None:
