@@ -7,7 +7,7 @@ Rows: 4 and 8 workers; 4 workers with Redis killed at 30% of the ideal time and 
 60%; the median Redis round trip a send pays (acquire, unpaced, loopback).
 
 `python -m benchmarks.fleet_redis [--smoke] [--runs N]` prints the rows on its own; the lead
-registers it beside the other fleet rows of `python -m benchmarks`.
+registers it beside the other fleet rows of `python -m benchmarks` (section `fleet_redis`).
 """
 
 from __future__ import annotations

@@ -33,6 +33,10 @@ EXPECTED_ROWS = {
     "sendrate.early_429",
     "fleet.qconnect_async",
     "fleet.aiobotocore_adaptive",
+    "fleet_redis.redis_4",
+    "fleet_redis.redis_8",
+    "fleet_redis.redis_4_outage",
+    "fleet_redis.round_trip",
     "memory.peak",
 }
 
