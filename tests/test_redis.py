@@ -313,3 +313,19 @@ async def test_an_error_answer_falls_back(redis_server: RedisServer) -> None:
     async with RedisRateLimiter(redis_server.url, key="taken", **FAST) as limiter:
         await _send(limiter)
         assert not limiter.shared
+
+
+async def test_a_fallback_paces_from_what_the_member_saw(redis_server: RedisServer) -> None:
+    """A member throttled while shared keeps pacing (AdaptiveRateLimiter) once Redis is away."""
+    async with RedisRateLimiter(redis_server.url, key="seen", probe_interval=60.0, **FAST) as lim:
+        await _send(lim)
+        await _send(lim)
+        await _send(lim, SendOutcome.THROTTLED)
+        await _settle(lim)
+        with redis_server.sync() as client:
+            client.delete("{seen}:rate")
+            client.set("{seen}:rate", "not a hash")  # every call now answers an error
+        await _send(lim)
+        assert not lim.shared
+        assert lim._local.enabled  # the in-process limiter heard the shared throttle
+        assert math.isfinite(lim.rate)
