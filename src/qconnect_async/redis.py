@@ -19,7 +19,9 @@ transcription):
   limiter owns, with whatever else is batched: the rest of the fleet must slow down before
   its next sends, not after this member's.
 - Redis is never a new way to fail. Every call has a short timeout (``timeout``, 50 ms); when
-  Redis is unreachable, slow or answers an error, the limiter paces in-process at once (one
+  Redis is unreachable, slow or answers an error, the limiter paces in-process at once (an
+  ``AdaptiveRateLimiter`` with the same constants, whose controller heard this member's
+  outcomes all along; one
   WARNING for the limiter's life, DEBUG after), probes Redis at most every
   ``probe_interval`` seconds from a task it owns, and rejoins the shared rate once Redis
   answers. Sends are never refused nor repeated because of Redis: only their pacing changes.
