@@ -12,7 +12,7 @@ from types import FrameType
 
 from qconnect_async.testing import RemoteQConnectServer
 
-from . import cpu, fanout, fleet, memory, profiling, sendrate, throttled
+from . import cpu, fanout, fleet, fleet_redis, memory, profiling, sendrate, throttled
 from ._common import Section, isolated_aws_env
 from ._report import machine, progress, render, write_json
 from ._server import serve
@@ -25,6 +25,7 @@ SECTIONS: dict[str, Runner] = {
     "throttled_quota": throttled.run_quota,
     "sendrate": sendrate.run,
     "fleet": fleet.run,
+    "fleet_redis": fleet_redis.run,
     "memory": memory.run,
 }
 

@@ -7,7 +7,7 @@ Rows: 4 and 8 workers; 4 workers with Redis killed at 30% of the ideal time and 
 60%; the median Redis round trip a send pays (acquire, unpaced, loopback).
 
 `python -m benchmarks.fleet_redis [--smoke] [--runs N]` prints the rows on its own; the lead
-registers it beside the other fleet rows of `python -m benchmarks`.
+registers it beside the other fleet rows of `python -m benchmarks` (section `fleet_redis`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from qconnect_async._ratelimit import SendOutcome
 from qconnect_async.redis import RedisRateLimiter
 from qconnect_async.testing import RemoteQConnectServer
 
+from . import fleet
 from ._common import ACCESS_KEY, SECRET_KEY, Row, Section, isolated_aws_env, median, runs_of
 
 GOAL_WALL, GOAL_THROTTLED, GOAL_OUTAGE = 1.12, 0.03, 2.0
@@ -271,19 +272,36 @@ def _measure(server: RemoteQConnectServer, sizes: Sizes, runs: int) -> Section:
     expected = sizes.kbs * sizes.jobs_per_kb
     scenarios = {"redis_4": (4, False), "redis_8": (8, False), "redis_4_outage": (4, True)}
     outcomes: dict[str, list[Outcome]] = {name: [] for name in scenarios}
+    # The same table, same run: independent AdaptiveRateLimiters and aiobotocore adaptive,
+    # through the fleet launcher (benchmarks.fleet), at the same sizes and member counts.
+    others: dict[tuple[str, int], list[fleet.FleetOutcome]] = {
+        (client, members): []
+        for client in ("qconnect_async", "aiobotocore_adaptive")
+        for members in (4, 8)
+    }
     with _redis() as redis:
         try:
             for run in range(runs):
                 for name, (workers, outage) in scenarios.items():
                     # A new key per row and run: every fleet starts cold, as a new deployment.
                     key = f"bench-{name}-{run}-{os.getpid()}"
-                    outcomes[name].append(
-                        _fleet(server, redis, kbs, sizes, workers, key, outage)
-                    )
+                    outcomes[name].append(_fleet(server, redis, kbs, sizes, workers, key, outage))
+                for (client, members), got in others.items():
+                    got.append(fleet.run_fleet(server, kbs, _fleet_sizes(sizes, members), client))
         finally:
             server.set_rate_limit(None)
         trip = asyncio.run(_round_trip(redis.url))
     rows = [_row(name, outcomes[name], sizes, expected) for name in scenarios]
+    labels = {"qconnect_async": "independent AdaptiveRateLimiters"}
+    for (client, members), got in others.items():
+        row = fleet.fleet_rows(
+            "",
+            labels.get(client, "aiobotocore adaptive"),
+            got,
+            _fleet_sizes(sizes, members),
+            goal=False,
+        )
+        rows.append(Row(f"fleet_redis.{client}_{members}", row.figure, row.value))
     rows.append(
         Row("fleet_redis.round_trip", "RedisRateLimiter: Redis round trip per send (median)",
             f"{trip * 1e3:.3f} ms")
@@ -303,8 +321,21 @@ def _measure(server: RemoteQConnectServer, sizes: Sizes, runs: int) -> Section:
         "ideal_s": sizes.ideal,
         "round_trip_s": trip,
         "rows": {name: [asdict(o) for o in runs_] for name, runs_ in outcomes.items()},
+        "others": {f"{c}_{m}": [asdict(o) for o in got] for (c, m), got in others.items()},
     }
     return Section("fleet_redis", rows, [note], data)
+
+
+def _fleet_sizes(sizes: Sizes, members: int) -> fleet.FleetSizes:
+    return fleet.FleetSizes(
+        kbs=sizes.kbs,
+        jobs_per_kb=sizes.jobs_per_kb,
+        page_size=sizes.page_size,
+        width=sizes.width,
+        rate=sizes.rate,
+        burst=sizes.burst,
+        members=members,
+    )
 
 
 def _row(name: str, outcomes: list[Outcome], sizes: Sizes, expected: int) -> Row:

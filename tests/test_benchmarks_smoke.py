@@ -33,6 +33,14 @@ EXPECTED_ROWS = {
     "sendrate.early_429",
     "fleet.qconnect_async",
     "fleet.aiobotocore_adaptive",
+    "fleet_redis.redis_4",
+    "fleet_redis.redis_8",
+    "fleet_redis.redis_4_outage",
+    "fleet_redis.round_trip",
+    "fleet_redis.qconnect_async_4",
+    "fleet_redis.qconnect_async_8",
+    "fleet_redis.aiobotocore_adaptive_4",
+    "fleet_redis.aiobotocore_adaptive_8",
     "memory.peak",
 }
 

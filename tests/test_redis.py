@@ -64,7 +64,7 @@ async def test_clients_of_one_process_share_one_controller(redis_server: RedisSe
         RedisRateLimiter(redis_server.url, key="fleet", **FAST) as a,
         RedisRateLimiter(redis_server.url, key="fleet", **FAST) as b,
     ):
-        for _ in range(20):
+        for _ in range(2):  # few answers: the throttle below is no stray one among many
             await _send(a)
             await _send(b)
         pa, pb = await a.acquire(), await b.acquire()  # both decided before the cut
@@ -75,7 +75,7 @@ async def test_clients_of_one_process_share_one_controller(redis_server: RedisSe
         await _send(b)
         state = _hash(redis_server, "fleet")
         assert state["cuts"] == 1
-        assert state["sends"] == 43
+        assert state["sends"] == 7
         assert state["enabled"] == 1
         assert math.isfinite(b.rate)  # b never saw its own throttle start the event
 
@@ -119,7 +119,7 @@ def test_processes_share_a_key(redis_server: RedisServer) -> None:
             async with RedisRateLimiter({redis_server.url!r}, key="procs") as limiter:
                 for n in range(10):
                     permit = await limiter.acquire()
-                    outcome = SendOutcome.THROTTLED if throttle and n == 9 else SendOutcome.ACCEPTED
+                    outcome = SendOutcome.THROTTLED if throttle and n >= 5 else SendOutcome.ACCEPTED
                     limiter.release(permit, outcome)
                 assert limiter.shared
 
@@ -132,8 +132,10 @@ def test_processes_share_a_key(redis_server: RedisServer) -> None:
     assert [p.wait(timeout=60) for p in children] == [0, 0, 0]
     state = _hash(redis_server, "procs")
     assert state["sends"] == 30
-    assert state["cuts"] == 1
-    assert state["acc_value"] > 0  # every process's acceptances reached the one controller
+    # Five throttles in a row: congestion (no stray one), cut by the one shared controller.
+    assert state["cuts"] >= 1
+    assert state["enabled"] == 1
+    assert state["seen_value"] > 0  # every process's acceptances reached the one controller
 
 
 async def test_script_flush_reloads_the_script(redis_server: RedisServer) -> None:
@@ -311,3 +313,19 @@ async def test_an_error_answer_falls_back(redis_server: RedisServer) -> None:
     async with RedisRateLimiter(redis_server.url, key="taken", **FAST) as limiter:
         await _send(limiter)
         assert not limiter.shared
+
+
+async def test_a_fallback_paces_from_what_the_member_saw(redis_server: RedisServer) -> None:
+    """A member throttled while shared keeps pacing (AdaptiveRateLimiter) once Redis is away."""
+    async with RedisRateLimiter(redis_server.url, key="seen", probe_interval=60.0, **FAST) as lim:
+        await _send(lim)
+        await _send(lim)
+        await _send(lim, SendOutcome.THROTTLED)
+        await _settle(lim)
+        with redis_server.sync() as client:
+            client.delete("{seen}:rate")
+            client.set("{seen}:rate", "not a hash")  # every call now answers an error
+        await _send(lim)
+        assert not lim.shared
+        assert lim._local.enabled  # the in-process limiter heard the shared throttle
+        assert math.isfinite(lim.rate)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 
 from qconnect_async._ratecontrol import RateController
-from qconnect_async._sharedbucket import SharedBucket
+from qconnect_async._sharedbucket import CONTROLLER_CONSTANTS, SharedBucket
 
 T0 = 1_000.0
 
@@ -37,7 +38,8 @@ def test_a_queue_booked_at_a_low_rate_is_respaced_when_the_rate_rises() -> None:
     """Sends booked after the rate rose are spaced at the new rate, not behind the old queue."""
     controller = RateController(enabled=True, w_max=1.0, k=0.0, cut_at=T0 - 1.0)
     slow = SharedBucket(controller=controller, burst=1.0, horizon=10.0, depth=10.0)
-    slow.controller.probe_doubling = 1e9  # a flat 1 req/s while the queue is booked
+    slow.controller.doubling = 1e9  # a flat 1 req/s while the queue is booked
+    slow.controller.scale = 0.0
     for _ in range(3):
         slow.decide(T0, acquire=True)  # booked at 0, 1, 2 s: tat = T0 + 3
     slow.controller.w_max = 100.0  # the fleet's rate rose a hundredfold
@@ -46,7 +48,7 @@ def test_a_queue_booked_at_a_low_rate_is_respaced_when_the_rate_rises() -> None:
 
 def test_a_slot_beyond_the_horizon_is_not_booked() -> None:
     """Past `horizon`, the ask is turned away (no send counted) and told when to ask again."""
-    controller = RateController(enabled=True, w_max=0.5, k=0.0, cut_at=T0, probe_doubling=1e9)
+    controller = RateController(enabled=True, w_max=0.5, k=0.0, cut_at=T0, doubling=1e9)
     bucket = SharedBucket(controller=controller, burst=1.0, horizon=1.0)
     assert bucket.decide(T0, acquire=True).granted  # 0.5 req/s: the next slot is 2 s away
     later = bucket.decide(T0, acquire=True)
@@ -56,11 +58,10 @@ def test_a_slot_beyond_the_horizon_is_not_booked() -> None:
     assert bucket.decide(T0 + 1.0, acquire=True).granted
 
 
-def test_restart_keeps_what_was_accepted() -> None:
-    """A member falling back starts its own slow start from the rate it saw accepted."""
-    bucket = SharedBucket(start_rate=10.0)
-    for n in range(200):
-        bucket.decide(T0 + n * 0.02, acquire=False, accepted=1)  # 50 accepted per second
-    bucket.restart(T0 + 4.0)
-    assert not bucket.controller.enabled
-    assert bucket.allowed(T0 + 4.0) == pytest.approx(50.0, rel=0.05)
+def test_the_lua_is_given_every_constant_of_the_controller() -> None:
+    """CONTROLLER_CONSTANTS names every RateController field that is not state."""
+    state = {"enabled", "w_max", "k", "cut_at", "acc_value", "acc_at", "acc_start"}
+    state |= {"thr_value", "thr_at", "seen_value", "seen_at"}
+    constants = {f.name for f in dataclasses.fields(RateController)} - state
+    assert set(CONTROLLER_CONSTANTS) == constants
+    assert len(CONTROLLER_CONSTANTS) == len(constants)

@@ -106,7 +106,19 @@ def test_lua_decides_as_the_python_controller(redis_server: RedisServer, seed: i
 def test_lua_takes_the_constants_it_is_given(redis_server: RedisServer) -> None:
     """Other RateController constants change the Lua's decisions exactly as the Python's."""
     bucket = SharedBucket(
-        controller=RateController(beta=0.5, scale=3.0, probe_doubling=0.5, min_rate=2.0, tau=0.5),
+        controller=RateController(
+            beta=0.5,
+            recut=0.6,
+            scale=3.0,
+            hold=0.2,
+            doubling=0.5,
+            min_rate=2.0,
+            tau=0.5,
+            min_span=0.05,
+            unmeasured_rate=4.0,
+            max_k=0.3,
+            sporadic=0.05,
+        ),
         burst=1.0,
         start_rate=3.0,
         start_doubling=1.0,
@@ -117,11 +129,11 @@ def test_lua_takes_the_constants_it_is_given(redis_server: RedisServer) -> None:
     for step in range(200):
         now += 0.01
         if step % 50 == 49:
-            args: dict[str, object] = {"acquire": True, "throttles": (now - 0.005,)}
+            args: dict[str, object] = {"acquire": True, "throttles": (now - 0.005,) * 3}
         elif step % 2:
             args = {"acquire": False, "accepted": 2}
         else:
             args = {"acquire": True}
         _same(lua.decide(now, **args), bucket.decide(now, **args))  # type: ignore[arg-type]
-    assert bucket.cuts == 4
+    assert bucket.cuts >= 4, bucket.cuts  # first cut, recuts while recovering, new events
     assert bucket.sends < 100  # the short horizon turned some asks away: that path ran too

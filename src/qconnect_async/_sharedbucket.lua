@@ -7,12 +7,13 @@
 --
 -- KEYS[1]  the hash (its name carries a {tag}: one hash slot, Redis Cluster works)
 -- ARGV[1]  now: "" takes the server's TIME (always, but in the differential test)
--- ARGV[2..7]  RateController: beta, scale, probe_doubling, quiet, min_rate, tau
--- ARGV[8..13] SharedBucket: burst, start_rate, start_doubling, horizon, depth, _START_DOUBLINGS
--- ARGV[14] the hash's time to live, ms (every write renews it: unused keys expire)
--- ARGV[15] "1": reserve a send slot; "0": only report outcomes
--- ARGV[16] accepted: answers that were not throttles since the member's last call
--- ARGV[17..] the sent_at (decision time) of each throttled send since then
+-- ARGV[2..13]  RateController: beta, recut, scale, hold, doubling, quiet, min_rate, tau,
+--              min_span, unmeasured_rate, max_k, sporadic (_sharedbucket.CONTROLLER_CONSTANTS)
+-- ARGV[14..19] SharedBucket: burst, start_rate, start_doubling, horizon, depth, _START_DOUBLINGS
+-- ARGV[20] the hash's time to live, ms (every write renews it: unused keys expire)
+-- ARGV[21] "1": reserve a send slot; "0": only report outcomes
+-- ARGV[22] accepted: answers that were not throttles since the member's last call
+-- ARGV[23..] the sent_at (decision time) of each throttled send since then
 -- Returns {now, wait, rate, cut, granted} as strings (Redis would truncate Lua numbers).
 
 if redis.replicate_commands then
@@ -31,20 +32,27 @@ else
 end
 
 local beta = tonumber(ARGV[2])
-local scale = tonumber(ARGV[3])
-local probe_doubling = tonumber(ARGV[4])
-local quiet = tonumber(ARGV[5])
-local min_rate = tonumber(ARGV[6])
-local tau = tonumber(ARGV[7])
-local burst = tonumber(ARGV[8])
-local start_rate = tonumber(ARGV[9])
-local start_doubling = tonumber(ARGV[10])
-local horizon = tonumber(ARGV[11])
-local depth = tonumber(ARGV[12])
-local start_doublings = tonumber(ARGV[13])
-local ttl_ms = tonumber(ARGV[14])
-local acquire = ARGV[15] == "1"
-local accepted = tonumber(ARGV[16])
+local recut = tonumber(ARGV[3])
+local scale = tonumber(ARGV[4])
+local hold_ = tonumber(ARGV[5]) -- Python's self.hold (rate's local `hold` is max(hold, k))
+local doubling = tonumber(ARGV[6])
+local quiet = tonumber(ARGV[7])
+local min_rate = tonumber(ARGV[8])
+local tau = tonumber(ARGV[9])
+local min_span = tonumber(ARGV[10])
+local unmeasured_rate = tonumber(ARGV[11])
+local max_k = tonumber(ARGV[12])
+local sporadic = tonumber(ARGV[13])
+local burst = tonumber(ARGV[14])
+local start_rate = tonumber(ARGV[15])
+local start_doubling = tonumber(ARGV[16])
+local horizon = tonumber(ARGV[17])
+local depth = tonumber(ARGV[18])
+local start_doublings = tonumber(ARGV[19])
+local ttl_ms = tonumber(ARGV[20])
+local acquire = ARGV[21] == "1"
+local accepted = tonumber(ARGV[22])
+local FIRST_THROTTLE = 23
 
 -- The state. An absent field is its Python default; infinities are never stored.
 local s = {}
@@ -64,6 +72,10 @@ local cut_at = get("cut_at", -INF)
 local acc_value = get("acc_value", 0)
 local acc_at = get("acc_at", -INF)
 local acc_start = get("acc_start", INF)
+local thr_value = get("thr_value", 0)
+local thr_at = get("thr_at", -INF)
+local seen_value = get("seen_value", 0)
+local seen_at = get("seen_at", -INF)
 local tat = get("tat", -INF)
 local interval = get("interval", 0)
 local start_at = get("start_at", 0)
@@ -71,15 +83,32 @@ local start_from = s["start_from"] -- nil: a new key
 local sends = get("sends", 0)
 local cuts = get("cuts", 0)
 
+-- _decay: the weight left after `elapsed` seconds (0 for `elapsed` infinite)
+local function decay(elapsed)
+  return math.exp(-elapsed / tau)
+end
+
+-- math.cbrt (Lua 5.1 has none): pow, then one Newton step towards the rounded cube root;
+-- the base is never negative here
+local function cbrt(x)
+  if x == 0 then return 0 end
+  local y = x ^ (1 / 3)
+  return y - (y * y * y - x) / (3 * y * y)
+end
+
 -- RateController.rate
 local function rate(t_now)
   if not enabled then return INF end
-  local t = t_now - cut_at
+  local t = t_now - cut_at - k
   local r
-  if t < k then
-    r = w_max + scale * (t - k) ^ 3
-  else
-    r = w_max * 2 ^ math.min((t - k) / probe_doubling, 64)
+  if t < 0 then -- recovering: concave, from beta * w_max at the cut to w_max at k
+    r = w_max * (1 - (1 - beta) * (-t / k) ^ 3)
+  else -- probing: convex, in absolute requests/s
+    r = w_max + scale * t ^ 3
+  end
+  local hold = math.max(hold_, k)
+  if t > hold then
+    r = math.max(r, w_max * 2 ^ math.min((t - hold) / doubling, 64))
   end
   return math.max(min_rate, r)
 end
@@ -87,9 +116,9 @@ end
 -- RateController.accepted_rate
 local function accepted_rate(t_now)
   if acc_at == -INF then return 0 end
-  local decay = math.exp(-(t_now - acc_at) / tau)
-  local warm = 1 - math.exp(-math.max(t_now - acc_start, 1e-9) / tau)
-  return acc_value * decay / tau / warm
+  local d = decay(t_now - acc_at)
+  local warm = 1 - math.exp(-math.max(t_now - acc_start, min_span) / tau)
+  return acc_value * d / tau / warm
 end
 
 -- RateController.on_accepted
@@ -98,19 +127,44 @@ local function on_accepted(t_now)
     acc_start = t_now
     acc_value = 0
   else
-    acc_value = acc_value * math.exp(-(t_now - acc_at) / tau)
+    acc_value = acc_value * decay(t_now - acc_at)
   end
   acc_value = acc_value + 1
   acc_at = t_now
+  seen_value = seen_value * decay(t_now - seen_at) + 1
+  seen_at = t_now
 end
 
 -- RateController.on_throttle
 local function on_throttle(t_now, sent_at)
-  if enabled and sent_at <= cut_at then return false end
-  local acc = accepted_rate(t_now)
+  local throttled = thr_value * decay(t_now - thr_at)
+  thr_value, thr_at = throttled + 1, t_now
+  if enabled and sent_at - cut_at <= t_now - sent_at then return false end
+  local recovering = t_now - cut_at < k
   local ceiling = rate(t_now)
-  w_max = math.max(min_rate, math.min(acc, ceiling))
-  k = (w_max * (1 - beta) / scale) ^ (1 / 3) -- math.cbrt; the base is never negative
+  if not enabled or recovering then
+    local seen = seen_value * decay(t_now - seen_at)
+    if throttled + 1 < sporadic * (throttled + 1 + seen) then
+      return false -- a stray throttle among many answers: no congestion
+    end
+  end
+  if not enabled then
+    -- the first cut: nothing measured, probe from a guess at once
+    w_max = math.max(min_rate, math.min(unmeasured_rate, ceiling))
+    k = -hold_
+  else
+    if recovering then
+      ceiling = ceiling * recut
+    end
+    local measured = ceiling -- nothing accepted since the reset: the ceiling only
+    if acc_value > 0 then measured = accepted_rate(t_now) end
+    w_max = math.max(min_rate, math.min(measured, ceiling))
+    k = math.min(cbrt(w_max * (1 - beta) / scale), max_k)
+  end
+  if not enabled then
+    -- the first cut: from now on, what is accepted is the service's rate
+    acc_value, acc_at, acc_start = 0, t_now, t_now
+  end
   cut_at = t_now
   enabled = true
   return true
@@ -145,7 +199,7 @@ for _ = 1, accepted do
   on_accepted(now)
 end
 local cut = false
-for i = 17, #ARGV do
+for i = FIRST_THROTTLE, #ARGV do
   if on_throttle(now, tonumber(ARGV[i])) then
     cut = true
     cuts = cuts + 1
@@ -184,7 +238,8 @@ end
 local function num(x) return string.format("%.17g", x) end
 local fields = {
   enabled = enabled and 1 or 0, w_max = w_max, k = k, cut_at = cut_at,
-  acc_value = acc_value, acc_at = acc_at, acc_start = acc_start, tat = tat, interval = interval,
+  acc_value = acc_value, acc_at = acc_at, acc_start = acc_start, thr_value = thr_value,
+  thr_at = thr_at, seen_value = seen_value, seen_at = seen_at, tat = tat, interval = interval,
   start_at = start_at, start_from = start_from, sends = sends, cuts = cuts,
 }
 local args = {}

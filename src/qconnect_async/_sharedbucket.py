@@ -3,7 +3,9 @@
 ``qconnect_async.redis`` runs this decision inside Redis, as one Lua script over one hash, so
 that every member of a fleet shares one controller and one schedule. This module is the same
 decision in Python: the reference the Lua is a line-by-line transcription of (the differential
-test feeds both the same events), and the in-process fallback while Redis is away.
+test feeds both the same events). Its controller is ``RateController`` itself: the algorithm
+has one Python declaration, and the Lua gets its constants from an instance
+(``CONTROLLER_CONSTANTS``, in ARGV order).
 
 One decision, at ``now`` (the server's clock in Redis):
 
@@ -34,7 +36,23 @@ from dataclasses import dataclass, field
 
 from ._ratecontrol import RateController
 
-__all__ = ["Decision", "SharedBucket"]
+__all__ = ["CONTROLLER_CONSTANTS", "Decision", "SharedBucket"]
+
+#: The RateController fields the Lua takes in ARGV[2..13], in this order.
+CONTROLLER_CONSTANTS = (
+    "beta",
+    "recut",
+    "scale",
+    "hold",
+    "doubling",
+    "quiet",
+    "min_rate",
+    "tau",
+    "min_span",
+    "unmeasured_rate",
+    "max_k",
+    "sporadic",
+)
 
 #: Slow start ends after this many doublings (start_rate * 2**20: no pacing left to speak of).
 _START_DOUBLINGS = 20.0
@@ -121,28 +139,3 @@ class SharedBucket:
                     self.tat = head + interval
                     self.interval = interval
         return Decision(now, wait, self.allowed(now), cut, granted)
-
-    def restart(self, now: float) -> None:
-        """Start afresh from what this member saw accepted: its fallback after the fleet's rate.
-
-        The controller keeps only its measure of the accepted rate; the slow start begins
-        from that rate (at least ``start_rate``), so a member that loses the shared rate neither
-        bursts at an unpaced rate nor starts from nothing.
-        """
-        old = self.controller
-        accepted = old.accepted_rate(now)
-        self.controller = RateController(
-            beta=old.beta,
-            scale=old.scale,
-            probe_doubling=old.probe_doubling,
-            quiet=old.quiet,
-            min_rate=old.min_rate,
-            tau=old.tau,
-            acc_value=old.acc_value,
-            acc_at=old.acc_at,
-            acc_start=old.acc_start,
-        )
-        self.tat = -math.inf
-        self.interval = 0.0
-        self.start_from = max(self.start_rate, accepted)
-        self.start_at = now

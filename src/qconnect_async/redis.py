@@ -19,7 +19,9 @@ transcription):
   limiter owns, with whatever else is batched: the rest of the fleet must slow down before
   its next sends, not after this member's.
 - Redis is never a new way to fail. Every call has a short timeout (``timeout``, 50 ms); when
-  Redis is unreachable, slow or answers an error, the limiter paces in-process at once (one
+  Redis is unreachable, slow or answers an error, the limiter paces in-process at once (an
+  ``AdaptiveRateLimiter`` with the same constants, whose controller heard this member's
+  outcomes all along; one
   WARNING for the limiter's life, DEBUG after), probes Redis at most every
   ``probe_interval`` seconds from a task it owns, and rejoins the shared rate once Redis
   answers. Sends are never refused nor repeated because of Redis: only their pacing changes.
@@ -46,8 +48,8 @@ except ImportError as error:  # pragma: no cover - exercised in a fresh environm
     ) from error
 
 from ._ratecontrol import RateController
-from ._ratelimit import SendOutcome
-from ._sharedbucket import _START_DOUBLINGS, Decision, SharedBucket
+from ._ratelimit import AdaptiveRateLimiter, SendOutcome
+from ._sharedbucket import _START_DOUBLINGS, CONTROLLER_CONSTANTS, Decision
 
 __all__ = ["RedisPermit", "RedisRateLimiter"]
 
@@ -176,24 +178,10 @@ class RedisRateLimiter:
         self._args = script_constants(
             constants, burst, start_rate, start_doubling, horizon, depth
         )
-        # The in-process pacing while Redis is away. It hears every outcome of this member,
-        # so that it starts from the rate this member saw accepted.
-        # TODO(merge): replace this shell with AdaptiveRateLimiter once issue 9 is on main.
-        self._local = SharedBucket(
-            controller=RateController(
-                beta=constants.beta,
-                scale=constants.scale,
-                probe_doubling=constants.probe_doubling,
-                quiet=constants.quiet,
-                min_rate=constants.min_rate,
-                tau=constants.tau,
-            ),
-            burst=burst,
-            start_rate=start_rate,
-            start_doubling=start_doubling,
-            horizon=horizon,
-            depth=depth,
-        )
+        # The in-process pacing while Redis is away: the default in-process limiter, with
+        # the same constants. Its controller hears every outcome of this member (the shared
+        # sends' too), so that a fallback paces from what this member saw, not from nothing.
+        self._local = AdaptiveRateLimiter(burst=burst, controller=_fresh(constants))
 
     def _configure(self, timeout: float, probe_interval: float, ttl: float) -> None:
         for name, value in (("timeout", timeout), ("probe_interval", probe_interval), ("ttl", ttl)):
@@ -221,7 +209,7 @@ class RedisRateLimiter:
         """The fleet's rate at the last decision (this member's own while Redis is away)."""
         if self._shared:
             return self._rate
-        return self._local.allowed(_now())
+        return self._local.rate
 
     @property
     def shared(self) -> bool:
@@ -243,9 +231,7 @@ class RedisRateLimiter:
                 permit = await self._shared_slot()
             else:
                 self._maybe_probe()
-                local = self._local.decide(_now(), acquire=True)
-                await asyncio.sleep(local.wait)
-                permit = RedisPermit(None, local.now) if local.granted else None
+                permit = RedisPermit(None, await self._local.acquire())
             if permit is not None:
                 return permit
             if self._closed:
@@ -266,14 +252,17 @@ class RedisRateLimiter:
 
     def release(self, permit: RedisPermit, outcome: SendOutcome) -> None:
         """Tell the outcome: to the local pacing at once, to Redis with the next call."""
+        if permit.server_sent_at is None:  # paced in-process: its limiter takes it back
+            self._local.release(permit.local_sent_at, outcome)
         if outcome is SendOutcome.ABANDONED:
             return
         throttled = outcome is SendOutcome.THROTTLED
-        now = _now()
-        if throttled:
-            self._local.decide(now, acquire=False, throttles=(permit.local_sent_at,))
-        else:
-            self._local.decide(now, acquire=False, accepted=1)
+        if permit.server_sent_at is not None:  # a shared send: the local controller hears it
+            control, now = self._local.controller, _now()
+            if throttled:
+                control.on_throttle(now, permit.local_sent_at)
+            else:
+                control.on_accepted(now)
         if not self._shared or self._closed:
             return
         if not throttled:
@@ -362,9 +351,7 @@ class RedisRateLimiter:
             return
         self._shared = False
         self._accepted, self._throttles = 0, []
-        now = _now()
-        self._probe_at = now + self._probe_interval
-        self._local.restart(now)
+        self._probe_at = _now() + self._probe_interval
         reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         if self._warned:
             logger.debug("Redis is away (%s); pacing in-process (key=%s)", reason, self.key)
@@ -410,14 +397,9 @@ def script_constants(
     horizon: float,
     depth: float,
 ) -> list[str]:
-    """ARGV[2..13] of the script: the constants, read from one ``RateController``."""
+    """ARGV[2..19] of the script: the constants, read from one ``RateController``."""
     values = (
-        controller.beta,
-        controller.scale,
-        controller.probe_doubling,
-        controller.quiet,
-        controller.min_rate,
-        controller.tau,
+        *(getattr(controller, name) for name in CONTROLLER_CONSTANTS),
         burst,
         start_rate,
         start_doubling,
@@ -426,6 +408,11 @@ def script_constants(
         _START_DOUBLINGS,
     )
     return [repr(float(value)) for value in values]
+
+
+def _fresh(constants: RateController) -> RateController:
+    """A new controller (start state) with the constants of ``constants``."""
+    return RateController(**{name: getattr(constants, name) for name in CONTROLLER_CONSTANTS})
 
 
 def _check_ahead(ahead: int) -> int:
