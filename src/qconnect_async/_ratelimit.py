@@ -75,6 +75,7 @@ class RateLimiter(Protocol[P]):
         """Sends per second allowed now (``math.inf`` while not pacing); for metrics."""
         ...
 
+
 # Fewer accepted requests than this measure nothing.
 _MIN_SAMPLES = 4
 # A slow service is probed in requests, not seconds: the startup doubles the rate at most

@@ -156,6 +156,9 @@ class Sender:
             number += 1
             if self._closed:
                 raise RuntimeError(CLOSED_MESSAGE)
+            logger.debug(
+                "%s attempt %d (knowledge_base_id=%s)", operation, number, knowledge_base_id
+            )
             try:
                 result = await self._attempt(attempt, operation, knowledge_base_id, deadline)
             except QConnectError as error:

@@ -251,8 +251,10 @@ class FaultInjector:
             rule = self._first(
                 operation,
                 kb,
-                lambda r: r.page_fault in ("empty_page", "empty_last_token")
-                or (r.page_fault is not None and has_token),
+                lambda r: (
+                    r.page_fault in ("empty_page", "empty_last_token")
+                    or (r.page_fault is not None and has_token)
+                ),
             )
             if rule is not None:
                 return Decision(latency, page_fault=rule.page_fault)

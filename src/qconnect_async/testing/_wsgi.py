@@ -85,6 +85,8 @@ def _skew_error(environ: dict[str, Any], now: float) -> ErrorReply | None:
         message = f"Signature not yet current: {stamp} is still later than {at(now + MAX_SKEW)} "
         return ErrorReply(403, "InvalidSignatureException", f"{message}({at(now)} + 5 min.)")
     return None
+
+
 def _base_url(environ: dict[str, Any]) -> str:
     """Where this request reached the server: presigned URLs must lead back here."""
     host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
