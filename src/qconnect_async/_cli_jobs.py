@@ -102,7 +102,7 @@ def _start_arguments(parser: argparse.ArgumentParser) -> None:
         action="extend",
         type=_pair,
         metavar="KEY=VALUE",
-        help="metadata of the job (repeatable)",
+        help="metadata of the job (repeatable; after KB and FILE, or it takes them)",
     )
     add("--client-token", help="makes a repeated start idempotent (default: a new one)")
 
