@@ -1,8 +1,8 @@
 """Typed async SDK for the import jobs of Amazon Q in Connect knowledge bases.
 
-    async with QConnectClient(region_name="us-east-1") as client:
-        async for job in client.list_import_jobs(kb_id):
-            print(job.import_job_id, job.status)
+async with QConnectClient(region_name="us-east-1") as client:
+    async for job in client.list_import_jobs(kb_id):
+        print(job.import_job_id, job.status)
 """
 
 from importlib.metadata import PackageNotFoundError, version

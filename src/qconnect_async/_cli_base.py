@@ -9,17 +9,57 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from qconnect_async import ValidationError
+
 from ._output import Progress
 
-__all__ = ["Command", "Invocation", "UsageError", "positive_int"]
+__all__ = [
+    "CONFIGURATION",
+    "INTERRUPTED",
+    "OK",
+    "OTHER",
+    "SERVICE",
+    "USAGE",
+    "Command",
+    "CommandError",
+    "Invocation",
+    "UsageError",
+    "checked_input",
+    "positive_int",
+]
+
+# The AWS CLI v2's return codes.
+OK, INTERRUPTED, USAGE, CONFIGURATION, SERVICE, OTHER = 0, 130, 252, 253, 254, 255
 
 
 class UsageError(Exception):
     """Bad command-line arguments or values: one line on stderr, exit status 252."""
+
+
+class CommandError(Exception):
+    """A command's own failure, worded for the user: ``str()`` on stderr, exit ``status``."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@contextmanager
+def checked_input() -> Iterator[None]:
+    """Around a library call: its refusal of an input before any request (a bad ID, an ARN
+    of another Region, a missing file) is a bad command line (252), as ``aws`` has it."""
+    try:
+        yield
+    except ValidationError as exc:
+        # operation set: the service answered ValidationException (254, not ours to judge).
+        if exc.operation is not None:
+            raise
+        raise UsageError(exc.message) from None
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import Any
 
 from qconnect_async import ImportJob, ImportJobStatus, QConnectClient, ValidationError
 
-from ._cli_base import Command, Invocation, UsageError, positive_int
+from ._cli_base import Command, Invocation, UsageError, checked_input, positive_int
 from ._output import ListingWriter, make_writer
 
 __all__ = ["LIST_IMPORT_JOBS", "decode_token", "encode_token"]
@@ -82,6 +82,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--page-size", type=_page_size, metavar="N", help="jobs per request, 1-100 (default 100)")
     add("--no-paginate", action="store_true", help="one request; print the service's nextToken")
     add("--max-concurrency", type=positive_int, default=8, metavar="N", help="requests at once")
+    parser.set_defaults(rest="knowledge_bases")  # positionals after options land here too
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -104,7 +105,12 @@ def _check(args: argparse.Namespace) -> None:
     # The client checks IDs and tokens before any request; an unopened client sends nothing.
     probe = QConnectClient()
     try:
-        ids = list(dict.fromkeys(probe.list_import_jobs(kb).knowledge_base_id for kb in kbs))
+        # The KBs as given (an ARN stays one), once each: the client checks an ARN's Region
+        # against its own once it is open, which this unopened probe cannot.
+        given: dict[str, str] = {}
+        for kb in kbs:
+            given.setdefault(probe.list_import_jobs(kb).knowledge_base_id, kb)
+        ids = list(given)
         if paging and len(ids) != 1:
             raise UsageError(f"{', '.join(paging)}: give exactly one knowledge base")
         if args.no_paginate and args.max_items is not None:
@@ -115,7 +121,7 @@ def _check(args: argparse.Namespace) -> None:
             probe.list_import_jobs(ids[0], starting_token=args.start[0])
     except ValidationError as exc:
         raise UsageError(exc.message) from None
-    args.kb_ids = ids
+    args.kb_ids = list(given.values())
 
 
 async def _run(args: argparse.Namespace, inv: Invocation) -> None:
@@ -165,7 +171,8 @@ async def _list_one(client: QConnectClient, args: argparse.Namespace, inv: Invoc
     )
     left = args.max_items
     inv.progress.start(1)
-    pager = client.list_import_jobs(kb, page_size=args.page_size, starting_token=token)
+    with checked_input():
+        pager = client.list_import_jobs(kb, page_size=args.page_size, starting_token=token)
     with _Ending(writer, inv) as ending:
         # Until a page is printed, the rest starts where this listing starts.
         ending.token = token if raw else encode_token(token, skip)
@@ -234,7 +241,8 @@ async def _list_many(client: QConnectClient, args: argparse.Namespace, inv: Invo
     interleaved = inv.progress.enabled and inv.output != "table" and inv.stdout.isatty()
     inv.progress.start(len(kbs))
     with _Ending(writer, inv) as ending:
-        jobs = client.list_import_jobs_many(kbs, page_size=args.page_size, on_listing_done=done)
+        with checked_input():
+            jobs = client.list_import_jobs_many(kbs, page_size=args.page_size, on_listing_done=done)
         async with aclosing(jobs):
             async for job in jobs:
                 ending.printed = True

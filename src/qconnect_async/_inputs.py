@@ -28,9 +28,7 @@ _MAX_TOKEN = 4096
 _UUID = r"[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}"
 _ID = re.compile(_UUID)
 # arn:PARTITION:wisdom:REGION:ACCOUNT:knowledge-base/ID, as the service model's pattern allows.
-_KB_ARN = re.compile(
-    rf"arn:([a-z-]+):wisdom:([a-z0-9-]*):[0-9]{{12}}:knowledge-base/({_UUID})"
-)
+_KB_ARN = re.compile(rf"arn:([a-z-]+):wisdom:([a-z0-9-]*):[0-9]{{12}}:knowledge-base/({_UUID})")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,11 +22,14 @@ from qconnect_async import ImportJob, QConnectError
 __all__ = [
     "CSV_COLUMNS",
     "FORMATS",
+    "JOB_KEY",
     "LIST_KEY",
     "ListingWriter",
     "Progress",
     "aws_shape",
+    "job_shape",
     "make_writer",
+    "write_job",
 ]
 
 FORMATS = ("json", "text", "table", "ndjson", "csv")
@@ -57,6 +60,42 @@ def aws_shape(job: ImportJob) -> dict[str, Any]:
         if isinstance(value, str) and value.endswith("Z"):
             data[key] = value[:-1] + "+00:00"
     return data
+
+
+#: The key of the job in GetImportJob's (and StartImportJob's) answer.
+JOB_KEY = "importJob"
+_SECRETS = (("url", "url"), ("failed_record_report", "failedRecordReport"))
+
+
+def job_shape(job: ImportJob) -> dict[str, Any]:
+    """A job as ``aws qconnect get-import-job`` prints it, presigned URLs included.
+
+    The user asked for the job, and the URLs are how to use it (the failed-record report
+    above all), so stdout has them; errors, progress and logs never do.
+    """
+    data = aws_shape(job)
+    for name, key in _SECRETS:
+        secret = getattr(job, name)
+        if secret is not None:
+            data[key] = secret.get_secret_value()
+    return data
+
+
+def write_job(output: str, job: ImportJob, stream: TextIO, *, query: Any = None) -> None:
+    """One job in an output format: ``{"importJob": {...}}`` (json, text, ``--query``), the
+    job itself a line (ndjson) or a row (csv), a FIELD/VALUE table for a person."""
+    shaped = job_shape(job)
+    document = {JOB_KEY: shaped}
+    if query is not None:
+        write_value(output, query.search(document), stream)
+    elif output in ("json", "text"):
+        write_value(output, document, stream)
+    elif output == "table":
+        rows = [{"FIELD": k, "VALUE": v} for k, v in shaped.items()]
+        _plain_table(["FIELD", "VALUE"], rows, stream)
+        stream.flush()
+    else:
+        write_value(output, shaped, stream)
 
 
 def _compact(value: Any) -> str:

@@ -34,6 +34,8 @@ CLOSED_MESSAGE = "this QConnectClient is closed"
 T = TypeVar("T")
 
 logger = logging.getLogger("qconnect_async")
+#: One DEBUG line per attempt as it starts: a child logger, so it can be kept or dropped alone.
+request_logger = logging.getLogger("qconnect_async.requests")
 
 
 def _loop_time() -> float:
@@ -144,6 +146,9 @@ class Sender:
             number += 1
             if self._closed:
                 raise RuntimeError(CLOSED_MESSAGE)
+            request_logger.debug(
+                "%s attempt %d (knowledge_base_id=%s)", operation, number, knowledge_base_id
+            )
             try:
                 result = await self._attempt(attempt, operation, knowledge_base_id, deadline)
             except QConnectError as error:

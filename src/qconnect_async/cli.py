@@ -3,6 +3,8 @@
     qconnect-async list-import-jobs --knowledge-base-id KB [--max-items N] [--starting-token T]
     qconnect-async list-import-jobs --all --status FAILED --output table
     qconnect-async list-import-jobs --demo          # a local fake service: no AWS account needed
+    qconnect-async start-import-job --knowledge-base-id KB answers.csv --wait
+    qconnect-async get-import-job KB JOB | delete-import-job KB JOB | wait-import-job KB JOB
 
 Global options work after any command, as with ``aws``: ``--output json|text|table|ndjson|csv``
 (else ``AWS_DEFAULT_OUTPUT``, else the profile's ``output``, else json), ``--query`` (JMESPath),
@@ -11,7 +13,10 @@ Global options work after any command, as with ``aws``: ``--output json|text|tab
 
 Exit status, as the AWS CLI v2's: 0 done, 252 bad command line, 253 bad configuration (no
 region, no credentials, unknown profile), 254 the service answered with an error, 255 any
-other failure (connection, malformed answer), 130 interrupted (Ctrl-C).
+other failure (connection, malformed answer, a wait's --timeout), 130 interrupted (Ctrl-C).
+An import job that ended FAILED under ``--wait`` / ``wait-import-job`` is 254 too: the
+service ran the import and refused it (scripts tell it from 255, "could not find out").
+A retry that waits more than a second is announced on stderr, whatever the command.
 
 This module uses only the public face of the package, as any application would.
 """
@@ -26,17 +31,36 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import botocore.session
 from botocore.exceptions import BotoCoreError
 from jmespath.exceptions import JMESPathError
 
-from qconnect_async import QConnectError, RetryPolicy, TransportError, ValidationError
+from qconnect_async import (
+    DeadlineExceededError,
+    QConnectError,
+    RetryDetails,
+    RetryPolicy,
+    TransportError,
+    ValidationError,
+)
 from qconnect_async import __version__ as _version
 
-from ._cli_base import Command, Invocation, UsageError
+from ._cli_base import (
+    CONFIGURATION,
+    INTERRUPTED,
+    OK,
+    OTHER,
+    SERVICE,
+    USAGE,
+    Command,
+    CommandError,
+    Invocation,
+    UsageError,
+)
+from ._cli_jobs import DELETE_IMPORT_JOB, GET_IMPORT_JOB, START_IMPORT_JOB, WAIT_IMPORT_JOB
 from ._cli_list import LIST_IMPORT_JOBS
 from ._output import FORMATS, Progress, compile_query
 
@@ -44,10 +68,14 @@ __all__ = ["COMMANDS", "main"]
 
 PROG = "qconnect-async"
 #: The subcommands, in the order of --help.
-COMMANDS: tuple[Command, ...] = (LIST_IMPORT_JOBS,)
+COMMANDS: tuple[Command, ...] = (
+    LIST_IMPORT_JOBS,
+    START_IMPORT_JOB,
+    GET_IMPORT_JOB,
+    WAIT_IMPORT_JOB,
+    DELETE_IMPORT_JOB,
+)
 
-# The AWS CLI v2's return codes.
-OK, INTERRUPTED, USAGE, CONFIGURATION, SERVICE, OTHER = 0, 130, 252, 253, 254, 255
 #: The codes of errors in the user's AWS setup, not in the request or the service.
 _CONFIG_CODES = frozenset(
     {
@@ -68,6 +96,8 @@ _MESSAGES = {
     "NoCredentialsError": "Unable to locate credentials. You can configure credentials by "
     "setting AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE.",
 }
+#: A retry that waits longer than this (seconds) is announced on stderr.
+_NOTICE_AFTER = 1.0
 #: The longest error message printed whole; a longer one is cut (--debug shows it all).
 _MAX_MESSAGE = 300
 #: The demo's knowledge bases: a name, and the statuses of its jobs (oldest first).
@@ -137,10 +167,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     # argparse takes a `*` positional from the first run of positionals only
     # (`KB --output json KB2` leaves KB2 over): later ones are taken here.
     unknown = [arg for arg in extra if arg.startswith("-")]
-    if unknown or (extra and not hasattr(args, "knowledge_bases")):
+    rest: str | None = getattr(args, "rest", None)
+    if unknown or (extra and rest is None):
         parser.error(f"unrecognized arguments: {' '.join(unknown or extra)}")
-    if extra:
-        args.knowledge_bases += extra
+    if extra and rest is not None:
+        setattr(args, rest, getattr(args, rest) + extra)
     return args
 
 
@@ -167,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "region_name": args.region,
                 "endpoint_url": args.endpoint_url,
                 "profile_name": args.profile,
-                "retry": _retry_policy(args),
+                "retry": _retry_policy(args, progress),
             },
             stdout=sys.stdout,
             progress=progress,
@@ -199,11 +230,12 @@ def _log_to_stderr() -> None:
     logger.setLevel(logging.DEBUG)
 
 
-def _retry_policy(args: argparse.Namespace) -> RetryPolicy | None:
-    """Attempts per request from ``AWS_MAX_ATTEMPTS`` or the profile's ``max_attempts``, as
-    the AWS CLI reads them; None: the library's default policy."""
+def _retry_policy(args: argparse.Namespace, progress: Progress) -> RetryPolicy:
+    """The library's default policy with a notice of long retries on stderr, and the attempts
+    per request from ``AWS_MAX_ATTEMPTS`` or the profile's ``max_attempts`` (as ``aws``)."""
+    notice = _retry_notice(progress)
     if args.demo:
-        return None
+        return RetryPolicy(on_retry=notice)
     try:
         attempts = botocore.session.Session(profile=args.profile).get_config_variable(
             "max_attempts"
@@ -213,10 +245,27 @@ def _retry_policy(args: argparse.Namespace) -> RetryPolicy | None:
     except ValueError:
         raise _ConfigError("AWS_MAX_ATTEMPTS (or max_attempts) is not a whole number") from None
     if attempts is None:
-        return None
+        return RetryPolicy(on_retry=notice)
     if not isinstance(attempts, int) or attempts < 1:
         raise _ConfigError(f"max_attempts must be at least 1, not {attempts!r}")
-    return RetryPolicy(max_attempts=attempts)
+    return RetryPolicy(max_attempts=attempts, on_retry=notice)
+
+
+def _retry_notice(progress: Progress) -> Callable[[RetryDetails], None]:
+    """A retry hook: one stderr line per retry that waits long enough to be noticed, so that
+    a slow command says why (short waits stay silent; --debug logs every retry)."""
+
+    def notice(details: RetryDetails) -> None:
+        if details.wait <= _NOTICE_AFTER:
+            return
+        progress.clear()  # the line comes back at the next redraw
+        print(
+            f"retrying {details.operation} in {round(details.wait, 1):g}s ({details.cause.code})",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return notice
 
 
 def _output_format(args: argparse.Namespace) -> str:
@@ -277,6 +326,12 @@ def _report(exc: Exception, *, debug: bool) -> int:
 def _describe(exc: Exception) -> tuple[int, str]:
     if isinstance(exc, _ConfigError):
         return CONFIGURATION, str(exc)
+    if isinstance(exc, UsageError):  # found while running (the client's checks of its input)
+        return USAGE, f"{PROG}: error: {exc} (see {PROG} --help)"
+    if isinstance(exc, CommandError):
+        return exc.status, str(exc)
+    if isinstance(exc, DeadlineExceededError):
+        return OTHER, f"Timed out: {exc.message}"
     if not isinstance(exc, QConnectError):
         return OTHER, f"{type(exc).__name__}: {exc}"
     if exc.code in _CONFIG_CODES or (isinstance(exc, ValidationError) and exc.operation is None):

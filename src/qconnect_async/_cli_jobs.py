@@ -1,0 +1,291 @@
+"""``start-import-job``, ``get-import-job``, ``wait-import-job``, ``delete-import-job``.
+
+Each prints what ``aws qconnect`` prints for the operation (``{"importJob": {...}}``;
+delete prints nothing) and takes the knowledge base and the job (or file) positionally or as
+``--knowledge-base-id`` / ``--import-job-id``. Waiting (``--wait``, ``wait-import-job``)
+ends in one of: the job printed (COMPLETE, exit 0); the job printed and how to get its
+failed-record report on stderr (FAILED, exit 254); a timeout (exit 255). Progress is drawn
+on a terminal only, and never shows a presigned URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from qconnect_async import (
+    DeadlineExceededError,
+    ImportJob,
+    ImportJobFailedError,
+    QConnectClient,
+    ValidationError,
+)
+
+from ._cli_base import OTHER, SERVICE, Command, CommandError, Invocation, UsageError, checked_input
+from ._output import write_job
+
+__all__ = ["DELETE_IMPORT_JOB", "GET_IMPORT_JOB", "START_IMPORT_JOB", "WAIT_IMPORT_JOB"]
+
+PROG = "qconnect-async"
+#: The library's default wait (seconds), stated in --help.
+DEFAULT_TIMEOUT = 600.0
+#: How often the waiting line on a terminal is redrawn (its elapsed time), seconds.
+_TICK = 1.0
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
+def _pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"not KEY=VALUE: {text!r}")
+    return key, value
+
+
+def _ids(parser: argparse.ArgumentParser, second: str, option: str | None, what: str) -> None:
+    """KB then ``second`` (JOB or FILE), positionally or as options."""
+    add = parser.add_argument
+    add(
+        "arguments",
+        nargs="*",
+        metavar=f"KB_ID_OR_ARN {second}",
+        help=f"the knowledge base and {what}",
+    )
+    add("--knowledge-base-id", dest="kb_option", metavar="ID", help="the knowledge base (or ARN)")
+    if option is not None:
+        add(option, dest="second_option", metavar=second, help=what)
+    parser.set_defaults(rest="arguments", second_name=option or second, second_option=None)
+
+
+def _job_arguments(parser: argparse.ArgumentParser) -> None:
+    _ids(parser, "JOB_ID", "--import-job-id", "the import job")
+
+
+def _wait_arguments(parser: argparse.ArgumentParser) -> None:
+    _job_arguments(parser)
+    _timeout_argument(parser)
+
+
+def _timeout_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up waiting after SECONDS (default {DEFAULT_TIMEOUT:g}): exit 255",
+    )
+
+
+def _start_arguments(parser: argparse.ArgumentParser) -> None:
+    _ids(parser, "FILE", None, "the file to import (a CSV of quick responses)")
+    add = parser.add_argument
+    add("--wait", action="store_true", help="wait until the job ends; print it then")
+    _timeout_argument(parser)
+    add("--content-type", default="text/csv", help="the file's media type (default text/csv)")
+    add("--import-job-type", default="QUICK_RESPONSES", help="default QUICK_RESPONSES")
+    add(
+        "--metadata",
+        nargs="+",
+        action="extend",
+        type=_pair,
+        metavar="KEY=VALUE",
+        help="metadata of the job (repeatable; after KB and FILE, or it takes them)",
+    )
+    add("--client-token", help="makes a repeated start idempotent (default: a new one)")
+
+
+def _check(args: argparse.Namespace) -> None:
+    """The KB and the job (or file), from positionals and options; their syntax."""
+    wanted = [
+        ("--knowledge-base-id", args.kb_option),
+        (args.second_name, args.second_option),
+    ]
+    given = list(args.arguments)
+    values: list[str] = []
+    for name, option in wanted:
+        if option is not None:
+            values.append(option)
+        elif given:
+            values.append(given.pop(0))
+        else:
+            raise UsageError(f"the following arguments are required: {name}")
+    if given:
+        raise UsageError(f"unexpected arguments: {' '.join(given)}")
+    args.kb, args.second = values
+    try:
+        # An unopened client checks the ID's syntax and sends nothing; the KB is passed on as
+        # given (an ARN's Region is checked once the client is open).
+        QConnectClient().list_import_jobs(args.kb)
+    except ValidationError as exc:
+        raise UsageError(exc.message) from None
+
+
+def _check_start(args: argparse.Namespace) -> None:
+    _check(args)
+    if not os.path.isfile(args.second):
+        what = "no such file" if not os.path.exists(args.second) else "not a regular file"
+        raise UsageError(f"{what}: {args.second!r}")
+    args.size = os.path.getsize(args.second)
+    if args.timeout != DEFAULT_TIMEOUT and not args.wait:
+        raise UsageError("--timeout goes with --wait")
+
+
+def _client(inv: Invocation) -> QConnectClient:
+    return QConnectClient(max_concurrency=1, **inv.client_options)
+
+
+async def _start(args: argparse.Namespace, inv: Invocation) -> None:
+    async with _client(inv) as client:
+        inv.progress.note(f"uploading {os.path.basename(args.second)} ({_size(args.size)})...")
+        with checked_input():
+            job = await client.start_import_job(
+                args.kb,
+                args.second,
+                import_job_type=args.import_job_type,
+                content_type=args.content_type,
+                metadata=dict(args.metadata) if args.metadata else None,
+                client_token=args.client_token,
+            )
+        inv.log.debug("started import job %s (upload %s)", job.import_job_id, job.upload_id)
+        if args.wait:
+            inv.progress.note(f"started import job {job.import_job_id}")
+            job = await _wait(client, args, inv, job.import_job_id, str(job.status))
+        inv.progress.clear()
+        write_job(inv.output, job, inv.stdout, query=inv.query)
+
+
+async def _get(args: argparse.Namespace, inv: Invocation) -> None:
+    async with _client(inv) as client:
+        with checked_input():
+            job = await client.get_import_job(args.kb, args.second)
+        write_job(inv.output, job, inv.stdout, query=inv.query)
+
+
+async def _wait_command(args: argparse.Namespace, inv: Invocation) -> None:
+    async with _client(inv) as client:
+        job = await _wait(client, args, inv, args.second, "")
+        inv.progress.clear()
+        write_job(inv.output, job, inv.stdout, query=inv.query)
+
+
+async def _delete(args: argparse.Namespace, inv: Invocation) -> None:
+    async with _client(inv) as client:
+        with checked_input():
+            await client.delete_import_job(args.kb, args.second)
+
+
+async def _wait(
+    client: QConnectClient, args: argparse.Namespace, inv: Invocation, job_id: str, status: str
+) -> ImportJob:
+    """The job once COMPLETE; a FAILED job is printed, then a CommandError (254) says how to
+    get its report; a timeout is a CommandError (255)."""
+    started = time.monotonic()
+
+    def draw() -> None:
+        seen = f" ({status})" if status else ""
+        elapsed = time.monotonic() - started
+        inv.progress.note(f"waiting for import job {job_id}{seen}: {elapsed:.0f}s")
+
+    ticker = asyncio.create_task(_every(_TICK, draw)) if inv.progress.enabled else None
+    try:
+        with checked_input():
+            return await client.wait_for_import_job(args.kb, job_id, timeout=args.timeout)
+    except ImportJobFailedError as exc:
+        inv.progress.clear()
+        job: ImportJob | None = exc.job
+        if job is not None:
+            write_job(inv.output, job, inv.stdout, query=inv.query)
+        raise CommandError(_failed(args.kb, job_id, job), SERVICE) from None
+    except DeadlineExceededError:
+        raise CommandError(
+            f"Timed out: import job {job_id} did not end within {args.timeout:g}s "
+            f"(--timeout). It goes on; to wait again: {PROG} wait-import-job {args.kb} {job_id}",
+            OTHER,
+        ) from None
+    finally:
+        if ticker is not None:
+            ticker.cancel()
+            await asyncio.wait((ticker,))  # leave no task behind; never raises its cancel
+
+
+async def _every(seconds: float, draw: Callable[[], None]) -> None:
+    while True:
+        draw()
+        await asyncio.sleep(seconds)
+
+
+def _failed(kb: str, job_id: str, job: Any) -> str:
+    """What stderr says of a job that ended without importing: how to read the report."""
+    status = job.status if job is not None else "FAILED"
+    text = f"\nImport job {job_id} ended {status}."
+    if job is not None and job.failed_record_report is not None:
+        # The URL itself is a secret: stdout has it (in the job), stderr only says where.
+        text += (
+            " Its failed-record report (a CSV of each row that failed, and why) is at the "
+            "presigned URL failedRecordReport of the job; to get it:\n"
+            f"  {PROG} get-import-job {kb} {job_id} --query importJob.failedRecordReport "
+            "--output text | xargs curl -s"
+        )
+    return text
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / (1024 * 1024):.1f} MiB"
+
+
+START_IMPORT_JOB = Command(
+    name="start-import-job",
+    help="upload a file and start an import job of it (--wait: until it ends)",
+    add_arguments=_start_arguments,
+    check=_check_start,
+    run=_start,
+    epilog="""\
+examples:
+  qconnect-async start-import-job --knowledge-base-id KB_ID answers.csv
+  qconnect-async start-import-job KB_ID answers.csv --wait --metadata team=support""",
+)
+GET_IMPORT_JOB = Command(
+    name="get-import-job",
+    help="an import job, with its presigned URLs (url, failedRecordReport)",
+    add_arguments=_job_arguments,
+    check=_check,
+    run=_get,
+    epilog="""\
+examples:
+  qconnect-async get-import-job --knowledge-base-id KB_ID --import-job-id JOB_ID
+  qconnect-async get-import-job KB_ID JOB_ID --query importJob.status --output text""",
+)
+WAIT_IMPORT_JOB = Command(
+    name="wait-import-job",
+    help="wait until an import job ends; print it (FAILED: exit 254)",
+    add_arguments=_wait_arguments,
+    check=_check,
+    run=_wait_command,
+    epilog="""\
+examples:
+  qconnect-async wait-import-job KB_ID JOB_ID --timeout 300""",
+)
+DELETE_IMPORT_JOB = Command(
+    name="delete-import-job",
+    help="delete an import job (one still running is a ConflictException)",
+    add_arguments=_job_arguments,
+    check=_check,
+    run=_delete,
+)
