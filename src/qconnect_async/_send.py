@@ -38,6 +38,8 @@ INITIAL_WINDOW = 4
 T = TypeVar("T")
 
 logger = logging.getLogger("qconnect_async")
+#: One DEBUG line per attempt as it starts: a child logger, so it can be kept or dropped alone.
+request_logger = logging.getLogger("qconnect_async.requests")
 
 
 def _loop_time() -> float:
@@ -156,7 +158,7 @@ class Sender:
             number += 1
             if self._closed:
                 raise RuntimeError(CLOSED_MESSAGE)
-            logger.debug(
+            request_logger.debug(
                 "%s attempt %d (knowledge_base_id=%s)", operation, number, knowledge_base_id
             )
             try:
