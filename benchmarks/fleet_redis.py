@@ -34,29 +34,20 @@ from qconnect_async._ratelimit import SendOutcome
 from qconnect_async.redis import RedisRateLimiter
 from qconnect_async.testing import RemoteQConnectServer
 
-from . import fleet
+from . import fleet, throttled
 from ._common import ACCESS_KEY, SECRET_KEY, Row, Section, isolated_aws_env, median, runs_of
 
 GOAL_WALL, GOAL_THROTTLED, GOAL_OUTAGE = 1.12, 0.03, 2.0
 
 
 @dataclass(frozen=True)
-class Sizes:
+class Sizes(throttled.Sizes):
+    """The throttled scenario's sizes, at the fleet's scale."""
+
     kbs: int = 40
     jobs_per_kb: int = 1200
-    page_size: int = 100
     width: int = 8  # max_concurrency of each worker's client
-    rate: float = 40.0
-    burst: int = 5
     runs: int = 3
-
-    @property
-    def pages(self) -> int:
-        return self.kbs * -(-self.jobs_per_kb // self.page_size)
-
-    @property
-    def ideal(self) -> float:
-        return max(self.pages - self.burst, 0) / self.rate
 
 
 FULL = Sizes()
