@@ -23,7 +23,13 @@ from aiobotocore.config import AioConfig
 
 from qconnect_async import QConnectClient, QConnectError
 
-from ._common import ACCESS_KEY, SECRET_KEY, aiobotocore_client, isolated_aws_env
+from ._common import (
+    ACCESS_KEY,
+    SECRET_KEY,
+    aiobotocore_client,
+    aiobotocore_fan_out,
+    isolated_aws_env,
+)
 
 
 @dataclass(frozen=True)
@@ -84,23 +90,11 @@ async def aiobotocore_adaptive(member: Member) -> AsyncIterator[Listing]:
         region = member.region
 
     async with aiobotocore_client(_Server(), config) as client:  # type: ignore[arg-type]
-        paginator = client.get_paginator("list_import_jobs")
-        gate = asyncio.Semaphore(member.width)
 
         async def listing() -> tuple[int, int]:
-            listed = 0
-
-            async def one(kb: str) -> None:
-                nonlocal listed
-                async with gate:
-                    pages = paginator.paginate(
-                        knowledgeBaseId=kb, PaginationConfig={"PageSize": member.page_size}
-                    )
-                    async for page in pages:
-                        listed += len(page["importJobSummaries"])
-
-            results = await asyncio.gather(*(one(kb) for kb in member.kbs), return_exceptions=True)
-            return listed, sum(isinstance(r, Exception) for r in results)
+            return await aiobotocore_fan_out(
+                client, member.kbs, width=member.width, page_size=member.page_size
+            )
 
         yield listing
 

@@ -19,7 +19,15 @@ from aiobotocore.config import AioConfig
 from qconnect_async import QConnectClient, QConnectError
 from qconnect_async.testing import RemoteQConnectServer
 
-from ._common import Row, Section, aiobotocore_client, median, qconnect_client, runs_of
+from ._common import (
+    Row,
+    Section,
+    aiobotocore_client,
+    aiobotocore_fan_out,
+    median,
+    qconnect_client,
+    runs_of,
+)
 
 MODES = ("legacy", "standard", "adaptive")
 GOAL_WALL, GOAL_THROTTLED = 1.1, 0.05
@@ -86,22 +94,11 @@ async def _aiobotocore_row(
 ) -> Outcome:
     config = AioConfig(max_pool_connections=max(10, sizes.width), retries={"mode": mode})
     async with aiobotocore_client(server, config) as client:
-        paginator = client.get_paginator("list_import_jobs")
-        gate = asyncio.Semaphore(sizes.width)
-        listed = 0
-
-        async def one(kb: str) -> None:
-            nonlocal listed
-            async with gate:
-                pages = paginator.paginate(
-                    knowledgeBaseId=kb, PaginationConfig={"PageSize": sizes.page_size}
-                )
-                async for page in pages:
-                    listed += len(page["importJobSummaries"])
 
         async def listing() -> tuple[int, int]:
-            results = await asyncio.gather(*(one(kb) for kb in kbs), return_exceptions=True)
-            return listed, sum(isinstance(result, Exception) for result in results)
+            return await aiobotocore_fan_out(
+                client, kbs, width=sizes.width, page_size=sizes.page_size
+            )
 
         return await _timed(server, sizes, listing)
 
