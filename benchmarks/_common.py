@@ -107,24 +107,23 @@ def aiobotocore_client(server: RemoteQConnectServer, config: AioConfig | None = 
 
 async def aiobotocore_fan_out(
     client: Any, kbs: Sequence[str], *, width: int, page_size: int
-) -> tuple[int, int]:
+) -> tuple[list[str], int]:
     """Raw aiobotocore's many-KB listing: one paginator per KB, at most ``width`` at once.
 
-    Returns (jobs listed, KBs failed); failures are counted, not raised (gather's
-    return_exceptions), as a caller of raw aiobotocore would write it.
+    Returns (the import job ids listed, repeats kept; KBs failed); failures are counted, not
+    raised (gather's return_exceptions), as a caller of raw aiobotocore would write it.
     """
     paginator = client.get_paginator("list_import_jobs")
     gate = asyncio.Semaphore(width)
-    listed = 0
+    ids: list[str] = []
 
     async def one(kb: str) -> None:
-        nonlocal listed
         async with gate:
             pages = paginator.paginate(
                 knowledgeBaseId=kb, PaginationConfig={"PageSize": page_size}
             )
             async for page in pages:
-                listed += len(page["importJobSummaries"])
+                ids.extend(job["importJobId"] for job in page["importJobSummaries"])
 
     results = await asyncio.gather(*(one(kb) for kb in kbs), return_exceptions=True)
-    return listed, sum(isinstance(result, Exception) for result in results)
+    return ids, sum(isinstance(result, Exception) for result in results)

@@ -92,9 +92,10 @@ async def aiobotocore_adaptive(member: Member) -> AsyncIterator[Listing]:
     async with aiobotocore_client(_Server(), config) as client:  # type: ignore[arg-type]
 
         async def listing() -> tuple[int, int]:
-            return await aiobotocore_fan_out(
+            ids, failed = await aiobotocore_fan_out(
                 client, member.kbs, width=member.width, page_size=member.page_size
             )
+            return len(ids), failed
 
         yield listing
 

@@ -96,9 +96,10 @@ async def _aiobotocore_row(
     async with aiobotocore_client(server, config) as client:
 
         async def listing() -> tuple[int, int]:
-            return await aiobotocore_fan_out(
+            ids, failed = await aiobotocore_fan_out(
                 client, kbs, width=sizes.width, page_size=sizes.page_size
             )
+            return len(ids), failed
 
         return await _timed(server, sizes, listing)
 
