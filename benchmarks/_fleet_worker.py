@@ -1,8 +1,9 @@
 """One member of a fleet: `python -m benchmarks._fleet_worker --client NAME ...`.
 
 Opens its client, prints ``ready``, waits for ``go`` on stdin (the launcher releases every
-member at once), lists its KBs, prints one JSON line: wall seconds, jobs listed, KBs failed.
-Each member is its own process with its own client, as a deployment's workers are.
+member at once), lists its KBs, prints one JSON line: wall seconds, jobs listed, distinct job
+ids listed, KBs failed. Each member is its own process with its own client, as a deployment's
+workers are.
 
 ``CLIENTS`` maps a name to what a member runs; add an entry for another limiter (e.g. a
 Redis one shared by the fleet) and pass its name to ``fleet.run_fleet``.
@@ -18,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from aiobotocore.config import AioConfig
 
@@ -44,8 +46,9 @@ class Member:
     option: str | None  # a client-specific setting (e.g. a Redis URL), or None
 
 
-#: Lists the member's KBs; returns (jobs listed, KBs whose listing raised).
-Listing = Callable[[], Awaitable[tuple[int, int]]]
+#: Lists the member's KBs; returns (the import job ids listed, repeats kept; KBs whose
+#: listing raised).
+Listing = Callable[[], Awaitable[tuple[list[str], int]]]
 #: Opens a member's client (before the start) and yields its listing.
 ClientFactory = Callable[[Member], AbstractAsyncContextManager[Listing]]
 
@@ -60,22 +63,22 @@ async def qconnect_async(member: Member) -> AsyncIterator[Listing]:
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY,
     ) as client:
+        yield partial(_list_many, client, member)
 
-        async def listing() -> tuple[int, int]:
-            listed = failed = 0
-            many = client.list_import_jobs_many(
-                member.kbs, page_size=member.page_size, fail_fast=False
-            )
-            try:
-                async for _ in many:
-                    listed += 1
-            except ExceptionGroup as group:
-                failed = len(group.exceptions)
-            except QConnectError:
-                failed = 1
-            return listed, failed
 
-        yield listing
+async def _list_many(client: QConnectClient, member: Member) -> tuple[list[str], int]:
+    # fail_fast=False lists every KB it can, as the aiobotocore member's gather does.
+    ids: list[str] = []
+    failed = 0
+    many = client.list_import_jobs_many(member.kbs, page_size=member.page_size, fail_fast=False)
+    try:
+        async for job in many:
+            ids.append(job.import_job_id)
+    except ExceptionGroup as group:
+        failed = len(group.exceptions)
+    except QConnectError:
+        failed = 1
+    return ids, failed
 
 
 @asynccontextmanager
@@ -90,14 +93,9 @@ async def aiobotocore_adaptive(member: Member) -> AsyncIterator[Listing]:
         region = member.region
 
     async with aiobotocore_client(_Server(), config) as client:  # type: ignore[arg-type]
-
-        async def listing() -> tuple[int, int]:
-            ids, failed = await aiobotocore_fan_out(
-                client, member.kbs, width=member.width, page_size=member.page_size
-            )
-            return len(ids), failed
-
-        yield listing
+        yield partial(
+            aiobotocore_fan_out, client, member.kbs, width=member.width, page_size=member.page_size
+        )
 
 
 CLIENTS: dict[str, ClientFactory] = {
@@ -114,9 +112,9 @@ async def _member(name: str, member: Member) -> dict[str, float]:
         if line.strip() != "go":
             raise SystemExit(f"expected 'go', got {line!r}")
         start = time.perf_counter()
-        jobs, failed = await listing()
+        ids, failed = await listing()
         wall = time.perf_counter() - start
-    return {"wall": wall, "jobs": jobs, "failed": failed}
+    return {"wall": wall, "jobs": len(ids), "unique": len(set(ids)), "failed": failed}
 
 
 def main() -> int:

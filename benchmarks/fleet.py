@@ -49,6 +49,7 @@ class FleetOutcome:
     requests: int
     throttled: int
     jobs: int
+    unique: int  # distinct import job ids, summed over members (their KB shares are disjoint)
     failed: int
 
     @property
@@ -120,6 +121,7 @@ def run_fleet(
         requests=stats.total_requests,
         throttled=stats.throttled,
         jobs=sum(int(r["jobs"]) for r in results),
+        unique=sum(int(r["unique"]) for r in results),
         failed=sum(int(r["failed"]) for r in results),
     )
 
