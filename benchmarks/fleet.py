@@ -12,8 +12,12 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from operator import itemgetter
 from pathlib import Path
 
 from qconnect_async.testing import RemoteQConnectServer
@@ -57,6 +61,10 @@ class FleetOutcome:
         return self.throttled / self.requests if self.requests else float("nan")
 
 
+#: Something done during a run: (when, as a fraction of ``sizes.ideal`` after the release; what).
+Event = tuple[float, Callable[[], None]]
+
+
 def run_fleet(
     server: RemoteQConnectServer,
     kbs: list[str],
@@ -64,8 +72,14 @@ def run_fleet(
     client: str,
     *,
     option: str | None = None,
+    events: Sequence[Event] = (),
 ) -> FleetOutcome:
-    """One run: start the members, wait until all are ready, release them, collect."""
+    """One run: start the members, wait until all are ready, release them, collect.
+
+    ``option`` is passed to every member (``--option``). Each action of ``events`` is called
+    ``fraction * sizes.ideal`` seconds after the release, in time order, from one thread
+    started right after the go and joined before this returns (see ``_timeline``).
+    """
     shares = [kbs[i :: sizes.members] for i in range(sizes.members)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(_ROOT), *sys.path])}
     procs = []
@@ -100,14 +114,15 @@ def run_fleet(
             assert proc.stdin is not None
             proc.stdin.write("go\n")
             proc.stdin.flush()
-        results = []
-        for proc in procs:
-            out, _ = proc.communicate(timeout=600)
-            results.append(json.loads(out.strip().splitlines()[-1]))
-        # The last member's own wall (from its release): process exits are not listing time.
-        wall = max(r["wall"] for r in results)
-        if not 0 < wall <= time.perf_counter() - start:
-            raise RuntimeError(f"a member reported an impossible wall: {wall!r}")
+        with _timeline(events, start, sizes.ideal):
+            results = []
+            for proc in procs:
+                out, _ = proc.communicate(timeout=600)
+                results.append(json.loads(out.strip().splitlines()[-1]))
+            # The last member's own wall (from its release): process exits are not listing time.
+            wall = max(r["wall"] for r in results)
+            if not 0 < wall <= time.perf_counter() - start:
+                raise RuntimeError(f"a member reported an impossible wall: {wall!r}")
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -124,6 +139,40 @@ def run_fleet(
         unique=sum(int(r["unique"]) for r in results),
         failed=sum(int(r["failed"]) for r in results),
     )
+
+
+@contextmanager
+def _timeline(events: Sequence[Event], start: float, ideal: float) -> Iterator[None]:
+    """Call each action at ``start + fraction * ideal`` (perf_counter) from one thread.
+
+    The thread is joined on the way out. When the run fails, the actions not yet due are
+    skipped (the error is not delayed by them); an action that raises ends the timeline, and
+    its error is raised once the run has ended.
+    """
+    skip = threading.Event()
+    errors: list[BaseException] = []
+
+    def timeline() -> None:
+        for fraction, action in sorted(events, key=itemgetter(0)):
+            if skip.wait(max(0.0, start + fraction * ideal - time.perf_counter())):
+                return
+            try:
+                action()
+            except BaseException as error:  # raised in the launcher's thread, after the join
+                errors.append(error)
+                return
+
+    thread = threading.Thread(target=timeline, name="fleet-events")
+    thread.start()
+    try:
+        yield
+    except BaseException:
+        skip.set()
+        raise
+    finally:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def fleet_rows(
