@@ -5,8 +5,9 @@ member at once), lists its KBs, prints one JSON line: wall seconds, jobs listed,
 ids listed, KBs failed. Each member is its own process with its own client, as a deployment's
 workers are.
 
-``CLIENTS`` maps a name to what a member runs; add an entry for another limiter (e.g. a
-Redis one shared by the fleet) and pass its name to ``fleet.run_fleet``.
+``CLIENTS`` maps a name to what a member runs: qconnect_async (its own AdaptiveRateLimiter),
+aiobotocore adaptive, and redis (qconnect_async with a RedisRateLimiter on one key shared by
+the fleet). Add an entry for another limiter and pass its name to ``fleet.run_fleet``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from aiobotocore.config import AioConfig
 
-from qconnect_async import QConnectClient, QConnectError
+from qconnect_async import QConnectClient, QConnectError, RateLimiter
+from qconnect_async.redis import RedisRateLimiter
 
 from ._common import (
     ACCESS_KEY,
@@ -43,7 +46,7 @@ class Member:
     kbs: list[str]
     page_size: int
     width: int
-    option: str | None  # a client-specific setting (e.g. a Redis URL), or None
+    option: str | None  # a client-specific setting (the redis client's JSON), or None
 
 
 #: Lists the member's KBs; returns (the import job ids listed, repeats kept; KBs whose
@@ -56,14 +59,34 @@ ClientFactory = Callable[[Member], AbstractAsyncContextManager[Listing]]
 @asynccontextmanager
 async def qconnect_async(member: Member) -> AsyncIterator[Listing]:
     """qconnect_async with its default limiter: one AdaptiveRateLimiter per process."""
-    async with QConnectClient(
+    async with _client(member) as client:
+        yield partial(_list_many, client, member)
+
+
+@asynccontextmanager
+async def qconnect_async_redis(member: Member) -> AsyncIterator[Listing]:
+    """qconnect_async with a RedisRateLimiter: ``--option '{"url": ..., "key": ...}'``.
+
+    Every member given the same key shares one rate (the fleet's).
+    """
+    if member.option is None:
+        raise SystemExit('--client redis needs --option \'{"url": ..., "key": ...}\'')
+    shared = json.loads(member.option)
+    limiter = RedisRateLimiter(shared["url"], key=shared["key"])
+    # Closed after the client: the limiter tells Redis what is left before the member exits.
+    async with limiter, _client(member, rate_limiter=limiter) as client:
+        yield partial(_list_many, client, member)
+
+
+def _client(member: Member, *, rate_limiter: RateLimiter[Any] | None = None) -> QConnectClient:
+    return QConnectClient(
         region_name=member.region,
         endpoint_url=member.endpoint_url,
         max_concurrency=member.width,
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY,
-    ) as client:
-        yield partial(_list_many, client, member)
+        rate_limiter=rate_limiter,
+    )
 
 
 async def _list_many(client: QConnectClient, member: Member) -> tuple[list[str], int]:
@@ -101,6 +124,7 @@ async def aiobotocore_adaptive(member: Member) -> AsyncIterator[Listing]:
 CLIENTS: dict[str, ClientFactory] = {
     "qconnect_async": qconnect_async,
     "aiobotocore_adaptive": aiobotocore_adaptive,
+    "redis": qconnect_async_redis,
 }
 
 
