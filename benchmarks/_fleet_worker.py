@@ -1,9 +1,9 @@
 """One member of a fleet: `python -m benchmarks._fleet_worker --client NAME ...`.
 
-Opens its client, prints ``ready``, waits for ``go`` on stdin (the launcher releases every
-member at once), lists its KBs, prints one JSON line: wall seconds, jobs listed, distinct job
-ids listed, KBs failed. Each member is its own process with its own client, as a deployment's
-workers are.
+Opens its client, prints ``ready``, waits for ``go`` on stdin (``fleet.run_fleet`` releases
+every member at once), lists its KBs, prints one JSON line: wall (seconds from the go to its
+last job), jobs listed, distinct job ids listed, KBs failed. Each member is its own process
+with its own client, as a deployment's workers are.
 
 ``CLIENTS`` maps a name to what a member runs: qconnect_async (its own AdaptiveRateLimiter),
 aiobotocore adaptive, and redis (qconnect_async with a RedisRateLimiter on one key shared by

@@ -1,8 +1,10 @@
 """A fleet sharing one quota: N processes, each with its own client, one service rate limit.
 
 The members (``_fleet_worker``) open their clients first, then are released together; the
-server counts the throttles. ``run_fleet`` is reusable: pass another client name (an entry of
-``_fleet_worker.CLIENTS``) and member count for another variant of the rows.
+server counts the throttles. ``run_fleet`` launches every fleet row, this section's and
+``fleet_redis``'s: a client name (an entry of ``_fleet_worker.CLIENTS``), a member count, an
+``option`` for the members (the redis client's URL and key), and ``events`` for what happens
+during a run (Redis stopped and restarted).
 """
 
 from __future__ import annotations
