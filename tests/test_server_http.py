@@ -271,3 +271,21 @@ def test_http_1_0_keep_alive_request_is_closed(kb: str, qconnect_server: QConnec
             received += chunk
     assert received.startswith(b"HTTP/1.1 200 ")
     assert b"\r\nConnection: close\r\n" in received
+
+
+def test_the_service_model_is_loaded_when_the_server_starts() -> None:
+    """Loaded before any request: clients starting at once do not each load botocore's model.
+
+    (`functools.cache` lets every thread that misses compute: 32 first requests at once took
+    5-9 s on a 2-core machine, each thread walking botocore's data directory.)
+    """
+    from moto.core.utils import get_service_model
+
+    from qconnect_async.testing import _service
+
+    for cached in (_service._rules, _service._input_shape, get_service_model):
+        cached.cache_clear()
+    with QConnectServer():
+        assert _service._rules.cache_info().currsize == 1
+        assert _service._input_shape.cache_info().currsize == 1
+        assert get_service_model.cache_info().currsize == 1  # moto's, used per request

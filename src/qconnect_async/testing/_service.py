@@ -686,6 +686,11 @@ class QConnectWSGI:
         self.control = control
         # moto's app for qconnect, found by the dispatcher (`app`) for the first request.
         self._service_app: WSGIApp | None = None
+        # botocore's qconnect model, loaded now rather than by the first requests: `cache`
+        # lets every thread that misses load it, and a fleet of clients starting at once
+        # made 32 threads walk botocore's data directory together (5-9 s for a first page).
+        _rules()
+        _input_shape()  # also fills moto's get_service_model("qconnect") cache
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = str(environ.get("PATH_INFO", ""))
