@@ -8,6 +8,7 @@ import math
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -49,6 +50,16 @@ async def _until_shared(limiter: RedisRateLimiter) -> None:
     raise AssertionError("the limiter never rejoined the shared rate")
 
 
+async def _until_listening(server: RedisServer, channel: str, members: int) -> None:
+    """Wait until ``members`` limiters subscribed to ``channel`` (their listeners start)."""
+    for _ in range(500):
+        with server.sync() as client:
+            if dict(client.pubsub_numsub(channel)).get(channel.encode(), 0) >= members:
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"fewer than {members} listeners on {channel}")
+
+
 async def test_is_a_rate_limiter(redis_server: RedisServer) -> None:
     """RedisRateLimiter is a RateLimiter; a new key's fleet starts at the slow-start rate."""
     async with RedisRateLimiter(redis_server.url, key="proto") as limiter:
@@ -78,6 +89,54 @@ async def test_clients_of_one_process_share_one_controller(redis_server: RedisSe
         assert state["sends"] == 7
         assert state["enabled"] == 1
         assert math.isfinite(b.rate)  # b never saw its own throttle start the event
+
+
+async def test_a_cut_is_published_on_the_keys_channel(redis_server: RedisServer) -> None:
+    """The script publishes each cut ("{now} {rate}") on the key's channel, in its {tag}."""
+    with redis_server.sync() as client:
+        subscriber = client.pubsub(ignore_subscribe_messages=True)
+        subscriber.subscribe("{published}:cuts")
+        async with RedisRateLimiter(redis_server.url, key="published", **FAST) as limiter:
+            permit = await limiter.acquire()
+            limiter.release(permit, SendOutcome.THROTTLED)  # the first throttle: a cut
+            await _settle(limiter)
+        message = None
+        for _ in range(50):  # None for the subscription's own confirmation, ignored
+            message = message or subscriber.get_message(timeout=0.1)
+        subscriber.close()
+    assert message is not None
+    at, rate = (float(value) for value in message["data"].split())
+    assert at == pytest.approx(_hash(redis_server, "published")["cut_at"])
+    assert math.isfinite(rate) and rate > 0
+
+
+async def test_a_cut_voids_the_slots_other_members_booked(redis_server: RedisServer) -> None:
+    """A member waiting for its slot hears another's cut and books again, at the new rate."""
+    slow = {"start_rate": 2.0, "start_doubling": 1000.0, "burst": 1.0}  # a flat 2 req/s
+    async with (
+        RedisRateLimiter(redis_server.url, key="void", **slow) as a,
+        RedisRateLimiter(redis_server.url, key="void", **slow) as b,
+    ):
+        asks: list[str] = []
+        call = b._call
+
+        async def spy(ask: str, accepted: int, throttles: list[float]) -> Any:
+            asks.append(ask)
+            return await call(ask, accepted, throttles)
+
+        b._call = spy  # type: ignore[method-assign]
+        first = await a.acquire()  # the first slot is now; b's next one half a second away
+        await _send(b)  # b listens for cuts from its first acquire on
+        await _until_listening(redis_server, "{void}:cuts", 2)
+        waiting = asyncio.create_task(b.acquire())
+        await asyncio.sleep(0.05)  # b has booked and waits for its slot
+        a.release(first, SendOutcome.THROTTLED)  # a's throttle cuts the fleet's rate
+        b.release(await waiting, SendOutcome.ACCEPTED)
+    # b's first send, its booking, the booking again (then aclose tells what is batched)
+    assert [ask for ask in asks if ask != "0"] == ["1", "1", "2"]
+    state = _hash(redis_server, "void")
+    assert state["cuts"] == 1
+    assert state["sends"] == 3  # a's one, b's two: the voided booking is not a second send
 
 
 async def test_keys_do_not_interfere(redis_server: RedisServer) -> None:

@@ -37,7 +37,7 @@ def test_a_throttle_ends_the_slow_start_and_paces_at_the_controller() -> None:
 def test_a_queue_booked_at_a_low_rate_is_respaced_when_the_rate_rises() -> None:
     """Sends booked after the rate rose are spaced at the new rate, not behind the old queue."""
     controller = RateController(enabled=True, w_max=1.0, k=0.0, cut_at=T0 - 1.0)
-    slow = SharedBucket(controller=controller, burst=1.0, horizon=10.0, depth=10.0)
+    slow = SharedBucket(controller=controller, burst=1.0, horizon=10.0)
     slow.controller.doubling = 1e9  # a flat 1 req/s while the queue is booked
     slow.controller.scale = 0.0
     for _ in range(3):
@@ -65,3 +65,26 @@ def test_the_lua_is_given_every_constant_of_the_controller() -> None:
     constants = {f.name for f in dataclasses.fields(RateController)} - state
     assert set(CONTROLLER_CONSTANTS) == constants
     assert len(CONTROLLER_CONSTANTS) == len(constants)
+
+
+def test_a_cut_starts_the_schedule_again_with_no_burst() -> None:
+    """After a cut the next send is one interval away: the service's bucket is empty."""
+    bucket = SharedBucket(controller=RateController(), burst=4.0, start_rate=10_000.0)
+    for _ in range(3):
+        bucket.decide(T0, acquire=True)
+    cut = bucket.decide(T0 + 0.01, acquire=True, throttles=(T0,))
+    assert cut.cut
+    interval = 1.0 / cut.rate
+    assert cut.wait == pytest.approx(interval)  # not at once, as the unused burst would
+    second = bucket.decide(T0 + 0.01, acquire=True)
+    assert second.wait == pytest.approx(2 * interval, rel=0.01)
+
+
+def test_a_voided_booking_asking_again_is_not_a_new_send() -> None:
+    """`rebook`: a slot again for a send a cut voided, not counted twice in `sends`."""
+    rebooked, booked = (SharedBucket(start_rate=10.0) for _ in range(2))
+    for bucket, rebook in ((rebooked, True), (booked, False)):
+        bucket.decide(T0, acquire=True)
+        assert bucket.decide(T0, acquire=True, rebook=rebook).granted
+    assert (rebooked.sends, booked.sends) == (1, 2)
+    assert rebooked.tat == booked.tat  # the slot is booked all the same

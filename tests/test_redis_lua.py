@@ -23,17 +23,24 @@ class _Lua:
         self._sha = self._client.script_load(_SCRIPT)
         b = bucket
         self._constants = script_constants(
-            b.controller, b.burst, b.start_rate, b.start_doubling, b.horizon, b.depth
+            b.controller, b.burst, b.start_rate, b.start_doubling, b.horizon
         )
 
     def decide(
-        self, now: float, *, acquire: bool, accepted: int = 0, throttles: tuple[float, ...] = ()
+        self,
+        now: float,
+        *,
+        acquire: bool,
+        accepted: int = 0,
+        throttles: tuple[float, ...] = (),
+        rebook: bool = False,
     ) -> Decision:
         args = [
             repr(now),
             *self._constants,
             "60000",
-            "1" if acquire else "0",
+            "",  # no channel: nothing published
+            ("2" if rebook else "1") if acquire else "0",
             str(accepted),
             *(repr(t) for t in throttles),
         ]
@@ -83,8 +90,8 @@ def test_lua_decides_as_the_python_controller(redis_server: RedisServer, seed: i
     rng = random.Random(seed + 100)
     cuts = 0
     for now, kind, n in _events(seed, 400):
-        if kind == "acquire":
-            args: dict[str, object] = {"acquire": True}
+        if kind == "acquire":  # now and then a booking a cut voided, asking again
+            args: dict[str, object] = {"acquire": True, "rebook": rng.random() < 0.1}
         elif kind == "accepted":
             args = {"acquire": False, "accepted": n}
         else:

@@ -9,9 +9,11 @@
 -- ARGV[1]  now: "" takes the server's TIME (always, but in the differential test)
 -- ARGV[2..13]  RateController: beta, recut, scale, hold, doubling, quiet, min_rate, tau,
 --              min_span, unmeasured_rate, max_k, sporadic (_sharedbucket.CONTROLLER_CONSTANTS)
--- ARGV[14..19] SharedBucket: burst, start_rate, start_doubling, horizon, depth, _START_DOUBLINGS
--- ARGV[20] the hash's time to live, ms (every write renews it: unused keys expire)
--- ARGV[21] "1": reserve a send slot; "0": only report outcomes
+-- ARGV[14..18] SharedBucket: burst, start_rate, start_doubling, horizon, _START_DOUBLINGS
+-- ARGV[19] the hash's time to live, ms (every write renews it: unused keys expire)
+-- ARGV[20] the channel a cut is published on ("{now} {rate}"); "": none
+-- ARGV[21] "1": reserve a send slot; "2": the same for a send whose booking a cut voided
+--          (not counted again in `sends`); "0": only report outcomes
 -- ARGV[22] accepted: answers that were not throttles since the member's last call
 -- ARGV[23..] the sent_at (decision time) of each throttled send since then
 -- Returns {now, wait, rate, cut, granted} as strings (Redis would truncate Lua numbers).
@@ -47,10 +49,11 @@ local burst = tonumber(ARGV[14])
 local start_rate = tonumber(ARGV[15])
 local start_doubling = tonumber(ARGV[16])
 local horizon = tonumber(ARGV[17])
-local depth = tonumber(ARGV[18])
-local start_doublings = tonumber(ARGV[19])
-local ttl_ms = tonumber(ARGV[20])
-local acquire = ARGV[21] == "1"
+local start_doublings = tonumber(ARGV[18])
+local ttl_ms = tonumber(ARGV[19])
+local channel = ARGV[20]
+local acquire = ARGV[21] ~= "0"
+local rebook = ARGV[21] == "2"
 local accepted = tonumber(ARGV[22])
 local FIRST_THROTTLE = 23
 
@@ -206,12 +209,18 @@ for i = FIRST_THROTTLE, #ARGV do
     start_from = 0
   end
 end
+-- SharedBucket._void_bookings
+if cut then
+  local spacing = 1 / allowed(now)
+  tat = now + burst * spacing
+  interval = spacing
+end
 local wait = 0
 local granted = true
 if acquire then
   local r = allowed(now)
   if r == INF then
-    sends = sends + 1
+    if not rebook then sends = sends + 1 end
     tat = now
     interval = 0
   else
@@ -222,12 +231,11 @@ if acquire then
     end
     local slot = math.max(now, head - (burst - 1) * spacing)
     wait = slot - now
-    local limit = math.min(horizon, depth * spacing)
-    if wait > limit then
+    if wait > horizon then
       granted = false
-      wait = math.min(horizon, wait - limit)
+      wait = math.min(horizon, wait - horizon)
     else
-      sends = sends + 1
+      if not rebook then sends = sends + 1 end
       tat = head + spacing
       interval = spacing
     end
@@ -251,5 +259,10 @@ for name, value in pairs(fields) do
 end
 redis.call("HSET", key, unpack(args))
 redis.call("PEXPIRE", key, ttl_ms)
+-- A cut reaches the members' booked sends at once (they re-space their slots), not at their
+-- next call: the fleet's bookings made at the old rate would otherwise leave at it.
+if cut and channel ~= "" then
+  redis.call("PUBLISH", channel, num(now) .. " " .. num(allowed(now)))
+end
 
 return {num(now), num(wait), num(allowed(now)), cut and "1" or "0", granted and "1" or "0"}

@@ -18,10 +18,11 @@ One decision, at ``now`` (the server's clock in Redis):
    The caller sleeps ``wait`` and sends: no second round trip. The sends already queued are
    re-spaced at the current rate (``tat`` was set at ``interval``): a queue booked at a low
    rate does not hold back the sends booked after the rate rose. A slot further ahead than
-   ``horizon`` seconds or ``depth`` sends is not booked: the caller asks again after
-   ``wait`` (at most ``horizon``). So no send sleeps long on a rate that has moved since, and
-   after a cut at most ``depth`` sends booked at the old rate are still to leave. The price:
-   a second round trip for a send that finds the fleet's queue deeper than ``depth``.
+   ``horizon`` seconds is not booked: the caller asks again after ``wait`` (at most
+   ``horizon``), so no send sleeps long on a rate that may have moved since. How many sends
+   are booked ahead is bounded by the members (each books ``ahead`` at a time), and a cut
+   reaches the booked ones at once: ``decide`` says when it cut, and ``qconnect_async.redis``
+   publishes it to the members, which re-space their own booked slot the same way.
 
 The allowed rate is the controller's once it is on. Before the first throttle of a new key it
 is a slow start: ``start_rate`` doubling every ``start_doubling`` seconds (TCP's initial
@@ -78,7 +79,6 @@ class SharedBucket:
     start_rate: float = 10.0
     start_doubling: float = 0.25
     horizon: float = 1.0
-    depth: float = 2.0
 
     # -- state (the Lua keeps the same fields in its hash) --
     tat: float = -math.inf
@@ -99,9 +99,15 @@ class SharedBucket:
         return math.inf
 
     def decide(
-        self, now: float, *, acquire: bool, accepted: int = 0, throttles: tuple[float, ...] = ()
+        self,
+        now: float,
+        *,
+        acquire: bool,
+        accepted: int = 0,
+        throttles: tuple[float, ...] = (),
+        rebook: bool = False,
     ) -> Decision:
-        """One decision; see the module docstring."""
+        """One decision; see the module docstring. ``rebook``: a voided booking asks again."""
         c = self.controller
         if self.start_from is None:
             self.start_from = self.start_rate
@@ -115,12 +121,14 @@ class SharedBucket:
                 cut = True
                 self.cuts += 1
                 self.start_from = 0.0
+        if cut:
+            self._void_bookings(now)
         wait = 0.0
         granted = True
         if acquire:
             rate = self.allowed(now)
             if rate == math.inf:
-                self.sends += 1
+                self.sends += 0 if rebook else 1
                 self.tat = now
                 self.interval = 0.0
             else:
@@ -130,12 +138,22 @@ class SharedBucket:
                     head = now + (self.tat - now) * (interval / self.interval)
                 slot = max(now, head - (self.burst - 1.0) * interval)
                 wait = slot - now
-                limit = min(self.horizon, self.depth * interval)
-                if wait > limit:
+                if wait > self.horizon:
                     granted = False
-                    wait = min(self.horizon, wait - limit)
+                    wait = min(self.horizon, wait - self.horizon)
                 else:
-                    self.sends += 1
+                    self.sends += 0 if rebook else 1
                     self.tat = head + interval
                     self.interval = interval
         return Decision(now, wait, self.allowed(now), cut, granted)
+
+    def _void_bookings(self, now: float) -> None:
+        """After a cut: the schedule starts again at the new rate, with no burst left.
+
+        The sends booked before the cut are void (the members hear of the cut and book
+        again), and the throttle says the service's bucket is empty: the next send is one
+        interval away, not a burst at once.
+        """
+        interval = 1.0 / self.allowed(now)  # finite: the controller is on after a cut
+        self.tat = now + self.burst * interval
+        self.interval = interval

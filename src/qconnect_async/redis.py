@@ -11,9 +11,12 @@ transcription):
 - ``acquire`` is one EVALSHA: the script reads the server's ``TIME``, applies the outcomes
   this member batched since its last call, and reserves a slot on the fleet's virtual
   schedule. The member sleeps locally until the slot and sends: one round trip per send.
-  A booking made before a cut still leaves at the old rate, so few are made ahead: at most
-  ``depth`` sends fleet-wide (a send that finds the queue deeper asks again when its turn
-  nears: a second call) and ``ahead`` per member.
+  Each member books ``ahead`` sends at a time (the others wait in-process), so the fleet's
+  queue is at most members x ``ahead`` deep; a slot further than ``horizon`` away is asked
+  for again when its turn nears (a second call, at low rates or in large fleets only).
+- A cut is published (Redis pub/sub, one connection per limiter): the members re-space the
+  slot they have booked at once, so the bookings made at the old rate do not leave at it.
+  Without the notice (pub/sub unavailable) pacing is the same, only slower to follow a cut.
 - ``release`` is synchronous. Acceptances wait for the next call (they only feed a rate
   measure; one send late changes nothing). A throttle is sent at once, from a task the
   limiter owns, with whatever else is batched: the rest of the fleet must slow down before
@@ -51,13 +54,19 @@ from ._ratecontrol import RateController
 from ._ratelimit import AdaptiveRateLimiter, SendOutcome
 from ._sharedbucket import _START_DOUBLINGS, CONTROLLER_CONSTANTS, Decision
 
-__all__ = ["RedisPermit", "RedisRateLimiter"]
+__all__ = ["RedisPermit", "RedisRateLimiter", "fleet_controller"]
 
 logger = logging.getLogger("qconnect_async")
 
 #: The decision script and its SHA1 (EVALSHA; loaded again after a NOSCRIPT).
 _SCRIPT = resources.files("qconnect_async").joinpath("_sharedbucket.lua").read_text("utf-8")
 _SHA = hashlib.sha1(_SCRIPT.encode("utf-8")).hexdigest()
+
+#: ARGV[21]: only report outcomes; book a send; book again a send whose booking a cut voided.
+_REPORT, _BOOK, _REBOOK = "0", "1", "2"
+
+#: Seconds a wait for a cut notice lasts before the listener checks it is still wanted.
+_LISTEN_POLL = 0.25
 
 #: What a failed call to Redis looks like: its errors, our timeout, a refused connection.
 _FAILURES = (RedisError, OSError, TimeoutError)
@@ -76,9 +85,9 @@ class RedisRateLimiter:
 
     ``url`` is a redis-py URL (``redis://host:6379/0``, ``rediss://...``); ``key`` names the
     shared state (one per account and Region). ``controller`` gives the constants of the shared
-    controller (a fresh ``RateController()`` by default: its state is ignored). ``burst``,
+    controller (``fleet_controller()`` by default; its state is ignored). ``burst``,
     ``start_rate`` and ``start_doubling`` shape the schedule and a new key's slow start;
-    ``horizon``, ``depth`` and ``ahead`` bound the bookings made ahead. ``timeout``
+    ``horizon`` and ``ahead`` bound the bookings made ahead. ``timeout``
     bounds every call to Redis (connect included); ``probe_interval`` spaces the attempts to
     rejoin; ``ttl`` is how long unused state is kept. One object may be shared by several
     clients of one event loop. Close it (``async with`` or ``aclose()``) to end its tasks and
@@ -95,7 +104,6 @@ class RedisRateLimiter:
         start_rate: float = 10.0,
         start_doubling: float = 0.25,
         horizon: float = 1.0,
-        depth: float = 2.0,
         ahead: int = 1,
         timeout: float = 0.05,
         probe_interval: float = 1.0,
@@ -109,9 +117,7 @@ class RedisRateLimiter:
             retry=None,
             retry_on_error=[],
         )
-        self._setup(
-            client, True, key, controller, burst, start_rate, start_doubling, horizon, depth
-        )
+        self._setup(client, True, key, controller, burst, start_rate, start_doubling, horizon)
         self._ahead = _check_ahead(ahead)
         self._configure(timeout, probe_interval, ttl)
 
@@ -126,7 +132,6 @@ class RedisRateLimiter:
         start_rate: float = 10.0,
         start_doubling: float = 0.25,
         horizon: float = 1.0,
-        depth: float = 2.0,
         ahead: int = 1,
         timeout: float = 0.05,
         probe_interval: float = 1.0,
@@ -138,9 +143,7 @@ class RedisRateLimiter:
         client's own socket timeouts are.
         """
         self = cls.__new__(cls)
-        self._setup(
-            client, False, key, controller, burst, start_rate, start_doubling, horizon, depth
-        )
+        self._setup(client, False, key, controller, burst, start_rate, start_doubling, horizon)
         self._ahead = _check_ahead(ahead)
         self._configure(timeout, probe_interval, ttl)
         return self
@@ -155,7 +158,6 @@ class RedisRateLimiter:
         start_rate: float,
         start_doubling: float,
         horizon: float,
-        depth: float,
     ) -> None:
         if not key:
             raise ValueError("key must not be empty")
@@ -165,19 +167,18 @@ class RedisRateLimiter:
             ("start_rate", start_rate),
             ("start_doubling", start_doubling),
             ("horizon", horizon),
-            ("depth", depth),
         ):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be positive and finite, not {value!r}")
-        constants = controller if controller is not None else RateController()
+        constants = controller if controller is not None else fleet_controller()
         self._client = client
         self._owned = owned
         self.key = key
         # One hash; the {tag} puts every key of this limiter in one Redis Cluster slot.
         self._hash = f"{{{key}}}:rate"
-        self._args = script_constants(
-            constants, burst, start_rate, start_doubling, horizon, depth
-        )
+        self._args = script_constants(constants, burst, start_rate, start_doubling, horizon)
+        # Where the script publishes a cut; in the {tag}'s slot (sharded pub/sub needs it).
+        self._channel = f"{{{key}}}:cuts"
         # The in-process pacing while Redis is away: the default in-process limiter, with
         # the same constants. Its controller hears every outcome of this member (the shared
         # sends' too), so that a fallback paces from what this member saw, not from nothing.
@@ -201,6 +202,11 @@ class RedisRateLimiter:
         self._tasks: set[asyncio.Task[None]] = set()
         self._flushing = False
         self._booking = asyncio.Semaphore(self._ahead)
+        # The last cut heard of (server time), the event that wakes the booked sends to
+        # book again, and the task that listens for cuts.
+        self._cut_at = -math.inf
+        self._notice = asyncio.Event()
+        self._listener: asyncio.Task[None] | None = None
 
     # -- the RateLimiter protocol --
 
@@ -222,13 +228,17 @@ class RedisRateLimiter:
             raise RuntimeError("this RedisRateLimiter is closed")
         # Few bookings ahead per member: a booking made before a cut still leaves at the old
         # rate, so the fleet's stale bookings after a cut are at most members x `ahead`.
+        if self._listener is None:
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
         async with self._booking:
             return await self._book()
 
     async def _book(self) -> RedisPermit:
+        voided = False  # a cut voided this send's booking: the next is no new send
         while True:
+            permit: RedisPermit | None
             if self._shared:
-                permit = await self._shared_slot()
+                permit, voided = await self._shared_slot(voided)
             else:
                 self._maybe_probe()
                 permit = RedisPermit(None, await self._local.acquire())
@@ -237,18 +247,55 @@ class RedisRateLimiter:
             if self._closed:
                 raise RuntimeError("this RedisRateLimiter is closed")
 
-    async def _shared_slot(self) -> RedisPermit | None:
-        """One booking on the fleet's schedule, then its wait; None: not booked, ask again."""
+    async def _shared_slot(self, rebook: bool) -> tuple[RedisPermit | None, bool]:
+        """One booking on the fleet's schedule, then its wait.
+
+        Returns the permit, or None (ask again) and whether a cut voided a booking.
+        """
         accepted, throttles = self._take()
         try:
-            decision = await self._call(True, accepted, throttles)
+            decision = await self._call(_REBOOK if rebook else _BOOK, accepted, throttles)
         except _FAILURES as error:
             self._fall_back(error)
-            return None
+            return None, False
         self._rate = decision.rate
         local_now = _now()
-        await asyncio.sleep(decision.wait)
-        return RedisPermit(decision.now, local_now) if decision.granted else None
+        if decision.cut:
+            self._heard_cut(decision.now)
+        if not decision.granted:
+            await asyncio.sleep(decision.wait)
+            return None, rebook
+        if not await self._until_slot(decision, local_now):
+            return None, True  # a cut voided the booking: book again at the new rate
+        return RedisPermit(decision.now, local_now), False
+
+    async def _until_slot(self, decision: Decision, local_now: float) -> bool:
+        """Sleep until the booked slot: True; False if a cut was heard first (book again).
+
+        The script starts the fleet's schedule again at every cut, at the new rate: the
+        bookings made before it would leave at the old one, into a service already
+        throttling.
+        """
+        offset = local_now - decision.now  # server clock to loop clock, as the answer came
+        deadline = decision.now + decision.wait + offset
+        while (remaining := deadline - _now()) > 0:
+            notice = self._notice
+            try:
+                async with asyncio.timeout(remaining):
+                    await notice.wait()
+            except TimeoutError:
+                return True
+            if decision.now < self._cut_at:
+                return False
+        return True
+
+    def _heard_cut(self, cut_at: float) -> None:
+        """A cut at ``cut_at`` on the server's clock: wake the booked sends to book again."""
+        if cut_at <= self._cut_at:
+            return
+        self._cut_at = cut_at
+        notice, self._notice = self._notice, asyncio.Event()
+        notice.set()
 
     def release(self, permit: RedisPermit, outcome: SendOutcome) -> None:
         """Tell the outcome: to the local pacing at once, to Redis with the next call."""
@@ -284,6 +331,8 @@ class RedisRateLimiter:
             return
         self._closed = True
         tasks = list(self._tasks)
+        if self._listener is not None:
+            tasks.append(self._listener)
         for task in tasks:
             task.cancel()
         if tasks:
@@ -291,7 +340,7 @@ class RedisRateLimiter:
         if self._shared and (self._accepted or self._throttles):
             accepted, throttles = self._take()
             with contextlib.suppress(*_FAILURES):
-                await self._call(False, accepted, throttles)
+                await self._call(_REPORT, accepted, throttles)
         if self._owned:
             await self._client.aclose()
 
@@ -308,13 +357,14 @@ class RedisRateLimiter:
 
     # -- Redis --
 
-    async def _call(self, acquire: bool, accepted: int, throttles: list[float]) -> Decision:
+    async def _call(self, ask: str, accepted: int, throttles: list[float]) -> Decision:
         """One decision in Redis, within the timeout; a flushed script is loaded again."""
         args: list[Any] = [
             "",
             *self._args,
             self._ttl_ms,
-            "1" if acquire else "0",
+            self._channel,
+            ask,
             str(accepted),
             *(repr(t) for t in throttles),
         ]
@@ -338,13 +388,41 @@ class RedisRateLimiter:
             while self._shared and self._throttles:
                 accepted, throttles = self._take()
                 try:
-                    decision = await self._call(False, accepted, throttles)
+                    decision = await self._call(_REPORT, accepted, throttles)
                 except _FAILURES as error:
                     self._fall_back(error)
                 else:
                     self._rate = decision.rate
+                    if decision.cut:  # this member's throttle cut: no need to hear it back
+                        self._heard_cut(decision.now)
         finally:
             self._flushing = False
+
+    async def _listen(self) -> None:
+        """Hear the fleet's cuts (pub/sub) for the limiter's life; resubscribe after a failure.
+
+        Best effort: without it pacing is the same, only a cut reaches the sends booked
+        before it later. A client without pub/sub (an old ``RedisCluster``) has none.
+        """
+        if not hasattr(self._client, "pubsub"):
+            return
+        while not self._closed:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await pubsub.subscribe(self._channel)
+                # Closed is checked, not only cancellation: redis-py's read can swallow a
+                # cancel (a timeout firing at once turns it into a TimeoutError it retries).
+                while not self._closed:
+                    message = await pubsub.get_message(timeout=_LISTEN_POLL)
+                    if message is not None and message.get("type") == "message":
+                        self._heard_cut(float(_text(message["data"]).split()[0]))
+            except (*_FAILURES, ValueError) as error:
+                logger.debug("no cut notices for now (%s: %s)", type(error).__name__, error)
+            finally:
+                with contextlib.suppress(*_FAILURES):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(self._probe_interval)
 
     def _fall_back(self, error: BaseException) -> None:
         if not self._shared:
@@ -374,7 +452,7 @@ class RedisRateLimiter:
     async def _probe(self) -> None:
         """Try one decision (no send); on an answer, the fleet's rate paces again."""
         try:
-            decision = await self._call(False, 0, [])
+            decision = await self._call(_REPORT, 0, [])
         except _FAILURES as error:
             logger.debug("Redis still away (%s: %s)", type(error).__name__, error)
             self._probe_at = _now() + self._probe_interval
@@ -395,19 +473,28 @@ def script_constants(
     start_rate: float,
     start_doubling: float,
     horizon: float,
-    depth: float,
 ) -> list[str]:
-    """ARGV[2..19] of the script: the constants, read from one ``RateController``."""
+    """ARGV[2..18] of the script: the constants, read from one ``RateController``."""
     values = (
         *(getattr(controller, name) for name in CONTROLLER_CONSTANTS),
         burst,
         start_rate,
         start_doubling,
         horizon,
-        depth,
         _START_DOUBLINGS,
     )
     return [repr(float(value)) for value in values]
+
+
+def fleet_controller() -> RateController:
+    """The shared controller's default constants: ``RateController``'s, measured faster.
+
+    One controller hears the answers of the whole fleet, so a short window (``tau``) is not
+    noisy, and a cut then follows what the service accepted during the event rather than
+    over the last second, most of it spent below the quota: a cold fleet reaches its quota
+    in an event or two, not in one small step per event.
+    """
+    return RateController(tau=0.3)
 
 
 def _fresh(constants: RateController) -> RateController:
