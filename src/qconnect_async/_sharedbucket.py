@@ -20,9 +20,11 @@ One decision, at ``now`` (the server's clock in Redis):
    rate does not hold back the sends booked after the rate rose. A slot further ahead than
    ``horizon`` seconds is not booked: the caller asks again after ``wait`` (at most
    ``horizon``), so no send sleeps long on a rate that may have moved since. How many sends
-   are booked ahead is bounded by the members (each books ``ahead`` at a time), and a cut
-   reaches the booked ones at once: ``decide`` says when it cut, and ``qconnect_async.redis``
-   publishes it to the members, which re-space their own booked slot the same way.
+   are booked ahead is bounded by the members (each books ``ahead`` at a time).
+4. A cut starts the schedule again at the new rate, one interval ahead (the throttle says
+   the service's bucket is empty: the schedule's unused burst would meet it empty). The
+   slots booked before it are void: ``qconnect_async.redis`` publishes the cut, and the
+   members waiting for such a slot ask again (``rebook``: a slot, not counted as a new send).
 
 The allowed rate is the controller's once it is on. Before the first throttle of a new key it
 is a slow start: ``start_rate`` doubling every ``start_doubling`` seconds (TCP's initial

@@ -14,9 +14,10 @@ transcription):
   Each member books ``ahead`` sends at a time (the others wait in-process), so the fleet's
   queue is at most members x ``ahead`` deep; a slot further than ``horizon`` away is asked
   for again when its turn nears (a second call, at low rates or in large fleets only).
-- A cut is published (Redis pub/sub, one connection per limiter): the members re-space the
-  slot they have booked at once, so the bookings made at the old rate do not leave at it.
-  Without the notice (pub/sub unavailable) pacing is the same, only slower to follow a cut.
+- A cut is published (Redis pub/sub, one connection per limiter): a member waiting for a
+  slot booked before it books again at once (a second call, on cuts only), so the bookings
+  made at the old rate do not leave at it into a service already throttling. Without the
+  notice (pub/sub unavailable) pacing is the same, only slower to follow a cut.
 - ``release`` is synchronous. Acceptances wait for the next call (they only feed a rate
   measure; one send late changes nothing). A throttle is sent at once, from a task the
   limiter owns, with whatever else is batched: the rest of the fleet must slow down before
@@ -24,8 +25,7 @@ transcription):
 - Redis is never a new way to fail. Every call has a short timeout (``timeout``, 50 ms); when
   Redis is unreachable, slow or answers an error, the limiter paces in-process at once (an
   ``AdaptiveRateLimiter`` with the same constants, whose controller heard this member's
-  outcomes all along; one
-  WARNING for the limiter's life, DEBUG after), probes Redis at most every
+  outcomes all along; one WARNING for the limiter's life, DEBUG after), probes Redis at most every
   ``probe_interval`` seconds from a task it owns, and rejoins the shared rate once Redis
   answers. Sends are never refused nor repeated because of Redis: only their pacing changes.
 """
