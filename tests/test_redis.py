@@ -21,7 +21,9 @@ from qconnect_async.redis import RedisRateLimiter
 from qconnect_async.testing import QConnectServer
 
 # Tests that do not measure pacing start fast: the slow start would only make them slower.
-FAST = {"start_rate": 10_000.0}
+# And they wait for Redis longer than the default 50 ms: on a loaded CI machine a busy event
+# loop can take that long, and a fallback then would change what they count.
+FAST = {"start_rate": 10_000.0, "timeout": 1.0}
 
 
 def _hash(server: RedisServer, key: str) -> dict[str, float]:
@@ -62,7 +64,7 @@ async def _until_listening(server: RedisServer, channel: str, members: int) -> N
 
 async def test_is_a_rate_limiter(redis_server: RedisServer) -> None:
     """RedisRateLimiter is a RateLimiter; a new key's fleet starts at the slow-start rate."""
-    async with RedisRateLimiter(redis_server.url, key="proto") as limiter:
+    async with RedisRateLimiter(redis_server.url, key="proto", timeout=1.0) as limiter:
         assert isinstance(limiter, RateLimiter)
         await _send(limiter)
         assert limiter.shared
@@ -112,7 +114,7 @@ async def test_a_cut_is_published_on_the_keys_channel(redis_server: RedisServer)
 
 async def test_a_cut_voids_the_slots_other_members_booked(redis_server: RedisServer) -> None:
     """A member waiting for its slot hears another's cut and books again, at the new rate."""
-    slow = {"start_rate": 2.0, "start_doubling": 1000.0, "burst": 1.0}  # a flat 2 req/s
+    slow = {"start_rate": 2.0, "start_doubling": 1000.0, "burst": 1.0, "timeout": 1.0}  # 2 req/s
     async with (
         RedisRateLimiter(redis_server.url, key="void", **slow) as a,
         RedisRateLimiter(redis_server.url, key="void", **slow) as b,
@@ -159,7 +161,9 @@ async def test_keys_do_not_interfere(redis_server: RedisServer) -> None:
 
 async def test_state_is_one_tagged_key_that_expires(redis_server: RedisServer) -> None:
     """All state is one hash under a {key} tag (one Cluster slot), with a TTL on every write."""
-    async with RedisRateLimiter(redis_server.url, key="acct-1/us-east-1", ttl=120.0) as limiter:
+    async with RedisRateLimiter(
+        redis_server.url, key="acct-1/us-east-1", ttl=120.0, timeout=1.0
+    ) as limiter:
         await _send(limiter)
     with redis_server.sync() as client:
         assert client.keys("*") == [b"{acct-1/us-east-1}:rate"]
@@ -175,7 +179,7 @@ def test_processes_share_a_key(redis_server: RedisServer) -> None:
         from qconnect_async.redis import RedisRateLimiter
 
         async def main(throttle):
-            async with RedisRateLimiter({redis_server.url!r}, key="procs") as limiter:
+            async with RedisRateLimiter({redis_server.url!r}, key="procs", timeout=1.0) as limiter:
                 for n in range(10):
                     permit = await limiter.acquire()
                     outcome = SendOutcome.THROTTLED if throttle and n >= 5 else SendOutcome.ACCEPTED
@@ -229,7 +233,7 @@ async def test_wrong_url_falls_back_with_one_warning(
 async def test_slow_redis_falls_back_then_rejoins(redis_server: RedisServer) -> None:
     """A paused Redis (CLIENT PAUSE) answers after the timeout: the send goes out in-process."""
     async with RedisRateLimiter(
-        redis_server.url, key="slow", timeout=0.05, probe_interval=0.05, **FAST
+        redis_server.url, key="slow", probe_interval=0.05, **{**FAST, "timeout": 0.05}
     ) as limiter:
         await _send(limiter)
         with redis_server.sync() as client:
@@ -239,6 +243,31 @@ async def test_slow_redis_falls_back_then_rejoins(redis_server: RedisServer) -> 
         await _until_shared(limiter)
         await _send(limiter)
     assert _hash(redis_server, "slow")["sends"] == 2  # the first and the one after rejoining
+
+
+async def test_a_fallback_while_the_fleet_paces_goes_on_paced(redis_server: RedisServer) -> None:
+    """Falling back while the fleet paces: this member paces at its share, not unpaced.
+
+    Its own in-process controller never saw a throttle of its own: left off, it would send
+    as fast as it can the moment Redis is slow, into a service the fleet found throttling.
+    """
+    async with RedisRateLimiter(
+        redis_server.url, key="share", probe_interval=10.0, **{**FAST, "timeout": 0.05}
+    ) as limiter, RedisRateLimiter(redis_server.url, key="share", **FAST) as other:
+        for _ in range(5):
+            await _send(limiter)
+        for _ in range(5):  # another member's throttles cut the fleet's rate
+            await _send(other, SendOutcome.THROTTLED)
+        await _settle(other)
+        await _send(limiter)
+        fleet_rate = limiter.rate
+        assert math.isfinite(fleet_rate)
+        assert not limiter._local.controller.enabled  # this member saw no throttle itself
+        with redis_server.sync() as client:
+            client.execute_command("CLIENT", "PAUSE", "300")
+        await _send(limiter)
+        assert not limiter.shared
+        assert limiter.rate <= fleet_rate * 1.01  # paced in-process, at most at the fleet's
 
 
 async def test_from_client_is_not_closed(redis_server: RedisServer) -> None:
@@ -346,7 +375,7 @@ def test_without_redis_the_import_error_names_the_extra() -> None:
 async def test_a_member_books_one_slot_ahead_at_a_time(redis_server: RedisServer) -> None:
     """Concurrent sends of one member book one by one: a later cut re-paces the rest."""
     async with RedisRateLimiter(
-        redis_server.url, key="ahead", start_rate=0.5, burst=1.0, horizon=5.0
+        redis_server.url, key="ahead", start_rate=0.5, burst=1.0, horizon=5.0, timeout=1.0
     ) as limiter:
         tasks = [asyncio.create_task(limiter.acquire()) for _ in range(3)]
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)

@@ -9,6 +9,8 @@ import pytest
 
 from qconnect_async._ratecontrol import RateController
 from qconnect_async._sharedbucket import CONTROLLER_CONSTANTS, SharedBucket
+from qconnect_async.redis import fleet_controller
+from test_ratelimit import congest, steady
 
 T0 = 1_000.0
 
@@ -88,3 +90,44 @@ def test_a_voided_booking_asking_again_is_not_a_new_send() -> None:
         assert bucket.decide(T0, acquire=True, rebook=rebook).granted
     assert (rebooked.sends, booked.sends) == (1, 2)
     assert rebooked.tat == booked.tat  # the slot is booked all the same
+
+
+def _recovery(control: RateController, depth: float, demand: float = 400.0) -> float:
+    """Seconds from a cut at ``depth`` req/s until the rate is 90% of ``demand``, no limit.
+
+    The answers come back (20 ms later) for every send: a capped probe grows with them.
+    """
+    congest(control, 0.0)
+    steady(control, depth, 0.0, 10.0)
+    congest(control, 10.0)
+    t, step, credit, answers = 10.0, 0.001, 0.0, list[float]()
+    while t < 20.0:
+        credit += min(control.rate(t), demand) * step
+        while credit >= 1.0:
+            credit -= 1.0
+            answers.append(t + 0.02)
+        while answers and answers[0] <= t:
+            control.on_accepted(answers.pop(0))
+        if control.rate(t) >= 0.9 * demand:
+            return t - 10.0
+        t += step
+    return math.inf
+
+
+@pytest.mark.parametrize("depth", [0.5, 1.0, 10.0, 40.0, 400.0])
+def test_a_fleet_recovers_within_3_s_though_its_probe_is_capped(depth: float) -> None:
+    """fleet_controller's probe_gain caps the probe; the answers lift the cap fast enough."""
+    assert _recovery(fleet_controller(), depth) <= 3.0
+
+
+def test_a_capped_probe_runs_at_most_probe_gain_ahead_of_the_answers() -> None:
+    """Probing past w_max: never above probe_gain x the accepted rate (nor below w_max)."""
+    control = fleet_controller()
+    congest(control, 0.0)
+    steady(control, 40.0, 0.0, 10.0)
+    congest(control, 10.0)
+    steady(control, 40.0, 10.0, 14.0)  # recovered; probing, doubling past hold
+    accepted = control.accepted_rate(14.0)
+    assert control.rate(14.0) == pytest.approx(max(control.w_max, 2.5 * accepted))
+    uncapped = dataclasses.replace(control, probe_gain=math.inf)
+    assert uncapped.rate(14.0) > 2 * control.rate(14.0)  # the cap is what held it

@@ -10,7 +10,7 @@ import pytest
 from _redis_server import RedisServer
 from qconnect_async._ratecontrol import RateController
 from qconnect_async._sharedbucket import Decision, SharedBucket
-from qconnect_async.redis import _SCRIPT, script_constants
+from qconnect_async.redis import _SCRIPT, fleet_controller, script_constants
 
 _KEY = "{differential}:rate"
 
@@ -84,7 +84,8 @@ def _events(seed: int, count: int) -> list[tuple[float, str, int]]:
 @pytest.mark.parametrize("seed", range(6))
 def test_lua_decides_as_the_python_controller(redis_server: RedisServer, seed: int) -> None:
     """Fed the same events at the same times, the Lua and SharedBucket give the same decisions."""
-    bucket = SharedBucket(controller=RateController())
+    # Even seeds: the in-process constants; odd ones: a fleet's (its probe capped).
+    bucket = SharedBucket(controller=RateController() if seed % 2 == 0 else fleet_controller())
     lua = _Lua(redis_server, bucket)
     decided: list[float] = []  # decision times of sends: what throttles point back to
     rng = random.Random(seed + 100)
@@ -125,6 +126,7 @@ def test_lua_takes_the_constants_it_is_given(redis_server: RedisServer) -> None:
             unmeasured_rate=4.0,
             max_k=0.3,
             sporadic=0.05,
+            probe_gain=1.5,
         ),
         burst=1.0,
         start_rate=3.0,

@@ -30,6 +30,7 @@ The algorithm (what a port must reproduce; ``exp``, ``cbrt``, ``2**x`` as in C's
         else:     r = w_max + scale * t**3                        # convex: absolute growth
         h = max(hold, k)
         if t > h: r = max(r, w_max * 2 ** min((t - h) / doubling, 64))
+        if t >= 0: r = min(r, max(w_max, probe_gain * accepted_rate(now)))  # inf: no cap
         max(min_rate, r)
 
     on_throttle(now, sent_at) -> bool:          # true: a new congestion event, one cut
@@ -57,6 +58,9 @@ The algorithm (what a port must reproduce; ``exp``, ``cbrt``, ``2**x`` as in C's
     on_quiet(now):
         if enabled and now - cut_at > quiet: enabled = false
 
+    pace_at(now, rate):                         # in-process only: a fleet member alone again
+        enabled = true; w_max = max(min_rate, rate); k = 0; cut_at = now  # probing from it
+
 Why this shape:
 
 - ``w_max`` is what the service accepted lately, not what was sent: cut once per congestion
@@ -71,6 +75,13 @@ Why this shape:
   seconds (``k`` is at most ``max_k``: from 1 req/s to 1000, 0.67 + 0.67 + 10 * 0.05 = 1.8 s;
   from 40, 1.2 + 1.2 + 5 * 0.05 = 2.7 s). Under a steady quota the next congestion event
   usually comes before that, so the doubling rarely matters for fairness.
+- ``probe_gain`` (off by default: infinite) caps a probe past ``w_max`` at that many times
+  what the service accepts lately (BBR's probing gain, as a cap): the probe still grows as
+  fast as the answers let it, but it cannot run far ahead of them. Every send made while the
+  first throttle is on its way back is throttled in turn, and a fleet's answers come back as
+  late as its slowest member's: a capped probe meets the quota with fewer sends in the air.
+  ``qconnect_async.redis.fleet_controller()`` turns it on (2.5, with a ``tau`` of 0.2 s that
+  keeps recovery within 3 s).
 - A stray throttle (under ``sporadic`` of the recent answers) while off or recovering cuts
   nothing: random throttles are not congestion. A quota met at full speed soon throttles
   more than that share, and a cold start's first throttle is most of its answers. Once
@@ -140,6 +151,9 @@ class RateController:
     #: median of 20 seeds, against 1.18x)
     sporadic: float = 0.1
 
+    #: a probe past w_max sends at most this many times the accepted rate (math.inf: no cap)
+    probe_gain: float = math.inf
+
     # -- state --
     enabled: bool = False
     w_max: float = 0.0
@@ -165,6 +179,8 @@ class RateController:
         hold = max(self.hold, self.k)
         if t > hold:
             r = max(r, self.w_max * 2.0 ** min((t - hold) / self.doubling, 64.0))
+        if t >= 0 and self.probe_gain < math.inf:  # a probe runs at most so far ahead
+            r = min(r, max(self.w_max, self.probe_gain * self.accepted_rate(now)))
         return max(self.min_rate, r)
 
     def accepted_rate(self, now: float) -> float:
@@ -221,6 +237,13 @@ class RateController:
         self.cut_at = now
         self.enabled = True
         return True
+
+    def pace_at(self, now: float, rate: float) -> None:
+        """Pace at ``rate`` from ``now``, probing from it (a fleet member pacing alone again)."""
+        self.enabled = True
+        self.w_max = max(self.min_rate, rate)
+        self.k = 0.0
+        self.cut_at = now
 
     def on_quiet(self, now: float) -> None:
         """Turn off after ``quiet`` seconds without a congestion event."""

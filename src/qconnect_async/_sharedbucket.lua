@@ -7,15 +7,15 @@
 --
 -- KEYS[1]  the hash (its name carries a {tag}: one hash slot, Redis Cluster works)
 -- ARGV[1]  now: "" takes the server's TIME (always, but in the differential test)
--- ARGV[2..13]  RateController: beta, recut, scale, hold, doubling, quiet, min_rate, tau,
+-- ARGV[2..14]  RateController: beta, recut, scale, hold, doubling, quiet, min_rate, tau,
 --              min_span, unmeasured_rate, max_k, sporadic (_sharedbucket.CONTROLLER_CONSTANTS)
--- ARGV[14..18] SharedBucket: burst, start_rate, start_doubling, horizon, _START_DOUBLINGS
--- ARGV[19] the hash's time to live, ms (every write renews it: unused keys expire)
--- ARGV[20] the channel a cut is published on ("{now} {rate}"); "": none
--- ARGV[21] "1": reserve a send slot; "2": the same for a send whose booking a cut voided
+-- ARGV[15..19] SharedBucket: burst, start_rate, start_doubling, horizon, _START_DOUBLINGS
+-- ARGV[20] the hash's time to live, ms (every write renews it: unused keys expire)
+-- ARGV[21] the channel a cut is published on ("{now} {rate}"); "": none
+-- ARGV[22] "1": reserve a send slot; "2": the same for a send whose booking a cut voided
 --          (not counted again in `sends`); "0": only report outcomes
--- ARGV[22] accepted: answers that were not throttles since the member's last call
--- ARGV[23..] the sent_at (decision time) of each throttled send since then
+-- ARGV[23] accepted: answers that were not throttles since the member's last call
+-- ARGV[24..] the sent_at (decision time) of each throttled send since then
 -- Returns {now, wait, rate, cut, granted} as strings (Redis would truncate Lua numbers).
 
 if redis.replicate_commands then
@@ -45,17 +45,18 @@ local min_span = tonumber(ARGV[10])
 local unmeasured_rate = tonumber(ARGV[11])
 local max_k = tonumber(ARGV[12])
 local sporadic = tonumber(ARGV[13])
-local burst = tonumber(ARGV[14])
-local start_rate = tonumber(ARGV[15])
-local start_doubling = tonumber(ARGV[16])
-local horizon = tonumber(ARGV[17])
-local start_doublings = tonumber(ARGV[18])
-local ttl_ms = tonumber(ARGV[19])
-local channel = ARGV[20]
-local acquire = ARGV[21] ~= "0"
-local rebook = ARGV[21] == "2"
-local accepted = tonumber(ARGV[22])
-local FIRST_THROTTLE = 23
+local probe_gain = tonumber(ARGV[14]) or INF -- "inf": no cap (whether Lua parses it or not)
+local burst = tonumber(ARGV[15])
+local start_rate = tonumber(ARGV[16])
+local start_doubling = tonumber(ARGV[17])
+local horizon = tonumber(ARGV[18])
+local start_doublings = tonumber(ARGV[19])
+local ttl_ms = tonumber(ARGV[20])
+local channel = ARGV[21]
+local acquire = ARGV[22] ~= "0"
+local rebook = ARGV[22] == "2"
+local accepted = tonumber(ARGV[23])
+local FIRST_THROTTLE = 24
 
 -- The state. An absent field is its Python default; infinities are never stored.
 local s = {}
@@ -99,6 +100,14 @@ local function cbrt(x)
   return y - (y * y * y - x) / (3 * y * y)
 end
 
+-- RateController.accepted_rate
+local function accepted_rate(t_now)
+  if acc_at == -INF then return 0 end
+  local d = decay(t_now - acc_at)
+  local warm = 1 - math.exp(-math.max(t_now - acc_start, min_span) / tau)
+  return acc_value * d / tau / warm
+end
+
 -- RateController.rate
 local function rate(t_now)
   if not enabled then return INF end
@@ -113,15 +122,10 @@ local function rate(t_now)
   if t > hold then
     r = math.max(r, w_max * 2 ^ math.min((t - hold) / doubling, 64))
   end
+  if t >= 0 and probe_gain < INF then -- a probe runs at most so far ahead of the answers
+    r = math.min(r, math.max(w_max, probe_gain * accepted_rate(t_now)))
+  end
   return math.max(min_rate, r)
-end
-
--- RateController.accepted_rate
-local function accepted_rate(t_now)
-  if acc_at == -INF then return 0 end
-  local d = decay(t_now - acc_at)
-  local warm = 1 - math.exp(-math.max(t_now - acc_start, min_span) / tau)
-  return acc_value * d / tau / warm
 end
 
 -- RateController.on_accepted

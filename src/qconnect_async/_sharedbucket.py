@@ -41,7 +41,7 @@ from ._ratecontrol import RateController
 
 __all__ = ["CONTROLLER_CONSTANTS", "Decision", "SharedBucket"]
 
-#: The RateController fields the Lua takes in ARGV[2..13], in this order.
+#: The RateController fields the Lua takes in ARGV[2..14], in this order.
 CONTROLLER_CONSTANTS = (
     "beta",
     "recut",
@@ -55,6 +55,7 @@ CONTROLLER_CONSTANTS = (
     "unmeasured_rate",
     "max_k",
     "sporadic",
+    "probe_gain",
 )
 
 #: Slow start ends after this many doublings (start_rate * 2**20: no pacing left to speak of).

@@ -62,7 +62,7 @@ logger = logging.getLogger("qconnect_async")
 _SCRIPT = resources.files("qconnect_async").joinpath("_sharedbucket.lua").read_text("utf-8")
 _SHA = hashlib.sha1(_SCRIPT.encode("utf-8")).hexdigest()
 
-#: ARGV[21]: only report outcomes; book a send; book again a send whose booking a cut voided.
+#: ARGV[22]: only report outcomes; book a send; book again a send whose booking a cut voided.
 _REPORT, _BOOK, _REBOOK = "0", "1", "2"
 
 #: Seconds a wait for a cut notice lasts before the listener checks it is still wanted.
@@ -106,7 +106,7 @@ class RedisRateLimiter:
         horizon: float = 1.0,
         ahead: int = 1,
         timeout: float = 0.05,
-        probe_interval: float = 1.0,
+        probe_interval: float = 0.25,
         ttl: float = 3600.0,
     ) -> None:
         client = aioredis.Redis.from_url(
@@ -134,7 +134,7 @@ class RedisRateLimiter:
         horizon: float = 1.0,
         ahead: int = 1,
         timeout: float = 0.05,
-        probe_interval: float = 1.0,
+        probe_interval: float = 0.25,
         ttl: float = 3600.0,
     ) -> Self:
         """Share an application's ``redis.asyncio.Redis`` (or ``RedisCluster``); never closed here.
@@ -429,7 +429,13 @@ class RedisRateLimiter:
             return
         self._shared = False
         self._accepted, self._throttles = 0, []
-        self._probe_at = _now() + self._probe_interval
+        now = _now()
+        self._probe_at = now + self._probe_interval
+        if math.isfinite(self._rate):
+            # The fleet was pacing: go on at this member's share of it (what it was accepted
+            # lately), not unpaced because this member itself was never throttled.
+            local = self._local.controller
+            local.pace_at(now, min(self._rate, local.accepted_rate(now)))
         reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         if self._warned:
             logger.debug("Redis is away (%s); pacing in-process (key=%s)", reason, self.key)
@@ -474,7 +480,7 @@ def script_constants(
     start_doubling: float,
     horizon: float,
 ) -> list[str]:
-    """ARGV[2..18] of the script: the constants, read from one ``RateController``."""
+    """ARGV[2..19] of the script: the constants, read from one ``RateController``."""
     values = (
         *(getattr(controller, name) for name in CONTROLLER_CONSTANTS),
         burst,
@@ -487,14 +493,18 @@ def script_constants(
 
 
 def fleet_controller() -> RateController:
-    """The shared controller's default constants: ``RateController``'s, measured faster.
+    """The shared controller's default constants: ``RateController``'s, but two.
 
-    One controller hears the answers of the whole fleet, so a short window (``tau``) is not
-    noisy, and a cut then follows what the service accepted during the event rather than
-    over the last second, most of it spent below the quota: a cold fleet reaches its quota
-    in an event or two, not in one small step per event.
+    - ``probe_gain=2.5``: a probe past ``w_max`` sends at most 2.5 times what the service
+      accepts lately. A fleet's answers come back as late as its slowest member's, and every
+      send made meanwhile at a rate past the quota is throttled: an uncapped probe (doubling
+      every 0.05 s) met the quota with many sends in the air.
+    - ``tau=0.2``: one controller hears the answers of the whole fleet, so a short window is
+      not noisy; the capped probe grows as fast as that measure follows it (back to full
+      speed within 3 s, as the in-process limiter), and a cut follows what the service
+      accepted during the event, not over the last second spent mostly below the quota.
     """
-    return RateController(tau=0.3)
+    return RateController(tau=0.2, probe_gain=2.5)
 
 
 def _fresh(constants: RateController) -> RateController:
