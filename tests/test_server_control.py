@@ -233,3 +233,23 @@ def test_the_remote_drives_a_server_without_moto_installed(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "0"]
+
+
+def test_a_server_owning_its_process_settles_its_heap_after_seeding() -> None:
+    """Seeded over HTTP, a standalone server freezes its heap: no long full collections.
+
+    (Its gen-2 pauses with 48,000 jobs held requests back and let them reach the token bucket
+    together: throttles no client caused.) A server in a test process never freezes.
+    """
+    import gc
+
+    with QConnectServer() as server:
+        remote = RemoteQConnectServer(server.endpoint_url)
+        try:
+            remote.seed(1, 5)
+            assert gc.get_freeze_count() == 0  # not asked to: this is a test process
+            server.settle_after_changes = True
+            remote.seed(1, 5)
+            assert gc.get_freeze_count() > 0
+        finally:
+            gc.unfreeze()

@@ -45,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the server until SIGINT or SIGTERM."""
     args = _parser().parse_args(argv)
     try:
+        from ._control import settle_heap
         from ._server import QConnectServer
     except ModuleNotFoundError as exc:
         missing = (exc.name or "moto").split(".")[0]
@@ -70,9 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    # This process is the server's own: its heap can be settled after each seeding.
+    server.settle_after_changes = True
     with server:
         try:
             kbs = server.seed(args.seed_kbs, args.jobs_per_kb)
+            settle_heap()
             if args.rate_limit is not None:
                 server.set_rate_limit(args.rate_limit, burst=args.burst)
             if args.latency:
