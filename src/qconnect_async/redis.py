@@ -226,8 +226,8 @@ class RedisRateLimiter:
         """Reserve a send slot (one round trip), sleep until it; return the permit."""
         if self._closed:
             raise RuntimeError("this RedisRateLimiter is closed")
-        # Few bookings ahead per member: a booking made before a cut still leaves at the old
-        # rate, so the fleet's stale bookings after a cut are at most members x `ahead`.
+        # `ahead` bookings per member at a time: the fleet's queue is members x `ahead` deep,
+        # and a cut (heard by `_listen`) voids the bookings made before it.
         if self._listener is None:
             self._listener = asyncio.get_running_loop().create_task(self._listen())
         async with self._booking:
