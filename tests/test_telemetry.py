@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.botocore import AiobotocoreInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -182,6 +183,34 @@ async def test_a_throttle_that_ends_the_call_is_counted(
                 pass
     after = sum(p.value for p in _points()["qconnect_async.call.throttles"])
     assert after - before == 2
+
+
+async def test_aiobotocore_instrumentor_sees_every_page_under_our_spans(
+    otel: InMemorySpanExporter, qconnect_server: QConnectServer
+) -> None:
+    """OpenTelemetry's AiobotocoreInstrumentor traces 10 of 10 pages, each under our call span."""
+    kb_id = qconnect_server.create_knowledge_base("ten")
+    qconnect_server.add_import_jobs(kb_id, 100)
+    instrumentor = AiobotocoreInstrumentor()
+    instrumentor.instrument(tracer_provider=trace.get_tracer_provider())
+    try:
+        async with QConnectClient(endpoint_url=qconnect_server.endpoint_url) as client:
+            pages = [p async for p in client.list_import_jobs(kb_id, page_size=10).pages()]
+    finally:
+        instrumentor.uninstrument()
+    assert len(pages) == 10
+    spans = _spans("QConnect.ListImportJobs")
+    theirs = [s for s in spans if s.instrumentation_scope.name != "qconnect_async"]  # type: ignore[union-attr]
+    ours = {s.context.span_id: s for s in spans if s not in theirs}
+    assert len(theirs) == len(ours) == 10
+    for span in theirs:
+        attributes = dict(span.attributes or {})
+        assert span.kind is SpanKind.CLIENT
+        assert (attributes["rpc.system"], attributes["rpc.method"]) == ("aws-api", "ListImportJobs")
+        assert attributes["aws.request_id"]
+        # One attempt each, nested in the logical call that sent it.
+        assert span.parent is not None and span.parent.span_id in ours
+    assert len({s.parent.span_id for s in theirs if s.parent is not None}) == 10
 
 
 _WITHOUT_OTEL = textwrap.dedent(

@@ -143,7 +143,10 @@ async def test_botocore_events_fire_for_every_page(
 async def test_an_instrumentor_wrapping_make_api_call_sees_every_page(
     qconnect_server: QConnectServer,
 ) -> None:
-    """What AiobotocoreInstrumentor, ddtrace and X-Ray do (wrap _make_api_call) sees 10 of 10."""
+    """A wrapper of _make_api_call (what ddtrace and the X-Ray SDK install) sees 10 of 10.
+
+    OpenTelemetry's own AiobotocoreInstrumentor: test_telemetry.py.
+    """
     kb_id = qconnect_server.create_knowledge_base("ten")
     qconnect_server.add_import_jobs(kb_id, 100)
     seen: list[str] = []
