@@ -150,6 +150,30 @@ async def test_knowledge_base_listing_has_its_spans(
     assert dict(listing.attributes or {})["aws.qconnect.items"] == 3
 
 
+async def test_managing_an_import_job_is_a_span_per_operation(
+    otel: InMemorySpanExporter, qconnect_server: QConnectServer
+) -> None:
+    """Upload, start, get and delete: a CLIENT span each, with the KB and the status code."""
+    kb = qconnect_server.create_knowledge_base("kb")
+    async with QConnectClient(endpoint_url=qconnect_server.endpoint_url) as client:
+        job = await client.start_import_job(kb, b"Name,Content\nhello,world\n")
+        spans = [*_spans("QConnect.StartContentUpload"), *_spans("QConnect.StartImportJob")]
+        await client.wait_for_import_job(kb, job.import_job_id, timeout=30)
+        _EXPORTER.clear()  # the wait's polls are GetImportJob spans too
+        await client.get_import_job(kb, job.import_job_id)
+        await client.delete_import_job(kb, job.import_job_id)
+    spans += [*_spans("QConnect.GetImportJob"), *_spans("QConnect.DeleteImportJob")]
+    expected = ["StartContentUpload", "StartImportJob", "GetImportJob", "DeleteImportJob"]
+    assert [dict(s.attributes or {})["rpc.method"] for s in spans] == expected
+    for span in spans:
+        attributes = dict(span.attributes or {})
+        assert span.kind is SpanKind.CLIENT
+        assert attributes["aws.qconnect.knowledge_base_id"] == kb
+        assert attributes["aws.request_id"]
+    statuses = [dict(s.attributes or {})["http.response.status_code"] for s in spans]
+    assert statuses == [200, 200, 200, 204]
+
+
 async def test_metrics_duration_attempts_throttles_and_rate(
     otel: InMemorySpanExporter, kb: str, qconnect_server: QConnectServer
 ) -> None:
