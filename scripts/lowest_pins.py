@@ -17,7 +17,10 @@ _FLOOR = re.compile(r">=\s*([0-9][0-9A-Za-z.]*)")
 
 
 def pins(pyproject: Path, extras: list[str]) -> list[str]:
-    """The `name==floor` lines of the runtime dependencies and the given extras."""
+    """The `name==floor` lines of the runtime dependencies and the given extras.
+
+    A package given two different floors is an error: one of them would never be run.
+    """
     project = tomllib.loads(pyproject.read_text())["project"]
     requirements = list(project.get("dependencies", []))
     for extra in extras:
@@ -30,7 +33,9 @@ def pins(pyproject: Path, extras: list[str]) -> list[str]:
         name, spec = match.group(1).lower(), match.group(2)
         floor = _FLOOR.search(spec)
         if floor is not None:
-            out[name] = f"{name}=={floor.group(1)}"
+            pin = f"{name}=={floor.group(1)}"
+            if out.setdefault(name, pin) != pin:
+                raise ValueError(f"{name} has two floors in pyproject: {out[name]}, {pin}")
     return sorted(out.values())
 
 

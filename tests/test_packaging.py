@@ -58,6 +58,7 @@ def test_license_and_metadata_are_published(dist: dict[str, Path]) -> None:
         names = sdist.getnames()
     assert any(name.endswith("/LICENSE") for name in names)
     assert any(name.endswith("/CHANGELOG.md") for name in names)
+    assert any(name.endswith("/scripts/lowest_pins.py") for name in names)  # make test-lowest
     with zipfile.ZipFile(dist["wheel"]) as wheel:
         files = wheel.namelist()
         info = next(name.split("/")[0] for name in files if ".dist-info/" in name)

@@ -1,0 +1,59 @@
+"""The lowest run (`make test-lowest`) installs every floor pyproject declares, exactly."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import tomllib
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = ROOT / "pyproject.toml"
+# "name[extras] ...>=floor..." -> name, floor
+_FLOOR = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*.*?>=\s*([^,;\s]+)")
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("lowest_pins", ROOT / "scripts/lowest_pins.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _makefile_extras() -> list[str]:
+    match = re.search(r"^EXTRAS := (.+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert match is not None
+    return match.group(1).strip().split(",")
+
+
+def test_every_declared_floor_is_pinned_in_the_lowest_run() -> None:
+    """Runtime and every extra (the ones the run does not install too): each floor is pinned."""
+    pinned = dict(line.split("==") for line in _script().pins(PYPROJECT, _makefile_extras()))
+    project = tomllib.loads(PYPROJECT.read_text())["project"]
+    declared = list(project["dependencies"])
+    for requirements in project["optional-dependencies"].values():
+        declared += requirements
+    floors = 0
+    for requirement in declared:
+        match = _FLOOR.match(requirement)
+        if match is not None:
+            floors += 1
+            assert pinned.get(match.group(1).lower()) == match.group(2), requirement
+    assert floors >= 10
+    assert pinned["aiobotocore"] == "2.22"  # 2.13-2.21 break on every service error
+
+
+def test_two_floors_for_one_package_are_refused(tmp_path: Path) -> None:
+    """A package declared with two floors fails the pins: one of them would never be run."""
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[project]\ndependencies = ["pydantic>=2.7"]\n'
+        '[project.optional-dependencies]\nx = ["pydantic[email]>=2.9"]\n'
+    )
+    assert _script().pins(pyproject, []) == ["pydantic==2.7"]
+    with pytest.raises(ValueError, match="pydantic has two floors"):
+        _script().pins(pyproject, ["x"])
