@@ -57,3 +57,17 @@ def test_two_floors_for_one_package_are_refused(tmp_path: Path) -> None:
     assert _script().pins(pyproject, []) == ["pydantic==2.7"]
     with pytest.raises(ValueError, match="pydantic has two floors"):
         _script().pins(pyproject, ["x"])
+
+
+def test_readme_states_the_floors_users_install() -> None:
+    """README's Supported versions names each runtime and user-extra floor as pyproject has it."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Supported versions", 1)[1].split("\n## ", 1)[0]
+    project = tomllib.loads(PYPROJECT.read_text())["project"]
+    extras = project["optional-dependencies"]
+    users = [*project["dependencies"], *extras["testing"], *extras["otel"], *extras["redis"]]
+    for requirement in users:
+        match = _FLOOR.match(requirement)
+        assert match is not None, requirement
+        name = requirement.split(">", 1)[0].strip()
+        assert f"{name} >= {match.group(2)}" in section, requirement
