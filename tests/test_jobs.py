@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import logging
+import math
 import pickle
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,11 +29,12 @@ from qconnect_async import (
     QConnectError,
     ResourceNotFoundError,
     RetryPolicy,
+    SendOutcome,
     ServiceQuotaExceededError,
     TransportError,
     ValidationError,
 )
-from qconnect_async._jobs import MAX_POLL_DELAY, MAX_UPLOADS, poll_delay
+from qconnect_async._jobs import FIRST_POLL_DELAY, MAX_POLL_DELAY, MAX_UPLOADS, poll_delay
 from qconnect_async._retry import set_testing
 from qconnect_async.testing import QConnectServer
 
@@ -308,6 +310,73 @@ async def test_a_deleted_job_ends_the_wait_as_failed(
     with pytest.raises(ImportJobFailedError) as info:
         await client.wait_for_import_job(kb, job_id)
     assert info.value.job.status == ImportJobStatus.DELETED
+
+
+class AskedLimiter:
+    """A RateLimiter that lets every send go at once and notes when each asked and ended."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+        self.ended: list[float] = []
+
+    async def acquire(self) -> None:
+        self.asked.append(asyncio.get_running_loop().time())
+
+    def release(self, permit: None, outcome: SendOutcome) -> None:
+        self.ended.append(asyncio.get_running_loop().time())
+
+    @property
+    def rate(self) -> float:
+        return math.inf
+
+
+async def test_the_put_and_every_poll_go_through_the_send_rate(
+    kb: str, qconnect_server: QConnectServer
+) -> None:
+    """Every request of an import asks the client's rate limiter: each call, PUT and poll."""
+    limiter = AskedLimiter()
+    qconnect_server.set_job_completion(after_reads=2)
+    qconnect_server.fail_uploads(times=1)
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url, region_name="us-east-1", rate_limiter=limiter
+    ) as client:
+        qconnect_server.reset_stats()
+        job = await client.start_import_job(kb, GOOD_CSV)
+        # StartContentUpload, the PUT refused with SlowDown, the PUT again, StartImportJob.
+        assert requests(qconnect_server, "PutObject") == 2
+        assert len(limiter.asked) == qconnect_server.stats.total_requests == 4
+        await client.wait_for_import_job(kb, job.import_job_id)
+    assert requests(qconnect_server, "GetImportJob") == 3
+    assert len(limiter.asked) == len(limiter.ended) == 7
+
+
+async def test_the_waiter_polls_at_once_then_ever_slower(
+    kb: str, qconnect_server: QConnectServer
+) -> None:
+    """Over HTTP, out of testing mode: the first poll at once, then 1 s, then 1.5 s later."""
+    limiter = AskedLimiter()
+    qconnect_server.set_job_completion(after_reads=2)
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url, region_name="us-east-1", rate_limiter=limiter
+    ) as client:
+        job = await client.start_import_job(kb, GOOD_CSV)
+        with set_testing(False):
+            called = asyncio.get_running_loop().time()
+            done = await client.wait_for_import_job(kb, job.import_job_id)
+    assert done.status == ImportJobStatus.COMPLETE
+    # The waits between polls: from one poll's answer to the next poll's send.
+    waits = [
+        sent - answered
+        for answered, sent in zip(limiter.ended[-3:-1], limiter.asked[-2:], strict=True)
+    ]
+    assert limiter.asked[-3] - called < FIRST_POLL_DELAY / 2
+    assert FIRST_POLL_DELAY <= waits[0] < poll_delay_off(2) <= waits[1] < poll_delay_off(3)
+
+
+def poll_delay_off(polls: int) -> float:
+    """poll_delay out of testing mode."""
+    with set_testing(False):
+        return poll_delay(polls)
 
 
 def test_polls_start_soon_then_slow_down_to_a_cap() -> None:
