@@ -180,7 +180,8 @@ def test_bad_rows_fail_the_job_with_a_downloadable_report(client: Any, kb: str) 
 
 
 def test_the_csv_rules(client: Any, kb: str) -> None:
-    """No Name column fails every row; more than 100 rows fails the extra ones; blank lines pass."""
+    """No Name column fails every row; more than 100 rows fails the extra ones; blank lines
+    pass; a row csv cannot read fails, and ends the file."""
 
     def final(body: bytes) -> dict[str, Any]:
         job = start(client, kb, upload(client, kb, body))
@@ -194,6 +195,11 @@ def test_the_csv_rules(client: Any, kb: str) -> None:
     report = get(final(many)["failedRecordReport"])[1].decode()
     assert [r["RowNumber"] for r in csv.DictReader(io.StringIO(report))] == ["101"]
     assert final(b"Name,Content\nA,B\n\n")["status"] == "COMPLETE"
+    # A cell over csv's field limit (128 KiB): that row fails, reading stops, no 500.
+    unreadable = b"Name,Content\nA,B\nC," + b"x" * 200_000 + b"\nD,E\n"
+    report = get(final(unreadable)["failedRecordReport"])[1].decode()
+    rows = list(csv.DictReader(io.StringIO(report)))
+    assert [r["RowNumber"] for r in rows] == ["2"] and "CSV" in rows[0]["ErrorMessage"]
 
 
 def test_client_token_makes_start_idempotent(client: Any, kb: str) -> None:
