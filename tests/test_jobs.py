@@ -9,7 +9,11 @@ import json
 import logging
 import math
 import pickle
-from collections.abc import AsyncIterator
+import subprocess
+import sys
+import threading
+import tracemalloc
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +40,7 @@ from qconnect_async import (
 )
 from qconnect_async._jobs import FIRST_POLL_DELAY, MAX_POLL_DELAY, MAX_UPLOADS, poll_delay
 from qconnect_async._retry import set_testing
-from qconnect_async.testing import QConnectServer
+from qconnect_async.testing import QConnectServer, RemoteQConnectServer
 
 GOOD_CSV = b"Name,Content\nHello,Hi there\nBye,See you\n"
 BAD_CSV = b"Name,Content\nHello,Hi there\n,No name\n"
@@ -96,6 +100,59 @@ async def test_a_file_is_streamed_in_chunks_and_arrives_whole(
     path.write_bytes(body)
     job = await client.start_import_job(kb, str(path) if as_str else path)
     assert qconnect_server.uploaded(job.upload_id) == body
+
+
+@pytest.fixture(scope="module")
+def server_process() -> Iterator[RemoteQConnectServer]:
+    """A QConnectServer in a process of its own: this process's memory is the client's alone."""
+    command = [sys.executable, "-m", "qconnect_async.testing", "--json"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            yield RemoteQConnectServer(json.loads(process.stdout.readline())["endpoint_url"])
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+#: Paths whose opens `_note_opens` records, with the thread that opened them.
+_watched: dict[str, list[int]] = {}
+
+
+def _note_opens(event: str, args: tuple[Any, ...]) -> None:
+    if event == "open" and _watched and str(args[0]) in _watched:
+        _watched[str(args[0])].append(threading.get_ident())
+
+
+sys.addaudithook(_note_opens)  # audit hooks cannot be removed: this one idles when unwatched
+
+
+async def test_a_file_is_streamed_off_the_loop_never_held_whole(
+    server_process: RemoteQConnectServer, tmp_path: Path
+) -> None:
+    """An 8 MB file goes up whole, yet the client never holds more than a few chunks of it,
+    and opens it once, in a worker thread (the loop never waits for the disk)."""
+    size = 8 * 1024 * 1024
+    path = tmp_path / "big.csv"
+    row = b"n,%s\n" % (b"x" * 1020)
+    path.write_bytes(b"Name,Content\n" + row * (size // len(row)))
+    kb = server_process.create_knowledge_base("big")
+    async with QConnectClient(
+        endpoint_url=server_process.endpoint_url, region_name="us-east-1"
+    ) as client:
+        await client.start_import_job(kb, b"Name,Content\nwarm,up\n")  # connections, models
+        _watched[str(path)] = opened = []
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            job = await client.start_import_job(kb, path)
+            peak = tracemalloc.get_traced_memory()[1] - before
+        finally:
+            tracemalloc.stop()
+            del _watched[str(path)]
+    assert server_process.uploaded(job.upload_id) == path.read_bytes()
+    assert peak < size / 4, f"the client held {peak} bytes of an {size}-byte upload at once"
+    assert len(opened) == 1 and opened[0] != threading.get_ident()
 
 
 async def test_a_failed_job_raises_with_its_report(
