@@ -7,6 +7,7 @@ test_server_api.py); the PUT and the report GET are plain HTTP, as a client of S
 from __future__ import annotations
 
 import csv
+import email.utils
 import http.client
 import io
 import urllib.error
@@ -136,6 +137,25 @@ def test_upload_faults_slow_down_then_expiry(
     assert status == 403 and b"<Code>AccessDenied</Code>" in body and b"Request has expired" in body
     assert put(answer["url"], GOOD_CSV, answer["headersToInclude"])[0] == 200
     assert qconnect_server.stats.requests["PutObject"] == 3
+
+
+def test_a_url_expires_for_real_at_its_expiry_on_the_servers_clock(
+    qconnect_server: QConnectServer, client: Any, kb: str
+) -> None:
+    """presignedUrlTimeToLive=1: urlExpiry a minute on; a PUT past it (the server's clock moved
+    61 s on) is S3's 403 "Request has expired" and stores nothing."""
+    answer = client.start_content_upload(
+        knowledgeBaseId=kb, contentType="text/csv", presignedUrlTimeToLive=1
+    )
+    issued = answer["ResponseMetadata"]["HTTPHeaders"]["date"]
+    left = answer["urlExpiry"] - email.utils.parsedate_to_datetime(issued)
+    assert 59 <= left.total_seconds() <= 61
+    qconnect_server.set_clock_offset(61)
+    status, body = put(answer["url"], GOOD_CSV, answer["headersToInclude"])
+    assert status == 403 and b"<Code>AccessDenied</Code>" in body and b"Request has expired" in body
+    assert qconnect_server.uploaded(answer["uploadId"]) is None
+    qconnect_server.set_clock_offset(0)
+    assert put(answer["url"], GOOD_CSV, answer["headersToInclude"])[0] == 200
 
 
 def test_start_needs_a_known_upload_with_content(client: Any, kb: str) -> None:

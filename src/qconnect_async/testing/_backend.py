@@ -652,8 +652,15 @@ class QConnectBackend(BaseBackend):
     # -- uploads and started jobs -----------------------------------------------------------
 
     def start_content_upload(
-        self, kb: KnowledgeBase, content_type: str, ttl_minutes: int, base_url: str
+        self,
+        kb: KnowledgeBase,
+        content_type: str,
+        ttl_minutes: int,
+        base_url: str,
+        *,
+        now: float | None = None,
     ) -> Upload:
+        """A new upload; `now`: the server's clock (its urlExpiry, checked by the PUT)."""
         with self.lock:
             upload = new_upload(
                 base_url,
@@ -663,7 +670,7 @@ class QConnectBackend(BaseBackend):
                 knowledge_base_id=kb.knowledge_base_id,
                 content_type=content_type,
                 ttl_seconds=ttl_minutes * 60.0,
-                now=time.time(),
+                now=time.time() if now is None else now,
             )
             self.uploads[upload.upload_id] = upload
             self.uploads_by_key[upload.key] = upload
