@@ -247,6 +247,19 @@ async def test_an_expired_url_gets_a_new_upload(
     assert qconnect_server.uploaded(job.upload_id) == GOOD_CSV
 
 
+async def test_a_host_clock_hours_off_still_uploads(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """With the service's clock 62 min behind this host's, its urlExpiry (in its time) is in
+    this host's past: the client judges it on the service's clock, and the one PUT succeeds."""
+    qconnect_server.set_clock_offset(-3720)
+    job = await client.start_import_job(kb, GOOD_CSV)
+    assert qconnect_server.uploaded(job.upload_id) == GOOD_CSV
+    # The first StartContentUpload was refused as signed an hour off; no second upload.
+    assert requests(qconnect_server, "StartContentUpload") == 2
+    assert requests(qconnect_server, "PutObject") == 1
+
+
 async def test_urls_that_keep_expiring_end_in_access_denied(
     client: QConnectClient, kb: str, qconnect_server: QConnectServer
 ) -> None:
