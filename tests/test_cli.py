@@ -535,6 +535,30 @@ def test_start_wait_get_delete_a_job(
     assert job["importJobId"] not in ids(listed)
 
 
+def test_get_import_job_prints_every_output_format(
+    empty_kb: str, server: QConnectServer, tmp_path: Path
+) -> None:
+    """get-import-job --output text|table|ndjson|csv, and --query: the one job in each."""
+    answers = tmp_path / "answers.csv"
+    answers.write_bytes(b"Name,Content\nhello,Hello!\n")
+    job = json.loads(cli("start-import-job", empty_kb, str(answers), "--wait").stdout)["importJob"]
+    job_id = job["importJobId"]
+    shown = {
+        output: cli("get-import-job", empty_kb, job_id, "--output", output).stdout
+        for output in ("text", "table", "ndjson", "csv")
+    }
+    text = [line.split("\t") for line in shown["text"].splitlines()]
+    assert text[0][0] == "IMPORTJOB" and job_id in text[0] and "COMPLETE" in text[0]
+    table = [line.split() for line in shown["table"].splitlines()]
+    assert table[0] == ["FIELD", "VALUE"] and ["status", "COMPLETE"] in table
+    assert json.loads(shown["ndjson"]) == job
+    rows = shown["csv"].splitlines()
+    assert len(rows) == 2 and "importJobId" in rows[0] and job_id in rows[1]
+    query = ["--query", "importJob.status", "--output", "text"]
+    done = cli("get-import-job", empty_kb, job_id, *query)
+    assert done.stdout == "COMPLETE\n"
+
+
 def test_a_failed_import_prints_the_job_and_how_to_get_its_report(
     empty_kb: str, tmp_path: Path
 ) -> None:

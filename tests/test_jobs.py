@@ -7,8 +7,13 @@ import csv
 import io
 import json
 import logging
+import math
 import pickle
-from collections.abc import AsyncIterator
+import subprocess
+import sys
+import threading
+import tracemalloc
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +33,14 @@ from qconnect_async import (
     QConnectError,
     ResourceNotFoundError,
     RetryPolicy,
+    SendOutcome,
     ServiceQuotaExceededError,
     TransportError,
     ValidationError,
 )
-from qconnect_async._jobs import MAX_POLL_DELAY, MAX_UPLOADS, poll_delay
+from qconnect_async._jobs import FIRST_POLL_DELAY, MAX_POLL_DELAY, MAX_UPLOADS, poll_delay
 from qconnect_async._retry import set_testing
-from qconnect_async.testing import QConnectServer
+from qconnect_async.testing import QConnectServer, RemoteQConnectServer
 
 GOOD_CSV = b"Name,Content\nHello,Hi there\nBye,See you\n"
 BAD_CSV = b"Name,Content\nHello,Hi there\n,No name\n"
@@ -94,6 +100,59 @@ async def test_a_file_is_streamed_in_chunks_and_arrives_whole(
     path.write_bytes(body)
     job = await client.start_import_job(kb, str(path) if as_str else path)
     assert qconnect_server.uploaded(job.upload_id) == body
+
+
+@pytest.fixture(scope="module")
+def server_process() -> Iterator[RemoteQConnectServer]:
+    """A QConnectServer in a process of its own: this process's memory is the client's alone."""
+    command = [sys.executable, "-m", "qconnect_async.testing", "--json"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            yield RemoteQConnectServer(json.loads(process.stdout.readline())["endpoint_url"])
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+#: Paths whose opens `_note_opens` records, with the thread that opened them.
+_watched: dict[str, list[int]] = {}
+
+
+def _note_opens(event: str, args: tuple[Any, ...]) -> None:
+    if event == "open" and _watched and str(args[0]) in _watched:
+        _watched[str(args[0])].append(threading.get_ident())
+
+
+sys.addaudithook(_note_opens)  # audit hooks cannot be removed: this one idles when unwatched
+
+
+async def test_a_file_is_streamed_off_the_loop_never_held_whole(
+    server_process: RemoteQConnectServer, tmp_path: Path
+) -> None:
+    """An 8 MB file goes up whole, yet the client never holds more than a few chunks of it,
+    and opens it once, in a worker thread (the loop never waits for the disk)."""
+    size = 8 * 1024 * 1024
+    path = tmp_path / "big.csv"
+    row = b"n,%s\n" % (b"x" * 1020)
+    path.write_bytes(b"Name,Content\n" + row * (size // len(row)))
+    kb = server_process.create_knowledge_base("big")
+    async with QConnectClient(
+        endpoint_url=server_process.endpoint_url, region_name="us-east-1"
+    ) as client:
+        await client.start_import_job(kb, b"Name,Content\nwarm,up\n")  # connections, models
+        _watched[str(path)] = opened = []
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            job = await client.start_import_job(kb, path)
+            peak = tracemalloc.get_traced_memory()[1] - before
+        finally:
+            tracemalloc.stop()
+            del _watched[str(path)]
+    assert server_process.uploaded(job.upload_id) == path.read_bytes()
+    assert peak < size / 4, f"the client held {peak} bytes of an {size}-byte upload at once"
+    assert len(opened) == 1 and opened[0] != threading.get_ident()
 
 
 async def test_a_failed_job_raises_with_its_report(
@@ -186,6 +245,19 @@ async def test_an_expired_url_gets_a_new_upload(
     assert requests(qconnect_server, "StartContentUpload") == 2
     assert requests(qconnect_server, "PutObject") == 2
     assert qconnect_server.uploaded(job.upload_id) == GOOD_CSV
+
+
+async def test_a_host_clock_hours_off_still_uploads(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """With the service's clock 62 min behind this host's, its urlExpiry (in its time) is in
+    this host's past: the client judges it on the service's clock, and the one PUT succeeds."""
+    qconnect_server.set_clock_offset(-3720)
+    job = await client.start_import_job(kb, GOOD_CSV)
+    assert qconnect_server.uploaded(job.upload_id) == GOOD_CSV
+    # The first StartContentUpload was refused as signed an hour off; no second upload.
+    assert requests(qconnect_server, "StartContentUpload") == 2
+    assert requests(qconnect_server, "PutObject") == 1
 
 
 async def test_urls_that_keep_expiring_end_in_access_denied(
@@ -308,6 +380,73 @@ async def test_a_deleted_job_ends_the_wait_as_failed(
     with pytest.raises(ImportJobFailedError) as info:
         await client.wait_for_import_job(kb, job_id)
     assert info.value.job.status == ImportJobStatus.DELETED
+
+
+class AskedLimiter:
+    """A RateLimiter that lets every send go at once and notes when each asked and ended."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+        self.ended: list[float] = []
+
+    async def acquire(self) -> None:
+        self.asked.append(asyncio.get_running_loop().time())
+
+    def release(self, permit: None, outcome: SendOutcome) -> None:
+        self.ended.append(asyncio.get_running_loop().time())
+
+    @property
+    def rate(self) -> float:
+        return math.inf
+
+
+async def test_the_put_and_every_poll_go_through_the_send_rate(
+    kb: str, qconnect_server: QConnectServer
+) -> None:
+    """Every request of an import asks the client's rate limiter: each call, PUT and poll."""
+    limiter = AskedLimiter()
+    qconnect_server.set_job_completion(after_reads=2)
+    qconnect_server.fail_uploads(times=1)
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url, region_name="us-east-1", rate_limiter=limiter
+    ) as client:
+        qconnect_server.reset_stats()
+        job = await client.start_import_job(kb, GOOD_CSV)
+        # StartContentUpload, the PUT refused with SlowDown, the PUT again, StartImportJob.
+        assert requests(qconnect_server, "PutObject") == 2
+        assert len(limiter.asked) == qconnect_server.stats.total_requests == 4
+        await client.wait_for_import_job(kb, job.import_job_id)
+    assert requests(qconnect_server, "GetImportJob") == 3
+    assert len(limiter.asked) == len(limiter.ended) == 7
+
+
+async def test_the_waiter_polls_at_once_then_ever_slower(
+    kb: str, qconnect_server: QConnectServer
+) -> None:
+    """Over HTTP, out of testing mode: the first poll at once, then 1 s, then 1.5 s later."""
+    limiter = AskedLimiter()
+    qconnect_server.set_job_completion(after_reads=2)
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url, region_name="us-east-1", rate_limiter=limiter
+    ) as client:
+        job = await client.start_import_job(kb, GOOD_CSV)
+        with set_testing(False):
+            called = asyncio.get_running_loop().time()
+            done = await client.wait_for_import_job(kb, job.import_job_id)
+    assert done.status == ImportJobStatus.COMPLETE
+    # The waits between polls: from one poll's answer to the next poll's send.
+    waits = [
+        sent - answered
+        for answered, sent in zip(limiter.ended[-3:-1], limiter.asked[-2:], strict=True)
+    ]
+    assert limiter.asked[-3] - called < FIRST_POLL_DELAY / 2
+    assert FIRST_POLL_DELAY <= waits[0] < poll_delay_off(2) <= waits[1] < poll_delay_off(3)
+
+
+def poll_delay_off(polls: int) -> float:
+    """poll_delay out of testing mode."""
+    with set_testing(False):
+        return poll_delay(polls)
 
 
 def test_polls_start_soon_then_slow_down_to_a_cap() -> None:

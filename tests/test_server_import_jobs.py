@@ -7,6 +7,7 @@ test_server_api.py); the PUT and the report GET are plain HTTP, as a client of S
 from __future__ import annotations
 
 import csv
+import email.utils
 import http.client
 import io
 import urllib.error
@@ -138,6 +139,25 @@ def test_upload_faults_slow_down_then_expiry(
     assert qconnect_server.stats.requests["PutObject"] == 3
 
 
+def test_a_url_expires_for_real_at_its_expiry_on_the_servers_clock(
+    qconnect_server: QConnectServer, client: Any, kb: str
+) -> None:
+    """presignedUrlTimeToLive=1: urlExpiry a minute on; a PUT past it (the server's clock moved
+    61 s on) is S3's 403 "Request has expired" and stores nothing."""
+    answer = client.start_content_upload(
+        knowledgeBaseId=kb, contentType="text/csv", presignedUrlTimeToLive=1
+    )
+    issued = answer["ResponseMetadata"]["HTTPHeaders"]["date"]
+    left = answer["urlExpiry"] - email.utils.parsedate_to_datetime(issued)
+    assert 59 <= left.total_seconds() <= 61
+    qconnect_server.set_clock_offset(61)
+    status, body = put(answer["url"], GOOD_CSV, answer["headersToInclude"])
+    assert status == 403 and b"<Code>AccessDenied</Code>" in body and b"Request has expired" in body
+    assert qconnect_server.uploaded(answer["uploadId"]) is None
+    qconnect_server.set_clock_offset(0)
+    assert put(answer["url"], GOOD_CSV, answer["headersToInclude"])[0] == 200
+
+
 def test_start_needs_a_known_upload_with_content(client: Any, kb: str) -> None:
     """An unknown uploadId is a 404 ResourceNotFound; one never PUT is a 400 ValidationException."""
     assert error_code(lambda: start(client, kb, "nope")) == (404, "ResourceNotFoundException")
@@ -180,7 +200,8 @@ def test_bad_rows_fail_the_job_with_a_downloadable_report(client: Any, kb: str) 
 
 
 def test_the_csv_rules(client: Any, kb: str) -> None:
-    """No Name column fails every row; more than 100 rows fails the extra ones; blank lines pass."""
+    """No Name column fails every row; more than 100 rows fails the extra ones; blank lines
+    pass; a row csv cannot read fails, and ends the file."""
 
     def final(body: bytes) -> dict[str, Any]:
         job = start(client, kb, upload(client, kb, body))
@@ -194,6 +215,11 @@ def test_the_csv_rules(client: Any, kb: str) -> None:
     report = get(final(many)["failedRecordReport"])[1].decode()
     assert [r["RowNumber"] for r in csv.DictReader(io.StringIO(report))] == ["101"]
     assert final(b"Name,Content\nA,B\n\n")["status"] == "COMPLETE"
+    # A cell over csv's field limit (128 KiB): that row fails, reading stops, no 500.
+    unreadable = b"Name,Content\nA,B\nC," + b"x" * 200_000 + b"\nD,E\n"
+    report = get(final(unreadable)["failedRecordReport"])[1].decode()
+    rows = list(csv.DictReader(io.StringIO(report)))
+    assert [r["RowNumber"] for r in rows] == ["2"] and "CSV" in rows[0]["ErrorMessage"]
 
 
 def test_client_token_makes_start_idempotent(client: Any, kb: str) -> None:

@@ -18,7 +18,7 @@ import email.utils
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
@@ -151,6 +151,7 @@ class ContentUpload(pydantic.BaseModel):
     upload_id: str = pydantic.Field(alias="uploadId")
     # A presigned URL: a secret (never in repr, str or logs).
     url: pydantic.SecretStr
+    #: On this host's clock: the service's urlExpiry, moved by the clock skew learnt.
     url_expiry: datetime = pydantic.Field(alias="urlExpiry")
     headers_to_include: dict[str, str] = pydantic.Field(alias="headersToInclude")
 
@@ -396,7 +397,14 @@ class BotocoreTransport:
                 request_id=meta.get("RequestId"),
                 **ctx.fields(),
             )
-        return _decode(_StartContentUploadBody, {"upload": response}, ctx, "upload").upload
+        upload = _decode(_StartContentUploadBody, {"upload": response}, ctx, "upload").upload
+        offset = 0.0 if self._skew is None else self._skew.offset
+        if not offset:
+            return upload
+        # urlExpiry is on the service's clock; the PUT's expiry check reads this host's.
+        return upload.model_copy(
+            update={"url_expiry": upload.url_expiry - timedelta(seconds=offset)}
+        )
 
     async def start_import_job(
         self,

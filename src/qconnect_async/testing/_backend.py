@@ -18,8 +18,10 @@ qconnect model, so moto's serialiser takes the HTTP status (400, 402, 404, 409) 
 What a QUICK_RESPONSES CSV must hold (the fake's rule, after the console's template): a UTF-8
 header row naming at least the columns `Name` and `Content` (any case), then at most 100 data
 rows. A data row is bad when its Name or Content is empty, when it has more cells than the
-header, or when it is past the 100th. A job with any bad row ends FAILED; its report is a CSV of
-the bad rows: `RowNumber`, the row's cells under the upload's header, and `ErrorMessage`.
+header, when it is past the 100th, or when it cannot be read as CSV (a cell over csv's 128 KiB
+field limit): reading stops there, that row is the report's last. A job with any bad row ends
+FAILED; its report is a CSV of the bad rows: `RowNumber`, the row's cells under the upload's
+header, and `ErrorMessage`.
 """
 
 from __future__ import annotations
@@ -385,10 +387,16 @@ def report_url(base_url: str, account_id: str, region: str) -> tuple[str, str, s
 def bad_rows(content: bytes) -> bytes | None:
     """The failed-record report of a quick-response CSV; None when every row is good."""
     text = content.decode("utf-8-sig", errors="replace")
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows:
+    rows: list[list[str]] = []
+    unreadable = None
+    try:
+        rows.extend(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        # The uploader's fault, as a bad row is: the job fails with a report, never a 500.
+        unreadable = f"the row cannot be read as CSV: {exc}"
+    if not rows and unreadable is None:
         return None
-    header, data = rows[0], rows[1:]
+    header, data = (rows[0], rows[1:]) if rows else ([], [])
     columns = {name.strip().lower(): i for i, name in enumerate(header)}
     missing = [name for name in REQUIRED_COLUMNS if name.lower() not in columns]
     failures: list[list[str]] = []
@@ -398,6 +406,8 @@ def bad_rows(content: bytes) -> bytes | None:
         reason = _reason(row, number, header, columns, missing)
         if reason is not None:
             failures.append([str(number), *row[: len(header)], reason])
+    if unreadable is not None:
+        failures.append([str(len(data) + 1), *([""] * len(header)), unreadable])
     if not failures:
         return None
     out = io.StringIO()
@@ -642,8 +652,15 @@ class QConnectBackend(BaseBackend):
     # -- uploads and started jobs -----------------------------------------------------------
 
     def start_content_upload(
-        self, kb: KnowledgeBase, content_type: str, ttl_minutes: int, base_url: str
+        self,
+        kb: KnowledgeBase,
+        content_type: str,
+        ttl_minutes: int,
+        base_url: str,
+        *,
+        now: float | None = None,
     ) -> Upload:
+        """A new upload; `now`: the server's clock (its urlExpiry, checked by the PUT)."""
         with self.lock:
             upload = new_upload(
                 base_url,
@@ -653,7 +670,7 @@ class QConnectBackend(BaseBackend):
                 knowledge_base_id=kb.knowledge_base_id,
                 content_type=content_type,
                 ttl_seconds=ttl_minutes * 60.0,
-                now=time.time(),
+                now=time.time() if now is None else now,
             )
             self.uploads[upload.upload_id] = upload
             self.uploads_by_key[upload.key] = upload

@@ -343,6 +343,8 @@ class QConnectResponse(BaseResponse):
             params["contentType"],
             params.get("presignedUrlTimeToLive") or _DEFAULT_URL_MINUTES,
             self.context.base_url,
+            # The server's clock (set_clock_offset), as its Date headers and the PUT's check.
+            now=time.time() + self.context.settings.clock_offset,
         )
         return ActionResult(
             {
@@ -547,8 +549,10 @@ def _headers(environ: Mapping[str, Any]) -> dict[str, str]:
     return headers
 
 
-def put_upload(environ: dict[str, Any], path: str, faults: FaultInjector) -> Reply:
-    """A PUT to an upload URL."""
+def put_upload(
+    environ: dict[str, Any], path: str, faults: FaultInjector, *, now: float | None = None
+) -> Reply:
+    """A PUT to an upload URL; `now`: the server's clock, which the URL's expiry is on."""
     target = _target(path, UPLOAD_PREFIX)
     if target is None:
         return s3_error(404, "NoSuchKey", "The specified key does not exist.")
@@ -565,7 +569,7 @@ def put_upload(environ: dict[str, Any], path: str, faults: FaultInjector) -> Rep
     fault = faults.decide_upload()
     if fault is not None:
         return fault
-    if time.time() >= upload.expires_at:
+    if (time.time() if now is None else now) >= upload.expires_at:
         return s3_error(403, "AccessDenied", "Request has expired")
     headers = _headers(environ)
     named = {name.lower(): value for name, value in upload.headers.items()}
@@ -773,7 +777,7 @@ class QConnectWSGI:
         recorder.begin(PUT_OPERATION)
         status = 500
         try:
-            reply = put_upload(environ, path, self.state.faults)
+            reply = put_upload(environ, path, self.state.faults, now=self.state.now())
             status = reply[0]
             return reply
         except Exception:
