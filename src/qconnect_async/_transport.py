@@ -458,11 +458,13 @@ class BotocoreTransport:
         method = self._methods.get(ctx.operation)
         if method is None:
             method = self._methods[ctx.operation] = getattr(self._client, xform_name(ctx.operation))
+        # The offset this attempt is signed with (signing happens inside the call).
+        signed_with = 0.0 if skew is None else skew.offset
         try:
             with in_our_call():
                 result: Mapping[str, Any] = await method(**params)
         except ClientError as exc:
-            if skew is not None and skew.learn(exc.response):
+            if skew is not None and skew.learn(exc.response, signed_with=signed_with):
                 raise _SkewCorrected from exc
             error = _from_client_error(exc, ctx)
             answered(self._region, error.request_id, error.http_status)
