@@ -200,6 +200,21 @@ async def test_service_errors_have_their_class_and_are_not_retried(
     assert requests(qconnect_server) == 1
 
 
+@pytest.mark.parametrize(("status", "attempts"), [(400, 1), (502, 10)])
+async def test_an_html_error_page_is_a_service_error(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer, status: int, attempts: int
+) -> None:
+    """A proxy's HTML page (no AWS code): a ServiceError keeping the status; a 4xx is sent
+    once, a 5xx retried as any 5xx is."""
+    qconnect_server.fail(status=status, message="from the proxy", times=None, html=True)
+    with pytest.raises(ServiceError) as info:
+        async for _ in client.list_import_jobs(kb):
+            pass
+    assert type(info.value) is ServiceError
+    assert (info.value.code, info.value.http_status) == (str(status), status)
+    assert requests(qconnect_server) == attempts
+
+
 async def test_missing_credentials_are_a_credentials_error(
     qconnect_server: QConnectServer, kb: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
