@@ -440,6 +440,25 @@ async def test_a_complete_but_invalid_body_is_not_retried(
     assert requests(qconnect_server) == 1
 
 
+@pytest.mark.parametrize(("kind", "error"), [("cut_body", False), ("invalid_json", True)])
+async def test_a_job_read_cut_short_is_retried_a_wrong_one_is_not(
+    client: QConnectClient, qconnect_server: QConnectServer, kind: str, error: bool
+) -> None:
+    """GetImportJob (what wait_for_import_job polls) tells a cut body from a wrong one too."""
+    qconnect_server.set_job_completion(after_reads=0)
+    kb = qconnect_server.create_knowledge_base("imports")
+    job = await client.start_import_job(kb, b"Name,Content\nhello,Hi\n")
+    qconnect_server.malformed("GetImportJob", kind=kind, times=1)  # type: ignore[arg-type]
+    if error:
+        with pytest.raises(MalformedResponseError):
+            await client.get_import_job(kb, job.import_job_id)
+        assert requests(qconnect_server, "GetImportJob") == 1
+    else:
+        got = await client.get_import_job(kb, job.import_job_id)
+        assert got.import_job_id == job.import_job_id
+        assert requests(qconnect_server, "GetImportJob") == 2
+
+
 # -- ARNs of another Region or partition ---------------------------------------------------------
 
 

@@ -65,8 +65,17 @@ __all__ = [
 ]
 
 _RAW_KEY = "_qconnect_async_raw_body"
-# The operations whose 2xx bodies we decode ourselves (botocore's parse costs ~2.5 ms a page).
-_RAW_SHAPES = frozenset({"ListImportJobsResponse", "ListKnowledgeBasesResponse"})
+# The operations whose 2xx bodies we decode ourselves: botocore's parse costs ~2.5 ms a page,
+# and turns a body cut short into {"message": ...}, so a cut could not be told from a wrong
+# answer (GetImportJob is what wait_for_import_job polls; StartImportJob is idempotent).
+_RAW_SHAPES = frozenset(
+    {
+        "ListImportJobsResponse",
+        "ListKnowledgeBasesResponse",
+        "GetImportJobResponse",
+        "StartImportJobResponse",
+    }
+)
 _USER_AGENT = "qconnect-async"
 # botocore's "no usable credentials": missing, half given, or a provider that failed.
 _CREDENTIALS_ERRORS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
