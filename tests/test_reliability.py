@@ -8,7 +8,9 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator
 
+import aiobotocore.session
 import pytest
+from aiobotocore.config import AioConfig
 
 from qconnect_async import (
     ConflictError,
@@ -23,7 +25,7 @@ from qconnect_async import (
     TransportError,
     ValidationError,
 )
-from qconnect_async.testing import QConnectServer
+from qconnect_async.testing import QConnectServer, set_testing
 
 
 @pytest.fixture
@@ -83,13 +85,40 @@ async def test_close_ends_a_request_in_flight_at_once(
 
     task = asyncio.create_task(consume())
     await in_flight(qconnect_server, 1)
+    loop = asyncio.get_running_loop()
+    closing = loop.time()
     await client.close()
     with pytest.raises(RuntimeError, match="closed"):
         await task
+    assert loop.time() - closing < 1.0
     # Ended before the server answered: the request is still being served, and was sent once.
     assert qconnect_server.stats.in_flight == 1
     assert requests(qconnect_server) == 1
     await drained(qconnect_server)
+
+
+async def test_close_ends_a_request_waiting_to_retry(
+    qconnect_server: QConnectServer, kb: str
+) -> None:
+    """close() while a request backs off (a 503 asking for 30 s): RuntimeError at once, and
+    the retry is never sent."""
+    qconnect_server.fail(code="ServiceUnavailableException", status=503, times=None, retry_after=30)
+    backing_off = asyncio.Event()
+    policy = RetryPolicy(on_retry=lambda _: backing_off.set())
+    with set_testing(False):  # the Retry-After wait is real here
+        client = await QConnectClient(
+            endpoint_url=qconnect_server.endpoint_url, retry=policy
+        ).open()
+        task = asyncio.create_task(anext(aiter(client.list_import_jobs(kb))))
+        await asyncio.wait_for(backing_off.wait(), 5)
+        loop = asyncio.get_running_loop()
+        closing = loop.time()
+        await client.close()
+        with pytest.raises(RuntimeError, match="closed"):
+            await asyncio.wait_for(task, 5)
+        assert loop.time() - closing < 1.0
+    await asyncio.sleep(0.2)
+    assert requests(qconnect_server) == 1
 
 
 async def test_close_ends_every_listing_of_a_fan_out(qconnect_server: QConnectServer) -> None:
@@ -200,6 +229,21 @@ async def test_service_errors_have_their_class_and_are_not_retried(
     assert requests(qconnect_server) == 1
 
 
+@pytest.mark.parametrize(("status", "attempts"), [(400, 1), (502, 10)])
+async def test_an_html_error_page_is_a_service_error(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer, status: int, attempts: int
+) -> None:
+    """A proxy's HTML page (no AWS code): a ServiceError keeping the status; a 4xx is sent
+    once, a 5xx retried as any 5xx is."""
+    qconnect_server.fail(status=status, message="from the proxy", times=None, html=True)
+    with pytest.raises(ServiceError) as info:
+        async for _ in client.list_import_jobs(kb):
+            pass
+    assert type(info.value) is ServiceError
+    assert (info.value.code, info.value.http_status) == (str(status), status)
+    assert requests(qconnect_server) == attempts
+
+
 async def test_missing_credentials_are_a_credentials_error(
     qconnect_server: QConnectServer, kb: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -254,9 +298,7 @@ async def test_an_empty_next_token_ends_the_knowledge_base_listing(
 # -- opening an open client ----------------------------------------------------------------------
 
 
-async def test_opening_an_open_client_is_an_error(
-    client: QConnectClient, kb: str
-) -> None:
+async def test_opening_an_open_client_is_an_error(client: QConnectClient, kb: str) -> None:
     """A nested `async with` on a shared client is refused, and does not close it."""
     with pytest.raises(RuntimeError, match="already open"):
         async with client:
@@ -265,6 +307,23 @@ async def test_opening_an_open_client_is_an_error(
         await client.open()
     assert not client.closed
     assert len([j async for j in client.list_import_jobs(kb)]) == 250
+
+
+async def test_a_wrapped_client_is_entered_once(qconnect_server: QConnectServer, kb: str) -> None:
+    """from_client: one `async with` (its owner's); a nested one is refused, does not close."""
+    session = aiobotocore.session.get_session()
+    async with session.create_client(
+        "qconnect",
+        endpoint_url=qconnect_server.endpoint_url,
+        config=AioConfig(retries={"total_max_attempts": 1}),
+    ) as raw:
+        async with QConnectClient.from_client(raw) as client:
+            with pytest.raises(RuntimeError, match="already open"):
+                async with client:
+                    pass  # pragma: no cover - never entered
+            assert not client.closed
+            assert len([j async for j in client.list_import_jobs(kb)]) == 250
+        assert client.closed
 
 
 # -- deadlines -----------------------------------------------------------------------------------
@@ -328,6 +387,26 @@ async def test_a_deadline_passed_ends_the_fan_out_without_fail_fast(
     await drained(qconnect_server)
 
 
+async def test_a_deadline_bounds_list_all_with_its_knowledge_base_listing(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """deadline= on list_all_import_jobs spans the KB listing and the jobs' listing: each
+    request is quicker than the deadline, the two together are not."""
+    seed(qconnect_server, 1, 5)
+    # Once unbounded first: the server's first ListKnowledgeBases may be slow (moto warming up).
+    assert len([job async for job in client.list_all_import_jobs()]) == 5
+    qconnect_server.reset_stats()
+    qconnect_server.set_latency(0.3)
+    with pytest.raises(DeadlineExceededError) as info:
+        async with client.list_all_import_jobs(deadline=0.5) as jobs:
+            async for _ in jobs:
+                pass  # pragma: no cover - the deadline passes during the first jobs page
+    assert info.value.operation == "ListImportJobs"
+    assert requests(qconnect_server, "ListKnowledgeBases") == 1
+    assert requests(qconnect_server) == 1
+    await drained(qconnect_server)
+
+
 @pytest.mark.parametrize("value", [0, -1.0, float("inf"), "5", True])
 def test_bad_deadlines_are_refused_at_the_call(client: QConnectClient, value: object) -> None:
     """deadline must be a positive, finite number of seconds."""
@@ -359,6 +438,25 @@ async def test_a_complete_but_invalid_body_is_not_retried(
         async for _ in client.list_import_jobs(kb):
             pass
     assert requests(qconnect_server) == 1
+
+
+@pytest.mark.parametrize(("kind", "error"), [("cut_body", False), ("invalid_json", True)])
+async def test_a_job_read_cut_short_is_retried_a_wrong_one_is_not(
+    client: QConnectClient, qconnect_server: QConnectServer, kind: str, error: bool
+) -> None:
+    """GetImportJob (what wait_for_import_job polls) tells a cut body from a wrong one too."""
+    qconnect_server.set_job_completion(after_reads=0)
+    kb = qconnect_server.create_knowledge_base("imports")
+    job = await client.start_import_job(kb, b"Name,Content\nhello,Hi\n")
+    qconnect_server.malformed("GetImportJob", kind=kind, times=1)  # type: ignore[arg-type]
+    if error:
+        with pytest.raises(MalformedResponseError):
+            await client.get_import_job(kb, job.import_job_id)
+        assert requests(qconnect_server, "GetImportJob") == 1
+    else:
+        got = await client.get_import_job(kb, job.import_job_id)
+        assert got.import_job_id == job.import_job_id
+        assert requests(qconnect_server, "GetImportJob") == 2
 
 
 # -- ARNs of another Region or partition ---------------------------------------------------------
@@ -424,3 +522,20 @@ async def test_a_refused_connection_fails_after_a_few_attempts(
                 pass
     assert info.value.code == "EndpointConnectionError"
     assert len(retries) == attempts - 1
+
+
+async def test_a_refused_connection_fails_within_seconds_with_real_backoff(kb: str) -> None:
+    """With real backoff waits and the default policy: a TransportError well within 5 s."""
+    retries: list[RetryDetails] = []
+    loop = asyncio.get_running_loop()
+    with set_testing(False):
+        async with QConnectClient(
+            endpoint_url=refused_endpoint(), retry=RetryPolicy(on_retry=retries.append)
+        ) as client:
+            started = loop.time()
+            with pytest.raises(TransportError, match="connect"):
+                async for _ in client.list_import_jobs(kb):
+                    pass
+            elapsed = loop.time() - started
+    assert len(retries) == 3
+    assert elapsed < 5.0

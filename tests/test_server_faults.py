@@ -315,6 +315,8 @@ def test_fault_arguments_are_checked(qconnect_server: QConnectServer) -> None:
         qconnect_server.malformed(kind="broken")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="probability"):
         qconnect_server.random_faults(1.5)
+    with pytest.raises(ValueError, match="html"):
+        qconnect_server.fail(html="yes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="knowledge base"):
         qconnect_server.fail(knowledge_base_id="kb-1")
     with pytest.raises(LookupError):
@@ -375,4 +377,21 @@ def test_the_server_clock_can_be_set_off_and_dates_its_answers(
     assert (status, code) == (403, "InvalidSignatureException")
     assert "date" in headers
     qconnect_server.set_clock_offset(0)
+    assert len(client.list_import_jobs(knowledgeBaseId=kb)["importJobSummaries"]) == 5
+
+
+def test_an_html_error_is_a_proxy_page_with_no_error_code(
+    qconnect_server: QConnectServer, client: Any, kb: str
+) -> None:
+    """fail(html=True): an HTML page with the status, and no AWS error code to be found."""
+    qconnect_server.fail(status=400, message="Bad Request", html=True)
+    with pytest.raises(ClientError) as caught:
+        client.list_import_jobs(knowledgeBaseId=kb)
+    response = caught.value.response
+    headers = response["ResponseMetadata"]["HTTPHeaders"]
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert headers["content-type"] == "text/html"
+    assert "x-amzn-errortype" not in headers
+    assert response["Error"]["Code"] == "400"  # botocore has only the status to go by
+    assert "<html>" in response["Error"]["Message"]
     assert len(client.list_import_jobs(knowledgeBaseId=kb)["importJobSummaries"]) == 5

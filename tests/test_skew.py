@@ -59,6 +59,25 @@ async def test_a_skewed_clock_is_corrected_once_then_remembered(
     assert qconnect_server.stats.faults == 1
 
 
+async def test_requests_refused_together_are_all_signed_again(
+    qconnect_server: QConnectServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fan-out meeting the skew: every request in flight is refused, each is signed again
+    (not only the one that taught the offset), one WARNING, nothing lost."""
+    kbs = qconnect_server.seed(6, 5)
+    qconnect_server.set_clock_offset(TWENTY_MINUTES)
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url, max_concurrency=6
+    ) as client:
+        with caplog.at_level(logging.WARNING, logger="qconnect_async"):
+            async with client.list_import_jobs_many(kbs) as jobs:
+                assert len([j async for j in jobs]) == 30
+    refused = qconnect_server.stats.faults
+    assert refused > 1  # several were in flight when the first refusal came back
+    assert requests(qconnect_server) == 6 + refused
+    assert sum("clock" in r.getMessage() for r in caplog.records) == 1
+
+
 async def test_without_correction_a_skewed_clock_fails_every_request(
     qconnect_server: QConnectServer, kb: str
 ) -> None:

@@ -83,8 +83,13 @@ class ClockSkew:
         context[_OFFSET_KEY] = self.offset
         return SIGNATURE_VERSION
 
-    def learn(self, response: Mapping[str, Any]) -> bool:
-        """Take the offset from a skew error's Date header; True: sign the request again."""
+    def learn(self, response: Mapping[str, Any], *, signed_with: float) -> bool:
+        """Take the offset from a skew error's Date header; True: sign the request again.
+
+        ``signed_with`` is the offset the refused request was sent with. Requests in flight
+        together are refused together: the first teaches the offset, and the others, signed
+        before it was known, are signed again with it rather than failed.
+        """
         error = response.get("Error") or {}
         if not is_skew_error(str(error.get("Code") or ""), str(error.get("Message") or "")):
             return False
@@ -93,13 +98,14 @@ class ClockSkew:
         if server_time is None:
             return False
         offset = server_time - time.time()
-        if abs(offset - self.offset) < _RESOLUTION:
+        if abs(offset - signed_with) < _RESOLUTION:
             return False  # signed with this offset already: not a skew we can fix
-        logger.warning(
-            "this host's clock is %.0f s off the service's: signing with the service's time",
-            -offset,
-        )
-        self.offset = offset
+        if abs(offset - self.offset) >= _RESOLUTION:
+            logger.warning(
+                "this host's clock is %.0f s off the service's: signing with the service's time",
+                -offset,
+            )
+            self.offset = offset
         return True
 
 

@@ -65,8 +65,17 @@ __all__ = [
 ]
 
 _RAW_KEY = "_qconnect_async_raw_body"
-# The operations whose 2xx bodies we decode ourselves (botocore's parse costs ~2.5 ms a page).
-_RAW_SHAPES = frozenset({"ListImportJobsResponse", "ListKnowledgeBasesResponse"})
+# The operations whose 2xx bodies we decode ourselves: botocore's parse costs ~2.5 ms a page,
+# and turns a body cut short into {"message": ...}, so a cut could not be told from a wrong
+# answer (GetImportJob is what wait_for_import_job polls; StartImportJob is idempotent).
+_RAW_SHAPES = frozenset(
+    {
+        "ListImportJobsResponse",
+        "ListKnowledgeBasesResponse",
+        "GetImportJobResponse",
+        "StartImportJobResponse",
+    }
+)
 _USER_AGENT = "qconnect-async"
 # botocore's "no usable credentials": missing, half given, or a provider that failed.
 _CREDENTIALS_ERRORS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
@@ -466,11 +475,13 @@ class BotocoreTransport:
         method = self._methods.get(ctx.operation)
         if method is None:
             method = self._methods[ctx.operation] = getattr(self._client, xform_name(ctx.operation))
+        # The offset this attempt is signed with (signing happens inside the call).
+        signed_with = 0.0 if skew is None else skew.offset
         try:
             with in_our_call():
                 result: Mapping[str, Any] = await method(**params)
         except ClientError as exc:
-            if skew is not None and skew.learn(exc.response):
+            if skew is not None and skew.learn(exc.response, signed_with=signed_with):
                 raise _SkewCorrected from exc
             error = _from_client_error(exc, ctx)
             answered(self._region, error.request_id, error.http_status)

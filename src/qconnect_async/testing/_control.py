@@ -408,11 +408,13 @@ class ServerControls(ABC):
         times: int | None = 1,
         retry_after: float | None = None,
         knowledge_base_id: str | None = None,
+        html: bool = False,
     ) -> None:
         """Answer the next `times` requests with the error `code` and HTTP `status`.
 
         E.g. `fail(code="AccessDeniedException", status=403, times=None, knowledge_base_id=kb)`
-        denies one KB for good while the others list.
+        denies one KB for good while the others list. `html=True` answers as a proxy in front
+        of the service would: an HTML page with `status` and `message`, no error code at all.
         """
         _check_target(operation, times, knowledge_base_id)
         if not isinstance(code, str) or not code:
@@ -420,7 +422,9 @@ class ServerControls(ABC):
         _check_int("status", status, low=400, high=599)
         if retry_after is not None:
             _check_number("retry_after", retry_after, low=0)
-        reply = ErrorReply(status, code, message or f"Injected {code}", retry_after)
+        if not isinstance(html, bool):
+            raise ValueError(f"html must be True or False, not {html!r}")
+        reply = ErrorReply(status, code, message or f"Injected {code}", retry_after, html)
         self._state.faults.add_error(
             reply, operation=operation, times=times, knowledge_base_id=knowledge_base_id
         )

@@ -55,6 +55,8 @@ class ErrorReply:
     code: str
     message: str
     retry_after: float | None = None
+    #: an HTML page with no error code, as a proxy or load balancer in front answers
+    html: bool = False
 
     @property
     def throttle(self) -> bool:
@@ -100,11 +102,26 @@ def json_reply(status: int, payload: Any) -> Reply:
 
 def error_reply(error: ErrorReply) -> Reply:
     """A rest-json error: the code in x-amzn-ErrorType and in the body's `__type`."""
+    if error.html:
+        return _html_error(error)
     body = json.dumps({"__type": error.code, "message": error.message}).encode()
     extra: Headers = [("x-amzn-ErrorType", error.code)]
     if error.retry_after is not None:
         extra.append(("Retry-After", f"{error.retry_after:g}"))
     return error.status, response_headers(body, extra), body
+
+
+def _html_error(error: ErrorReply) -> Reply:
+    """A proxy's error page: HTML, no AWS error code anywhere (`error.code` is not sent)."""
+    title = escape(status_line(error.status))
+    body = (
+        f"<html><head><title>{title}</title></head>"
+        f"<body><h1>{title}</h1><p>{escape(error.message)}</p></body></html>"
+    ).encode()
+    headers = [("Content-Type", "text/html"), ("Content-Length", str(len(body)))]
+    if error.retry_after is not None:
+        headers.append(("Retry-After", f"{error.retry_after:g}"))
+    return error.status, headers, body
 
 
 def malformed_reply(kind: MalformedKind) -> Reply:
