@@ -136,6 +136,26 @@ def test_text_is_the_aws_cli_text_format(kb: str, boto: Any) -> None:
     }
 
 
+def test_text_prints_tokens_and_nulls_as_aws_does(kb: str, boto: Any) -> None:
+    """text, as aws prints it: a cut listing ends with a NEXTTOKEN row that resumes it;
+    --no-paginate prints the one answer whole, its nextToken first; a null is None."""
+    want = ids(expected(boto, [kb]))
+    done = cli("list-import-jobs", kb, "--output", "text", "--max-items", "3")
+    *jobs, last = [line.split("\t") for line in done.stdout.splitlines()]
+    assert sum(row[0] == "IMPORTJOBSUMMARIES" for row in jobs) == 3
+    assert last[0] == "NEXTTOKEN" and len(last) == 2
+    done = cli("list-import-jobs", kb, "--starting-token", last[1])
+    assert ids(json.loads(done.stdout)["importJobSummaries"]) == want[3:]
+    done = cli("list-import-jobs", kb, "--output", "text", "--no-paginate", "--page-size", "10")
+    lines = done.stdout.splitlines()
+    assert "\t" not in lines[0]  # the service's own token, alone
+    assert sum(line.startswith("IMPORTJOBSUMMARIES\t") for line in lines) == 10
+    done = cli("list-import-jobs", kb, "--starting-token", lines[0])
+    assert ids(json.loads(done.stdout)["importJobSummaries"]) == want[10:]
+    done = cli("list-import-jobs", kb, "--output", "text", "--query", "importJobSummaries[0].x")
+    assert (done.returncode, done.stdout) == (0, "None\n")
+
+
 def test_query_is_applied_to_the_document(kb: str, boto: Any) -> None:
     """--query takes JMESPath over the json document; text prints the result tab-separated."""
     query = "importJobSummaries[?status=='FAILED'].importJobId"
