@@ -176,6 +176,18 @@ def test_ndjson_and_csv_print_every_job(kb: str, boto: Any) -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("importJobId,knowledgeBaseId,status,")
     assert [line.split(",")[0] for line in lines[1:]] == want
+    assert done.stderr == ""
+
+
+def test_csv_cut_short_gives_its_token_on_stderr(kb: str, boto: Any) -> None:
+    """A CSV has no place for NextToken: a cut listing prints it on stderr, and it resumes."""
+    want = ids(expected(boto, [kb]))
+    done = cli("list-import-jobs", kb, "--output", "csv", "--max-items", "4")
+    assert [line.split(",")[0] for line in done.stdout.splitlines()[1:]] == want[:4]
+    assert done.stderr.startswith("NextToken: ") and done.stderr.count("\n") == 1
+    token = done.stderr.removeprefix("NextToken: ").strip()
+    done = cli("list-import-jobs", kb, "--output", "csv", "--starting-token", token)
+    assert [line.split(",")[0] for line in done.stdout.splitlines()[1:]] == want[4:]
 
 
 # -- pagination --------------------------------------------------------------------------------

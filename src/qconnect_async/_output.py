@@ -348,10 +348,14 @@ class _Ndjson:
 
 
 class _Csv:
-    """A header, then a row per job (flat columns; nested values as compact JSON)."""
+    """A header, then a row per job (flat columns; nested values as compact JSON).
 
-    def __init__(self, stream: TextIO) -> None:
+    A CSV has no place for a resume token: ``NextToken: ...`` goes to ``aside`` (stderr).
+    """
+
+    def __init__(self, stream: TextIO, aside: TextIO | None) -> None:
         self._stream = stream
+        self._aside = aside
         self._csv = csv.DictWriter(
             stream, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n"
         )
@@ -368,9 +372,11 @@ class _Csv:
         self._stream.flush()
 
     def finish(self, next_token: str | None) -> None:
-        # A CSV has no place for a token: a listing cut short says so on stderr (and its
-        # exit status), and --output json or ndjson give the token to resume from.
         self._stream.flush()
+        if next_token is not None and self._aside is not None:
+            # Cut short (--max-items, Ctrl-C, a failure): say where to resume from.
+            self._aside.write(f"NextToken: {next_token}\n")
+            self._aside.flush()
 
 
 # -- --query -----------------------------------------------------------------------------------
@@ -446,12 +452,14 @@ def make_writer(
     query: Any = None,
     names: Mapping[str, str] | None = None,
     raw: bool = False,
+    aside: TextIO | None = None,
 ) -> ListingWriter:
     """The writer of an ``--output`` format.
 
     ``query`` is a compiled JMESPath expression (``jmespath.compile``); ``names`` (KB ID to
     name) adds a knowledge base column to the table; ``raw`` (``--no-paginate``): the one
-    answer as the service sent it, its own ``nextToken`` instead of a ``NextToken``.
+    answer as the service sent it, its own ``nextToken`` instead of a ``NextToken``;
+    ``aside`` (stderr) gets the resume token of a format with no place for it (csv).
     """
     token_key = "nextToken" if raw else "NextToken"
     if query is not None:
@@ -465,7 +473,7 @@ def make_writer(
     if output == "ndjson":
         return _Ndjson(stream, token_key)
     if output == "csv":
-        return _Csv(stream)
+        return _Csv(stream, aside)
     raise ValueError(f"unknown output format {output!r}")
 
 
