@@ -287,6 +287,24 @@ def test_table_prints_each_page_as_it_comes(kb: str, server: QConnectServer) -> 
     assert "(PaginationLoop) when calling the ListImportJobs operation" in done.stderr
 
 
+@pytest.mark.parametrize("output", ["table", "json", "text", "ndjson", "csv"])
+def test_the_first_page_is_printed_before_the_listing_ends(
+    kb: str, server: QConnectServer, output: str
+) -> None:
+    """Output is written a page at a time: the first line arrives while later pages are
+    still to be requested (so `| head` sees it at once)."""
+    server.set_latency(0.8, "ListImportJobs")
+    argv = [*COMMAND, "list-import-jobs", kb, "--page-size", "10", "--output", output]
+    with started(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline()
+        # 3 pages: the third is requested only once the second has come.
+        assert server.stats.requests.get("ListImportJobs", 0) < 3
+        assert proc.poll() is None
+        proc.communicate(timeout=30)  # the rest; closes the pipe
+    assert proc.returncode == 0
+
+
 def test_ctrl_c_leaves_valid_json_with_a_token_to_resume(
     server: QConnectServer, kb: str, boto: Any
 ) -> None:
