@@ -391,6 +391,7 @@ def test_debug_logs_every_request_and_retry(kb: str, server: QConnectServer) -> 
         ([MISSING_KB, "--query", "[["], "Bad value for --query [["),
         ([MISSING_KB, MISSING_KB[:-1] + "1", "--max-items", "3"], "give exactly one"),
         ([MISSING_KB, "--no-paginate", "--max-items", "3"], "do not go together"),
+        ([MISSING_KB, "--cli-read-timeout", "0"], "must be a positive number of seconds"),
         ([f"arn:aws:wisdom:eu-west-1:123456789012:knowledge-base/{MISSING_KB}"], "Region"),
     ],
 )
@@ -449,6 +450,21 @@ def test_other_failures_exit_255(
     done = cli("list-import-jobs", kb)
     assert done.returncode == 255
     assert "(MalformedResponse) when calling the ListImportJobs operation" in done.stderr
+
+
+def test_aws_timeout_options_and_no_cli_pager_are_taken(
+    kb: str, server: QConnectServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--cli-read-timeout bounds each attempt, as in aws (a slower answer: exit 255);
+    --no-cli-pager is taken and changes nothing (this command never pages)."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    done = cli("list-import-jobs", kb, "--no-cli-pager", "--max-items", "1")
+    assert done.returncode == 0 and len(json.loads(done.stdout)["importJobSummaries"]) == 1
+    server.set_latency(2.0, "ListImportJobs")
+    # The default read timeout (20 s) would wait the 2 s out and list.
+    done = cli("list-import-jobs", kb, "--cli-read-timeout", "0.3", "--cli-connect-timeout", "1")
+    assert (done.returncode, done.stdout) == (255, "")
+    assert done.stderr.startswith("Read timeout on endpoint URL: ")
 
 
 class _HtmlPage(http.server.BaseHTTPRequestHandler):
