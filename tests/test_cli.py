@@ -136,6 +136,26 @@ def test_text_is_the_aws_cli_text_format(kb: str, boto: Any) -> None:
     }
 
 
+def test_text_prints_tokens_and_nulls_as_aws_does(kb: str, boto: Any) -> None:
+    """text, as aws prints it: a cut listing ends with a NEXTTOKEN row that resumes it;
+    --no-paginate prints the one answer whole, its nextToken first; a null is None."""
+    want = ids(expected(boto, [kb]))
+    done = cli("list-import-jobs", kb, "--output", "text", "--max-items", "3")
+    *jobs, last = [line.split("\t") for line in done.stdout.splitlines()]
+    assert sum(row[0] == "IMPORTJOBSUMMARIES" for row in jobs) == 3
+    assert last[0] == "NEXTTOKEN" and len(last) == 2
+    done = cli("list-import-jobs", kb, "--starting-token", last[1])
+    assert ids(json.loads(done.stdout)["importJobSummaries"]) == want[3:]
+    done = cli("list-import-jobs", kb, "--output", "text", "--no-paginate", "--page-size", "10")
+    lines = done.stdout.splitlines()
+    assert "\t" not in lines[0]  # the service's own token, alone
+    assert sum(line.startswith("IMPORTJOBSUMMARIES\t") for line in lines) == 10
+    done = cli("list-import-jobs", kb, "--starting-token", lines[0])
+    assert ids(json.loads(done.stdout)["importJobSummaries"]) == want[10:]
+    done = cli("list-import-jobs", kb, "--output", "text", "--query", "importJobSummaries[0].x")
+    assert (done.returncode, done.stdout) == (0, "None\n")
+
+
 def test_query_is_applied_to_the_document(kb: str, boto: Any) -> None:
     """--query takes JMESPath over the json document; text prints the result tab-separated."""
     query = "importJobSummaries[?status=='FAILED'].importJobId"
@@ -156,6 +176,18 @@ def test_ndjson_and_csv_print_every_job(kb: str, boto: Any) -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("importJobId,knowledgeBaseId,status,")
     assert [line.split(",")[0] for line in lines[1:]] == want
+    assert done.stderr == ""
+
+
+def test_csv_cut_short_gives_its_token_on_stderr(kb: str, boto: Any) -> None:
+    """A CSV has no place for NextToken: a cut listing prints it on stderr, and it resumes."""
+    want = ids(expected(boto, [kb]))
+    done = cli("list-import-jobs", kb, "--output", "csv", "--max-items", "4")
+    assert [line.split(",")[0] for line in done.stdout.splitlines()[1:]] == want[:4]
+    assert done.stderr.startswith("NextToken: ") and done.stderr.count("\n") == 1
+    token = done.stderr.removeprefix("NextToken: ").strip()
+    done = cli("list-import-jobs", kb, "--output", "csv", "--starting-token", token)
+    assert [line.split(",")[0] for line in done.stdout.splitlines()[1:]] == want[4:]
 
 
 # -- pagination --------------------------------------------------------------------------------
@@ -255,6 +287,24 @@ def test_table_prints_each_page_as_it_comes(kb: str, server: QConnectServer) -> 
     assert "(PaginationLoop) when calling the ListImportJobs operation" in done.stderr
 
 
+@pytest.mark.parametrize("output", ["table", "json", "text", "ndjson", "csv"])
+def test_the_first_page_is_printed_before_the_listing_ends(
+    kb: str, server: QConnectServer, output: str
+) -> None:
+    """Output is written a page at a time: the first line arrives while later pages are
+    still to be requested (so `| head` sees it at once)."""
+    server.set_latency(0.8, "ListImportJobs")
+    argv = [*COMMAND, "list-import-jobs", kb, "--page-size", "10", "--output", output]
+    with started(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline()
+        # 3 pages: the third is requested only once the second has come.
+        assert server.stats.requests.get("ListImportJobs", 0) < 3
+        assert proc.poll() is None
+        proc.communicate(timeout=30)  # the rest; closes the pipe
+    assert proc.returncode == 0
+
+
 def test_ctrl_c_leaves_valid_json_with_a_token_to_resume(
     server: QConnectServer, kb: str, boto: Any
 ) -> None:
@@ -341,6 +391,7 @@ def test_debug_logs_every_request_and_retry(kb: str, server: QConnectServer) -> 
         ([MISSING_KB, "--query", "[["], "Bad value for --query [["),
         ([MISSING_KB, MISSING_KB[:-1] + "1", "--max-items", "3"], "give exactly one"),
         ([MISSING_KB, "--no-paginate", "--max-items", "3"], "do not go together"),
+        ([MISSING_KB, "--cli-read-timeout", "0"], "must be a positive number of seconds"),
         ([f"arn:aws:wisdom:eu-west-1:123456789012:knowledge-base/{MISSING_KB}"], "Region"),
     ],
 )
@@ -399,6 +450,21 @@ def test_other_failures_exit_255(
     done = cli("list-import-jobs", kb)
     assert done.returncode == 255
     assert "(MalformedResponse) when calling the ListImportJobs operation" in done.stderr
+
+
+def test_aws_timeout_options_and_no_cli_pager_are_taken(
+    kb: str, server: QConnectServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--cli-read-timeout bounds each attempt, as in aws (a slower answer: exit 255);
+    --no-cli-pager is taken and changes nothing (this command never pages)."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    done = cli("list-import-jobs", kb, "--no-cli-pager", "--max-items", "1")
+    assert done.returncode == 0 and len(json.loads(done.stdout)["importJobSummaries"]) == 1
+    server.set_latency(2.0, "ListImportJobs")
+    # The default read timeout (20 s) would wait the 2 s out and list.
+    done = cli("list-import-jobs", kb, "--cli-read-timeout", "0.3", "--cli-connect-timeout", "1")
+    assert (done.returncode, done.stdout) == (255, "")
+    assert done.stderr.startswith("Read timeout on endpoint URL: ")
 
 
 class _HtmlPage(http.server.BaseHTTPRequestHandler):

@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
-from qconnect_async import QConnectClient
+from qconnect_async import QConnectClient, RetryPolicy
 from qconnect_async.testing import QConnectServer
 
 README = pathlib.Path(__file__).parent.parent / "README.md"
 _BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+#: A row of the README's "Client options" table: its options cell, its default cell.
+_OPTION_ROW = re.compile(r"^\| (`[a-z_]+`(?:, `[a-z_]+`)*) \| ([^|]*) \|", re.MULTILINE)
 
 
 def snippets() -> list[str]:
@@ -62,3 +64,26 @@ def test_readme_snippets_run(
     out = capsys.readouterr().out
     assert "the rest:" in out
     assert "jobs in all" in out
+
+
+def test_readme_states_every_client_option_and_its_default() -> None:
+    """The "Client options" table names every keyword of QConnectClient() once, each number
+    it gives as a default is the signature's, and the RetryPolicy() it describes is the default."""
+    section = README.read_text().split("### Client options", 1)[1].split("\n### ", 1)[0]
+    rows = {
+        name.strip("`"): default
+        for names, default in _OPTION_ROW.findall(section)
+        for name in names.split(", ")
+    }
+    parameters = inspect.signature(QConnectClient).parameters
+    assert sorted(rows) == sorted(parameters)
+    for name, default in rows.items():
+        number = re.match(r"`(\d+(?:\.\d+)?)`", default)
+        if number:
+            assert float(number.group(1)) == parameters[name].default, name
+    policy = RetryPolicy()
+    retry = rows["retry"]
+    assert f"{policy.max_attempts} attempts" in retry
+    assert f"({policy.max_connect_attempts} while the endpoint refuses connections)" in retry
+    assert f"backoff {policy.base_delay:g} s doubling up to {policy.max_delay:g} s" in retry
+    assert f"retry quota {policy.retry_quota}" in retry and policy.deadline is None

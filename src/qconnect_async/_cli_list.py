@@ -14,6 +14,7 @@ import argparse
 import base64
 import binascii
 import json
+import sys
 import time
 from contextlib import aclosing
 from typing import Any
@@ -166,9 +167,7 @@ async def _list_one(client: QConnectClient, args: argparse.Namespace, inv: Invoc
     kb = args.kb_ids[0]
     token, skip = args.start
     raw = args.no_paginate
-    writer = make_writer(
-        inv.output, inv.stdout, query=inv.query, token_key="nextToken" if raw else "NextToken"
-    )
+    writer = make_writer(inv.output, inv.stdout, query=inv.query, raw=raw, aside=sys.stderr)
     left = args.max_items
     inv.progress.start(1)
     with checked_input():

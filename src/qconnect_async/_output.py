@@ -212,26 +212,41 @@ def _scalar(value: Any) -> str:
 
 
 class _Text:
-    """The AWS CLI's text format, a page at a time (as ``aws`` prints a paginated listing)."""
+    """The AWS CLI's text format, a page at a time (as ``aws`` prints a paginated listing),
+    then ``NEXTTOKEN<tab>token`` when the listing did not end.
 
-    def __init__(self, stream: TextIO, token_key: str) -> None:
+    With ``--no-paginate`` (``raw``) the one answer is printed whole at the end, as ``aws``
+    prints a response: its scalar ``nextToken`` first, on a line of its own.
+    """
+
+    def __init__(self, stream: TextIO, token_key: str, *, raw: bool) -> None:
         self._stream = stream
         self._token_key = token_key
+        self._raw = raw
         self._page: list[dict[str, Any]] = []
 
     def add(self, job: ImportJob) -> None:
         self._page.append(aws_shape(job))
 
     def page_done(self) -> None:
+        if self._raw:
+            return  # one answer, printed whole by finish
         format_text({LIST_KEY: self._page}, self._stream)
         self._page = []
         self._stream.flush()
 
     def finish(self, next_token: str | None) -> None:
-        if self._page:
-            self.page_done()
-        if next_token is not None:
-            format_text({self._token_key: next_token}, self._stream, None)
+        if self._raw:
+            answer: dict[str, Any] = {LIST_KEY: self._page}
+            if next_token is not None:
+                answer[self._token_key] = next_token
+            format_text(answer, self._stream)
+        else:
+            if self._page:
+                self.page_done()
+            if next_token is not None:
+                # What aws prints for a resume token: a row named by its key.
+                format_text({self._token_key: {self._token_key: next_token}}, self._stream)
         self._stream.flush()
 
 
@@ -333,10 +348,14 @@ class _Ndjson:
 
 
 class _Csv:
-    """A header, then a row per job (flat columns; nested values as compact JSON)."""
+    """A header, then a row per job (flat columns; nested values as compact JSON).
 
-    def __init__(self, stream: TextIO) -> None:
+    A CSV has no place for a resume token: ``NextToken: ...`` goes to ``aside`` (stderr).
+    """
+
+    def __init__(self, stream: TextIO, aside: TextIO | None) -> None:
         self._stream = stream
+        self._aside = aside
         self._csv = csv.DictWriter(
             stream, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n"
         )
@@ -353,9 +372,11 @@ class _Csv:
         self._stream.flush()
 
     def finish(self, next_token: str | None) -> None:
-        # A CSV has no place for a token: a listing cut short says so on stderr (and its
-        # exit status), and --output json or ndjson give the token to resume from.
         self._stream.flush()
+        if next_token is not None and self._aside is not None:
+            # Cut short (--max-items, Ctrl-C, a failure): say where to resume from.
+            self._aside.write(f"NextToken: {next_token}\n")
+            self._aside.flush()
 
 
 # -- --query -----------------------------------------------------------------------------------
@@ -386,8 +407,8 @@ class _Queried:
 
 def write_value(output: str, value: Any, stream: TextIO) -> None:
     """Print any JSON value (a query's result, a command's answer) in an output format."""
-    if value is None and output != "json":
-        pass  # the AWS CLI prints nothing for a null result, except in json
+    if value is None and output not in ("json", "text"):
+        pass  # as the AWS CLI's table: nothing for a null result (json: null, text: None)
     elif output == "json":
         stream.write(json.dumps(value, indent=4, ensure_ascii=False) + "\n")
     elif output == "text":
@@ -430,26 +451,29 @@ def make_writer(
     *,
     query: Any = None,
     names: Mapping[str, str] | None = None,
-    token_key: str = "NextToken",
+    raw: bool = False,
+    aside: TextIO | None = None,
 ) -> ListingWriter:
     """The writer of an ``--output`` format.
 
     ``query`` is a compiled JMESPath expression (``jmespath.compile``); ``names`` (KB ID to
-    name) adds a knowledge base column to the table; ``token_key`` names the resume token
-    (``NextToken``, or the service's own ``nextToken`` with ``--no-paginate``).
+    name) adds a knowledge base column to the table; ``raw`` (``--no-paginate``): the one
+    answer as the service sent it, its own ``nextToken`` instead of a ``NextToken``;
+    ``aside`` (stderr) gets the resume token of a format with no place for it (csv).
     """
+    token_key = "nextToken" if raw else "NextToken"
     if query is not None:
         return _Queried(stream, output, query, token_key)
     if output == "json":
         return _Json(stream, token_key)
     if output == "text":
-        return _Text(stream, token_key)
+        return _Text(stream, token_key, raw=raw)
     if output == "table":
         return _Table(stream, names)
     if output == "ndjson":
         return _Ndjson(stream, token_key)
     if output == "csv":
-        return _Csv(stream)
+        return _Csv(stream, aside)
     raise ValueError(f"unknown output format {output!r}")
 
 

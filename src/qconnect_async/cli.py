@@ -8,7 +8,9 @@
 
 Global options work after any command, as with ``aws``: ``--output json|text|table|ndjson|csv``
 (else ``AWS_DEFAULT_OUTPUT``, else the profile's ``output``, else json), ``--query`` (JMESPath),
-``--region``, ``--profile``, ``--endpoint-url`` (else ``AWS_ENDPOINT_URL_QCONNECT``), ``--debug``;
+``--region``, ``--profile``, ``--endpoint-url`` (else ``AWS_ENDPOINT_URL_QCONNECT``), ``--debug``,
+``--cli-connect-timeout`` / ``--cli-read-timeout`` (seconds per attempt; ``--no-cli-pager`` is
+taken and does nothing: this command never pages);
 ``AWS_MAX_ATTEMPTS`` (or the profile's ``max_attempts``) sets the attempts per request.
 
 Exit status, as the AWS CLI v2's: 0 done, 252 bad command line, 253 bad configuration (no
@@ -128,6 +130,16 @@ def _query(text: str) -> Any:
         raise argparse.ArgumentTypeError(f"Bad value for --query {text}: {reason}") from None
 
 
+def _timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
 def _global_options() -> _Parser:
     """The options every command takes, anywhere on the line (as ``aws`` does)."""
     common = _Parser(add_help=False)
@@ -138,6 +150,10 @@ def _global_options() -> _Parser:
     add("--profile", help="AWS profile (default: AWS_PROFILE or the default profile)")
     add("--endpoint-url", help="service endpoint (default: AWS_ENDPOINT_URL_QCONNECT or AWS)")
     add("--debug", action="store_true", help="log every request and retry; tracebacks")
+    add("--cli-connect-timeout", type=_timeout, metavar="SECONDS", help="per attempt (default 5)")
+    add("--cli-read-timeout", type=_timeout, metavar="SECONDS", help="per attempt (default 20)")
+    # Taken as aws takes it, so that habits and scripts carry over: this command never pages.
+    add("--no-cli-pager", action="store_true", help=argparse.SUPPRESS)
     add("--demo", action="store_true", help="run against a local fake service with demo data")
     return common
 
@@ -199,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "endpoint_url": args.endpoint_url,
                 "profile_name": args.profile,
                 "retry": _retry_policy(args, progress),
+                **_timeouts(args),
             },
             stdout=sys.stdout,
             progress=progress,
@@ -228,6 +245,15 @@ def _log_to_stderr() -> None:
     logger = logging.getLogger("qconnect_async")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
+
+
+def _timeouts(args: argparse.Namespace) -> dict[str, float]:
+    """The client's timeouts that --cli-connect-timeout / --cli-read-timeout set."""
+    given = {
+        "connect_timeout": args.cli_connect_timeout,
+        "read_timeout": args.cli_read_timeout,
+    }
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _retry_policy(args: argparse.Namespace, progress: Progress) -> RetryPolicy:
