@@ -84,6 +84,7 @@ def test_readme_states_every_client_option_and_its_default() -> None:
     policy = RetryPolicy()
     retry = rows["retry"]
     assert f"{policy.max_attempts} attempts" in retry
-    assert f"({policy.max_connect_attempts} while the endpoint refuses connections)" in retry
+    connect = f"({policy.max_connect_attempts} while the endpoint refuses or does not answer"
+    assert connect in retry
     assert f"backoff {policy.base_delay:g} s doubling up to {policy.max_delay:g} s" in retry
     assert f"retry quota {policy.retry_quota}" in retry and policy.deadline is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import aiobotocore.session
 import pytest
@@ -522,6 +522,31 @@ async def test_a_refused_connection_fails_after_a_few_attempts(
                 pass
     assert info.value.code == "EndpointConnectionError"
     assert len(retries) == attempts - 1
+
+
+@contextlib.contextmanager
+def silent_endpoint() -> Iterator[str]:
+    """A loopback URL that never answers a connection: its one-place accept queue is full,
+    so the kernel drops every further SYN (as a firewall that drops packets does)."""
+    with socket.socket() as server, socket.socket() as filler:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        filler.connect(server.getsockname())
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+
+
+async def test_a_silent_endpoint_gets_the_connect_attempts_not_all_attempts(kb: str) -> None:
+    """No answer within connect_timeout is a connect failure: max_connect_attempts tries."""
+    retries: list[RetryDetails] = []
+    with silent_endpoint() as url:
+        async with QConnectClient(
+            endpoint_url=url, connect_timeout=0.2, retry=RetryPolicy(on_retry=retries.append)
+        ) as client:
+            with pytest.raises(TransportError) as info:
+                async for _ in client.list_import_jobs(kb):
+                    pass
+    assert info.value.code == "ConnectTimeoutError"
+    assert len(retries) == 3
 
 
 async def test_a_refused_connection_fails_within_seconds_with_real_backoff(kb: str) -> None:

@@ -48,7 +48,9 @@ __all__ = [
 #: The code of the DeadlineExceededError raised when a listing's deadline passes.
 DEADLINE_EXCEEDED = DeadlineExceededError.default_code
 #: The codes of a TransportError that says the endpoint could not be reached at all.
-CONNECT_FAILURES = frozenset({"EndpointConnectionError"})
+#: the endpoint could not be reached at all: refused, not resolved, or no answer to the
+#: connection within ``connect_timeout`` (a firewall that drops packets, a wrong host)
+CONNECT_FAILURES = frozenset({"EndpointConnectionError", "ConnectTimeoutError"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +82,10 @@ class RetryPolicy:
 
     #: total attempts per request, the first included
     max_attempts: int = 10
-    #: total attempts while the endpoint refuses connections (or cannot be resolved): a
-    #: wrong endpoint or a service that is down fails in under a second, not after 20 s
+    #: total attempts while the endpoint refuses connections, cannot be resolved or does not
+    #: answer them within ``connect_timeout``: a wrong endpoint or a service that is down
+    #: fails in under a second when refused (about 4 x connect_timeout when silent), not
+    #: after 10 attempts
     max_connect_attempts: int = 4
     #: backoff scale: the wait after attempt n is uniform in [0, base_delay * 2**(n-1)]
     base_delay: float = 0.1
