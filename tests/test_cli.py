@@ -641,6 +641,31 @@ def test_a_failed_import_prints_the_job_and_how_to_get_its_report(
     assert "http" not in done.stderr
 
 
+def test_start_import_job_draws_its_steps_on_a_terminal(empty_kb: str, tmp_path: Path) -> None:
+    """start-import-job --wait with stderr on a TTY: the upload (file and size), then the job
+    started, redrawn on one line that is erased before the job is printed on stdout."""
+    answers = tmp_path / "answers.csv"
+    answers.write_bytes(b"Name,Content\nhello,Hello! How can I help?\n")
+    master, slave = pty.openpty()
+    with tempfile.TemporaryFile() as stdout:
+        try:
+            argv = [*COMMAND, "start-import-job", empty_kb, str(answers), "--wait"]
+            with started(argv, stdout=stdout, stderr=slave) as proc:
+                os.close(slave)
+                drawn = read_until_closed(master).decode()
+                assert proc.wait(timeout=30) == 0
+        finally:
+            os.close(master)
+        stdout.seek(0)
+        job = json.loads(stdout.read())["importJob"]
+    size = answers.stat().st_size
+    assert f"uploading answers.csv ({size} bytes)..." in drawn
+    assert f"started import job {job['importJobId']}" in drawn
+    assert drawn.index("uploading") < drawn.index("started import job")
+    assert drawn.endswith("\r\x1b[K")  # erased before the command ends
+    assert job["status"] == "COMPLETE"
+
+
 def test_a_wait_past_its_timeout_exits_255_and_ctrl_c_130(kb: str, server: QConnectServer) -> None:
     """wait-import-job on a job that never ends: on a terminal the waiting line shows the
     status and the time, then --timeout is exit 255 saying so; Ctrl-C is 130, no traceback."""
