@@ -57,6 +57,7 @@ class FleetOutcome:
     jobs: int
     unique: int  # distinct import job ids, summed over members (their KB shares are disjoint)
     failed: int
+    early: int  # throttles answered within the first second after the release
 
     @property
     def throttled_share(self) -> float:
@@ -140,6 +141,7 @@ def run_fleet(
         jobs=sum(int(r["jobs"]) for r in results),
         unique=sum(int(r["unique"]) for r in results),
         failed=sum(int(r["failed"]) for r in results),
+        early=sum(t < 1.0 for t in stats.throttled_at),
     )
 
 

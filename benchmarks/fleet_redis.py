@@ -172,7 +172,8 @@ def _measure(server: RemoteQConnectServer, sizes: fleet.FleetSizes, runs: int) -
         f"(run_fleet's, every row); ideal = ({sizes.pages} - {sizes.burst}) / {sizes.rate:g} = "
         f"{sizes.ideal:.2f} s; outage: redis-server killed at 30% of the ideal time after the "
         f"release, restarted at 60%. Medians over {runs} run(s); throttled share = "
-        "server-counted throttles / requests; Redis calls/request = EVALSHA calls "
+        "server-counted throttles / requests (in the first second: answered within 1 s of the "
+        "server's stats reset at the release, a cold start's); Redis calls/request = EVALSHA calls "
         "(INFO commandstats) / server-counted requests."
     )
     data = {
@@ -209,9 +210,10 @@ def _row(name: str, outcomes: list[Outcome], sizes: fleet.FleetSizes, expected: 
     jobs = min(o.jobs for o in outcomes)
     once = all(o.jobs == o.unique == expected for o in outcomes)
     cuts = median([o.cuts for o in outcomes])
+    early = median([o.early for o in outcomes])
     value = (
-        f"{ratio:.2f}x ideal, {share:.1%} throttled, {failed} KBs failed, {jobs:,} jobs, "
-        f"{cuts:g} cuts"
+        f"{ratio:.2f}x ideal, {share:.1%} throttled ({early:g} in the first second), "
+        f"{failed} KBs failed, {jobs:,} jobs, {cuts:g} cuts"
     )
     if not name.endswith("outage"):
         calls = median([o.calls / o.requests for o in outcomes if o.requests])

@@ -126,9 +126,12 @@ def test_server_errors_then_recovery(
 def test_rate_limit_throttles_beyond_the_burst(
     qconnect_server: QConnectServer, client: Any, kb: str
 ) -> None:
-    """A token bucket of burst 3 (and a slow refill) serves 3 requests, throttles the rest."""
+    """A token bucket of burst 3 (and a slow refill) serves 3 requests, throttles the rest;
+    the stats say when each throttle was answered, in seconds since the last reset."""
     qconnect_server.set_rate_limit(0.1, burst=3)
-    outcomes = []
+    qconnect_server.reset_stats()
+    started = time.monotonic()
+    outcomes, answered = [], []
     for _ in range(5):
         try:
             client.list_import_jobs(knowledgeBaseId=kb)
@@ -136,8 +139,13 @@ def test_rate_limit_throttles_beyond_the_burst(
         except ClientError as exc:
             assert exc.response["Error"]["Code"] == "ThrottlingException"
             outcomes.append(exc.response["ResponseMetadata"]["HTTPStatusCode"])
+            answered.append(time.monotonic() - started)
     assert outcomes == [200, 200, 200, 429, 429]
     assert qconnect_server.stats.throttled == 2
+    at = qconnect_server.stats.throttled_at
+    assert len(at) == 2 and 0 <= at[0] <= answered[0] and answered[0] <= at[1] <= answered[1]
+    qconnect_server.reset_stats()
+    assert qconnect_server.stats.throttled_at == ()
     qconnect_server.set_rate_limit(None)
     assert client.list_import_jobs(knowledgeBaseId=kb)
 

@@ -400,11 +400,14 @@ class ServerStats:
     `requests` counts every request to each operation (faulted ones too); `throttled` the ones
     answered with a throttle (rate limit, scheduled or random); `faults` every injected fault,
     throttles included; `statuses` responses by HTTP status; `max_in_flight` the most requests
-    the server held at once.
+    the server held at once; `throttled_at` when each throttle was answered, in seconds since
+    the start or the last reset (the first `THROTTLE_TIMES` of them), to tell a cold start's
+    throttles from later ones.
     """
 
     requests: Mapping[str, int] = field(default_factory=dict)
     throttled: int = 0
+    throttled_at: tuple[float, ...] = ()
     faults: int = 0
     statuses: Mapping[int, int] = field(default_factory=dict)
     in_flight: int = 0
@@ -419,6 +422,7 @@ class ServerStats:
         return {
             "requests": dict(self.requests),
             "throttled": self.throttled,
+            "throttled_at": list(self.throttled_at),
             "faults": self.faults,
             "statuses": {str(status): n for status, n in self.statuses.items()},
             "in_flight": self.in_flight,
@@ -430,11 +434,16 @@ class ServerStats:
         return cls(
             requests={str(k): int(v) for k, v in data["requests"].items()},
             throttled=int(data["throttled"]),
+            throttled_at=tuple(float(t) for t in data["throttled_at"]),
             faults=int(data["faults"]),
             statuses={int(k): int(v) for k, v in data["statuses"].items()},
             in_flight=int(data["in_flight"]),
             max_in_flight=int(data["max_in_flight"]),
         )
+
+
+#: Throttle times a server keeps between resets (a bound on memory in long runs).
+THROTTLE_TIMES = 10_000
 
 
 class StatsRecorder:
@@ -451,6 +460,8 @@ class StatsRecorder:
             self._requests: Counter[str] = Counter()
             self._statuses: Counter[int] = Counter()
             self._throttled = 0
+            self._throttled_at: list[float] = []
+            self._since = time.monotonic()
             self._faults = 0
             self._max_in_flight = self._in_flight
 
@@ -466,12 +477,15 @@ class StatsRecorder:
             self._statuses[status] += 1
             self._faults += fault
             self._throttled += throttled
+            if throttled and len(self._throttled_at) < THROTTLE_TIMES:
+                self._throttled_at.append(time.monotonic() - self._since)
 
     def snapshot(self) -> ServerStats:
         with self._lock:
             return ServerStats(
                 requests=dict(self._requests),
                 throttled=self._throttled,
+                throttled_at=tuple(self._throttled_at),
                 faults=self._faults,
                 statuses=dict(self._statuses),
                 in_flight=self._in_flight,
