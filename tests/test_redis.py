@@ -17,7 +17,7 @@ from _redis_server import RedisServer
 from qconnect_async import QConnectClient
 from qconnect_async._ratecontrol import RateController
 from qconnect_async._ratelimit import RateLimiter, SendOutcome
-from qconnect_async.redis import RedisRateLimiter
+from qconnect_async.redis import _SHA, RedisRateLimiter
 from qconnect_async.testing import QConnectServer
 
 # Tests that do not measure pacing start fast: the slow start would only make them slower.
@@ -210,6 +210,21 @@ async def test_script_flush_reloads_the_script(redis_server: RedisServer) -> Non
         await _send(limiter)
         assert limiter.shared
     assert _hash(redis_server, "flush")["sends"] == 2
+
+
+async def test_entering_connects_loads_the_script_and_listens(redis_server: RedisServer) -> None:
+    """`async with` prepares what the first send needs (a fleet starts when its hosts are
+    busiest): the script is loaded and the cut channel subscribed before any acquire."""
+    with redis_server.sync() as client:
+        client.script_flush()
+        async with RedisRateLimiter(redis_server.url, key="warm", **FAST) as limiter:
+            assert client.script_exists(_SHA) == [True]
+            for _ in range(100):  # the listener subscribes from its own task
+                if client.pubsub_numsub("{warm}:cuts") == [(b"{warm}:cuts", 1)]:
+                    break
+                await asyncio.sleep(0.01)
+            assert client.pubsub_numsub("{warm}:cuts") == [(b"{warm}:cuts", 1)]
+            assert limiter.shared and "sends" not in _hash(redis_server, "warm")
 
 
 async def test_wrong_url_falls_back_with_one_warning(

@@ -58,6 +58,8 @@ __all__ = ["RedisPermit", "RedisRateLimiter", "fleet_controller"]
 
 logger = logging.getLogger("qconnect_async")
 
+#: Seconds entering the limiter may take to connect and load the script (once, at start).
+_PREPARE_TIMEOUT = 1.0
 #: The decision script and its SHA1 (EVALSHA; loaded again after a NOSCRIPT).
 _SCRIPT = resources.files("qconnect_async").joinpath("_sharedbucket.lua").read_text("utf-8")
 _SHA = hashlib.sha1(_SCRIPT.encode("utf-8")).hexdigest()
@@ -228,10 +230,13 @@ class RedisRateLimiter:
             raise RuntimeError("this RedisRateLimiter is closed")
         # `ahead` bookings per member at a time: the fleet's queue is members x `ahead` deep,
         # and a cut (heard by `_listen`) voids the bookings made before it.
-        if self._listener is None:
-            self._listener = asyncio.get_running_loop().create_task(self._listen())
+        self._start_listening()
         async with self._booking:
             return await self._book()
+
+    def _start_listening(self) -> None:
+        if self._listener is None:
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
 
     async def _book(self) -> RedisPermit:
         voided = False  # a cut voided this send's booking: the next is no new send
@@ -345,6 +350,18 @@ class RedisRateLimiter:
             await self._client.aclose()
 
     async def __aenter__(self) -> Self:
+        """Connect, load the script and start listening for cuts, before the first send.
+
+        A fleet's members usually start together, when their hosts are busiest: a first
+        send that also had to connect and load the script could miss the timeout and leave
+        unpaced. Redis away here is no error: the first send falls back as usual.
+        """
+        self._start_listening()
+        try:
+            async with asyncio.timeout(max(self._timeout, _PREPARE_TIMEOUT)):
+                await self._client.script_load(_SCRIPT)
+        except _FAILURES as error:
+            logger.debug("Redis not ready at start (%s: %s)", type(error).__name__, error)
         return self
 
     async def __aexit__(
