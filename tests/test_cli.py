@@ -346,20 +346,25 @@ def read_until_closed(fd: int, timeout: float = 30) -> bytes:
     return b"".join(chunks)
 
 
-def test_progress_is_drawn_on_a_terminal_and_cleared(kb: str) -> None:
-    """With stderr on a TTY: a redrawn line of KBs done and jobs, erased at the end."""
+def on_a_terminal(*args: str) -> tuple[str, bytes]:
+    """Run the command with stderr on a pty (stdout a file): what it drew, what it printed."""
     master, slave = pty.openpty()
     with tempfile.TemporaryFile() as stdout:
         try:
-            argv = [*COMMAND, "list-import-jobs", kb, "--output", "ndjson"]
-            with started(argv, stdout=stdout, stderr=slave) as proc:
+            with started([*COMMAND, *args], stdout=stdout, stderr=slave) as proc:
                 os.close(slave)
                 drawn = read_until_closed(master).decode()
                 assert proc.wait(timeout=30) == 0
         finally:
             os.close(master)
         stdout.seek(0)
-        assert len(stdout.read().splitlines()) == 25  # stdout (a file) holds only the jobs
+        return drawn, stdout.read()
+
+
+def test_progress_is_drawn_on_a_terminal_and_cleared(kb: str) -> None:
+    """With stderr on a TTY: a redrawn line of KBs done and jobs, erased at the end."""
+    drawn, out = on_a_terminal("list-import-jobs", kb, "--output", "ndjson")
+    assert len(out.splitlines()) == 25  # stdout (a file) holds only the jobs
     assert "listing: 0/1 knowledge bases done, 0 import jobs" in drawn
     assert drawn.endswith("\r\x1b[K")  # the line is erased before the command ends
 
@@ -646,18 +651,8 @@ def test_start_import_job_draws_its_steps_on_a_terminal(empty_kb: str, tmp_path:
     started, redrawn on one line that is erased before the job is printed on stdout."""
     answers = tmp_path / "answers.csv"
     answers.write_bytes(b"Name,Content\nhello,Hello! How can I help?\n")
-    master, slave = pty.openpty()
-    with tempfile.TemporaryFile() as stdout:
-        try:
-            argv = [*COMMAND, "start-import-job", empty_kb, str(answers), "--wait"]
-            with started(argv, stdout=stdout, stderr=slave) as proc:
-                os.close(slave)
-                drawn = read_until_closed(master).decode()
-                assert proc.wait(timeout=30) == 0
-        finally:
-            os.close(master)
-        stdout.seek(0)
-        job = json.loads(stdout.read())["importJob"]
+    drawn, out = on_a_terminal("start-import-job", empty_kb, str(answers), "--wait")
+    job = json.loads(out)["importJob"]
     size = answers.stat().st_size
     assert f"uploading answers.csv ({size} bytes)..." in drawn
     assert f"started import job {job['importJobId']}" in drawn
