@@ -94,7 +94,7 @@ class _Runs:
 async def _measure(server: RemoteQConnectServer, sizes: Sizes, runs: int) -> Section:
     server.reset()
     kbs = server.seed(sizes.kbs, sizes.jobs_per_kb)
-    ours, raw, floor = _Runs(), _Runs(), _Runs()
+    ours, raw, floor, cold = _Runs(), _Runs(), _Runs(), _Runs()
     try:
         async with (
             qconnect_client(server, max_concurrency=sizes.width) as client,
@@ -109,6 +109,10 @@ async def _measure(server: RemoteQConnectServer, sizes: Sizes, runs: int) -> Sec
             for _ in range(runs):
                 await ours.measure(server, _list(client, kbs, sizes))
                 await raw.measure(server, _list_raw(aio, kbs, sizes))
+                # A new client's first listing: its limiter's initial window (slow start) and
+                # its connections' set-up are paid once per client, here every run.
+                async with qconnect_client(server, max_concurrency=sizes.width) as new:
+                    await cold.measure(server, _list(new, kbs, sizes))
     finally:
         server.clear_faults()
     wall = median(ours.walls)
@@ -135,6 +139,11 @@ async def _measure(server: RemoteQConnectServer, sizes: Sizes, runs: int) -> Sec
             most <= sizes.width,
         ),
         Row(
+            "fanout.cold_wall_ratio",
+            "Fan-out, same, a new client's first listing: wall / ideal",
+            f"{median(cold.walls) / sizes.ideal:.2f} ({median(cold.walls):.2f} s)",
+        ),
+        Row(
             "fanout.aiobotocore_wall_ratio",
             f"Fan-out, same: aiobotocore gather + Semaphore({sizes.width}) wall / ideal",
             f"{raw_ratio:.2f} ({median(raw.walls):.2f} s)",
@@ -143,7 +152,8 @@ async def _measure(server: RemoteQConnectServer, sizes: Sizes, runs: int) -> Sec
     note = (
         f"Fan-out: list_import_jobs_many(max_concurrency={sizes.width}, page_size="
         f"{sizes.page_size}) on QConnectClient(max_concurrency={sizes.width}), no rate limit; "
-        f"median wall over {runs} run(s) after a warm-up; ideal = "
+        f"median wall over {runs} run(s) after a warm-up (a new client's first listing: a new "
+        "client each run, after the warm-up's imports); ideal = "
         f"ceil({sizes.kbs}/{sizes.width}) x {sizes.pages_per_kb} x {sizes.latency * 1000:g} ms. "
         "The server keeps connections alive, as AWS does. With no added latency the same "
         f"listing takes {median(floor.walls):.2f} s (the server's and client's processing)."
@@ -156,6 +166,7 @@ async def _measure(server: RemoteQConnectServer, sizes: Sizes, runs: int) -> Sec
         "max_in_flight": most,
         "qconnect_async": ours.to_json(sizes.ideal),
         "aiobotocore": raw.to_json(sizes.ideal),
+        "new_client": cold.to_json(sizes.ideal),
         "no_latency_floor": floor.to_json(sizes.ideal),
     }
     return Section("fanout", rows, [note], data)

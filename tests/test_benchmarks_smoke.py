@@ -21,6 +21,7 @@ EXPECTED_ROWS = {
     "cpu.ratio",
     "fanout.wall_ratio",
     "fanout.max_in_flight",
+    "fanout.cold_wall_ratio",
     "fanout.aiobotocore_wall_ratio",
     "throttled.aiobotocore_legacy",
     "throttled.aiobotocore_standard",

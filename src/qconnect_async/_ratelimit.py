@@ -34,11 +34,11 @@ P = TypeVar("P")
 
 #: Sends in flight at once before the first accepted answer (TCP's initial window). A
 #: fleet starting together sends its members' windows at once, against a service burst
-#: nobody publishes: 4 processes with 2 each threw 7.4% of their requests at throttles on
-#: the fleet benchmark (median of 8 runs), with 4 each 8.6% (10 runs), with 1 each 7.3% (5);
-#: one process at 40 req/s throttled alike with 2 or 4 (5.5%, 14 runs each). It costs a cold
-#: client's first fan-out one round trip more than 4 would, once.
-INITIAL_WINDOW = 2
+#: nobody publishes: on the 4-process fleet benchmark (one run each) 9.4% of the requests
+#: were throttled with 4, 8.2% with 2, 7.5% with 1 (`--only fleet --runs 5`); one process
+#: at 40 req/s throttled alike (4.8%, 5.5%, 4.8%). The cost: a new client's first fan-out
+#: waits about one round trip more than with 4 (the fan-out benchmark's new-client row).
+INITIAL_WINDOW = 1
 
 
 class SendOutcome(enum.Enum):
