@@ -68,6 +68,9 @@ class Outcome:
     throttled: int
     failed: int
     jobs: int
+    #: when the server answered each throttle, seconds since the row started (``--json``):
+    #: a cold start's throttles come in the first tenths of a second, a probe's alone
+    throttled_at: tuple[float, ...] = ()
 
     @property
     def throttled_share(self) -> float:
@@ -86,7 +89,9 @@ async def _timed(server: RemoteQConnectServer, sizes: Sizes, listing: Listing) -
     jobs, failed = await listing()
     wall = time.perf_counter() - start
     stats = server.stats
-    return Outcome(wall, stats.total_requests, stats.throttled, failed, jobs)
+    return Outcome(
+        wall, stats.total_requests, stats.throttled, failed, jobs, stats.throttled_at
+    )
 
 
 async def _aiobotocore_row(

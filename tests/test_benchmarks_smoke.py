@@ -79,5 +79,9 @@ def test_smoke_prints_every_row_with_finite_numbers(
         assert "nan" not in row["value"].lower() and "inf" not in row["value"].lower()
     numbers = _numbers(document)
     assert numbers and all(math.isfinite(n) for n in numbers)
+    for name in ("throttled", "throttled_quota"):  # when each throttle came, for --json
+        runs = document["sections"][name]["data"]["rows"]["qconnect_async"]
+        assert [len(run["throttled_at"]) for run in runs] == [run["throttled"] for run in runs]
+        assert all(t >= 0 for run in runs for t in run["throttled_at"])
     memory = document["sections"]["memory"]["data"]
     assert memory["jobs"] == memory["expected_jobs"]
