@@ -34,10 +34,10 @@ P = TypeVar("P")
 
 #: Sends in flight at once before the first accepted answer (TCP's initial window). A
 #: fleet starting together sends its members' windows at once, against a service burst
-#: nobody publishes: on the 4-process fleet benchmark (one run each) 9.4% of the requests
-#: were throttled with 4, 8.2% with 2, 7.5% with 1 (`--only fleet --runs 5`); one process
-#: at 40 req/s throttled alike (4.8%, 5.5%, 4.8%). The cost: a new client's first fan-out
-#: waits about one round trip more than with 4 (the fan-out benchmark's new-client row).
+#: nobody publishes: the 4-process fleet of `make bench` (one run each) had 9.4% of its
+#: requests throttled with 4, 8.2% with 2, 7.0% with 1 (7.5% in `--only fleet --runs 5`);
+#: one process at 40 req/s throttled alike (4.8%, 5.5%, 4.8%). The cost: a new client's first
+#: fan-out waits about one round trip more than with 4 (the fan-out benchmark's new-client row).
 INITIAL_WINDOW = 1
 
 
