@@ -47,7 +47,7 @@ def is_skew_error(code: str, message: str) -> bool:
     return code == "InvalidSignatureException" and any(m in lowered for m in _SKEW_MESSAGES)
 
 
-class _SkewedSigV4Auth(SigV4Auth):  # type: ignore[misc]
+class _SkewedSigV4Auth(SigV4Auth):
     """SigV4, with the signing time moved by the offset the request's context carries."""
 
     def _modify_request_before_signing(self, request: Any) -> None:

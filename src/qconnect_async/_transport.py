@@ -148,7 +148,7 @@ class _RawBodyParser:
         return await self._inner.parse(response, shape)
 
 
-class _RawBodyParserFactory(AioResponseParserFactory):  # type: ignore[misc]
+class _RawBodyParserFactory(AioResponseParserFactory):
     def create_parser(self, protocol_name: str) -> Any:
         return _RawBodyParser(super().create_parser(protocol_name))
 

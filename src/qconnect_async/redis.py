@@ -40,7 +40,7 @@ import math
 from dataclasses import dataclass
 from importlib import resources
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self, cast
 
 try:
     import redis.asyncio as aioredis
@@ -72,6 +72,18 @@ _LISTEN_POLL = 0.25
 
 #: What a failed call to Redis looks like: its errors, our timeout, a refused connection.
 _FAILURES = (RedisError, OSError, TimeoutError)
+
+
+class _PubSub(Protocol):
+    """The part of redis-py's PubSub the cut listener uses, typed here: redis-py's own annotations
+    change between releases, and the type check must not change with them."""
+
+    async def subscribe(self, *channels: str) -> Any: ...
+
+    # redis-py's own signature, a poll interval rather than a deadline on our side.
+    async def get_message(self, *, timeout: float) -> dict[str, Any] | None: ...  # noqa: ASYNC109
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,7 +436,7 @@ class RedisRateLimiter:
         if not hasattr(self._client, "pubsub"):
             return
         while not self._closed:
-            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            pubsub = cast(_PubSub, self._client.pubsub(ignore_subscribe_messages=True))
             try:
                 async with asyncio.timeout(self._timeout):
                     await pubsub.subscribe(self._channel)
@@ -438,7 +450,7 @@ class RedisRateLimiter:
                 logger.debug("no cut notices for now (%s: %s)", type(error).__name__, error)
             finally:
                 with contextlib.suppress(*_FAILURES):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
             await asyncio.sleep(self._probe_interval)
 
     def _fall_back(self, error: BaseException) -> None:
