@@ -3,18 +3,28 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The development toolchain, pinned with hashes: `make test` installs the same versions any day.
+# `make lock` refreshes it (pyproject's ranges stay ranges; the lock is what we develop on).
+LOCK := requirements/dev.txt
+# The lock's own tools, pinned too, so a refresh depends only on what the index offers.
+LOCK_TOOLS := pip==26.3 pip-tools==7.7.0
 # The lowest declared versions: pyproject's floors, pinned exactly by scripts/lowest_pins.py.
 LOWEST := .venv-lowest
 LOWEST_STAMP := $(LOWEST)/.installed
+# The newest versions the ranges allow, resolved anew on every run.
+NEWEST := .venv-newest
 comma := ,
 EXTRAS := dev,otel,redis
 
-.PHONY: test test-lowest lint typecheck unit demo bench clean
+.PHONY: test test-lowest test-newest lint typecheck unit lock demo bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
+# A new lock gets a new venv: installing over an old one would keep what the lock dropped.
+$(STAMP): $(LOCK) pyproject.toml
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --require-hashes --no-deps -r $(LOCK)
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) scripts/check_lock.py $(LOCK)
 	touch $(STAMP)
 
 $(LOWEST_STAMP): pyproject.toml scripts/lowest_pins.py
@@ -24,7 +34,7 @@ $(LOWEST_STAMP): pyproject.toml scripts/lowest_pins.py
 	touch $(LOWEST_STAMP)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests examples benchmarks
+	$(VENV)/bin/ruff check src tests examples benchmarks scripts
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict src
@@ -34,9 +44,34 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
-# The suite on the lowest versions pyproject declares (lint and types are checked on newest).
+# The suite on the lowest versions pyproject declares (lint and types are checked on the lock).
 test-lowest: $(LOWEST_STAMP)
 	$(LOWEST)/bin/pytest -q
+
+# The suite on the newest versions pyproject allows: a release that breaks users shows here first.
+test-newest:
+	rm -rf $(NEWEST)
+	$(PYTHON) -m venv $(NEWEST)
+	$(NEWEST)/bin/python -m pip install -q --upgrade pip
+	$(NEWEST)/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e '.[$(EXTRAS)]'
+	@# Which versions "newest" meant today, for a failure to be read later.
+	@$(NEWEST)/bin/python -m pip list --format freeze \
+		| grep -iE '^(aiobotocore|botocore|aiohttp|pydantic|moto|redis|pytest|pytest-asyncio)==' \
+		| tr '\n' ' '; echo
+	$(NEWEST)/bin/pytest -q
+
+# Refresh the lock to the newest versions pyproject's ranges allow; commit it on its own.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install -q $(LOCK_TOOLS)
+	mkdir -p $(dir $(LOCK))
+	CUSTOM_COMPILE_COMMAND="make lock" .venv-lock/bin/pip-compile -q --upgrade \
+		--generate-hashes --allow-unsafe --strip-extras --annotation-style line \
+		--no-emit-index-url --no-emit-trusted-host --no-emit-find-links \
+		$(foreach extra,$(subst $(comma), ,$(EXTRAS)),--extra $(extra)) \
+		-o $(LOCK) pyproject.toml
+	rm -rf .venv-lock
 
 demo: $(STAMP)
 	$(VENV)/bin/qconnect-async list-import-jobs --demo
@@ -45,4 +80,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(LOWEST) .mypy_cache .ruff_cache tests/.aws-empty
+	rm -rf $(VENV) $(LOWEST) $(NEWEST) .venv-lock .mypy_cache .ruff_cache tests/.aws-empty

@@ -59,6 +59,8 @@ def test_license_and_metadata_are_published(dist: dict[str, Path]) -> None:
     assert any(name.endswith("/LICENSE") for name in names)
     assert any(name.endswith("/CHANGELOG.md") for name in names)
     assert any(name.endswith("/scripts/lowest_pins.py") for name in names)  # make test-lowest
+    assert any(name.endswith("/requirements/dev.txt") for name in names)  # make test
+    assert any(name.endswith("/scripts/check_lock.py") for name in names)
     with zipfile.ZipFile(dist["wheel"]) as wheel:
         files = wheel.namelist()
         info = next(name.split("/")[0] for name in files if ".dist-info/" in name)
