@@ -2,36 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
-from types import ModuleType
 
 from packaging.requirements import Requirement
+
+from _scripts import load_script, makefile_extras
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements/dev.txt"
 
 
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_lock", ROOT / "scripts/check_lock.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _extras() -> list[str]:
-    match = re.search(r"^EXTRAS := (.+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
-    assert match is not None
-    return match.group(1).strip().split(",")
-
-
 def test_the_committed_lock_meets_every_requirement_pyproject_declares() -> None:
     """A pyproject change without `make lock` fails here, in every stage, not only in `make`."""
-    check = _script()
+    check = load_script("check_lock")
     pins = check.locked(LOCK)
-    wanted = check.declared(ROOT / "pyproject.toml", _extras())
+    wanted = check.declared(ROOT / "pyproject.toml", makefile_extras())
     assert len(pins) > 50 and len(wanted) > 20
     assert check.problems(pins, dict(pins), wanted, "qconnect-async") == []
 
@@ -48,7 +34,7 @@ def test_every_pin_of_the_lock_is_exact_and_hashed() -> None:
 
 def test_a_stale_lock_or_environment_is_named_package_by_package() -> None:
     """Each difference is reported: a version off, a package extra, a requirement unmet."""
-    check = _script()
+    check = load_script("check_lock")
     pins = {"pydantic": "2.7.0", "moto": "5.2.6"}
     have = {"pydantic": "2.8.0", "moto": "5.2.6", "rich": "13.0", "pip": "25.0", "me": "0.1"}
     wanted = [Requirement("pydantic>=2.9"), Requirement("redis>=5"), Requirement("moto<5.3")]
@@ -62,6 +48,6 @@ def test_a_stale_lock_or_environment_is_named_package_by_package() -> None:
 
 def test_a_requirement_for_another_python_does_not_need_a_pin() -> None:
     """A marker that is false here (an older Python's backport) asks nothing of this lock."""
-    check = _script()
+    check = load_script("check_lock")
     wanted = [Requirement('tomli>=2; python_version < "3.11"')]
     assert check.problems({}, {}, wanted, "me") == []

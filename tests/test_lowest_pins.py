@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import tomllib
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from _scripts import load_script, makefile_extras
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = ROOT / "pyproject.toml"
@@ -16,23 +16,10 @@ PYPROJECT = ROOT / "pyproject.toml"
 _FLOOR = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*.*?>=\s*([^,;\s]+)")
 
 
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("lowest_pins", ROOT / "scripts/lowest_pins.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _makefile_extras() -> list[str]:
-    match = re.search(r"^EXTRAS := (.+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
-    assert match is not None
-    return match.group(1).strip().split(",")
-
-
 def test_every_declared_floor_is_pinned_in_the_lowest_run() -> None:
     """Runtime and every extra (the ones the run does not install too): each floor is pinned."""
-    pinned = dict(line.split("==") for line in _script().pins(PYPROJECT, _makefile_extras()))
+    lines = load_script("lowest_pins").pins(PYPROJECT, makefile_extras())
+    pinned = dict(line.split("==") for line in lines)
     project = tomllib.loads(PYPROJECT.read_text())["project"]
     declared = list(project["dependencies"])
     for requirements in project["optional-dependencies"].values():
@@ -54,9 +41,9 @@ def test_two_floors_for_one_package_are_refused(tmp_path: Path) -> None:
         '[project]\ndependencies = ["pydantic>=2.7"]\n'
         '[project.optional-dependencies]\nx = ["pydantic[email]>=2.9"]\n'
     )
-    assert _script().pins(pyproject, []) == ["pydantic==2.7"]
+    assert load_script("lowest_pins").pins(pyproject, []) == ["pydantic==2.7"]
     with pytest.raises(ValueError, match="pydantic has two floors"):
-        _script().pins(pyproject, ["x"])
+        load_script("lowest_pins").pins(pyproject, ["x"])
 
 
 def test_readme_states_the_floors_users_install() -> None:
