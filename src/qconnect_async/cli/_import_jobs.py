@@ -11,58 +11,50 @@ last page printed whole. Several KBs (or ``--all``) are listed at once and merge
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
-import json
 import sys
 import time
+from collections.abc import Iterable
 from contextlib import aclosing
-from typing import Any
 
-from qconnect_async import ImportJob, ImportJobStatus, QConnectClient, ValidationError
+from qconnect_async import ImportJob, ImportJobStatus, QConnectClient
 
-from ._cli_base import Command, Invocation, UsageError, checked_input, positive_int
-from ._output import ListingWriter, make_writer
-
-__all__ = ["LIST_IMPORT_JOBS", "decode_token", "encode_token"]
+from ._base import (
+    Command,
+    Invocation,
+    UsageError,
+    add_paging,
+    checked_input,
+    decode_token,
+    encode_token,
+    knowledge_base,
+    positive_int,
+)
+from ._output import Ending, ListingSpec, ListingWriter, time_cell, wire
 
 _STATUSES = tuple(s.value for s in ImportJobStatus)
-#: The paginator's input token name in botocore's qconnect model (its resume tokens use it).
-_TOKEN_NAME = "nextToken"
-_TRUNCATE = "boto_truncate_amount"
-
-
-def encode_token(token: str | None, skip: int = 0) -> str:
-    """A resume token as botocore's paginator writes it: base64 of a small JSON object."""
-    data: dict[str, Any] = {_TOKEN_NAME: token}
-    if skip:
-        data[_TRUNCATE] = skip
-    return base64.b64encode(json.dumps(data).encode()).decode()
-
-
-def decode_token(text: str) -> tuple[str | None, int]:
-    """The service token and the jobs to skip of a ``--starting-token``.
-
-    A token of botocore's format is decoded; anything else is taken as the service's own
-    token (a library page's ``next_token``), which the service then judges.
-    """
-    try:
-        data = json.loads(base64.b64decode(text, validate=True))
-    except (binascii.Error, ValueError):
-        return text, 0
-    if not isinstance(data, dict) or _TOKEN_NAME not in data:
-        return text, 0
-    token, skip = data[_TOKEN_NAME], data.get(_TRUNCATE, 0)
-    if not (token is None or isinstance(token, str)) or not isinstance(skip, int) or skip < 0:
-        raise UsageError(f"not a valid --starting-token: {text!r}")
-    return token, skip
-
-
-def _page_size(text: str) -> int:
-    value = positive_int(text)
-    if value > 100:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 100, not {value}")
-    return value
+IMPORT_JOBS = ListingSpec(
+    key="importJobSummaries",
+    noun="import job",
+    columns=(
+        ("IMPORT JOB ID", lambda job: job["importJobId"]),
+        ("STATUS", lambda job: job["status"]),
+        ("TYPE", lambda job: job["importJobType"]),
+        ("CREATED (UTC)", lambda job: time_cell(job["createdTime"])),
+        ("LAST MODIFIED (UTC)", lambda job: time_cell(job["lastModifiedTime"])),
+    ),
+    csv_columns=(
+        "importJobId",
+        "knowledgeBaseId",
+        "status",
+        "importJobType",
+        "createdTime",
+        "lastModifiedTime",
+        "uploadId",
+        "knowledgeBaseArn",
+        "metadata",
+        "externalSourceConfiguration",
+    ),
+)
 
 
 def _status(text: str) -> str:
@@ -78,9 +70,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--knowledge-base-id", dest="kb_option", metavar="ID", help="the knowledge base (or ARN)")
     add("--all", action="store_true", dest="all_kbs", help="every knowledge base of the account")
     add("--status", action="append", type=_status, help="keep jobs in STATUS only (repeatable)")
-    add("--max-items", type=positive_int, metavar="N", help="print N jobs, then a NextToken")
-    add("--starting-token", metavar="TOKEN", help="resume from a NextToken printed before")
-    add("--page-size", type=_page_size, metavar="N", help="jobs per request, 1-100 (default 100)")
+    add_paging(parser, "jobs")
     add("--no-paginate", action="store_true", help="one request; print the service's nextToken")
     add("--max-concurrency", type=positive_int, default=8, metavar="N", help="requests at once")
     parser.set_defaults(rest="knowledge_bases")  # positionals after options land here too
@@ -94,35 +84,25 @@ def _check(args: argparse.Namespace) -> None:
         if not args.demo:
             raise UsageError("the following arguments are required: --knowledge-base-id")
         args.all_kbs = True
+    # The KBs as given (an ARN stays one: the client checks its Region once open), once each.
+    given: dict[str, str] = {}
+    for kb in kbs:
+        given.setdefault(knowledge_base(kb), kb)
+    args.kb_ids = list(given.values())
     paging = [
         name
-        for name, given in (
+        for name, used in (
             ("--max-items", args.max_items is not None),
             ("--starting-token", args.starting_token is not None),
             ("--no-paginate", args.no_paginate),
         )
-        if given
+        if used
     ]
-    # The client checks IDs and tokens before any request; an unopened client sends nothing.
-    probe = QConnectClient()
-    try:
-        # The KBs as given (an ARN stays one), once each: the client checks an ARN's Region
-        # against its own once it is open, which this unopened probe cannot.
-        given: dict[str, str] = {}
-        for kb in kbs:
-            given.setdefault(probe.list_import_jobs(kb).knowledge_base_id, kb)
-        ids = list(given)
-        if paging and len(ids) != 1:
-            raise UsageError(f"{', '.join(paging)}: give exactly one knowledge base")
-        if args.no_paginate and args.max_items is not None:
-            raise UsageError("--max-items and --no-paginate do not go together")
-        args.start = (None, 0)
-        if args.starting_token is not None:
-            args.start = decode_token(args.starting_token)
-            probe.list_import_jobs(ids[0], starting_token=args.start[0])
-    except ValidationError as exc:
-        raise UsageError(exc.message) from None
-    args.kb_ids = list(given.values())
+    if paging and len(given) != 1:
+        raise UsageError(f"{', '.join(paging)}: give exactly one knowledge base")
+    if args.no_paginate and args.max_items is not None:
+        raise UsageError("--max-items and --no-paginate do not go together")
+    args.start = (None, 0) if args.starting_token is None else decode_token(args.starting_token)
 
 
 async def _run(args: argparse.Namespace, inv: Invocation) -> None:
@@ -133,58 +113,28 @@ async def _run(args: argparse.Namespace, inv: Invocation) -> None:
             await _list_many(client, args, inv)
 
 
-def _keep(args: argparse.Namespace, job: ImportJob) -> bool:
-    return not args.status or job.status in args.status
-
-
-class _Ending:
-    """How a listing's output ends, however the listing ends.
-
-    Done, interrupted, or failed after jobs were printed: the output is completed (json a
-    whole document) with the token to resume from when the listing did not end. A failure
-    before anything was printed prints nothing, as ``aws`` does; stderr says what failed.
-    """
-
-    def __init__(self, writer: ListingWriter, inv: Invocation) -> None:
-        self.writer = writer
-        self.progress = inv.progress
-        self.printed = False
-        #: the resume token to print at the end, None once the listing has ended
-        self.token: str | None = None
-
-    def __enter__(self) -> _Ending:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> None:
-        self.progress.clear()
-        failed = kind is not None and issubclass(kind, Exception)
-        if not failed or self.printed:
-            self.writer.finish(self.token)
-
-
 async def _list_one(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> None:
     """One KB, a page at a time, with the AWS CLI's pagination and resume tokens."""
     kb = args.kb_ids[0]
     token, skip = args.start
     raw = args.no_paginate
-    writer = make_writer(inv.output, inv.stdout, query=inv.query, raw=raw, aside=sys.stderr)
+    writer = ListingWriter(
+        IMPORT_JOBS, inv.output, inv.stdout, query=inv.query, raw=raw, aside=sys.stderr
+    )
     left = args.max_items
     inv.progress.start(1)
     with checked_input():
         pager = client.list_import_jobs(kb, page_size=args.page_size, starting_token=token)
-    with _Ending(writer, inv) as ending:
+    with Ending(writer, inv.progress) as ending:
         # Until a page is printed, the rest starts where this listing starts.
         ending.token = token if raw else encode_token(token, skip)
         async with aclosing(pager.pages()) as pages:
             started = time.monotonic()
             async for page in pages:
+                more, took = page.next_token is not None, time.monotonic() - started
                 inv.log.debug(
                     "ListImportJobs knowledgeBaseId=%s nextToken=%s: %d jobs, more=%s (%.3fs)",
-                    kb,
-                    "given" if token else "none",
-                    len(page.items),
-                    page.next_token is not None,
-                    time.monotonic() - started,
+                    *(kb, "given" if token else "none", len(page.items), more, took),
                 )
                 ending.printed = True
                 items = page.items[skip:]
@@ -213,11 +163,13 @@ def _next(token: str | None, raw: bool) -> str | None:
     return encode_token(token)
 
 
-def _write(writer: ListingWriter, args: argparse.Namespace, inv: Invocation, items: Any) -> None:
-    for job in items:
+def _write(
+    writer: ListingWriter, args: argparse.Namespace, inv: Invocation, jobs: Iterable[ImportJob]
+) -> None:
+    for job in jobs:
         inv.progress.job()
-        if _keep(args, job):
-            writer.add(job)
+        if not args.status or job.status in args.status:
+            writer.add(wire(job, "ImportJobSummary"))
     writer.page_done()
 
 
@@ -230,7 +182,7 @@ async def _list_many(client: QConnectClient, args: argparse.Namespace, inv: Invo
         names = {kb.knowledge_base_id: kb.name async for kb in client.list_knowledge_bases()}
         inv.log.debug("ListKnowledgeBases: %d knowledge bases", len(names))
         kbs = list(names)
-    writer = make_writer(inv.output, inv.stdout, query=inv.query, names=names)
+    writer = ListingWriter(IMPORT_JOBS, inv.output, inv.stdout, query=inv.query, names=names)
 
     def done(kb: str, error: Exception | None) -> None:
         inv.progress.listing_done(kb, None)
@@ -239,26 +191,18 @@ async def _list_many(client: QConnectClient, args: argparse.Namespace, inv: Invo
     # A job printed to the terminal that shows the progress line must not land on it.
     interleaved = inv.progress.enabled and inv.output != "table" and inv.stdout.isatty()
     inv.progress.start(len(kbs))
-    with _Ending(writer, inv) as ending:
+    with Ending(writer, inv.progress) as ending:
         with checked_input():
             jobs = client.list_import_jobs_many(kbs, page_size=args.page_size, on_listing_done=done)
         async with aclosing(jobs):
             async for job in jobs:
                 ending.printed = True
                 inv.progress.job()
-                if _keep(args, job):
+                if not args.status or job.status in args.status:
                     if interleaved:
                         inv.progress.clear()
-                    writer.add(job)
+                    writer.add(wire(job, "ImportJobSummary"))
 
-
-_EPILOG = """\
-examples:
-  qconnect-async list-import-jobs --knowledge-base-id KB_ID --max-items 50
-  qconnect-async list-import-jobs --knowledge-base-id KB_ID --starting-token TOKEN
-  qconnect-async list-import-jobs --all --status FAILED --output table
-  qconnect-async list-import-jobs KB_ID --query 'importJobSummaries[].importJobId' --output text
-  qconnect-async list-import-jobs --demo --output table"""
 
 LIST_IMPORT_JOBS = Command(
     name="list-import-jobs",
@@ -266,5 +210,11 @@ LIST_IMPORT_JOBS = Command(
     add_arguments=_add_arguments,
     check=_check,
     run=_run,
-    epilog=_EPILOG,
+    epilog="""\
+examples:
+  qconnect-async list-import-jobs --knowledge-base-id KB_ID --max-items 50
+  qconnect-async list-import-jobs --knowledge-base-id KB_ID --starting-token TOKEN
+  qconnect-async list-import-jobs --all --status FAILED --output table
+  qconnect-async list-import-jobs KB_ID --query 'importJobSummaries[].importJobId' --output text
+  qconnect-async list-import-jobs --demo --output table""",
 )

@@ -12,40 +12,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import os
 import time
 from collections.abc import Callable
-from typing import Any
 
-from qconnect_async import (
-    DeadlineExceededError,
-    ImportJob,
-    ImportJobFailedError,
-    QConnectClient,
-    ValidationError,
+from qconnect_async import DeadlineExceededError, ImportJob, ImportJobFailedError, QConnectClient
+
+from ._base import (
+    PROG,
+    Command,
+    CommandError,
+    Exit,
+    Invocation,
+    UsageError,
+    checked_input,
+    import_job_id,
+    knowledge_base,
+    seconds,
 )
+from ._output import wire, write_document
 
-from ._cli_base import OTHER, SERVICE, Command, CommandError, Invocation, UsageError, checked_input
-from ._output import write_job
-
-__all__ = ["DELETE_IMPORT_JOB", "GET_IMPORT_JOB", "START_IMPORT_JOB", "WAIT_IMPORT_JOB"]
-
-PROG = "qconnect-async"
 #: The library's default wait (seconds), stated in --help.
 DEFAULT_TIMEOUT = 600.0
 #: How often the waiting line on a terminal is redrawn (its elapsed time), seconds.
 _TICK = 1.0
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
-    return value
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -58,31 +48,23 @@ def _pair(text: str) -> tuple[str, str]:
 def _ids(parser: argparse.ArgumentParser, second: str, option: str | None, what: str) -> None:
     """KB then ``second`` (JOB or FILE), positionally or as options."""
     add = parser.add_argument
-    add(
-        "arguments",
-        nargs="*",
-        metavar=f"KB_ID_OR_ARN {second}",
-        help=f"the knowledge base and {what}",
-    )
+    add("arguments", nargs="*", metavar=f"KB_ID_OR_ARN {second}", help=f"the KB and {what}")
     add("--knowledge-base-id", dest="kb_option", metavar="ID", help="the knowledge base (or ARN)")
     if option is not None:
         add(option, dest="second_option", metavar=second, help=what)
     parser.set_defaults(rest="arguments", second_name=option or second, second_option=None)
 
 
-def _job_arguments(parser: argparse.ArgumentParser) -> None:
+def _job_arguments(parser: argparse.ArgumentParser, *, wait: bool = False) -> None:
     _ids(parser, "JOB_ID", "--import-job-id", "the import job")
-
-
-def _wait_arguments(parser: argparse.ArgumentParser) -> None:
-    _job_arguments(parser)
-    _timeout_argument(parser)
+    if wait:
+        _timeout_argument(parser)
 
 
 def _timeout_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help=f"give up waiting after SECONDS (default {DEFAULT_TIMEOUT:g}): exit 255",
@@ -108,11 +90,8 @@ def _start_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    """The KB and the job (or file), from positionals and options; their syntax."""
-    wanted = [
-        ("--knowledge-base-id", args.kb_option),
-        (args.second_name, args.second_option),
-    ]
+    """The KB and the job (or file), from positionals and options; the KB's syntax."""
+    wanted = [("--knowledge-base-id", args.kb_option), (args.second_name, args.second_option)]
     given = list(args.arguments)
     values: list[str] = []
     for name, option in wanted:
@@ -124,13 +103,14 @@ def _check(args: argparse.Namespace) -> None:
             raise UsageError(f"the following arguments are required: {name}")
     if given:
         raise UsageError(f"unexpected arguments: {' '.join(given)}")
+    # The KB is passed on as given (an ARN's Region is checked once the client is open).
     args.kb, args.second = values
-    try:
-        # An unopened client checks the ID's syntax and sends nothing; the KB is passed on as
-        # given (an ARN's Region is checked once the client is open).
-        QConnectClient().list_import_jobs(args.kb)
-    except ValidationError as exc:
-        raise UsageError(exc.message) from None
+    knowledge_base(args.kb)
+
+
+def _check_job(args: argparse.Namespace) -> None:
+    _check(args)
+    import_job_id(args.second)
 
 
 def _check_start(args: argparse.Namespace) -> None:
@@ -145,6 +125,21 @@ def _check_start(args: argparse.Namespace) -> None:
 
 def _client(inv: Invocation) -> QConnectClient:
     return QConnectClient(max_concurrency=1, **inv.client_options)
+
+
+def _print(inv: Invocation, job: ImportJob) -> None:
+    """``{"importJob": {...}}`` as ``aws qconnect get-import-job`` prints it.
+
+    The user asked for the job, and the presigned URLs are how to use it (the failed-record
+    report above all), so stdout has them; errors, progress and logs never do.
+    """
+    secrets = {
+        key: secret.get_secret_value()
+        for key, secret in (("url", job.url), ("failedRecordReport", job.failed_record_report))
+        if secret is not None
+    }
+    document = {"importJob": wire(job, "ImportJobData", **secrets)}
+    write_document(inv.output, document, inv.stdout, query=inv.query)
 
 
 async def _start(args: argparse.Namespace, inv: Invocation) -> None:
@@ -164,21 +159,21 @@ async def _start(args: argparse.Namespace, inv: Invocation) -> None:
             inv.progress.note(f"started import job {job.import_job_id}")
             job = await _wait(client, args, inv, job.import_job_id, str(job.status))
         inv.progress.clear()
-        write_job(inv.output, job, inv.stdout, query=inv.query)
+        _print(inv, job)
 
 
 async def _get(args: argparse.Namespace, inv: Invocation) -> None:
     async with _client(inv) as client:
         with checked_input():
             job = await client.get_import_job(args.kb, args.second)
-        write_job(inv.output, job, inv.stdout, query=inv.query)
+        _print(inv, job)
 
 
 async def _wait_command(args: argparse.Namespace, inv: Invocation) -> None:
     async with _client(inv) as client:
         job = await _wait(client, args, inv, args.second, "")
         inv.progress.clear()
-        write_job(inv.output, job, inv.stdout, query=inv.query)
+        _print(inv, job)
 
 
 async def _delete(args: argparse.Namespace, inv: Invocation) -> None:
@@ -205,15 +200,14 @@ async def _wait(
             return await client.wait_for_import_job(args.kb, job_id, timeout=args.timeout)
     except ImportJobFailedError as exc:
         inv.progress.clear()
-        job: ImportJob | None = exc.job
-        if job is not None:
-            write_job(inv.output, job, inv.stdout, query=inv.query)
-        raise CommandError(_failed(args.kb, job_id, job), SERVICE) from None
+        if exc.job is not None:
+            _print(inv, exc.job)
+        raise CommandError(_failed(args.kb, job_id, exc.job), Exit.SERVICE) from None
     except DeadlineExceededError:
         raise CommandError(
             f"Timed out: import job {job_id} did not end within {args.timeout:g}s "
             f"(--timeout). It goes on; to wait again: {PROG} wait-import-job {args.kb} {job_id}",
-            OTHER,
+            Exit.OTHER,
         ) from None
     finally:
         if ticker is not None:
@@ -227,7 +221,7 @@ async def _every(seconds: float, draw: Callable[[], None]) -> None:
         await asyncio.sleep(seconds)
 
 
-def _failed(kb: str, job_id: str, job: Any) -> str:
+def _failed(kb: str, job_id: str, job: ImportJob | None) -> str:
     """What stderr says of a job that ended without importing: how to read the report."""
     status = job.status if job is not None else "FAILED"
     text = f"\nImport job {job_id} ended {status}."
@@ -265,7 +259,7 @@ GET_IMPORT_JOB = Command(
     name="get-import-job",
     help="an import job, with its presigned URLs (url, failedRecordReport)",
     add_arguments=_job_arguments,
-    check=_check,
+    check=_check_job,
     run=_get,
     epilog="""\
 examples:
@@ -275,8 +269,8 @@ examples:
 WAIT_IMPORT_JOB = Command(
     name="wait-import-job",
     help="wait until an import job ends; print it (FAILED: exit 254)",
-    add_arguments=_wait_arguments,
-    check=_check,
+    add_arguments=lambda parser: _job_arguments(parser, wait=True),
+    check=_check_job,
     run=_wait_command,
     epilog="""\
 examples:
@@ -286,6 +280,6 @@ DELETE_IMPORT_JOB = Command(
     name="delete-import-job",
     help="delete an import job (one still running is a ConflictException)",
     add_arguments=_job_arguments,
-    check=_check,
+    check=_check_job,
     run=_delete,
 )
