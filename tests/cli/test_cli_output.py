@@ -123,9 +123,10 @@ def test_progress_is_drawn_on_a_terminal_and_cleared(kb: str) -> None:
 def test_json_documents_keep_the_services_key_order(
     kb: str, server: QConnectServer, boto: Any
 ) -> None:
-    """list-import-jobs and get-import-job print the service's documents
+    """list-import-jobs, get-import-job and list-knowledge-bases print the service's documents
     key by key in the order it sent them, as aws does (GetImportJob's url comes before
     createdTime there, unlike in the model), at every level."""
+    server.create_knowledge_base("second", description="the other one", tags={"team": "a"})
     done = cli("list-import-jobs", kb)
     assert_same_document(
         json.loads(done.stdout), raw_answer(boto, "list_import_jobs", knowledgeBaseId=kb)
@@ -137,3 +138,5 @@ def test_json_documents_keep_the_services_key_order(
     assert_same_document(json.loads(done.stdout), raw)
     done = cli("get-import-job", kb, job_id, "--output", "ndjson")
     assert_same_document(json.loads(done.stdout), raw["importJob"])
+    done = cli("list-knowledge-bases")
+    assert_same_document(json.loads(done.stdout), raw_answer(boto, "list_knowledge_bases"))

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from qconnect_async import DeadlineExceededError, QConnectError, TransportError, ValidationError
 from qconnect_async import __version__ as _version
 
-from . import _import_jobs, _jobs
+from . import _import_jobs, _jobs, _knowledge_bases
 from ._base import PROG, Command, CommandError, ConfigError, Exit, Invocation, UsageError, seconds
 from ._output import FORMATS
 from ._progress import Progress
@@ -30,6 +30,7 @@ COMMANDS: tuple[Command, ...] = (
     _jobs.GET_IMPORT_JOB,
     _jobs.WAIT_IMPORT_JOB,
     _jobs.DELETE_IMPORT_JOB,
+    _knowledge_bases.LIST_KNOWLEDGE_BASES,
 )
 
 #: The codes of errors in the user's AWS setup, not in the request or the service.
