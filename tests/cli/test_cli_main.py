@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from importlib.metadata import version
 
 import pytest
 from _cli_helpers import MISSING_KB, cli
@@ -111,9 +112,13 @@ def test_an_html_page_is_named_not_printed(html_endpoint: str) -> None:
 
 
 def test_help_and_version_and_no_command() -> None:
-    """--help lists the commands and exits 0; no command is a usage error (252)."""
+    """--help lists the commands and exits 0; --version prints the distribution's version;
+    no command is a usage error (252)."""
     done = cli("--help")
     assert done.returncode == 0 and "list-import-jobs" in done.stdout
+    assert "list-knowledge-bases" in done.stdout
+    done = cli("--version")
+    assert (done.returncode, done.stdout) == (0, f"qconnect-async {version('qconnect-async')}\n")
     done = cli("list-import-jobs", "--help")
     assert "--starting-token" in done.stdout and "--query" in done.stdout
     done = cli()
@@ -161,8 +166,9 @@ def test_help_imports_neither_moto_nor_the_fake_service(argv: list[str]) -> None
     )
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
     assert "qconnect_async.cli._main" in imported and "usage:" in done.stdout
-    heavy = {name for name in imported if name.split(".")[0] in ("moto", "werkzeug", "flask")}
-    assert heavy == set() and "qconnect_async.testing" not in imported
+    heavy = ("moto", "werkzeug", "flask")
+    assert {name for name in imported if name.split(".")[0] in heavy} == set()
+    assert "qconnect_async.testing" not in imported
 
 
 def test_page_size_default_is_the_librarys(server: QConnectServer) -> None:

@@ -59,7 +59,6 @@ class Invocation:
 
     output: str
     query: Any  # a compiled JMESPath expression, or None
-    debug: bool
     client_options: dict[str, Any]  # keyword arguments of QConnectClient
     stdout: TextIO
     progress: Progress

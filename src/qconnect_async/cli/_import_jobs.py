@@ -15,8 +15,7 @@ import sys
 import time
 from collections.abc import Iterable
 from contextlib import aclosing
-
-from qconnect_async import ImportJob, ImportJobStatus, QConnectClient
+from typing import TYPE_CHECKING
 
 from ._base import (
     Command,
@@ -29,9 +28,11 @@ from ._base import (
     knowledge_base,
     positive_int,
 )
-from ._output import Ending, ListingSpec, ListingWriter, time_cell, wire
+from ._output import ListingSpec, ListingWriter, time_cell, wire
 
-_STATUSES = tuple(s.value for s in ImportJobStatus)
+if TYPE_CHECKING:
+    from qconnect_async import ImportJob, QConnectClient
+
 IMPORT_JOBS = ListingSpec(
     key="importJobSummaries",
     noun="import job",
@@ -58,9 +59,11 @@ IMPORT_JOBS = ListingSpec(
 
 
 def _status(text: str) -> str:
-    value = text.strip().upper()
-    if value not in _STATUSES:
-        raise argparse.ArgumentTypeError(f"unknown status {text!r} (one of {', '.join(_STATUSES)})")
+    from qconnect_async import ImportJobStatus
+
+    value, known = text.strip().upper(), [status.value for status in ImportJobStatus]
+    if value not in known:
+        raise argparse.ArgumentTypeError(f"unknown status {text!r} (one of {', '.join(known)})")
     return value
 
 
@@ -106,6 +109,8 @@ def _check(args: argparse.Namespace) -> None:
 
 
 async def _run(args: argparse.Namespace, inv: Invocation) -> None:
+    from qconnect_async import QConnectClient
+
     async with QConnectClient(max_concurrency=args.max_concurrency, **inv.client_options) as client:
         if len(args.kb_ids) == 1:
             await _list_one(client, args, inv)
@@ -115,19 +120,13 @@ async def _run(args: argparse.Namespace, inv: Invocation) -> None:
 
 async def _list_one(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> None:
     """One KB, a page at a time, with the AWS CLI's pagination and resume tokens."""
-    kb = args.kb_ids[0]
-    token, skip = args.start
-    raw = args.no_paginate
-    writer = ListingWriter(
-        IMPORT_JOBS, inv.output, inv.stdout, query=inv.query, raw=raw, aside=sys.stderr
-    )
-    left = args.max_items
+    kb, (token, skip), raw, left = args.kb_ids[0], args.start, args.no_paginate, args.max_items
     inv.progress.start(1)
     with checked_input():
         pager = client.list_import_jobs(kb, page_size=args.page_size, starting_token=token)
-    with Ending(writer, inv.progress) as ending:
+    with ListingWriter(IMPORT_JOBS, inv, raw=raw, aside=sys.stderr) as writer:
         # Until a page is printed, the rest starts where this listing starts.
-        ending.token = token if raw else encode_token(token, skip)
+        writer.token = token if raw else encode_token(token, skip)
         async with aclosing(pager.pages()) as pages:
             started = time.monotonic()
             async for page in pages:
@@ -136,21 +135,19 @@ async def _list_one(client: QConnectClient, args: argparse.Namespace, inv: Invoc
                     "ListImportJobs knowledgeBaseId=%s nextToken=%s: %d jobs, more=%s (%.3fs)",
                     *(kb, "given" if token else "none", len(page.items), more, took),
                 )
-                ending.printed = True
+                writer.printed = True
                 items = page.items[skip:]
                 if left is not None and len(items) >= left:
                     _write(writer, args, inv, items[:left])
-                    used = skip + left
-                    if used < len(page.items):  # cut inside the page: skip what was printed
-                        ending.token = encode_token(token, used)
+                    if skip + left < len(page.items):  # cut inside the page: skip the printed
+                        writer.token = encode_token(token, skip + left)
                     else:
-                        ending.token = _next(page.next_token, raw)
+                        writer.token = _next(page.next_token, raw)
                     return
                 _write(writer, args, inv, items)
-                if left is not None:
-                    left -= len(items)
+                left = None if left is None else left - len(items)
                 token, skip = page.next_token, 0
-                ending.token = _next(token, raw)
+                writer.token = _next(token, raw)
                 if raw:
                     return
                 started = time.monotonic()
@@ -158,9 +155,7 @@ async def _list_one(client: QConnectClient, args: argparse.Namespace, inv: Invoc
 
 def _next(token: str | None, raw: bool) -> str | None:
     """The resume token after a page whose next token is ``token``."""
-    if token is None or raw:
-        return token
-    return encode_token(token)
+    return token if token is None or raw else encode_token(token)
 
 
 def _write(
@@ -182,7 +177,6 @@ async def _list_many(client: QConnectClient, args: argparse.Namespace, inv: Invo
         names = {kb.knowledge_base_id: kb.name async for kb in client.list_knowledge_bases()}
         inv.log.debug("ListKnowledgeBases: %d knowledge bases", len(names))
         kbs = list(names)
-    writer = ListingWriter(IMPORT_JOBS, inv.output, inv.stdout, query=inv.query, names=names)
 
     def done(kb: str, error: Exception | None) -> None:
         inv.progress.listing_done(kb, None)
@@ -191,12 +185,12 @@ async def _list_many(client: QConnectClient, args: argparse.Namespace, inv: Invo
     # A job printed to the terminal that shows the progress line must not land on it.
     interleaved = inv.progress.enabled and inv.output != "table" and inv.stdout.isatty()
     inv.progress.start(len(kbs))
-    with Ending(writer, inv.progress) as ending:
+    with ListingWriter(IMPORT_JOBS, inv, names=names) as writer:
         with checked_input():
             jobs = client.list_import_jobs_many(kbs, page_size=args.page_size, on_listing_done=done)
         async with aclosing(jobs):
             async for job in jobs:
-                ending.printed = True
+                writer.printed = True
                 inv.progress.job()
                 if not args.status or job.status in args.status:
                     if interleaved:

@@ -11,12 +11,12 @@ on a terminal only, and never shows a presigned URL.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
-from qconnect_async import DeadlineExceededError, ImportJob, ImportJobFailedError, QConnectClient
+from qconnect_async import DeadlineExceededError, ImportJobFailedError
 
 from ._base import (
     PROG,
@@ -31,6 +31,11 @@ from ._base import (
     seconds,
 )
 from ._output import wire, write_document
+
+if TYPE_CHECKING:
+    from qconnect_async import ImportJob, QConnectClient
+
+    Action = Callable[[QConnectClient, argparse.Namespace, Invocation], Awaitable[ImportJob | None]]
 
 #: The library's default wait (seconds), stated in --help.
 DEFAULT_TIMEOUT = 600.0
@@ -123,16 +128,10 @@ def _check_start(args: argparse.Namespace) -> None:
         raise UsageError("--timeout goes with --wait")
 
 
-def _client(inv: Invocation) -> QConnectClient:
-    return QConnectClient(max_concurrency=1, **inv.client_options)
-
-
 def _print(inv: Invocation, job: ImportJob) -> None:
-    """``{"importJob": {...}}`` as ``aws qconnect get-import-job`` prints it.
-
-    The user asked for the job, and the presigned URLs are how to use it (the failed-record
-    report above all), so stdout has them; errors, progress and logs never do.
-    """
+    """``{"importJob": {...}}`` as ``aws qconnect get-import-job`` prints it. The presigned
+    URLs are how to use the job (its failed-record report above all): stdout has them,
+    errors, progress and logs never do."""
     secrets = {
         key: secret.get_secret_value()
         for key, secret in (("url", job.url), ("failedRecordReport", job.failed_record_report))
@@ -142,59 +141,68 @@ def _print(inv: Invocation, job: ImportJob) -> None:
     write_document(inv.output, document, inv.stdout, query=inv.query)
 
 
-async def _start(args: argparse.Namespace, inv: Invocation) -> None:
-    async with _client(inv) as client:
-        inv.progress.note(f"uploading {os.path.basename(args.second)} ({_size(args.size)})...")
-        with checked_input():
-            job = await client.start_import_job(
-                args.kb,
-                args.second,
-                import_job_type=args.import_job_type,
-                content_type=args.content_type,
-                metadata=dict(args.metadata) if args.metadata else None,
-                client_token=args.client_token,
-            )
-        inv.log.debug("started import job %s (upload %s)", job.import_job_id, job.upload_id)
-        if args.wait:
-            inv.progress.note(f"started import job {job.import_job_id}")
-            job = await _wait(client, args, inv, job.import_job_id, str(job.status))
-        inv.progress.clear()
-        _print(inv, job)
+def _printing(
+    action: Action,
+) -> Callable[[argparse.Namespace, Invocation], Coroutine[Any, Any, None]]:
+    """A command's run: ``action`` on a client of one request at a time; its job printed."""
+
+    async def run(args: argparse.Namespace, inv: Invocation) -> None:
+        from qconnect_async import QConnectClient
+
+        async with QConnectClient(max_concurrency=1, **inv.client_options) as client:
+            job = await action(client, args, inv)
+            inv.progress.clear()
+            if job is not None:
+                _print(inv, job)
+
+    return run
 
 
-async def _get(args: argparse.Namespace, inv: Invocation) -> None:
-    async with _client(inv) as client:
-        with checked_input():
-            job = await client.get_import_job(args.kb, args.second)
-        _print(inv, job)
+async def _start(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> ImportJob:
+    inv.progress.note(f"uploading {os.path.basename(args.second)} ({_size(args.size)})...")
+    with checked_input():
+        job = await client.start_import_job(
+            args.kb,
+            args.second,
+            import_job_type=args.import_job_type,
+            content_type=args.content_type,
+            metadata=dict(args.metadata) if args.metadata else None,
+            client_token=args.client_token,
+        )
+    inv.log.debug("started import job %s (upload %s)", job.import_job_id, job.upload_id)
+    if not args.wait:
+        return job
+    inv.progress.note(f"started import job {job.import_job_id}")
+    return await _wait(client, args, inv, job.import_job_id, str(job.status))
 
 
-async def _wait_command(args: argparse.Namespace, inv: Invocation) -> None:
-    async with _client(inv) as client:
-        job = await _wait(client, args, inv, args.second, "")
-        inv.progress.clear()
-        _print(inv, job)
+async def _get(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> ImportJob:
+    with checked_input():
+        return await client.get_import_job(args.kb, args.second)
 
 
-async def _delete(args: argparse.Namespace, inv: Invocation) -> None:
-    async with _client(inv) as client:
-        with checked_input():
-            await client.delete_import_job(args.kb, args.second)
+async def _delete(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> None:
+    with checked_input():
+        await client.delete_import_job(args.kb, args.second)
 
 
 async def _wait(
     client: QConnectClient, args: argparse.Namespace, inv: Invocation, job_id: str, status: str
 ) -> ImportJob:
     """The job once COMPLETE; a FAILED job is printed, then a CommandError (254) says how to
-    get its report; a timeout is a CommandError (255)."""
+    get its report; a timeout is a CommandError (255). A terminal shows the time waited."""
+    import asyncio
+
     started = time.monotonic()
 
-    def draw() -> None:
+    async def tick() -> None:
         seen = f" ({status})" if status else ""
-        elapsed = time.monotonic() - started
-        inv.progress.note(f"waiting for import job {job_id}{seen}: {elapsed:.0f}s")
+        while True:
+            elapsed = time.monotonic() - started
+            inv.progress.note(f"waiting for import job {job_id}{seen}: {elapsed:.0f}s")
+            await asyncio.sleep(_TICK)
 
-    ticker = asyncio.create_task(_every(_TICK, draw)) if inv.progress.enabled else None
+    ticker = asyncio.create_task(tick()) if inv.progress.enabled else None
     try:
         with checked_input():
             return await client.wait_for_import_job(args.kb, job_id, timeout=args.timeout)
@@ -213,12 +221,6 @@ async def _wait(
         if ticker is not None:
             ticker.cancel()
             await asyncio.wait((ticker,))  # leave no task behind; never raises its cancel
-
-
-async def _every(seconds: float, draw: Callable[[], None]) -> None:
-    while True:
-        draw()
-        await asyncio.sleep(seconds)
 
 
 def _failed(kb: str, job_id: str, job: ImportJob | None) -> str:
@@ -249,7 +251,7 @@ START_IMPORT_JOB = Command(
     help="upload a file and start an import job of it (--wait: until it ends)",
     add_arguments=_start_arguments,
     check=_check_start,
-    run=_start,
+    run=_printing(_start),
     epilog="""\
 examples:
   qconnect-async start-import-job --knowledge-base-id KB_ID answers.csv
@@ -260,7 +262,7 @@ GET_IMPORT_JOB = Command(
     help="an import job, with its presigned URLs (url, failedRecordReport)",
     add_arguments=_job_arguments,
     check=_check_job,
-    run=_get,
+    run=_printing(_get),
     epilog="""\
 examples:
   qconnect-async get-import-job --knowledge-base-id KB_ID --import-job-id JOB_ID
@@ -271,7 +273,7 @@ WAIT_IMPORT_JOB = Command(
     help="wait until an import job ends; print it (FAILED: exit 254)",
     add_arguments=lambda parser: _job_arguments(parser, wait=True),
     check=_check_job,
-    run=_wait_command,
+    run=_printing(lambda client, args, inv: _wait(client, args, inv, args.second, "")),
     epilog="""\
 examples:
   qconnect-async wait-import-job KB_ID JOB_ID --timeout 300""",
@@ -281,5 +283,5 @@ DELETE_IMPORT_JOB = Command(
     help="delete an import job (one still running is a ConflictException)",
     add_arguments=_job_arguments,
     check=_check_job,
-    run=_delete,
+    run=_printing(_delete),
 )

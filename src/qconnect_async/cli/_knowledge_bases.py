@@ -14,10 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from qconnect_async import QConnectClient
-
 from ._base import Command, Invocation, add_paging, checked_input, decode_token, encode_token
-from ._output import Ending, ListingSpec, ListingWriter, wire
+from ._output import ListingSpec, ListingWriter, wire
 
 KNOWLEDGE_BASES = ListingSpec(
     key="knowledgeBaseSummaries",
@@ -49,16 +47,15 @@ def _check(args: argparse.Namespace) -> None:
 
 
 async def _run(args: argparse.Namespace, inv: Invocation) -> None:
+    from qconnect_async import QConnectClient
+
     token, skip = args.start
-    writer = ListingWriter(
-        KNOWLEDGE_BASES, inv.output, inv.stdout, query=inv.query, aside=sys.stderr
-    )
     async with QConnectClient(**inv.client_options) as client:
         with checked_input():
             listing = client.list_knowledge_bases(page_size=args.page_size, starting_token=token)
-        with Ending(writer, inv.progress) as ending:
+        with ListingWriter(KNOWLEDGE_BASES, inv, aside=sys.stderr) as writer:
             read = 0  # knowledge bases read since `token`, the skipped ones included
-            ending.token = encode_token(token, skip)
+            writer.token = encode_token(token, skip)
             async with listing:
                 async for kb in listing:
                     read += 1
@@ -66,10 +63,10 @@ async def _run(args: argparse.Namespace, inv: Invocation) -> None:
                         continue
                     if args.max_items is not None and read - skip > args.max_items:
                         return  # one more exists: the token says where it is
-                    ending.printed = True
+                    writer.printed = True
                     writer.add(wire(kb, "KnowledgeBaseSummary"))
-                    ending.token = encode_token(token, read)
-            ending.token = None
+                    writer.token = encode_token(token, read)
+            writer.token = None
 
 
 LIST_KNOWLEDGE_BASES = Command(

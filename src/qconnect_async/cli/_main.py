@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import html
 import logging
 import os
@@ -15,7 +14,6 @@ from contextlib import nullcontext
 from typing import Any, NoReturn
 
 from qconnect_async import DeadlineExceededError, QConnectError, TransportError, ValidationError
-from qconnect_async import __version__ as _version
 
 from . import _import_jobs, _jobs, _knowledge_bases
 from ._base import PROG, Command, CommandError, ConfigError, Exit, Invocation, UsageError, seconds
@@ -65,6 +63,14 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+class _Version(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from qconnect_async import __version__  # read on demand: the metadata is slow to load
+
+        print(f"{PROG} {__version__}")
+        parser.exit()
+
+
 def _query(text: str) -> Any:
     import jmespath
     from jmespath.exceptions import JMESPathError
@@ -96,7 +102,7 @@ def _global_options() -> _Parser:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Import jobs of Amazon Q in Connect knowledge bases.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _global_options()
     for command in COMMANDS:
@@ -140,16 +146,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else Exit.OK
     if args.debug:
         _log_to_stderr()
-    progress = Progress(sys.stderr, enabled=_isatty(sys.stderr))
+    progress = Progress(sys.stderr, enabled=sys.stderr.isatty())
     try:
         inv = Invocation(
             output=output_format(args),
             query=args.query,
-            debug=args.debug,
             client_options=client_options(args, progress),
             stdout=sys.stdout,
             progress=progress,
         )
+        import asyncio  # here, not at the top: --help need not load it
+
         with demo_service(inv.client_options) if args.demo else nullcontext():
             asyncio.run(command.run(args, inv))
         return Exit.OK
@@ -223,11 +230,6 @@ def _one_line(message: str, http_status: int | None) -> str:
     if len(text) > _MAX_MESSAGE:
         text = text[:_MAX_MESSAGE] + f"... ({len(text)} characters; --debug shows all)"
     return text
-
-
-def _isatty(stream: Any) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
 
 
 def _silence_stdout() -> None:

@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from qconnect_async._inputs import MAX_PAGE_SIZE
 
-from ._progress import Progress, count
+from ._progress import count
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+
+    from ._base import Invocation
 
 FORMATS = ("json", "text", "table", "ndjson", "csv")
 Row = dict[str, Any]
@@ -246,94 +248,103 @@ class ListingSpec:
 
 
 class ListingWriter:
-    """Prints a listing as it comes (see the module's docstring), in one output format.
+    """Prints a listing as it comes (see the module's docstring), in the invocation's format;
+    as a context manager, ends the output however the listing ends.
 
-    ``raw`` (``--no-paginate``): the one answer as the service sent it, its own
-    ``nextToken`` instead of a ``NextToken``; ``aside`` (stderr) gets the resume token of a
-    format with no place for it (csv); ``names`` (KB ID to name) adds a knowledge base
-    column to the table.
+    Done, interrupted, or failed after items were printed (``printed``): the output is
+    completed (json a whole document) with ``token``, to resume from, when the listing did
+    not end. A failure before anything was printed prints nothing, as ``aws`` does.
+    ``raw`` (``--no-paginate``): the one answer as the service sent it, its own ``nextToken``
+    instead of a ``NextToken``; ``aside`` (stderr) gets the token when the format has no
+    place for it (csv); ``names`` (KB ID to name) adds a knowledge base column to the table.
     """
 
     def __init__(
         self,
         spec: ListingSpec,
-        output: str,
-        stream: TextIO,
+        inv: Invocation,
         *,
-        query: Any = None,
         raw: bool = False,
         aside: TextIO | None = None,
         names: Mapping[str, str] | None = None,
     ) -> None:
-        self._spec, self._output, self._stream, self._query = spec, output, stream, query
-        self._raw, self._aside, self._names = raw, aside, names
+        self._spec, self._inv, self._out, self._raw, self._aside = spec, inv, inv.stdout, raw, aside
+        self._format = "query" if inv.query is not None else inv.output
         self._token_key = "nextToken" if raw else "NextToken"
-        self._rows: list[Row] = []  # what is not printed yet (the page; all of it for --query)
-        self._count = 0
-        self._kbs: set[str] = set()
+        self._rows: list[Row] = []  # not printed yet: the page (text), all of it (--query)
+        self._kbs: set[str] | None = None if names is None else set()
+        self.printed, self._count = False, 0
+        self.token: str | None = None  # where the rest starts; None once the listing ended
         columns = spec.columns
         if names is not None:
             columns = (("KNOWLEDGE BASE", lambda row: _name(names, row)), *columns)
-        self._columns = columns
-        if query is None and output == "table":
-            self._table = Table(stream, [h for h, _ in columns], MAX_PAGE_SIZE)
-        elif query is None and output == "csv":
-            self._csv = Csv(stream, spec.csv_columns)
+        self._cells = [cell for _, cell in columns]
+        if self._format == "table":
+            self._table = Table(self._out, [header for header, _ in columns], MAX_PAGE_SIZE)
+        elif self._format == "csv":
+            self._csv = Csv(self._out, spec.csv_columns)
 
     def add(self, row: Row) -> None:
         self._count += 1
-        if self._query is not None or self._output == "text":
+        if self._format in ("query", "text"):
             self._rows.append(row)
-        elif self._output == "json":
+        elif self._format == "json":
             text = json.dumps(row, indent=4, ensure_ascii=False).replace("\n", "\n        ")
             head = f'{{\n    "{self._spec.key}": [\n' if self._count == 1 else ",\n"
-            self._stream.write(f"{head}        {text}")
-        elif self._output == "table":
-            self._kbs.add(row.get("knowledgeBaseId", ""))
-            self._table.add([cell(row) for _, cell in self._columns])
-        elif self._output == "ndjson":
-            self._stream.write(_compact(row) + "\n")
-            self._stream.flush()
+            self._out.write(f"{head}        {text}")
+        elif self._format == "table":
+            if self._kbs is not None:
+                self._kbs.add(row["knowledgeBaseId"])
+            self._table.add([cell(row) for cell in self._cells])
+        elif self._format == "ndjson":
+            self._out.write(_compact(row) + "\n")
+            self._out.flush()
         else:
             self._csv.add(row)
 
     def page_done(self) -> None:
-        if self._output == "text" and self._query is None and not self._raw:
-            format_text({self._spec.key: self._rows}, self._stream)
+        if self._format == "text" and not self._raw:
+            format_text({self._spec.key: self._rows}, self._out)
             self._rows = []
-        elif self._output == "table" and self._query is None:
+        elif self._format == "table":
             self._table.flush()
-        self._stream.flush()
+        self._out.flush()
 
-    def finish(self, next_token: str | None) -> None:
-        key, token_key, out = self._spec.key, self._token_key, self._stream
-        document: Row = {key: self._rows}
-        if next_token is not None:
-            document[token_key] = next_token
-        if self._query is not None:
-            write_value(self._output, self._query.search(document), out)
-        elif self._output == "json":
+    def __enter__(self) -> ListingWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> None:
+        self._inv.progress.clear()
+        if kind is None or not issubclass(kind, Exception) or self.printed:
+            self._finish(self.token)
+
+    def _finish(self, token: str | None) -> None:
+        key, token_key, out = self._spec.key, self._token_key, self._out
+        document: Row = {key: self._rows} | ({token_key: token} if token is not None else {})
+        if self._format == "query":
+            write_value(self._inv.output, self._inv.query.search(document), out)
+        elif self._format == "json":
             end = "\n    ]" if self._count else f'{{\n    "{key}": []'
-            if next_token is not None:
-                end += f',\n    "{token_key}": {json.dumps(next_token)}'
+            if token is not None:
+                end += f',\n    "{token_key}": {json.dumps(token)}'
             out.write(end + "\n}\n")
-        elif self._output == "text" and self._raw:
+        elif self._format == "text" and self._raw:
             format_text(document, out)  # the one answer whole, as aws prints a response
-        elif self._output == "text":
+        elif self._format == "text":
             self.page_done()
-            if next_token is not None:  # what aws prints for a resume token: a named row
-                format_text({token_key: {token_key: next_token}}, out)
-        elif self._output == "table":
+            if token is not None:  # what aws prints for a resume token: a named row
+                format_text({token_key: {token_key: token}}, out)
+        elif self._format == "table":
             self._table.flush()
-            kbs = f" in {len(self._kbs)} knowledge bases" if self._names is not None else ""
+            kbs = "" if self._kbs is None else f" in {len(self._kbs)} knowledge bases"
             out.write(f"{count(self._count, self._spec.noun)}{kbs}\n")
-            if next_token is not None:
-                out.write(f"{token_key}: {next_token}\n")
-        elif self._output == "ndjson" and next_token is not None:
-            out.write(_compact({token_key: next_token}) + "\n")
-        elif self._output == "csv" and next_token is not None and self._aside is not None:
+            if token is not None:
+                out.write(f"{token_key}: {token}\n")
+        elif self._format == "ndjson" and token is not None:
+            out.write(_compact({token_key: token}) + "\n")
+        elif self._format == "csv" and token is not None and self._aside is not None:
             # Cut short (--max-items, Ctrl-C, a failure): say where to resume from.
-            self._aside.write(f"{token_key}: {next_token}\n")
+            self._aside.write(f"{token_key}: {token}\n")
             self._aside.flush()
         out.flush()
 
@@ -345,28 +356,3 @@ def _name(names: Mapping[str, str], row: Row) -> str:
 def time_cell(value: str) -> str:
     """An ISO 8601 time as a table shows it: ``2026-12-07 05:59:20``."""
     return value[:19].replace("T", " ")
-
-
-class Ending:
-    """How a listing's output ends, however the listing ends.
-
-    Done, interrupted, or failed after items were printed: the output is completed (json a
-    whole document) with the token to resume from when the listing did not end. A failure
-    before anything was printed prints nothing, as ``aws`` does; stderr says what failed.
-    """
-
-    def __init__(self, writer: ListingWriter, progress: Progress) -> None:
-        self.writer = writer
-        self.progress = progress
-        self.printed = False
-        #: the resume token to print at the end, None once the listing has ended
-        self.token: str | None = None
-
-    def __enter__(self) -> Ending:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> None:
-        self.progress.clear()
-        failed = kind is not None and issubclass(kind, Exception)
-        if not failed or self.printed:
-            self.writer.finish(self.token)

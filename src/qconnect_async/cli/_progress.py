@@ -1,4 +1,4 @@
-"""The progress line on stderr: one line on a terminal, redrawn, erased before output."""
+"""The progress line on stderr: drawn on a terminal only, redrawn in place, erased before output."""
 
 from __future__ import annotations
 
@@ -12,24 +12,18 @@ def count(n: int, noun: str) -> str:
 
 
 class Progress:
-    """Knowledge bases done of the total and jobs so far, or a note (uploading, waiting).
+    """A note (uploading, waiting), or the knowledge bases done of the total and jobs so far.
 
-    Disabled (every method a no-op) unless ``enabled``; the CLI enables it only when stderr is
-    a TTY. Redraws are limited to one per ``interval`` seconds, except when a KB finishes.
+    Every method is a no-op unless ``enabled`` (the CLI enables it when stderr is a TTY).
+    Redraws are limited to one per ``interval`` seconds, except when a KB finishes.
     """
 
     _ERASE = "\r\x1b[K"
 
     def __init__(self, stream: TextIO, *, enabled: bool, interval: float = 0.1) -> None:
-        self.enabled = enabled
-        self._stream = stream
-        self._interval = interval
-        self._note = ""
-        self._total = 0
-        self._done = 0
-        self._jobs = 0
-        self._last = -interval
-        self._shown = False
+        self.enabled, self._stream, self._interval = enabled, stream, interval
+        self._note, self._total, self._done, self._jobs = "", 0, 0, 0
+        self._last, self._shown = -interval, False
 
     def note(self, text: str) -> None:
         """Show ``text`` until ``start`` is called."""
@@ -59,16 +53,11 @@ class Progress:
             self._shown = False
 
     def _draw(self, *, force: bool = False) -> None:
-        if not self.enabled:
-            return
         now = time.monotonic()
-        if not force and now - self._last < self._interval:
+        if not self.enabled or (not force and now - self._last < self._interval):
             return
-        self._last = now
-        text = self._note or (
-            f"listing: {self._done}/{self._total} knowledge bases done, "
-            f"{count(self._jobs, 'import job')}"
-        )
-        self._stream.write(self._ERASE + text)
+        self._last, self._shown = now, True
+        jobs = count(self._jobs, "import job")
+        listing = f"listing: {self._done}/{self._total} knowledge bases done, {jobs}"
+        self._stream.write(self._ERASE + (self._note or listing))
         self._stream.flush()
-        self._shown = True
