@@ -5,9 +5,9 @@ async with QConnectClient(region_name="us-east-1") as client:
         print(job.import_job_id, job.status)
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from ._client import QConnectClient
 from ._errors import (
     AccessDeniedError,
     ConflictError,
@@ -24,25 +24,68 @@ from ._errors import (
     TransportError,
     ValidationError,
 )
-from ._paginate import ImportJobPager, ListingStream
-from ._ratelimit import AdaptiveRateLimiter, RateLimiter, SendOutcome
 from ._retry import RetryDetails, RetryPolicy
-from .models import (
-    ConnectConfiguration,
-    ExternalSource,
-    ExternalSourceConfiguration,
-    ImportJob,
-    ImportJobPage,
-    ImportJobStatus,
-    ImportJobType,
-    KnowledgeBase,
-    UnknownConfiguration,
-)
 
-try:
-    __version__ = version("qconnect-async")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+if TYPE_CHECKING:
+    from ._client import QConnectClient
+    from ._paginate import ImportJobPager, ListingStream
+    from ._ratelimit import AdaptiveRateLimiter, RateLimiter, SendOutcome
+    from .models import (
+        ConnectConfiguration,
+        ExternalSource,
+        ExternalSourceConfiguration,
+        ImportJob,
+        ImportJobPage,
+        ImportJobStatus,
+        ImportJobType,
+        KnowledgeBase,
+        UnknownConfiguration,
+    )
+
+# Imported on first use: the client (aiobotocore, botocore) and the models (pydantic) take
+# most of a second to import, which `import qconnect_async` (a command's --help, the errors,
+# the retry policy) need not pay; __version__ reads the distribution's metadata, on first use.
+_LAZY = {
+    "QConnectClient": "._client",
+    "ImportJobPager": "._paginate",
+    "ListingStream": "._paginate",
+    "AdaptiveRateLimiter": "._ratelimit",
+    "RateLimiter": "._ratelimit",
+    "SendOutcome": "._ratelimit",
+    "ConnectConfiguration": ".models",
+    "ExternalSource": ".models",
+    "ExternalSourceConfiguration": ".models",
+    "ImportJob": ".models",
+    "ImportJobPage": ".models",
+    "ImportJobStatus": ".models",
+    "ImportJobType": ".models",
+    "KnowledgeBase": ".models",
+    "UnknownConfiguration": ".models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        # the distribution's metadata: importlib.metadata is slow too
+        try:
+            value: Any = version("qconnect-async")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            value = "0.0.0"
+        globals()[name] = value
+        return value
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(home, __name__), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "AccessDeniedError",

@@ -11,41 +11,36 @@ on a terminal only, and never shows a presigned URL.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import math
 import os
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
-from qconnect_async import (
-    DeadlineExceededError,
-    ImportJob,
-    ImportJobFailedError,
-    QConnectClient,
-    ValidationError,
+from qconnect_async import DeadlineExceededError, ImportJobFailedError
+
+from ._base import (
+    PROG,
+    Command,
+    CommandError,
+    Exit,
+    Invocation,
+    UsageError,
+    checked_input,
+    import_job_id,
+    knowledge_base,
+    seconds,
 )
+from ._output import wire, write_document
 
-from ._cli_base import OTHER, SERVICE, Command, CommandError, Invocation, UsageError, checked_input
-from ._output import write_job
+if TYPE_CHECKING:
+    from qconnect_async import ImportJob, QConnectClient
 
-__all__ = ["DELETE_IMPORT_JOB", "GET_IMPORT_JOB", "START_IMPORT_JOB", "WAIT_IMPORT_JOB"]
+    Action = Callable[[QConnectClient, argparse.Namespace, Invocation], Awaitable[ImportJob | None]]
 
-PROG = "qconnect-async"
 #: The library's default wait (seconds), stated in --help.
 DEFAULT_TIMEOUT = 600.0
 #: How often the waiting line on a terminal is redrawn (its elapsed time), seconds.
 _TICK = 1.0
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
-    return value
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -58,31 +53,23 @@ def _pair(text: str) -> tuple[str, str]:
 def _ids(parser: argparse.ArgumentParser, second: str, option: str | None, what: str) -> None:
     """KB then ``second`` (JOB or FILE), positionally or as options."""
     add = parser.add_argument
-    add(
-        "arguments",
-        nargs="*",
-        metavar=f"KB_ID_OR_ARN {second}",
-        help=f"the knowledge base and {what}",
-    )
+    add("arguments", nargs="*", metavar=f"KB_ID_OR_ARN {second}", help=f"the KB and {what}")
     add("--knowledge-base-id", dest="kb_option", metavar="ID", help="the knowledge base (or ARN)")
     if option is not None:
         add(option, dest="second_option", metavar=second, help=what)
     parser.set_defaults(rest="arguments", second_name=option or second, second_option=None)
 
 
-def _job_arguments(parser: argparse.ArgumentParser) -> None:
+def _job_arguments(parser: argparse.ArgumentParser, *, wait: bool = False) -> None:
     _ids(parser, "JOB_ID", "--import-job-id", "the import job")
-
-
-def _wait_arguments(parser: argparse.ArgumentParser) -> None:
-    _job_arguments(parser)
-    _timeout_argument(parser)
+    if wait:
+        _timeout_argument(parser)
 
 
 def _timeout_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help=f"give up waiting after SECONDS (default {DEFAULT_TIMEOUT:g}): exit 255",
@@ -108,11 +95,8 @@ def _start_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    """The KB and the job (or file), from positionals and options; their syntax."""
-    wanted = [
-        ("--knowledge-base-id", args.kb_option),
-        (args.second_name, args.second_option),
-    ]
+    """The KB and the job (or file), from positionals and options; the KB's syntax."""
+    wanted = [("--knowledge-base-id", args.kb_option), (args.second_name, args.second_option)]
     given = list(args.arguments)
     values: list[str] = []
     for name, option in wanted:
@@ -124,13 +108,14 @@ def _check(args: argparse.Namespace) -> None:
             raise UsageError(f"the following arguments are required: {name}")
     if given:
         raise UsageError(f"unexpected arguments: {' '.join(given)}")
+    # The KB is passed on as given (an ARN's Region is checked once the client is open).
     args.kb, args.second = values
-    try:
-        # An unopened client checks the ID's syntax and sends nothing; the KB is passed on as
-        # given (an ARN's Region is checked once the client is open).
-        QConnectClient().list_import_jobs(args.kb)
-    except ValidationError as exc:
-        raise UsageError(exc.message) from None
+    knowledge_base(args.kb)
+
+
+def _check_job(args: argparse.Namespace) -> None:
+    _check(args)
+    import_job_id(args.second)
 
 
 def _check_start(args: argparse.Namespace) -> None:
@@ -143,77 +128,94 @@ def _check_start(args: argparse.Namespace) -> None:
         raise UsageError("--timeout goes with --wait")
 
 
-def _client(inv: Invocation) -> QConnectClient:
-    return QConnectClient(max_concurrency=1, **inv.client_options)
+def _print(inv: Invocation, job: ImportJob) -> None:
+    """``{"importJob": {...}}`` as ``aws qconnect get-import-job`` prints it. The presigned
+    URLs are how to use the job (its failed-record report above all): stdout has them,
+    errors, progress and logs never do."""
+    secrets = {
+        key: secret.get_secret_value()
+        for key, secret in (("url", job.url), ("failedRecordReport", job.failed_record_report))
+        if secret is not None
+    }
+    document = {"importJob": wire(job, "ImportJobData", **secrets)}
+    write_document(inv.output, document, inv.stdout, query=inv.query)
 
 
-async def _start(args: argparse.Namespace, inv: Invocation) -> None:
-    async with _client(inv) as client:
-        inv.progress.note(f"uploading {os.path.basename(args.second)} ({_size(args.size)})...")
-        with checked_input():
-            job = await client.start_import_job(
-                args.kb,
-                args.second,
-                import_job_type=args.import_job_type,
-                content_type=args.content_type,
-                metadata=dict(args.metadata) if args.metadata else None,
-                client_token=args.client_token,
-            )
-        inv.log.debug("started import job %s (upload %s)", job.import_job_id, job.upload_id)
-        if args.wait:
-            inv.progress.note(f"started import job {job.import_job_id}")
-            job = await _wait(client, args, inv, job.import_job_id, str(job.status))
-        inv.progress.clear()
-        write_job(inv.output, job, inv.stdout, query=inv.query)
+def _printing(
+    action: Action,
+) -> Callable[[argparse.Namespace, Invocation], Coroutine[Any, Any, None]]:
+    """A command's run: ``action`` on a client of one request at a time; its job printed."""
+
+    async def run(args: argparse.Namespace, inv: Invocation) -> None:
+        from qconnect_async import QConnectClient
+
+        async with QConnectClient(max_concurrency=1, **inv.client_options) as client:
+            job = await action(client, args, inv)
+            inv.progress.clear()
+            if job is not None:
+                _print(inv, job)
+
+    return run
 
 
-async def _get(args: argparse.Namespace, inv: Invocation) -> None:
-    async with _client(inv) as client:
-        with checked_input():
-            job = await client.get_import_job(args.kb, args.second)
-        write_job(inv.output, job, inv.stdout, query=inv.query)
+async def _start(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> ImportJob:
+    inv.progress.note(f"uploading {os.path.basename(args.second)} ({_size(args.size)})...")
+    with checked_input():
+        job = await client.start_import_job(
+            args.kb,
+            args.second,
+            import_job_type=args.import_job_type,
+            content_type=args.content_type,
+            metadata=dict(args.metadata) if args.metadata else None,
+            client_token=args.client_token,
+        )
+    inv.log.debug("started import job %s (upload %s)", job.import_job_id, job.upload_id)
+    if not args.wait:
+        return job
+    inv.progress.note(f"started import job {job.import_job_id}")
+    return await _wait(client, args, inv, job.import_job_id, str(job.status))
 
 
-async def _wait_command(args: argparse.Namespace, inv: Invocation) -> None:
-    async with _client(inv) as client:
-        job = await _wait(client, args, inv, args.second, "")
-        inv.progress.clear()
-        write_job(inv.output, job, inv.stdout, query=inv.query)
+async def _get(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> ImportJob:
+    with checked_input():
+        return await client.get_import_job(args.kb, args.second)
 
 
-async def _delete(args: argparse.Namespace, inv: Invocation) -> None:
-    async with _client(inv) as client:
-        with checked_input():
-            await client.delete_import_job(args.kb, args.second)
+async def _delete(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> None:
+    with checked_input():
+        await client.delete_import_job(args.kb, args.second)
 
 
 async def _wait(
     client: QConnectClient, args: argparse.Namespace, inv: Invocation, job_id: str, status: str
 ) -> ImportJob:
     """The job once COMPLETE; a FAILED job is printed, then a CommandError (254) says how to
-    get its report; a timeout is a CommandError (255)."""
+    get its report; a timeout is a CommandError (255). A terminal shows the time waited."""
+    import asyncio
+
     started = time.monotonic()
 
-    def draw() -> None:
+    async def tick() -> None:
         seen = f" ({status})" if status else ""
-        elapsed = time.monotonic() - started
-        inv.progress.note(f"waiting for import job {job_id}{seen}: {elapsed:.0f}s")
+        while True:
+            elapsed = time.monotonic() - started
+            inv.progress.note(f"waiting for import job {job_id}{seen}: {elapsed:.0f}s")
+            await asyncio.sleep(_TICK)
 
-    ticker = asyncio.create_task(_every(_TICK, draw)) if inv.progress.enabled else None
+    ticker = asyncio.create_task(tick()) if inv.progress.enabled else None
     try:
         with checked_input():
             return await client.wait_for_import_job(args.kb, job_id, timeout=args.timeout)
     except ImportJobFailedError as exc:
         inv.progress.clear()
-        job: ImportJob | None = exc.job
-        if job is not None:
-            write_job(inv.output, job, inv.stdout, query=inv.query)
-        raise CommandError(_failed(args.kb, job_id, job), SERVICE) from None
+        if exc.job is not None:
+            _print(inv, exc.job)
+        raise CommandError(_failed(args.kb, job_id, exc.job), Exit.SERVICE) from None
     except DeadlineExceededError:
         raise CommandError(
             f"Timed out: import job {job_id} did not end within {args.timeout:g}s "
             f"(--timeout). It goes on; to wait again: {PROG} wait-import-job {args.kb} {job_id}",
-            OTHER,
+            Exit.OTHER,
         ) from None
     finally:
         if ticker is not None:
@@ -221,13 +223,7 @@ async def _wait(
             await asyncio.wait((ticker,))  # leave no task behind; never raises its cancel
 
 
-async def _every(seconds: float, draw: Callable[[], None]) -> None:
-    while True:
-        draw()
-        await asyncio.sleep(seconds)
-
-
-def _failed(kb: str, job_id: str, job: Any) -> str:
+def _failed(kb: str, job_id: str, job: ImportJob | None) -> str:
     """What stderr says of a job that ended without importing: how to read the report."""
     status = job.status if job is not None else "FAILED"
     text = f"\nImport job {job_id} ended {status}."
@@ -255,7 +251,7 @@ START_IMPORT_JOB = Command(
     help="upload a file and start an import job of it (--wait: until it ends)",
     add_arguments=_start_arguments,
     check=_check_start,
-    run=_start,
+    run=_printing(_start),
     epilog="""\
 examples:
   qconnect-async start-import-job --knowledge-base-id KB_ID answers.csv
@@ -265,8 +261,8 @@ GET_IMPORT_JOB = Command(
     name="get-import-job",
     help="an import job, with its presigned URLs (url, failedRecordReport)",
     add_arguments=_job_arguments,
-    check=_check,
-    run=_get,
+    check=_check_job,
+    run=_printing(_get),
     epilog="""\
 examples:
   qconnect-async get-import-job --knowledge-base-id KB_ID --import-job-id JOB_ID
@@ -275,9 +271,9 @@ examples:
 WAIT_IMPORT_JOB = Command(
     name="wait-import-job",
     help="wait until an import job ends; print it (FAILED: exit 254)",
-    add_arguments=_wait_arguments,
-    check=_check,
-    run=_wait_command,
+    add_arguments=lambda parser: _job_arguments(parser, wait=True),
+    check=_check_job,
+    run=_printing(lambda client, args, inv: _wait(client, args, inv, args.second, "")),
     epilog="""\
 examples:
   qconnect-async wait-import-job KB_ID JOB_ID --timeout 300""",
@@ -286,6 +282,6 @@ DELETE_IMPORT_JOB = Command(
     name="delete-import-job",
     help="delete an import job (one still running is a ConflictException)",
     add_arguments=_job_arguments,
-    check=_check,
-    run=_delete,
+    check=_check_job,
+    run=_printing(_delete),
 )

@@ -1,0 +1,214 @@
+"""``qconnect-async list-import-jobs``: the AWS CLI's command, and several KBs at once.
+
+One knowledge base follows the AWS CLI's pagination: ``--max-items`` cuts the listing and
+prints ``NextToken``, ``--starting-token`` resumes from it (the token is botocore's own
+format, so tokens pass between ``aws qconnect list-import-jobs`` and this command),
+``--page-size`` sets the jobs per request, ``--no-paginate`` makes one request and prints the
+service's ``nextToken``. An interrupted or failed listing prints ``NextToken`` too, from the
+last page printed whole. Several KBs (or ``--all``) are listed at once and merged, fail-fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterable
+from contextlib import aclosing
+from typing import TYPE_CHECKING
+
+from ._base import (
+    Command,
+    Invocation,
+    UsageError,
+    add_paging,
+    checked_input,
+    decode_token,
+    encode_token,
+    knowledge_base,
+    positive_int,
+)
+from ._output import ListingSpec, ListingWriter, time_cell, wire
+
+if TYPE_CHECKING:
+    from qconnect_async import ImportJob, QConnectClient
+
+IMPORT_JOBS = ListingSpec(
+    key="importJobSummaries",
+    noun="import job",
+    columns=(
+        ("IMPORT JOB ID", lambda job: job["importJobId"]),
+        ("STATUS", lambda job: job["status"]),
+        ("TYPE", lambda job: job["importJobType"]),
+        ("CREATED (UTC)", lambda job: time_cell(job["createdTime"])),
+        ("LAST MODIFIED (UTC)", lambda job: time_cell(job["lastModifiedTime"])),
+    ),
+    csv_columns=(
+        "importJobId",
+        "knowledgeBaseId",
+        "status",
+        "importJobType",
+        "createdTime",
+        "lastModifiedTime",
+        "uploadId",
+        "knowledgeBaseArn",
+        "metadata",
+        "externalSourceConfiguration",
+    ),
+)
+
+
+def _status(text: str) -> str:
+    from qconnect_async import ImportJobStatus
+
+    value, known = text.strip().upper(), [status.value for status in ImportJobStatus]
+    if value not in known:
+        raise argparse.ArgumentTypeError(f"unknown status {text!r} (one of {', '.join(known)})")
+    return value
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("knowledge_bases", nargs="*", metavar="KB_ID_OR_ARN", help="knowledge bases to list")
+    add("--knowledge-base-id", dest="kb_option", metavar="ID", help="the knowledge base (or ARN)")
+    add("--all", action="store_true", dest="all_kbs", help="every knowledge base of the account")
+    add("--status", action="append", type=_status, help="keep jobs in STATUS only (repeatable)")
+    add_paging(parser, "jobs")
+    add("--no-paginate", action="store_true", help="one request; print the service's nextToken")
+    add("--max-concurrency", type=positive_int, default=8, metavar="N", help="requests at once")
+    parser.set_defaults(rest="knowledge_bases")  # positionals after options land here too
+
+
+def _check(args: argparse.Namespace) -> None:
+    kbs = list(args.knowledge_bases) + ([args.kb_option] if args.kb_option else [])
+    if args.all_kbs and kbs:
+        raise UsageError("give knowledge base IDs or --all, not both")
+    if not kbs and not args.all_kbs:
+        if not args.demo:
+            raise UsageError("the following arguments are required: --knowledge-base-id")
+        args.all_kbs = True
+    # The KBs as given (an ARN stays one: the client checks its Region once open), once each.
+    given: dict[str, str] = {}
+    for kb in kbs:
+        given.setdefault(knowledge_base(kb), kb)
+    args.kb_ids = list(given.values())
+    paging = [
+        name
+        for name, used in (
+            ("--max-items", args.max_items is not None),
+            ("--starting-token", args.starting_token is not None),
+            ("--no-paginate", args.no_paginate),
+        )
+        if used
+    ]
+    if paging and len(given) != 1:
+        raise UsageError(f"{', '.join(paging)}: give exactly one knowledge base")
+    if args.no_paginate and args.max_items is not None:
+        raise UsageError("--max-items and --no-paginate do not go together")
+    args.start = (None, 0) if args.starting_token is None else decode_token(args.starting_token)
+
+
+async def _run(args: argparse.Namespace, inv: Invocation) -> None:
+    from qconnect_async import QConnectClient
+
+    async with QConnectClient(max_concurrency=args.max_concurrency, **inv.client_options) as client:
+        if len(args.kb_ids) == 1:
+            await _list_one(client, args, inv)
+        else:
+            await _list_many(client, args, inv)
+
+
+async def _list_one(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> None:
+    """One KB, a page at a time, with the AWS CLI's pagination and resume tokens."""
+    kb, (token, skip), raw, left = args.kb_ids[0], args.start, args.no_paginate, args.max_items
+    inv.progress.start(1)
+    with checked_input():
+        pager = client.list_import_jobs(kb, page_size=args.page_size, starting_token=token)
+    with ListingWriter(IMPORT_JOBS, inv, raw=raw, aside=sys.stderr) as writer:
+        # Until a page is printed, the rest starts where this listing starts.
+        writer.token = token if raw else encode_token(token, skip)
+        async with aclosing(pager.pages()) as pages:
+            started = time.monotonic()
+            async for page in pages:
+                more, took = page.next_token is not None, time.monotonic() - started
+                inv.log.debug(
+                    "ListImportJobs knowledgeBaseId=%s nextToken=%s: %d jobs, more=%s (%.3fs)",
+                    *(kb, "given" if token else "none", len(page.items), more, took),
+                )
+                writer.printed = True
+                items = page.items[skip:]
+                if left is not None and len(items) >= left:
+                    _write(writer, args, inv, items[:left])
+                    if skip + left < len(page.items):  # cut inside the page: skip the printed
+                        writer.token = encode_token(token, skip + left)
+                    else:
+                        writer.token = _next(page.next_token, raw)
+                    return
+                _write(writer, args, inv, items)
+                left = None if left is None else left - len(items)
+                token, skip = page.next_token, 0
+                writer.token = _next(token, raw)
+                if raw:
+                    return
+                started = time.monotonic()
+
+
+def _next(token: str | None, raw: bool) -> str | None:
+    """The resume token after a page whose next token is ``token``."""
+    return token if token is None or raw else encode_token(token)
+
+
+def _write(
+    writer: ListingWriter, args: argparse.Namespace, inv: Invocation, jobs: Iterable[ImportJob]
+) -> None:
+    for job in jobs:
+        inv.progress.job()
+        if not args.status or job.status in args.status:
+            writer.add(wire(job, "ImportJobSummary"))
+    writer.page_done()
+
+
+async def _list_many(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> None:
+    """Several KBs (or every KB), listed at once and merged; fail-fast."""
+    kbs: list[str] = args.kb_ids
+    names: dict[str, str] = {}
+    if args.all_kbs:
+        inv.progress.note("listing knowledge bases...")
+        names = {kb.knowledge_base_id: kb.name async for kb in client.list_knowledge_bases()}
+        inv.log.debug("ListKnowledgeBases: %d knowledge bases", len(names))
+        kbs = list(names)
+
+    def done(kb: str, error: Exception | None) -> None:
+        inv.progress.listing_done(kb, None)
+        inv.log.debug("ListImportJobs knowledgeBaseId=%s: %s", kb, error or "listed")
+
+    # A job printed to the terminal that shows the progress line must not land on it.
+    interleaved = inv.progress.enabled and inv.output != "table" and inv.stdout.isatty()
+    inv.progress.start(len(kbs))
+    with ListingWriter(IMPORT_JOBS, inv, names=names) as writer:
+        with checked_input():
+            jobs = client.list_import_jobs_many(kbs, page_size=args.page_size, on_listing_done=done)
+        async with aclosing(jobs):
+            async for job in jobs:
+                writer.printed = True
+                inv.progress.job()
+                if not args.status or job.status in args.status:
+                    if interleaved:
+                        inv.progress.clear()
+                    writer.add(wire(job, "ImportJobSummary"))
+
+
+LIST_IMPORT_JOBS = Command(
+    name="list-import-jobs",
+    help="list the import jobs of a knowledge base (or several, or --all)",
+    add_arguments=_add_arguments,
+    check=_check,
+    run=_run,
+    epilog="""\
+examples:
+  qconnect-async list-import-jobs --knowledge-base-id KB_ID --max-items 50
+  qconnect-async list-import-jobs --knowledge-base-id KB_ID --starting-token TOKEN
+  qconnect-async list-import-jobs --all --status FAILED --output table
+  qconnect-async list-import-jobs KB_ID --query 'importJobSummaries[].importJobId' --output text
+  qconnect-async list-import-jobs --demo --output table""",
+)

@@ -1,0 +1,83 @@
+"""``qconnect-async list-knowledge-bases``: the knowledge bases of the account and Region.
+
+The AWS CLI's conventions, as ``list-import-jobs``: ``--max-items`` prints that many and a
+``NextToken`` when there are more, ``--starting-token`` resumes from it, ``--page-size`` sets
+the knowledge bases per request; ``--query`` and ``--output`` as for every command.
+
+The library's knowledge-base listing yields items, not pages, so a ``NextToken`` here is
+botocore's format counting the knowledge bases read since the listing's own start token
+(``boto_truncate_amount``); ``aws`` resumes it as long as that count is within its first page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._base import Command, Invocation, add_paging, checked_input, decode_token, encode_token
+from ._output import ListingSpec, ListingWriter, wire
+
+KNOWLEDGE_BASES = ListingSpec(
+    key="knowledgeBaseSummaries",
+    noun="knowledge base",
+    columns=(
+        ("NAME", lambda kb: kb["name"]),
+        ("KNOWLEDGE BASE ID", lambda kb: kb["knowledgeBaseId"]),
+        ("TYPE", lambda kb: kb["knowledgeBaseType"]),
+        ("STATUS", lambda kb: kb["status"]),
+    ),
+    csv_columns=(
+        "knowledgeBaseId",
+        "name",
+        "knowledgeBaseType",
+        "status",
+        "knowledgeBaseArn",
+        "description",
+        "tags",
+    ),
+)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_paging(parser, "knowledge bases")
+
+
+def _check(args: argparse.Namespace) -> None:
+    args.start = (None, 0) if args.starting_token is None else decode_token(args.starting_token)
+
+
+async def _run(args: argparse.Namespace, inv: Invocation) -> None:
+    from qconnect_async import QConnectClient
+
+    token, skip = args.start
+    async with QConnectClient(**inv.client_options) as client:
+        with checked_input():
+            listing = client.list_knowledge_bases(page_size=args.page_size, starting_token=token)
+        with ListingWriter(KNOWLEDGE_BASES, inv, aside=sys.stderr) as writer:
+            read = 0  # knowledge bases read since `token`, the skipped ones included
+            writer.token = encode_token(token, skip)
+            async with listing:
+                async for kb in listing:
+                    read += 1
+                    if read <= skip:
+                        continue
+                    if args.max_items is not None and read - skip > args.max_items:
+                        return  # one more exists: the token says where it is
+                    writer.printed = True
+                    writer.add(wire(kb, "KnowledgeBaseSummary"))
+                    writer.token = encode_token(token, read)
+            writer.token = None
+
+
+LIST_KNOWLEDGE_BASES = Command(
+    name="list-knowledge-bases",
+    help="list the knowledge bases of the account (in the Region)",
+    add_arguments=_add_arguments,
+    check=_check,
+    run=_run,
+    epilog="""\
+examples:
+  qconnect-async list-knowledge-bases --output table
+  qconnect-async list-knowledge-bases --max-items 10
+  qconnect-async list-knowledge-bases --query 'knowledgeBaseSummaries[].name' --output text""",
+)

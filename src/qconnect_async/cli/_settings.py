@@ -1,0 +1,118 @@
+"""AWS settings, resolved as ``aws`` resolves them: the output format, the attempts per
+request, the timeouts, the client's options; and ``--demo``'s local fake service."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from qconnect_async import RetryDetails, RetryPolicy
+
+from ._base import ConfigError
+from ._output import FORMATS
+from ._progress import Progress
+
+#: A retry that waits longer than this (seconds) is announced on stderr.
+_NOTICE_AFTER = 1.0
+
+
+def _config_variable(args: argparse.Namespace, name: str) -> Any:
+    """A setting of the AWS environment or profile, as botocore reads it."""
+    import botocore.session
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = botocore.session.Session(profile=args.profile)
+        if name == "output":
+            return session.get_scoped_config().get("output")
+        return session.get_config_variable(name)
+    except BotoCoreError as exc:
+        raise ConfigError(str(exc)) from exc
+    except ValueError:
+        raise ConfigError(f"{name} (or AWS_{name.upper()}) is not a whole number") from None
+
+
+def output_format(args: argparse.Namespace) -> str:
+    """--output, else AWS_DEFAULT_OUTPUT, else the profile's ``output``, else json (as aws)."""
+    if args.output:
+        return str(args.output)
+    value, source = os.environ.get("AWS_DEFAULT_OUTPUT"), "AWS_DEFAULT_OUTPUT"
+    if not value and args.demo:
+        return "table"  # the demo is for a person, and needs no AWS configuration
+    if not value:
+        value, source = _config_variable(args, "output"), "the profile's output setting"
+    if not value:
+        return "json"
+    if value not in FORMATS:
+        raise ConfigError(f"{source} is {value!r}: not one of {', '.join(FORMATS)}")
+    return str(value)
+
+
+def client_options(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    """The QConnectClient options of the global options and the AWS settings."""
+    options = {
+        "region_name": args.region,
+        "endpoint_url": args.endpoint_url,
+        "profile_name": args.profile,
+        "retry": _retry_policy(args, progress),
+        "connect_timeout": args.cli_connect_timeout,
+        "read_timeout": args.cli_read_timeout,
+    }
+    return {k: v for k, v in options.items() if v is not None or not k.endswith("_timeout")}
+
+
+def _retry_policy(args: argparse.Namespace, progress: Progress) -> RetryPolicy:
+    """The library's default policy with a notice of long retries on stderr, and the attempts
+    per request from ``AWS_MAX_ATTEMPTS`` or the profile's ``max_attempts`` (as ``aws``)."""
+    notice = _retry_notice(progress)
+    attempts = None if args.demo else _config_variable(args, "max_attempts")
+    if attempts is None:
+        return RetryPolicy(on_retry=notice)
+    if not isinstance(attempts, int) or attempts < 1:
+        raise ConfigError(f"max_attempts must be at least 1, not {attempts!r}")
+    return RetryPolicy(max_attempts=attempts, on_retry=notice)
+
+
+def _retry_notice(progress: Progress) -> Callable[[RetryDetails], None]:
+    """A retry hook: one stderr line per retry that waits long enough to be noticed, so that
+    a slow command says why (short waits stay silent; --debug logs every retry)."""
+
+    def notice(details: RetryDetails) -> None:
+        if details.wait <= _NOTICE_AFTER:
+            return
+        progress.clear()  # the line comes back at the next redraw
+        print(
+            f"retrying {details.operation} in {round(details.wait, 1):g}s ({details.cause.code})",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return notice
+
+
+@contextmanager
+def demo_service(options: dict[str, Any]) -> Iterator[None]:
+    """The fake service in this process, seeded with the demo data, while the command runs;
+    ``options`` (the client's) point at it, with dummy credentials for this client only."""
+    try:
+        from qconnect_async.testing import QConnectServer
+        from qconnect_async.testing._demo import seed_demo
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"--demo needs the fake service: pip install 'qconnect-async[testing]' ({exc})"
+        ) from None
+    with QConnectServer() as server:
+        seed_demo(server)
+        print(f"Demo: a fake Amazon Q in Connect at {server.endpoint_url}\n", file=sys.stderr)
+        options.update(
+            endpoint_url=server.endpoint_url,
+            region_name=server.region,
+            profile_name=None,
+            aws_access_key_id="demo",
+            aws_secret_access_key="demo",
+        )
+        yield
