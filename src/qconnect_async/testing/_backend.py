@@ -15,29 +15,22 @@ clears it like any moto service. The server is threaded: every public method of 
 its lock. Errors are the service's modelled ones: each `code` names an error shape of botocore's
 qconnect model, so moto's serialiser takes the HTTP status (400, 402, 404, 409) from the model.
 
-What a QUICK_RESPONSES CSV must hold (the fake's rule, after the console's template): a UTF-8
-header row naming at least the columns `Name` and `Content` (any case), then at most 100 data
-rows. A data row is bad when its Name or Content is empty, when it has more cells than the
-header, when it is past the 100th, or when it cannot be read as CSV (a cell over csv's 128 KiB
-field limit): reading stops there, that row is the report's last. A job with any bad row ends
-FAILED; its report is a CSV of the bad rows: `RowNumber`, the row's cells under the upload's
-header, and `ErrorMessage`.
+A job started or deleted over the API is in progress (START_IN_PROGRESS, DELETE_IN_PROGRESS)
+until the server's JobCompletion turns it COMPLETE or FAILED (rows refused by `_rows`), or
+DELETED; every time is the server's clock (`now`), which a test may set off the host's.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import csv
 import hashlib
 import hmac
-import io
 import json
 import re
 import secrets
 import sys
 import threading
-import time
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -49,6 +42,7 @@ from moto.core.base_backend import BackendDict, BaseBackend
 from moto.core.exceptions import ServiceException
 
 from ._ids import knowledge_base_arn, new_id, split_knowledge_base_ref
+from ._rows import failed_record_report
 
 if TYPE_CHECKING:
     from ._control import JobCompletion
@@ -142,6 +136,10 @@ class PageTokens:
 START_IN_PROGRESS = "START_IN_PROGRESS"
 COMPLETE = "COMPLETE"
 FAILED = "FAILED"
+DELETE_IN_PROGRESS = "DELETE_IN_PROGRESS"
+DELETED = "DELETED"
+#: The statuses a job leaves by itself, over the server's job-completion settings.
+IN_PROGRESS = (START_IN_PROGRESS, DELETE_IN_PROGRESS)
 # Seeded jobs cycle through every status of the model, most of them finished.
 STATUS_CYCLE = (
     "COMPLETE",
@@ -155,7 +153,6 @@ STATUS_CYCLE = (
     "DELETE_FAILED",
     "DELETED",
 )
-_URL_TTL_SECONDS = 3600.0
 
 
 def epoch(seconds: float) -> float:
@@ -182,29 +179,39 @@ class ImportJob:
     last_modified_time: float
     metadata: dict[str, str] | None = None
     external_source_configuration: dict[str, Any] | None = None
-    failed_record_report: str | None = None
+    #: The files behind `url` (what was imported) and `failedRecordReport` (`Files` keys).
+    content_key: str | None = None
+    report_key: str | None = None
     reads_left: int | None = None
     complete_at: float | None = None
-    #: What a started job turns into once due: COMPLETE, or FAILED with `pending_report`.
+    #: What a job in progress turns into once due: COMPLETE, FAILED (with `pending_report`)
+    #: or, for a delete, DELETED.
     final_status: str = COMPLETE
     pending_report: str | None = None
-    url: str | None = None
-    url_expiry: float | None = None
     _wire: dict[str, Any] | None = field(default=None, repr=False)
     _json: bytes | None = field(default=None, repr=False)
 
+    def begin(self, status: str, final_status: str, completion: JobCompletion, now: float) -> None:
+        """Enter `status` (in progress) until `completion` turns it into `final_status`."""
+        self.status, self.final_status = status, final_status
+        self.reads_left = completion.after_reads
+        if completion.after_seconds is not None:
+            self.complete_at = now + completion.after_seconds
+        self.last_modified_time = epoch(max(now, self.created_time))
+        self._wire = self._json = None
+
     def observe(self, now: float, *, read: bool = True) -> None:
         """Count one read (unless `read` is False), and finish when the job's time has come."""
-        if self.status != START_IN_PROGRESS:
+        if self.status not in IN_PROGRESS:
             return
         due = self.complete_at is not None and now >= self.complete_at
         if not due and self.reads_left is not None and read:
             due = self.reads_left <= 0
             self.reads_left -= 1
         if due:
-            self.status = self.final_status
+            self.status, self.complete_at = self.final_status, None
             if self.final_status == FAILED:
-                self.failed_record_report = self.pending_report
+                self.report_key = self.pending_report
             self.last_modified_time = epoch(max(now, self.created_time))
             self._wire = self._json = None
 
@@ -233,20 +240,6 @@ class ImportJob:
         if self._json is None:
             self._json = json.dumps(self.wire()).encode()
         return self._json
-
-    def data(self) -> dict[str, Any]:
-        """The ImportJobData, for moto's serialiser (datetimes, extra keys dropped by it)."""
-        data = dict(self.wire())
-        data["createdTime"] = _as_datetime(self.created_time)
-        data["lastModifiedTime"] = _as_datetime(self.last_modified_time)
-        data["url"] = self.url or f"https://uploads.qconnect.invalid/{self.upload_id}"
-        expiry = self.url_expiry
-        data["urlExpiry"] = _as_datetime(
-            self.created_time + _URL_TTL_SECONDS if expiry is None else expiry
-        )
-        if self.failed_record_report is not None:
-            data["failedRecordReport"] = self.failed_record_report
-        return data
 
 
 @dataclass(eq=False, slots=True)
@@ -315,15 +308,15 @@ class KnowledgeBase:
         del self.jobs_by_id[job.import_job_id]
 
 
-# -- uploads, presigned URLs, failed-record reports -----------------------------------------------
-#: Where presigned URLs point: `/qconnect-uploads/<account>/<region>/<key>?X-Amz-...` and
-#: `/qconnect-reports/<account>/<region>/<key>?X-Amz-Signature=<secret>`.
+# -- uploads and downloads: presigned URLs --------------------------------------------------------
+#: Where presigned URLs point: `/qconnect-uploads/<account>/<region>/<key>?X-Amz-...` (PUT) and
+#: `/qconnect-files/<account>/<region>/<key>?X-Amz-Date=..&X-Amz-Expires=..&X-Amz-Signature=..`
+#: (GET: an imported file, or a failed-record report).
 UPLOAD_PREFIX = "/qconnect-uploads/"
-REPORT_PREFIX = "/qconnect-reports/"
-#: The columns a quick-response row cannot do without.
-REQUIRED_COLUMNS = ("Name", "Content")
-#: Rows one quick-response CSV may hold (the console's limit).
-MAX_ROWS = 100
+FILES_PREFIX = "/qconnect-files/"
+#: How long a download link minted by GetImportJob or StartImportJob stays valid.
+DOWNLOAD_TTL_SECONDS = 3600
+_AMZ_DATE = "%Y%m%dT%H%M%SZ"
 #: What StartContentUpload names besides Content-Type, as the service does for its KMS bucket.
 SSE_HEADER = "x-amz-server-side-encryption"
 SSE_VALUE = "aws:kms"
@@ -377,60 +370,56 @@ def new_upload(
     )
 
 
-def report_url(base_url: str, account_id: str, region: str) -> tuple[str, str, str]:
-    """(key, signature, url) of a new failed-record report."""
-    key, signature = secrets.token_urlsafe(12), secrets.token_hex(32)
-    path = f"{REPORT_PREFIX}{quote(account_id)}/{quote(region)}/{key}"
-    return key, signature, f"{base_url}{path}?X-Amz-Signature={signature}"
+class Files:
+    """Files a GET of a presigned URL downloads: what a job imported, failed-record reports.
 
+    A file's link names its key, when it was signed and for how long, with an HMAC of the
+    three; a GET checks them on the server's clock. A link is reissued once it has expired, so
+    reads in between answer the same URL.
+    """
 
-def bad_rows(content: bytes) -> bytes | None:
-    """The failed-record report of a quick-response CSV; None when every row is good."""
-    text = content.decode("utf-8-sig", errors="replace")
-    rows: list[list[str]] = []
-    unreadable = None
-    try:
-        rows.extend(csv.reader(io.StringIO(text)))
-    except csv.Error as exc:
-        # The uploader's fault, as a bad row is: the job fails with a report, never a 500.
-        unreadable = f"the row cannot be read as CSV: {exc}"
-    if not rows and unreadable is None:
-        return None
-    header, data = (rows[0], rows[1:]) if rows else ([], [])
-    columns = {name.strip().lower(): i for i, name in enumerate(header)}
-    missing = [name for name in REQUIRED_COLUMNS if name.lower() not in columns]
-    failures: list[list[str]] = []
-    for number, row in enumerate(data, start=1):
-        if not any(cell.strip() for cell in row):
-            continue  # a blank line is not a record
-        reason = _reason(row, number, header, columns, missing)
-        if reason is not None:
-            failures.append([str(number), *row[: len(header)], reason])
-    if unreadable is not None:
-        failures.append([str(len(data) + 1), *([""] * len(header)), unreadable])
-    if not failures:
-        return None
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["RowNumber", *header, "ErrorMessage"])
-    writer.writerows(failures)
-    return out.getvalue().encode()
+    def __init__(self, account_id: str, region: str) -> None:
+        self._where = f"{FILES_PREFIX}{quote(account_id)}/{quote(region)}/"
+        self._key = secrets.token_bytes(16)
+        self._files: dict[str, tuple[bytes, str]] = {}
+        self._signed_at: dict[str, float] = {}
 
+    def store(self, body: bytes, content_type: str) -> str:
+        """Keep a file; its key."""
+        key = secrets.token_urlsafe(12)
+        self._files[key] = (body, content_type)
+        return key
 
-def _reason(
-    row: list[str], number: int, header: list[str], columns: dict[str, int], missing: list[str]
-) -> str | None:
-    if missing:
-        return f"the header has no {' or '.join(missing)} column"
-    if number > MAX_ROWS:
-        return f"a file holds at most {MAX_ROWS} quick responses"
-    if len(row) > len(header):
-        return f"the row has {len(row)} cells, the header {len(header)}"
-    for name in REQUIRED_COLUMNS:
-        index = columns[name.lower()]
-        if index >= len(row) or not row[index].strip():
-            return f"{name} is required"
-    return None
+    def _sign(self, key: str, date: str, ttl: str) -> str:
+        return hmac.new(self._key, f"{key}|{date}|{ttl}".encode(), hashlib.sha256).hexdigest()
+
+    def link(self, key: str, base_url: str, now: float) -> tuple[str, float]:
+        """A presigned GET URL of the file and its expiry (Unix seconds)."""
+        signed = self._signed_at.get(key)
+        if signed is None or now >= signed + DOWNLOAD_TTL_SECONDS:
+            signed = self._signed_at[key] = float(int(now))  # X-Amz-Date has whole seconds
+        date = datetime.fromtimestamp(signed, UTC).strftime(_AMZ_DATE)
+        ttl = str(DOWNLOAD_TTL_SECONDS)
+        query = urlencode(
+            {
+                "X-Amz-Date": date,
+                "X-Amz-Expires": ttl,
+                "X-Amz-Signature": self._sign(key, date, ttl),
+            }
+        )
+        return f"{base_url}{self._where}{key}?{query}", signed + DOWNLOAD_TTL_SECONDS
+
+    def open(self, key: str, query: Mapping[str, str], now: float) -> tuple[bytes, str] | str:
+        """(body, content type) of a valid link; else S3's reason to refuse it."""
+        date, ttl = query.get("X-Amz-Date", ""), query.get("X-Amz-Expires", "")
+        signature = query.get("X-Amz-Signature", "")
+        found = self._files.get(key)
+        if found is None or not hmac.compare_digest(signature, self._sign(key, date, ttl)):
+            return "Access Denied"
+        signed = datetime.strptime(date, _AMZ_DATE).replace(tzinfo=UTC).timestamp()
+        if now >= signed + int(ttl):
+            return "Request has expired"
+        return found
 
 
 # -- the backend ----------------------------------------------------------------------------------
@@ -449,7 +438,7 @@ class QConnectBackend(BaseBackend):
         self._tokens = PageTokens()
         self.uploads: dict[str, Upload] = {}  # by uploadId
         self.uploads_by_key: dict[str, Upload] = {}  # by the key in the presigned URL
-        self.reports: dict[str, tuple[str, bytes]] = {}  # key -> (signature, CSV)
+        self.files = Files(account_id, region_name)
         # (KB ID, clientToken) -> (the request it came with, the job it made)
         self.client_tokens: dict[tuple[str, str], tuple[str, str]] = {}
 
@@ -527,12 +516,11 @@ class QConnectBackend(BaseBackend):
         status: str = START_IN_PROGRESS,
         metadata: Mapping[str, str] | None = None,
         external_source_configuration: Mapping[str, Any] | None = None,
-        created_time: float | None = None,
+        now: float,
         completion: JobCompletion | None = None,
     ) -> ImportJob:
-        """Create and store a job (no validation: callers validate)."""
+        """Create and store a job created at `now` (no validation: callers validate)."""
         with self.lock:
-            now = time.time() if created_time is None else created_time
             job = ImportJob(
                 seq=self._next_seq(),
                 import_job_id=new_id(),
@@ -549,16 +537,9 @@ class QConnectBackend(BaseBackend):
                     if external_source_configuration is not None
                     else None
                 ),
-                failed_record_report=(
-                    f"https://reports.qconnect.invalid/{kb.knowledge_base_id}"
-                    if status == "FAILED"
-                    else None
-                ),
             )
             if completion is not None and status == START_IN_PROGRESS:
-                job.reads_left = completion.after_reads
-                if completion.after_seconds is not None:
-                    job.complete_at = now + completion.after_seconds
+                job.begin(START_IN_PROGRESS, COMPLETE, completion, now)
             kb.add(job)
             return job
 
@@ -571,11 +552,12 @@ class QConnectBackend(BaseBackend):
         import_job_type: str = "QUICK_RESPONSES",
         metadata: Mapping[str, str] | None = None,
         external_source: bool | None = None,
+        now: float,
     ) -> list[str]:
         """Store `count` jobs, varied where the caller leaves a field as None."""
         with self.lock:
             start = len(kb.jobs)
-            base = time.time() - 86_400.0
+            base = now - 86_400.0
             ids = []
             for offset in range(count):
                 i = start + offset
@@ -597,12 +579,14 @@ class QConnectBackend(BaseBackend):
                         if with_source
                         else None
                     ),
-                    created_time=base + i * 0.5,
+                    now=base + i * 0.5,
                 )
                 ids.append(job.import_job_id)
             return ids
 
-    def add_raw_import_job(self, kb: KnowledgeBase, overrides: Mapping[str, Any]) -> str:
+    def add_raw_import_job(
+        self, kb: KnowledgeBase, overrides: Mapping[str, Any], *, now: float
+    ) -> str:
         """Store a summary built from a valid one with `overrides` applied (None removes)."""
         with self.lock:
             template = ImportJob(
@@ -613,8 +597,8 @@ class QConnectBackend(BaseBackend):
                 upload_id=new_id(),
                 import_job_type="QUICK_RESPONSES",
                 status=COMPLETE,
-                created_time=epoch(time.time()),
-                last_modified_time=epoch(time.time()),
+                created_time=epoch(now),
+                last_modified_time=epoch(now),
             )
             body = dict(template.wire())
             for key, value in overrides.items():
@@ -628,26 +612,54 @@ class QConnectBackend(BaseBackend):
             kb.add(RawImportJob(seq=self._next_seq(), import_job_id=job_id, body=body))
             return job_id
 
-    def get_import_job(self, kb: KnowledgeBase, import_job_id: str, *, read: bool = True) -> Job:
+    def get_import_job(
+        self, kb: KnowledgeBase, import_job_id: str, *, now: float, read: bool = True
+    ) -> Job:
         with self.lock:
             job = kb.jobs_by_id.get(import_job_id)
             if job is None:
                 raise ResourceNotFoundException(
                     f"Import job {import_job_id} not found", resource_name=import_job_id
                 )
-            job.observe(time.time(), read=read)
+            job.observe(now, read=read)
             return job
 
-    def delete_import_job(self, kb: KnowledgeBase, import_job_id: str) -> None:
-        """Remove a finished job; a job still starting is a 409 (the service's rule)."""
+    def delete_import_job(
+        self, kb: KnowledgeBase, import_job_id: str, *, completion: JobCompletion, now: float
+    ) -> None:
+        """Start deleting a finished job: DELETE_IN_PROGRESS, then DELETED over `completion`.
+
+        A job still starting is a 409 (the service's rule); a job already being deleted or
+        deleted stays as it is (the operation is idempotent). A raw job goes at once.
+        """
         with self.lock:
             # A delete is not a read: it never moves a job along by itself.
-            job = self.get_import_job(kb, import_job_id, read=False)
-            if isinstance(job, ImportJob) and job.status == START_IN_PROGRESS:
+            job = self.get_import_job(kb, import_job_id, now=now, read=False)
+            if isinstance(job, RawImportJob):
+                kb.remove(job)
+            elif job.status == START_IN_PROGRESS:
                 raise ConflictException(
                     f"Import job {import_job_id} is still in progress and cannot be deleted"
                 )
-            kb.remove(job)
+            elif job.status not in (DELETE_IN_PROGRESS, DELETED):
+                job.begin(DELETE_IN_PROGRESS, DELETED, completion, now)
+
+    def job_data(self, job: ImportJob, base_url: str, now: float) -> dict[str, Any]:
+        """The ImportJobData of GetImportJob and StartImportJob, with fresh download links."""
+        with self.lock:
+            if job.content_key is None:
+                # A seeded job: what it imported is a quick-response CSV of no rows.
+                job.content_key = self.files.store(b"Name,Content\n", "text/csv")
+            if job.status == FAILED and job.report_key is None:
+                job.report_key = self.files.store(b"RowNumber,ErrorMessage\n", "text/csv")
+            data = dict(job.wire())
+            data["createdTime"] = _as_datetime(job.created_time)
+            data["lastModifiedTime"] = _as_datetime(job.last_modified_time)
+            data["url"], expiry = self.files.link(job.content_key, base_url, now)
+            data["urlExpiry"] = _as_datetime(expiry)
+            if job.report_key is not None:
+                data["failedRecordReport"] = self.files.link(job.report_key, base_url, now)[0]
+            return data
 
     # -- uploads and started jobs -----------------------------------------------------------
 
@@ -658,7 +670,7 @@ class QConnectBackend(BaseBackend):
         ttl_minutes: int,
         base_url: str,
         *,
-        now: float | None = None,
+        now: float,
     ) -> Upload:
         """A new upload; `now`: the server's clock (its urlExpiry, checked by the PUT)."""
         with self.lock:
@@ -670,7 +682,7 @@ class QConnectBackend(BaseBackend):
                 knowledge_base_id=kb.knowledge_base_id,
                 content_type=content_type,
                 ttl_seconds=ttl_minutes * 60.0,
-                now=time.time() if now is None else now,
+                now=now,
             )
             self.uploads[upload.upload_id] = upload
             self.uploads_by_key[upload.key] = upload
@@ -680,14 +692,6 @@ class QConnectBackend(BaseBackend):
         with self.lock:
             upload.body = body
 
-    def report(self, key: str, signature: str) -> bytes | None:
-        """A failed-record report's CSV, if `signature` is the one its URL carries."""
-        with self.lock:
-            found = self.reports.get(key)
-        if found is None or not secrets.compare_digest(found[0], signature):
-            return None
-        return found[1]
-
     def start_import_job(
         self,
         kb: KnowledgeBase,
@@ -695,15 +699,23 @@ class QConnectBackend(BaseBackend):
         *,
         completion: JobCompletion,
         job_quota: int | None,
-        base_url: str,
+        now: float,
     ) -> ImportJob:
-        """StartImportJob: idempotent by clientToken, reads the upload, checks its rows."""
+        """StartImportJob: idempotent by clientToken, reads the upload, checks its rows.
+
+        Only a QUICK_RESPONSES knowledge base takes an import (400 otherwise).
+        """
         upload_id = params["uploadId"]
         request = json.dumps(
             {k: params.get(k) for k in _START_INPUTS}, sort_keys=True, separators=(",", ":")
         )
         token = params.get("clientToken")
         kb_id = kb.knowledge_base_id
+        if kb.knowledge_base_type != "QUICK_RESPONSES":
+            raise ValidationException(
+                f"Knowledge base {kb_id} is of type {kb.knowledge_base_type}: "
+                "quick responses are imported into a QUICK_RESPONSES knowledge base"
+            )
         with self.lock:
             if token is not None and (kb_id, token) in self.client_tokens:
                 seen, job_id = self.client_tokens[(kb_id, token)]
@@ -728,7 +740,7 @@ class QConnectBackend(BaseBackend):
                 raise ServiceQuotaExceededException(
                     f"Knowledge base {kb_id} already has {running} import jobs in progress"
                 )
-            report = bad_rows(upload.body) if params["importJobType"] == "QUICK_RESPONSES" else None
+            report = failed_record_report(upload.body)
             job = self.new_import_job(
                 kb,
                 upload_id=upload_id,
@@ -736,12 +748,12 @@ class QConnectBackend(BaseBackend):
                 metadata=params.get("metadata"),
                 external_source_configuration=params.get("externalSourceConfiguration"),
                 completion=completion,
+                now=now,
             )
-            job.url, job.url_expiry = upload.url, upload.expires_at
+            job.content_key = self.files.store(upload.body, upload.headers["Content-Type"])
             if report is not None:
-                key, signature, url = report_url(base_url, self.account_id, self.region_name)
-                self.reports[key] = (signature, report)
-                job.final_status, job.pending_report = FAILED, url
+                job.final_status = FAILED
+                job.pending_report = self.files.store(report, "text/csv")
             if token is not None:
                 self.client_tokens[(kb_id, token)] = (request, job.import_job_id)
             return job
@@ -752,6 +764,7 @@ class QConnectBackend(BaseBackend):
         max_results: int,
         next_token: str | None,
         *,
+        now: float,
         empty_page: bool = False,
     ) -> tuple[list[bytes], str | None]:
         """One page of summaries, JSON-encoded, and the next page's token (None: last page).
@@ -766,7 +779,6 @@ class QConnectBackend(BaseBackend):
                 return [], self._tokens.encode(scope, after)
             start = bisect_right(kb.job_seqs, after)
             page = kb.jobs[start : start + max_results]
-            now = time.time()
             for job in page:
                 job.observe(now)
             more = start + max_results < len(kb.jobs)

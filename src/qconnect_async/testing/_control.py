@@ -32,10 +32,7 @@ import urllib.request
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
-from functools import cache
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, cast
-
-import botocore.session
 
 from ._faults import (
     DEFAULT_RANDOM_ERRORS,
@@ -51,6 +48,7 @@ from ._faults import (
     UploadRule,
 )
 from ._ids import knowledge_base_arn, split_knowledge_base_ref
+from ._model import enum, model
 
 if TYPE_CHECKING:
     from ._backend import KnowledgeBase, QConnectBackend
@@ -71,11 +69,10 @@ LISTINGS = ("ListImportJobs", "ListKnowledgeBases")
 
 @dataclass(frozen=True)
 class JobCompletion:
-    """When a job started over the API leaves START_IN_PROGRESS for COMPLETE.
+    """When a job started (or deleted) over the API leaves START_IN_PROGRESS (DELETE_IN_PROGRESS).
 
     `after_reads`: reads (GetImportJob, or a ListImportJobs page holding it) that still see it
-    in progress; `after_seconds`: age at which it is complete. Whichever comes first; both None:
-    never.
+    in progress; `after_seconds`: time in that status. Whichever comes first; both None: never.
     """
 
     after_reads: int | None = 1
@@ -205,7 +202,7 @@ class ServerControls(ABC):
         tags: Mapping[str, str] | None = None,
     ) -> str:
         """Create a knowledge base (ACTIVE) and return its ID."""
-        _check_choice("knowledge_base_type", knowledge_base_type, _enum("KnowledgeBaseType"))
+        _check_choice("knowledge_base_type", knowledge_base_type, enum("KnowledgeBaseType"))
         backend = self._state.backend
         kb = backend.create_knowledge_base(
             name or f"kb-{len(backend.knowledge_bases) + 1}",
@@ -234,8 +231,8 @@ class ServerControls(ABC):
         """
         _check_int("count", count, low=0)
         if status is not None:
-            _check_choice("status", status, _enum("ImportJobStatus"))
-        _check_choice("import_job_type", import_job_type, _enum("ImportJobType"))
+            _check_choice("status", status, enum("ImportJobStatus"))
+        _check_choice("import_job_type", import_job_type, enum("ImportJobType"))
         return self._state.backend.seed_import_jobs(
             _kb(self._state, knowledge_base_id),
             count,
@@ -243,6 +240,7 @@ class ServerControls(ABC):
             import_job_type=import_job_type,
             metadata=metadata,
             external_source=external_source,
+            now=self._state.now(),
         )
 
     @control()
@@ -260,7 +258,7 @@ class ServerControls(ABC):
         except (TypeError, ValueError) as exc:
             raise ValueError(f"summary must be JSON-serialisable: {exc}") from None
         kb = _kb(self._state, knowledge_base_id)
-        return self._state.backend.add_raw_import_job(kb, dict(summary))
+        return self._state.backend.add_raw_import_job(kb, dict(summary), now=self._state.now())
 
     @control()
     def seed(self, knowledge_bases: int, jobs_per_kb: int) -> list[str]:
@@ -312,10 +310,13 @@ class ServerControls(ABC):
     def set_job_completion(
         self, *, after_reads: int | None = 1, after_seconds: float | None = None
     ) -> None:
-        """When a job started with StartImportJob turns from START_IN_PROGRESS to COMPLETE.
+        """When a job started or deleted over the API leaves its status in progress.
 
-        After `after_reads` reads that still see it in progress (GetImportJob, or a
-        ListImportJobs page holding it) or `after_seconds`, whichever comes first.
+        StartImportJob's START_IN_PROGRESS becomes COMPLETE (FAILED for refused rows),
+        DeleteImportJob's DELETE_IN_PROGRESS becomes DELETED: after `after_reads` reads that
+        still see it in progress (GetImportJob, or a ListImportJobs page holding it) or
+        `after_seconds` on the server's clock, whichever comes first; both None: never.
+        GetImportJob and ListImportJobs show the job at every step (a DELETED job stays listed).
         """
         if after_reads is not None:
             _check_int("after_reads", after_reads, low=0)
@@ -380,12 +381,14 @@ class ServerControls(ABC):
         *,
         times: int | None = 1,
         retry_after: float | None = None,
-        status: int = 429,
+        status: int = 400,
         knowledge_base_id: str | None = None,
     ) -> None:
-        """Answer the next `times` requests with a ThrottlingException (429 by default).
+        """Answer the next `times` requests with a ThrottlingException.
 
-        `retry_after` adds a Retry-After header (seconds, fractions allowed).
+        HTTP 400 by default, as botocore's model gives it; `status=429` answers as a proxy or
+        another service would. `retry_after` adds a Retry-After header (seconds, fractions
+        allowed).
         """
         self.fail(
             operation,
@@ -500,11 +503,11 @@ class ServerControls(ABC):
         )
 
     @control()
-    def set_rate_limit(self, rate: float | None, *, burst: int = 1, status: int = 429) -> None:
+    def set_rate_limit(self, rate: float | None, *, burst: int = 1, status: int = 400) -> None:
         """Serve `rate` requests per second, `burst` at once, across all operations.
 
         A token bucket, full at first; requests beyond it get a ThrottlingException with
-        `status`. `rate=None` removes the limit.
+        `status` (400, the model's; or 429). `rate=None` removes the limit.
         """
         if rate is not None:
             _check_number("rate", rate, low=0, strict=True)
@@ -530,7 +533,7 @@ class ServerControls(ABC):
     ) -> None:
         """Fail each request with `probability`, drawing from a random generator seeded `seed`.
 
-        `errors` lists the (code, status) answers to pick from; by default a 429
+        `errors` lists the (code, status) answers to pick from; by default a 400
         ThrottlingException, a 500 InternalServerException or a 503 ServiceUnavailableException.
         `probability=0` turns it off.
         """
@@ -690,21 +693,6 @@ def _jsonable(value: Any) -> Any:
 # -- argument checks (a ValueError is a 400 over HTTP) ------------------------------------------
 
 
-@cache
-def _operations() -> frozenset[str]:
-    return frozenset(_model().operation_names)
-
-
-@cache
-def _model() -> Any:
-    return botocore.session.get_session().get_service_model("qconnect")
-
-
-@cache
-def _enum(shape: str) -> frozenset[str]:
-    return frozenset(_model().shape_for(shape).enum)
-
-
 def _kb(state: ServerState, ref: str) -> KnowledgeBase:
     from ._backend import ResourceNotFoundException
 
@@ -717,7 +705,7 @@ def _kb(state: ServerState, ref: str) -> KnowledgeBase:
 
 
 def _check_operation(operation: str | None) -> None:
-    if operation is not None and operation not in _operations():
+    if operation is not None and operation not in model().operation_names:
         raise ValueError(f"not a qconnect operation: {operation!r}")
 
 

@@ -41,7 +41,7 @@ THROTTLING = "ThrottlingException"
 UploadFault = Literal["error", "expired", "disconnect"]
 #: What `random_faults` answers by default: a throttle or a server error, equally likely.
 DEFAULT_RANDOM_ERRORS: tuple[tuple[str, int], ...] = (
-    (THROTTLING, 429),
+    (THROTTLING, 400),
     ("InternalServerException", 500),
     ("ServiceUnavailableException", 503),
 )
@@ -249,7 +249,7 @@ class FaultInjector:
             self._rules: list[_Rule] = []
             self._latency: dict[str | None, float] = {}
             self._bucket: TokenBucket | None = None
-            self._bucket_status = 429
+            self._bucket_status = 400
             self._random: _RandomFaults | None = None
             self._upload_faults: list[UploadRule] = []
 

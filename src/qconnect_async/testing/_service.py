@@ -8,7 +8,7 @@ control endpoint is `POST /moto-api/qconnect/<call>` with a JSON object of keywo
 for calls without arguments); it answers `{"result": ...}` and is derived from `_control`.
 
 moto parses the other requests from botocore's model (automated parameter parsing), they are
-checked against the model's constraints (`validate_input`), and moto serialises modelled errors and
+checked against the model's constraints (`_model.validate`), and moto serialises modelled errors and
 most outputs. ListImportJobs, the hot path of benchmarks, joins the JSON bytes the backend keeps
 ready per summary instead (moto's generic serialiser costs ~8 ms per 100-item page), and a plain
 one skips moto altogether (`fast_list_import_jobs`): through moto a page costs ~3 ms of server
@@ -30,20 +30,18 @@ import json
 import logging
 import math
 import os
-import re
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache, lru_cache
+from functools import cache
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote
 
-import botocore.session
 import moto.settings
-from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
+from botocore.model import OperationModel, StructureShape
 from moto.core.exceptions import ServiceException
 from moto.core.request import Request
 from moto.core.responses import ActionResult, BaseResponse, EmptyResult
@@ -52,7 +50,7 @@ from moto.iam.models import get_account_id_from
 from moto.moto_api import recorder
 
 from ._backend import (
-    REPORT_PREFIX,
+    FILES_PREFIX,
     UPLOAD_PREFIX,
     QConnectBackend,
     RawImportJob,
@@ -74,6 +72,7 @@ from ._faults import (
     s3_error,
     status_line,
 )
+from ._model import match, rules, validate
 
 # -- what a request carries to moto's handler -----------------------------------------------------
 #: Where the WSGI layer hands moto's handler the RequestContext of a request (a request that
@@ -91,160 +90,15 @@ class RequestContext:
     page_fault: PageFault | None = None
     #: Where the request reached the server ("http://127.0.0.1:50123"): presigned URLs point here.
     base_url: str = "http://127.0.0.1"
+    #: The server's clock when the request arrived (Unix seconds; see `set_clock_offset`).
+    now: float = field(default_factory=time.time)
 
 
-# -- routing: which operation a request is, from botocore's model ---------------------------------
-# The server needs the operation and the knowledge base of a request before moto sees it, to
-# count it and to decide its faults.
-_LABEL = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
-
-
-@dataclass(frozen=True)
-class Route:
-    """An operation and its URI labels, percent-decoded."""
-
-    operation: str
-    labels: dict[str, str]
-
-
-@dataclass(frozen=True)
-class _Rule:
-    operation: str
-    method: str
-    pattern: re.Pattern[str]
-    literal_size: int
-
-
-def _compile(uri: str) -> re.Pattern[str]:
-    path = uri.split("?", 1)[0]
-    parts, last = [], 0
-    for label in _LABEL.finditer(path):
-        parts.append(re.escape(path[last : label.start()]))
-        parts.append(f"(?P<{label[1]}>{'.+' if label[2] else '[^/]+'})")
-        last = label.end()
-    parts.append(re.escape(path[last:]))
-    return re.compile("".join(parts))
-
-
-@cache
-def _rules() -> tuple[_Rule, ...]:
-    model = botocore.session.get_session().get_service_model("qconnect")
-    rules = []
-    for name in model.operation_names:
-        http = model.operation_model(name).http
-        uri = http["requestUri"]
-        literal = len(_LABEL.sub("", uri.split("?", 1)[0]))
-        rules.append(_Rule(name, http["method"], _compile(uri), literal))
-    # The most literal template wins, as in the service's router.
-    return tuple(sorted(rules, key=lambda rule: -rule.literal_size))
-
-
-def match(method: str, raw_path: str) -> Route | None:
-    """The operation a request is for; `raw_path` is still percent-encoded."""
-    for rule in _rules():
-        if rule.method != method:
-            continue
-        found = rule.pattern.fullmatch(raw_path) or rule.pattern.fullmatch(raw_path.rstrip("/"))
-        if found is not None:
-            return Route(rule.operation, {k: unquote(v) for k, v in found.groupdict().items()})
-    return None
-
-
-# -- input checked against the model's constraints ------------------------------------------------
-# Check parsed input against the constraints of botocore's qconnect model.
-#
-# moto parses a request into the model's shapes but does not enforce required members, lengths,
-# ranges, enums or patterns; the real service answers those with a 400 ValidationException, and so
-# must we (never a 500). Messages follow the service's "1 validation error detected: ..." form.
-def validate_input(shape: StructureShape | None, params: Mapping[str, Any]) -> None:
-    """Raise ValidationException listing every constraint `params` breaks."""
-    if shape is None:
-        return
-    errors: list[str] = []
-    _check_members(shape, params, "", errors)
-    if errors:
-        plural = "s" if len(errors) > 1 else ""
-        raise ValidationException(
-            f"{len(errors)} validation error{plural} detected: " + "; ".join(errors)
-        )
-
-
-@lru_cache(maxsize=256)
-def _pattern(pattern: str) -> re.Pattern[str]:
-    # botocore strips the outer ^...$ of the service's patterns; the service anchors them.
-    return re.compile(pattern)
-
-
-def _fail(errors: list[str], value: Any, path: str, constraint: str) -> None:
-    shown = "null" if value is None else f"'{value}'"
-    errors.append(f"Value {shown} at '{path}' failed to satisfy constraint: {constraint}")
-
-
-def _check_members(
-    shape: StructureShape, value: Mapping[str, Any], prefix: str, errors: list[str]
-) -> None:
-    for name in shape.required_members:
-        if value.get(name) is None:
-            _fail(errors, None, prefix + name, "Member must not be null")
-    if shape.metadata.get("union") and sum(value.get(n) is not None for n in shape.members) != 1:
-        errors.append(f"Union at '{prefix.rstrip('.') or shape.name}' must have exactly one member")
-    for name, member in shape.members.items():
-        member_value = value.get(name)
-        if member_value is not None:
-            _check(member, member_value, prefix + name, errors)
-
-
-def _check(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
-    kind = shape.type_name
-    meta = shape.metadata
-    if kind == "structure":
-        if not isinstance(value, Mapping):
-            _fail(errors, value, path, "Member must be a structure")
-        elif isinstance(shape, StructureShape) and not shape.is_document_type:
-            _check_members(shape, value, path + ".", errors)
-    elif kind == "string":
-        if not isinstance(value, str):
-            _fail(errors, value, path, "Member must be a string")
-            return
-        _check_size(len(value), meta, value, path, "length", errors)
-        enum = meta.get("enum")
-        if enum and value not in enum:
-            _fail(errors, value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]")
-        pattern = meta.get("pattern")
-        if pattern and _pattern(pattern).fullmatch(value) is None:
-            _fail(errors, value, path, f"Member must satisfy regular expression pattern: {pattern}")
-    elif kind in ("integer", "long"):
-        if not isinstance(value, int) or isinstance(value, bool):
-            _fail(errors, value, path, "Member must be an integer")
-            return
-        _check_size(value, meta, value, path, "value", errors)
-    elif kind == "boolean" and not isinstance(value, bool):
-        _fail(errors, value, path, "Member must be a boolean")
-    elif kind == "list" and isinstance(shape, ListShape):
-        if not isinstance(value, list):
-            _fail(errors, value, path, "Member must be a list")
-            return
-        _check_size(len(value), meta, value, path, "length", errors)
-        for index, item in enumerate(value, start=1):
-            _check(shape.member, item, f"{path}.{index}.member", errors)
-    elif kind == "map" and isinstance(shape, MapShape):
-        if not isinstance(value, Mapping):
-            _fail(errors, value, path, "Member must be a map")
-            return
-        _check_size(len(value), meta, value, path, "length", errors)
-        for key, item in value.items():
-            _check(shape.key, key, f"{path}.key", errors)
-            _check(shape.value, item, f"{path}.{key}", errors)
-
-
-def _check_size(
-    size: int, meta: Mapping[str, Any], value: Any, path: str, what: str, errors: list[str]
-) -> None:
-    low, high = meta.get("min"), meta.get("max")
-    if low is not None and size < low:
-        _fail(errors, value, path, f"Member must have {what} greater than or equal to {low}")
-    if high is not None and size > high:
-        _fail(errors, value, path, f"Member must have {what} less than or equal to {high}")
+def _raise_invalid(shape: StructureShape | None, params: Mapping[str, Any]) -> None:
+    """Raise the service's ValidationException when `params` break the model."""
+    message = validate(shape, params)
+    if message is not None:
+        raise ValidationException(message)
 
 
 # -- moto's handler for QConnect ------------------------------------------------------------------
@@ -300,7 +154,7 @@ class QConnectResponse(BaseResponse):
         if self._parse_error is not None:
             raise ValidationException("1 validation error detected: the request is malformed")
         params: dict[str, Any] = dict(self.params)
-        validate_input(self._operation().input_shape, params)
+        _raise_invalid(self._operation().input_shape, params)
         return params
 
     # -- knowledge bases ------------------------------------------------------------------
@@ -343,8 +197,7 @@ class QConnectResponse(BaseResponse):
             params["contentType"],
             params.get("presignedUrlTimeToLive") or _DEFAULT_URL_MINUTES,
             self.context.base_url,
-            # The server's clock (set_clock_offset), as its Date headers and the PUT's check.
-            now=time.time() + self.context.settings.clock_offset,
+            now=self.context.now,
         )
         return ActionResult(
             {
@@ -358,24 +211,29 @@ class QConnectResponse(BaseResponse):
     def start_import_job(self) -> ActionResult:
         params = self._input()
         kb = self.backend.get_knowledge_base(params["knowledgeBaseId"])
-        settings = self.context.settings
+        context = self.context
         job = self.backend.start_import_job(
             kb,
             params,
-            completion=settings.completion,
-            job_quota=settings.job_quota,
-            base_url=self.context.base_url,
+            completion=context.settings.completion,
+            job_quota=context.settings.job_quota,
+            now=context.now,
         )
-        return ActionResult({"importJob": job.data()})
+        return ActionResult(
+            {"importJob": self.backend.job_data(job, context.base_url, context.now)}
+        )
 
     def get_import_job(self) -> ActionResult | tuple[str, dict[str, Any]]:
         params = self._input()
         kb = self.backend.get_knowledge_base(params["knowledgeBaseId"])
-        job = self.backend.get_import_job(kb, params["importJobId"])
+        context = self.context
+        job = self.backend.get_import_job(kb, params["importJobId"], now=context.now)
         if isinstance(job, RawImportJob):
             # A raw job is sent as stored, past the serialiser that would tidy it.
             return json.dumps({"importJob": job.wire()}), dict(JSON_HEADERS)
-        return ActionResult({"importJob": job.data()})
+        return ActionResult(
+            {"importJob": self.backend.job_data(job, context.base_url, context.now)}
+        )
 
     def list_import_jobs(self) -> tuple[bytes, dict[str, Any]]:
         # Bytes: moto's enrichment (a regex for an XML RequestId over the body) passes them by.
@@ -384,7 +242,10 @@ class QConnectResponse(BaseResponse):
     def delete_import_job(self) -> ActionResult:
         params = self._input()
         kb = self.backend.get_knowledge_base(params["knowledgeBaseId"])
-        self.backend.delete_import_job(kb, params["importJobId"])
+        context = self.context
+        self.backend.delete_import_job(
+            kb, params["importJobId"], completion=context.settings.completion, now=context.now
+        )
         return EmptyResult()
 
 
@@ -402,6 +263,7 @@ def list_import_jobs_body(
         kb,
         params.get("maxResults") or context.settings.default_page_size,
         request_token,
+        now=context.now,
         empty_page=fault == "empty_page",
     )
     token = page_token(fault, request_token, token)
@@ -417,14 +279,14 @@ url_paths = {"{0}/.*$": QConnectResponse.dispatch}
 
 # -- ListImportJobs without moto's request machinery ----------------------------------------------
 # A plain ListImportJobs is answered here from what moto would use: the same account and region,
-# the model's constraints (`validate_input`) and the same body (`list_import_jobs_body`).
+# the model's constraints (`_model.validate`) and the same body (`list_import_jobs_body`).
 # Anything else is left to moto (None), so that moto stays the one source of errors: a request it
 # must parse (a body, a repeated or non-numeric parameter), input that breaks the model, an
 # unknown KB or token, and every request while moto's recorder, its IAM checks or an account
 # override (MOTO_ACCOUNT_ID, x-moto-account-id) is on. tests/test_server_registration.py pins the
 # moto internals read here.
 # A plain ListImportJobs is answered here from what moto would use: the same account and region,
-# the model's constraints (`validate_input`) and the same body (`list_import_jobs_body`).
+# the model's constraints (`_model.validate`) and the same body (`list_import_jobs_body`).
 # Anything else is left to moto (None), so that moto stays the one source of errors: a request it
 # must parse (a body, a repeated or non-numeric parameter), input that breaks the model, an
 # unknown KB or token, and every request while moto's recorder, its IAM checks or an account
@@ -498,7 +360,7 @@ def fast_list_import_jobs(
         else:
             params[name] = value
     try:
-        validate_input(_input_shape(), params)
+        _raise_invalid(_input_shape(), params)
         backend = backend_for(_account(environ), _region(environ))
         # Raises before it reads a job, so moto may take the request over from scratch.
         return list_import_jobs_body(backend, params, context)
@@ -520,7 +382,7 @@ MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 
 def handles_presigned(path: str) -> bool:
     """True for a path of a presigned URL of the fake."""
-    return path.startswith((UPLOAD_PREFIX, REPORT_PREFIX))
+    return path.startswith((UPLOAD_PREFIX, FILES_PREFIX))
 
 
 def _target(path: str, prefix: str) -> tuple[str, str, str] | None:
@@ -602,15 +464,20 @@ def put_upload(
     return 200, [("ETag", etag), ("Content-Length", "0")], b""
 
 
-def get_report(environ: dict[str, Any], path: str) -> Reply:
-    """A GET of a failed-record report URL."""
-    target = _target(path, REPORT_PREFIX)
-    if target is not None:
-        account, region, key = target
-        report = backend_for(account, region).report(key, _signature(environ))
-        if report is not None:
-            return 200, [("Content-Type", "text/csv"), ("Content-Length", str(len(report)))], report
-    return s3_error(403, "AccessDenied", "Access Denied")
+def get_file(environ: dict[str, Any], path: str, now: float) -> Reply:
+    """A GET of a download link: an imported file or a failed-record report."""
+    target = _target(path, FILES_PREFIX)
+    if target is None:
+        return s3_error(403, "AccessDenied", "Access Denied")
+    account, region, key = target
+    query = {k: v[0] for k, v in parse_qs(str(environ.get("QUERY_STRING", ""))).items()}
+    backend = backend_for(account, region)
+    with backend.lock:
+        found = backend.files.open(key, query, now)
+    if isinstance(found, str):
+        return s3_error(403, "AccessDenied", found)
+    body, content_type = found
+    return 200, [("Content-Type", content_type), ("Content-Length", str(len(body)))], body
 
 
 # -- the WSGI layer in front of moto --------------------------------------------------------------
@@ -693,7 +560,7 @@ class QConnectWSGI:
         # botocore's qconnect model, loaded now rather than by the first requests: `cache`
         # lets every thread that misses load it, and a fleet of clients starting at once
         # made 32 threads walk botocore's data directory together (5-9 s for a first page).
-        _rules()
+        rules()
         _input_shape()  # also fills moto's get_service_model("qconnect") cache
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -746,7 +613,7 @@ class QConnectWSGI:
             else:
                 fault = decision.page_fault is not None
                 context = RequestContext(
-                    self.state.settings, decision.page_fault, _base_url(environ)
+                    self.state.settings, decision.page_fault, _base_url(environ), self.state.now()
                 )
                 body = None
                 if operation == "ListImportJobs":
@@ -770,7 +637,7 @@ class QConnectWSGI:
     def _presigned(self, environ: dict[str, Any], path: str) -> Reply:
         method = str(environ.get("REQUEST_METHOD", ""))
         if method == "GET":
-            return get_report(environ, path)
+            return get_file(environ, path, self.state.now())
         if method != "PUT":
             return s3_error(405, "MethodNotAllowed", "The method is not allowed.")
         recorder = self.state.recorder
