@@ -363,16 +363,27 @@ def run_flow_with_boto3(server: QConnectServer, kb: str) -> list[str]:
                 "importJob"
             ]
         report = get(job["failedRecordReport"])[1].decode()
+        assert get(job["url"]) == (200, BAD_CSV)  # what was imported
         client.delete_import_job(knowledgeBaseId=kb, importJobId=job["importJobId"])
+        ids = {"knowledgeBaseId": kb, "importJobId": job["importJobId"]}
+        deleting = [client.get_import_job(**ids)["importJob"]["status"] for _ in "ab"]
     finally:
         client.close()
     assert wire.errors == []
-    return [job["status"], *(r["RowNumber"] for r in csv.DictReader(io.StringIO(report)))]
+    rows = [r["RowNumber"] for r in csv.DictReader(io.StringIO(report))]
+    return [job["status"], *rows, *deleting]
 
 
 def test_boto3_runs_the_whole_flow(qconnect_server: QConnectServer, kb: str) -> None:
-    """Contract: boto3 uploads, starts, polls to FAILED, reads the report and deletes."""
-    assert run_flow_with_boto3(qconnect_server, kb) == ["FAILED", "2", "3"]
+    """Contract: boto3 uploads, starts, polls to FAILED, reads the report, downloads what it
+    imported, and deletes: DELETE_IN_PROGRESS, then DELETED."""
+    assert run_flow_with_boto3(qconnect_server, kb) == [
+        "FAILED",
+        "2",
+        "3",
+        "DELETE_IN_PROGRESS",
+        "DELETED",
+    ]
 
 
 async def test_aiobotocore_runs_the_whole_flow(qconnect_server: QConnectServer, kb: str) -> None:

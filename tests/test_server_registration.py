@@ -107,7 +107,8 @@ def test_what_the_fast_listing_reads_of_moto() -> None:
 def test_fast_listing_picks_moto_s_account_and_region(
     host: str, user_agent: str, credential: str
 ) -> None:
-    """_fastpath finds the backend moto's BaseResponse would (region, account)."""
+    """The account and Region of a request are those moto's BaseResponse picks (no key of
+    the server's own map: `set_account` adds to moto's choice, it never differs from it)."""
     path = "/knowledgeBases/kb/importJobs"
     environ = EnvironBuilder(
         path=path,
@@ -120,8 +121,8 @@ def test_fast_listing_picks_moto_s_account_and_region(
     environ["RAW_URI"] = path
     response = _service.QConnectResponse()
     response.setup_class(Request(environ))
-    assert _service._region(environ) == response.region
-    assert _service._account(environ) == response.current_account
+    assert _service.region_of(environ) == response.region
+    assert _service.account_of(environ, {}) == response.current_account
 
 
 def test_werkzeug_internals_the_request_handler_uses() -> None:

@@ -32,7 +32,7 @@ import secrets
 import sys
 import threading
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -801,3 +801,10 @@ def backend_for(account_id: str, region: str) -> QConnectBackend:
             if region not in regions:
                 regions[region] = QConnectBackend(region, account_id)
     return regions[region]
+
+
+def every_backend() -> Iterator[QConnectBackend]:
+    """The backend of every account and Region that has one."""
+    for _, _, backend in qconnect_backends.iter_backends():
+        if isinstance(backend, QConnectBackend):
+            yield backend

@@ -47,7 +47,7 @@ from ._faults import (
     StatsRecorder,
     UploadRule,
 )
-from ._ids import knowledge_base_arn, split_knowledge_base_ref
+from ._ids import ACCOUNT_RE, REGION_RE, knowledge_base_arn, split_knowledge_base_ref
 from ._model import enum, model
 
 if TYPE_CHECKING:
@@ -100,12 +100,14 @@ class ServerState:
         self.faults = FaultInjector()
         self.recorder = StatsRecorder()
         self.defaults = self.settings = settings
+        #: access key ID -> the account its requests act in (`set_account`)
+        self.accounts: dict[str, str] = {}
 
-    @property
-    def backend(self) -> QConnectBackend:
+    def backend(self, account: str | None = None, region: str | None = None) -> QConnectBackend:
+        """The data of an account and Region (None: the server's own)."""
         from ._backend import backend_for  # here: the remote's side of this module has no moto
 
-        return backend_for(self.account_id, self.region)
+        return backend_for(account or self.account_id, region or self.region)
 
     def now(self) -> float:
         """The server's clock: the host's, moved by the clock offset (Unix seconds)."""
@@ -182,9 +184,13 @@ class ServerControls(ABC):
     def _invoke(self, call: ControlCall, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run one control operation with the arguments a caller passed."""
 
-    def knowledge_base_arn(self, knowledge_base_id: str) -> str:
-        """The ARN of a KB of this server's account and region."""
-        return knowledge_base_arn(self.region, self.account_id, knowledge_base_id)
+    def knowledge_base_arn(
+        self, knowledge_base_id: str, *, account: str | None = None, region: str | None = None
+    ) -> str:
+        """The ARN of a KB of `account` and `region` (None: the server's)."""
+        return knowledge_base_arn(
+            region or self.region, account or self.account_id, knowledge_base_id
+        )
 
     @control(name="info")
     def _info(self) -> dict[str, Any]:
@@ -200,10 +206,13 @@ class ServerControls(ABC):
         knowledge_base_type: str = "QUICK_RESPONSES",
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
+        account: str | None = None,
+        region: str | None = None,
     ) -> str:
-        """Create a knowledge base (ACTIVE) and return its ID."""
+        """Create a knowledge base (ACTIVE) in `account` and `region` (None: the server's)."""
         _check_choice("knowledge_base_type", knowledge_base_type, enum("KnowledgeBaseType"))
-        backend = self._state.backend
+        _check_place(account, region)
+        backend = self._state.backend(account, region)
         kb = backend.create_knowledge_base(
             name or f"kb-{len(backend.knowledge_bases) + 1}",
             knowledge_base_type,
@@ -222,6 +231,8 @@ class ServerControls(ABC):
         import_job_type: str = "QUICK_RESPONSES",
         metadata: Mapping[str, str] | None = None,
         external_source: bool | None = None,
+        account: str | None = None,
+        region: str | None = None,
     ) -> list[str]:
         """Store `count` valid import jobs at once and return their IDs, oldest first.
 
@@ -233,8 +244,9 @@ class ServerControls(ABC):
         if status is not None:
             _check_choice("status", status, enum("ImportJobStatus"))
         _check_choice("import_job_type", import_job_type, enum("ImportJobType"))
-        return self._state.backend.seed_import_jobs(
-            _kb(self._state, knowledge_base_id),
+        backend, kb = _kb(self._state, knowledge_base_id, account, region)
+        return backend.seed_import_jobs(
+            kb,
             count,
             status=status,
             import_job_type=import_job_type,
@@ -244,7 +256,14 @@ class ServerControls(ABC):
         )
 
     @control()
-    def add_raw_import_job(self, knowledge_base_id: str, summary: Mapping[str, Any]) -> str:
+    def add_raw_import_job(
+        self,
+        knowledge_base_id: str,
+        summary: Mapping[str, Any],
+        *,
+        account: str | None = None,
+        region: str | None = None,
+    ) -> str:
         """Store a summary sent as is, and return its importJobId.
 
         It starts from a valid summary of the KB; `summary` overrides its keys, and a key set to
@@ -257,35 +276,62 @@ class ServerControls(ABC):
             json.dumps(dict(summary))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"summary must be JSON-serialisable: {exc}") from None
-        kb = _kb(self._state, knowledge_base_id)
-        return self._state.backend.add_raw_import_job(kb, dict(summary), now=self._state.now())
+        backend, kb = _kb(self._state, knowledge_base_id, account, region)
+        return backend.add_raw_import_job(kb, dict(summary), now=self._state.now())
 
     @control()
-    def seed(self, knowledge_bases: int, jobs_per_kb: int) -> list[str]:
+    def seed(
+        self,
+        knowledge_bases: int,
+        jobs_per_kb: int,
+        *,
+        account: str | None = None,
+        region: str | None = None,
+    ) -> list[str]:
         """Create `knowledge_bases` KBs of `jobs_per_kb` varied jobs each; return the KB IDs."""
         _check_int("knowledge_bases", knowledge_bases, low=0)
         _check_int("jobs_per_kb", jobs_per_kb, low=0)
         ids = []
         for _ in range(knowledge_bases):
-            kb_id = self.create_knowledge_base()
-            self.add_import_jobs(kb_id, jobs_per_kb)
+            kb_id = self.create_knowledge_base(account=account, region=region)
+            self.add_import_jobs(kb_id, jobs_per_kb, account=account, region=region)
             ids.append(kb_id)
         return ids
 
     @control(wire=Wire(_encode_upload, _decode_upload))
     def uploaded(self, upload_id: str) -> bytes | None:
-        """The bytes a presigned PUT stored for `upload_id`; None until one succeeded."""
-        backend = self._state.backend
-        with backend.lock:
-            upload = backend.uploads.get(upload_id)
-            return None if upload is None else upload.body
+        """The bytes a presigned PUT stored for `upload_id` (of any account and Region); None
+        until one succeeded."""
+        from ._backend import every_backend
+
+        for backend in every_backend():
+            with backend.lock:
+                upload = backend.uploads.get(upload_id)
+            if upload is not None:
+                return upload.body
+        return None
 
     @control()
-    def knowledge_base_ids(self) -> list[str]:
-        """The IDs of every KB of the server's account and region, oldest first."""
-        backend = self._state.backend
+    def knowledge_base_ids(
+        self, *, account: str | None = None, region: str | None = None
+    ) -> list[str]:
+        """The IDs of every KB of `account` and `region` (None: the server's), oldest first."""
+        _check_place(account, region)
+        backend = self._state.backend(account, region)
         with backend.lock:
             return list(backend.knowledge_bases)
+
+    @control()
+    def set_account(self, access_key_id: str, account_id: str) -> None:
+        """Requests signed with `access_key_id` act in `account_id` (until `reset()`).
+
+        Another key's account is moto's: the account of a key that moto's STS AssumeRole (on
+        this server) returned, or that moto's IAM created; else the server's `account_id`.
+        """
+        if not isinstance(access_key_id, str) or not access_key_id:
+            raise ValueError("access_key_id must be a non-empty string")
+        _check_place(account_id, None)
+        self._state.accounts[access_key_id] = account_id
 
     # -- behaviour ----------------------------------------------------------------------------
 
@@ -503,17 +549,31 @@ class ServerControls(ABC):
         )
 
     @control()
-    def set_rate_limit(self, rate: float | None, *, burst: int = 1, status: int = 400) -> None:
+    def set_rate_limit(
+        self,
+        rate: float | None,
+        *,
+        burst: int = 1,
+        status: int = 400,
+        account: str | None = None,
+        region: str | None = None,
+    ) -> None:
         """Serve `rate` requests per second, `burst` at once, across all operations.
 
         A token bucket, full at first; requests beyond it get a ThrottlingException with
-        `status` (400, the model's; or 429). `rate=None` removes the limit.
+        `status` (400, the model's; or 429). The quota is per account and Region, as AWS's:
+        every (account, Region) pair has a bucket of its own, and `account=None` (`region=None`)
+        means each account (Region) separately, not all of them together. The most specific
+        limit of a pair applies: account and Region, then account, then Region, then neither.
+        `rate=None` removes the limit set for the same `account` and `region`. Setting a limit
+        refills every bucket.
         """
         if rate is not None:
             _check_number("rate", rate, low=0, strict=True)
         _check_int("burst", burst, low=1)
         _check_int("status", status, low=400, high=599)
-        self._state.faults.set_rate_limit(rate, burst, status)
+        _check_place(account, region)
+        self._state.faults.set_rate_limit(rate, burst, status, (account, region))
 
     @control()
     def set_latency(self, seconds: float, operation: str | None = None) -> None:
@@ -574,14 +634,15 @@ class ServerControls(ABC):
 
         The data of every account and region goes, as moto's own reset forgets it.
         """
-        from ._backend import qconnect_backends
+        from ._backend import every_backend
 
-        for _, _, backend in qconnect_backends.iter_backends():
+        for backend in every_backend():
             backend.reset()
         state = self._state
         state.faults.clear()
         state.settings = state.defaults
         state.recorder.reset()
+        state.accounts.clear()
 
 
 #: The controls that store or drop data (a whole seeding at once when called over HTTP).
@@ -693,15 +754,29 @@ def _jsonable(value: Any) -> Any:
 # -- argument checks (a ValueError is a 400 over HTTP) ------------------------------------------
 
 
-def _kb(state: ServerState, ref: str) -> KnowledgeBase:
+def _kb(
+    state: ServerState, ref: str, account: str | None, region: str | None
+) -> tuple[QConnectBackend, KnowledgeBase]:
+    """The backend and KB a reference names: an ARN names its own account and Region."""
     from ._backend import ResourceNotFoundException
 
-    if not isinstance(ref, str) or split_knowledge_base_ref(ref) is None:
+    parts = split_knowledge_base_ref(ref) if isinstance(ref, str) else None
+    if parts is None:
         raise ValueError(f"not a knowledge base ID or ARN: {ref!r}")
+    _check_place(account, region)
+    backend = state.backend(parts[2] or account, parts[1] or region)
     try:
-        return state.backend.get_knowledge_base(ref)
+        return backend, backend.get_knowledge_base(ref)
     except ResourceNotFoundException:
-        raise LookupError(f"no knowledge base {ref} in {state.region}") from None
+        where = f"{backend.account_id} {backend.region_name}"
+        raise LookupError(f"no knowledge base {ref} in {where}") from None
+
+
+def _check_place(account: str | None, region: str | None) -> None:
+    if account is not None and not (isinstance(account, str) and ACCOUNT_RE.fullmatch(account)):
+        raise ValueError(f"account must be 12 digits, not {account!r}")
+    if region is not None and not (isinstance(region, str) and REGION_RE.fullmatch(region)):
+        raise ValueError(f"not a Region: {region!r}")
 
 
 def _check_operation(operation: str | None) -> None:

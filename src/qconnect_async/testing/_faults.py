@@ -36,6 +36,8 @@ PageFault = Literal["repeat_token", "empty_page", "empty_last_token"]
 MALFORMED_KINDS: tuple[MalformedKind, ...] = get_args(MalformedKind)
 PAGE_FAULTS: tuple[PageFault, ...] = get_args(PageFault)
 THROTTLING = "ThrottlingException"
+#: (account, Region) a rate limit covers; None stands for each account (Region) separately.
+Scope = tuple[str | None, str | None]
 #: Faults of a presigned PUT: an S3 error reply, a URL found expired whatever its expiry, or
 #: the connection closed with no answer.
 UploadFault = Literal["error", "expired", "disconnect"]
@@ -248,8 +250,9 @@ class FaultInjector:
         with self._lock:
             self._rules: list[_Rule] = []
             self._latency: dict[str | None, float] = {}
-            self._bucket: TokenBucket | None = None
-            self._bucket_status = 400
+            # (account, Region) -> (rate, burst, status); None: every account or Region
+            self._limits: dict[Scope, tuple[float, int, int]] = {}
+            self._buckets: dict[tuple[str, str], tuple[TokenBucket, int]] = {}
             self._random: _RandomFaults | None = None
             self._upload_faults: list[UploadRule] = []
 
@@ -290,10 +293,31 @@ class FaultInjector:
             else:
                 self._latency.pop(operation, None)
 
-    def set_rate_limit(self, rate: float | None, burst: int, status: int) -> None:
+    def set_rate_limit(
+        self, rate: float | None, burst: int, status: int, scope: Scope = (None, None)
+    ) -> None:
+        """Limit each (account, Region) `scope` covers, each with a bucket of its own.
+
+        The most specific limit of a pair applies: (account, Region), then (account, None),
+        then (None, Region), then (None, None). `rate=None` removes the limit of `scope`.
+        """
         with self._lock:
-            self._bucket = None if rate is None else TokenBucket(rate, burst)
-            self._bucket_status = status
+            if rate is None:
+                self._limits.pop(scope, None)
+            else:
+                self._limits[scope] = (rate, burst, status)
+            self._buckets.clear()  # every pair starts again, full, under its new limit
+
+    def _bucket(self, account: str, region: str) -> tuple[TokenBucket, int] | None:
+        found = self._buckets.get((account, region))
+        if found is None:
+            for scope in ((account, region), (account, None), (None, region), (None, None)):
+                limit = self._limits.get(scope)
+                if limit is not None:
+                    rate, burst, status = limit
+                    found = self._buckets[(account, region)] = (TokenBucket(rate, burst), status)
+                    break
+        return found
 
     def set_random(
         self,
@@ -342,13 +366,23 @@ class FaultInjector:
         with self._lock:
             self._rules.append(rule)
 
-    def decide(self, operation: str, knowledge_base_id: str | None, *, has_token: bool) -> Decision:
-        """The fate of one request to `operation`, consuming the rule that fires."""
+    def decide(
+        self,
+        operation: str,
+        knowledge_base_id: str | None,
+        *,
+        has_token: bool,
+        account: str = "",
+        region: str = "",
+    ) -> Decision:
+        """The fate of one request to `operation` in `account` and `region`, consuming the rule
+        that fires."""
         kb = None if knowledge_base_id is None else knowledge_base_id_of(knowledge_base_id)
         with self._lock:
             latency = self._latency.get(operation, self._latency.get(None, 0.0))
-            if self._bucket is not None and not self._bucket.take():
-                reply = ErrorReply(self._bucket_status, THROTTLING, "Rate exceeded")
+            bucket = self._bucket(account, region) if self._limits else None
+            if bucket is not None and not bucket[0].take():
+                reply = ErrorReply(bucket[1], THROTTLING, "Rate exceeded")
                 return Decision(latency, error_reply(reply), throttled=reply.throttle)
             rule = self._first(operation, kb, lambda r: r.error is not None)
             if rule is not None and rule.error is not None:

@@ -10,6 +10,8 @@ import uuid
 
 # The service's own shapes: `Uuid` and the ARN branch of `UuidOrArn` in botocore's model.
 UUID_RE = re.compile(r"[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}")
+ACCOUNT_RE = re.compile(r"[0-9]{12}")
+REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
 KB_ARN_RE = re.compile(
     r"arn:(?P<partition>[a-z-]+):wisdom:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
     r"knowledge-base/(?P<id>[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12})"

@@ -92,6 +92,10 @@ class RequestContext:
     base_url: str = "http://127.0.0.1"
     #: The server's clock when the request arrived (Unix seconds; see `set_clock_offset`).
     now: float = field(default_factory=time.time)
+    #: The account and Region the request acts in (None: moto's choice, for a request that
+    #: reaches moto's handler some other way).
+    account: str | None = None
+    region: str | None = None
 
 
 def _raise_invalid(shape: StructureShape | None, params: Mapping[str, Any]) -> None:
@@ -119,7 +123,8 @@ class QConnectResponse(BaseResponse):
 
     @property
     def backend(self) -> QConnectBackend:
-        return backend_for(self.current_account, self.region)
+        context = self.context
+        return backend_for(context.account or self.current_account, context.region or self.region)
 
     @property
     def context(self) -> RequestContext:
@@ -278,20 +283,13 @@ url_paths = {"{0}/.*$": QConnectResponse.dispatch}
 
 
 # -- ListImportJobs without moto's request machinery ----------------------------------------------
-# A plain ListImportJobs is answered here from what moto would use: the same account and region,
-# the model's constraints (`_model.validate`) and the same body (`list_import_jobs_body`).
-# Anything else is left to moto (None), so that moto stays the one source of errors: a request it
-# must parse (a body, a repeated or non-numeric parameter), input that breaks the model, an
-# unknown KB or token, and every request while moto's recorder, its IAM checks or an account
-# override (MOTO_ACCOUNT_ID, x-moto-account-id) is on. tests/test_server_registration.py pins the
-# moto internals read here.
-# A plain ListImportJobs is answered here from what moto would use: the same account and region,
-# the model's constraints (`_model.validate`) and the same body (`list_import_jobs_body`).
-# Anything else is left to moto (None), so that moto stays the one source of errors: a request it
-# must parse (a body, a repeated or non-numeric parameter), input that breaks the model, an
-# unknown KB or token, and every request while moto's recorder, its IAM checks or an account
-# override (MOTO_ACCOUNT_ID, x-moto-account-id) is on. tests/test_server_registration.py pins the
-# moto internals read here.
+# A plain ListImportJobs is answered here from what moto's handler would use: the request's
+# account and Region (`account_of`, `region_of`, which the handler is given too), the model's
+# constraints (`_model.validate`) and the same body (`list_import_jobs_body`). Anything else is
+# left to moto (None), so that moto stays the one source of errors: a request it must parse (a
+# body, a repeated or non-numeric parameter), input that breaks the model, an unknown KB or
+# token, and every request while moto's recorder or its IAM checks are on, or that names
+# moto's x-moto-account-id. tests/test_server_registration.py pins the moto internals read here.
 #: moto's access key for a request that names none (BaseResponse.get_access_key).
 _NO_ACCESS_KEY = "AKIAEXAMPLE"
 
@@ -308,15 +306,13 @@ def _moto_must_answer(environ: Mapping[str, Any], query: Mapping[str, list[str]]
     return bool(
         getattr(recorder, "_user_enabled", True)
         or not math.isinf(moto.settings.INITIAL_NO_AUTH_ACTION_COUNT)
-        or "MOTO_ACCOUNT_ID" in os.environ
-        or "HTTP_X_MOTO_ACCOUNT_ID" in environ
-        or "AWSAccessKeyId" in query
+        or "HTTP_X_MOTO_ACCOUNT_ID" in environ  # moto's own override (and the tests' way in)
         or environ.get("CONTENT_LENGTH") not in (None, "", "0")
         or "HTTP_TRANSFER_ENCODING" in environ
     )
 
 
-def _region(environ: Mapping[str, Any]) -> str:
+def region_of(environ: Mapping[str, Any]) -> str:
     """BaseResponse.get_region_from_url: the URL's host, the User-Agent, the signature."""
     url = f"{environ.get('HTTP_HOST', '')}{environ.get('RAW_URI', '')}"
     found = BaseResponse.region_regex.search(url) or (
@@ -330,9 +326,19 @@ def _region(environ: Mapping[str, Any]) -> str:
     return BaseResponse.default_region
 
 
-def _account(environ: Mapping[str, Any]) -> str:
-    """BaseResponse.get_current_account, overrides aside: the account of the access key."""
-    found = BaseResponse.access_key_regex.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+def account_of(environ: Mapping[str, Any], accounts: Mapping[str, str]) -> str:
+    """The account a request acts in, in moto's order (BaseResponse.get_current_account):
+    MOTO_ACCOUNT_ID, the x-moto-account-id header, then the access key's account, from
+    `accounts` (the server's `set_account`), else moto's (its STS and IAM keys, its default)."""
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        return os.environ["MOTO_ACCOUNT_ID"]
+    if environ.get("HTTP_X_MOTO_ACCOUNT_ID"):
+        return str(environ["HTTP_X_MOTO_ACCOUNT_ID"])
+    auth = str(environ.get("HTTP_AUTHORIZATION", ""))
+    mapped = accounts.get(auth.partition("Credential=")[2].partition("/")[0])
+    if mapped is not None:
+        return mapped
+    found = BaseResponse.access_key_regex.search(auth)  # moto reads 20-character keys only
     return get_account_id_from(found.group(1) if found is not None else _NO_ACCESS_KEY)
 
 
@@ -361,7 +367,7 @@ def fast_list_import_jobs(
             params[name] = value
     try:
         _raise_invalid(_input_shape(), params)
-        backend = backend_for(_account(environ), _region(environ))
+        backend = backend_for(context.account or "", context.region or "")
         # Raises before it reads a job, so moto may take the request over from scratch.
         return list_import_jobs_body(backend, params, context)
     except ServiceException:
@@ -590,6 +596,8 @@ class QConnectWSGI:
         recorder.begin(operation)
         status, fault, throttled = 500, False, False
         try:
+            account = account_of(environ, self.state.accounts)
+            region = region_of(environ)
             # The signature is checked first, as AWS does: before throttling or any fault.
             skew = _skew_error(environ, self.state.now())
             if skew is not None:
@@ -601,6 +609,8 @@ class QConnectWSGI:
                 operation,
                 route.labels.get("knowledgeBaseId"),
                 has_token=any(query.get("nextToken", ())),
+                account=account,
+                region=region,
             )
             if decision.latency:
                 time.sleep(decision.latency)
@@ -613,7 +623,12 @@ class QConnectWSGI:
             else:
                 fault = decision.page_fault is not None
                 context = RequestContext(
-                    self.state.settings, decision.page_fault, _base_url(environ), self.state.now()
+                    self.state.settings,
+                    decision.page_fault,
+                    _base_url(environ),
+                    self.state.now(),
+                    account,
+                    region,
                 )
                 body = None
                 if operation == "ListImportJobs":
