@@ -131,6 +131,27 @@ def test_knowledge_bases_and_jobs_belong_to_one_account_and_region(
         client.close()
 
 
+def test_every_region_botocore_knows_for_qconnect_is_served_apart(
+    qconnect_server: QConnectServer,
+) -> None:
+    """Each of botocore's qconnect Regions takes a KB and lists only its own."""
+    regions = boto3.session.Session().get_available_regions("qconnect")
+    assert len(regions) >= 9
+    made = {}
+    for region in regions:
+        client = client_of(qconnect_server, {}, region)
+        made[region] = client.create_knowledge_base(
+            name=region, knowledgeBaseType="QUICK_RESPONSES"
+        )["knowledgeBase"]
+        client.close()
+    for region in regions:
+        client = client_of(qconnect_server, {}, region)
+        listed = client.list_knowledge_bases()["knowledgeBaseSummaries"]
+        assert [k["knowledgeBaseArn"] for k in listed] == [made[region]["knowledgeBaseArn"]]
+        assert f":wisdom:{region}:" in made[region]["knowledgeBaseArn"]
+        client.close()
+
+
 async def test_aiobotocore_sees_accounts_regions_and_their_limits(
     qconnect_server: QConnectServer,
 ) -> None:
