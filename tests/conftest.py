@@ -77,5 +77,7 @@ def pytest_asyncio_loop_factories(
     if item.get_closest_marker("fake_clock") is not None:
         return {"fake_clock": FakeClockLoop}
     return {"asyncio": asyncio.new_event_loop}
+
+
 # The real redis-server fixtures of the RedisRateLimiter tests.
 from _redis_server import own_redis_server, redis_server, redis_session  # noqa: E402, F401

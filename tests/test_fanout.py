@@ -69,8 +69,8 @@ async def test_at_most_max_concurrency_kbs_at_once(qconnect_server: QConnectServ
     qconnect_server.set_latency(0.05)
     async with QConnectClient(endpoint_url=qconnect_server.endpoint_url) as client:
         jobs = [
-            j async for j in client.list_import_jobs_many(list(kbs), max_concurrency=3,
-                                                          page_size=10)
+            j
+            async for j in client.list_import_jobs_many(list(kbs), max_concurrency=3, page_size=10)
         ]
     assert len(jobs) == 240
     assert qconnect_server.stats.max_in_flight == 3
@@ -124,8 +124,9 @@ async def test_without_fail_fast_every_other_kb_is_listed(
     )
     got: list[str] = []
     with pytest.raises(ExceptionGroup) as info:
-        async for job in client.list_import_jobs_many([*ids, missing], fail_fast=False,
-                                                      page_size=10):
+        async for job in client.list_import_jobs_many(
+            [*ids, missing], fail_fast=False, page_size=10
+        ):
             got.append(job.import_job_id)
     expected = set().union(*(kbs[k] for k in ids if k != denied))
     assert sorted(got) == sorted(expected)
@@ -250,7 +251,9 @@ async def test_on_listing_done_reports_each_kb(
     done: dict[str, str | None] = {}
     with pytest.raises(ExceptionGroup):
         async for _ in client.list_import_jobs_many(
-            kbs, fail_fast=False, page_size=10,
+            kbs,
+            fail_fast=False,
+            page_size=10,
             on_listing_done=lambda kb, err: done.__setitem__(kb, err and err.code),
         ):
             pass

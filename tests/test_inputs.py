@@ -124,11 +124,19 @@ def test_builtin_bases() -> None:
 def test_errors_pickle_with_their_fields() -> None:
     """An error crosses process boundaries with every field."""
     err = AccessDeniedError(
-        "no", code="AccessDeniedException", http_status=403, request_id="r-1",
-        operation="ListImportJobs", knowledge_base_id=KB, next_token="t",
+        "no",
+        code="AccessDeniedException",
+        http_status=403,
+        request_id="r-1",
+        operation="ListImportJobs",
+        knowledge_base_id=KB,
+        next_token="t",
     )
     again = pickle.loads(pickle.dumps(err))
     assert type(again) is AccessDeniedError
     assert (again.code, again.http_status, again.request_id, again.next_token) == (
-        "AccessDeniedException", 403, "r-1", "t",
+        "AccessDeniedException",
+        403,
+        "r-1",
+        "t",
     )

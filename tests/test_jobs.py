@@ -31,7 +31,6 @@ from qconnect_async import (
     ImportJobStatus,
     QConnectClient,
     QConnectError,
-    ResourceNotFoundError,
     RetryPolicy,
     SendOutcome,
     ServiceQuotaExceededError,
@@ -290,7 +289,8 @@ async def test_another_put_error_is_typed_and_not_retried(
 async def test_deleting_a_running_job_is_a_conflict(
     client: QConnectClient, kb: str, qconnect_server: QConnectServer
 ) -> None:
-    """delete_import_job of a running job is ConflictError (409, not retried); finished, it goes."""
+    """delete_import_job of a running job is ConflictError (409, not retried); a finished one
+    is being deleted (DELETE_IN_PROGRESS, then DELETED)."""
     qconnect_server.set_job_completion(after_reads=1)
     job = await client.start_import_job(kb, GOOD_CSV)
     with pytest.raises(ConflictError) as info:
@@ -298,8 +298,8 @@ async def test_deleting_a_running_job_is_a_conflict(
     assert info.value.http_status == 409 and requests(qconnect_server, "DeleteImportJob") == 1
     await client.wait_for_import_job(kb, job.import_job_id)
     await client.delete_import_job(kb, job.import_job_id)
-    with pytest.raises(ResourceNotFoundError):
-        await client.get_import_job(kb, job.import_job_id)
+    deleting = await client.get_import_job(kb, job.import_job_id)
+    assert deleting.status == ImportJobStatus.DELETE_IN_PROGRESS
 
 
 async def test_the_job_quota_is_never_retried(

@@ -142,12 +142,15 @@ def test_the_readmes_test_kit_works_in_a_fresh_project(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     summary = done.stdout.strip().splitlines()[-1]
-    assert re.search(r"\b2 passed\b", summary) and "warning" not in summary, summary
+    assert re.search(r"\b3 passed\b", summary) and "warning" not in summary, summary
     # The project ran this checkout's wheel, not a copy found elsewhere.
-    assert f"{venv}" in subprocess.run(
-        [str(python), "-c", "import qconnect_async; print(qconnect_async.__file__)"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    ).stdout
+    assert (
+        f"{venv}"
+        in subprocess.run(
+            [str(python), "-c", "import qconnect_async; print(qconnect_async.__file__)"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        ).stdout
+    )

@@ -8,12 +8,30 @@ import pathlib
 import qconnect_async
 
 PROMISED = {
-    "QConnectClient", "ImportJob", "ImportJobPage", "KnowledgeBase", "ImportJobStatus",
-    "ImportJobType", "ExternalSource", "ExternalSourceConfiguration", "ConnectConfiguration",
-    "UnknownConfiguration", "QConnectError", "ValidationError", "AccessDeniedError",
-    "ResourceNotFoundError", "ThrottlingError", "ServiceError", "TransportError",
-    "MalformedResponseError", "PaginationLoopError", "RetryPolicy",
-    "ConflictError", "ServiceQuotaExceededError", "DeadlineExceededError", "CredentialsError",
+    "QConnectClient",
+    "ImportJob",
+    "ImportJobPage",
+    "KnowledgeBase",
+    "ImportJobStatus",
+    "ImportJobType",
+    "ExternalSource",
+    "ExternalSourceConfiguration",
+    "ConnectConfiguration",
+    "UnknownConfiguration",
+    "QConnectError",
+    "ValidationError",
+    "AccessDeniedError",
+    "ResourceNotFoundError",
+    "ThrottlingError",
+    "ServiceError",
+    "TransportError",
+    "MalformedResponseError",
+    "PaginationLoopError",
+    "RetryPolicy",
+    "ConflictError",
+    "ServiceQuotaExceededError",
+    "DeadlineExceededError",
+    "CredentialsError",
     "ListingStream",
 }
 
@@ -54,17 +72,44 @@ def test_version_comes_from_package_metadata() -> None:
 
 def test_imports_flow_one_way() -> None:
     """Lower layers never import higher ones; only _transport imports aiobotocore."""
-    order = ["_errors", "models", "_telemetry", "_redact", "_skew", "_inputs", "_transport",
-             "_upload", "_retry", "_ratecontrol", "_ratelimit", "_send", "_paginate", "_fanout",
-             "_jobs", "_client"]
+    order = [
+        "_errors",
+        "models",
+        "_telemetry",
+        "_redact",
+        "_skew",
+        "_inputs",
+        "_transport",
+        "_upload",
+        "_retry",
+        "_ratecontrol",
+        "_ratelimit",
+        "_send",
+        "_paginate",
+        "_fanout",
+        "_jobs",
+        "_client",
+    ]
     src = pathlib.Path(qconnect_async.__file__).parent
     for i, name in enumerate(order):
         text = (src / f"{name}.py").read_text()
-        for higher in order[i + 1:]:
+        for higher in order[i + 1 :]:
             assert f"from .{higher} import" not in text, f"{name} imports {higher}"
         assert "from . import" not in text
-    for name in ["_errors", "models", "_telemetry", "_redact", "_inputs", "_retry", "_ratelimit",
-                 "_send", "_paginate", "_fanout", "_jobs", "_client"]:
+    for name in [
+        "_errors",
+        "models",
+        "_telemetry",
+        "_redact",
+        "_inputs",
+        "_retry",
+        "_ratelimit",
+        "_send",
+        "_paginate",
+        "_fanout",
+        "_jobs",
+        "_client",
+    ]:
         text = (src / f"{name}.py").read_text()
         for lib in ("aiobotocore", "botocore", "aiohttp"):
             assert f"import {lib}" not in text and f"from {lib}" not in text, (name, lib)

@@ -104,12 +104,15 @@ async def test_a_borrowed_client_takes_a_rate_limiter(
 ) -> None:
     """from_client(rate_limiter=...) sends through the given limiter too."""
     ledger = Ledger()
-    async with AioSession().create_client(
-        "qconnect",
-        region_name="us-east-1",
-        endpoint_url=qconnect_server.endpoint_url,
-        config=AioConfig(retries={"total_max_attempts": 1}),
-    ) as raw, QConnectClient.from_client(raw, rate_limiter=ledger) as client:
+    async with (
+        AioSession().create_client(
+            "qconnect",
+            region_name="us-east-1",
+            endpoint_url=qconnect_server.endpoint_url,
+            config=AioConfig(retries={"total_max_attempts": 1}),
+        ) as raw,
+        QConnectClient.from_client(raw, rate_limiter=ledger) as client,
+    ):
         assert len([j async for j in client.list_import_jobs(kb)]) == 250
     assert [outcome for _, outcome in ledger.told] == [SendOutcome.ACCEPTED] * 3
 

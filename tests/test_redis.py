@@ -266,9 +266,12 @@ async def test_a_fallback_while_the_fleet_paces_goes_on_paced(redis_server: Redi
     Its own in-process controller never saw a throttle of its own: left off, it would send
     as fast as it can the moment Redis is slow, into a service the fleet found throttling.
     """
-    async with RedisRateLimiter(
-        redis_server.url, key="share", probe_interval=10.0, **{**FAST, "timeout": 0.05}
-    ) as limiter, RedisRateLimiter(redis_server.url, key="share", **FAST) as other:
+    async with (
+        RedisRateLimiter(
+            redis_server.url, key="share", probe_interval=10.0, **{**FAST, "timeout": 0.05}
+        ) as limiter,
+        RedisRateLimiter(redis_server.url, key="share", **FAST) as other,
+    ):
         for _ in range(5):
             await _send(limiter)
         for _ in range(5):  # another member's throttles cut the fleet's rate

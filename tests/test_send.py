@@ -563,8 +563,10 @@ class Recording(AdaptiveRateLimiter):
         ("page", SendOutcome.ACCEPTED),
         (unavailable(), SendOutcome.ACCEPTED),
         (ThrottlingError("slow", http_status=400), SendOutcome.THROTTLED),
-        (ServiceError("slow", code="TooManyRequestsException", http_status=429),
-         SendOutcome.THROTTLED),
+        (
+            ServiceError("slow", code="TooManyRequestsException", http_status=429),
+            SendOutcome.THROTTLED,
+        ),
         (TransportError("x", code="ReadTimeoutError"), SendOutcome.ABANDONED),
     ],
     ids=["answer", "5xx", "throttle", "429", "no-answer"],
@@ -576,7 +578,9 @@ async def test_the_limiter_is_told_each_attempts_outcome_once(
     ft = FakeTime()
     limiter = Recording()
     sender = Sender(
-        policy=RetryPolicy(max_attempts=1), limiter=limiter, max_concurrency=2,
+        policy=RetryPolicy(max_attempts=1),
+        limiter=limiter,
+        max_concurrency=2,
         sleep=ft.sleep,
     )
     with contextlib.suppress(QConnectError):
@@ -589,9 +593,7 @@ async def test_a_cancelled_attempt_is_released_as_abandoned() -> None:
     """An attempt cancelled in flight tells the limiter it had no answer."""
     ft = FakeTime()
     limiter = Recording()
-    sender = Sender(
-        policy=RetryPolicy(), limiter=limiter, max_concurrency=2, sleep=ft.sleep
-    )
+    sender = Sender(policy=RetryPolicy(), limiter=limiter, max_concurrency=2, sleep=ft.sleep)
     task = asyncio.ensure_future(sender.send(Script(ft, "page", duration=5.0), operation=OP))
     await ft.advance(1.0)
     task.cancel()

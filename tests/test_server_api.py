@@ -196,17 +196,35 @@ def test_default_page_size_applies_without_max_results(
     assert len(client.list_import_jobs(knowledgeBaseId=kb)["importJobSummaries"]) == 7
 
 
-def test_a_kb_arn_lists_the_same_jobs_as_its_id(
+def test_an_arn_in_a_url_path_is_refused_as_the_service_refuses_it(
     qconnect_server: QConnectServer, client: Any
 ) -> None:
-    """An ARN, percent-encoded in the path by botocore, names the same KB as its ID."""
+    """URLs cannot contain the ARN: a 400 ValidationException citing the ID's pattern."""
     kb = qconnect_server.create_knowledge_base()
-    ids = qconnect_server.add_import_jobs(kb, 5)
     arn = qconnect_server.knowledge_base_arn(kb)
     assert arn == f"arn:aws:wisdom:us-east-1:123456789012:knowledge-base/{kb}"
-    jobs = client.list_import_jobs(knowledgeBaseId=arn)["importJobSummaries"]
-    assert [j["importJobId"] for j in jobs] == ids
-    assert client.get_knowledge_base(knowledgeBaseId=arn)["knowledgeBase"]["knowledgeBaseId"] == kb
+    for call in (client.list_import_jobs, client.get_knowledge_base):
+        with pytest.raises(client.exceptions.ValidationException) as info:
+            call(knowledgeBaseId=arn)
+        assert "URLs cannot contain the ARN" in str(info.value)
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [("us-gov-west-1", "aws-us-gov"), ("cn-north-1", "aws-cn"), ("eu-west-2", "aws")],
+)
+def test_arns_carry_the_partition_of_their_region(
+    qconnect_server: QConnectServer, region: str, partition: str
+) -> None:
+    """A KB created in a GovCloud or China Region has an ARN of that partition."""
+    client = boto3.client(
+        "qconnect", endpoint_url=qconnect_server.endpoint_url, region_name=region, config=NO_RETRY
+    )
+    kb = client.create_knowledge_base(name="kb", knowledgeBaseType="QUICK_RESPONSES")
+    arn = kb["knowledgeBase"]["knowledgeBaseArn"]
+    assert arn.startswith(f"arn:{partition}:wisdom:{region}:123456789012:knowledge-base/")
+    client.close()
 
 
 def test_seeded_jobs_vary_as_documented(qconnect_server: QConnectServer, client: Any) -> None:
@@ -305,9 +323,30 @@ def test_import_job_lifecycle(qconnect_server: QConnectServer, client: Any) -> N
     assert statuses == ["START_IN_PROGRESS", "COMPLETE", "COMPLETE"]
     deleted = client.delete_import_job(knowledgeBaseId=kb_id, importJobId=job_id)
     assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
-    with pytest.raises(client.exceptions.ResourceNotFoundException):
-        client.get_import_job(knowledgeBaseId=kb_id, importJobId=job_id)
-    assert client.list_import_jobs(knowledgeBaseId=kb_id)["importJobSummaries"] == []
+    # Deleting goes the same way: one read sees DELETE_IN_PROGRESS, the next DELETED.
+    get = lambda: client.get_import_job(knowledgeBaseId=kb_id, importJobId=job_id)  # noqa: E731
+    assert get()["importJob"]["status"] == "DELETE_IN_PROGRESS"
+    listed = client.list_import_jobs(knowledgeBaseId=kb_id)["importJobSummaries"]
+    assert [(j["importJobId"], j["status"]) for j in listed] == [(job_id, "DELETED")]
+    # Deleting again changes nothing (the operation is idempotent).
+    client.delete_import_job(knowledgeBaseId=kb_id, importJobId=job_id)
+    assert get()["importJob"]["status"] == "DELETED"
+
+
+def test_a_delete_ends_after_seconds_on_the_servers_clock(
+    qconnect_server: QConnectServer, client: Any
+) -> None:
+    """With after_seconds, DELETE_IN_PROGRESS turns DELETED once the server's clock is there."""
+    kb = qconnect_server.create_knowledge_base()
+    (job_id,) = qconnect_server.add_import_jobs(kb, 1, status="COMPLETE")
+    qconnect_server.set_job_completion(after_reads=None, after_seconds=60)
+    client.delete_import_job(knowledgeBaseId=kb, importJobId=job_id)
+    get = lambda: client.get_import_job(knowledgeBaseId=kb, importJobId=job_id)  # noqa: E731
+    assert [get()["importJob"]["status"] for _ in "ab"] == ["DELETE_IN_PROGRESS"] * 2
+    qconnect_server.set_clock_offset(61)
+    job = get()["importJob"]
+    assert job["status"] == "DELETED"
+    assert job["lastModifiedTime"] > job["createdTime"]
 
 
 def test_job_completion_is_configurable(qconnect_server: QConnectServer, client: Any) -> None:

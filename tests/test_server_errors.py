@@ -51,7 +51,7 @@ BAD_LISTINGS: list[tuple[str, dict[str, Any], int, str]] = [
     ("other service's ARN", {"knowledgeBaseId": "arn:aws:s3:::bucket"}, 400, "ValidationException"),
     ("path piece", {"knowledgeBaseId": "{kb}/../x"}, 400, "ValidationException"),
     ("unknown KB", {"knowledgeBaseId": str(uuid.uuid4())}, 404, "ResourceNotFoundException"),
-    ("other account", {"knowledgeBaseId": OTHER_ACCOUNT_ARN}, 404, "ResourceNotFoundException"),
+    ("an ARN (URLs hold IDs)", {"knowledgeBaseId": OTHER_ACCOUNT_ARN}, 400, "ValidationException"),
     ("maxResults 0", {"maxResults": 0}, 400, "ValidationException"),
     ("maxResults 101", {"maxResults": 101}, 400, "ValidationException"),
     ("maxResults -1", {"maxResults": -1}, 400, "ValidationException"),
@@ -98,9 +98,8 @@ def test_a_token_only_resumes_the_listing_that_issued_it(
         lambda: client.list_import_jobs(knowledgeBaseId=other, nextToken=token)
     )
     assert (status, code) == (400, "ValidationException")
-    # The same token still resumes its own listing, whether the KB is named by ID or ARN.
-    arn = qconnect_server.knowledge_base_arn(kb)
-    page = client.list_import_jobs(knowledgeBaseId=arn, nextToken=token)
+    # The same token still resumes its own listing.
+    page = client.list_import_jobs(knowledgeBaseId=kb, nextToken=token)
     assert len(page["importJobSummaries"]) == 2
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     status, code, _ = error_of(

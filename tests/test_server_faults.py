@@ -67,17 +67,24 @@ def is_json(body: bytes) -> bool:
 def test_throttle_the_next_requests_with_retry_after(
     qconnect_server: QConnectServer, client: Any, kb: str
 ) -> None:
-    """throttle(times=2) answers two 429 ThrottlingExceptions with Retry-After, then serves."""
+    """throttle(times=2) answers two ThrottlingExceptions (HTTP 400, as the model says) with
+    Retry-After, then serves; status=429 answers a 429 instead."""
     qconnect_server.throttle("ListImportJobs", times=2, retry_after=0.25)
     for _ in range(2):
         status, code, headers = error_of(lambda: client.list_import_jobs(knowledgeBaseId=kb))
-        assert (status, code, headers["retry-after"]) == (429, "ThrottlingException", "0.25")
+        assert (status, code, headers["retry-after"]) == (400, "ThrottlingException", "0.25")
         assert headers["x-amzn-errortype"] == "ThrottlingException"
         assert headers["x-amzn-requestid"]
     assert len(client.list_import_jobs(knowledgeBaseId=kb)["importJobSummaries"]) == 5
     stats = qconnect_server.stats
     assert (stats.requests["ListImportJobs"], stats.throttled, stats.faults) == (3, 2, 2)
-    assert stats.statuses == {429: 2, 200: 1}
+    assert stats.statuses == {400: 2, 200: 1}
+    qconnect_server.throttle("ListImportJobs", status=429)
+    assert error_of(lambda: client.list_import_jobs(knowledgeBaseId=kb))[:2] == (
+        429,
+        "ThrottlingException",
+    )
+    assert qconnect_server.stats.throttled == 3
 
 
 def test_faults_target_only_their_operation(
@@ -140,7 +147,7 @@ def test_rate_limit_throttles_beyond_the_burst(
             assert exc.response["Error"]["Code"] == "ThrottlingException"
             outcomes.append(exc.response["ResponseMetadata"]["HTTPStatusCode"])
             answered.append(time.monotonic() - started)
-    assert outcomes == [200, 200, 200, 429, 429]
+    assert outcomes == [200, 200, 200, 400, 400]
     assert qconnect_server.stats.throttled == 2
     at = qconnect_server.stats.throttled_at
     assert len(at) == 2 and 0 <= at[0] <= answered[0] and answered[0] <= at[1] <= answered[1]
@@ -237,7 +244,7 @@ def test_random_faults_are_seeded(qconnect_server: QConnectServer, client: Any, 
     assert first == second
     assert set(first) == {
         "ok",
-        "ThrottlingException:429",
+        "ThrottlingException:400",
         "InternalServerException:500",
         "ServiceUnavailableException:503",
     }
@@ -292,7 +299,7 @@ async def test_aiobotocore_sees_throttles_and_denials(qconnect_server: QConnectS
                     meta["HTTPHeaders"].get("retry-after"),
                 )
             )
-    assert seen == [("ThrottlingException", 429, "1"), ("AccessDeniedException", 403, None)]
+    assert seen == [("ThrottlingException", 400, "1"), ("AccessDeniedException", 403, None)]
 
 
 def test_clear_faults_and_reset(qconnect_server: QConnectServer, client: Any, kb: str) -> None:

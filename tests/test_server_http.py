@@ -281,11 +281,11 @@ def test_the_service_model_is_loaded_when_the_server_starts() -> None:
     """
     from moto.core.utils import get_service_model
 
-    from qconnect_async.testing import _service
+    from qconnect_async.testing import _model, _moto
 
-    for cached in (_service._rules, _service._input_shape, get_service_model):
+    for cached in (_model.rules, _moto._input_shape, get_service_model):
         cached.cache_clear()
     with QConnectServer():
-        assert _service._rules.cache_info().currsize == 1
-        assert _service._input_shape.cache_info().currsize == 1
+        assert _model.rules.cache_info().currsize == 1
+        assert _moto._input_shape.cache_info().currsize == 1
         assert get_service_model.cache_info().currsize == 1  # moto's, used per request

@@ -222,6 +222,76 @@ def test_the_csv_rules(client: Any, kb: str) -> None:
     assert [r["RowNumber"] for r in rows] == ["2"] and "CSV" in rows[0]["ErrorMessage"]
 
 
+def test_rows_are_checked_against_the_models_quick_response_limits(client: Any, kb: str) -> None:
+    """Name, content, shortcut key, language and content type within the model's bounds;
+    each row that breaks one is in the report with the service's message, the rest import."""
+    rows = [
+        ["Name", "Content", "Shortcut Key", "Language", "Content_Type"],
+        ["ok", "fine", "ok", "en_US", "application/x.quickresponse;format=markdown"],
+        ["n" * 101, "c", "", "", ""],
+        ["n", "c" * 4001, "", "", ""],
+        ["n", "c", "k" * 11, "", ""],
+        ["n", "c", "", "e", ""],
+        ["n", "c", "", "", "text/plain"],
+        ["also ok", "c" * 4000, "k" * 10, "en", ""],
+    ]
+    body = "".join(",".join(row) + "\n" for row in rows).encode()
+    job = start(client, kb, upload(client, kb, body))
+    for _ in "ab":
+        got = client.get_import_job(knowledgeBaseId=kb, importJobId=job["importJobId"])
+    assert got["importJob"]["status"] == "FAILED"
+    report = get(got["importJob"]["failedRecordReport"])[1].decode()
+    refused = {r["RowNumber"]: r["ErrorMessage"] for r in csv.DictReader(io.StringIO(report))}
+    assert sorted(refused) == ["2", "3", "4", "5", "6"]
+    assert (
+        "'Name' failed to satisfy constraint: Member must have length less than or equal to 100"
+        in refused["2"]
+    )
+    assert "length less than or equal to 4000" in refused["3"]
+    assert "'Shortcut Key'" in refused["4"] and "less than or equal to 10" in refused["4"]
+    assert "'Language'" in refused["5"] and "greater than or equal to 2" in refused["5"]
+    assert "regular expression pattern" in refused["6"]
+
+
+def test_a_jobs_url_downloads_what_was_imported_until_it_expires(
+    qconnect_server: QConnectServer, client: Any, kb: str
+) -> None:
+    """GET on a job's url returns the uploaded bytes and type; forged or expired: S3's 403."""
+    job = start(client, kb, upload(client, kb, GOOD_CSV))
+    got = client.get_import_job(knowledgeBaseId=kb, importJobId=job["importJobId"])["importJob"]
+    with urllib.request.urlopen(got["url"], timeout=10) as response:
+        assert (response.read(), response.headers["Content-Type"]) == (GOOD_CSV, "text/csv")
+    assert get(job["url"]) == (200, GOOD_CSV)  # StartImportJob's link works too
+    assert 3590 < (got["urlExpiry"] - got["createdTime"]).total_seconds() < 3610
+    forged = got["url"].split("X-Amz-Signature=")[0] + "X-Amz-Signature=0"
+    assert get(forged)[0] == 403
+    qconnect_server.set_clock_offset(3601)  # past the link's expiry, on the server's clock
+    status, body = get(got["url"])
+    assert status == 403 and b"Request has expired" in body
+
+
+def test_a_seeded_jobs_url_downloads_an_empty_quick_response_file(
+    qconnect_server: QConnectServer, client: Any, kb: str
+) -> None:
+    """A seeded job imported nothing: its url serves a CSV header; a FAILED one has a report."""
+    (done,) = qconnect_server.add_import_jobs(kb, 1, status="COMPLETE")
+    (failed,) = qconnect_server.add_import_jobs(kb, 1, status="FAILED")
+    got = client.get_import_job(knowledgeBaseId=kb, importJobId=done)["importJob"]
+    assert get(got["url"]) == (200, b"Name,Content\n")
+    got = client.get_import_job(knowledgeBaseId=kb, importJobId=failed)["importJob"]
+    assert get(got["failedRecordReport"]) == (200, b"RowNumber,ErrorMessage\n")
+
+
+def test_only_a_quick_responses_kb_takes_an_import(
+    qconnect_server: QConnectServer, client: Any
+) -> None:
+    """StartImportJob into a CUSTOM KB is a ValidationException; its upload is still taken."""
+    custom = qconnect_server.create_knowledge_base(knowledge_base_type="CUSTOM")
+    upload_id = upload(client, custom, GOOD_CSV)  # StartContentUpload stays open to CUSTOM
+    assert error_code(lambda: start(client, custom, upload_id)) == (400, "ValidationException")
+    assert qconnect_server.uploaded(upload_id) == GOOD_CSV
+
+
 def test_client_token_makes_start_idempotent(client: Any, kb: str) -> None:
     """Same token and input: the same job; same token, other input: 409 ConflictException."""
     upload_id = upload(client, kb, GOOD_CSV)
@@ -293,16 +363,27 @@ def run_flow_with_boto3(server: QConnectServer, kb: str) -> list[str]:
                 "importJob"
             ]
         report = get(job["failedRecordReport"])[1].decode()
+        assert get(job["url"]) == (200, BAD_CSV)  # what was imported
         client.delete_import_job(knowledgeBaseId=kb, importJobId=job["importJobId"])
+        ids = {"knowledgeBaseId": kb, "importJobId": job["importJobId"]}
+        deleting = [client.get_import_job(**ids)["importJob"]["status"] for _ in "ab"]
     finally:
         client.close()
     assert wire.errors == []
-    return [job["status"], *(r["RowNumber"] for r in csv.DictReader(io.StringIO(report)))]
+    rows = [r["RowNumber"] for r in csv.DictReader(io.StringIO(report))]
+    return [job["status"], *rows, *deleting]
 
 
 def test_boto3_runs_the_whole_flow(qconnect_server: QConnectServer, kb: str) -> None:
-    """Contract: boto3 uploads, starts, polls to FAILED, reads the report and deletes."""
-    assert run_flow_with_boto3(qconnect_server, kb) == ["FAILED", "2", "3"]
+    """Contract: boto3 uploads, starts, polls to FAILED, reads the report, downloads what it
+    imported, and deletes: DELETE_IN_PROGRESS, then DELETED."""
+    assert run_flow_with_boto3(qconnect_server, kb) == [
+        "FAILED",
+        "2",
+        "3",
+        "DELETE_IN_PROGRESS",
+        "DELETED",
+    ]
 
 
 async def test_aiobotocore_runs_the_whole_flow(qconnect_server: QConnectServer, kb: str) -> None:
@@ -334,9 +415,11 @@ async def test_aiobotocore_runs_the_whole_flow(qconnect_server: QConnectServer, 
                 "importJob"
             ]
         assert job["status"] == "COMPLETE" and "failedRecordReport" not in job
+        async with aiohttp.ClientSession() as http, http.get(job["url"]) as download:
+            assert (download.status, await download.read()) == (200, GOOD_CSV)
         await client.delete_import_job(knowledgeBaseId=kb, importJobId=job["importJobId"])
-        with pytest.raises(client.exceptions.ResourceNotFoundException):
-            await client.get_import_job(knowledgeBaseId=kb, importJobId=job["importJobId"])
+        got = await client.get_import_job(knowledgeBaseId=kb, importJobId=job["importJobId"])
+        assert got["importJob"]["status"] == "DELETE_IN_PROGRESS"
     assert wire.errors == []
 
 

@@ -26,8 +26,8 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.test import EnvironBuilder
 
-from qconnect_async.testing import _backend, _service
-from qconnect_async.testing._backend import register
+from qconnect_async.testing import _backend, _moto
+from qconnect_async.testing._moto import register
 
 SIGNED_FOR_WISDOM = {
     "HTTP_AUTHORIZATION": (
@@ -48,8 +48,8 @@ def test_moto_ships_no_qconnect_of_its_own() -> None:
 def test_get_backend_imports_moto_dot_service() -> None:
     """get_backend("qconnect") finds our BackendDict through the sys.modules alias."""
     register()
-    assert sys.modules["moto.qconnect"] is _backend
-    assert moto.backends.get_backend("qconnect") is _backend.qconnect_backends  # type: ignore[call-overload]
+    assert sys.modules["moto.qconnect"] is _moto
+    assert moto.backends.get_backend("qconnect") is _moto.qconnect_backends  # type: ignore[call-overload]
 
 
 def test_dispatcher_routes_wisdom_requests_to_us() -> None:
@@ -69,7 +69,7 @@ def test_backend_app_serves_our_handler() -> None:
     """moto builds the Flask app from our url_paths (via _url_module) and our dispatch."""
     register()
     backend = _backend.qconnect_backends["123456789012"]["us-east-1"]
-    assert backend.url_paths == {"/.*$": _service.QConnectResponse.dispatch}
+    assert backend.url_paths == {"/.*$": _moto.QConnectResponse.dispatch}
     app = create_backend_app("qconnect")  # type: ignore[arg-type]
     assert any(
         rule.endpoint.startswith("QConnectResponse.dispatch") for rule in app.url_map.iter_rules()
@@ -107,7 +107,8 @@ def test_what_the_fast_listing_reads_of_moto() -> None:
 def test_fast_listing_picks_moto_s_account_and_region(
     host: str, user_agent: str, credential: str
 ) -> None:
-    """_fastpath finds the backend moto's BaseResponse would (region, account)."""
+    """The account and Region of a request are those moto's BaseResponse picks (no key of
+    the server's own map: `set_account` adds to moto's choice, it never differs from it)."""
     path = "/knowledgeBases/kb/importJobs"
     environ = EnvironBuilder(
         path=path,
@@ -118,10 +119,10 @@ def test_fast_listing_picks_moto_s_account_and_region(
         },
     ).get_environ()
     environ["RAW_URI"] = path
-    response = _service.QConnectResponse()
+    response = _moto.QConnectResponse()
     response.setup_class(Request(environ))
-    assert _service._region(environ) == response.region
-    assert _service._account(environ) == response.current_account
+    assert _moto.region_of(environ) == response.region
+    assert _moto.account_of(environ, {}) == response.current_account
 
 
 def test_werkzeug_internals_the_request_handler_uses() -> None:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -58,12 +60,16 @@ def _require(fixture: str) -> None:
         )
 
 
+#: What the fixtures' clients sign with: the fake service accepts any key.
+DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
 @pytest.fixture(scope="session")
 def _qconnect_server_session() -> Iterator[QConnectServer]:
     _require("qconnect_server")
-    from qconnect_async.testing._plugin import session_server
+    from qconnect_async.testing import QConnectServer
 
-    with session_server() as server:
+    with QConnectServer() as server:
         yield server
 
 
@@ -71,10 +77,26 @@ def _qconnect_server_session() -> Iterator[QConnectServer]:
 def qconnect_server(_qconnect_server_session: QConnectServer) -> Iterator[QConnectServer]:
     """A running QConnectServer with no data, faults or counts (shared by the session);
     testing mode is on while the test runs."""
-    from qconnect_async.testing._plugin import fresh
+    from qconnect_async.testing import set_testing
 
-    with fresh(_qconnect_server_session):
-        yield _qconnect_server_session
+    server = _qconnect_server_session
+    _reset(server)
+    with set_testing(True):
+        yield server
+    _reset(server)  # no fault left behind for tests that reach the server without the fixture
+
+
+def _reset(server: QConnectServer, wait: float = 5.0) -> None:
+    """Reset, after the requests a previous test cut off (timeouts, cancels) have ended.
+
+    Such a request may still be sleeping in a server thread (injected latency): counted in
+    the next test's stats, it would make its in-flight figures wrong.
+    """
+    server.clear_faults()  # no new latency; then wait for what is already sleeping
+    deadline = time.monotonic() + wait
+    while server.stats.in_flight > 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    server.reset()
 
 
 @pytest.fixture
@@ -86,14 +108,28 @@ def qconnect_env(
     """The test's AWS settings, isolated from yours: every ``AWS_*`` variable removed, then
     the server's endpoint (AWS_ENDPOINT_URL_QCONNECT) and region, dummy credentials, and empty
     config files. A ``QConnectClient()`` your code creates reaches the server."""
-    from qconnect_async.testing._plugin import aws_environment
-
     for name in [name for name in os.environ if name.startswith("AWS_")]:
         monkeypatch.delenv(name)
     home = tmp_path_factory.mktemp("qconnect-aws")
     for name, value in aws_environment(qconnect_server, home).items():
         monkeypatch.setenv(name, value)
     return qconnect_server
+
+
+def aws_environment(server: QConnectServer, home: Path) -> dict[str, str]:
+    """The AWS variables of a test that reaches ``server`` and nothing of the user's."""
+    (home / "config").touch()
+    (home / "credentials").touch()
+    return {
+        "AWS_ENDPOINT_URL_QCONNECT": server.endpoint_url,
+        "AWS_DEFAULT_REGION": server.region,
+        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
+        "AWS_CONFIG_FILE": str(home / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"),
+        # No instance-metadata lookups: they would try to reach 169.254.169.254.
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
 
 
 def _async_client_fixture() -> Any:
@@ -112,9 +148,14 @@ def _async_client_fixture() -> Any:
     async def client(qconnect_env: QConnectServer) -> AsyncIterator[QConnectClient]:
         """An open QConnectClient on ``qconnect_server``: its endpoint and region, dummy
         credentials; closed after the test."""
-        from qconnect_async.testing._plugin import open_client
+        from qconnect_async import QConnectClient
 
-        async with open_client(qconnect_env) as client:
+        async with QConnectClient(
+            endpoint_url=qconnect_env.endpoint_url,
+            region_name=qconnect_env.region,
+            aws_access_key_id=DUMMY_CREDENTIALS["aws_access_key_id"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["aws_secret_access_key"],
+        ) as client:
             yield client
 
     return client

@@ -99,8 +99,7 @@ def demo_service(options: dict[str, Any]) -> Iterator[None]:
     """The fake service in this process, seeded with the demo data, while the command runs;
     ``options`` (the client's) point at it, with dummy credentials for this client only."""
     try:
-        from qconnect_async.testing import QConnectServer
-        from qconnect_async.testing._demo import seed_demo
+        from qconnect_async.testing import QConnectServer, seed_demo
     except ModuleNotFoundError as exc:
         raise ConfigError(
             f"--demo needs the fake service: pip install 'qconnect-async[testing]' ({exc})"

@@ -7,12 +7,22 @@
         ...  # point a client at server.endpoint_url, region server.region
         assert server.stats.throttled == 2
 
+What moto does: the engine. Its threaded server and dispatcher; its per-account, per-Region
+BackendDict holding the data (cleared by `POST /moto-api/reset`); its request parsing and
+response serialisation from botocore's model; every other service on the same port, STS
+AssumeRole (whose keys act in the role's account) and IAM included. What the fake does itself:
+the qconnect backend registered with moto (knowledge bases, import jobs and their lifecycle,
+the quick-response row checks); the model's input constraints, which moto does not enforce;
+each request's account (`set_account`, else moto's) and Region; the signing-time check;
+injected faults and per-account, per-Region rate limits; presigned upload and download URLs
+checked as S3 checks them; keep-alive HTTP; the control API (`ServerControls`), in-process or
+over HTTP (`RemoteQConnectServer`, which needs no moto).
+
 `python -m qconnect_async.testing --port 0` serves one from another process (it prints its URL);
 `RemoteQConnectServer(url)` drives it. With pytest, the `qconnect_server` fixture gives a server
 per session, reset for each test. `set_testing()` (also `with set_testing(): ...`) removes
-backoff and pacing waits, so suites that inject throttles run in milliseconds.
-
-Names are imported lazily, so that the pytest plugin can load without importing moto.
+backoff and pacing waits, so suites that inject throttles run in milliseconds. Names are
+imported lazily: `set_testing` and `RemoteQConnectServer` import no moto.
 """
 
 from __future__ import annotations
@@ -22,9 +32,12 @@ from typing import TYPE_CHECKING, Any
 from .._retry import set_testing
 
 if TYPE_CHECKING:
-    from ._control import RemoteQConnectServer, ServerControls
-    from ._faults import MalformedKind, ServerStats
+    from ._control import ServerControls
+    from ._demo import seed_demo
+    from ._remote import RemoteQConnectServer
+    from ._replies import MalformedKind
     from ._server import QConnectServer
+    from ._stats import ServerStats
 
 __all__ = [
     "MalformedKind",
@@ -32,15 +45,17 @@ __all__ = [
     "RemoteQConnectServer",
     "ServerControls",
     "ServerStats",
+    "seed_demo",
     "set_testing",
 ]
 
 _HOMES = {
-    "MalformedKind": "._faults",
+    "MalformedKind": "._replies",
     "QConnectServer": "._server",
-    "RemoteQConnectServer": "._control",
+    "RemoteQConnectServer": "._remote",
     "ServerControls": "._control",
-    "ServerStats": "._faults",
+    "ServerStats": "._stats",
+    "seed_demo": "._demo",
 }
 
 

@@ -29,7 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--seed-kbs", type=int, default=0, metavar="N", help="create N knowledge bases")
     add("--jobs-per-kb", type=int, default=0, metavar="M", help="with M import jobs each")
     add("--default-page-size", type=int, default=100, metavar="N", help="page size w/o maxResults")
-    add("--rate-limit", type=float, metavar="R", help="serve R requests/s, then 429 Throttling")
+    add(
+        "--rate-limit",
+        type=float,
+        metavar="R",
+        help="serve R requests/s, then 400 ThrottlingException",
+    )
     add("--burst", type=int, default=1, metavar="B", help="requests allowed at once (default 1)")
     add("--latency", type=float, default=0.0, metavar="S", help="add S seconds to each response")
     add("--latency-operation", metavar="OP", help="add the latency to OP only, e.g. ListImportJobs")

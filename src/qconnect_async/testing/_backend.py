@@ -1,437 +1,53 @@
-"""The QConnect backend: its data (knowledge bases, import jobs, uploads), their lifecycle, and
-its registration with moto.
+"""The QConnect backend: knowledge bases, import jobs and uploads of one account in one Region,
+and their lifecycle.
 
-moto has no plugin API (getmoto/moto#7126 was declined), so `register()` leans on two internals,
-both pinned by tests/test_server_registration.py:
-
-* `moto.backends.get_backend(name)` imports `moto.<name>` and reads `<name>_backends`: an alias
-  in sys.modules makes `moto.qconnect` this module.
-* moto's server picks a backend by matching `http://<host>` against
-  `moto.backend_index.backend_url_patterns`; a SigV4 request signed for `wisdom` is given the host
-  `wisdom.<region>.amazonaws.com`, so one pattern more routes it to us.
-
-moto's BackendDict keeps one QConnectBackend per account and region, so `POST /moto-api/reset`
+moto's BackendDict keeps one QConnectBackend per account and Region, so `POST /moto-api/reset`
 clears it like any moto service. The server is threaded: every public method of the backend takes
-its lock. Errors are the service's modelled ones: each `code` names an error shape of botocore's
-qconnect model, so moto's serialiser takes the HTTP status (400, 402, 404, 409) from the model.
-
-What a QUICK_RESPONSES CSV must hold (the fake's rule, after the console's template): a UTF-8
-header row naming at least the columns `Name` and `Content` (any case), then at most 100 data
-rows. A data row is bad when its Name or Content is empty, when it has more cells than the
-header, when it is past the 100th, or when it cannot be read as CSV (a cell over csv's 128 KiB
-field limit): reading stops there, that row is the report's last. A job with any bad row ends
-FAILED; its report is a CSV of the bad rows: `RowNumber`, the row's cells under the upload's
-header, and `ErrorMessage`.
+its lock. A job started or deleted over the API is in progress (START_IN_PROGRESS,
+DELETE_IN_PROGRESS) until the server's JobCompletion turns it COMPLETE or FAILED (rows refused by
+`_rows`), or DELETED; every time is the server's clock (`now`), which a test may set off the
+host's.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import csv
-import hashlib
-import hmac
-import io
 import json
-import re
-import secrets
 import sys
 import threading
-import time
 from bisect import bisect_right
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from moto.core.base_backend import BackendDict, BaseBackend
-from moto.core.exceptions import ServiceException
 
 from ._ids import knowledge_base_arn, new_id, split_knowledge_base_ref
-
-if TYPE_CHECKING:
-    from ._control import JobCompletion
-
-# -- registration with moto -----------------------------------------------------------------------
-SERVICE_NAME = "qconnect"
-MODULE_ALIAS = f"moto.{SERVICE_NAME}"
-URL_PATTERN = re.compile(r"https?://wisdom\.(.+)\.amazonaws\.com")
-
-_lock = threading.Lock()
-
-
-def register() -> None:
-    """Register the backend with moto; idempotent and thread-safe."""
-    import moto.backend_index as backend_index
-
-    with _lock:
-        sys.modules[MODULE_ALIAS] = sys.modules[__name__]
-        patterns = backend_index.backend_url_patterns
-        if not any(name == SERVICE_NAME for name, _ in patterns):
-            # In place: moto's dispatcher holds a reference to this very list.
-            patterns.append((SERVICE_NAME, URL_PATTERN))
-
-
-# -- the service's errors -------------------------------------------------------------------------
-class ValidationException(ServiceException):
-    """Input that breaks the model's constraints (400)."""
-
-    code = "ValidationException"
-
-
-class ResourceNotFoundException(ServiceException):
-    """An unknown knowledge base or import job (404)."""
-
-    code = "ResourceNotFoundException"
-
-    def __init__(self, message: str, resource_name: str | None = None) -> None:
-        super().__init__(message)
-        # Serialised as the shape's `resourceName` member.
-        self.resource_name = resource_name
-
-
-class ConflictException(ServiceException):
-    """A request that clashes with the current state (409)."""
-
-    code = "ConflictException"
-
-
-class ServiceQuotaExceededException(ServiceException):
-    """A quota of the account or knowledge base is used up (402)."""
-
-    code = "ServiceQuotaExceededException"
-
-
-# -- page tokens ----------------------------------------------------------------------------------
-# Opaque, bound to one listing, refused when forged or foreign.
-class PageTokens:
-    """Mints and reads the nextToken of listings; one key per backend."""
-
-    def __init__(self) -> None:
-        self._key = secrets.token_bytes(16)
-
-    def _sign(self, payload: str) -> str:
-        return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()[:24]
-
-    def encode(self, scope: str, after_seq: int) -> str:
-        """A token resuming the listing `scope` after the record numbered `after_seq`."""
-        # A nonce makes every token distinct, even two for the same position.
-        payload = f"{scope}|{after_seq}|{secrets.token_hex(4)}"
-        raw = f"{payload}|{self._sign(payload)}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    def decode(self, token: str | None, scope: str) -> int:
-        """The position a token resumes after (0: the start); 400 for any other token."""
-        if token is None:
-            return 0
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-            token_scope, after, nonce, signature = raw.split("|")
-            valid = hmac.compare_digest(signature, self._sign(f"{token_scope}|{after}|{nonce}"))
-        except (ValueError, UnicodeDecodeError, binascii.Error):
-            valid = False
-        if not valid:
-            raise ValidationException("The nextToken is not valid")
-        if token_scope != scope:
-            raise ValidationException("The nextToken was issued for another listing")
-        return int(after)
-
-
-# -- records and their wire forms -----------------------------------------------------------------
-START_IN_PROGRESS = "START_IN_PROGRESS"
-COMPLETE = "COMPLETE"
-FAILED = "FAILED"
-# Seeded jobs cycle through every status of the model, most of them finished.
-STATUS_CYCLE = (
-    "COMPLETE",
-    "COMPLETE",
-    "FAILED",
-    "COMPLETE",
-    "START_IN_PROGRESS",
-    "COMPLETE",
-    "DELETE_IN_PROGRESS",
-    "COMPLETE",
-    "DELETE_FAILED",
-    "DELETED",
+from ._records import (
+    COMPLETE,
+    DELETE_IN_PROGRESS,
+    DELETED,
+    FAILED,
+    START_IN_PROGRESS,
+    STATUS_CYCLE,
+    ConflictException,
+    Files,
+    ImportJob,
+    Job,
+    KnowledgeBase,
+    PageTokens,
+    RawImportJob,
+    ResourceNotFoundException,
+    ServiceQuotaExceededException,
+    Upload,
+    ValidationException,
+    as_datetime,
+    epoch,
+    new_upload,
 )
-_URL_TTL_SECONDS = 3600.0
+from ._rows import failed_record_report
+from ._state import JobCompletion
 
-
-def epoch(seconds: float) -> float:
-    """Millisecond precision, as the service sends epoch-seconds timestamps."""
-    return round(seconds, 3)
-
-
-def _as_datetime(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-@dataclass(eq=False, slots=True)
-class ImportJob:
-    """A modelled import job; `wire()` is its ImportJobSummary as sent."""
-
-    seq: int
-    import_job_id: str
-    knowledge_base_id: str
-    knowledge_base_arn: str
-    upload_id: str
-    import_job_type: str
-    status: str
-    created_time: float
-    last_modified_time: float
-    metadata: dict[str, str] | None = None
-    external_source_configuration: dict[str, Any] | None = None
-    failed_record_report: str | None = None
-    reads_left: int | None = None
-    complete_at: float | None = None
-    #: What a started job turns into once due: COMPLETE, or FAILED with `pending_report`.
-    final_status: str = COMPLETE
-    pending_report: str | None = None
-    url: str | None = None
-    url_expiry: float | None = None
-    _wire: dict[str, Any] | None = field(default=None, repr=False)
-    _json: bytes | None = field(default=None, repr=False)
-
-    def observe(self, now: float, *, read: bool = True) -> None:
-        """Count one read (unless `read` is False), and finish when the job's time has come."""
-        if self.status != START_IN_PROGRESS:
-            return
-        due = self.complete_at is not None and now >= self.complete_at
-        if not due and self.reads_left is not None and read:
-            due = self.reads_left <= 0
-            self.reads_left -= 1
-        if due:
-            self.status = self.final_status
-            if self.final_status == FAILED:
-                self.failed_record_report = self.pending_report
-            self.last_modified_time = epoch(max(now, self.created_time))
-            self._wire = self._json = None
-
-    def wire(self) -> dict[str, Any]:
-        """The ImportJobSummary on the wire (camelCase, epoch seconds); cached, read-only."""
-        if self._wire is None:
-            summary: dict[str, Any] = {
-                "importJobId": self.import_job_id,
-                "knowledgeBaseId": self.knowledge_base_id,
-                "uploadId": self.upload_id,
-                "knowledgeBaseArn": self.knowledge_base_arn,
-                "importJobType": self.import_job_type,
-                "status": self.status,
-                "createdTime": self.created_time,
-                "lastModifiedTime": self.last_modified_time,
-            }
-            if self.metadata is not None:
-                summary["metadata"] = self.metadata
-            if self.external_source_configuration is not None:
-                summary["externalSourceConfiguration"] = self.external_source_configuration
-            self._wire = summary
-        return self._wire
-
-    def wire_json(self) -> bytes:
-        """`wire()` encoded as JSON; cached with it (pages join these bytes)."""
-        if self._json is None:
-            self._json = json.dumps(self.wire()).encode()
-        return self._json
-
-    def data(self) -> dict[str, Any]:
-        """The ImportJobData, for moto's serialiser (datetimes, extra keys dropped by it)."""
-        data = dict(self.wire())
-        data["createdTime"] = _as_datetime(self.created_time)
-        data["lastModifiedTime"] = _as_datetime(self.last_modified_time)
-        data["url"] = self.url or f"https://uploads.qconnect.invalid/{self.upload_id}"
-        expiry = self.url_expiry
-        data["urlExpiry"] = _as_datetime(
-            self.created_time + _URL_TTL_SECONDS if expiry is None else expiry
-        )
-        if self.failed_record_report is not None:
-            data["failedRecordReport"] = self.failed_record_report
-        return data
-
-
-@dataclass(eq=False, slots=True)
-class RawImportJob:
-    """A summary sent verbatim, whatever it holds: for clients' robustness tests."""
-
-    seq: int
-    import_job_id: str
-    body: dict[str, Any]
-    _json: bytes | None = field(default=None, repr=False)
-
-    def observe(self, now: float, *, read: bool = True) -> None:
-        """Raw jobs never change."""
-
-    def wire(self) -> dict[str, Any]:
-        return self.body
-
-    def wire_json(self) -> bytes:
-        if self._json is None:
-            self._json = json.dumps(self.body).encode()
-        return self._json
-
-
-Job = ImportJob | RawImportJob
-
-
-@dataclass(eq=False)
-class KnowledgeBase:
-    """A knowledge base and its import jobs, in creation order."""
-
-    seq: int
-    knowledge_base_id: str
-    knowledge_base_arn: str
-    name: str
-    knowledge_base_type: str
-    status: str = "ACTIVE"
-    description: str | None = None
-    tags: dict[str, str] | None = None
-    jobs: list[Job] = field(default_factory=list)
-    job_seqs: list[int] = field(default_factory=list)
-    jobs_by_id: dict[str, Job] = field(default_factory=dict)
-
-    def data(self) -> dict[str, Any]:
-        """KnowledgeBaseData / KnowledgeBaseSummary for moto's serialiser."""
-        data: dict[str, Any] = {
-            "knowledgeBaseId": self.knowledge_base_id,
-            "knowledgeBaseArn": self.knowledge_base_arn,
-            "name": self.name,
-            "knowledgeBaseType": self.knowledge_base_type,
-            "status": self.status,
-        }
-        if self.description is not None:
-            data["description"] = self.description
-        if self.tags:
-            data["tags"] = self.tags
-        return data
-
-    def add(self, job: Job) -> None:
-        self.jobs.append(job)
-        self.job_seqs.append(job.seq)
-        self.jobs_by_id[job.import_job_id] = job
-
-    def remove(self, job: Job) -> None:
-        index = bisect_right(self.job_seqs, job.seq) - 1
-        del self.jobs[index], self.job_seqs[index]
-        del self.jobs_by_id[job.import_job_id]
-
-
-# -- uploads, presigned URLs, failed-record reports -----------------------------------------------
-#: Where presigned URLs point: `/qconnect-uploads/<account>/<region>/<key>?X-Amz-...` and
-#: `/qconnect-reports/<account>/<region>/<key>?X-Amz-Signature=<secret>`.
-UPLOAD_PREFIX = "/qconnect-uploads/"
-REPORT_PREFIX = "/qconnect-reports/"
-#: The columns a quick-response row cannot do without.
-REQUIRED_COLUMNS = ("Name", "Content")
-#: Rows one quick-response CSV may hold (the console's limit).
-MAX_ROWS = 100
-#: What StartContentUpload names besides Content-Type, as the service does for its KMS bucket.
-SSE_HEADER = "x-amz-server-side-encryption"
-SSE_VALUE = "aws:kms"
-
-
-@dataclass(eq=False, slots=True)
-class Upload:
-    """One StartContentUpload: where its PUT goes, what it must carry, what arrived."""
-
-    upload_id: str
-    knowledge_base_id: str
-    key: str
-    signature: str
-    url: str
-    headers: dict[str, str]
-    expires_at: float
-    body: bytes | None = None
-
-
-def new_upload(
-    base_url: str,
-    account_id: str,
-    region: str,
-    *,
-    upload_id: str,
-    knowledge_base_id: str,
-    content_type: str,
-    ttl_seconds: float,
-    now: float,
-) -> Upload:
-    """A fresh upload and its presigned URL."""
-    key, signature = secrets.token_urlsafe(12), secrets.token_hex(32)
-    headers = {"Content-Type": content_type, SSE_HEADER: SSE_VALUE}
-    query = urlencode(
-        {
-            "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
-            "X-Amz-Expires": str(int(ttl_seconds)),
-            "X-Amz-SignedHeaders": ";".join(sorted(["host", *(h.lower() for h in headers)])),
-            "X-Amz-Signature": signature,
-        }
-    )
-    path = f"{UPLOAD_PREFIX}{quote(account_id)}/{quote(region)}/{key}"
-    return Upload(
-        upload_id=upload_id,
-        knowledge_base_id=knowledge_base_id,
-        key=key,
-        signature=signature,
-        url=f"{base_url}{path}?{query}",
-        headers=headers,
-        expires_at=now + ttl_seconds,
-    )
-
-
-def report_url(base_url: str, account_id: str, region: str) -> tuple[str, str, str]:
-    """(key, signature, url) of a new failed-record report."""
-    key, signature = secrets.token_urlsafe(12), secrets.token_hex(32)
-    path = f"{REPORT_PREFIX}{quote(account_id)}/{quote(region)}/{key}"
-    return key, signature, f"{base_url}{path}?X-Amz-Signature={signature}"
-
-
-def bad_rows(content: bytes) -> bytes | None:
-    """The failed-record report of a quick-response CSV; None when every row is good."""
-    text = content.decode("utf-8-sig", errors="replace")
-    rows: list[list[str]] = []
-    unreadable = None
-    try:
-        rows.extend(csv.reader(io.StringIO(text)))
-    except csv.Error as exc:
-        # The uploader's fault, as a bad row is: the job fails with a report, never a 500.
-        unreadable = f"the row cannot be read as CSV: {exc}"
-    if not rows and unreadable is None:
-        return None
-    header, data = (rows[0], rows[1:]) if rows else ([], [])
-    columns = {name.strip().lower(): i for i, name in enumerate(header)}
-    missing = [name for name in REQUIRED_COLUMNS if name.lower() not in columns]
-    failures: list[list[str]] = []
-    for number, row in enumerate(data, start=1):
-        if not any(cell.strip() for cell in row):
-            continue  # a blank line is not a record
-        reason = _reason(row, number, header, columns, missing)
-        if reason is not None:
-            failures.append([str(number), *row[: len(header)], reason])
-    if unreadable is not None:
-        failures.append([str(len(data) + 1), *([""] * len(header)), unreadable])
-    if not failures:
-        return None
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["RowNumber", *header, "ErrorMessage"])
-    writer.writerows(failures)
-    return out.getvalue().encode()
-
-
-def _reason(
-    row: list[str], number: int, header: list[str], columns: dict[str, int], missing: list[str]
-) -> str | None:
-    if missing:
-        return f"the header has no {' or '.join(missing)} column"
-    if number > MAX_ROWS:
-        return f"a file holds at most {MAX_ROWS} quick responses"
-    if len(row) > len(header):
-        return f"the row has {len(row)} cells, the header {len(header)}"
-    for name in REQUIRED_COLUMNS:
-        index = columns[name.lower()]
-        if index >= len(row) or not row[index].strip():
-            return f"{name} is required"
-    return None
-
+#: The module moto imports as `moto.qconnect` (`_moto.register` points it at `_moto`).
+MODULE_ALIAS = "moto.qconnect"
 
 # -- the backend ----------------------------------------------------------------------------------
 #: The StartImportJob members a clientToken is bound to.
@@ -449,16 +65,15 @@ class QConnectBackend(BaseBackend):
         self._tokens = PageTokens()
         self.uploads: dict[str, Upload] = {}  # by uploadId
         self.uploads_by_key: dict[str, Upload] = {}  # by the key in the presigned URL
-        self.reports: dict[str, tuple[str, bytes]] = {}  # key -> (signature, CSV)
+        self.files = Files(account_id, region_name)
         # (KB ID, clientToken) -> (the request it came with, the job it made)
         self.client_tokens: dict[tuple[str, str], tuple[str, str]] = {}
 
     @property
     def _url_module(self) -> Any:
-        # moto derives `<package>.urls` from the backend's module name; ours lives elsewhere.
-        from . import _service
-
-        return _service
+        # moto reads url_bases and url_paths from `<package>.urls` of the backend's module
+        # by default; ours are in the module registered as moto.qconnect (`_moto`).
+        return sys.modules[MODULE_ALIAS]
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -527,12 +142,11 @@ class QConnectBackend(BaseBackend):
         status: str = START_IN_PROGRESS,
         metadata: Mapping[str, str] | None = None,
         external_source_configuration: Mapping[str, Any] | None = None,
-        created_time: float | None = None,
+        now: float,
         completion: JobCompletion | None = None,
     ) -> ImportJob:
-        """Create and store a job (no validation: callers validate)."""
+        """Create and store a job created at `now` (no validation: callers validate)."""
         with self.lock:
-            now = time.time() if created_time is None else created_time
             job = ImportJob(
                 seq=self._next_seq(),
                 import_job_id=new_id(),
@@ -549,16 +163,9 @@ class QConnectBackend(BaseBackend):
                     if external_source_configuration is not None
                     else None
                 ),
-                failed_record_report=(
-                    f"https://reports.qconnect.invalid/{kb.knowledge_base_id}"
-                    if status == "FAILED"
-                    else None
-                ),
             )
             if completion is not None and status == START_IN_PROGRESS:
-                job.reads_left = completion.after_reads
-                if completion.after_seconds is not None:
-                    job.complete_at = now + completion.after_seconds
+                job.begin(START_IN_PROGRESS, COMPLETE, completion, now)
             kb.add(job)
             return job
 
@@ -571,11 +178,12 @@ class QConnectBackend(BaseBackend):
         import_job_type: str = "QUICK_RESPONSES",
         metadata: Mapping[str, str] | None = None,
         external_source: bool | None = None,
+        now: float,
     ) -> list[str]:
         """Store `count` jobs, varied where the caller leaves a field as None."""
         with self.lock:
             start = len(kb.jobs)
-            base = time.time() - 86_400.0
+            base = now - 86_400.0
             ids = []
             for offset in range(count):
                 i = start + offset
@@ -597,12 +205,14 @@ class QConnectBackend(BaseBackend):
                         if with_source
                         else None
                     ),
-                    created_time=base + i * 0.5,
+                    now=base + i * 0.5,
                 )
                 ids.append(job.import_job_id)
             return ids
 
-    def add_raw_import_job(self, kb: KnowledgeBase, overrides: Mapping[str, Any]) -> str:
+    def add_raw_import_job(
+        self, kb: KnowledgeBase, overrides: Mapping[str, Any], *, now: float
+    ) -> str:
         """Store a summary built from a valid one with `overrides` applied (None removes)."""
         with self.lock:
             template = ImportJob(
@@ -613,8 +223,8 @@ class QConnectBackend(BaseBackend):
                 upload_id=new_id(),
                 import_job_type="QUICK_RESPONSES",
                 status=COMPLETE,
-                created_time=epoch(time.time()),
-                last_modified_time=epoch(time.time()),
+                created_time=epoch(now),
+                last_modified_time=epoch(now),
             )
             body = dict(template.wire())
             for key, value in overrides.items():
@@ -628,26 +238,54 @@ class QConnectBackend(BaseBackend):
             kb.add(RawImportJob(seq=self._next_seq(), import_job_id=job_id, body=body))
             return job_id
 
-    def get_import_job(self, kb: KnowledgeBase, import_job_id: str, *, read: bool = True) -> Job:
+    def get_import_job(
+        self, kb: KnowledgeBase, import_job_id: str, *, now: float, read: bool = True
+    ) -> Job:
         with self.lock:
             job = kb.jobs_by_id.get(import_job_id)
             if job is None:
                 raise ResourceNotFoundException(
                     f"Import job {import_job_id} not found", resource_name=import_job_id
                 )
-            job.observe(time.time(), read=read)
+            job.observe(now, read=read)
             return job
 
-    def delete_import_job(self, kb: KnowledgeBase, import_job_id: str) -> None:
-        """Remove a finished job; a job still starting is a 409 (the service's rule)."""
+    def delete_import_job(
+        self, kb: KnowledgeBase, import_job_id: str, *, completion: JobCompletion, now: float
+    ) -> None:
+        """Start deleting a finished job: DELETE_IN_PROGRESS, then DELETED over `completion`.
+
+        A job still starting is a 409 (the service's rule); a job already being deleted or
+        deleted stays as it is (the operation is idempotent). A raw job goes at once.
+        """
         with self.lock:
             # A delete is not a read: it never moves a job along by itself.
-            job = self.get_import_job(kb, import_job_id, read=False)
-            if isinstance(job, ImportJob) and job.status == START_IN_PROGRESS:
+            job = self.get_import_job(kb, import_job_id, now=now, read=False)
+            if isinstance(job, RawImportJob):
+                kb.remove(job)
+            elif job.status == START_IN_PROGRESS:
                 raise ConflictException(
                     f"Import job {import_job_id} is still in progress and cannot be deleted"
                 )
-            kb.remove(job)
+            elif job.status not in (DELETE_IN_PROGRESS, DELETED):
+                job.begin(DELETE_IN_PROGRESS, DELETED, completion, now)
+
+    def job_data(self, job: ImportJob, base_url: str, now: float) -> dict[str, Any]:
+        """The ImportJobData of GetImportJob and StartImportJob, with fresh download links."""
+        with self.lock:
+            if job.content_key is None:
+                # A seeded job: what it imported is a quick-response CSV of no rows.
+                job.content_key = self.files.store(b"Name,Content\n", "text/csv")
+            if job.status == FAILED and job.report_key is None:
+                job.report_key = self.files.store(b"RowNumber,ErrorMessage\n", "text/csv")
+            data = dict(job.wire())
+            data["createdTime"] = as_datetime(job.created_time)
+            data["lastModifiedTime"] = as_datetime(job.last_modified_time)
+            data["url"], expiry = self.files.link(job.content_key, base_url, now)
+            data["urlExpiry"] = as_datetime(expiry)
+            if job.report_key is not None:
+                data["failedRecordReport"] = self.files.link(job.report_key, base_url, now)[0]
+            return data
 
     # -- uploads and started jobs -----------------------------------------------------------
 
@@ -658,7 +296,7 @@ class QConnectBackend(BaseBackend):
         ttl_minutes: int,
         base_url: str,
         *,
-        now: float | None = None,
+        now: float,
     ) -> Upload:
         """A new upload; `now`: the server's clock (its urlExpiry, checked by the PUT)."""
         with self.lock:
@@ -670,7 +308,7 @@ class QConnectBackend(BaseBackend):
                 knowledge_base_id=kb.knowledge_base_id,
                 content_type=content_type,
                 ttl_seconds=ttl_minutes * 60.0,
-                now=time.time() if now is None else now,
+                now=now,
             )
             self.uploads[upload.upload_id] = upload
             self.uploads_by_key[upload.key] = upload
@@ -680,14 +318,6 @@ class QConnectBackend(BaseBackend):
         with self.lock:
             upload.body = body
 
-    def report(self, key: str, signature: str) -> bytes | None:
-        """A failed-record report's CSV, if `signature` is the one its URL carries."""
-        with self.lock:
-            found = self.reports.get(key)
-        if found is None or not secrets.compare_digest(found[0], signature):
-            return None
-        return found[1]
-
     def start_import_job(
         self,
         kb: KnowledgeBase,
@@ -695,15 +325,23 @@ class QConnectBackend(BaseBackend):
         *,
         completion: JobCompletion,
         job_quota: int | None,
-        base_url: str,
+        now: float,
     ) -> ImportJob:
-        """StartImportJob: idempotent by clientToken, reads the upload, checks its rows."""
+        """StartImportJob: idempotent by clientToken, reads the upload, checks its rows.
+
+        Only a QUICK_RESPONSES knowledge base takes an import (400 otherwise).
+        """
         upload_id = params["uploadId"]
         request = json.dumps(
             {k: params.get(k) for k in _START_INPUTS}, sort_keys=True, separators=(",", ":")
         )
         token = params.get("clientToken")
         kb_id = kb.knowledge_base_id
+        if kb.knowledge_base_type != "QUICK_RESPONSES":
+            raise ValidationException(
+                f"Knowledge base {kb_id} is of type {kb.knowledge_base_type}: "
+                "quick responses are imported into a QUICK_RESPONSES knowledge base"
+            )
         with self.lock:
             if token is not None and (kb_id, token) in self.client_tokens:
                 seen, job_id = self.client_tokens[(kb_id, token)]
@@ -728,7 +366,7 @@ class QConnectBackend(BaseBackend):
                 raise ServiceQuotaExceededException(
                     f"Knowledge base {kb_id} already has {running} import jobs in progress"
                 )
-            report = bad_rows(upload.body) if params["importJobType"] == "QUICK_RESPONSES" else None
+            report = failed_record_report(upload.body)
             job = self.new_import_job(
                 kb,
                 upload_id=upload_id,
@@ -736,12 +374,12 @@ class QConnectBackend(BaseBackend):
                 metadata=params.get("metadata"),
                 external_source_configuration=params.get("externalSourceConfiguration"),
                 completion=completion,
+                now=now,
             )
-            job.url, job.url_expiry = upload.url, upload.expires_at
+            job.content_key = self.files.store(upload.body, upload.headers["Content-Type"])
             if report is not None:
-                key, signature, url = report_url(base_url, self.account_id, self.region_name)
-                self.reports[key] = (signature, report)
-                job.final_status, job.pending_report = FAILED, url
+                job.final_status = FAILED
+                job.pending_report = self.files.store(report, "text/csv")
             if token is not None:
                 self.client_tokens[(kb_id, token)] = (request, job.import_job_id)
             return job
@@ -752,6 +390,7 @@ class QConnectBackend(BaseBackend):
         max_results: int,
         next_token: str | None,
         *,
+        now: float,
         empty_page: bool = False,
     ) -> tuple[list[bytes], str | None]:
         """One page of summaries, JSON-encoded, and the next page's token (None: last page).
@@ -766,7 +405,6 @@ class QConnectBackend(BaseBackend):
                 return [], self._tokens.encode(scope, after)
             start = bisect_right(kb.job_seqs, after)
             page = kb.jobs[start : start + max_results]
-            now = time.time()
             for job in page:
                 job.observe(now)
             more = start + max_results < len(kb.jobs)
@@ -789,3 +427,10 @@ def backend_for(account_id: str, region: str) -> QConnectBackend:
             if region not in regions:
                 regions[region] = QConnectBackend(region, account_id)
     return regions[region]
+
+
+def every_backend() -> Iterator[QConnectBackend]:
+    """The backend of every account and Region that has one."""
+    for _, _, backend in qconnect_backends.iter_backends():
+        if isinstance(backend, QConnectBackend):
+            yield backend

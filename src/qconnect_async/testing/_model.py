@@ -1,0 +1,201 @@
+"""botocore's qconnect model, read by the fake: which operation a request is, what input breaks.
+
+`match` routes a request to its operation (and percent-decoded URI labels) from the model's
+request URIs, the most literal template first, as the service's router. `validate` lists every
+constraint of the model that input breaks (required members, lengths, ranges, enums, patterns,
+unions), in the service's "Value ... at '...' failed to satisfy constraint: ..." form; moto
+parses input into the model's shapes but enforces none of this. One more rule is the service's
+documentation, not its pattern: URLs cannot contain an ARN, so a URI label must be an ID.
+No moto here: the controls and the remote side read the model too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any
+from urllib.parse import unquote
+
+import botocore.session
+from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
+
+_LABEL = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
+#: The `Uuid` pattern of the model: what a URI label holds where the model allows an ARN too.
+UUID_PATTERN = "[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}"
+
+
+@cache
+def model() -> ServiceModel:
+    """botocore's qconnect model, loaded once."""
+    return botocore.session.get_session().get_service_model("qconnect")
+
+
+@cache
+def enum(shape: str) -> frozenset[str]:
+    """The values of an enum shape of the model."""
+    return frozenset(model().shape_for(shape).enum)
+
+
+# -- routing --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Route:
+    """An operation and its URI labels, percent-decoded."""
+
+    operation: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Rule:
+    operation: str
+    method: str
+    pattern: re.Pattern[str]
+    literal_size: int
+
+
+def _compile(uri: str) -> re.Pattern[str]:
+    path = uri.split("?", 1)[0]
+    parts, last = [], 0
+    for label in _LABEL.finditer(path):
+        parts.append(re.escape(path[last : label.start()]))
+        parts.append(f"(?P<{label[1]}>{'.+' if label[2] else '[^/]+'})")
+        last = label.end()
+    parts.append(re.escape(path[last:]))
+    return re.compile("".join(parts))
+
+
+@cache
+def rules() -> tuple[_Rule, ...]:
+    """Every operation's route, the most literal template first."""
+    service = model()
+    found = []
+    for name in service.operation_names:
+        http = service.operation_model(name).http
+        uri = http["requestUri"]
+        literal = len(_LABEL.sub("", uri.split("?", 1)[0]))
+        found.append(_Rule(name, http["method"], _compile(uri), literal))
+    return tuple(sorted(found, key=lambda rule: -rule.literal_size))
+
+
+def match(method: str, raw_path: str) -> Route | None:
+    """The operation a request is for; `raw_path` is still percent-encoded."""
+    for rule in rules():
+        if rule.method != method:
+            continue
+        found = rule.pattern.fullmatch(raw_path) or rule.pattern.fullmatch(raw_path.rstrip("/"))
+        if found is not None:
+            return Route(rule.operation, {k: unquote(v) for k, v in found.groupdict().items()})
+    return None
+
+
+# -- validation -----------------------------------------------------------------------------------
+def validate(shape: StructureShape | None, params: Mapping[str, Any]) -> str | None:
+    """The service's message for every constraint `params` breaks; None when it breaks none."""
+    if shape is None:
+        return None
+    errors: list[str] = []
+    _check_members(shape, params, "", errors)
+    return _message(errors)
+
+
+def check_value(shape_name: str, value: Any, path: str) -> str | None:
+    """The service's message for a value of the named shape; None when it satisfies it."""
+    errors: list[str] = []
+    _check(model().shape_for(shape_name), value, path, errors)
+    return _message(errors)
+
+
+def _message(errors: list[str]) -> str | None:
+    if not errors:
+        return None
+    plural = "s" if len(errors) > 1 else ""
+    return f"{len(errors)} validation error{plural} detected: " + "; ".join(errors)
+
+
+@lru_cache(maxsize=256)
+def _pattern(pattern: str) -> re.Pattern[str]:
+    # botocore strips the outer ^...$ of the service's patterns; the service anchors them.
+    return re.compile(pattern)
+
+
+def _fail(errors: list[str], value: Any, path: str, constraint: str) -> None:
+    shown = "null" if value is None else f"'{value}'"
+    errors.append(f"Value {shown} at '{path}' failed to satisfy constraint: {constraint}")
+
+
+def _check_members(
+    shape: StructureShape, value: Mapping[str, Any], prefix: str, errors: list[str]
+) -> None:
+    for name in shape.required_members:
+        if value.get(name) is None:
+            _fail(errors, None, prefix + name, "Member must not be null")
+    if shape.metadata.get("union") and sum(value.get(n) is not None for n in shape.members) != 1:
+        errors.append(f"Union at '{prefix.rstrip('.') or shape.name}' must have exactly one member")
+    for name, member in shape.members.items():
+        member_value = value.get(name)
+        if member_value is None:
+            continue
+        if member.serialization.get("location") == "uri" and str(member_value).startswith("arn:"):
+            constraint = f"Member must satisfy regular expression pattern: {UUID_PATTERN}"
+            _fail(
+                errors, member_value, prefix + name, f"{constraint} (URLs cannot contain the ARN)"
+            )
+            continue
+        _check(member, member_value, prefix + name, errors)
+
+
+def _check(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
+    kind = shape.type_name
+    meta = shape.metadata
+    if kind == "structure":
+        if not isinstance(value, Mapping):
+            _fail(errors, value, path, "Member must be a structure")
+        elif isinstance(shape, StructureShape) and not shape.is_document_type:
+            _check_members(shape, value, path + ".", errors)
+    elif kind == "string":
+        if not isinstance(value, str):
+            _fail(errors, value, path, "Member must be a string")
+            return
+        _check_size(len(value), meta, value, path, "length", errors)
+        choices = meta.get("enum")
+        if choices and value not in choices:
+            _fail(
+                errors, value, path, f"Member must satisfy enum value set: [{', '.join(choices)}]"
+            )
+        pattern = meta.get("pattern")
+        if pattern and _pattern(pattern).fullmatch(value) is None:
+            _fail(errors, value, path, f"Member must satisfy regular expression pattern: {pattern}")
+    elif kind in ("integer", "long"):
+        if not isinstance(value, int) or isinstance(value, bool):
+            _fail(errors, value, path, "Member must be an integer")
+            return
+        _check_size(value, meta, value, path, "value", errors)
+    elif kind == "boolean" and not isinstance(value, bool):
+        _fail(errors, value, path, "Member must be a boolean")
+    elif kind == "list" and isinstance(shape, ListShape):
+        if not isinstance(value, list):
+            _fail(errors, value, path, "Member must be a list")
+            return
+        _check_size(len(value), meta, value, path, "length", errors)
+        for index, item in enumerate(value, start=1):
+            _check(shape.member, item, f"{path}.{index}.member", errors)
+    elif kind == "map" and isinstance(shape, MapShape):
+        if not isinstance(value, Mapping):
+            _fail(errors, value, path, "Member must be a map")
+            return
+        _check_size(len(value), meta, value, path, "length", errors)
+        for key, item in value.items():
+            _check(shape.key, key, f"{path}.key", errors)
+            _check(shape.value, item, f"{path}.{key}", errors)
+
+
+def _check_size(
+    size: int, meta: Mapping[str, Any], value: Any, path: str, what: str, errors: list[str]
+) -> None:
+    low, high = meta.get("min"), meta.get("max")
+    if low is not None and size < low:
+        _fail(errors, value, path, f"Member must have {what} greater than or equal to {low}")
+    if high is not None and size > high:
+        _fail(errors, value, path, f"Member must have {what} less than or equal to {high}")

@@ -1,0 +1,380 @@
+"""The fake's records and their wire forms: the service's errors, page tokens, knowledge bases,
+import jobs, uploads, and the files presigned GETs download.
+
+Errors are the service's modelled ones: each `code` names an error shape of botocore's qconnect
+model, so moto's serialiser takes the HTTP status (400, 402, 404, 409) from the model.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from moto.core.exceptions import ServiceException
+
+from ._state import JobCompletion
+
+
+# -- the service's errors -------------------------------------------------------------------------
+class ValidationException(ServiceException):
+    """Input that breaks the model's constraints (400)."""
+
+    code = "ValidationException"
+
+
+class ResourceNotFoundException(ServiceException):
+    """An unknown knowledge base or import job (404)."""
+
+    code = "ResourceNotFoundException"
+
+    def __init__(self, message: str, resource_name: str | None = None) -> None:
+        super().__init__(message)
+        # Serialised as the shape's `resourceName` member.
+        self.resource_name = resource_name
+
+
+class ConflictException(ServiceException):
+    """A request that clashes with the current state (409)."""
+
+    code = "ConflictException"
+
+
+class ServiceQuotaExceededException(ServiceException):
+    """A quota of the account or knowledge base is used up (402)."""
+
+    code = "ServiceQuotaExceededException"
+
+
+# -- page tokens ----------------------------------------------------------------------------------
+# Opaque, bound to one listing, refused when forged or foreign.
+class PageTokens:
+    """Mints and reads the nextToken of listings; one key per backend."""
+
+    def __init__(self) -> None:
+        self._key = secrets.token_bytes(16)
+
+    def _sign(self, payload: str) -> str:
+        return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()[:24]
+
+    def encode(self, scope: str, after_seq: int) -> str:
+        """A token resuming the listing `scope` after the record numbered `after_seq`."""
+        # A nonce makes every token distinct, even two for the same position.
+        payload = f"{scope}|{after_seq}|{secrets.token_hex(4)}"
+        raw = f"{payload}|{self._sign(payload)}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def decode(self, token: str | None, scope: str) -> int:
+        """The position a token resumes after (0: the start); 400 for any other token."""
+        if token is None:
+            return 0
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            token_scope, after, nonce, signature = raw.split("|")
+            valid = hmac.compare_digest(signature, self._sign(f"{token_scope}|{after}|{nonce}"))
+        except (ValueError, UnicodeDecodeError, binascii.Error):
+            valid = False
+        if not valid:
+            raise ValidationException("The nextToken is not valid")
+        if token_scope != scope:
+            raise ValidationException("The nextToken was issued for another listing")
+        return int(after)
+
+
+# -- records and their wire forms -----------------------------------------------------------------
+START_IN_PROGRESS = "START_IN_PROGRESS"
+COMPLETE = "COMPLETE"
+FAILED = "FAILED"
+DELETE_IN_PROGRESS = "DELETE_IN_PROGRESS"
+DELETED = "DELETED"
+#: The statuses a job leaves by itself, over the server's job-completion settings.
+IN_PROGRESS = (START_IN_PROGRESS, DELETE_IN_PROGRESS)
+# Seeded jobs cycle through every status of the model, most of them finished.
+STATUS_CYCLE = (
+    "COMPLETE",
+    "COMPLETE",
+    "FAILED",
+    "COMPLETE",
+    "START_IN_PROGRESS",
+    "COMPLETE",
+    "DELETE_IN_PROGRESS",
+    "COMPLETE",
+    "DELETE_FAILED",
+    "DELETED",
+)
+
+
+def epoch(seconds: float) -> float:
+    """Millisecond precision, as the service sends epoch-seconds timestamps."""
+    return round(seconds, 3)
+
+
+def as_datetime(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+@dataclass(eq=False, slots=True)
+class ImportJob:
+    """A modelled import job; `wire()` is its ImportJobSummary as sent."""
+
+    seq: int
+    import_job_id: str
+    knowledge_base_id: str
+    knowledge_base_arn: str
+    upload_id: str
+    import_job_type: str
+    status: str
+    created_time: float
+    last_modified_time: float
+    metadata: dict[str, str] | None = None
+    external_source_configuration: dict[str, Any] | None = None
+    #: The files behind `url` (what was imported) and `failedRecordReport` (`Files` keys).
+    content_key: str | None = None
+    report_key: str | None = None
+    reads_left: int | None = None
+    complete_at: float | None = None
+    #: What a job in progress turns into once due: COMPLETE, FAILED (with `pending_report`)
+    #: or, for a delete, DELETED.
+    final_status: str = COMPLETE
+    pending_report: str | None = None
+    _wire: dict[str, Any] | None = field(default=None, repr=False)
+    _json: bytes | None = field(default=None, repr=False)
+
+    def begin(self, status: str, final_status: str, completion: JobCompletion, now: float) -> None:
+        """Enter `status` (in progress) until `completion` turns it into `final_status`."""
+        self.status, self.final_status = status, final_status
+        self.reads_left = completion.after_reads
+        if completion.after_seconds is not None:
+            self.complete_at = now + completion.after_seconds
+        self.last_modified_time = epoch(max(now, self.created_time))
+        self._wire = self._json = None
+
+    def observe(self, now: float, *, read: bool = True) -> None:
+        """Count one read (unless `read` is False), and finish when the job's time has come."""
+        if self.status not in IN_PROGRESS:
+            return
+        due = self.complete_at is not None and now >= self.complete_at
+        if not due and self.reads_left is not None and read:
+            due = self.reads_left <= 0
+            self.reads_left -= 1
+        if due:
+            self.status, self.complete_at = self.final_status, None
+            if self.final_status == FAILED:
+                self.report_key = self.pending_report
+            self.last_modified_time = epoch(max(now, self.created_time))
+            self._wire = self._json = None
+
+    def wire(self) -> dict[str, Any]:
+        """The ImportJobSummary on the wire (camelCase, epoch seconds); cached, read-only."""
+        if self._wire is None:
+            summary: dict[str, Any] = {
+                "importJobId": self.import_job_id,
+                "knowledgeBaseId": self.knowledge_base_id,
+                "uploadId": self.upload_id,
+                "knowledgeBaseArn": self.knowledge_base_arn,
+                "importJobType": self.import_job_type,
+                "status": self.status,
+                "createdTime": self.created_time,
+                "lastModifiedTime": self.last_modified_time,
+            }
+            if self.metadata is not None:
+                summary["metadata"] = self.metadata
+            if self.external_source_configuration is not None:
+                summary["externalSourceConfiguration"] = self.external_source_configuration
+            self._wire = summary
+        return self._wire
+
+    def wire_json(self) -> bytes:
+        """`wire()` encoded as JSON; cached with it (pages join these bytes)."""
+        if self._json is None:
+            self._json = json.dumps(self.wire()).encode()
+        return self._json
+
+
+@dataclass(eq=False, slots=True)
+class RawImportJob:
+    """A summary sent verbatim, whatever it holds: for clients' robustness tests."""
+
+    seq: int
+    import_job_id: str
+    body: dict[str, Any]
+    _json: bytes | None = field(default=None, repr=False)
+
+    def observe(self, now: float, *, read: bool = True) -> None:
+        """Raw jobs never change."""
+
+    def wire(self) -> dict[str, Any]:
+        return self.body
+
+    def wire_json(self) -> bytes:
+        if self._json is None:
+            self._json = json.dumps(self.body).encode()
+        return self._json
+
+
+Job = ImportJob | RawImportJob
+
+
+@dataclass(eq=False)
+class KnowledgeBase:
+    """A knowledge base and its import jobs, in creation order."""
+
+    seq: int
+    knowledge_base_id: str
+    knowledge_base_arn: str
+    name: str
+    knowledge_base_type: str
+    status: str = "ACTIVE"
+    description: str | None = None
+    tags: dict[str, str] | None = None
+    jobs: list[Job] = field(default_factory=list)
+    job_seqs: list[int] = field(default_factory=list)
+    jobs_by_id: dict[str, Job] = field(default_factory=dict)
+
+    def data(self) -> dict[str, Any]:
+        """KnowledgeBaseData / KnowledgeBaseSummary for moto's serialiser."""
+        data: dict[str, Any] = {
+            "knowledgeBaseId": self.knowledge_base_id,
+            "knowledgeBaseArn": self.knowledge_base_arn,
+            "name": self.name,
+            "knowledgeBaseType": self.knowledge_base_type,
+            "status": self.status,
+        }
+        if self.description is not None:
+            data["description"] = self.description
+        if self.tags:
+            data["tags"] = self.tags
+        return data
+
+    def add(self, job: Job) -> None:
+        self.jobs.append(job)
+        self.job_seqs.append(job.seq)
+        self.jobs_by_id[job.import_job_id] = job
+
+    def remove(self, job: Job) -> None:
+        index = bisect_right(self.job_seqs, job.seq) - 1
+        del self.jobs[index], self.job_seqs[index]
+        del self.jobs_by_id[job.import_job_id]
+
+
+# -- uploads and downloads: presigned URLs --------------------------------------------------------
+#: Where presigned URLs point: `/qconnect-uploads/<account>/<region>/<key>?X-Amz-...` (PUT) and
+#: `/qconnect-files/<account>/<region>/<key>?X-Amz-Date=..&X-Amz-Expires=..&X-Amz-Signature=..`
+#: (GET: an imported file, or a failed-record report).
+UPLOAD_PREFIX = "/qconnect-uploads/"
+FILES_PREFIX = "/qconnect-files/"
+#: How long a download link minted by GetImportJob or StartImportJob stays valid.
+DOWNLOAD_TTL_SECONDS = 3600
+_AMZ_DATE = "%Y%m%dT%H%M%SZ"
+#: What StartContentUpload names besides Content-Type, as the service does for its KMS bucket.
+SSE_HEADER = "x-amz-server-side-encryption"
+SSE_VALUE = "aws:kms"
+
+
+@dataclass(eq=False, slots=True)
+class Upload:
+    """One StartContentUpload: where its PUT goes, what it must carry, what arrived."""
+
+    upload_id: str
+    knowledge_base_id: str
+    key: str
+    signature: str
+    url: str
+    headers: dict[str, str]
+    expires_at: float
+    body: bytes | None = None
+
+
+def new_upload(
+    base_url: str,
+    account_id: str,
+    region: str,
+    *,
+    upload_id: str,
+    knowledge_base_id: str,
+    content_type: str,
+    ttl_seconds: float,
+    now: float,
+) -> Upload:
+    """A fresh upload and its presigned URL."""
+    key, signature = secrets.token_urlsafe(12), secrets.token_hex(32)
+    headers = {"Content-Type": content_type, SSE_HEADER: SSE_VALUE}
+    query = urlencode(
+        {
+            "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+            "X-Amz-Expires": str(int(ttl_seconds)),
+            "X-Amz-SignedHeaders": ";".join(sorted(["host", *(h.lower() for h in headers)])),
+            "X-Amz-Signature": signature,
+        }
+    )
+    path = f"{UPLOAD_PREFIX}{quote(account_id)}/{quote(region)}/{key}"
+    return Upload(
+        upload_id=upload_id,
+        knowledge_base_id=knowledge_base_id,
+        key=key,
+        signature=signature,
+        url=f"{base_url}{path}?{query}",
+        headers=headers,
+        expires_at=now + ttl_seconds,
+    )
+
+
+class Files:
+    """Files a GET of a presigned URL downloads: what a job imported, failed-record reports.
+
+    A file's link names its key, when it was signed and for how long, with an HMAC of the
+    three; a GET checks them on the server's clock. A link is reissued once it has expired, so
+    reads in between answer the same URL.
+    """
+
+    def __init__(self, account_id: str, region: str) -> None:
+        self._where = f"{FILES_PREFIX}{quote(account_id)}/{quote(region)}/"
+        self._key = secrets.token_bytes(16)
+        self._files: dict[str, tuple[bytes, str]] = {}
+        self._signed_at: dict[str, float] = {}
+
+    def store(self, body: bytes, content_type: str) -> str:
+        """Keep a file; its key."""
+        key = secrets.token_urlsafe(12)
+        self._files[key] = (body, content_type)
+        return key
+
+    def _sign(self, key: str, date: str, ttl: str) -> str:
+        return hmac.new(self._key, f"{key}|{date}|{ttl}".encode(), hashlib.sha256).hexdigest()
+
+    def link(self, key: str, base_url: str, now: float) -> tuple[str, float]:
+        """A presigned GET URL of the file and its expiry (Unix seconds)."""
+        signed = self._signed_at.get(key)
+        if signed is None or now >= signed + DOWNLOAD_TTL_SECONDS:
+            signed = self._signed_at[key] = float(int(now))  # X-Amz-Date has whole seconds
+        date = datetime.fromtimestamp(signed, UTC).strftime(_AMZ_DATE)
+        ttl = str(DOWNLOAD_TTL_SECONDS)
+        query = urlencode(
+            {
+                "X-Amz-Date": date,
+                "X-Amz-Expires": ttl,
+                "X-Amz-Signature": self._sign(key, date, ttl),
+            }
+        )
+        return f"{base_url}{self._where}{key}?{query}", signed + DOWNLOAD_TTL_SECONDS
+
+    def open(self, key: str, query: Mapping[str, str], now: float) -> tuple[bytes, str] | str:
+        """(body, content type) of a valid link; else S3's reason to refuse it."""
+        date, ttl = query.get("X-Amz-Date", ""), query.get("X-Amz-Expires", "")
+        signature = query.get("X-Amz-Signature", "")
+        found = self._files.get(key)
+        if found is None or not hmac.compare_digest(signature, self._sign(key, date, ttl)):
+            return "Access Denied"
+        signed = datetime.strptime(date, _AMZ_DATE).replace(tzinfo=UTC).timestamp()
+        if now >= signed + int(ttl):
+            return "Request has expired"
+        return found

@@ -1,0 +1,251 @@
+"""The WSGI app of a QConnectServer: moto's app with the fake's own work in front.
+
+Requests signed for `wisdom` (the qconnect signing name) are routed from botocore's model,
+given their account and Region, counted, checked for clock skew, delayed, throttled or failed
+here before moto sees them; presigned URLs are answered by `_s3`, control calls
+(`POST /moto-api/qconnect/<call>` with a JSON object of keyword arguments, answered
+`{"result": ...}`) by the server's controls; everything else (moto's own `/moto-api/...`,
+other services, STS included) passes through to moto untouched. Requests for qconnect skip
+moto's dispatcher, which looks for the service anew on each request: the Flask app it picks for
+the first one is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from ._model import match, rules
+from ._moto import (
+    ENVIRON_KEY,
+    RequestContext,
+    _input_shape,
+    account_of,
+    fast_list_import_jobs,
+    region_of,
+)
+from ._replies import (
+    DROPPED,
+    ErrorReply,
+    Reply,
+    call,
+    error_reply,
+    json_reply,
+    response_headers,
+    s3_error,
+    status_line,
+)
+from ._s3 import PUT_OPERATION, get_file, handles_presigned, put_upload
+from ._state import CONTROL_PREFIX, ServerState
+
+#: Set in the environ: the HTTP server closes the connection without sending the reply.
+DROP_CONNECTION = "qconnect_async.testing.drop_connection"
+
+# -- the WSGI layer in front of moto --------------------------------------------------------------
+IMPLEMENTED = frozenset(
+    {
+        "CreateKnowledgeBase",
+        "DeleteImportJob",
+        "GetImportJob",
+        "GetKnowledgeBase",
+        "ListImportJobs",
+        "ListKnowledgeBases",
+        "StartContentUpload",
+        "StartImportJob",
+    }
+)
+
+_log = logging.getLogger("qconnect_async.testing")
+
+#: How far a request's signing time may be from the server's clock (AWS's SigV4 rule).
+MAX_SKEW = 300.0
+_AMZ_DATE = "%Y%m%dT%H%M%SZ"
+
+StartResponse = Callable[..., Callable[[bytes], object]]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def _signed_for_wisdom(environ: dict[str, Any]) -> bool:
+    # "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/wisdom/aws4_request, ..."
+    scope = str(environ.get("HTTP_AUTHORIZATION", "")).split("Credential=", 1)[-1]
+    return "/wisdom/aws4_request" in scope.split(",", 1)[0]
+
+
+def _skew_error(environ: dict[str, Any], now: float) -> ErrorReply | None:
+    """AWS's answer to a request signed too far from its clock, or None."""
+    stamp = str(environ.get("HTTP_X_AMZ_DATE", ""))
+    try:
+        signed = datetime.strptime(stamp, _AMZ_DATE).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None  # no signing time to check (moto does not check signatures either)
+
+    def at(seconds: float) -> str:
+        return datetime.fromtimestamp(seconds, UTC).strftime(_AMZ_DATE)
+
+    if signed < now - MAX_SKEW:
+        message = f"Signature expired: {stamp} is now earlier than {at(now - MAX_SKEW)} "
+        return ErrorReply(403, "InvalidSignatureException", f"{message}({at(now)} - 5 min.)")
+    if signed > now + MAX_SKEW:
+        message = f"Signature not yet current: {stamp} is still later than {at(now + MAX_SKEW)} "
+        return ErrorReply(403, "InvalidSignatureException", f"{message}({at(now)} + 5 min.)")
+    return None
+
+
+def _base_url(environ: dict[str, Any]) -> str:
+    """Where this request reached the server: presigned URLs must lead back here."""
+    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+
+
+def _raw_path(environ: dict[str, Any]) -> str:
+    # moto and the service route on the path as sent: an encoded ARN holds %2F.
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        return str(raw).split("?", 1)[0]
+    return quote(str(environ.get("PATH_INFO", "")))
+
+
+class QConnectWSGI:
+    """Wraps moto's WSGI app for one QConnectServer."""
+
+    def __init__(
+        self, app: WSGIApp, state: ServerState, control: Callable[[str, dict[str, Any]], Any]
+    ) -> None:
+        self.app = app
+        self.state = state
+        #: runs a control call by name with JSON arguments (`LocalControls._call_json`)
+        self.control = control
+        # moto's app for qconnect, found by the dispatcher (`app`) for the first request.
+        self._service_app: WSGIApp | None = None
+        # botocore's qconnect model, loaded now rather than by the first requests: `cache`
+        # lets every thread that misses load it, and a fleet of clients starting at once
+        # made 32 threads walk botocore's data directory together (5-9 s for a first page).
+        rules()
+        _input_shape()  # also fills moto's get_service_model("qconnect") cache
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO", ""))
+        if path.startswith(CONTROL_PREFIX):
+            reply = self._control(environ, path[len(CONTROL_PREFIX) :])
+        elif handles_presigned(path):
+            reply = self._presigned(environ, path)
+        elif _signed_for_wisdom(environ):
+            reply = self._service(environ)
+        else:
+            return self.app(environ, start_response)
+        if reply is DROPPED:
+            # A fault: the HTTP server ends the connection with no answer.
+            environ[DROP_CONNECTION] = True
+        status, headers, body = reply
+        start_response(status_line(status), headers)
+        return [body]
+
+    def _service(self, environ: dict[str, Any]) -> Reply:
+        route = match(str(environ.get("REQUEST_METHOD", "")), _raw_path(environ))
+        if route is None:
+            return error_reply(ErrorReply(404, "UnknownOperationException", "Unknown operation"))
+        operation = route.operation
+        query = parse_qs(str(environ.get("QUERY_STRING", "")), keep_blank_values=True)
+        recorder = self.state.recorder
+        recorder.begin(operation)
+        status, fault, throttled = 500, False, False
+        try:
+            account = account_of(environ, self.state.accounts)
+            region = region_of(environ)
+            # The signature is checked first, as AWS does: before throttling or any fault.
+            skew = _skew_error(environ, self.state.now())
+            if skew is not None:
+                fault = True
+                reply = error_reply(skew)
+                status = reply[0]
+                return reply
+            decision = self.state.faults.decide(
+                operation,
+                route.labels.get("knowledgeBaseId"),
+                has_token=any(query.get("nextToken", ())),
+                account=account,
+                region=region,
+            )
+            if decision.latency:
+                time.sleep(decision.latency)
+            if operation not in IMPLEMENTED:
+                message = f"QConnectServer does not implement {operation}"
+                reply = error_reply(ErrorReply(501, "NotImplementedException", message))
+            elif decision.reply is not None:
+                fault, throttled = True, decision.throttled
+                reply = decision.reply
+            else:
+                fault = decision.page_fault is not None
+                context = RequestContext(
+                    self.state.settings,
+                    decision.page_fault,
+                    _base_url(environ),
+                    self.state.now(),
+                    account,
+                    region,
+                )
+                body = None
+                if operation == "ListImportJobs":
+                    body = fast_list_import_jobs(
+                        environ, route.labels["knowledgeBaseId"], query, context
+                    )
+                if body is not None:
+                    reply = 200, response_headers(body), body
+                else:
+                    environ[ENVIRON_KEY] = context
+                    reply = self._moto(environ)
+            status = reply[0]
+            return reply
+        except Exception:
+            # Never let a bug surface as werkzeug's HTML page: answer like the service would.
+            _log.exception("QConnectServer failed on %s", operation)
+            return error_reply(ErrorReply(500, "InternalServerException", "Internal error"))
+        finally:
+            recorder.end(status, fault=fault, throttled=throttled)
+
+    def _presigned(self, environ: dict[str, Any], path: str) -> Reply:
+        method = str(environ.get("REQUEST_METHOD", ""))
+        if method == "GET":
+            return get_file(environ, path, self.state.now())
+        if method != "PUT":
+            return s3_error(405, "MethodNotAllowed", "The method is not allowed.")
+        recorder = self.state.recorder
+        recorder.begin(PUT_OPERATION)
+        status = 500
+        try:
+            reply = put_upload(environ, path, self.state.faults, now=self.state.now())
+            status = reply[0]
+            return reply
+        except Exception:
+            _log.exception("QConnectServer failed on a presigned PUT")
+            return s3_error(500, "InternalError", "We encountered an internal error.")
+        finally:
+            recorder.end(status, fault=status >= 500, throttled=status == 503)
+
+    def _moto(self, environ: dict[str, Any]) -> Reply:
+        app = self._service_app
+        if app is None:
+            # moto's dispatcher maps every wisdom-signed request to the same app (ours).
+            get_application = getattr(self.app, "get_application", None)
+            app = self.app if get_application is None else get_application(environ)
+            self._service_app = app
+        return call(app, environ)
+
+    def _control(self, environ: dict[str, Any], name: str) -> Reply:
+        try:
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(size) if size else b""
+            arguments = json.loads(raw) if raw.strip() else {}
+            if not isinstance(arguments, dict):
+                raise ValueError("the body must be a JSON object of keyword arguments")
+            result = self.control(name.strip("/"), arguments)
+        except LookupError as exc:
+            return json_reply(404, {"error": str(exc)})
+        except (TypeError, ValueError) as exc:
+            return json_reply(400, {"error": str(exc)})
+        return json_reply(200, {"result": result})
