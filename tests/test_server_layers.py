@@ -16,8 +16,7 @@ import qconnect_async.testing
 PACKAGE = Path(qconnect_async.testing.__file__).parent
 #: Lowest first: a module may import only modules before it.
 LAYERS = [
-    "_ids",  # IDs, ARNs, partitions
-    "_model",  # botocore's model: router, validation
+    "_model",  # botocore's model: IDs and ARNs, router, validation
     "_replies",  # replies and the one WSGI runner
     "_stats",  # counters
     "_rows",  # quick-response rows

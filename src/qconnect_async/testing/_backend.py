@@ -20,7 +20,7 @@ from typing import Any
 
 from moto.core.base_backend import BackendDict, BaseBackend
 
-from ._ids import knowledge_base_arn, new_id, split_knowledge_base_ref
+from ._model import knowledge_base_arn, new_id, split_knowledge_base_ref
 from ._records import (
     COMPLETE,
     DELETE_IN_PROGRESS,

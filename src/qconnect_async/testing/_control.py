@@ -28,8 +28,7 @@ from ._declare import (
     control,
 )
 from ._faultcontrols import FaultControls
-from ._ids import split_knowledge_base_ref
-from ._model import enum
+from ._model import enum, split_knowledge_base_ref
 from ._state import JobCompletion, ServerState, Settings
 from ._stats import ServerStats
 

@@ -19,8 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast
 
-from ._ids import ACCOUNT_RE, REGION_RE, knowledge_base_arn, split_knowledge_base_ref
-from ._model import model
+from ._model import ACCOUNT_RE, REGION_RE, knowledge_base_arn, model, split_knowledge_base_ref
 from ._state import ServerState
 
 P = ParamSpec("P")

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from ._ids import knowledge_base_id_of
+from ._model import knowledge_base_id_of
 from ._replies import (
     DROPPED,
     THROTTLING,

@@ -1,4 +1,5 @@
-"""botocore's qconnect model, read by the fake: which operation a request is, what input breaks.
+"""botocore's qconnect model, read by the fake: its IDs and ARNs, which operation a request is,
+what input breaks.
 
 `match` routes a request to its operation (and percent-decoded URI labels) from the model's
 request URIs, the most literal template first, as the service's router. `validate` lists every
@@ -12,6 +13,7 @@ No moto here: the controls and the remote side read the model too.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -19,17 +21,70 @@ from typing import Any
 from urllib.parse import unquote
 
 import botocore.session
+from botocore.exceptions import UnknownRegionError
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
-_LABEL = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
+# -- IDs and ARNs ---------------------------------------------------------------------------------
 #: The `Uuid` pattern of the model: what a URI label holds where the model allows an ARN too.
 UUID_PATTERN = "[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}"
+# The service's own shapes: `Uuid` and the ARN branch of `UuidOrArn` in botocore's model.
+UUID_RE = re.compile(UUID_PATTERN)
+ACCOUNT_RE = re.compile(r"[0-9]{12}")
+REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+KB_ARN_RE = re.compile(
+    r"arn:(?P<partition>[a-z-]+):wisdom:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
+    rf"knowledge-base/(?P<id>{UUID_PATTERN})"
+)
+
+
+def new_id() -> str:
+    """A fresh lower-case UUID, the form every qconnect ID takes."""
+    return str(uuid.uuid4())
+
+
+@cache
+def partition(region: str) -> str:
+    """The partition of a Region (aws, aws-cn, aws-us-gov, ...), from botocore's endpoints."""
+    try:
+        return str(_session().get_partition_for_region(region))
+    except UnknownRegionError:
+        return "aws"
+
+
+def knowledge_base_arn(region: str, account_id: str, knowledge_base_id: str) -> str:
+    """The ARN of a knowledge base, in its Region's partition."""
+    where = f"{partition(region)}:wisdom:{region}:{account_id}"
+    return f"arn:{where}:knowledge-base/{knowledge_base_id}"
+
+
+def split_knowledge_base_ref(ref: str) -> tuple[str, str | None, str | None] | None:
+    """(id, region, account) of a KB given as an ID or an ARN; None if it is neither."""
+    if UUID_RE.fullmatch(ref):
+        return ref, None, None
+    match = KB_ARN_RE.fullmatch(ref)
+    if match is None:
+        return None
+    return match["id"], match["region"], match["account"]
+
+
+def knowledge_base_id_of(ref: str) -> str:
+    """The ID inside a KB reference, or the reference itself when it is not one."""
+    parts = split_knowledge_base_ref(ref)
+    return ref if parts is None else parts[0]
+
+
+_LABEL = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
+
+
+@cache
+def _session() -> botocore.session.Session:
+    return botocore.session.get_session()
 
 
 @cache
 def model() -> ServiceModel:
     """botocore's qconnect model, loaded once."""
-    return botocore.session.get_session().get_service_model("qconnect")
+    return _session().get_service_model("qconnect")
 
 
 @cache
