@@ -20,7 +20,7 @@ from ._declare import (
     _check_times,
     control,
 )
-from ._faults import DEFAULT_RANDOM_ERRORS, PAGE_FAULTS, PageFault, UploadRule
+from ._faults import DEFAULT_RANDOM_ERRORS, PAGE_FAULTS, PUT_OPERATION, PageFault, Rule
 from ._replies import MALFORMED_KINDS, THROTTLING, ErrorReply, MalformedKind
 
 #: The operations that have pages: a page fault for any other would be spent on nothing.
@@ -45,15 +45,14 @@ class FaultControls(Controls):
         """
         _check_times(times)
         _check_int("status", status, low=400, high=599)
-        self._state.faults.add_upload_fault(
-            UploadRule("error", times, status, str(code), str(message))
-        )
+        error = ErrorReply(status, str(code), str(message))
+        self._state.faults.add(Rule(PUT_OPERATION, None, times, error=error))
 
     @control()
     def disconnect_uploads(self, *, times: int | None = 1) -> None:
         """Close the connection of the next `times` presigned PUTs without an answer."""
         _check_times(times)
-        self._state.faults.add_upload_fault(UploadRule("disconnect", times))
+        self._state.faults.add(Rule(PUT_OPERATION, None, times, dropped=True))
 
     @control()
     def expire_upload_urls(self, *, times: int | None = 1) -> None:
@@ -63,7 +62,8 @@ class FaultControls(Controls):
         its urlExpiry.
         """
         _check_times(times)
-        self._state.faults.add_upload_fault(UploadRule("expired", times))
+        error = ErrorReply(403, "AccessDenied", "Request has expired")
+        self._state.faults.add(Rule(PUT_OPERATION, None, times, error=error))
 
     @control()
     def throttle(
@@ -119,9 +119,7 @@ class FaultControls(Controls):
         if not isinstance(html, bool):
             raise ValueError(f"html must be True or False, not {html!r}")
         reply = ErrorReply(status, code, message or f"Injected {code}", retry_after, html)
-        self._state.faults.add_error(
-            reply, operation=operation, times=times, knowledge_base_id=knowledge_base_id
-        )
+        self._state.faults.add(Rule(operation, knowledge_base_id, times, error=reply))
 
     @control()
     def malformed(
@@ -135,9 +133,7 @@ class FaultControls(Controls):
         """Answer the next `times` requests with a 200 whose body is not a valid response."""
         _check_target(operation, times, knowledge_base_id)
         _check_choice("kind", kind, MALFORMED_KINDS)
-        self._state.faults.add_malformed(
-            kind, operation=operation, times=times, knowledge_base_id=knowledge_base_id
-        )
+        self._state.faults.add(Rule(operation, knowledge_base_id, times, malformed=kind))
 
     @control()
     def repeat_token(
@@ -189,9 +185,7 @@ class FaultControls(Controls):
         _check_choice("operation", operation, LISTINGS)
         _check_target(operation, times, knowledge_base_id)
         _check_choice("fault", fault, PAGE_FAULTS)
-        self._state.faults.add_page_fault(
-            fault, operation=operation, times=times, knowledge_base_id=knowledge_base_id
-        )
+        self._state.faults.add(Rule(operation, knowledge_base_id, times, page_fault=fault))
 
     @control()
     def set_rate_limit(

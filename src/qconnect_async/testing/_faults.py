@@ -5,8 +5,8 @@ the rate limit first (a token bucket per account and Region), then errors (throt
 failures, scheduled then random), then malformed bodies, then page faults. Latency is added on
 top of whatever answers. A fault's behaviour lives here whole: `FaultInjector.decide` hands the
 service either a ready reply (an error, a bad body) or a page fault, which `page_token` applies
-to the listing's token; presigned PUTs get theirs from `decide_upload`. Its one declaration,
-the control method that adds it, is in `_control`.
+to the listing's token; presigned PUTs (operation `PUT_OPERATION`) get theirs from
+`decide_upload`. Its one declaration, the control method that adds it, is in `_faultcontrols`.
 """
 
 from __future__ import annotations
@@ -36,9 +36,8 @@ PageFault = Literal["repeat_token", "empty_page", "empty_last_token"]
 PAGE_FAULTS: tuple[PageFault, ...] = get_args(PageFault)
 #: (account, Region) a rate limit covers; None stands for each account (Region) separately.
 Scope = tuple[str | None, str | None]
-#: Faults of a presigned PUT: an S3 error reply, a URL found expired whatever its expiry, or
-#: the connection closed with no answer.
-UploadFault = Literal["error", "expired", "disconnect"]
+#: The stats' and the rules' name of a presigned PUT (S3's operation).
+PUT_OPERATION = "PutObject"
 #: What `random_faults` answers by default: a throttle or a server error, equally likely.
 DEFAULT_RANDOM_ERRORS: tuple[tuple[str, int], ...] = (
     (THROTTLING, 400),
@@ -72,8 +71,12 @@ class Decision:
 
 
 @dataclass
-class _Rule:
-    """A scheduled fault: `remaining` more matching requests (None: all of them)."""
+class Rule:
+    """A scheduled fault for the next `remaining` matching requests (None: all of them).
+
+    For a presigned PUT (`operation=PUT_OPERATION`), `error` is sent as S3's XML and `dropped`
+    closes the connection unanswered.
+    """
 
     operation: str | None
     knowledge_base_id: str | None
@@ -81,26 +84,12 @@ class _Rule:
     error: ErrorReply | None = None
     malformed: MalformedKind | None = None
     page_fault: PageFault | None = None
+    dropped: bool = False
 
     def matches(self, operation: str, knowledge_base_id: str | None) -> bool:
         if self.operation is not None and self.operation != operation:
             return False
         return self.knowledge_base_id is None or self.knowledge_base_id == knowledge_base_id
-
-    def consume(self) -> None:
-        if self.remaining is not None:
-            self.remaining -= 1
-
-
-@dataclass
-class UploadRule:
-    """A fault for the next `remaining` presigned PUTs (None: all of them)."""
-
-    kind: UploadFault
-    remaining: int | None
-    status: int = 503
-    code: str = "SlowDown"
-    message: str = "Please reduce your request rate."
 
 
 class TokenBucket:
@@ -140,43 +129,19 @@ class FaultInjector:
     def clear(self) -> None:
         """Remove every fault, the rate limit and latency included."""
         with self._lock:
-            self._rules: list[_Rule] = []
+            self._rules: list[Rule] = []
             self._latency: dict[str | None, float] = {}
             # (account, Region) -> (rate, burst, status); None: every account or Region
             self._limits: dict[Scope, tuple[float, int, int]] = {}
             self._buckets: dict[tuple[str, str], tuple[TokenBucket, int]] = {}
             self._random: _RandomFaults | None = None
-            self._upload_faults: list[UploadRule] = []
 
-    def add_error(
-        self,
-        error: ErrorReply,
-        *,
-        operation: str | None,
-        times: int | None,
-        knowledge_base_id: str | None,
-    ) -> None:
-        self._add(_Rule(operation, _kb(knowledge_base_id), times, error=error))
-
-    def add_malformed(
-        self,
-        kind: MalformedKind,
-        *,
-        operation: str | None,
-        times: int | None,
-        knowledge_base_id: str | None,
-    ) -> None:
-        self._add(_Rule(operation, _kb(knowledge_base_id), times, malformed=kind))
-
-    def add_page_fault(
-        self,
-        fault: PageFault,
-        *,
-        operation: str | None,
-        times: int | None,
-        knowledge_base_id: str | None,
-    ) -> None:
-        self._add(_Rule(operation, _kb(knowledge_base_id), times, page_fault=fault))
+    def add(self, rule: Rule) -> None:
+        """Add a scheduled fault, after those already there."""
+        if rule.knowledge_base_id is not None:
+            rule.knowledge_base_id = knowledge_base_id_of(rule.knowledge_base_id)
+        with self._lock:
+            self._rules.append(rule)
 
     def set_latency(self, seconds: float, operation: str | None) -> None:
         with self._lock:
@@ -231,32 +196,18 @@ class FaultInjector:
                 else None
             )
 
-    def add_upload_fault(self, rule: UploadRule) -> None:
-        with self._lock:
-            self._upload_faults.append(rule)
-
     def decide_upload(self) -> Reply | None:
         """The reply of a fault for the next presigned PUT, consuming it; None: no fault.
 
         DROPPED: close the connection unanswered.
         """
         with self._lock:
-            if not self._upload_faults:
-                return None
-            rule = self._upload_faults[0]
-            if rule.remaining is not None:
-                rule.remaining -= 1
-                if rule.remaining <= 0:
-                    self._upload_faults.pop(0)
-        if rule.kind == "disconnect":
+            rule = self._first(PUT_OPERATION, None, lambda r: r.operation == PUT_OPERATION)
+        if rule is None:
+            return None
+        if rule.dropped or rule.error is None:
             return DROPPED
-        if rule.kind == "expired":
-            return s3_error(403, "AccessDenied", "Request has expired")
-        return s3_error(rule.status, rule.code, rule.message)
-
-    def _add(self, rule: _Rule) -> None:
-        with self._lock:
-            self._rules.append(rule)
+        return s3_error(rule.error.status, rule.error.code, rule.error.message)
 
     def decide(
         self,
@@ -304,15 +255,12 @@ class FaultInjector:
                 return Decision(latency, page_fault=rule.page_fault)
             return Decision(latency)
 
-    def _first(self, operation: str, kb: str | None, kind: Callable[[_Rule], bool]) -> _Rule | None:
+    def _first(self, operation: str, kb: str | None, kind: Callable[[Rule], bool]) -> Rule | None:
         for rule in self._rules:
             if kind(rule) and rule.matches(operation, kb):
-                rule.consume()
-                if rule.remaining is not None and rule.remaining <= 0:
-                    self._rules.remove(rule)
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                    if rule.remaining <= 0:
+                        self._rules.remove(rule)
                 return rule
         return None
-
-
-def _kb(ref: str | None) -> str | None:
-    return None if ref is None else knowledge_base_id_of(ref)

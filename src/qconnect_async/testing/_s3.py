@@ -25,8 +25,6 @@ from ._replies import Reply, s3_error
 # report. Errors are S3's: 403 for a bad signature, an unsigned `x-amz-*` header or an expired
 # URL; a fault's reply (503 SlowDown, ...) comes from `FaultInjector.decide_upload`.
 
-#: The stats' name of a presigned PUT (S3's operation).
-PUT_OPERATION = "PutObject"
 #: S3's largest single PUT is 5 GB; the fake keeps uploads in memory, so it takes far less.
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 

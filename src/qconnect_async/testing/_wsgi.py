@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote
 
+from ._faults import PUT_OPERATION
 from ._model import match, rules
 from ._moto import (
     ENVIRON_KEY,
@@ -40,7 +41,7 @@ from ._replies import (
     s3_error,
     status_line,
 )
-from ._s3 import PUT_OPERATION, get_file, handles_presigned, put_upload
+from ._s3 import get_file, handles_presigned, put_upload
 from ._state import CONTROL_PREFIX, ServerState
 
 #: Set in the environ: the HTTP server closes the connection without sending the reply.
