@@ -20,6 +20,7 @@ from typing import Any
 
 from moto.core.base_backend import BackendDict, BaseBackend
 
+from ._faults import PageFault, page_token
 from ._model import knowledge_base_arn, new_id, split_knowledge_base_ref
 from ._records import (
     COMPLETE,
@@ -117,19 +118,32 @@ class QConnectBackend(BaseBackend):
         return kb
 
     def list_knowledge_bases(
-        self, max_results: int, next_token: str | None, *, empty_page: bool = False
+        self, max_results: int, next_token: str | None, fault: PageFault | None = None
     ) -> tuple[list[KnowledgeBase], str | None]:
         """One page of KBs and the next page's token; see `list_import_jobs`."""
         with self.lock:
             kbs = list(self.knowledge_bases.values())
-            after = self._tokens.decode(next_token, "knowledge-bases")
-            if empty_page:
-                return [], self._tokens.encode("knowledge-bases", after)
-            start = bisect_right([kb.seq for kb in kbs], after)
-            page = kbs[start : start + max_results]
-            more = start + max_results < len(kbs)
-            token = self._tokens.encode("knowledge-bases", page[-1].seq) if more else None
-            return page, token
+            seqs = [kb.seq for kb in kbs]
+            return self._page(kbs, seqs, "knowledge-bases", max_results, next_token, fault)
+
+    def _page(
+        self,
+        records: list[Any],
+        seqs: list[int],
+        scope: str,
+        max_results: int,
+        next_token: str | None,
+        fault: PageFault | None,
+    ) -> tuple[list[Any], str | None]:
+        """The page of `records` (numbered `seqs`) after `next_token`, and the next token."""
+        after = self._tokens.decode(next_token, scope)
+        if fault == "empty_page":
+            return [], self._tokens.encode(scope, after)
+        start = bisect_right(seqs, after)
+        page = records[start : start + max_results]
+        more = start + max_results < len(records)
+        token = self._tokens.encode(scope, page[-1].seq) if more else None
+        return page, page_token(fault, next_token, token)
 
     # -- import jobs ----------------------------------------------------------------------
 
@@ -391,24 +405,19 @@ class QConnectBackend(BaseBackend):
         next_token: str | None,
         *,
         now: float,
-        empty_page: bool = False,
+        fault: PageFault | None = None,
     ) -> tuple[list[bytes], str | None]:
         """One page of summaries, JSON-encoded, and the next page's token (None: last page).
 
-        `empty_page` answers no jobs and a fresh token for the same position, as services do
-        when a page happens to be empty; a client must follow it.
+        Under the `empty_page` fault: no jobs and a fresh token for the same position, as
+        services do when a page happens to be empty; a client must follow it.
         """
-        scope = kb.knowledge_base_id
         with self.lock:
-            after = self._tokens.decode(next_token, scope)
-            if empty_page:
-                return [], self._tokens.encode(scope, after)
-            start = bisect_right(kb.job_seqs, after)
-            page = kb.jobs[start : start + max_results]
+            page, token = self._page(
+                kb.jobs, kb.job_seqs, kb.knowledge_base_id, max_results, next_token, fault
+            )
             for job in page:
                 job.observe(now)
-            more = start + max_results < len(kb.jobs)
-            token = self._tokens.encode(scope, page[-1].seq) if more else None
             return [job.wire_json() for job in page], token
 
 

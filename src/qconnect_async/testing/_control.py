@@ -14,7 +14,7 @@ import base64
 import gc
 import json
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
 from ._declare import (
@@ -244,7 +244,7 @@ class ServerControls(FaultControls):
     # -- stats and reset ----------------------------------------------------------------------
 
     @property
-    @control(name="stats", wire=Wire(ServerStats.to_json, ServerStats.from_json))
+    @control(name="stats", wire=Wire(asdict, ServerStats.from_json))
     def stats(self) -> ServerStats:
         """The server's counters now."""
         return self._state.recorder.snapshot()

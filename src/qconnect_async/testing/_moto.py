@@ -43,7 +43,7 @@ from moto.iam.models import get_account_id_from
 from moto.moto_api import recorder
 
 from ._backend import MODULE_ALIAS, QConnectBackend, backend_for, qconnect_backends
-from ._faults import PageFault, page_token
+from ._faults import PageFault
 from ._model import validate
 from ._records import RawImportJob, ValidationException
 from ._state import Settings
@@ -175,13 +175,11 @@ class QConnectResponse(BaseResponse):
 
     def list_knowledge_bases(self) -> ActionResult:
         params = self._input()
-        max_results = params.get("maxResults") or self.context.settings.default_page_size
-        fault = self.context.page_fault
-        request_token = params.get("nextToken")
         kbs, token = self.backend.list_knowledge_bases(
-            max_results, request_token, empty_page=fault == "empty_page"
+            params.get("maxResults") or self.context.settings.default_page_size,
+            params.get("nextToken"),
+            self.context.page_fault,
         )
-        token = page_token(fault, request_token, token)
         return ActionResult(
             {"knowledgeBaseSummaries": [kb.data() for kb in kbs], "nextToken": token}
         )
@@ -256,16 +254,13 @@ def list_import_jobs_body(
     Errors are raised before any job is read, so a caller may retry the request elsewhere.
     """
     kb = backend.get_knowledge_base(params["knowledgeBaseId"])
-    fault = context.page_fault
-    request_token = params.get("nextToken")
     summaries, token = backend.list_import_jobs(
         kb,
         params.get("maxResults") or context.settings.default_page_size,
-        request_token,
+        params.get("nextToken"),
         now=context.now,
-        empty_page=fault == "empty_page",
+        fault=context.page_fault,
     )
-    token = page_token(fault, request_token, token)
     # What json.dumps({"importJobSummaries": [...], "nextToken": ...}) writes, from cached parts.
     tail = b"]}" if token is None else b'], "nextToken": ' + json.dumps(token).encode() + b"}"
     return b'{"importJobSummaries": [' + b", ".join(summaries) + tail

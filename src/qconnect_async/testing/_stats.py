@@ -34,29 +34,11 @@ class ServerStats:
     def total_requests(self) -> int:
         return sum(self.requests.values())
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON object (status keys become strings)."""
-        return {
-            "requests": dict(self.requests),
-            "throttled": self.throttled,
-            "throttled_at": list(self.throttled_at),
-            "faults": self.faults,
-            "statuses": {str(status): n for status, n in self.statuses.items()},
-            "in_flight": self.in_flight,
-            "max_in_flight": self.max_in_flight,
-        }
-
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ServerStats:
-        return cls(
-            requests={str(k): int(v) for k, v in data["requests"].items()},
-            throttled=int(data["throttled"]),
-            throttled_at=tuple(float(t) for t in data["throttled_at"]),
-            faults=int(data["faults"]),
-            statuses={int(k): int(v) for k, v in data["statuses"].items()},
-            in_flight=int(data["in_flight"]),
-            max_in_flight=int(data["max_in_flight"]),
-        )
+        """The stats `dataclasses.asdict` gave, back from JSON (which made status keys strings)."""
+        statuses = {int(status): n for status, n in data["statuses"].items()}
+        return cls(**{**data, "statuses": statuses, "throttled_at": tuple(data["throttled_at"])})
 
 
 #: Throttle times a server keeps between resets (a bound on memory in long runs).
