@@ -12,23 +12,27 @@ host's.
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 import threading
-from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from moto.core.base_backend import BackendDict, BaseBackend
 
-from ._faults import PageFault, page_token
+from ._faults import PageFault
 from ._model import knowledge_base_arn, new_id, split_knowledge_base_ref
 from ._records import (
     COMPLETE,
     DELETE_IN_PROGRESS,
     DELETED,
     FAILED,
+    SSE_HEADER,
+    SSE_VALUE,
     START_IN_PROGRESS,
     STATUS_CYCLE,
+    UPLOAD_PREFIX,
     ConflictException,
     Files,
     ImportJob,
@@ -42,7 +46,6 @@ from ._records import (
     ValidationException,
     as_datetime,
     epoch,
-    new_upload,
 )
 from ._rows import failed_record_report
 from ._state import JobCompletion
@@ -124,26 +127,7 @@ class QConnectBackend(BaseBackend):
         with self.lock:
             kbs = list(self.knowledge_bases.values())
             seqs = [kb.seq for kb in kbs]
-            return self._page(kbs, seqs, "knowledge-bases", max_results, next_token, fault)
-
-    def _page(
-        self,
-        records: list[Any],
-        seqs: list[int],
-        scope: str,
-        max_results: int,
-        next_token: str | None,
-        fault: PageFault | None,
-    ) -> tuple[list[Any], str | None]:
-        """The page of `records` (numbered `seqs`) after `next_token`, and the next token."""
-        after = self._tokens.decode(next_token, scope)
-        if fault == "empty_page":
-            return [], self._tokens.encode(scope, after)
-        start = bisect_right(seqs, after)
-        page = records[start : start + max_results]
-        more = start + max_results < len(records)
-        token = self._tokens.encode(scope, page[-1].seq) if more else None
-        return page, page_token(fault, next_token, token)
+            return self._tokens.page(kbs, seqs, "knowledge-bases", max_results, next_token, fault)
 
     # -- import jobs ----------------------------------------------------------------------
 
@@ -312,21 +296,31 @@ class QConnectBackend(BaseBackend):
         *,
         now: float,
     ) -> Upload:
-        """A new upload; `now`: the server's clock (its urlExpiry, checked by the PUT)."""
+        """A new upload and its presigned PUT URL, expiring on the server's clock."""
+        key, signature = secrets.token_urlsafe(12), secrets.token_hex(32)
+        headers = {"Content-Type": content_type, SSE_HEADER: SSE_VALUE}
+        query = urlencode(
+            {
+                "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+                "X-Amz-Expires": str(ttl_minutes * 60),
+                "X-Amz-SignedHeaders": ";".join(sorted(["host", *(h.lower() for h in headers)])),
+                "X-Amz-Signature": signature,
+            }
+        )
+        path = f"{UPLOAD_PREFIX}{quote(self.account_id)}/{quote(self.region_name)}/{key}"
+        upload = Upload(
+            upload_id=f"{kb.knowledge_base_id}/{new_id()}",
+            knowledge_base_id=kb.knowledge_base_id,
+            key=key,
+            signature=signature,
+            url=f"{base_url}{path}?{query}",
+            headers=headers,
+            expires_at=now + ttl_minutes * 60,
+        )
         with self.lock:
-            upload = new_upload(
-                base_url,
-                self.account_id,
-                self.region_name,
-                upload_id=f"{kb.knowledge_base_id}/{new_id()}",
-                knowledge_base_id=kb.knowledge_base_id,
-                content_type=content_type,
-                ttl_seconds=ttl_minutes * 60.0,
-                now=now,
-            )
             self.uploads[upload.upload_id] = upload
             self.uploads_by_key[upload.key] = upload
-            return upload
+        return upload
 
     def store_upload(self, upload: Upload, body: bytes) -> None:
         with self.lock:
@@ -413,7 +407,7 @@ class QConnectBackend(BaseBackend):
         services do when a page happens to be empty; a client must follow it.
         """
         with self.lock:
-            page, token = self._page(
+            page, token = self._tokens.page(
                 kb.jobs, kb.job_seqs, kb.knowledge_base_id, max_results, next_token, fault
             )
             for job in page:

@@ -4,8 +4,8 @@ Faults are rules matched in the order they were added. Per request, at most one 
 the rate limit first (a token bucket per account and Region), then errors (throttles and
 failures, scheduled then random), then malformed bodies, then page faults. Latency is added on
 top of whatever answers. A fault's behaviour lives here whole: `FaultInjector.decide` hands the
-service either a ready reply (an error, a bad body) or a page fault, which `page_token` applies
-to the listing's token; presigned PUTs (operation `PUT_OPERATION`) get theirs from
+service either a ready reply (an error, a bad body) or a page fault, which the listing applies
+to its page (`PageTokens.page`); presigned PUTs (operation `PUT_OPERATION`) get theirs from
 `decide_upload`. Its one declaration, the control method that adds it, is in `_faultcontrols`.
 """
 
@@ -46,15 +46,6 @@ DEFAULT_RANDOM_ERRORS: tuple[tuple[str, int], ...] = (
 )
 
 
-def page_token(fault: PageFault | None, request_token: str | None, token: str | None) -> str | None:
-    """The nextToken a listing sends under a page fault (`empty_page` is the backend's)."""
-    if fault == "repeat_token" and request_token is not None:
-        return request_token
-    if fault == "empty_last_token" and token is None:
-        return ""
-    return token
-
-
 # -- rules ----------------------------------------------------------------------------------------
 
 
@@ -66,7 +57,7 @@ class Decision:
     #: the reply to send instead of the operation's (an error or a malformed body)
     reply: Reply | None = None
     throttled: bool = False
-    #: a fault the listing applies to its page (see `page_token`)
+    #: a fault the listing applies to its page (see `PageTokens.page`)
     page_fault: PageFault | None = None
 
 

@@ -14,7 +14,7 @@ import hmac
 import json
 import secrets
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +22,7 @@ from urllib.parse import quote, urlencode
 
 from moto.core.exceptions import ServiceException
 
+from ._faults import PageFault
 from ._state import JobCompletion
 
 
@@ -88,6 +89,32 @@ class PageTokens:
         if token_scope != scope:
             raise ValidationException("The nextToken was issued for another listing")
         return int(after)
+
+    def page(
+        self,
+        records: Sequence[Any],
+        seqs: list[int],
+        scope: str,
+        max_results: int,
+        token: str | None,
+        fault: PageFault | None,
+    ) -> tuple[list[Any], str | None]:
+        """The page of `records` (numbered `seqs`) after `token`, and the next page's token.
+
+        A page fault bends the token: the request's again (`repeat_token`), "" instead of none
+        (`empty_last_token`), or no records and a fresh token to the same spot (`empty_page`).
+        """
+        after = self.decode(token, scope)
+        if fault == "empty_page":
+            return [], self.encode(scope, after)
+        start = bisect_right(seqs, after)
+        page = list(records[start : start + max_results])
+        more = start + max_results < len(records)
+        if fault == "repeat_token" and token is not None:
+            return page, token
+        if more:
+            return page, self.encode(scope, page[-1].seq)
+        return page, "" if fault == "empty_last_token" else None
 
 
 # -- records and their wire forms -----------------------------------------------------------------
@@ -292,40 +319,6 @@ class Upload:
     headers: dict[str, str]
     expires_at: float
     body: bytes | None = None
-
-
-def new_upload(
-    base_url: str,
-    account_id: str,
-    region: str,
-    *,
-    upload_id: str,
-    knowledge_base_id: str,
-    content_type: str,
-    ttl_seconds: float,
-    now: float,
-) -> Upload:
-    """A fresh upload and its presigned URL."""
-    key, signature = secrets.token_urlsafe(12), secrets.token_hex(32)
-    headers = {"Content-Type": content_type, SSE_HEADER: SSE_VALUE}
-    query = urlencode(
-        {
-            "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
-            "X-Amz-Expires": str(int(ttl_seconds)),
-            "X-Amz-SignedHeaders": ";".join(sorted(["host", *(h.lower() for h in headers)])),
-            "X-Amz-Signature": signature,
-        }
-    )
-    path = f"{UPLOAD_PREFIX}{quote(account_id)}/{quote(region)}/{key}"
-    return Upload(
-        upload_id=upload_id,
-        knowledge_base_id=knowledge_base_id,
-        key=key,
-        signature=signature,
-        url=f"{base_url}{path}?{query}",
-        headers=headers,
-        expires_at=now + ttl_seconds,
-    )
 
 
 class Files:

@@ -20,10 +20,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote
 
+from botocore import xform_name
+
 from ._faults import PUT_OPERATION
-from ._model import match, rules
+from ._model import match, model, rules
 from ._moto import (
     ENVIRON_KEY,
+    QConnectResponse,
     RequestContext,
     _input_shape,
     account_of,
@@ -46,20 +49,6 @@ from ._state import CONTROL_PREFIX, ServerState
 
 #: Set in the environ: the HTTP server closes the connection without sending the reply.
 DROP_CONNECTION = "qconnect_async.testing.drop_connection"
-
-# -- the WSGI layer in front of moto --------------------------------------------------------------
-IMPLEMENTED = frozenset(
-    {
-        "CreateKnowledgeBase",
-        "DeleteImportJob",
-        "GetImportJob",
-        "GetKnowledgeBase",
-        "ListImportJobs",
-        "ListKnowledgeBases",
-        "StartContentUpload",
-        "StartImportJob",
-    }
-)
 
 _log = logging.getLogger("qconnect_async.testing")
 
@@ -128,6 +117,10 @@ class QConnectWSGI:
         # made 32 threads walk botocore's data directory together (5-9 s for a first page).
         rules()
         _input_shape()  # also fills moto's get_service_model("qconnect") cache
+        #: the operations moto's handler answers (a method each); any other is a 501
+        self._implemented = {
+            op for op in model().operation_names if xform_name(op) in vars(QConnectResponse)
+        }
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = str(environ.get("PATH_INFO", ""))
@@ -174,7 +167,7 @@ class QConnectWSGI:
             )
             if decision.latency:
                 time.sleep(decision.latency)
-            if operation not in IMPLEMENTED:
+            if operation not in self._implemented:
                 message = f"QConnectServer does not implement {operation}"
                 reply = error_reply(ErrorReply(501, "NotImplementedException", message))
             elif decision.reply is not None:
