@@ -41,16 +41,19 @@ class UsageError(Exception):
     """Bad command-line arguments or values: one line on stderr, exit status 252."""
 
 
-class ConfigError(Exception):
-    """The AWS configuration is unusable (exit status 253)."""
-
-
 class CommandError(Exception):
     """A command's own failure, worded for the user: ``str()`` on stderr, exit ``status``."""
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class ConfigError(CommandError):
+    """The AWS configuration is unusable (exit status 253)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, Exit.CONFIGURATION)
 
 
 @dataclass
@@ -73,10 +76,10 @@ class Command:
     help: str
     #: adds the command's own arguments to its parser
     add_arguments: Callable[[argparse.ArgumentParser], None]
-    #: checks the arguments before any request (raises UsageError)
-    check: Callable[[argparse.Namespace], None]
     #: runs the command; an error it raises is reported by ``_main``
     run: Callable[[argparse.Namespace, Invocation], Coroutine[Any, Any, None]]
+    #: checks the arguments before any request (raises UsageError)
+    check: Callable[[argparse.Namespace], None] = lambda args: None
     epilog: str = ""
 
 
@@ -137,7 +140,7 @@ def add_paging(parser: argparse.ArgumentParser, items: str) -> None:
     """The AWS CLI's pagination options, for a listing of ``items``."""
     add, most = parser.add_argument, _inputs.MAX_PAGE_SIZE
     add("--max-items", type=positive_int, metavar="N", help=f"print N {items}, then a NextToken")
-    add("--starting-token", metavar="TOKEN", help="resume from a NextToken printed before")
+    add("--starting-token", type=decode_token, metavar="TOKEN", help="resume from a NextToken")
     add("--page-size", type=_page_size, metavar="N", help=f"per request, 1-{most} (default {most})")
 
 
@@ -153,8 +156,9 @@ def encode_token(token: str | None, skip: int = 0) -> str:
 
 
 def decode_token(text: str) -> tuple[str | None, int]:
-    """The service token and the items to skip of a ``--starting-token``: botocore's format,
-    or else the service's own token (a library page's ``next_token``), which it then judges."""
+    """The service token and the items to skip of a ``--starting-token`` (an argparse type):
+    botocore's format, or else the service's own token (a library page's ``next_token``),
+    which it then judges; a bad one is a UsageError."""
     try:
         data = json.loads(base64.b64decode(text, validate=True))
     except (binascii.Error, ValueError):

@@ -23,7 +23,6 @@ from ._base import (
     UsageError,
     add_paging,
     checked_input,
-    decode_token,
     encode_token,
     knowledge_base,
     positive_int,
@@ -105,7 +104,6 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError(f"{', '.join(paging)}: give exactly one knowledge base")
     if args.no_paginate and args.max_items is not None:
         raise UsageError("--max-items and --no-paginate do not go together")
-    args.start = (None, 0) if args.starting_token is None else decode_token(args.starting_token)
 
 
 async def _run(args: argparse.Namespace, inv: Invocation) -> None:
@@ -120,7 +118,8 @@ async def _run(args: argparse.Namespace, inv: Invocation) -> None:
 
 async def _list_one(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> None:
     """One KB, a page at a time, with the AWS CLI's pagination and resume tokens."""
-    kb, (token, skip), raw, left = args.kb_ids[0], args.start, args.no_paginate, args.max_items
+    kb, raw, left = args.kb_ids[0], args.no_paginate, args.max_items
+    token, skip = args.starting_token or (None, 0)
     inv.progress.start(1)
     with checked_input():
         pager = client.list_import_jobs(kb, page_size=args.page_size, starting_token=token)

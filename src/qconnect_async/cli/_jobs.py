@@ -95,7 +95,7 @@ def _start_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    """The KB and the job (or file), from positionals and options; the KB's syntax."""
+    """The KB and the job (or file), from positionals and options; their syntax."""
     wanted = [("--knowledge-base-id", args.kb_option), (args.second_name, args.second_option)]
     given = list(args.arguments)
     values: list[str] = []
@@ -111,11 +111,8 @@ def _check(args: argparse.Namespace) -> None:
     # The KB is passed on as given (an ARN's Region is checked once the client is open).
     args.kb, args.second = values
     knowledge_base(args.kb)
-
-
-def _check_job(args: argparse.Namespace) -> None:
-    _check(args)
-    import_job_id(args.second)
+    if args.second_name == "--import-job-id":
+        import_job_id(args.second)
 
 
 def _check_start(args: argparse.Namespace) -> None:
@@ -144,13 +141,15 @@ def _print(inv: Invocation, job: ImportJob) -> None:
 def _printing(
     action: Action,
 ) -> Callable[[argparse.Namespace, Invocation], Coroutine[Any, Any, None]]:
-    """A command's run: ``action`` on a client of one request at a time; its job printed."""
+    """A command's run: ``action`` on a client of one request at a time; its job printed.
+    The client's refusal of an input before any request is a bad command line."""
 
     async def run(args: argparse.Namespace, inv: Invocation) -> None:
         from qconnect_async import QConnectClient
 
         async with QConnectClient(max_concurrency=1, **inv.client_options) as client:
-            job = await action(client, args, inv)
+            with checked_input():
+                job = await action(client, args, inv)
             inv.progress.clear()
             if job is not None:
                 _print(inv, job)
@@ -160,30 +159,19 @@ def _printing(
 
 async def _start(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> ImportJob:
     inv.progress.note(f"uploading {os.path.basename(args.second)} ({_size(args.size)})...")
-    with checked_input():
-        job = await client.start_import_job(
-            args.kb,
-            args.second,
-            import_job_type=args.import_job_type,
-            content_type=args.content_type,
-            metadata=dict(args.metadata) if args.metadata else None,
-            client_token=args.client_token,
-        )
+    job = await client.start_import_job(
+        args.kb,
+        args.second,
+        import_job_type=args.import_job_type,
+        content_type=args.content_type,
+        metadata=dict(args.metadata) if args.metadata else None,
+        client_token=args.client_token,
+    )
     inv.log.debug("started import job %s (upload %s)", job.import_job_id, job.upload_id)
     if not args.wait:
         return job
     inv.progress.note(f"started import job {job.import_job_id}")
     return await _wait(client, args, inv, job.import_job_id, str(job.status))
-
-
-async def _get(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> ImportJob:
-    with checked_input():
-        return await client.get_import_job(args.kb, args.second)
-
-
-async def _delete(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> None:
-    with checked_input():
-        await client.delete_import_job(args.kb, args.second)
 
 
 async def _wait(
@@ -204,8 +192,7 @@ async def _wait(
 
     ticker = asyncio.create_task(tick()) if inv.progress.enabled else None
     try:
-        with checked_input():
-            return await client.wait_for_import_job(args.kb, job_id, timeout=args.timeout)
+        return await client.wait_for_import_job(args.kb, job_id, timeout=args.timeout)
     except ImportJobFailedError as exc:
         inv.progress.clear()
         if exc.job is not None:
@@ -261,8 +248,8 @@ GET_IMPORT_JOB = Command(
     name="get-import-job",
     help="an import job, with its presigned URLs (url, failedRecordReport)",
     add_arguments=_job_arguments,
-    check=_check_job,
-    run=_printing(_get),
+    check=_check,
+    run=_printing(lambda client, args, inv: client.get_import_job(args.kb, args.second)),
     epilog="""\
 examples:
   qconnect-async get-import-job --knowledge-base-id KB_ID --import-job-id JOB_ID
@@ -272,7 +259,7 @@ WAIT_IMPORT_JOB = Command(
     name="wait-import-job",
     help="wait until an import job ends; print it (FAILED: exit 254)",
     add_arguments=lambda parser: _job_arguments(parser, wait=True),
-    check=_check_job,
+    check=_check,
     run=_printing(lambda client, args, inv: _wait(client, args, inv, args.second, "")),
     epilog="""\
 examples:
@@ -282,6 +269,6 @@ DELETE_IMPORT_JOB = Command(
     name="delete-import-job",
     help="delete an import job (one still running is a ConflictException)",
     add_arguments=_job_arguments,
-    check=_check_job,
-    run=_printing(_delete),
+    check=_check,
+    run=_printing(lambda client, args, inv: client.delete_import_job(args.kb, args.second)),
 )

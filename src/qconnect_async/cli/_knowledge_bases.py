@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._base import Command, Invocation, add_paging, checked_input, decode_token, encode_token
+from ._base import Command, Invocation, add_paging, checked_input, encode_token
 from ._output import ListingSpec, ListingWriter, wire
 
 KNOWLEDGE_BASES = ListingSpec(
@@ -42,14 +42,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     add_paging(parser, "knowledge bases")
 
 
-def _check(args: argparse.Namespace) -> None:
-    args.start = (None, 0) if args.starting_token is None else decode_token(args.starting_token)
-
-
 async def _run(args: argparse.Namespace, inv: Invocation) -> None:
     from qconnect_async import QConnectClient
 
-    token, skip = args.start
+    token, skip = args.starting_token or (None, 0)
     async with QConnectClient(**inv.client_options) as client:
         with checked_input():
             listing = client.list_knowledge_bases(page_size=args.page_size, starting_token=token)
@@ -73,7 +69,6 @@ LIST_KNOWLEDGE_BASES = Command(
     name="list-knowledge-bases",
     help="list the knowledge bases of the account (in the Region)",
     add_arguments=_add_arguments,
-    check=_check,
     run=_run,
     epilog="""\
 examples:

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from qconnect_async import DeadlineExceededError, QConnectError, TransportError, ValidationError
 
 from . import _import_jobs, _jobs, _knowledge_bases
-from ._base import PROG, Command, CommandError, ConfigError, Exit, Invocation, UsageError, seconds
+from ._base import PROG, Command, CommandError, Exit, Invocation, UsageError, seconds
 from ._output import FORMATS
 from ._progress import Progress
 from ._settings import client_options, demo_service, output_format
@@ -189,8 +189,6 @@ def _log_to_stderr() -> None:
 
 def _describe(exc: Exception) -> tuple[int, str]:
     """The exit status of an error, and its wording (as the AWS CLI words it)."""
-    if isinstance(exc, ConfigError):
-        return Exit.CONFIGURATION, str(exc)
     if isinstance(exc, UsageError):  # found while running (the client's checks of its input)
         return Exit.USAGE, f"{PROG}: error: {exc} (see {PROG} --help)"
     if isinstance(exc, CommandError):

@@ -74,12 +74,10 @@ def wire(model: BaseModel, shape_name: str, **extra: Any) -> Row:
 # -- the text format (the AWS CLI's) -----------------------------------------------------------
 
 
-def format_text(value: Any, stream: TextIO, identifier: str | None = None) -> None:
+def format_text(
+    value: Any, stream: TextIO, identifier: str | None = None, keys: list[str] | None = None
+) -> None:
     """The AWS CLI's ``--output text``: tab-separated scalars, rows named by their key."""
-    _text(value, stream, identifier, None)
-
-
-def _text(value: Any, stream: TextIO, identifier: str | None, keys: list[str] | None) -> None:
     if isinstance(value, dict):
         if keys is None:
             keys = sorted(k for k, v in value.items() if _is(v))
@@ -88,7 +86,7 @@ def _text(value: Any, stream: TextIO, identifier: str | None, keys: list[str] | 
             stream.write("\t".join([identifier.upper(), *scalars] if identifier else scalars))
             stream.write("\n")
         for key, nested in sorted((k, v) for k, v in value.items() if k not in keys and not _is(v)):
-            _text(nested, stream, key, None)
+            format_text(nested, stream, key)
     elif isinstance(value, list):
         _text_list(value, stream, identifier)
     else:
@@ -100,7 +98,7 @@ def _text_list(items: list[Any], stream: TextIO, identifier: str | None) -> None
         # One column per scalar key of any element, so that rows line up.
         keys = sorted({k for i in items if isinstance(i, dict) for k, v in i.items() if _is(v)})
         for item in items:
-            _text(item, stream, identifier, keys)
+            format_text(item, stream, identifier, keys)
         return
     scalars = [_scalar(item) for item in items if not isinstance(item, list)]
     if scalars and identifier is not None:
@@ -109,7 +107,7 @@ def _text_list(items: list[Any], stream: TextIO, identifier: str | None) -> None
         stream.write("\t".join(scalars) + "\n")
     for item in items:
         if isinstance(item, list):
-            _text(item, stream, identifier, None)
+            format_text(item, stream, identifier)
 
 
 def _is(value: Any) -> bool:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from qconnect_async import RetryDetails
+
+#: A retry that waits longer than this (seconds) is announced on stderr.
+_NOTICE_AFTER = 1.0
 
 
 def count(n: int, noun: str) -> str:
@@ -44,6 +50,16 @@ class Progress:
         """A knowledge base's listing ended (the library's ``on_listing_done`` callback)."""
         self._done += 1
         self._draw(force=True)
+
+    def retry_notice(self, details: RetryDetails) -> None:
+        """A retry hook: a line per retry that waits long enough to be noticed, so that a slow
+        command says why (short waits stay silent; --debug logs every retry). Always drawn."""
+        if details.wait <= _NOTICE_AFTER:
+            return
+        self.clear()  # the line comes back at the next redraw
+        wait, code = round(details.wait, 1), details.cause.code
+        self._stream.write(f"retrying {details.operation} in {wait:g}s ({code})\n")
+        self._stream.flush()
 
     def clear(self) -> None:
         """Erase the line (it comes back at the next redraw)."""

@@ -6,18 +6,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from qconnect_async import RetryDetails, RetryPolicy
+from qconnect_async import RetryPolicy
 
 from ._base import ConfigError
 from ._output import FORMATS
 from ._progress import Progress
-
-#: A retry that waits longer than this (seconds) is announced on stderr.
-_NOTICE_AFTER = 1.0
 
 
 def _config_variable(args: argparse.Namespace, name: str) -> Any:
@@ -68,30 +65,12 @@ def client_options(args: argparse.Namespace, progress: Progress) -> dict[str, An
 def _retry_policy(args: argparse.Namespace, progress: Progress) -> RetryPolicy:
     """The library's default policy with a notice of long retries on stderr, and the attempts
     per request from ``AWS_MAX_ATTEMPTS`` or the profile's ``max_attempts`` (as ``aws``)."""
-    notice = _retry_notice(progress)
     attempts = None if args.demo else _config_variable(args, "max_attempts")
     if attempts is None:
-        return RetryPolicy(on_retry=notice)
+        return RetryPolicy(on_retry=progress.retry_notice)
     if not isinstance(attempts, int) or attempts < 1:
         raise ConfigError(f"max_attempts must be at least 1, not {attempts!r}")
-    return RetryPolicy(max_attempts=attempts, on_retry=notice)
-
-
-def _retry_notice(progress: Progress) -> Callable[[RetryDetails], None]:
-    """A retry hook: one stderr line per retry that waits long enough to be noticed, so that
-    a slow command says why (short waits stay silent; --debug logs every retry)."""
-
-    def notice(details: RetryDetails) -> None:
-        if details.wait <= _NOTICE_AFTER:
-            return
-        progress.clear()  # the line comes back at the next redraw
-        print(
-            f"retrying {details.operation} in {round(details.wait, 1):g}s ({details.cause.code})",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    return notice
+    return RetryPolicy(max_attempts=attempts, on_retry=progress.retry_notice)
 
 
 @contextmanager
