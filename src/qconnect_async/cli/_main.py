@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from typing import Any, NoReturn
 
-from qconnect_async import DeadlineExceededError, QConnectError, TransportError, ValidationError
+from qconnect_async import (
+    CredentialsError,
+    DeadlineExceededError,
+    QConnectError,
+    TransportError,
+    ValidationError,
+)
 
 from . import _import_jobs, _jobs, _knowledge_bases
 from ._base import PROG, Command, CommandError, Exit, Invocation, UsageError, seconds
@@ -31,20 +37,6 @@ COMMANDS: tuple[Command, ...] = (
     _knowledge_bases.LIST_KNOWLEDGE_BASES,
 )
 
-#: The codes of errors in the user's AWS setup, not in the request or the service.
-_CONFIG_CODES = frozenset(
-    {
-        "NoRegion",
-        "NoCredentialsError",
-        "PartialCredentialsError",
-        "ProfileNotFound",
-        "ConfigNotFound",
-        "ConfigParseError",
-        "InvalidConfigError",
-        "CredentialRetrievalError",
-        "UnknownCredentialError",
-    }
-)
 _MESSAGES = {
     "NoRegion": "You must specify a region. You can also configure your region by setting "
     "AWS_DEFAULT_REGION or passing --region.",
@@ -197,7 +189,9 @@ def _describe(exc: Exception) -> tuple[int, str]:
         return Exit.OTHER, f"Timed out: {exc.message}"
     if not isinstance(exc, QConnectError):
         return Exit.OTHER, f"{type(exc).__name__}: {exc}"
-    if exc.code in _CONFIG_CODES or (isinstance(exc, ValidationError) and exc.operation is None):
+    # The user's AWS setup, not the request or the service: botocore found it unusable.
+    local = isinstance(exc, CredentialsError) and exc.http_status is None
+    if local or (isinstance(exc, ValidationError) and exc.operation is None):
         return Exit.CONFIGURATION, _MESSAGES.get(exc.code, exc.message)
     if isinstance(exc, TransportError):
         return Exit.OTHER, _one_line(exc.message, exc.http_status)
