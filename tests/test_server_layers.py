@@ -18,27 +18,24 @@ PACKAGE = Path(qconnect_async.testing.__file__).parent
 LAYERS = [
     "_model",  # botocore's model: IDs and ARNs, router, validation
     "_replies",  # replies and the one WSGI runner
-    "_stats",  # counters
     "_rows",  # quick-response rows
     "_faults",  # fault rules and rate limits
-    "_state",  # settings, the one clock
+    "_state",  # settings, counters, the one clock
     "_records",  # errors, tokens, jobs, uploads, files
     "_backend",  # data and job lifecycle (moto's BaseBackend)
     "_moto",  # registration and moto's handler
     "_s3",  # presigned URLs
     "_wsgi",  # the WSGI app
-    "_http",  # the HTTP server
     "_declare",  # the control machinery
     "_faultcontrols",  # fault controls
-    "_control",  # data, settings, stats controls
-    "_remote",  # RemoteQConnectServer
-    "_server",  # QConnectServer
+    "_control",  # data, settings, stats controls; LocalControls, RemoteQConnectServer
+    "_server",  # the keep-alive HTTP server; QConnectServer
     "_demo",  # the data of `qconnect-async --demo` (the public face only)
     "__main__",
     "__init__",
 ]
 #: What a process that only drives a server over HTTP imports: no moto in any of them.
-WITHOUT_MOTO = ["_remote", "_control", "_faultcontrols", "_declare", "_state", "_faults"]
+WITHOUT_MOTO = ["_control", "_faultcontrols", "_declare", "_state", "_faults"]
 
 
 def relative_imports(module: str) -> set[str]:

@@ -32,12 +32,11 @@ from typing import TYPE_CHECKING, Any
 from .._retry import set_testing
 
 if TYPE_CHECKING:
-    from ._control import ServerControls
+    from ._control import RemoteQConnectServer, ServerControls
     from ._demo import seed_demo
-    from ._remote import RemoteQConnectServer
     from ._replies import MalformedKind
     from ._server import QConnectServer
-    from ._stats import ServerStats
+    from ._state import ServerStats
 
 __all__ = [
     "MalformedKind",
@@ -52,9 +51,9 @@ __all__ = [
 _HOMES = {
     "MalformedKind": "._replies",
     "QConnectServer": "._server",
-    "RemoteQConnectServer": "._remote",
+    "RemoteQConnectServer": "._control",
     "ServerControls": "._control",
-    "ServerStats": "._stats",
+    "ServerStats": "._state",
     "seed_demo": "._demo",
 }
 

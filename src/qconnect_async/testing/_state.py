@@ -1,4 +1,5 @@
-"""What one server owns besides moto's shared data: settings, faults, counters, and its clock.
+"""What one server owns besides moto's shared data: settings, faults, counters (`ServerStats`,
+kept by `StatsRecorder`), and its clock.
 
 The one clock of the fake is `ServerState.now()`: the host's time moved by the server's clock
 offset (`set_clock_offset`). Job times, presigned URL expiries, the signing-time check and the
@@ -7,11 +8,97 @@ Date header all read it.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._faults import FaultInjector
-from ._stats import StatsRecorder
+
+
+@dataclass(frozen=True)
+class ServerStats:
+    """A snapshot of a server's counters since it started or since its last reset.
+
+    `requests` counts every request to each operation (faulted ones too); `throttled` the ones
+    answered with a throttle (rate limit, scheduled or random); `faults` every injected fault,
+    throttles included; `statuses` responses by HTTP status; `max_in_flight` the most requests
+    the server held at once; `throttled_at` when each throttle was answered, in seconds since
+    the start or the last reset (the first `THROTTLE_TIMES` of them), to tell a cold start's
+    throttles from later ones.
+    """
+
+    requests: Mapping[str, int] = field(default_factory=dict)
+    throttled: int = 0
+    throttled_at: tuple[float, ...] = ()
+    faults: int = 0
+    statuses: Mapping[int, int] = field(default_factory=dict)
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ServerStats:
+        """The stats `dataclasses.asdict` gave, back from JSON (which made status keys strings)."""
+        statuses = {int(status): n for status, n in data["statuses"].items()}
+        return cls(**{**data, "statuses": statuses, "throttled_at": tuple(data["throttled_at"])})
+
+
+#: Throttle times a server keeps between resets (a bound on memory in long runs).
+THROTTLE_TIMES = 10_000
+
+
+class StatsRecorder:
+    """Counters updated by the server's request threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero the counters; requests still in flight stay counted as in flight."""
+        with self._lock:
+            self._requests: Counter[str] = Counter()
+            self._statuses: Counter[int] = Counter()
+            self._throttled = 0
+            self._throttled_at: list[float] = []
+            self._since = time.monotonic()
+            self._faults = 0
+            self._max_in_flight = self._in_flight
+
+    def begin(self, operation: str) -> None:
+        with self._lock:
+            self._requests[operation] += 1
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+
+    def end(self, status: int, *, fault: bool, throttled: bool) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self._statuses[status] += 1
+            self._faults += fault
+            self._throttled += throttled
+            if throttled and len(self._throttled_at) < THROTTLE_TIMES:
+                self._throttled_at.append(time.monotonic() - self._since)
+
+    def snapshot(self) -> ServerStats:
+        with self._lock:
+            return ServerStats(
+                requests=dict(self._requests),
+                throttled=self._throttled,
+                throttled_at=tuple(self._throttled_at),
+                faults=self._faults,
+                statuses=dict(self._statuses),
+                in_flight=self._in_flight,
+                max_in_flight=self._max_in_flight,
+            )
+
 
 #: Where the server answers control calls: `POST <endpoint>/moto-api/qconnect/<name>`.
 CONTROL_PREFIX = "/moto-api/qconnect/"
