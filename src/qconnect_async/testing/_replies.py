@@ -76,27 +76,21 @@ def json_reply(status: int, payload: Any) -> Reply:
 
 
 def error_reply(error: ErrorReply) -> Reply:
-    """A rest-json error: the code in x-amzn-ErrorType and in the body's `__type`."""
+    """A rest-json error: the code in x-amzn-ErrorType and in the body's `__type`; or (`html`)
+    a proxy's error page, with no AWS error code anywhere."""
+    retry: Headers = []
+    if error.retry_after is not None:
+        retry.append(("Retry-After", f"{error.retry_after:g}"))
     if error.html:
-        return _html_error(error)
+        title = escape(status_line(error.status))
+        body = (
+            f"<html><head><title>{title}</title></head>"
+            f"<body><h1>{title}</h1><p>{escape(error.message)}</p></body></html>"
+        ).encode()
+        headers = [("Content-Type", "text/html"), ("Content-Length", str(len(body))), *retry]
+        return error.status, headers, body
     body = json.dumps({"__type": error.code, "message": error.message}).encode()
-    extra: Headers = [("x-amzn-ErrorType", error.code)]
-    if error.retry_after is not None:
-        extra.append(("Retry-After", f"{error.retry_after:g}"))
-    return error.status, response_headers(body, extra), body
-
-
-def _html_error(error: ErrorReply) -> Reply:
-    """A proxy's error page: HTML, no AWS error code anywhere (`error.code` is not sent)."""
-    title = escape(status_line(error.status))
-    body = (
-        f"<html><head><title>{title}</title></head>"
-        f"<body><h1>{title}</h1><p>{escape(error.message)}</p></body></html>"
-    ).encode()
-    headers = [("Content-Type", "text/html"), ("Content-Length", str(len(body)))]
-    if error.retry_after is not None:
-        headers.append(("Retry-After", f"{error.retry_after:g}"))
-    return error.status, headers, body
+    return error.status, response_headers(body, [("x-amzn-ErrorType", error.code), *retry]), body
 
 
 def malformed_reply(kind: MalformedKind) -> Reply:

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from werkzeug.datastructures import EnvironHeaders
+
 from ._backend import backend_for
 from ._faults import FaultInjector
 from ._records import FILES_PREFIX, UPLOAD_PREFIX
@@ -47,19 +49,6 @@ def _signature(environ: Mapping[str, Any]) -> str:
     return (query.get("X-Amz-Signature") or [""])[0]
 
 
-def _headers(environ: Mapping[str, Any]) -> dict[str, str]:
-    """The request's headers, lower-case names (WSGI keeps two of them apart)."""
-    headers = {
-        key[5:].replace("_", "-").lower(): str(value)
-        for key, value in environ.items()
-        if key.startswith("HTTP_")
-    }
-    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-        if environ.get(key):
-            headers[key.replace("_", "-").lower()] = str(environ[key])
-    return headers
-
-
 def put_upload(environ: dict[str, Any], path: str, faults: FaultInjector, *, now: float) -> Reply:
     """A PUT to an upload URL; `now`: the server's clock, which the URL's expiry is on."""
     target = _target(path, UPLOAD_PREFIX)
@@ -80,7 +69,7 @@ def put_upload(environ: dict[str, Any], path: str, faults: FaultInjector, *, now
         return fault
     if now >= upload.expires_at:
         return s3_error(403, "AccessDenied", "Request has expired")
-    headers = _headers(environ)
+    headers = EnvironHeaders(environ)  # names in any case
     named = {name.lower(): value for name, value in upload.headers.items()}
     for name, value in named.items():
         if headers.get(name) != value:
@@ -91,7 +80,8 @@ def put_upload(environ: dict[str, Any], path: str, faults: FaultInjector, *, now
                 "The request signature we calculated does not match the signature you "
                 f"provided: the signed header {name} is missing or differs.",
             )
-    unsigned = sorted(h for h in headers if h.startswith("x-amz-") and h not in named)
+    unsigned = sorted(h for h in map(str.lower, headers.keys()) if h.startswith("x-amz-"))
+    unsigned = [h for h in unsigned if h not in named]
     if unsigned:
         return s3_error(
             403,
