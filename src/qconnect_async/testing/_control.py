@@ -38,14 +38,12 @@ if TYPE_CHECKING:
     from ._records import KnowledgeBase
 
 
-def _encode_upload(body: bytes | None) -> dict[str, Any] | None:
-    if body is None:
-        return None
-    return {"size": len(body), "body_base64": base64.b64encode(body).decode()}
+def _encode_upload(body: bytes | None) -> str | None:
+    return None if body is None else base64.b64encode(body).decode()
 
 
-def _decode_upload(found: Any) -> bytes | None:
-    return None if found is None else base64.b64decode(found["body_base64"])
+def _decode_upload(text: str | None) -> bytes | None:
+    return None if text is None else base64.b64decode(text)
 
 
 class ServerControls(FaultControls):

@@ -34,7 +34,7 @@ from functools import cache
 from typing import Any
 
 import moto.settings
-from botocore.model import OperationModel, StructureShape
+from botocore.model import StructureShape
 from moto.core.exceptions import ServiceException
 from moto.core.request import Request
 from moto.core.responses import ActionResult, BaseResponse, EmptyResult
@@ -69,7 +69,6 @@ def register() -> None:
             patterns.append((SERVICE_NAME, URL_PATTERN))
 
 
-# -- the service's errors -------------------------------------------------------------------------
 # -- what a request carries to moto's handler -----------------------------------------------------
 #: Where the WSGI layer hands moto's handler the RequestContext of a request (a request that
 #: reaches moto some other way gets the defaults).
@@ -144,16 +143,13 @@ class QConnectResponse(BaseResponse):
             self._action = super()._get_action()
         return self._action
 
-    def _operation(self) -> OperationModel:
-        model: OperationModel = get_service_model("qconnect").operation_model(self._get_action())
-        return model
-
     def _input(self) -> dict[str, Any]:
         """The request's parameters, once they satisfy the model."""
         if self._parse_error is not None:
             raise ValidationException("1 validation error detected: the request is malformed")
         params: dict[str, Any] = dict(self.params)
-        _raise_invalid(self._operation().input_shape, params)
+        operation = get_service_model("qconnect").operation_model(self._get_action())
+        _raise_invalid(operation.input_shape, params)
         return params
 
     # -- knowledge bases ------------------------------------------------------------------
