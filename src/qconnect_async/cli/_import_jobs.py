@@ -91,15 +91,9 @@ def _check(args: argparse.Namespace) -> None:
     for kb in kbs:
         given.setdefault(knowledge_base(kb), kb)
     args.kb_ids = list(given.values())
-    paging = [
-        name
-        for name, used in (
-            ("--max-items", args.max_items is not None),
-            ("--starting-token", args.starting_token is not None),
-            ("--no-paginate", args.no_paginate),
-        )
-        if used
-    ]
+    # The options of one listing, each read under argparse's name for it.
+    options = ("--max-items", "--starting-token", "--no-paginate")
+    paging = [name for name in options if getattr(args, name[2:].replace("-", "_"))]
     if paging and len(given) != 1:
         raise UsageError(f"{', '.join(paging)}: give exactly one knowledge base")
     if args.no_paginate and args.max_items is not None:
