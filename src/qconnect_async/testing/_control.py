@@ -16,7 +16,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence, Set
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ._declare import (
@@ -243,7 +243,7 @@ class ServerControls(FaultControls):
     # -- stats and reset ----------------------------------------------------------------------
 
     @property
-    @control(name="stats", wire=Wire(asdict, ServerStats.from_json))
+    @control(name="stats", wire=Wire(ServerStats.to_json, ServerStats.from_json))
     def stats(self) -> ServerStats:
         """The server's counters now."""
         return self._state.recorder.snapshot()

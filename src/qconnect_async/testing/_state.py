@@ -12,7 +12,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ._faults import FaultInjector
@@ -42,9 +42,14 @@ class ServerStats:
     def total_requests(self) -> int:
         return sum(self.requests.values())
 
+    def to_json(self) -> dict[str, Any]:
+        """A JSON object (status keys become strings); `from_json` reads it back."""
+        statuses = {str(status): n for status, n in self.statuses.items()}
+        return {**asdict(self), "statuses": statuses, "throttled_at": list(self.throttled_at)}
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ServerStats:
-        """The stats `dataclasses.asdict` gave, back from JSON (which made status keys strings)."""
+        """The stats `to_json` gave."""
         statuses = {int(status): n for status, n in data["statuses"].items()}
         return cls(**{**data, "statuses": statuses, "throttled_at": tuple(data["throttled_at"])})
 
