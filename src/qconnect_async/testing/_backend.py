@@ -53,7 +53,6 @@ from ._state import JobCompletion
 #: The module moto imports as `moto.qconnect` (`_moto.register` points it at `_moto`).
 MODULE_ALIAS = "moto.qconnect"
 
-# -- the backend ----------------------------------------------------------------------------------
 #: The StartImportJob members a clientToken is bound to.
 _START_INPUTS = ("uploadId", "importJobType", "metadata", "externalSourceConfiguration")
 

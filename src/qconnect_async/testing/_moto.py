@@ -263,7 +263,7 @@ def list_import_jobs_body(
 
 
 # Read by moto through QConnectBackend._url_module, as it reads a service's urls.py.
-url_bases = [r"https?://wisdom\.(.+)\.amazonaws\.com"]
+url_bases = [URL_PATTERN.pattern]
 url_paths = {"{0}/.*$": QConnectResponse.dispatch}
 
 
@@ -287,7 +287,7 @@ def _input_shape() -> StructureShape | None:
     return shape
 
 
-def _moto_must_answer(environ: Mapping[str, Any], query: Mapping[str, list[str]]) -> bool:
+def _moto_must_answer(environ: Mapping[str, Any]) -> bool:
     return bool(
         getattr(recorder, "_user_enabled", True)
         or not math.isinf(moto.settings.INITIAL_NO_AUTH_ACTION_COUNT)
@@ -334,7 +334,7 @@ def fast_list_import_jobs(
     context: RequestContext,
 ) -> bytes | None:
     """The response body of a plain ListImportJobs request; None: let moto answer it."""
-    if _moto_must_answer(environ, query):
+    if _moto_must_answer(environ):
         return None
     params: dict[str, Any] = {"knowledgeBaseId": knowledge_base_id}
     for name in ("maxResults", "nextToken"):

@@ -38,7 +38,6 @@ class ErrorReply:
         return self.code == THROTTLING or self.status == 429
 
 
-# -- replies --------------------------------------------------------------------------------------
 Headers = list[tuple[str, str]]
 Reply = tuple[int, Headers, bytes]
 

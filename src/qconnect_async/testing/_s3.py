@@ -21,12 +21,6 @@ from ._faults import FaultInjector
 from ._records import FILES_PREFIX, UPLOAD_PREFIX
 from ._replies import Reply, s3_error
 
-# -- presigned URLs, answered as S3 answers them ----------------------------------------------
-# PUT to an upload URL stores the body when the URL is valid, unexpired and the request carries
-# exactly the headers StartContentUpload named; GET of a report URL returns a failed-record
-# report. Errors are S3's: 403 for a bad signature, an unsigned `x-amz-*` header or an expired
-# URL; a fault's reply (503 SlowDown, ...) comes from `FaultInjector.decide_upload`.
-
 #: S3's largest single PUT is 5 GB; the fake keeps uploads in memory, so it takes far less.
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 
