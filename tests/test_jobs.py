@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import tracemalloc
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -359,7 +360,9 @@ async def test_an_unknown_status_keeps_waiting_and_is_logged_once(
 ) -> None:
     """A status the SDK does not know is no error: the waiter polls on, and says so once."""
     caplog.set_level(logging.INFO, logger="qconnect_async")
-    job_id = qconnect_server.add_raw_import_job(kb, {"status": "VALIDATING_H12"})
+    # Logged once per process: a status no other test (or earlier run in this process) used.
+    status = f"VALIDATING_{uuid.uuid4().hex[:8].upper()}"
+    job_id = qconnect_server.add_raw_import_job(kb, {"status": status})
     waiter = asyncio.create_task(client.wait_for_import_job(kb, job_id))
     # The server's counter is the event waited for (it lives in another thread).
     while requests(qconnect_server, "GetImportJob") < 3 and not waiter.done():  # noqa: ASYNC110
@@ -368,7 +371,7 @@ async def test_an_unknown_status_keeps_waiting_and_is_logged_once(
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
-    said = [r for r in caplog.records if "VALIDATING_H12" in r.getMessage()]
+    said = [r for r in caplog.records if status in r.getMessage()]
     assert len(said) == 1
 
 
