@@ -375,14 +375,26 @@ async def test_an_unknown_status_keeps_waiting_and_is_logged_once(
     assert len(said) == 1
 
 
-async def test_a_deleted_job_ends_the_wait_as_failed(
-    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+@pytest.mark.parametrize(
+    "status",
+    [
+        ImportJobStatus.FAILED,
+        ImportJobStatus.DELETE_IN_PROGRESS,
+        ImportJobStatus.DELETE_FAILED,
+        ImportJobStatus.DELETED,
+    ],
+)
+async def test_a_job_that_can_no_longer_complete_ends_the_wait_as_failed(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer, status: ImportJobStatus
 ) -> None:
-    """DELETED can never become COMPLETE: ImportJobFailedError, with the job."""
-    job_id = qconnect_server.add_raw_import_job(kb, {"status": "DELETED"})
+    """FAILED and every deletion status can never become COMPLETE: ImportJobFailedError at the
+    first poll, with the job."""
+    job_id = qconnect_server.add_raw_import_job(kb, {"status": status.value})
     with pytest.raises(ImportJobFailedError) as info:
-        await client.wait_for_import_job(kb, job_id)
-    assert info.value.job.status == ImportJobStatus.DELETED
+        # The timeout only bounds a waiter that would poll on (it is no race: one poll ends it).
+        await client.wait_for_import_job(kb, job_id, timeout=5)
+    assert info.value.job.status == status
+    assert requests(qconnect_server, "GetImportJob") == 1
 
 
 class AskedLimiter:
