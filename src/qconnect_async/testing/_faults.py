@@ -241,11 +241,15 @@ class FaultInjector:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._cleared = threading.Event()
         self.clear()
 
     def clear(self) -> None:
-        """Remove every fault, the rate limit and latency included."""
+        """Remove every fault, the rate limit and latency included; requests held by a
+        latency are answered now."""
         with self._lock:
+            self._cleared.set()
+            self._cleared = threading.Event()
             self._rules: list[_Rule] = []
             self._latency: dict[str | None, float] = {}
             self._bucket: TokenBucket | None = None
@@ -282,6 +286,12 @@ class FaultInjector:
         knowledge_base_id: str | None,
     ) -> None:
         self._add(_Rule(operation, _kb(knowledge_base_id), times, page_fault=fault))
+
+    def hold(self, seconds: float) -> None:
+        """Hold a request for its latency, or until the faults are cleared."""
+        with self._lock:
+            cleared = self._cleared
+        cleared.wait(seconds)
 
     def set_latency(self, seconds: float, operation: str | None) -> None:
         with self._lock:

@@ -736,7 +736,7 @@ class QConnectWSGI:
                 has_token=any(query.get("nextToken", ())),
             )
             if decision.latency:
-                time.sleep(decision.latency)
+                self.state.faults.hold(decision.latency)
             if operation not in IMPLEMENTED:
                 message = f"QConnectServer does not implement {operation}"
                 reply = error_reply(ErrorReply(501, "NotImplementedException", message))
