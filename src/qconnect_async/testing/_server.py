@@ -217,7 +217,7 @@ class WSGIServer(ThreadedWSGIServer):
         have nothing left to read (a closed one ends once its handler has read it all).
         """
         deadline = time.monotonic() + timeout
-        with socket.create_connection(self.server_address[:2], timeout=timeout) as marker:
+        with socket.create_connection((self.host, self.port), timeout=timeout) as marker:
             peer = marker.getsockname()
             while not self._accepted(peer):
                 if time.monotonic() > deadline:
