@@ -81,3 +81,17 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(LOWEST) $(NEWEST) .venv-lock .mypy_cache .ruff_cache tests/.aws-empty
+
+# The whole suite RUNS times, each in a new random order; every seed is printed, and a failed
+# run is replayed with `.venv/bin/pytest --randomly-seed=N`.
+RUNS ?= 5
+flaky: $(STAMP)
+	@failed=""; for run in $$(seq $(RUNS)); do \
+		seed=$$(od -An -N4 -tu4 /dev/urandom | tr -d ' '); \
+		echo "=== run $$run of $(RUNS): --randomly-seed=$$seed"; \
+		nice -n 10 $(VENV)/bin/pytest -q --randomly-seed=$$seed || failed="$$failed $$seed"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "=== failed with seeds:$$failed"; exit 1; fi; \
+	echo "=== $(RUNS) runs passed"
+
+.PHONY: flaky
