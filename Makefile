@@ -82,6 +82,14 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) $(LOWEST) $(NEWEST) .venv-lock .mypy_cache .ruff_cache tests/.aws-empty
 
+# Mutation testing of the core ([tool.mutmut] in pyproject.toml says which modules and tests):
+# not part of `make test` or CI. One child, niced, from scratch each time; the last lines list
+# every mutant that survived (`.venv/bin/mutmut show NAME` shows one).
+mutate: $(STAMP)
+	rm -rf mutants
+	nice -n 10 $(VENV)/bin/mutmut run --max-children 1
+	$(VENV)/bin/mutmut results
+
 # The whole suite RUNS times, each in a new random order; every seed is printed, and a failed
 # run is replayed with `.venv/bin/pytest --randomly-seed=N`.
 RUNS ?= 5
@@ -94,4 +102,4 @@ flaky: $(STAMP)
 	if [ -n "$$failed" ]; then echo "=== failed with seeds:$$failed"; exit 1; fi; \
 	echo "=== $(RUNS) runs passed"
 
-.PHONY: flaky
+.PHONY: mutate flaky
