@@ -297,6 +297,7 @@ async def test_deleting_a_running_job_is_a_conflict(
     with pytest.raises(ConflictError) as info:
         await client.delete_import_job(kb, job.import_job_id)
     assert info.value.http_status == 409 and requests(qconnect_server, "DeleteImportJob") == 1
+    assert (info.value.operation, info.value.knowledge_base_id) == ("DeleteImportJob", kb)
     await client.wait_for_import_job(kb, job.import_job_id)
     await client.delete_import_job(kb, job.import_job_id)
     with pytest.raises(ResourceNotFoundError):
@@ -371,8 +372,11 @@ async def test_an_unknown_status_keeps_waiting_and_is_logged_once(
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
-    said = [r for r in caplog.records if status in r.getMessage()]
-    assert len(said) == 1
+    said = [r.getMessage() for r in caplog.records if status in r.getMessage()]
+    assert said == [
+        f"import job {job_id} of {kb} has status {status!r}, unknown to this version: "
+        "still waiting"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -393,8 +397,17 @@ async def test_a_job_that_can_no_longer_complete_ends_the_wait_as_failed(
     with pytest.raises(ImportJobFailedError) as info:
         # The timeout only bounds a waiter that would poll on (it is no race: one poll ends it).
         await client.wait_for_import_job(kb, job_id, timeout=5)
-    assert info.value.job.status == status
+    error = info.value
+    assert error.job.status == status
     assert requests(qconnect_server, "GetImportJob") == 1
+    what = "failed" if status == ImportJobStatus.FAILED else f"ended {status}"
+    assert error.message == f"import job {job_id} {what}"
+    assert (error.code, error.operation, error.knowledge_base_id, error.upload_id) == (
+        "ImportJobFailed", "GetImportJob", kb, error.job.upload_id,
+    )
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is ImportJobFailedError
+    assert (again.message, again.job) == (error.message, error.job)
 
 
 class AskedLimiter:
