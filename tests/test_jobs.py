@@ -300,8 +300,9 @@ async def test_deleting_a_running_job_is_a_conflict(
     assert (info.value.operation, info.value.knowledge_base_id) == ("DeleteImportJob", kb)
     await client.wait_for_import_job(kb, job.import_job_id)
     await client.delete_import_job(kb, job.import_job_id)
-    with pytest.raises(ResourceNotFoundError):
+    with pytest.raises(ResourceNotFoundError) as gone:
         await client.get_import_job(kb, job.import_job_id)
+    assert (gone.value.operation, gone.value.knowledge_base_id) == ("GetImportJob", kb)
 
 
 async def test_the_job_quota_is_never_retried(
@@ -336,6 +337,8 @@ async def test_the_waiter_times_out_as_deadline_exceeded(
         await client.wait_for_import_job(kb, job.import_job_id, timeout=0.05)
     assert isinstance(info.value, TransportError) and isinstance(info.value, TimeoutError)
     assert info.value.knowledge_base_id == kb
+    assert info.value.operation == "GetImportJob"
+    assert info.value.message == f"import job {job.import_job_id} did not finish within 0.05 s"
 
 
 async def test_cancelling_the_waiter_stops_it_at_once_and_leaves_no_task(
@@ -483,6 +486,44 @@ def test_polls_start_soon_then_slow_down_to_a_cap() -> None:
         delays = [poll_delay(n) for n in range(1, 12)]
     assert delays[0] == 1.0 and delays == sorted(delays) and delays[-1] == MAX_POLL_DELAY
     assert poll_delay(5) == 0.0  # the suite runs in testing mode
+
+
+@pytest.mark.parametrize(
+    ("seconds", "message"),
+    [
+        ("5", "timeout must be a number of seconds, not str"),
+        (True, "timeout must be a number of seconds, not bool"),
+        (0, "timeout must be a positive number of seconds, not 0"),
+        (-1.5, "timeout must be a positive number of seconds, not -1.5"),
+        (math.inf, "timeout must be a positive number of seconds, not inf"),
+    ],
+)
+async def test_a_wait_timeout_is_a_positive_number_of_seconds(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer, seconds: Any, message: str
+) -> None:
+    """wait_for_import_job's timeout: a number (not a bool or a string), finite and positive;
+    anything else is a ValidationError that says what it got, before any request."""
+    job_id = qconnect_server.add_raw_import_job(kb, {"status": "COMPLETE"})
+    qconnect_server.reset_stats()
+    with pytest.raises(ValidationError) as info:
+        await client.wait_for_import_job(kb, job_id, timeout=seconds)
+    assert info.value.message == message
+    assert qconnect_server.stats.total_requests == 0
+    # A small one is taken as it is: the job is already COMPLETE at the first poll.
+    assert (await client.wait_for_import_job(kb, job_id, timeout=0.5)).import_job_id == job_id
+
+
+@pytest.mark.parametrize(
+    ("job_id", "shown"),
+    [("Job/1", "'Job/1'"), ("x" * 300, repr("x" * 200)), (42, "'int'")],
+)
+async def test_a_bad_import_job_id_is_shown_in_the_error(
+    client: QConnectClient, kb: str, job_id: Any, shown: str
+) -> None:
+    """A bad job ID is quoted in the ValidationError (its first 200 characters), or its type."""
+    with pytest.raises(ValidationError) as info:
+        await client.get_import_job(kb, job_id)
+    assert info.value.message == f"not an import job ID (lower-case UUID): {shown}"
 
 
 @pytest.mark.parametrize(

@@ -128,6 +128,55 @@ async def test_quiet_turns_the_limiter_off() -> None:
     assert not limiter.enabled
 
 
+def test_quiet_is_counted_from_the_last_cut_and_ends_it_past_quiet() -> None:
+    """The controller stays on for ``quiet`` seconds after a cut, and is off just after."""
+    control = RateController(enabled=True, w_max=20.0, cut_at=2.0)
+    control.on_quiet(2.0 + control.quiet)
+    assert control.enabled is True
+    control.on_quiet(2.0 + control.quiet + 0.001)
+    assert control.enabled is False
+    assert control.rate(20.0) == math.inf
+
+
+def test_nothing_accepted_yet_is_a_rate_of_zero() -> None:
+    """Before any answer the accepted rate is 0 requests/s, not a guess."""
+    assert RateController().accepted_rate(5.0) == 0.0
+
+
+def test_pacing_alone_again_probes_from_the_rate_given() -> None:
+    """pace_at (a fleet member whose shared rate went away) paces at once at that rate, never
+    below min_rate, and probes up from it (no recovery phase)."""
+    control = RateController()
+    control.pace_at(3.0, 20.0)
+    assert control.enabled is True
+    assert control.rate(3.0) == 20.0
+    assert control.rate(3.1) == pytest.approx(20.0 + control.scale * 0.1**3)
+    slow = RateController()
+    slow.pace_at(0.0, 0.1)
+    assert slow.rate(0.0) == slow.min_rate
+
+
+def test_recovery_lasts_k_seconds_and_a_throttle_at_k_is_a_probe() -> None:
+    """A throttle k seconds after the cut (back at w_max, probing) cuts from there: it is not
+    the further cut (recut) of a throttle that comes while still recovering."""
+    control = RateController(enabled=True, w_max=100.0, k=1.0, cut_at=0.0)
+    assert control.on_throttle(1.0, sent_at=0.6)
+    assert control.w_max == 100.0
+    recovering = RateController(enabled=True, w_max=100.0, k=1.0, cut_at=0.0)
+    assert recovering.on_throttle(0.99, sent_at=0.6)
+    assert recovering.w_max == pytest.approx(100.0 * (1 - 0.3 * 0.01**3) * recovering.recut)
+
+
+def test_a_throttle_that_is_a_tenth_of_the_recent_answers_is_congestion() -> None:
+    """Sporadic means throttles under ``sporadic`` (10%) of the recent answers: at 10% it cuts."""
+    control = RateController(seen_value=9.0, seen_at=5.0)
+    assert control.on_throttle(5.0, sent_at=4.9)
+    assert control.enabled
+    stray = RateController(seen_value=9.5, seen_at=5.0)
+    assert not stray.on_throttle(5.0, sent_at=4.9)
+    assert not stray.enabled
+
+
 # -- one cut per congestion event --------------------------------------------------------------
 
 
