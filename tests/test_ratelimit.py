@@ -167,6 +167,30 @@ def test_recovery_lasts_k_seconds_and_a_throttle_at_k_is_a_probe() -> None:
     assert recovering.w_max == pytest.approx(100.0 * (1 - 0.3 * 0.01**3) * recovering.recut)
 
 
+def test_one_answer_since_the_first_cut_is_a_measure() -> None:
+    """After the first cut's guess, a single accepted answer measures the service: the next
+    cut goes to what it says, not to the (doubling) ceiling."""
+    control = RateController()
+    assert control.on_throttle(1.0, sent_at=0.99)  # the first cut: a guess
+    control.on_accepted(1.5)
+    measured = control.accepted_rate(3.0)
+    assert control.on_throttle(3.0, sent_at=2.9)
+    assert control.w_max == max(control.min_rate, measured)
+
+
+def test_the_recovery_takes_the_cubic_s_k_seconds() -> None:
+    """Back at w_max k = cbrt(w_max (1 - beta) / scale) seconds after a cut: a larger scale
+    (growth in requests/s per s**3) recovers sooner."""
+    for scale in (0.5, 8.0):
+        control = RateController(scale=scale, max_k=100.0, enabled=True, w_max=500.0, cut_at=0.0)
+        control.on_accepted(0.0)
+        control.on_accepted(1.0)
+        assert control.on_throttle(2.0, sent_at=1.9)
+        k = math.cbrt(control.w_max * (1.0 - control.beta) / scale)
+        assert control.k == pytest.approx(k)
+        assert control.rate(2.0 + k) == pytest.approx(control.w_max)
+
+
 def test_a_throttle_that_is_a_tenth_of_the_recent_answers_is_congestion() -> None:
     """Sporadic means throttles under ``sporadic`` (10%) of the recent answers: at 10% it cuts."""
     control = RateController(seen_value=9.0, seen_at=5.0)
