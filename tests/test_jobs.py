@@ -274,6 +274,17 @@ async def test_urls_that_keep_expiring_end_in_access_denied(
     assert requests(qconnect_server, "StartImportJob") == 0
 
 
+async def test_a_refused_start_of_the_upload_names_its_operation_and_kb(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """StartContentUpload refused: the typed error names that operation and the KB; no PUT."""
+    qconnect_server.fail("StartContentUpload", code="AccessDeniedException", status=403)
+    with pytest.raises(AccessDeniedError) as info:
+        await client.start_import_job(kb, GOOD_CSV)
+    assert (info.value.operation, info.value.knowledge_base_id) == ("StartContentUpload", kb)
+    assert requests(qconnect_server, "PutObject") == 0
+
+
 async def test_another_put_error_is_typed_and_not_retried(
     client: QConnectClient, kb: str, qconnect_server: QConnectServer
 ) -> None:
