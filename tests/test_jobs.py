@@ -274,6 +274,33 @@ async def test_urls_that_keep_expiring_end_in_access_denied(
     assert requests(qconnect_server, "StartImportJob") == 0
 
 
+async def test_every_retry_of_an_import_names_its_operation_and_kb(
+    kb: str, qconnect_server: QConnectServer
+) -> None:
+    """RetryPolicy.on_retry hears of each retry with the operation and the KB retried: the
+    upload's start, its PUT, the import's start, a poll and a delete."""
+    retries: list[tuple[str, str | None]] = []
+    policy = RetryPolicy(on_retry=lambda d: retries.append((d.operation, d.knowledge_base_id)))
+    qconnect_server.fail("StartContentUpload", status=500)
+    qconnect_server.fail_uploads(status=503)
+    qconnect_server.fail("StartImportJob", status=500)
+    qconnect_server.fail("GetImportJob", status=500)
+    qconnect_server.fail("DeleteImportJob", status=500)
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url, region_name="us-east-1", retry=policy
+    ) as client:
+        job = await client.start_import_job(kb, GOOD_CSV)
+        await client.wait_for_import_job(kb, job.import_job_id)
+        await client.delete_import_job(kb, job.import_job_id)
+    assert retries == [
+        ("StartContentUpload", kb),
+        ("PutObject", kb),
+        ("StartImportJob", kb),
+        ("GetImportJob", kb),
+        ("DeleteImportJob", kb),
+    ]
+
+
 async def test_a_refused_start_of_the_upload_names_its_operation_and_kb(
     client: QConnectClient, kb: str, qconnect_server: QConnectServer
 ) -> None:
