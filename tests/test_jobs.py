@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import pickle
+import re
 import subprocess
 import sys
 import threading
@@ -310,6 +311,23 @@ async def test_a_refused_start_of_the_upload_names_its_operation_and_kb(
         await client.start_import_job(kb, GOOD_CSV)
     assert (info.value.operation, info.value.knowledge_base_id) == ("StartContentUpload", kb)
     assert requests(qconnect_server, "PutObject") == 0
+
+
+async def test_an_expired_url_is_logged_with_its_kb_and_upload(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer, caplog: Any
+) -> None:
+    """A PUT refused as expired says so at DEBUG, with the KB and the upload given up."""
+    caplog.set_level(logging.DEBUG, logger="qconnect_async")
+    qconnect_server.expire_upload_urls(times=1)
+    await client.start_import_job(kb, GOOD_CSV)
+    said = [r.getMessage() for r in caplog.records if "expired before the PUT" in r.getMessage()]
+    assert len(said) == 1
+    assert re.fullmatch(
+        rf"the upload URL expired before the PUT \(knowledge_base_id={kb}, upload_id=\S+\): "
+        "starting a new upload",
+        said[0],
+    )
+    assert "upload_id=None" not in said[0]
 
 
 async def test_another_put_error_is_typed_and_not_retried(
