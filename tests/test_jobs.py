@@ -13,7 +13,9 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import tracemalloc
+import types
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -24,6 +26,7 @@ import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 
+import qconnect_async._upload
 from qconnect_async import (
     AccessDeniedError,
     ConflictError,
@@ -310,6 +313,22 @@ async def test_a_refused_start_of_the_upload_names_its_operation_and_kb(
     with pytest.raises(AccessDeniedError) as info:
         await client.start_import_job(kb, GOOD_CSV)
     assert (info.value.operation, info.value.knowledge_base_id) == ("StartContentUpload", kb)
+    assert requests(qconnect_server, "PutObject") == 0
+
+
+async def test_a_url_known_to_have_expired_is_not_sent(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer, monkeypatch: Any
+) -> None:
+    """A presigned URL whose urlExpiry has passed by this host's clock (the PUT came more than
+    the URL's hour after its upload started) is not sent: a fresh upload each time, then
+    AccessDeniedError, and no PUT ever reached the server."""
+    # Faked time: the uploader's clock reads two hours on, as after a very long wait.
+    later = types.SimpleNamespace(time=lambda: time.time() + 7200)
+    monkeypatch.setattr(qconnect_async._upload, "time", later)
+    with pytest.raises(AccessDeniedError) as info:
+        await client.start_import_job(kb, GOOD_CSV)
+    assert info.value.message == "Request has expired"
+    assert requests(qconnect_server, "StartContentUpload") == MAX_UPLOADS
     assert requests(qconnect_server, "PutObject") == 0
 
 
