@@ -295,6 +295,7 @@ class SlowToLetGo:
         self.cleanup_turns = cleanup_turns
         self.cancelled = 0
         self.cleaned = 0
+        self.cancelling = asyncio.Event()  # set once a held send is cancelled
         self._never = asyncio.Event()
 
     async def acquire(self) -> None:
@@ -305,6 +306,7 @@ class SlowToLetGo:
             await self._never.wait()
         except asyncio.CancelledError:
             self.cancelled += 1
+            self.cancelling.set()
             for _ in range(self.cleanup_turns):
                 await asyncio.sleep(0)
             self.cleaned += 1
@@ -343,6 +345,34 @@ async def test_a_cancelled_scope_waits_for_a_limiter_that_cleans_up(
         # Every producer held by the limiter was cancelled, and each cleaned up to the end.
         assert limiter.cancelled == 4  # max_concurrency producers, each waiting for a send
         assert limiter.cleaned == limiter.cancelled
+        assert asyncio.all_tasks() == before
+
+
+async def test_a_cancellation_while_the_stream_closes_is_not_lost(
+    qconnect_server: QConnectServer,
+) -> None:
+    """Cancelled while leaving the stream (its producers still cleaning up), the task still
+    ends cancelled, and only once every producer has ended."""
+    kbs = list(seed(qconnect_server, [30] * 6))
+    limiter = SlowToLetGo(sends=1, cleanup_turns=20)
+    before = asyncio.all_tasks()
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url, max_concurrency=4, rate_limiter=limiter
+    ) as client:
+
+        async def consume() -> str:
+            async with client.list_import_jobs_many(kbs, page_size=10) as jobs:
+                async for _ in jobs:
+                    break
+            return "went on"
+
+        task = asyncio.create_task(consume())
+        await limiter.cancelling.wait()  # the stream is closing: its producers are cancelled
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # Every producer held by the limiter cleaned up to the end before the task ended.
+        assert limiter.cancelled > 0 and limiter.cleaned == limiter.cancelled
         assert asyncio.all_tasks() == before
 
 
