@@ -376,6 +376,20 @@ async def test_a_cancellation_while_the_stream_closes_is_not_lost(
         assert asyncio.all_tasks() == before
 
 
+async def test_a_stream_says_what_it_lists(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """The repr of a stream names what it lists (nothing is requested to say so)."""
+    kbs = list(seed(qconnect_server, [0, 0]))
+    assert repr(client.list_import_jobs_many(kbs)) == (
+        "<ListingStream import jobs of 2 knowledge bases>"
+    )
+    assert repr(client.list_all_import_jobs()) == (
+        "<ListingStream import jobs of every knowledge base>"
+    )
+    assert repr(client.list_knowledge_bases()) == "<ListingStream knowledge bases>"
+
+
 async def test_the_pool_is_never_the_hidden_limit(qconnect_server: QConnectServer) -> None:
     """A client's connection pool is at least its max_concurrency (aiobotocore's is 10)."""
     async with QConnectClient(endpoint_url=qconnect_server.endpoint_url, max_concurrency=32) as c:

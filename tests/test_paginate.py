@@ -45,6 +45,7 @@ async def test_a_token_that_comes_back_two_pages_later_is_a_loop() -> None:
     assert seen == [1, 2]
     assert info.value.next_token == "B"
     assert info.value.operation == "ListImportJobs"
+    assert info.value.message == "the service sent a token it had sent before, after 2 pages"
 
 
 async def test_the_starting_token_counts_as_seen() -> None:
