@@ -81,3 +81,25 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(LOWEST) $(NEWEST) .venv-lock .mypy_cache .ruff_cache tests/.aws-empty
+
+# Mutation testing of the core ([tool.mutmut] in pyproject.toml says which modules and tests):
+# not part of `make test` or CI. One child, niced, from scratch each time; the last lines list
+# every mutant that survived (`.venv/bin/mutmut show NAME` shows one).
+mutate: $(STAMP)
+	rm -rf mutants
+	nice -n 10 $(VENV)/bin/mutmut run --max-children 1
+	$(VENV)/bin/mutmut results
+
+# The whole suite RUNS times, each in a new random order; every seed is printed, and a failed
+# run is replayed with `.venv/bin/pytest --randomly-seed=N`.
+RUNS ?= 5
+flaky: $(STAMP)
+	@failed=""; for run in $$(seq $(RUNS)); do \
+		seed=$$(od -An -N4 -tu4 /dev/urandom | tr -d ' '); \
+		echo "=== run $$run of $(RUNS): --randomly-seed=$$seed"; \
+		nice -n 10 $(VENV)/bin/pytest -q --randomly-seed=$$seed || failed="$$failed $$seed"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "=== failed with seeds:$$failed"; exit 1; fi; \
+	echo "=== $(RUNS) runs passed"
+
+.PHONY: mutate flaky

@@ -11,6 +11,7 @@ import asyncio
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,6 +69,29 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "fake_clock: run on FakeClockLoop, whose clock jumps to the next timer"
     )
+
+
+def _order_line(config: pytest.Config) -> str | None:
+    """How to replay this run's order (pytest-randomly's seed), if the order is random."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if not isinstance(seed, int):  # pytest-randomly disabled (-p no:randomly)
+        return None
+    return f"random order, seed {seed}: replay it with pytest --randomly-seed={seed}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # pytest-randomly's report header is hidden by -q (as `make test` runs): say it anyway,
+    # first (a run that hangs still shows it) and last (see pytest_terminal_summary).
+    line = _order_line(session.config)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if line is not None and reporter is not None:
+        reporter.write_line(line)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    line = _order_line(config)
+    if line is not None:
+        terminalreporter.write_line(line)
 
 
 def pytest_asyncio_loop_factories(

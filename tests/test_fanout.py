@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,6 +13,7 @@ from qconnect_async import (
     KnowledgeBase,
     QConnectClient,
     ResourceNotFoundError,
+    SendOutcome,
 )
 from qconnect_async.testing import QConnectServer, set_testing
 
@@ -285,6 +287,110 @@ async def test_cancelled_anyio_scope_ends_the_stream(
     # Cancellation lands at the next real suspension: pages already queued may still be read.
     assert 10 <= task.result() < 180 and task.result() % 10 == 0
     assert asyncio.all_tasks() == before
+
+
+class SlowToLetGo:
+    """A RateLimiter that lets ``sends`` requests go, holds the others, and once cancelled
+    takes several loop turns to clean up before it gives up (as a Redis round trip does)."""
+
+    def __init__(self, sends: int, cleanup_turns: int) -> None:
+        self.left = sends
+        self.cleanup_turns = cleanup_turns
+        self.cancelled = 0
+        self.cleaned = 0
+        self.cancelling = asyncio.Event()  # set once a held send is cancelled
+        self._never = asyncio.Event()
+
+    async def acquire(self) -> None:
+        if self.left > 0:
+            self.left -= 1
+            return
+        try:
+            await self._never.wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            self.cancelling.set()
+            for _ in range(self.cleanup_turns):
+                await asyncio.sleep(0)
+            self.cleaned += 1
+            raise
+
+    def release(self, permit: None, outcome: SendOutcome) -> None:
+        pass
+
+    @property
+    def rate(self) -> float:
+        return math.inf
+
+
+async def test_a_cancelled_scope_waits_for_a_limiter_that_cleans_up(
+    qconnect_server: QConnectServer,
+) -> None:
+    """Under a cancelled anyio scope, whose cancellation comes back at every await, the stream
+    still waits for every producer, even one whose limiter awaits as it gives up: none is left
+    running, and the scope's cancellation ends the block quietly."""
+    import anyio
+
+    kbs = list(seed(qconnect_server, [30] * 6))
+    limiter = SlowToLetGo(sends=1, cleanup_turns=20)
+    before = asyncio.all_tasks()
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url, max_concurrency=4, rate_limiter=limiter
+    ) as client:
+        seen = 0
+        with anyio.CancelScope() as scope:
+            async with client.list_import_jobs_many(kbs, page_size=10) as jobs:
+                async for _ in jobs:
+                    seen += 1
+                    scope.cancel()
+        assert scope.cancelled_caught
+        assert seen == 10  # the one page let through, then the cancellation landed
+        # Every producer held by the limiter was cancelled, and each cleaned up to the end.
+        assert limiter.cancelled == 4  # max_concurrency producers, each waiting for a send
+        assert limiter.cleaned == limiter.cancelled
+        assert asyncio.all_tasks() == before
+
+
+async def test_a_cancellation_while_the_stream_closes_is_not_lost(
+    qconnect_server: QConnectServer,
+) -> None:
+    """Cancelled while leaving the stream (its producers still cleaning up), the task still
+    ends cancelled, and only once every producer has ended."""
+    kbs = list(seed(qconnect_server, [30] * 6))
+    limiter = SlowToLetGo(sends=1, cleanup_turns=20)
+    before = asyncio.all_tasks()
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url, max_concurrency=4, rate_limiter=limiter
+    ) as client:
+
+        async def consume() -> str:
+            async with client.list_import_jobs_many(kbs, page_size=10) as jobs:
+                async for _ in jobs:
+                    break
+            return "went on"
+
+        task = asyncio.create_task(consume())
+        await limiter.cancelling.wait()  # the stream is closing: its producers are cancelled
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # Every producer held by the limiter cleaned up to the end before the task ended.
+        assert limiter.cancelled > 0 and limiter.cleaned == limiter.cancelled
+        assert asyncio.all_tasks() == before
+
+
+async def test_a_stream_says_what_it_lists(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """The repr of a stream names what it lists (nothing is requested to say so)."""
+    kbs = list(seed(qconnect_server, [0, 0]))
+    assert repr(client.list_import_jobs_many(kbs)) == (
+        "<ListingStream import jobs of 2 knowledge bases>"
+    )
+    assert repr(client.list_all_import_jobs()) == (
+        "<ListingStream import jobs of every knowledge base>"
+    )
+    assert repr(client.list_knowledge_bases()) == "<ListingStream knowledge bases>"
 
 
 async def test_the_pool_is_never_the_hidden_limit(qconnect_server: QConnectServer) -> None:

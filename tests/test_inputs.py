@@ -140,3 +140,21 @@ def test_errors_pickle_with_their_fields() -> None:
         "r-1",
         "t",
     )
+    assert (again.message, again.operation, again.knowledge_base_id) == (
+        "no", "ListImportJobs", KB,
+    )
+
+
+def test_an_error_says_what_failed_where_in_one_line() -> None:
+    """str() is the code and message, then each field that is set, space-separated; repr()
+    the class, code and message."""
+    err = ConflictError(
+        "busy", code="ConflictException", http_status=409, request_id="r-2",
+        operation="StartImportJob", knowledge_base_id=KB, upload_id="u-1",
+    )
+    assert str(err) == (
+        f"ConflictException: busy operation=StartImportJob knowledge_base_id={KB} "
+        "upload_id=u-1 http_status=409 request_id=r-2"
+    )
+    assert str(ValidationError("bad")) == "ValidationException: bad"
+    assert repr(err) == "ConflictError(code='ConflictException', message='busy')"

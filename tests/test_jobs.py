@@ -9,10 +9,14 @@ import json
 import logging
 import math
 import pickle
+import re
 import subprocess
 import sys
 import threading
+import time
 import tracemalloc
+import types
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,7 @@ import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 
+import qconnect_async._upload
 from qconnect_async import (
     AccessDeniedError,
     ConflictError,
@@ -31,6 +36,7 @@ from qconnect_async import (
     ImportJobStatus,
     QConnectClient,
     QConnectError,
+    ResourceNotFoundError,
     RetryPolicy,
     SendOutcome,
     ServiceQuotaExceededError,
@@ -272,6 +278,77 @@ async def test_urls_that_keep_expiring_end_in_access_denied(
     assert requests(qconnect_server, "StartImportJob") == 0
 
 
+async def test_every_retry_of_an_import_names_its_operation_and_kb(
+    kb: str, qconnect_server: QConnectServer
+) -> None:
+    """RetryPolicy.on_retry hears of each retry with the operation and the KB retried: the
+    upload's start, its PUT, the import's start, a poll and a delete."""
+    retries: list[tuple[str, str | None]] = []
+    policy = RetryPolicy(on_retry=lambda d: retries.append((d.operation, d.knowledge_base_id)))
+    qconnect_server.fail("StartContentUpload", status=500)
+    qconnect_server.fail_uploads(status=503)
+    qconnect_server.fail("StartImportJob", status=500)
+    qconnect_server.fail("GetImportJob", status=500)
+    qconnect_server.fail("DeleteImportJob", status=500)
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url, region_name="us-east-1", retry=policy
+    ) as client:
+        job = await client.start_import_job(kb, GOOD_CSV)
+        await client.wait_for_import_job(kb, job.import_job_id)
+        await client.delete_import_job(kb, job.import_job_id)
+    assert retries == [
+        ("StartContentUpload", kb),
+        ("PutObject", kb),
+        ("StartImportJob", kb),
+        ("GetImportJob", kb),
+        ("DeleteImportJob", kb),
+    ]
+
+
+async def test_a_refused_start_of_the_upload_names_its_operation_and_kb(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """StartContentUpload refused: the typed error names that operation and the KB; no PUT."""
+    qconnect_server.fail("StartContentUpload", code="AccessDeniedException", status=403)
+    with pytest.raises(AccessDeniedError) as info:
+        await client.start_import_job(kb, GOOD_CSV)
+    assert (info.value.operation, info.value.knowledge_base_id) == ("StartContentUpload", kb)
+    assert requests(qconnect_server, "PutObject") == 0
+
+
+async def test_a_url_known_to_have_expired_is_not_sent(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer, monkeypatch: Any
+) -> None:
+    """A presigned URL whose urlExpiry has passed by this host's clock (the PUT came more than
+    the URL's hour after its upload started) is not sent: a fresh upload each time, then
+    AccessDeniedError, and no PUT ever reached the server."""
+    # Faked time: the uploader's clock reads two hours on, as after a very long wait.
+    later = types.SimpleNamespace(time=lambda: time.time() + 7200)
+    monkeypatch.setattr(qconnect_async._upload, "time", later)
+    with pytest.raises(AccessDeniedError) as info:
+        await client.start_import_job(kb, GOOD_CSV)
+    assert info.value.message == "Request has expired"
+    assert requests(qconnect_server, "StartContentUpload") == MAX_UPLOADS
+    assert requests(qconnect_server, "PutObject") == 0
+
+
+async def test_an_expired_url_is_logged_with_its_kb_and_upload(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer, caplog: Any
+) -> None:
+    """A PUT refused as expired says so at DEBUG, with the KB and the upload given up."""
+    caplog.set_level(logging.DEBUG, logger="qconnect_async")
+    qconnect_server.expire_upload_urls(times=1)
+    await client.start_import_job(kb, GOOD_CSV)
+    said = [r.getMessage() for r in caplog.records if "expired before the PUT" in r.getMessage()]
+    assert len(said) == 1
+    assert re.fullmatch(
+        rf"the upload URL expired before the PUT \(knowledge_base_id={kb}, upload_id=\S+\): "
+        "starting a new upload",
+        said[0],
+    )
+    assert "upload_id=None" not in said[0]
+
+
 async def test_another_put_error_is_typed_and_not_retried(
     client: QConnectClient, kb: str, qconnect_server: QConnectServer
 ) -> None:
@@ -296,10 +373,15 @@ async def test_deleting_a_running_job_is_a_conflict(
     with pytest.raises(ConflictError) as info:
         await client.delete_import_job(kb, job.import_job_id)
     assert info.value.http_status == 409 and requests(qconnect_server, "DeleteImportJob") == 1
+    assert (info.value.operation, info.value.knowledge_base_id) == ("DeleteImportJob", kb)
     await client.wait_for_import_job(kb, job.import_job_id)
     await client.delete_import_job(kb, job.import_job_id)
     deleting = await client.get_import_job(kb, job.import_job_id)
     assert deleting.status == ImportJobStatus.DELETE_IN_PROGRESS
+    missing = str(uuid.uuid4())
+    with pytest.raises(ResourceNotFoundError) as gone:
+        await client.get_import_job(kb, missing)
+    assert (gone.value.operation, gone.value.knowledge_base_id) == ("GetImportJob", kb)
 
 
 async def test_the_job_quota_is_never_retried(
@@ -334,6 +416,8 @@ async def test_the_waiter_times_out_as_deadline_exceeded(
         await client.wait_for_import_job(kb, job.import_job_id, timeout=0.05)
     assert isinstance(info.value, TransportError) and isinstance(info.value, TimeoutError)
     assert info.value.knowledge_base_id == kb
+    assert info.value.operation == "GetImportJob"
+    assert info.value.message == f"import job {job.import_job_id} did not finish within 0.05 s"
 
 
 async def test_cancelling_the_waiter_stops_it_at_once_and_leaves_no_task(
@@ -359,7 +443,9 @@ async def test_an_unknown_status_keeps_waiting_and_is_logged_once(
 ) -> None:
     """A status the SDK does not know is no error: the waiter polls on, and says so once."""
     caplog.set_level(logging.INFO, logger="qconnect_async")
-    job_id = qconnect_server.add_raw_import_job(kb, {"status": "VALIDATING_H12"})
+    # Logged once per process: a status no other test (or earlier run in this process) used.
+    status = f"VALIDATING_{uuid.uuid4().hex[:8].upper()}"
+    job_id = qconnect_server.add_raw_import_job(kb, {"status": status})
     waiter = asyncio.create_task(client.wait_for_import_job(kb, job_id))
     # The server's counter is the event waited for (it lives in another thread).
     while requests(qconnect_server, "GetImportJob") < 3 and not waiter.done():  # noqa: ASYNC110
@@ -368,18 +454,42 @@ async def test_an_unknown_status_keeps_waiting_and_is_logged_once(
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
-    said = [r for r in caplog.records if "VALIDATING_H12" in r.getMessage()]
-    assert len(said) == 1
+    said = [r.getMessage() for r in caplog.records if status in r.getMessage()]
+    assert said == [
+        f"import job {job_id} of {kb} has status {status!r}, unknown to this version: "
+        "still waiting"
+    ]
 
 
-async def test_a_deleted_job_ends_the_wait_as_failed(
-    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+@pytest.mark.parametrize(
+    "status",
+    [
+        ImportJobStatus.FAILED,
+        ImportJobStatus.DELETE_IN_PROGRESS,
+        ImportJobStatus.DELETE_FAILED,
+        ImportJobStatus.DELETED,
+    ],
+)
+async def test_a_job_that_can_no_longer_complete_ends_the_wait_as_failed(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer, status: ImportJobStatus
 ) -> None:
-    """DELETED can never become COMPLETE: ImportJobFailedError, with the job."""
-    job_id = qconnect_server.add_raw_import_job(kb, {"status": "DELETED"})
+    """FAILED and every deletion status can never become COMPLETE: ImportJobFailedError at the
+    first poll, with the job."""
+    job_id = qconnect_server.add_raw_import_job(kb, {"status": status.value})
     with pytest.raises(ImportJobFailedError) as info:
-        await client.wait_for_import_job(kb, job_id)
-    assert info.value.job.status == ImportJobStatus.DELETED
+        # The timeout only bounds a waiter that would poll on (it is no race: one poll ends it).
+        await client.wait_for_import_job(kb, job_id, timeout=5)
+    error = info.value
+    assert error.job.status == status
+    assert requests(qconnect_server, "GetImportJob") == 1
+    what = "failed" if status == ImportJobStatus.FAILED else f"ended {status}"
+    assert error.message == f"import job {job_id} {what}"
+    assert (error.code, error.operation, error.knowledge_base_id, error.upload_id) == (
+        "ImportJobFailed", "GetImportJob", kb, error.job.upload_id,
+    )
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is ImportJobFailedError
+    assert (again.message, again.job) == (error.message, error.job)
 
 
 class AskedLimiter:
@@ -455,6 +565,44 @@ def test_polls_start_soon_then_slow_down_to_a_cap() -> None:
         delays = [poll_delay(n) for n in range(1, 12)]
     assert delays[0] == 1.0 and delays == sorted(delays) and delays[-1] == MAX_POLL_DELAY
     assert poll_delay(5) == 0.0  # the suite runs in testing mode
+
+
+@pytest.mark.parametrize(
+    ("seconds", "message"),
+    [
+        ("5", "timeout must be a number of seconds, not str"),
+        (True, "timeout must be a number of seconds, not bool"),
+        (0, "timeout must be a positive number of seconds, not 0"),
+        (-1.5, "timeout must be a positive number of seconds, not -1.5"),
+        (math.inf, "timeout must be a positive number of seconds, not inf"),
+    ],
+)
+async def test_a_wait_timeout_is_a_positive_number_of_seconds(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer, seconds: Any, message: str
+) -> None:
+    """wait_for_import_job's timeout: a number (not a bool or a string), finite and positive;
+    anything else is a ValidationError that says what it got, before any request."""
+    job_id = qconnect_server.add_raw_import_job(kb, {"status": "COMPLETE"})
+    qconnect_server.reset_stats()
+    with pytest.raises(ValidationError) as info:
+        await client.wait_for_import_job(kb, job_id, timeout=seconds)
+    assert info.value.message == message
+    assert qconnect_server.stats.total_requests == 0
+    # A small one is taken as it is: the job is already COMPLETE at the first poll.
+    assert (await client.wait_for_import_job(kb, job_id, timeout=0.5)).import_job_id == job_id
+
+
+@pytest.mark.parametrize(
+    ("job_id", "shown"),
+    [("Job/1", "'Job/1'"), ("x" * 300, repr("x" * 200)), (42, "'int'")],
+)
+async def test_a_bad_import_job_id_is_shown_in_the_error(
+    client: QConnectClient, kb: str, job_id: Any, shown: str
+) -> None:
+    """A bad job ID is quoted in the ValidationError (its first 200 characters), or its type."""
+    with pytest.raises(ValidationError) as info:
+        await client.get_import_job(kb, job_id)
+    assert info.value.message == f"not an import job ID (lower-case UUID): {shown}"
 
 
 @pytest.mark.parametrize(

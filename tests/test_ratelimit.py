@@ -128,6 +128,79 @@ async def test_quiet_turns_the_limiter_off() -> None:
     assert not limiter.enabled
 
 
+def test_quiet_is_counted_from_the_last_cut_and_ends_it_past_quiet() -> None:
+    """The controller stays on for ``quiet`` seconds after a cut, and is off just after."""
+    control = RateController(enabled=True, w_max=20.0, cut_at=2.0)
+    control.on_quiet(2.0 + control.quiet)
+    assert control.enabled is True
+    control.on_quiet(2.0 + control.quiet + 0.001)
+    assert control.enabled is False
+    assert control.rate(20.0) == math.inf
+
+
+def test_nothing_accepted_yet_is_a_rate_of_zero() -> None:
+    """Before any answer the accepted rate is 0 requests/s, not a guess."""
+    assert RateController().accepted_rate(5.0) == 0.0
+
+
+def test_pacing_alone_again_probes_from_the_rate_given() -> None:
+    """pace_at (a fleet member whose shared rate went away) paces at once at that rate, never
+    below min_rate, and probes up from it (no recovery phase)."""
+    control = RateController()
+    control.pace_at(3.0, 20.0)
+    assert control.enabled is True
+    assert control.rate(3.0) == 20.0
+    assert control.rate(3.1) == pytest.approx(20.0 + control.scale * 0.1**3)
+    slow = RateController()
+    slow.pace_at(0.0, 0.1)
+    assert slow.rate(0.0) == slow.min_rate
+
+
+def test_recovery_lasts_k_seconds_and_a_throttle_at_k_is_a_probe() -> None:
+    """A throttle k seconds after the cut (back at w_max, probing) cuts from there: it is not
+    the further cut (recut) of a throttle that comes while still recovering."""
+    control = RateController(enabled=True, w_max=100.0, k=1.0, cut_at=0.0)
+    assert control.on_throttle(1.0, sent_at=0.6)
+    assert control.w_max == 100.0
+    recovering = RateController(enabled=True, w_max=100.0, k=1.0, cut_at=0.0)
+    assert recovering.on_throttle(0.99, sent_at=0.6)
+    assert recovering.w_max == pytest.approx(100.0 * (1 - 0.3 * 0.01**3) * recovering.recut)
+
+
+def test_one_answer_since_the_first_cut_is_a_measure() -> None:
+    """After the first cut's guess, a single accepted answer measures the service: the next
+    cut goes to what it says, not to the (doubling) ceiling."""
+    control = RateController()
+    assert control.on_throttle(1.0, sent_at=0.99)  # the first cut: a guess
+    control.on_accepted(1.5)
+    measured = control.accepted_rate(3.0)
+    assert control.on_throttle(3.0, sent_at=2.9)
+    assert control.w_max == max(control.min_rate, measured)
+
+
+def test_the_recovery_takes_the_cubic_s_k_seconds() -> None:
+    """Back at w_max k = cbrt(w_max (1 - beta) / scale) seconds after a cut: a larger scale
+    (growth in requests/s per s**3) recovers sooner."""
+    for scale in (0.5, 8.0):
+        control = RateController(scale=scale, max_k=100.0, enabled=True, w_max=500.0, cut_at=0.0)
+        control.on_accepted(0.0)
+        control.on_accepted(1.0)
+        assert control.on_throttle(2.0, sent_at=1.9)
+        k = math.cbrt(control.w_max * (1.0 - control.beta) / scale)
+        assert control.k == pytest.approx(k)
+        assert control.rate(2.0 + k) == pytest.approx(control.w_max)
+
+
+def test_a_throttle_that_is_a_tenth_of_the_recent_answers_is_congestion() -> None:
+    """Sporadic means throttles under ``sporadic`` (10%) of the recent answers: at 10% it cuts."""
+    control = RateController(seen_value=9.0, seen_at=5.0)
+    assert control.on_throttle(5.0, sent_at=4.9)
+    assert control.enabled
+    stray = RateController(seen_value=9.5, seen_at=5.0)
+    assert not stray.on_throttle(5.0, sent_at=4.9)
+    assert not stray.enabled
+
+
 # -- one cut per congestion event --------------------------------------------------------------
 
 

@@ -154,7 +154,9 @@ async def test_aclose_ends_every_producer_before_returning(
     before = asyncio.all_tasks()
     stream = client.list_import_jobs_many(kbs, page_size=10)
     await anext(stream)
-    assert asyncio.all_tasks() != before
+    # The producers, one per KB listed at once (the client's 4), say what they are in a dump.
+    producers = {task.get_name() for task in asyncio.all_tasks() - before}
+    assert producers == {f"qconnect-async-listing-{i}" for i in range(4)}
     await stream.aclose()
     assert asyncio.all_tasks() == before
 
@@ -333,13 +335,20 @@ async def test_a_deadline_bounds_one_listing(
     client: QConnectClient, kb: str, qconnect_server: QConnectServer
 ) -> None:
     """deadline= on list_import_jobs: DeadlineExceededError, a TransportError and a TimeoutError."""
-    qconnect_server.set_latency(0.6)
+    # A warm client (connection and credentials ready) sends at once; a server that holds
+    # every answer for a minute is one the deadline surely meets, however busy the machine.
+    assert len([job async for job in client.list_import_jobs(kb)]) == 250
+    qconnect_server.reset_stats()
+    qconnect_server.set_latency(60)
     with pytest.raises(DeadlineExceededError) as info:
-        async for _ in client.list_import_jobs(kb, deadline=0.1):
+        async for _ in client.list_import_jobs(kb, deadline=1.0):
             pass
     assert isinstance(info.value, TransportError) and isinstance(info.value, TimeoutError)
     assert info.value.knowledge_base_id == kb
+    assert info.value.operation == "ListImportJobs"
+    assert info.value.message == "the listing's deadline passed before this request completed"
     assert requests(qconnect_server) == 1
+    qconnect_server.clear_faults()  # the held request is answered now
     await drained(qconnect_server)
 
 

@@ -304,6 +304,31 @@ async def test_on_retry_receives_the_details_of_each_retry() -> None:
     ]
 
 
+async def test_each_retry_is_logged_with_its_cause_wait_and_kb(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before each retry one DEBUG line says which attempt failed, its code, the wait, the KB."""
+    ft = FakeTime()
+    sender = make_sender(ft, RetryPolicy(base_delay=1.0), rand=0.5)
+    with caplog.at_level(logging.DEBUG, logger="qconnect_async"):
+        await send(ft, sender, Script(ft, unavailable(), "page"))
+    said = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert said == [
+        f"{OP} attempt 1 failed (ServiceUnavailable), retrying in 0.500s (knowledge_base_id={KB})"
+    ]
+
+
+async def test_a_throttled_attempt_waits_the_first_backoff_only() -> None:
+    """Throttles slow the client through its rate limiter: their backoff does not grow with
+    the attempts (other errors' does), so requests do not sleep on after the throttling ends."""
+    ft = FakeTime()
+    details: list[RetryDetails] = []
+    sender = make_sender(ft, RetryPolicy(base_delay=1.0, on_retry=details.append), rand=0.5)
+    throttle = ThrottlingError("slow down", code="ThrottlingException", http_status=400)
+    await send(ft, sender, Script(ft, throttle, throttle, throttle, "page"))
+    assert [d.wait for d in details] == [0.5, 0.5, 0.5]
+
+
 async def test_a_failing_hook_is_logged_and_the_request_goes_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -318,6 +343,7 @@ async def test_a_failing_hook_is_logged_and_the_request_goes_on(
         assert await send(ft, sender, Script(ft, unavailable(), "page")) == "page"
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1
+    assert errors[0].getMessage() == "the on_retry hook raised; the retry goes on"
     assert errors[0].exc_info is not None
     assert "hook bug" in str(errors[0].exc_info[1])
 

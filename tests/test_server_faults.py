@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -112,6 +113,30 @@ def test_access_denied_for_one_kb_while_others_list(
     assert len(client.list_import_jobs(knowledgeBaseId=other)["importJobSummaries"]) == 2
     with pytest.raises(client.exceptions.AccessDeniedException):
         client.list_import_jobs(knowledgeBaseId=kb)
+
+
+def test_clear_faults_answers_the_requests_a_latency_holds(
+    qconnect_server: QConnectServer, client: Any, kb: str
+) -> None:
+    """A request held by a long latency is answered as soon as the faults are cleared."""
+    qconnect_server.set_latency(60, "ListImportJobs")
+    answered = threading.Event()
+
+    def call() -> None:
+        client.list_import_jobs(knowledgeBaseId=kb)
+        answered.set()
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    for _ in range(2000):  # until the server holds it (10 s at most)
+        if qconnect_server.stats.in_flight >= 1:
+            break
+        time.sleep(0.005)
+    assert not answered.is_set()
+    qconnect_server.clear_faults()
+    # 10 s only bounds a failure: the answer comes at once, far before the latency's 60.
+    caller.join(10)
+    assert answered.is_set()
 
 
 @pytest.mark.parametrize(

@@ -94,6 +94,9 @@ def _reset(server: QConnectServer, wait: float = 5.0) -> None:
     """
     server.clear_faults()  # no new latency; then wait for what is already sleeping
     deadline = time.monotonic() + wait
+    # A request sent before the client went away but not yet read (or not yet accepted)
+    # would be served, and counted, after the reset: wait until the server has read them all.
+    server._settled(wait)
     while server.stats.in_flight > 0 and time.monotonic() < deadline:
         time.sleep(0.01)
     server.reset()

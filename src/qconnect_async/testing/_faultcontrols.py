@@ -251,5 +251,6 @@ class FaultControls(Controls):
 
     @control()
     def clear_faults(self) -> None:
-        """Remove every fault, rate limit and latency."""
+        """Remove every fault, rate limit and latency; requests held by a latency are
+        answered now."""
         self._state.faults.clear()

@@ -115,11 +115,15 @@ class FaultInjector:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._cleared = threading.Event()
         self.clear()
 
     def clear(self) -> None:
-        """Remove every fault, the rate limit and latency included."""
+        """Remove every fault, the rate limit and latency included; requests held by a
+        latency are answered now."""
         with self._lock:
+            self._cleared.set()
+            self._cleared = threading.Event()
             self._rules: list[Rule] = []
             self._latency: dict[str | None, float] = {}
             # (account, Region) -> (rate, burst, status); None: every account or Region
@@ -133,6 +137,12 @@ class FaultInjector:
             rule.knowledge_base_id = knowledge_base_id_of(rule.knowledge_base_id)
         with self._lock:
             self._rules.append(rule)
+
+    def hold(self, seconds: float) -> None:
+        """Hold a request for its latency, or until the faults are cleared."""
+        with self._lock:
+            cleared = self._cleared
+        cleared.wait(seconds)
 
     def set_latency(self, seconds: float, operation: str | None) -> None:
         with self._lock:

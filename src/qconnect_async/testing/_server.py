@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import select
 import socket
 import threading
 import time
@@ -158,17 +159,17 @@ class WSGIServer(ThreadedWSGIServer):
         #: the server's clock (Unix seconds), for the Date header
         self.clock: Callable[[], float] = time.time
         self.stopping = False
-        self._connections: set[socket.socket] = set()
+        self._connections: dict[socket.socket, Any] = {}  # each open connection: its peer
         self._connections_lock = threading.Lock()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
-            self._connections.add(request)
+            self._connections[request] = client_address
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
-            self._connections.discard(request)
+            self._connections.pop(request, None)
         super().shutdown_request(request)
 
     def close_connections(self) -> None:
@@ -179,6 +180,42 @@ class WSGIServer(ThreadedWSGIServer):
         for connection in connections:
             with contextlib.suppress(OSError):  # already closed by its client
                 connection.shutdown(socket.SHUT_RD)
+
+    def settled(self, timeout: float) -> bool:
+        """Wait (``timeout`` seconds at most) until every request already sent has been read.
+
+        A client that went away may have left a request behind: in the listen backlog, or
+        unread on a kept connection (with its end of file after it). Served later, it would
+        count in the next test's stats. The listen queue is first in, first out: once a
+        connection made now is accepted, every earlier one is too; then each connection must
+        have nothing left to read (a closed one ends once its handler has read it all).
+        """
+        deadline = time.monotonic() + timeout
+        with socket.create_connection((self.host, self.port), timeout=timeout) as marker:
+            peer = marker.getsockname()
+            while not self._accepted(peer):
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.005)
+        while self._unread():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def _accepted(self, peer: Any) -> bool:
+        with self._connections_lock:
+            return peer in self._connections.values()
+
+    def _unread(self) -> bool:
+        """Whether a connection has bytes (or its end) not yet read by its handler."""
+        # Under the lock no connection is closed (shutdown_request takes it first).
+        with self._connections_lock:
+            connections = list(self._connections)
+            if not connections:
+                return False
+            readable, _, _ = select.select(connections, [], [], 0)
+            return bool(readable)
 
 
 # -- QConnectServer -------------------------------------------------------------------------------
@@ -274,6 +311,12 @@ class QConnectServer(LocalControls):
             server, self._server = self._server, None
             if server is not None:
                 server.stop()
+
+    def _settled(self, timeout: float) -> bool:
+        """Wait until every request a client has sent was read (see WSGIServer.settled)."""
+        server = self._server
+        http = None if server is None else server._server
+        return not isinstance(http, WSGIServer) or http.settled(timeout)
 
     def __enter__(self) -> Self:
         return self.start()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -166,7 +165,7 @@ class QConnectWSGI:
                 region=region,
             )
             if decision.latency:
-                time.sleep(decision.latency)
+                self.state.faults.hold(decision.latency)
             if operation not in self._implemented:
                 message = f"QConnectServer does not implement {operation}"
                 reply = error_reply(ErrorReply(501, "NotImplementedException", message))
