@@ -159,10 +159,11 @@ async def test_token_seen_earlier_not_only_last_is_a_loop(
     """Resuming from a token and being sent that same token back is caught too."""
     first = await anext(client.list_import_jobs(kb).pages())
     qconnect_server.repeat_token(times=None)
-    with pytest.raises(PaginationLoopError):
+    with pytest.raises(PaginationLoopError) as info:
         async for _ in client.list_import_jobs(kb, starting_token=first.next_token):
             pass
     assert requests(qconnect_server) == 2
+    assert (info.value.operation, info.value.knowledge_base_id) == ("ListImportJobs", kb)
 
 
 @pytest.mark.parametrize("kind", ["invalid_json", "missing_summaries", "empty_body"])

@@ -304,6 +304,18 @@ async def test_on_retry_receives_the_details_of_each_retry() -> None:
     ]
 
 
+async def test_a_closed_sender_sends_nothing_and_says_why() -> None:
+    """After close() a send raises RuntimeError("this QConnectClient is closed"), unsent."""
+    ft = FakeTime()
+    sender = make_sender(ft)
+    sender.close()
+    script = Script(ft, "page")
+    with pytest.raises(RuntimeError) as info:
+        await send(ft, sender, script)
+    assert str(info.value) == "this QConnectClient is closed"
+    assert script.calls == 0
+
+
 async def test_each_retry_is_logged_with_its_cause_wait_and_kb(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

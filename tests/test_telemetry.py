@@ -96,6 +96,8 @@ async def test_a_span_per_call_under_a_span_per_listing(
         assert attributes["aws.qconnect.knowledge_base_id"] == kb
         assert span.parent is not None and span.parent.span_id == listing.context.span_id
     listing_attributes = dict(listing.attributes or {})
+    assert listing_attributes["rpc.method"] == "ListImportJobs"
+    assert listing_attributes["aws.qconnect.knowledge_base_id"] == kb
     assert listing_attributes["aws.qconnect.pages"] == 3
     assert listing_attributes["aws.qconnect.items"] == 25
     assert listing_attributes["aws.qconnect.knowledge_base_id"] == kb
