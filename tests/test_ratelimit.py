@@ -415,6 +415,45 @@ async def test_slow_start_opens_one_more_send_per_accepted_answer() -> None:
     assert INITIAL_WINDOW == 1
 
 
+async def test_a_cold_start_against_a_small_burst_throttles_only_its_last_round() -> None:
+    """16 senders, a burst of 5: rounds of 1, 2, 4; the 4's overshoot (2) is all throttled."""
+    rng = random.Random(7)
+    service = Service(rate=2.0, burst=5.0)
+    limiter = AdaptiveRateLimiter()
+    cold = {True: 0, False: 0}  # sends made before the first cut: accepted, throttled
+
+    async def sender() -> None:
+        while not limiter.enabled:
+            permit = await limiter.acquire()
+            before_the_cut = not limiter.enabled
+            await asyncio.sleep(rng.uniform(0.005, 0.015))
+            ok = service.admit("c")
+            cold[ok] += before_the_cut
+            await asyncio.sleep(rng.uniform(0.005, 0.015))  # answers cross on their way back
+            limiter.release(permit, ACCEPTED if ok else THROTTLED)
+
+    await asyncio.gather(*(sender() for _ in range(16)))
+    # The floor of round-based doubling against a burst B: 1 + 2 + 4 = 7 sends for B = 5,
+    # so the last round's overshoot; no send leaves while its throttles are on their way.
+    assert cold == {True: 5, False: 2}
+
+
+async def test_the_slow_start_ends_once_a_round_may_send_64() -> None:
+    """Rounds of 1, 2, 4, ... 32; from then on nothing waits for a round's answers."""
+    limiter = AdaptiveRateLimiter()
+    starts: list[float] = []
+
+    async def send() -> None:
+        permit = await limiter.acquire()
+        starts.append(now())
+        await asyncio.sleep(0.1)
+        limiter.release(permit, ACCEPTED)
+
+    await asyncio.gather(*(send() for _ in range(200)))
+    rounds = [round(t, 6) for t in starts]
+    assert [rounds.count(r / 10) for r in range(7)] == [1, 2, 4, 8, 16, 32, 137]
+
+
 async def test_an_abandoned_send_frees_its_place_in_the_window() -> None:
     """A send with no answer gives its place back but does not widen the window."""
     limiter = AdaptiveRateLimiter(initial_window=1)

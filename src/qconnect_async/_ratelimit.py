@@ -3,9 +3,14 @@
 ``AdaptiveRateLimiter`` is a thin asyncio shell around the pure ``RateController``
 (``_ratecontrol``, where the rate decisions and their reasons live):
 
-- Off until the service first throttles, but for slow start: at most ``initial_window``
-  sends in flight at once, one more for each accepted answer (TCP's initial window), so a
-  cold burst of max_concurrency requests does not meet a small service burst all at once.
+- Off until the service first throttles, but for slow start: sends leave in rounds, the
+  first of ``initial_window`` sends, each next one as large as the last plus its accepted
+  answers (doubling), and a round's sends leave only once every send of the previous round
+  is answered. So a cold burst of max_concurrency requests does not meet a small service
+  burst all at once, and no send leaves while a throttle is on its way back: against a
+  burst B the throttles are the last round's overshoot (1 + 2 + 4 = 7 sends for B = 5: 2),
+  where ack-clocking (each accepted answer sends two more) threw 4-6. The rounds end once
+  one may send 64: a service burst that large is met unpaced, as before the first throttle.
 - Once a throttle turned the controller on, each send takes a token from a bucket (``burst``
   tokens at most) refilled at ``controller.rate(now)``. A cut empties the bucket: the
   service's next tokens are owed to the requests still on their way to it.
@@ -32,7 +37,7 @@ __all__ = ["INITIAL_WINDOW", "AdaptiveRateLimiter", "RateLimiter", "SendOutcome"
 
 P = TypeVar("P")
 
-#: Sends in flight at once before the first accepted answer (TCP's initial window). A
+#: Sends of the slow start's first round (TCP's initial window). A
 #: fleet starting together sends its members' windows at once, against a service burst
 #: nobody publishes: the 4-process fleet of `make bench` (one run each) had 9.4% of its
 #: requests throttled with 4, 8.2% with 2, 7.0% with 1 (7.5% in `--only fleet --runs 5`);
@@ -76,6 +81,8 @@ class RateLimiter(Protocol[P]):
         ...
 
 
+#: The slow start ends (no round limits sends any more) once a round may send this many.
+_SLOW_START_END = 64
 # The head of the line looks at the bucket at least this often (seconds) while it waits.
 _RECHECK = 0.05
 # Float slack on token counts, so that a head waiter never sleeps for a zero interval.
@@ -94,8 +101,8 @@ class _Waiter:
 class AdaptiveRateLimiter:
     """The default RateLimiter: CUBIC-like pacing once throttled, off again when quiet.
 
-    ``initial_window``: sends in flight at once before the first accepted answer (slow
-    start, one more per accepted answer, while the controller is off). ``burst``: sends that
+    ``initial_window``: sends of the slow start's first round (each next round is the last
+    one plus its accepted answers, while the controller is off). ``burst``: sends that
     may leave back to back while paced. ``controller``: the rate decisions (a fresh
     ``RateController()`` by default; pass one to tune its constants). The permit is the
     send time on the loop's clock. One object may be shared by several clients of a loop.
@@ -117,6 +124,8 @@ class AdaptiveRateLimiter:
         self._controller = controller if controller is not None else RateController()
         self._burst = burst
         self._window: float = initial_window
+        self._round_sent = 0  # sends of the slow start's current round
+        self._round_accepted = 0  # of those, answered and not throttled
         self._in_flight = 0
         self._tokens = burst
         self._refilled_at = -math.inf
@@ -173,7 +182,7 @@ class AdaptiveRateLimiter:
         if outcome is SendOutcome.ACCEPTED:
             control.on_accepted(now)
             if not control.enabled:
-                self._window += 1
+                self._round_accepted += 1
         elif outcome is SendOutcome.THROTTLED and control.on_throttle(now, permit):
             # The service's bucket is empty: its next tokens are owed to the requests still
             # on their way, so the first send after the cut waits a whole token.
@@ -193,7 +202,7 @@ class AdaptiveRateLimiter:
         control = self._controller
         control.on_quiet(now)
         if not control.enabled:
-            return 0.0 if self._in_flight < self._window else math.inf
+            return self._slow_start_wait()
         rate = control.rate(now)
         elapsed = now - self._refilled_at
         if elapsed > 0:
@@ -203,9 +212,25 @@ class AdaptiveRateLimiter:
             return 0.0
         return max(_EPS, (1 - self._tokens) / rate)
 
+    def _slow_start_wait(self) -> float:
+        """0: a send of the current round may leave; inf: wait for its answers."""
+        if self._round_sent < self._window:
+            return 0.0
+        if self._in_flight > 0:
+            return math.inf  # the round is full: its throttles, if any, must come back first
+        # Every send of the round is answered: the next round, one more send per acceptance.
+        self._window += self._round_accepted
+        self._round_sent = self._round_accepted = 0
+        if self._window >= _SLOW_START_END:
+            self._window = math.inf
+        return 0.0
+
     def _take(self, now: float) -> float:
-        if self._controller.enabled and not is_testing():
-            self._tokens = max(0.0, self._tokens - 1)
+        if self._controller.enabled:
+            if not is_testing():
+                self._tokens = max(0.0, self._tokens - 1)
+        else:
+            self._round_sent += 1
         self._in_flight += 1
         return now
 
