@@ -396,8 +396,8 @@ async def test_sends_are_paced_once_throttled() -> None:
     assert all(b > a for a, b in itertools.pairwise(times))
 
 
-async def test_slow_start_opens_one_more_send_per_accepted_answer() -> None:
-    """Before any throttle, the initial window of sends leaves, then one more per answer."""
+async def _slow_start_rounds(senders: int) -> list[float]:
+    """When each of ``senders`` sends left a fresh limiter (each answered 0.1 s later)."""
     limiter = AdaptiveRateLimiter()
     starts: list[float] = []
 
@@ -407,10 +407,15 @@ async def test_slow_start_opens_one_more_send_per_accepted_answer() -> None:
         await asyncio.sleep(0.1)
         limiter.release(permit, ACCEPTED)
 
-    await asyncio.gather(*(send() for _ in range(16)))
-    # 1 at t=0 (a fleet starting together sends its members' windows at once); every answer
-    # sends its own place again and one more: the window doubles each round trip.
-    rounds = [round(t, 6) for t in starts]  # 0.1 + 0.1 + 0.1 is not 0.3
+    await asyncio.gather(*(send() for _ in range(senders)))
+    return [round(t, 6) for t in starts]  # 0.1 + 0.1 + 0.1 is not 0.3
+
+
+async def test_slow_start_doubles_its_rounds_of_sends() -> None:
+    """Before any throttle, sends leave in rounds: the initial window, then twice the last."""
+    rounds = await _slow_start_rounds(16)
+    # 1 at t=0 (a fleet starting together sends its members' windows at once); each round
+    # leaves once the last one is all answered, and is as large as it plus its answers.
     assert [rounds.count(t) for t in (0.0, 0.1, 0.2, 0.3, 0.4)] == [INITIAL_WINDOW, 2, 4, 8, 1]
     assert INITIAL_WINDOW == 1
 
@@ -440,17 +445,7 @@ async def test_a_cold_start_against_a_small_burst_throttles_only_its_last_round(
 
 async def test_the_slow_start_ends_once_a_round_may_send_64() -> None:
     """Rounds of 1, 2, 4, ... 32; from then on nothing waits for a round's answers."""
-    limiter = AdaptiveRateLimiter()
-    starts: list[float] = []
-
-    async def send() -> None:
-        permit = await limiter.acquire()
-        starts.append(now())
-        await asyncio.sleep(0.1)
-        limiter.release(permit, ACCEPTED)
-
-    await asyncio.gather(*(send() for _ in range(200)))
-    rounds = [round(t, 6) for t in starts]
+    rounds = await _slow_start_rounds(200)
     assert [rounds.count(r / 10) for r in range(7)] == [1, 2, 4, 8, 16, 32, 137]
 
 
