@@ -97,8 +97,8 @@ def on_a_terminal(*args: str) -> tuple[str, bytes]:
 
 
 def raw_answer(boto: Any, method: str, **params: Any) -> dict[str, Any]:
-    """The service's document as it came over HTTP (its keys in the order it sent them),
-    for a boto3 call: the body before botocore parses it."""
+    """The service's document as it came over HTTP (the body before botocore parses it), its
+    keys in the order aws prints them: botocore's parse, which follows its model's members."""
     bodies: list[bytes] = []
 
     def keep(http_response: Any, **_: Any) -> None:
@@ -106,17 +106,28 @@ def raw_answer(boto: Any, method: str, **params: Any) -> dict[str, Any]:
 
     boto.meta.events.register("after-call.qconnect", keep)
     try:
-        getattr(boto, method)(**params)
+        parsed = getattr(boto, method)(**params)
     finally:
         boto.meta.events.unregister("after-call.qconnect", keep)
-    document: dict[str, Any] = json.loads(bodies[-1])
+    document: dict[str, Any] = _in_order_of(json.loads(bodies[-1]), parsed)
     return document
 
 
+def _in_order_of(raw: Any, parsed: Any) -> Any:
+    """``raw`` with each object's keys in ``parsed``'s order (keys botocore dropped last)."""
+    if isinstance(raw, dict) and isinstance(parsed, dict):
+        keys = [k for k in parsed if k in raw] + [k for k in raw if k not in parsed]
+        return {k: _in_order_of(raw[k], parsed.get(k)) for k in keys}
+    if isinstance(raw, list) and isinstance(parsed, list) and len(raw) == len(parsed):
+        return [_in_order_of(r, p) for r, p in zip(raw, parsed, strict=True)]
+    return raw
+
+
 def assert_same_document(printed: Any, raw: Any, path: str = "") -> None:
-    """``printed`` (the command's json) is the service's ``raw`` document key by key, in its
-    order, at every level; a timestamp is the same instant (aws prints ISO 8601, the wire
-    has epoch seconds); a presigned URL the same resource (each answer signs anew)."""
+    """``printed`` (the command's json) is the service's ``raw`` document key by key, in the
+    order of ``raw``'s keys, at every level; a timestamp is the same instant (aws prints
+    ISO 8601, the wire has epoch seconds); a presigned URL the same resource (each answer
+    signs anew)."""
     if isinstance(raw, dict):
         assert isinstance(printed, dict), path
         assert list(printed) == [k for k, v in raw.items() if v is not None], path
