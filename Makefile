@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LOCKED := $(VENV)/.locked
 # The development toolchain, pinned with hashes: `make test` installs the same versions any day.
 # `make lock` refreshes it (pyproject's ranges stay ranges; the lock is what we develop on).
 LOCK := requirements/dev.txt
@@ -16,13 +17,17 @@ NEWEST := .venv-newest
 comma := ,
 EXTRAS := dev,otel,redis
 
-.PHONY: test test-lowest test-newest lint typecheck unit lock demo bench clean
+.PHONY: test test-lowest test-newest lint typecheck unit lock demo bench clean mutate flaky
 
 # A new lock gets a new venv: installing over an old one would keep what the lock dropped.
-$(STAMP): $(LOCK) pyproject.toml
+$(LOCKED): $(LOCK)
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --require-hashes --no-deps -r $(LOCK)
+	touch $(LOCKED)
+
+# A pyproject change reinstalls the package alone, then checks the lock still meets it.
+$(STAMP): $(LOCKED) pyproject.toml
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	$(PY) scripts/check_lock.py $(LOCK)
 	touch $(STAMP)
@@ -102,4 +107,3 @@ flaky: $(STAMP)
 	if [ -n "$$failed" ]; then echo "=== failed with seeds:$$failed"; exit 1; fi; \
 	echo "=== $(RUNS) runs passed"
 
-.PHONY: mutate flaky
