@@ -1,7 +1,7 @@
 """moto's side of the fake: the backend's registration, and moto's handler for QConnect.
 
 moto has no plugin API (getmoto/moto#7126 was declined), so `register()` leans on two internals,
-both pinned by tests/test_server_registration.py:
+both pinned by tests/testing/test_server_registration.py:
 
 * `moto.backends.get_backend(name)` imports `moto.<name>` and reads `<name>_backends`: an alias
   in sys.modules makes `moto.qconnect` this module (which also holds moto's `url_bases` and
@@ -274,7 +274,8 @@ url_paths = {"{0}/.*$": QConnectResponse.dispatch}
 # left to moto (None), so that moto stays the one source of errors: a request it must parse (a
 # body, a repeated or non-numeric parameter), input that breaks the model, an unknown KB or
 # token, and every request while moto's recorder or its IAM checks are on, or that names
-# moto's x-moto-account-id. tests/test_server_registration.py pins the moto internals read here.
+# moto's x-moto-account-id. tests/testing/test_server_registration.py pins the moto internals
+# read here.
 #: moto's access key for a request that names none (BaseResponse.get_access_key).
 _NO_ACCESS_KEY = "AKIAEXAMPLE"
 

@@ -11,13 +11,11 @@ from typing import Any
 
 import boto3
 import pytest
+from _server_helpers import NO_RETRY, error_of
 from aiobotocore.session import get_session
-from botocore.config import Config
 from botocore.exceptions import ClientError, PaginationError
 
 from qconnect_async.testing import QConnectServer
-
-NO_RETRY = Config(retries={"total_max_attempts": 1})
 
 
 @pytest.fixture
@@ -37,14 +35,6 @@ def kb(qconnect_server: QConnectServer) -> str:
     kb = qconnect_server.create_knowledge_base()
     qconnect_server.add_import_jobs(kb, 5)
     return kb
-
-
-def error_of(call: Callable[[], Any]) -> tuple[int, str, dict[str, str]]:
-    with pytest.raises(ClientError) as caught:
-        call()
-    response = caught.value.response
-    meta = response["ResponseMetadata"]
-    return meta["HTTPStatusCode"], response["Error"]["Code"], meta["HTTPHeaders"]
 
 
 def raw_bodies(client: Any) -> list[bytes]:

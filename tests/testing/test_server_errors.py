@@ -8,8 +8,8 @@ from typing import Any
 
 import boto3
 import pytest
+from _server_helpers import error_of
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from qconnect_async.testing import QConnectServer
 
@@ -35,14 +35,6 @@ def kb(qconnect_server: QConnectServer) -> str:
     kb = qconnect_server.create_knowledge_base()
     qconnect_server.add_import_jobs(kb, 3)
     return kb
-
-
-def error_of(call: Callable[[], Any]) -> tuple[int, str, dict[str, str]]:
-    with pytest.raises(ClientError) as caught:
-        call()
-    response = caught.value.response
-    meta = response["ResponseMetadata"]
-    return meta["HTTPStatusCode"], response["Error"]["Code"], meta["HTTPHeaders"]
 
 
 BAD_LISTINGS: list[tuple[str, dict[str, Any], int, str]] = [
