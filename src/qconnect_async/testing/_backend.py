@@ -36,10 +36,8 @@ from ._records import (
     ConflictException,
     Files,
     ImportJob,
-    Job,
     KnowledgeBase,
     PageTokens,
-    RawImportJob,
     ResourceNotFoundException,
     ServiceQuotaExceededException,
     Upload,
@@ -131,38 +129,14 @@ class QConnectBackend(BaseBackend):
     # -- import jobs ----------------------------------------------------------------------
 
     def new_import_job(
-        self,
-        kb: KnowledgeBase,
-        *,
-        upload_id: str | None = None,
-        import_job_type: str = "QUICK_RESPONSES",
-        status: str = START_IN_PROGRESS,
-        metadata: Mapping[str, str] | None = None,
-        external_source_configuration: Mapping[str, Any] | None = None,
-        now: float,
-        completion: JobCompletion | None = None,
+        self, kb: KnowledgeBase, now: float, status: str, members: Mapping[str, Any]
     ) -> ImportJob:
-        """Create and store a job created at `now` (no validation: callers validate)."""
+        """Store a job created at `now`, its summary's `members` set (None: left out); callers
+        validate."""
+        summary = _summary(kb, status, now)
+        summary.update((name, value) for name, value in members.items() if value is not None)
         with self.lock:
-            job = ImportJob(
-                seq=self._next_seq(),
-                import_job_id=new_id(),
-                knowledge_base_id=kb.knowledge_base_id,
-                knowledge_base_arn=kb.knowledge_base_arn,
-                upload_id=upload_id or f"{new_id()}/{new_id()}",
-                import_job_type=import_job_type,
-                status=status,
-                created_time=epoch(now),
-                last_modified_time=epoch(now if status == START_IN_PROGRESS else now + 60.0),
-                metadata=dict(metadata) if metadata is not None else None,
-                external_source_configuration=(
-                    dict(external_source_configuration)
-                    if external_source_configuration is not None
-                    else None
-                ),
-            )
-            if completion is not None and status == START_IN_PROGRESS:
-                job.begin(START_IN_PROGRESS, COMPLETE, completion, now)
+            job = ImportJob(self._next_seq(), summary["importJobId"], summary)
             kb.add(job)
             return job
 
@@ -179,31 +153,23 @@ class QConnectBackend(BaseBackend):
     ) -> list[str]:
         """Store `count` jobs, varied where the caller leaves a field as None."""
         with self.lock:
-            start = len(kb.jobs)
-            base = now - 86_400.0
             ids = []
-            for offset in range(count):
-                i = start + offset
+            for i in range(len(kb.jobs), len(kb.jobs) + count):
                 if metadata is not None:
                     meta: dict[str, str] | None = dict(metadata)
                 else:
                     meta = (None, {"source": "seed", "batch": str(i // 100)}, {})[i % 3]
-                with_source = (i % 4 == 1) if external_source is None else external_source
-                job = self.new_import_job(
-                    kb,
-                    import_job_type=import_job_type,
-                    status=status or STATUS_CYCLE[i % len(STATUS_CYCLE)],
-                    metadata=meta,
-                    external_source_configuration=(
-                        {
-                            "source": "AMAZON_CONNECT",
-                            "configuration": {"connectConfiguration": {"instanceId": new_id()}},
-                        }
-                        if with_source
-                        else None
-                    ),
-                    now=base + i * 0.5,
-                )
+                source = None
+                if (i % 4 == 1) if external_source is None else external_source:
+                    connect = {"connectConfiguration": {"instanceId": new_id()}}
+                    source = {"source": "AMAZON_CONNECT", "configuration": connect}
+                members = {
+                    "importJobType": import_job_type,
+                    "metadata": meta,
+                    "externalSourceConfiguration": source,
+                }
+                seeded = status or STATUS_CYCLE[i % len(STATUS_CYCLE)]
+                job = self.new_import_job(kb, now - 86_400.0 + i * 0.5, seeded, members)
                 ids.append(job.import_job_id)
             return ids
 
@@ -211,33 +177,22 @@ class QConnectBackend(BaseBackend):
         self, kb: KnowledgeBase, overrides: Mapping[str, Any], *, now: float
     ) -> str:
         """Store a summary built from a valid one with `overrides` applied (None removes)."""
+        body = _summary(kb, COMPLETE, now)
+        for key, value in overrides.items():
+            if value is None:
+                body.pop(key, None)
+            else:
+                body[key] = value
         with self.lock:
-            template = ImportJob(
-                seq=0,
-                import_job_id=new_id(),
-                knowledge_base_id=kb.knowledge_base_id,
-                knowledge_base_arn=kb.knowledge_base_arn,
-                upload_id=new_id(),
-                import_job_type="QUICK_RESPONSES",
-                status=COMPLETE,
-                created_time=epoch(now),
-                last_modified_time=epoch(now),
-            )
-            body = dict(template.wire())
-            for key, value in overrides.items():
-                if value is None:
-                    body.pop(key, None)
-                else:
-                    body[key] = value
             job_id = body.get("importJobId")
             if not isinstance(job_id, str) or job_id in kb.jobs_by_id:
                 job_id = new_id()
-            kb.add(RawImportJob(seq=self._next_seq(), import_job_id=job_id, body=body))
+            kb.add(ImportJob(self._next_seq(), job_id, body, raw=True))
             return job_id
 
     def get_import_job(
         self, kb: KnowledgeBase, import_job_id: str, *, now: float, read: bool = True
-    ) -> Job:
+    ) -> ImportJob:
         with self.lock:
             job = kb.jobs_by_id.get(import_job_id)
             if job is None:
@@ -258,7 +213,7 @@ class QConnectBackend(BaseBackend):
         with self.lock:
             # A delete is not a read: it never moves a job along by itself.
             job = self.get_import_job(kb, import_job_id, now=now, read=False)
-            if isinstance(job, RawImportJob):
+            if job.raw:
                 kb.remove(job)
             elif job.status == START_IN_PROGRESS:
                 raise ConflictException(
@@ -275,9 +230,9 @@ class QConnectBackend(BaseBackend):
                 job.content_key = self.files.store(b"Name,Content\n", "text/csv")
             if job.status == FAILED and job.report_key is None:
                 job.report_key = self.files.store(b"RowNumber,ErrorMessage\n", "text/csv")
-            data = dict(job.wire())
-            data["createdTime"] = as_datetime(job.created_time)
-            data["lastModifiedTime"] = as_datetime(job.last_modified_time)
+            data = dict(job.summary)
+            data["createdTime"] = as_datetime(data["createdTime"])
+            data["lastModifiedTime"] = as_datetime(data["lastModifiedTime"])
             data["url"], expiry = self.files.link(job.content_key, base_url, now)
             data["urlExpiry"] = as_datetime(expiry)
             if job.report_key is not None:
@@ -339,9 +294,8 @@ class QConnectBackend(BaseBackend):
         Only a QUICK_RESPONSES knowledge base takes an import (400 otherwise).
         """
         upload_id = params["uploadId"]
-        request = json.dumps(
-            {k: params.get(k) for k in _START_INPUTS}, sort_keys=True, separators=(",", ":")
-        )
+        inputs = {name: params.get(name) for name in _START_INPUTS}
+        request = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
         token = params.get("clientToken")
         kb_id = kb.knowledge_base_id
         if kb.knowledge_base_type != "QUICK_RESPONSES":
@@ -357,7 +311,7 @@ class QConnectBackend(BaseBackend):
                         "The clientToken was used before with different parameters"
                     )
                 earlier = kb.jobs_by_id.get(job_id)
-                if isinstance(earlier, ImportJob):
+                if earlier is not None and not earlier.raw:
                     return earlier
             upload = self.uploads.get(upload_id)
             if upload is None or upload.knowledge_base_id != kb_id:
@@ -366,23 +320,14 @@ class QConnectBackend(BaseBackend):
                 )
             if upload.body is None:
                 raise ValidationException(f"Nothing was uploaded for upload {upload_id}")
-            running = sum(
-                1 for j in kb.jobs if isinstance(j, ImportJob) and j.status == START_IN_PROGRESS
-            )
+            running = sum(1 for j in kb.jobs if not j.raw and j.status == START_IN_PROGRESS)
             if job_quota is not None and running >= job_quota:
                 raise ServiceQuotaExceededException(
                     f"Knowledge base {kb_id} already has {running} import jobs in progress"
                 )
             report = failed_record_report(upload.body)
-            job = self.new_import_job(
-                kb,
-                upload_id=upload_id,
-                import_job_type=params["importJobType"],
-                metadata=params.get("metadata"),
-                external_source_configuration=params.get("externalSourceConfiguration"),
-                completion=completion,
-                now=now,
-            )
+            job = self.new_import_job(kb, now, START_IN_PROGRESS, inputs)
+            job.begin(START_IN_PROGRESS, COMPLETE, completion, now)
             job.content_key = self.files.store(upload.body, upload.headers["Content-Type"])
             if report is not None:
                 job.final_status = FAILED
@@ -412,6 +357,20 @@ class QConnectBackend(BaseBackend):
             for job in page:
                 job.observe(now)
             return [job.wire_json() for job in page], token
+
+
+def _summary(kb: KnowledgeBase, status: str, now: float) -> dict[str, Any]:
+    """A valid ImportJobSummary of a new job of `kb`, created at `now`, in the model's order."""
+    return {
+        "importJobId": new_id(),
+        "knowledgeBaseId": kb.knowledge_base_id,
+        "uploadId": f"{new_id()}/{new_id()}",
+        "knowledgeBaseArn": kb.knowledge_base_arn,
+        "importJobType": "QUICK_RESPONSES",
+        "status": status,
+        "createdTime": epoch(now),
+        "lastModifiedTime": epoch(now if status == START_IN_PROGRESS else now + 60.0),
+    }
 
 
 # moto's get_backend("qconnect") reads `moto.qconnect.qconnect_backends`.

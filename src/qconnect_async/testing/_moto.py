@@ -45,7 +45,7 @@ from moto.moto_api import recorder
 from ._backend import MODULE_ALIAS, QConnectBackend, backend_for, qconnect_backends
 from ._faults import PageFault
 from ._model import validate
-from ._records import RawImportJob, ValidationException
+from ._records import ValidationException
 from ._state import Settings
 
 __all__ = ["qconnect_backends", "register", "url_bases", "url_paths"]
@@ -221,9 +221,9 @@ class QConnectResponse(BaseResponse):
         kb = self.backend.get_knowledge_base(params["knowledgeBaseId"])
         context = self.context
         job = self.backend.get_import_job(kb, params["importJobId"], now=context.now)
-        if isinstance(job, RawImportJob):
+        if job.raw:
             # A raw job is sent as stored, past the serialiser that would tidy it.
-            return json.dumps({"importJob": job.wire()}), dict(JSON_HEADERS)
+            return json.dumps({"importJob": job.summary}), dict(JSON_HEADERS)
         return ActionResult(
             {"importJob": self.backend.job_data(job, context.base_url, context.now)}
         )
