@@ -22,8 +22,7 @@ from urllib.parse import quote, urlencode
 
 from moto.core.exceptions import ServiceException
 
-from ._faults import PageFault
-from ._state import JobCompletion
+from ._state import JobCompletion, RequestContext
 
 
 # -- the service's errors -------------------------------------------------------------------------
@@ -95,15 +94,17 @@ class PageTokens:
         records: Sequence[Any],
         seqs: list[int],
         scope: str,
-        max_results: int,
-        token: str | None,
-        fault: PageFault | None,
+        params: Mapping[str, Any],
+        context: RequestContext,
     ) -> tuple[list[Any], str | None]:
-        """The page of `records` (numbered `seqs`) after `token`, and the next page's token.
+        """The page of `records` (numbered `seqs`) the request's maxResults and nextToken ask
+        for (the settings' page size without maxResults), and the next page's token.
 
         A page fault bends the token: the request's again (`repeat_token`), "" instead of none
         (`empty_last_token`), or no records and a fresh token to the same spot (`empty_page`).
         """
+        token, fault = params.get("nextToken"), context.page_fault
+        max_results = params.get("maxResults") or context.settings.default_page_size
         after = self.decode(token, scope)
         if fault == "empty_page":
             return [], self.encode(scope, after)
@@ -212,34 +213,17 @@ class ImportJob:
 
 @dataclass(eq=False)
 class KnowledgeBase:
-    """A knowledge base and its import jobs, in creation order."""
+    """A knowledge base: its KnowledgeBaseData as sent (`data`), and its jobs in creation order."""
 
     seq: int
-    knowledge_base_id: str
-    knowledge_base_arn: str
-    name: str
-    knowledge_base_type: str
-    status: str = "ACTIVE"
-    description: str | None = None
-    tags: dict[str, str] | None = None
+    data: dict[str, Any]
     jobs: list[ImportJob] = field(default_factory=list)
     job_seqs: list[int] = field(default_factory=list)
     jobs_by_id: dict[str, ImportJob] = field(default_factory=dict)
 
-    def data(self) -> dict[str, Any]:
-        """KnowledgeBaseData / KnowledgeBaseSummary for moto's serialiser."""
-        data: dict[str, Any] = {
-            "knowledgeBaseId": self.knowledge_base_id,
-            "knowledgeBaseArn": self.knowledge_base_arn,
-            "name": self.name,
-            "knowledgeBaseType": self.knowledge_base_type,
-            "status": self.status,
-        }
-        if self.description is not None:
-            data["description"] = self.description
-        if self.tags:
-            data["tags"] = self.tags
-        return data
+    @property
+    def knowledge_base_id(self) -> str:
+        return str(self.data["knowledgeBaseId"])
 
     def add(self, job: ImportJob) -> None:
         self.jobs.append(job)

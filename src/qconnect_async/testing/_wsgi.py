@@ -26,7 +26,6 @@ from ._model import match, model, rules
 from ._moto import (
     ENVIRON_KEY,
     QConnectResponse,
-    RequestContext,
     _input_shape,
     account_of,
     fast_list_import_jobs,
@@ -44,7 +43,7 @@ from ._replies import (
     status_line,
 )
 from ._s3 import get_file, handles_presigned, put_upload
-from ._state import CONTROL_PREFIX, ServerState
+from ._state import CONTROL_PREFIX, RequestContext, ServerState
 
 #: Set in the environ: the HTTP server closes the connection without sending the reply.
 DROP_CONNECTION = "qconnect_async.testing.drop_connection"
