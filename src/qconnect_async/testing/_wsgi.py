@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, quote
 from botocore import xform_name
 
 from ._faults import PUT_OPERATION
-from ._model import match, model, rules
+from ._model import Route, match, model, rules
 from ._moto import (
     ENVIRON_KEY,
     QConnectResponse,
@@ -141,64 +141,40 @@ class QConnectWSGI:
         route = match(str(environ.get("REQUEST_METHOD", "")), _raw_path(environ))
         if route is None:
             return error_reply(ErrorReply(404, "UnknownOperationException", "Unknown operation"))
-        operation = route.operation
+        failed = error_reply(ErrorReply(500, "InternalServerException", "Internal error"))
+        return self._counted(route.operation, lambda: self._answer(environ, route), failed)
+
+    def _answer(self, environ: dict[str, Any], route: Route) -> tuple[Reply, bool, bool]:
+        """The reply to a request for qconnect; whether it is a fault, and a throttle."""
+        # The signature is checked first, as AWS does: before throttling or any fault.
+        skew = _skew_error(environ, self.state.now())
+        if skew is not None:
+            return error_reply(skew), True, False
+        operation, kb = route.operation, route.labels.get("knowledgeBaseId")
         query = parse_qs(str(environ.get("QUERY_STRING", "")), keep_blank_values=True)
-        recorder = self.state.recorder
-        recorder.begin(operation)
-        status, fault, throttled = 500, False, False
-        try:
-            account = account_of(environ, self.state.accounts)
-            region = region_of(environ)
-            # The signature is checked first, as AWS does: before throttling or any fault.
-            skew = _skew_error(environ, self.state.now())
-            if skew is not None:
-                fault = True
-                reply = error_reply(skew)
-                status = reply[0]
-                return reply
-            decision = self.state.faults.decide(
-                operation,
-                route.labels.get("knowledgeBaseId"),
-                has_token=any(query.get("nextToken", ())),
-                account=account,
-                region=region,
-            )
-            if decision.latency:
-                self.state.faults.hold(decision.latency)
-            if operation not in self._implemented:
-                message = f"QConnectServer does not implement {operation}"
-                reply = error_reply(ErrorReply(501, "NotImplementedException", message))
-            elif decision.reply is not None:
-                fault, throttled = True, decision.throttled
-                reply = decision.reply
-            else:
-                fault = decision.page_fault is not None
-                context = RequestContext(
-                    self.state.settings,
-                    decision.page_fault,
-                    _base_url(environ),
-                    self.state.now(),
-                    account,
-                    region,
-                )
-                body = None
-                if operation == "ListImportJobs":
-                    body = fast_list_import_jobs(
-                        environ, route.labels["knowledgeBaseId"], query, context
-                    )
-                if body is not None:
-                    reply = 200, response_headers(body), body
-                else:
-                    environ[ENVIRON_KEY] = context
-                    reply = self._moto(environ)
-            status = reply[0]
-            return reply
-        except Exception:
-            # Never let a bug surface as werkzeug's HTML page: answer like the service would.
-            _log.exception("QConnectServer failed on %s", operation)
-            return error_reply(ErrorReply(500, "InternalServerException", "Internal error"))
-        finally:
-            recorder.end(status, fault=fault, throttled=throttled)
+        account, region = account_of(environ, self.state.accounts), region_of(environ)
+        has_token = any(query.get("nextToken", ()))
+        decision = self.state.faults.decide(
+            operation, kb, has_token=has_token, account=account, region=region
+        )
+        if decision.latency:
+            self.state.faults.hold(decision.latency)
+        if operation not in self._implemented:
+            message = f"QConnectServer does not implement {operation}"
+            return error_reply(ErrorReply(501, "NotImplementedException", message)), False, False
+        if decision.reply is not None:
+            return decision.reply, True, decision.throttled
+        now, page_fault = self.state.now(), decision.page_fault
+        context = RequestContext(
+            self.state.settings, page_fault, _base_url(environ), now, account, region
+        )
+        body = None
+        if operation == "ListImportJobs" and kb is not None:
+            body = fast_list_import_jobs(environ, kb, query, context)
+        if body is None:
+            environ[ENVIRON_KEY] = context
+            return self._moto(environ), page_fault is not None, False
+        return (200, response_headers(body), body), page_fault is not None, False
 
     def _presigned(self, environ: dict[str, Any], path: str) -> Reply:
         method = str(environ.get("REQUEST_METHOD", ""))
@@ -206,18 +182,28 @@ class QConnectWSGI:
             return get_file(environ, path, self.state.now())
         if method != "PUT":
             return s3_error(405, "MethodNotAllowed", "The method is not allowed.")
-        recorder = self.state.recorder
-        recorder.begin(PUT_OPERATION)
-        status = 500
-        try:
+
+        def put() -> tuple[Reply, bool, bool]:
             reply = put_upload(environ, path, self.state.faults, now=self.state.now())
-            status = reply[0]
-            return reply
+            return reply, reply[0] >= 500, reply[0] == 503
+
+        failed = s3_error(500, "InternalError", "We encountered an internal error.")
+        return self._counted(PUT_OPERATION, put, failed)
+
+    def _counted(
+        self, operation: str, answer: Callable[[], tuple[Reply, bool, bool]], failed: Reply
+    ) -> Reply:
+        """`answer()`'s reply, counted in the stats; `failed` if it raises."""
+        self.state.recorder.begin(operation)
+        reply, fault, throttled = failed, False, False
+        try:
+            reply, fault, throttled = answer()
         except Exception:
-            _log.exception("QConnectServer failed on a presigned PUT")
-            return s3_error(500, "InternalError", "We encountered an internal error.")
+            # Never let a bug surface as werkzeug's HTML page: answer like the service would.
+            _log.exception("QConnectServer failed on %s", operation)
         finally:
-            recorder.end(status, fault=status >= 500, throttled=status == 503)
+            self.state.recorder.end(reply[0], fault=fault, throttled=throttled)
+        return reply
 
     def _moto(self, environ: dict[str, Any]) -> Reply:
         app = self._service_app
