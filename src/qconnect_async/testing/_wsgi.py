@@ -106,7 +106,7 @@ class QConnectWSGI:
     ) -> None:
         self.app = app
         self.state = state
-        #: runs a control call by name with JSON arguments (`LocalControls._call_json`)
+        #: runs a control call by name with JSON arguments (`QConnectServer._call_json`)
         self.control = control
         # moto's app for qconnect, found by the dispatcher (`app`) for the first request.
         self._service_app: WSGIApp | None = None
