@@ -45,7 +45,6 @@ from ._wsgi import DROP_CONNECTION, QConnectWSGI
 SERVER_HEADER = "amazon.com"
 #: Bodies larger than this are left to werkzeug (and the connection closed).
 _MAX_BUFFERED_BODY = 16 * 1024 * 1024
-_BODILESS_STATUSES = frozenset({204, 304})
 
 _log = logging.getLogger("qconnect_async.testing")
 _werkzeug_log = logging.getLogger("werkzeug")
@@ -127,29 +126,21 @@ class RequestHandler(MotoRequestHandler):
             # A fault: the connection ends with no answer, as a reset mid-request leaves it.
             self.close_connection = True
             return
-        bodiless = 100 <= code < 200 or code in _BODILESS_STATUSES
-        head = self.command == "HEAD"
+        # HEAD, 1xx, 204 and 304 answers carry no body, whatever their headers say.
+        has_body = self.command != "HEAD" and not (100 <= code < 200 or code in (204, 304))
+        sent = {key.lower(): value.strip() for key, value in headers}
         self.send_response(code)
-        length_sent: str | None = None
-        close_delimited = False
         for key, value in headers:
             self.send_header(key, value)  # `Connection: close` also ends the connection
-            if key.lower() == "content-length":
-                length_sent = value.strip()
-            elif key.lower() == "connection" and value.strip().lower() == "close":
-                close_delimited = True
-        if length_sent is None and not bodiless and not head and not close_delimited:
-            self.send_header("Content-Length", str(len(content)))
-        elif (
-            length_sent is not None
-            and not head
-            and not bodiless
-            and length_sent != str(len(content))
-        ):
+        size = str(len(content))
+        closes = sent.get("connection", "").lower() == "close"
+        if has_body and "content-length" not in sent and not closes:
+            self.send_header("Content-Length", size)
+        elif has_body and sent.get("content-length", size) != size:
             # A length the body does not have: only closing tells the client where it ends.
             self.send_header("Connection", "close")
         self.end_headers()
-        if content and not head and not bodiless:
+        if content and has_body:
             self.wfile.write(content)
 
 
