@@ -272,20 +272,14 @@ def fast_list_import_jobs(
     """The response body of a plain ListImportJobs request; None: let moto answer it."""
     if _moto_must_answer(environ):
         return None
+    sizes, tokens = query.get("maxResults", []), query.get("nextToken", [])
+    if len(sizes) > 1 or len(tokens) > 1 or not all(v.isascii() and v.isdigit() for v in sizes):
+        return None  # a repeated or non-numeric parameter: moto's parser answers it
     params: dict[str, Any] = {"knowledgeBaseId": knowledge_base_id}
-    for name in ("maxResults", "nextToken"):
-        values = query.get(name)
-        if values is None:
-            continue
-        if len(values) != 1:
-            return None
-        value = values[0]
-        if name == "maxResults":
-            if not (value.isascii() and value.isdigit()):
-                return None
-            params[name] = int(value)
-        else:
-            params[name] = value
+    if sizes:
+        params["maxResults"] = int(sizes[0])
+    if tokens:
+        params["nextToken"] = tokens[0]
     try:
         _raise_invalid(_input_shape(), params)
         backend = backend_for(context.account or "", context.region or "")
