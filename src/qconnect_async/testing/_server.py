@@ -220,10 +220,10 @@ _HEAP_CHANGES = frozenset(
 def settle_heap() -> None:
     """Collect, then freeze what is left, so that later full collections skip the seed data.
 
-    For a server that owns its process only (``python -m qconnect_async.testing``): with
-    48,000 seeded jobs each full collection paused it for 90-230 ms on a 2-core machine, the
-    requests held meanwhile reached its token bucket together, and it throttled them as a
-    burst no client sent. ``gc.unfreeze`` first, so that data a reset dropped is collected.
+    For a server that owns its process only (``python -m qconnect_async.testing``): with many
+    seeded jobs a full collection pauses it, the requests held meanwhile reach its token bucket
+    together, and it throttles them as a burst no client sent. ``gc.unfreeze`` first, so that
+    data a reset dropped is collected.
     """
     gc.unfreeze()
     gc.collect()

@@ -111,8 +111,8 @@ class QConnectWSGI:
         # moto's app for qconnect, found by the dispatcher (`app`) for the first request.
         self._service_app: WSGIApp | None = None
         # botocore's qconnect model, loaded now rather than by the first requests: `cache`
-        # lets every thread that misses load it, and a fleet of clients starting at once
-        # made 32 threads walk botocore's data directory together (5-9 s for a first page).
+        # lets every thread that misses load it, and clients starting at once would each
+        # walk botocore's data directory.
         rules()
         _input_shape()  # also fills moto's get_service_model("qconnect") cache
         #: the operations moto's handler answers (a method each); any other is a 501
