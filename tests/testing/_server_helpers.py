@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.model import ListShape, MapShape, Shape, StructureShape
@@ -19,9 +20,22 @@ from qconnect_async.testing import QConnectServer
 NO_RETRY = Config(retries={"total_max_attempts": 1})
 
 
-def make_client(server: QConnectServer) -> Any:
+def make_client(server: QConnectServer, config: Config = NO_RETRY) -> Any:
+    """A boto3 client of the server (no retries by default)."""
     return boto3.client(
-        "qconnect", endpoint_url=server.endpoint_url, region_name=server.region, config=NO_RETRY
+        "qconnect", endpoint_url=server.endpoint_url, region_name=server.region, config=config
+    )
+
+
+def aio_client(server: QConnectServer) -> Any:
+    """An aiobotocore client of the server, dummy keys, no retries: use it in `async with`."""
+    return get_session().create_client(
+        "qconnect",
+        endpoint_url=server.endpoint_url,
+        region_name=server.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=NO_RETRY,
     )
 
 

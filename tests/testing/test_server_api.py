@@ -10,8 +10,7 @@ from typing import Any
 import boto3
 import botocore.session
 import pytest
-from _server_helpers import NO_RETRY, WireLog, make_client
-from aiobotocore.session import get_session
+from _server_helpers import NO_RETRY, WireLog, aio_client, make_client
 from botocore.model import ListShape, Shape, StructureShape
 
 from qconnect_async.testing import QConnectServer
@@ -70,14 +69,7 @@ async def test_aiobotocore_lists_every_job_page_by_page(qconnect_server: QConnec
     ids = qconnect_server.add_import_jobs(kb, 230)
     output = MODEL.operation_model("ListImportJobs").output_shape
     seen: list[str] = []
-    async with get_session().create_client(
-        "qconnect",
-        endpoint_url=qconnect_server.endpoint_url,
-        region_name=qconnect_server.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=NO_RETRY,
-    ) as aio:
+    async with aio_client(qconnect_server) as aio:
         paginator = aio.get_paginator("list_import_jobs")
         async for page in paginator.paginate(
             knowledgeBaseId=kb, PaginationConfig={"PageSize": 100}

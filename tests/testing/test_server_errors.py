@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
-from _server_helpers import error_of
+from _server_helpers import error_of, make_client
 from botocore.config import Config
 
 from qconnect_async.testing import QConnectServer
@@ -20,12 +20,7 @@ OTHER_ACCOUNT_ARN = "arn:aws:wisdom:us-east-1:999999999999:knowledge-base/{kb}"
 
 @pytest.fixture
 def client(qconnect_server: QConnectServer) -> Iterator[Any]:
-    client = boto3.client(
-        "qconnect",
-        endpoint_url=qconnect_server.endpoint_url,
-        region_name=qconnect_server.region,
-        config=RAW,
-    )
+    client = make_client(qconnect_server, RAW)
     yield client
     client.close()
 
