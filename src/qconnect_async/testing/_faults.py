@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal
 
 from ._model import knowledge_base_id_of
 from ._replies import (
@@ -33,7 +33,6 @@ from ._replies import (
 #: Faults on a page's token: the request's token again (a loop), an empty page to follow,
 #: or "" instead of no token on the last page (which ends a listing, as in botocore).
 PageFault = Literal["repeat_token", "empty_page", "empty_last_token"]
-PAGE_FAULTS: tuple[PageFault, ...] = get_args(PageFault)
 #: (account, Region) a rate limit covers; None stands for each account (Region) separately.
 Scope = tuple[str | None, str | None]
 #: The stats' and the rules' name of a presigned PUT (S3's operation).
