@@ -1,11 +1,12 @@
-"""The send rate under production conditions: recovery, sporadic throttles, an early 429.
+"""The send rate under production conditions: recovery, sporadic throttles, an early throttle.
 
 - recovery: one long-lived client, 8 workers listing one-page KBs back to back, 8 s against
   1 req/s, then no limit: seconds until its throughput (0.5 s windows) is >= 90% of a fresh
   client's, measured the same way first.
 - sporadic: 20 KBs x 1000 jobs, 20 ms a page, 2% of ListImportJobs answered with a 429 at
   random: wall / the same listing without the throttles.
-- early 429: one 50-page listing, 20 ms a page, the 2nd request throttled: extra seconds.
+- early throttle: one 50-page listing, 20 ms a page, the 2nd request answered with the fake's
+  default throttle (ThrottlingException, HTTP 400): extra seconds.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ async def _sporadic(
     return noisy / clean, throttled
 
 
-# -- one early 429 -----------------------------------------------------------------------------
+# -- one early throttle ------------------------------------------------------------------------
 
 
 async def _early(server: RemoteQConnectServer, kb: str, sizes: Sizes, throttle: bool) -> float:
@@ -194,8 +195,8 @@ async def _measure(server: RemoteQConnectServer, sizes: Sizes, runs: int) -> Sec
             ratio <= GOAL_SPORADIC,
         ),
         Row(
-            "sendrate.early_429",
-            f"One 429 on the 2nd request of a {sizes.early_pages}-page listing",
+            "sendrate.early_throttle",
+            f"One throttle (400) on the 2nd request of a {sizes.early_pages}-page listing",
             f"{early:+.2f} s",
             f"<= {GOAL_EARLY:g} s",
             early <= GOAL_EARLY,
@@ -203,8 +204,8 @@ async def _measure(server: RemoteQConnectServer, sizes: Sizes, runs: int) -> Sec
     ]
     note = (
         f"Send rate: {int(sizes.latency * 1000)} ms a page (set_latency) for sporadic and "
-        f"early 429; recovery with {sizes.workers} workers listing one-page KBs on one client, "
-        f"throughput in {sizes.window:g} s windows against a fresh client's steady rate "
+        f"early throttle; recovery with {sizes.workers} workers listing one-page KBs on one "
+        f"client, throughput in {sizes.window:g} s windows against a fresh client's steady rate "
         f"(its first half excluded); medians over {runs} run(s) ({len(recoveries)} for "
         "recovery); every client default QConnectClient(max_concurrency=8)."
     )

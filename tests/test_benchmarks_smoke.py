@@ -31,7 +31,7 @@ EXPECTED_ROWS = {
     "throttled_quota.qconnect_async",
     "sendrate.recovery",
     "sendrate.sporadic",
-    "sendrate.early_429",
+    "sendrate.early_throttle",
     "fleet.qconnect_async",
     "fleet.aiobotocore_adaptive",
     "fleet_redis.redis_4",

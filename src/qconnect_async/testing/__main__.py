@@ -50,8 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the server until SIGINT or SIGTERM."""
     args = _parser().parse_args(argv)
     try:
-        from ._control import settle_heap
-        from ._server import QConnectServer
+        from ._server import QConnectServer, settle_heap
     except ModuleNotFoundError as exc:
         missing = (exc.name or "moto").split(".")[0]
         print(

@@ -21,7 +21,6 @@ from urllib.parse import quote, urlencode
 
 from moto.core.base_backend import BackendDict, BaseBackend
 
-from ._faults import PageFault
 from ._model import knowledge_base_arn, new_id, split_knowledge_base_ref
 from ._records import (
     COMPLETE,
@@ -36,10 +35,8 @@ from ._records import (
     ConflictException,
     Files,
     ImportJob,
-    Job,
     KnowledgeBase,
     PageTokens,
-    RawImportJob,
     ResourceNotFoundException,
     ServiceQuotaExceededException,
     Upload,
@@ -48,11 +45,13 @@ from ._records import (
     epoch,
 )
 from ._rows import failed_record_report
-from ._state import JobCompletion
+from ._state import RequestContext
 
 #: The module moto imports as `moto.qconnect` (`_moto.register` points it at `_moto`).
 MODULE_ALIAS = "moto.qconnect"
 
+#: presignedUrlTimeToLive when the request names none (the model allows 1..60).
+DEFAULT_URL_MINUTES = 60
 #: The StartImportJob members a clientToken is bound to.
 _START_INPUTS = ("uploadId", "importJobType", "metadata", "externalSourceConfiguration")
 
@@ -92,17 +91,18 @@ class QConnectBackend(BaseBackend):
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> KnowledgeBase:
+        kb_id = new_id()
+        data = {
+            "knowledgeBaseId": kb_id,
+            "knowledgeBaseArn": knowledge_base_arn(self.region_name, self.account_id, kb_id),
+            "name": name,
+            "knowledgeBaseType": knowledge_base_type,
+            "status": "ACTIVE",
+            "description": description,
+            "tags": dict(tags) if tags else None,
+        }
         with self.lock:
-            kb_id = new_id()
-            kb = KnowledgeBase(
-                seq=self._next_seq(),
-                knowledge_base_id=kb_id,
-                knowledge_base_arn=knowledge_base_arn(self.region_name, self.account_id, kb_id),
-                name=name,
-                knowledge_base_type=knowledge_base_type,
-                description=description,
-                tags=dict(tags) if tags else None,
-            )
+            kb = KnowledgeBase(self._next_seq(), {k: v for k, v in data.items() if v is not None})
             self.knowledge_bases[kb_id] = kb
             return kb
 
@@ -120,49 +120,26 @@ class QConnectBackend(BaseBackend):
         return kb
 
     def list_knowledge_bases(
-        self, max_results: int, next_token: str | None, fault: PageFault | None = None
+        self, params: Mapping[str, Any], context: RequestContext
     ) -> tuple[list[KnowledgeBase], str | None]:
         """One page of KBs and the next page's token; see `list_import_jobs`."""
         with self.lock:
             kbs = list(self.knowledge_bases.values())
-            seqs = [kb.seq for kb in kbs]
-            return self._tokens.page(kbs, seqs, "knowledge-bases", max_results, next_token, fault)
+            return self._tokens.page(
+                kbs, [kb.seq for kb in kbs], "knowledge-bases", params, context
+            )
 
     # -- import jobs ----------------------------------------------------------------------
 
     def new_import_job(
-        self,
-        kb: KnowledgeBase,
-        *,
-        upload_id: str | None = None,
-        import_job_type: str = "QUICK_RESPONSES",
-        status: str = START_IN_PROGRESS,
-        metadata: Mapping[str, str] | None = None,
-        external_source_configuration: Mapping[str, Any] | None = None,
-        now: float,
-        completion: JobCompletion | None = None,
+        self, kb: KnowledgeBase, now: float, status: str, members: Mapping[str, Any]
     ) -> ImportJob:
-        """Create and store a job created at `now` (no validation: callers validate)."""
+        """Store a job created at `now`, its summary's `members` set (None: left out); callers
+        validate."""
+        summary = _summary(kb, status, now)
+        summary.update((name, value) for name, value in members.items() if value is not None)
         with self.lock:
-            job = ImportJob(
-                seq=self._next_seq(),
-                import_job_id=new_id(),
-                knowledge_base_id=kb.knowledge_base_id,
-                knowledge_base_arn=kb.knowledge_base_arn,
-                upload_id=upload_id or f"{new_id()}/{new_id()}",
-                import_job_type=import_job_type,
-                status=status,
-                created_time=epoch(now),
-                last_modified_time=epoch(now if status == START_IN_PROGRESS else now + 60.0),
-                metadata=dict(metadata) if metadata is not None else None,
-                external_source_configuration=(
-                    dict(external_source_configuration)
-                    if external_source_configuration is not None
-                    else None
-                ),
-            )
-            if completion is not None and status == START_IN_PROGRESS:
-                job.begin(START_IN_PROGRESS, COMPLETE, completion, now)
+            job = ImportJob(self._next_seq(), summary["importJobId"], summary)
             kb.add(job)
             return job
 
@@ -179,31 +156,23 @@ class QConnectBackend(BaseBackend):
     ) -> list[str]:
         """Store `count` jobs, varied where the caller leaves a field as None."""
         with self.lock:
-            start = len(kb.jobs)
-            base = now - 86_400.0
             ids = []
-            for offset in range(count):
-                i = start + offset
+            for i in range(len(kb.jobs), len(kb.jobs) + count):
                 if metadata is not None:
                     meta: dict[str, str] | None = dict(metadata)
                 else:
                     meta = (None, {"source": "seed", "batch": str(i // 100)}, {})[i % 3]
-                with_source = (i % 4 == 1) if external_source is None else external_source
-                job = self.new_import_job(
-                    kb,
-                    import_job_type=import_job_type,
-                    status=status or STATUS_CYCLE[i % len(STATUS_CYCLE)],
-                    metadata=meta,
-                    external_source_configuration=(
-                        {
-                            "source": "AMAZON_CONNECT",
-                            "configuration": {"connectConfiguration": {"instanceId": new_id()}},
-                        }
-                        if with_source
-                        else None
-                    ),
-                    now=base + i * 0.5,
-                )
+                source = None
+                if (i % 4 == 1) if external_source is None else external_source:
+                    connect = {"connectConfiguration": {"instanceId": new_id()}}
+                    source = {"source": "AMAZON_CONNECT", "configuration": connect}
+                members = {
+                    "importJobType": import_job_type,
+                    "metadata": meta,
+                    "externalSourceConfiguration": source,
+                }
+                seeded = status or STATUS_CYCLE[i % len(STATUS_CYCLE)]
+                job = self.new_import_job(kb, now - 86_400.0 + i * 0.5, seeded, members)
                 ids.append(job.import_job_id)
             return ids
 
@@ -211,63 +180,53 @@ class QConnectBackend(BaseBackend):
         self, kb: KnowledgeBase, overrides: Mapping[str, Any], *, now: float
     ) -> str:
         """Store a summary built from a valid one with `overrides` applied (None removes)."""
+        body = _summary(kb, COMPLETE, now)
+        for key, value in overrides.items():
+            if value is None:
+                body.pop(key, None)
+            else:
+                body[key] = value
         with self.lock:
-            template = ImportJob(
-                seq=0,
-                import_job_id=new_id(),
-                knowledge_base_id=kb.knowledge_base_id,
-                knowledge_base_arn=kb.knowledge_base_arn,
-                upload_id=new_id(),
-                import_job_type="QUICK_RESPONSES",
-                status=COMPLETE,
-                created_time=epoch(now),
-                last_modified_time=epoch(now),
-            )
-            body = dict(template.wire())
-            for key, value in overrides.items():
-                if value is None:
-                    body.pop(key, None)
-                else:
-                    body[key] = value
             job_id = body.get("importJobId")
             if not isinstance(job_id, str) or job_id in kb.jobs_by_id:
                 job_id = new_id()
-            kb.add(RawImportJob(seq=self._next_seq(), import_job_id=job_id, body=body))
+            kb.add(ImportJob(self._next_seq(), job_id, body, raw=True))
             return job_id
 
     def get_import_job(
-        self, kb: KnowledgeBase, import_job_id: str, *, now: float, read: bool = True
-    ) -> Job:
+        self, params: Mapping[str, Any], context: RequestContext, *, read: bool = True
+    ) -> ImportJob:
+        """The job `params` name, moved along by this read (unless `read` is False)."""
+        kb = self.get_knowledge_base(params["knowledgeBaseId"])
+        job_id = params["importJobId"]
         with self.lock:
-            job = kb.jobs_by_id.get(import_job_id)
+            job = kb.jobs_by_id.get(job_id)
             if job is None:
-                raise ResourceNotFoundException(
-                    f"Import job {import_job_id} not found", resource_name=import_job_id
-                )
-            job.observe(now, read=read)
+                message = f"Import job {job_id} not found"
+                raise ResourceNotFoundException(message, resource_name=job_id)
+            job.observe(context.now, read=read)
             return job
 
-    def delete_import_job(
-        self, kb: KnowledgeBase, import_job_id: str, *, completion: JobCompletion, now: float
-    ) -> None:
-        """Start deleting a finished job: DELETE_IN_PROGRESS, then DELETED over `completion`.
+    def delete_import_job(self, params: Mapping[str, Any], context: RequestContext) -> None:
+        """Start deleting a finished job: DELETE_IN_PROGRESS, then DELETED over the settings'
+        job completion.
 
         A job still starting is a 409 (the service's rule); a job already being deleted or
         deleted stays as it is (the operation is idempotent). A raw job goes at once.
         """
         with self.lock:
             # A delete is not a read: it never moves a job along by itself.
-            job = self.get_import_job(kb, import_job_id, now=now, read=False)
-            if isinstance(job, RawImportJob):
-                kb.remove(job)
+            job = self.get_import_job(params, context, read=False)
+            if job.raw:
+                self.get_knowledge_base(params["knowledgeBaseId"]).remove(job)
             elif job.status == START_IN_PROGRESS:
                 raise ConflictException(
-                    f"Import job {import_job_id} is still in progress and cannot be deleted"
+                    f"Import job {job.import_job_id} is still in progress and cannot be deleted"
                 )
             elif job.status not in (DELETE_IN_PROGRESS, DELETED):
-                job.begin(DELETE_IN_PROGRESS, DELETED, completion, now)
+                job.begin(DELETE_IN_PROGRESS, DELETED, context.settings.completion, context.now)
 
-    def job_data(self, job: ImportJob, base_url: str, now: float) -> dict[str, Any]:
+    def job_data(self, job: ImportJob, context: RequestContext) -> dict[str, Any]:
         """The ImportJobData of GetImportJob and StartImportJob, with fresh download links."""
         with self.lock:
             if job.content_key is None:
@@ -275,33 +234,28 @@ class QConnectBackend(BaseBackend):
                 job.content_key = self.files.store(b"Name,Content\n", "text/csv")
             if job.status == FAILED and job.report_key is None:
                 job.report_key = self.files.store(b"RowNumber,ErrorMessage\n", "text/csv")
-            data = dict(job.wire())
-            data["createdTime"] = as_datetime(job.created_time)
-            data["lastModifiedTime"] = as_datetime(job.last_modified_time)
-            data["url"], expiry = self.files.link(job.content_key, base_url, now)
+            data = dict(job.summary)
+            data["createdTime"] = as_datetime(data["createdTime"])
+            data["lastModifiedTime"] = as_datetime(data["lastModifiedTime"])
+            data["url"], expiry = self.files.link(job.content_key, context.base_url, context.now)
             data["urlExpiry"] = as_datetime(expiry)
             if job.report_key is not None:
-                data["failedRecordReport"] = self.files.link(job.report_key, base_url, now)[0]
+                report = self.files.link(job.report_key, context.base_url, context.now)
+                data["failedRecordReport"] = report[0]
             return data
 
     # -- uploads and started jobs -----------------------------------------------------------
 
-    def start_content_upload(
-        self,
-        kb: KnowledgeBase,
-        content_type: str,
-        ttl_minutes: int,
-        base_url: str,
-        *,
-        now: float,
-    ) -> Upload:
+    def start_content_upload(self, params: Mapping[str, Any], context: RequestContext) -> Upload:
         """A new upload and its presigned PUT URL, expiring on the server's clock."""
+        kb = self.get_knowledge_base(params["knowledgeBaseId"])
+        ttl = (params.get("presignedUrlTimeToLive") or DEFAULT_URL_MINUTES) * 60
         key, signature = secrets.token_urlsafe(12), secrets.token_hex(32)
-        headers = {"Content-Type": content_type, SSE_HEADER: SSE_VALUE}
+        headers = {"Content-Type": params["contentType"], SSE_HEADER: SSE_VALUE}
         query = urlencode(
             {
                 "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
-                "X-Amz-Expires": str(ttl_minutes * 60),
+                "X-Amz-Expires": str(ttl),
                 "X-Amz-SignedHeaders": ";".join(sorted(["host", *(h.lower() for h in headers)])),
                 "X-Amz-Signature": signature,
             }
@@ -312,9 +266,9 @@ class QConnectBackend(BaseBackend):
             knowledge_base_id=kb.knowledge_base_id,
             key=key,
             signature=signature,
-            url=f"{base_url}{path}?{query}",
+            url=f"{context.base_url}{path}?{query}",
             headers=headers,
-            expires_at=now + ttl_minutes * 60,
+            expires_at=context.now + ttl,
         )
         with self.lock:
             self.uploads[upload.upload_id] = upload
@@ -325,28 +279,21 @@ class QConnectBackend(BaseBackend):
         with self.lock:
             upload.body = body
 
-    def start_import_job(
-        self,
-        kb: KnowledgeBase,
-        params: Mapping[str, Any],
-        *,
-        completion: JobCompletion,
-        job_quota: int | None,
-        now: float,
-    ) -> ImportJob:
+    def start_import_job(self, params: Mapping[str, Any], context: RequestContext) -> ImportJob:
         """StartImportJob: idempotent by clientToken, reads the upload, checks its rows.
 
-        Only a QUICK_RESPONSES knowledge base takes an import (400 otherwise).
+        Only a QUICK_RESPONSES knowledge base takes an import (400 otherwise); at most the
+        settings' job quota of a KB's jobs start at once (402).
         """
+        kb = self.get_knowledge_base(params["knowledgeBaseId"])
         upload_id = params["uploadId"]
-        request = json.dumps(
-            {k: params.get(k) for k in _START_INPUTS}, sort_keys=True, separators=(",", ":")
-        )
+        inputs = {name: params.get(name) for name in _START_INPUTS}
+        request = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
         token = params.get("clientToken")
-        kb_id = kb.knowledge_base_id
-        if kb.knowledge_base_type != "QUICK_RESPONSES":
+        kb_id, quota = kb.knowledge_base_id, context.settings.job_quota
+        if kb.data["knowledgeBaseType"] != "QUICK_RESPONSES":
             raise ValidationException(
-                f"Knowledge base {kb_id} is of type {kb.knowledge_base_type}: "
+                f"Knowledge base {kb_id} is of type {kb.data['knowledgeBaseType']}: "
                 "quick responses are imported into a QUICK_RESPONSES knowledge base"
             )
         with self.lock:
@@ -357,7 +304,7 @@ class QConnectBackend(BaseBackend):
                         "The clientToken was used before with different parameters"
                     )
                 earlier = kb.jobs_by_id.get(job_id)
-                if isinstance(earlier, ImportJob):
+                if earlier is not None and not earlier.raw:
                     return earlier
             upload = self.uploads.get(upload_id)
             if upload is None or upload.knowledge_base_id != kb_id:
@@ -366,23 +313,14 @@ class QConnectBackend(BaseBackend):
                 )
             if upload.body is None:
                 raise ValidationException(f"Nothing was uploaded for upload {upload_id}")
-            running = sum(
-                1 for j in kb.jobs if isinstance(j, ImportJob) and j.status == START_IN_PROGRESS
-            )
-            if job_quota is not None and running >= job_quota:
+            running = sum(1 for j in kb.jobs if not j.raw and j.status == START_IN_PROGRESS)
+            if quota is not None and running >= quota:
                 raise ServiceQuotaExceededException(
                     f"Knowledge base {kb_id} already has {running} import jobs in progress"
                 )
             report = failed_record_report(upload.body)
-            job = self.new_import_job(
-                kb,
-                upload_id=upload_id,
-                import_job_type=params["importJobType"],
-                metadata=params.get("metadata"),
-                external_source_configuration=params.get("externalSourceConfiguration"),
-                completion=completion,
-                now=now,
-            )
+            job = self.new_import_job(kb, context.now, START_IN_PROGRESS, inputs)
+            job.begin(START_IN_PROGRESS, COMPLETE, context.settings.completion, context.now)
             job.content_key = self.files.store(upload.body, upload.headers["Content-Type"])
             if report is not None:
                 job.final_status = FAILED
@@ -392,26 +330,36 @@ class QConnectBackend(BaseBackend):
             return job
 
     def list_import_jobs(
-        self,
-        kb: KnowledgeBase,
-        max_results: int,
-        next_token: str | None,
-        *,
-        now: float,
-        fault: PageFault | None = None,
+        self, params: Mapping[str, Any], context: RequestContext
     ) -> tuple[list[bytes], str | None]:
         """One page of summaries, JSON-encoded, and the next page's token (None: last page).
 
-        Under the `empty_page` fault: no jobs and a fresh token for the same position, as
-        services do when a page happens to be empty; a client must follow it.
+        Errors (an unknown KB, a bad token) are raised before any job is read. Under the
+        `empty_page` fault: no jobs and a fresh token for the same position, as services do
+        when a page happens to be empty; a client must follow it.
         """
+        kb = self.get_knowledge_base(params["knowledgeBaseId"])
         with self.lock:
             page, token = self._tokens.page(
-                kb.jobs, kb.job_seqs, kb.knowledge_base_id, max_results, next_token, fault
+                kb.jobs, kb.job_seqs, kb.knowledge_base_id, params, context
             )
             for job in page:
-                job.observe(now)
+                job.observe(context.now)
             return [job.wire_json() for job in page], token
+
+
+def _summary(kb: KnowledgeBase, status: str, now: float) -> dict[str, Any]:
+    """A valid ImportJobSummary of a new job of `kb`, created at `now`, in the model's order."""
+    return {
+        "importJobId": new_id(),
+        "knowledgeBaseId": kb.knowledge_base_id,
+        "uploadId": f"{new_id()}/{new_id()}",
+        "knowledgeBaseArn": kb.data["knowledgeBaseArn"],
+        "importJobType": "QUICK_RESPONSES",
+        "status": status,
+        "createdTime": epoch(now),
+        "lastModifiedTime": epoch(now if status == START_IN_PROGRESS else now + 60.0),
+    }
 
 
 # moto's get_backend("qconnect") reads `moto.qconnect.qconnect_backends`.

@@ -1,9 +1,9 @@
 """The control API of a server, declared once: seeding, settings, accounts, stats, and (from
-`FaultControls`) faults; and where it runs: LocalControls here, RemoteQConnectServer over HTTP.
+`FaultControls`) faults; and RemoteQConnectServer, which runs it over HTTP.
 
 Each `@control` method of ServerControls is one control operation (see `_declare`): its body
-runs in-process in LocalControls (and so QConnectServer), or on the server's side of an HTTP
-call from RemoteQConnectServer (`LocalControls._call_json`): there a ValueError or TypeError
+runs in-process in QConnectServer, or on the server's side of an HTTP call from
+RemoteQConnectServer (`QConnectServer._call_json`): there a ValueError or TypeError
 is a 400 and a LookupError a 404, raised again as ValueError and LookupError by the remote.
 Bodies reach the backend (moto) only when they run, so RemoteQConnectServer needs no moto.
 """
@@ -11,7 +11,6 @@ Bodies reach the backend (moto) only when they run, so RemoteQConnectServer need
 from __future__ import annotations
 
 import base64
-import gc
 import json
 import urllib.error
 import urllib.request
@@ -31,7 +30,9 @@ from ._declare import (
 )
 from ._faultcontrols import FaultControls
 from ._model import enum, split_knowledge_base_ref
-from ._state import CONTROL_PREFIX, JobCompletion, ServerState, ServerStats, Settings
+from ._state import CONTROL_PREFIX, JobCompletion, ServerState, ServerStats
+
+__all__ = ["CONTROLS", "RemoteQConnectServer", "ServerControls", "control"]
 
 if TYPE_CHECKING:
     from ._backend import QConnectBackend
@@ -268,51 +269,6 @@ class ServerControls(FaultControls):
         state.settings = state.defaults
         state.recorder.reset()
         state.accounts.clear()
-
-
-#: The controls that store or drop data (a whole seeding at once when called over HTTP).
-_HEAP_CHANGES = frozenset(
-    {"create_knowledge_base", "add_import_jobs", "add_raw_import_job", "seed", "reset"}
-)
-
-
-def settle_heap() -> None:
-    """Collect, then freeze what is left, so that later full collections skip the seed data.
-
-    For a server that owns its process only (``python -m qconnect_async.testing``): with
-    48,000 seeded jobs each full collection paused it for 90-230 ms on a 2-core machine, the
-    requests held meanwhile reached its token bucket together, and it throttled them as a
-    burst no client sent. ``gc.unfreeze`` first, so that data a reset dropped is collected.
-    """
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
-
-
-class LocalControls(ServerControls):
-    """The controls of a server in this process: each body runs here."""
-
-    #: Set by a server that owns its process: after a control over HTTP that stored or
-    #: dropped data, `settle_heap()`. (Never in a test process: it would freeze the tests'.)
-    settle_after_changes = False
-
-    def __init__(self, *, region: str, account_id: str, settings: Settings) -> None:
-        self.region = region
-        self.account_id = account_id
-        self._state = ServerState(region=region, account_id=account_id, settings=settings)
-
-    def _invoke(self, call: ControlCall, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return call.body(self, *args, **kwargs)
-
-    def _call_json(self, name: str, arguments: dict[str, Any]) -> Any:
-        """Run a control by wire name with JSON arguments; its JSON result (the HTTP endpoint)."""
-        call = CONTROLS.get(name)
-        if call is None:
-            raise LookupError(f"unknown control call: {name}")
-        result = call.body(self, **arguments)
-        if self.settle_after_changes and name in _HEAP_CHANGES:
-            settle_heap()
-        return result if call.wire is None else call.wire.encode(result)
 
 
 def _kb(

@@ -20,7 +20,7 @@ from ._declare import (
     _check_times,
     control,
 )
-from ._faults import DEFAULT_RANDOM_ERRORS, PAGE_FAULTS, PUT_OPERATION, PageFault, Rule
+from ._faults import DEFAULT_RANDOM_ERRORS, PUT_OPERATION, PageFault, Rule
 from ._replies import MALFORMED_KINDS, THROTTLING, ErrorReply, MalformedKind
 
 #: The operations that have pages: a page fault for any other would be spent on nothing.
@@ -61,9 +61,9 @@ class FaultControls(Controls):
         They get S3's 403 AccessDenied "Request has expired"; a URL also expires for real at
         its urlExpiry.
         """
-        _check_times(times)
-        error = ErrorReply(403, "AccessDenied", "Request has expired")
-        self._state.faults.add(Rule(PUT_OPERATION, None, times, error=error))
+        self.fail_uploads(
+            times=times, status=403, code="AccessDenied", message="Request has expired"
+        )
 
     @control()
     def throttle(
@@ -176,16 +176,11 @@ class FaultControls(Controls):
         self._page_fault("empty_last_token", operation, times, knowledge_base_id)
 
     def _page_fault(
-        self,
-        fault: PageFault,
-        operation: str | None,
-        times: int | None,
-        knowledge_base_id: str | None,
+        self, fault: PageFault, operation: str | None, times: int | None, kb: str | None
     ) -> None:
         _check_choice("operation", operation, LISTINGS)
-        _check_target(operation, times, knowledge_base_id)
-        _check_choice("fault", fault, PAGE_FAULTS)
-        self._state.faults.add(Rule(operation, knowledge_base_id, times, page_fault=fault))
+        _check_target(operation, times, kb)
+        self._state.faults.add(Rule(operation, kb, times, page_fault=fault))
 
     @control()
     def set_rate_limit(

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal
 
 from ._model import knowledge_base_id_of
 from ._replies import (
@@ -33,7 +33,6 @@ from ._replies import (
 #: Faults on a page's token: the request's token again (a loop), an empty page to follow,
 #: or "" instead of no token on the last page (which ends a listing, as in botocore).
 PageFault = Literal["repeat_token", "empty_page", "empty_last_token"]
-PAGE_FAULTS: tuple[PageFault, ...] = get_args(PageFault)
 #: (account, Region) a rate limit covers; None stands for each account (Region) separately.
 Scope = tuple[str | None, str | None]
 #: The stats' and the rules' name of a presigned PUT (S3's operation).
@@ -185,17 +184,10 @@ class FaultInjector:
         operations: Sequence[str] | None,
         errors: Sequence[tuple[str, int]],
     ) -> None:
+        ops = None if operations is None else frozenset(operations)
+        chance = _RandomFaults(probability, random.Random(seed), ops, tuple(errors))
         with self._lock:
-            self._random = (
-                _RandomFaults(
-                    probability,
-                    random.Random(seed),
-                    None if operations is None else frozenset(operations),
-                    tuple(errors),
-                )
-                if probability > 0
-                else None
-            )
+            self._random = chance if probability > 0 else None
 
     def decide_upload(self) -> Reply | None:
         """The reply of a fault for the next presigned PUT, consuming it; None: no fault.
@@ -224,37 +216,36 @@ class FaultInjector:
         kb = None if knowledge_base_id is None else knowledge_base_id_of(knowledge_base_id)
         with self._lock:
             latency = self._latency.get(operation, self._latency.get(None, 0.0))
-            bucket = self._bucket(account, region) if self._limits else None
-            if bucket is not None and not bucket[0].take():
-                reply = ErrorReply(bucket[1], THROTTLING, "Rate exceeded")
-                return Decision(latency, error_reply(reply), throttled=reply.throttle)
-            rule = self._first(operation, kb, lambda r: r.error is not None)
-            if rule is not None and rule.error is not None:
-                return Decision(latency, error_reply(rule.error), throttled=rule.error.throttle)
-            chance = self._random
-            if (
-                chance is not None
-                and (chance.operations is None or operation in chance.operations)
-                and chance.rng.random() < chance.probability
-            ):
-                code, status = chance.rng.choice(chance.errors)
-                reply = ErrorReply(status, code, "Injected fault")
-                return Decision(latency, error_reply(reply), throttled=reply.throttle)
+            error = self._error(operation, kb, account, region)
+            if error is not None:
+                return Decision(latency, error_reply(error), throttled=error.throttle)
             rule = self._first(operation, kb, lambda r: r.malformed is not None)
             if rule is not None and rule.malformed is not None:
                 return Decision(latency, malformed_reply(rule.malformed))
             # A repeated token needs a token to repeat: requests without one pass it by.
-            rule = self._first(
-                operation,
-                kb,
-                lambda r: (
-                    r.page_fault in ("empty_page", "empty_last_token")
-                    or (r.page_fault is not None and has_token)
-                ),
-            )
-            if rule is not None:
-                return Decision(latency, page_fault=rule.page_fault)
-            return Decision(latency)
+            passes = (None,) if has_token else (None, "repeat_token")
+            rule = self._first(operation, kb, lambda r: r.page_fault not in passes)
+            return Decision(latency, page_fault=None if rule is None else rule.page_fault)
+
+    def _error(
+        self, operation: str, kb: str | None, account: str, region: str
+    ) -> ErrorReply | None:
+        """The error a request gets, if any: over its rate limit, then scheduled, then random."""
+        bucket = self._bucket(account, region) if self._limits else None
+        if bucket is not None and not bucket[0].take():
+            return ErrorReply(bucket[1], THROTTLING, "Rate exceeded")
+        rule = self._first(operation, kb, lambda r: r.error is not None)
+        if rule is not None:
+            return rule.error
+        chance = self._random
+        if (
+            chance is None
+            or (chance.operations is not None and operation not in chance.operations)
+            or chance.rng.random() >= chance.probability
+        ):
+            return None
+        code, status = chance.rng.choice(chance.errors)
+        return ErrorReply(status, code, "Injected fault")
 
     def _first(self, operation: str, kb: str | None, kind: Callable[[Rule], bool]) -> Rule | None:
         for rule in self._rules:

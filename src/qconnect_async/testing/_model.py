@@ -201,49 +201,47 @@ def _check_members(
         _check(member, member_value, prefix + name, errors)
 
 
+#: The kinds of shape the fake checks: the Python type of their values, the word for it.
+_KINDS: dict[str, tuple[type, str]] = {
+    "structure": (Mapping, "a structure"),
+    "string": (str, "a string"),
+    "integer": (int, "an integer"),
+    "long": (int, "an integer"),
+    "boolean": (bool, "a boolean"),
+    "list": (list, "a list"),
+    "map": (Mapping, "a map"),
+}
+
+
 def _check(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
-    kind = shape.type_name
-    meta = shape.metadata
-    if kind == "structure":
-        if not isinstance(value, Mapping):
-            _fail(errors, value, path, "Member must be a structure")
-        elif isinstance(shape, StructureShape) and not shape.is_document_type:
-            _check_members(shape, value, path + ".", errors)
-    elif kind == "string":
-        if not isinstance(value, str):
-            _fail(errors, value, path, "Member must be a string")
-            return
+    kind, meta = shape.type_name, shape.metadata
+    if kind not in _KINDS:
+        return  # timestamps, blobs, numbers with a fraction: nothing to check
+    python_type, what = _KINDS[kind]
+    typed = isinstance(value, python_type) and not (python_type is int and type(value) is bool)
+    if not typed:
+        _fail(errors, value, path, f"Member must be {what}")
+        return
+    if kind in ("string", "list", "map"):
         _check_size(len(value), meta, value, path, "length", errors)
-        choices = meta.get("enum")
-        if choices and value not in choices:
-            _fail(
-                errors, value, path, f"Member must satisfy enum value set: [{', '.join(choices)}]"
-            )
-        pattern = meta.get("pattern")
-        if pattern and _pattern(pattern).fullmatch(value) is None:
-            _fail(errors, value, path, f"Member must satisfy regular expression pattern: {pattern}")
-    elif kind in ("integer", "long"):
-        if not isinstance(value, int) or isinstance(value, bool):
-            _fail(errors, value, path, "Member must be an integer")
-            return
+    elif python_type is int:
         _check_size(value, meta, value, path, "value", errors)
-    elif kind == "boolean" and not isinstance(value, bool):
-        _fail(errors, value, path, "Member must be a boolean")
-    elif kind == "list" and isinstance(shape, ListShape):
-        if not isinstance(value, list):
-            _fail(errors, value, path, "Member must be a list")
-            return
-        _check_size(len(value), meta, value, path, "length", errors)
+    if isinstance(shape, StructureShape) and not shape.is_document_type:
+        _check_members(shape, value, path + ".", errors)
+    elif isinstance(shape, ListShape):
         for index, item in enumerate(value, start=1):
             _check(shape.member, item, f"{path}.{index}.member", errors)
-    elif kind == "map" and isinstance(shape, MapShape):
-        if not isinstance(value, Mapping):
-            _fail(errors, value, path, "Member must be a map")
-            return
-        _check_size(len(value), meta, value, path, "length", errors)
+    elif isinstance(shape, MapShape):
         for key, item in value.items():
             _check(shape.key, key, f"{path}.key", errors)
             _check(shape.value, item, f"{path}.{key}", errors)
+    elif kind == "string":
+        choices, pattern = meta.get("enum"), meta.get("pattern")
+        if choices and value not in choices:
+            constraint = f"Member must satisfy enum value set: [{', '.join(choices)}]"
+            _fail(errors, value, path, constraint)
+        if pattern and _pattern(pattern).fullmatch(value) is None:
+            _fail(errors, value, path, f"Member must satisfy regular expression pattern: {pattern}")
 
 
 def _check_size(

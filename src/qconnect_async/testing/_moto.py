@@ -1,7 +1,7 @@
 """moto's side of the fake: the backend's registration, and moto's handler for QConnect.
 
 moto has no plugin API (getmoto/moto#7126 was declined), so `register()` leans on two internals,
-both pinned by tests/test_server_registration.py:
+both pinned by tests/testing/test_server_registration.py:
 
 * `moto.backends.get_backend(name)` imports `moto.<name>` and reads `<name>_backends`: an alias
   in sys.modules makes `moto.qconnect` this module (which also holds moto's `url_bases` and
@@ -13,9 +13,9 @@ both pinned by tests/test_server_registration.py:
 moto parses requests from botocore's model (automated parameter parsing); the handler checks them
 against the model's constraints (`_model.validate`), and moto serialises modelled errors and most
 outputs. ListImportJobs, the hot path of benchmarks, joins the JSON bytes the backend keeps ready
-per summary instead (moto's generic serialiser costs ~8 ms per 100-item page), and a plain one
-skips moto altogether (`fast_list_import_jobs`): through moto a page costs ~3 ms of server CPU
-(its dispatcher, Flask, request parsing, response enrichment).
+per summary instead of moto's generic serialiser, and a plain one skips moto's dispatcher, Flask,
+parsing and enrichment altogether (`fast_list_import_jobs`): they cost more server CPU than
+the page itself.
 """
 
 from __future__ import annotations
@@ -26,9 +26,7 @@ import os
 import re
 import sys
 import threading
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -43,10 +41,9 @@ from moto.iam.models import get_account_id_from
 from moto.moto_api import recorder
 
 from ._backend import MODULE_ALIAS, QConnectBackend, backend_for, qconnect_backends
-from ._faults import PageFault
 from ._model import validate
-from ._records import RawImportJob, ValidationException
-from ._state import Settings
+from ._records import ValidationException
+from ._state import RequestContext
 
 __all__ = ["qconnect_backends", "register", "url_bases", "url_paths"]
 
@@ -75,22 +72,6 @@ def register() -> None:
 ENVIRON_KEY = "qconnect_async.testing.context"
 
 
-@dataclass(frozen=True)
-class RequestContext:
-    """The settings in force and the page fault (if any) for one request."""
-
-    settings: Settings = field(default_factory=Settings)
-    page_fault: PageFault | None = None
-    #: Where the request reached the server ("http://127.0.0.1:50123"): presigned URLs point here.
-    base_url: str = "http://127.0.0.1"
-    #: The server's clock when the request arrived (Unix seconds; see `set_clock_offset`).
-    now: float = field(default_factory=time.time)
-    #: The account and Region the request acts in (None: moto's choice, for a request that
-    #: reaches moto's handler some other way).
-    account: str | None = None
-    region: str | None = None
-
-
 def _raise_invalid(shape: StructureShape | None, params: Mapping[str, Any]) -> None:
     """Raise the service's ValidationException when `params` break the model."""
     message = validate(shape, params)
@@ -101,8 +82,6 @@ def _raise_invalid(shape: StructureShape | None, params: Mapping[str, Any]) -> N
 # -- moto's handler for QConnect ------------------------------------------------------------------
 JSON_HEADERS = {"Content-Type": "application/json"}
 _DEFAULT_CONTEXT = RequestContext()
-#: presignedUrlTimeToLive when the request names none (the model allows 1..60).
-_DEFAULT_URL_MINUTES = 60
 
 
 class QConnectResponse(BaseResponse):
@@ -162,36 +141,20 @@ class QConnectResponse(BaseResponse):
             description=params.get("description"),
             tags=params.get("tags"),
         )
-        return ActionResult({"knowledgeBase": kb.data()})
+        return ActionResult({"knowledgeBase": kb.data})
 
     def get_knowledge_base(self) -> ActionResult:
-        params = self._input()
-        kb = self.backend.get_knowledge_base(params["knowledgeBaseId"])
-        return ActionResult({"knowledgeBase": kb.data()})
+        kb = self.backend.get_knowledge_base(self._input()["knowledgeBaseId"])
+        return ActionResult({"knowledgeBase": kb.data})
 
     def list_knowledge_bases(self) -> ActionResult:
-        params = self._input()
-        kbs, token = self.backend.list_knowledge_bases(
-            params.get("maxResults") or self.context.settings.default_page_size,
-            params.get("nextToken"),
-            self.context.page_fault,
-        )
-        return ActionResult(
-            {"knowledgeBaseSummaries": [kb.data() for kb in kbs], "nextToken": token}
-        )
+        kbs, token = self.backend.list_knowledge_bases(self._input(), self.context)
+        return ActionResult({"knowledgeBaseSummaries": [kb.data for kb in kbs], "nextToken": token})
 
     # -- import jobs ----------------------------------------------------------------------
 
     def start_content_upload(self) -> ActionResult:
-        params = self._input()
-        kb = self.backend.get_knowledge_base(params["knowledgeBaseId"])
-        upload = self.backend.start_content_upload(
-            kb,
-            params["contentType"],
-            params.get("presignedUrlTimeToLive") or _DEFAULT_URL_MINUTES,
-            self.context.base_url,
-            now=self.context.now,
-        )
+        upload = self.backend.start_content_upload(self._input(), self.context)
         return ActionResult(
             {
                 "uploadId": upload.upload_id,
@@ -202,43 +165,22 @@ class QConnectResponse(BaseResponse):
         )
 
     def start_import_job(self) -> ActionResult:
-        params = self._input()
-        kb = self.backend.get_knowledge_base(params["knowledgeBaseId"])
-        context = self.context
-        job = self.backend.start_import_job(
-            kb,
-            params,
-            completion=context.settings.completion,
-            job_quota=context.settings.job_quota,
-            now=context.now,
-        )
-        return ActionResult(
-            {"importJob": self.backend.job_data(job, context.base_url, context.now)}
-        )
+        job = self.backend.start_import_job(self._input(), self.context)
+        return ActionResult({"importJob": self.backend.job_data(job, self.context)})
 
     def get_import_job(self) -> ActionResult | tuple[str, dict[str, Any]]:
-        params = self._input()
-        kb = self.backend.get_knowledge_base(params["knowledgeBaseId"])
-        context = self.context
-        job = self.backend.get_import_job(kb, params["importJobId"], now=context.now)
-        if isinstance(job, RawImportJob):
+        job = self.backend.get_import_job(self._input(), self.context)
+        if job.raw:
             # A raw job is sent as stored, past the serialiser that would tidy it.
-            return json.dumps({"importJob": job.wire()}), dict(JSON_HEADERS)
-        return ActionResult(
-            {"importJob": self.backend.job_data(job, context.base_url, context.now)}
-        )
+            return json.dumps({"importJob": job.summary}), dict(JSON_HEADERS)
+        return ActionResult({"importJob": self.backend.job_data(job, self.context)})
 
     def list_import_jobs(self) -> tuple[bytes, dict[str, Any]]:
         # Bytes: moto's enrichment (a regex for an XML RequestId over the body) passes them by.
         return list_import_jobs_body(self.backend, self._input(), self.context), dict(JSON_HEADERS)
 
     def delete_import_job(self) -> ActionResult:
-        params = self._input()
-        kb = self.backend.get_knowledge_base(params["knowledgeBaseId"])
-        context = self.context
-        self.backend.delete_import_job(
-            kb, params["importJobId"], completion=context.settings.completion, now=context.now
-        )
+        self.backend.delete_import_job(self._input(), self.context)
         return EmptyResult()
 
 
@@ -249,14 +191,7 @@ def list_import_jobs_body(
 
     Errors are raised before any job is read, so a caller may retry the request elsewhere.
     """
-    kb = backend.get_knowledge_base(params["knowledgeBaseId"])
-    summaries, token = backend.list_import_jobs(
-        kb,
-        params.get("maxResults") or context.settings.default_page_size,
-        params.get("nextToken"),
-        now=context.now,
-        fault=context.page_fault,
-    )
+    summaries, token = backend.list_import_jobs(params, context)
     # What json.dumps({"importJobSummaries": [...], "nextToken": ...}) writes, from cached parts.
     tail = b"]}" if token is None else b'], "nextToken": ' + json.dumps(token).encode() + b"}"
     return b'{"importJobSummaries": [' + b", ".join(summaries) + tail
@@ -274,7 +209,8 @@ url_paths = {"{0}/.*$": QConnectResponse.dispatch}
 # left to moto (None), so that moto stays the one source of errors: a request it must parse (a
 # body, a repeated or non-numeric parameter), input that breaks the model, an unknown KB or
 # token, and every request while moto's recorder or its IAM checks are on, or that names
-# moto's x-moto-account-id. tests/test_server_registration.py pins the moto internals read here.
+# moto's x-moto-account-id. tests/testing/test_server_registration.py pins the moto internals
+# read here.
 #: moto's access key for a request that names none (BaseResponse.get_access_key).
 _NO_ACCESS_KEY = "AKIAEXAMPLE"
 
@@ -336,20 +272,14 @@ def fast_list_import_jobs(
     """The response body of a plain ListImportJobs request; None: let moto answer it."""
     if _moto_must_answer(environ):
         return None
+    sizes, tokens = query.get("maxResults", []), query.get("nextToken", [])
+    if len(sizes) > 1 or len(tokens) > 1 or not all(v.isascii() and v.isdigit() for v in sizes):
+        return None  # a repeated or non-numeric parameter: moto's parser answers it
     params: dict[str, Any] = {"knowledgeBaseId": knowledge_base_id}
-    for name in ("maxResults", "nextToken"):
-        values = query.get(name)
-        if values is None:
-            continue
-        if len(values) != 1:
-            return None
-        value = values[0]
-        if name == "maxResults":
-            if not (value.isascii() and value.isdigit()):
-                return None
-            params[name] = int(value)
-        else:
-            params[name] = value
+    if sizes:
+        params["maxResults"] = int(sizes[0])
+    if tokens:
+        params["nextToken"] = tokens[0]
     try:
         _raise_invalid(_input_shape(), params)
         backend = backend_for(context.account or "", context.region or "")

@@ -22,8 +22,7 @@ from urllib.parse import quote, urlencode
 
 from moto.core.exceptions import ServiceException
 
-from ._faults import PageFault
-from ._state import JobCompletion
+from ._state import JobCompletion, RequestContext
 
 
 # -- the service's errors -------------------------------------------------------------------------
@@ -95,15 +94,17 @@ class PageTokens:
         records: Sequence[Any],
         seqs: list[int],
         scope: str,
-        max_results: int,
-        token: str | None,
-        fault: PageFault | None,
+        params: Mapping[str, Any],
+        context: RequestContext,
     ) -> tuple[list[Any], str | None]:
-        """The page of `records` (numbered `seqs`) after `token`, and the next page's token.
+        """The page of `records` (numbered `seqs`) the request's maxResults and nextToken ask
+        for (the settings' page size without maxResults), and the next page's token.
 
         A page fault bends the token: the request's again (`repeat_token`), "" instead of none
         (`empty_last_token`), or no records and a fresh token to the same spot (`empty_page`).
         """
+        token, fault = params.get("nextToken"), context.page_fault
+        max_results = params.get("maxResults") or context.settings.default_page_size
         after = self.decode(token, scope)
         if fault == "empty_page":
             return [], self.encode(scope, after)
@@ -151,19 +152,16 @@ def as_datetime(seconds: float) -> datetime:
 
 @dataclass(eq=False, slots=True)
 class ImportJob:
-    """A modelled import job; `wire()` is its ImportJobSummary as sent."""
+    """An import job: its ImportJobSummary as sent (`summary`), and where its status goes.
+
+    A raw job (`raw`) is a summary stored verbatim, whatever it holds, for clients' robustness
+    tests: it never changes, and its GetImportJob is sent as stored.
+    """
 
     seq: int
     import_job_id: str
-    knowledge_base_id: str
-    knowledge_base_arn: str
-    upload_id: str
-    import_job_type: str
-    status: str
-    created_time: float
-    last_modified_time: float
-    metadata: dict[str, str] | None = None
-    external_source_configuration: dict[str, Any] | None = None
+    summary: dict[str, Any]
+    raw: bool = False
     #: The files behind `url` (what was imported) and `failedRecordReport` (`Files` keys).
     content_key: str | None = None
     report_key: str | None = None
@@ -173,121 +171,66 @@ class ImportJob:
     #: or, for a delete, DELETED.
     final_status: str = COMPLETE
     pending_report: str | None = None
-    _wire: dict[str, Any] | None = field(default=None, repr=False)
     _json: bytes | None = field(default=None, repr=False)
+
+    @property
+    def status(self) -> Any:
+        return self.summary.get("status")
+
+    def _move(self, status: str, now: float) -> None:
+        self.summary["status"] = status
+        self.summary["lastModifiedTime"] = epoch(max(now, self.summary["createdTime"]))
+        self._json = None
 
     def begin(self, status: str, final_status: str, completion: JobCompletion, now: float) -> None:
         """Enter `status` (in progress) until `completion` turns it into `final_status`."""
-        self.status, self.final_status = status, final_status
+        self.final_status = final_status
         self.reads_left = completion.after_reads
         if completion.after_seconds is not None:
             self.complete_at = now + completion.after_seconds
-        self.last_modified_time = epoch(max(now, self.created_time))
-        self._wire = self._json = None
+        self._move(status, now)
 
     def observe(self, now: float, *, read: bool = True) -> None:
         """Count one read (unless `read` is False), and finish when the job's time has come."""
-        if self.status not in IN_PROGRESS:
+        if self.raw or self.status not in IN_PROGRESS:
             return
         due = self.complete_at is not None and now >= self.complete_at
         if not due and self.reads_left is not None and read:
             due = self.reads_left <= 0
             self.reads_left -= 1
         if due:
-            self.status, self.complete_at = self.final_status, None
+            self.complete_at = None
             if self.final_status == FAILED:
                 self.report_key = self.pending_report
-            self.last_modified_time = epoch(max(now, self.created_time))
-            self._wire = self._json = None
-
-    def wire(self) -> dict[str, Any]:
-        """The ImportJobSummary on the wire (camelCase, epoch seconds); cached, read-only."""
-        if self._wire is None:
-            summary: dict[str, Any] = {
-                "importJobId": self.import_job_id,
-                "knowledgeBaseId": self.knowledge_base_id,
-                "uploadId": self.upload_id,
-                "knowledgeBaseArn": self.knowledge_base_arn,
-                "importJobType": self.import_job_type,
-                "status": self.status,
-                "createdTime": self.created_time,
-                "lastModifiedTime": self.last_modified_time,
-            }
-            if self.metadata is not None:
-                summary["metadata"] = self.metadata
-            if self.external_source_configuration is not None:
-                summary["externalSourceConfiguration"] = self.external_source_configuration
-            self._wire = summary
-        return self._wire
+            self._move(self.final_status, now)
 
     def wire_json(self) -> bytes:
-        """`wire()` encoded as JSON; cached with it (pages join these bytes)."""
+        """The summary encoded as JSON; cached until it changes (pages join these bytes)."""
         if self._json is None:
-            self._json = json.dumps(self.wire()).encode()
+            self._json = json.dumps(self.summary).encode()
         return self._json
-
-
-@dataclass(eq=False, slots=True)
-class RawImportJob:
-    """A summary sent verbatim, whatever it holds: for clients' robustness tests."""
-
-    seq: int
-    import_job_id: str
-    body: dict[str, Any]
-    _json: bytes | None = field(default=None, repr=False)
-
-    def observe(self, now: float, *, read: bool = True) -> None:
-        """Raw jobs never change."""
-
-    def wire(self) -> dict[str, Any]:
-        return self.body
-
-    def wire_json(self) -> bytes:
-        if self._json is None:
-            self._json = json.dumps(self.body).encode()
-        return self._json
-
-
-Job = ImportJob | RawImportJob
 
 
 @dataclass(eq=False)
 class KnowledgeBase:
-    """A knowledge base and its import jobs, in creation order."""
+    """A knowledge base: its KnowledgeBaseData as sent (`data`), and its jobs in creation order."""
 
     seq: int
-    knowledge_base_id: str
-    knowledge_base_arn: str
-    name: str
-    knowledge_base_type: str
-    status: str = "ACTIVE"
-    description: str | None = None
-    tags: dict[str, str] | None = None
-    jobs: list[Job] = field(default_factory=list)
+    data: dict[str, Any]
+    jobs: list[ImportJob] = field(default_factory=list)
     job_seqs: list[int] = field(default_factory=list)
-    jobs_by_id: dict[str, Job] = field(default_factory=dict)
+    jobs_by_id: dict[str, ImportJob] = field(default_factory=dict)
 
-    def data(self) -> dict[str, Any]:
-        """KnowledgeBaseData / KnowledgeBaseSummary for moto's serialiser."""
-        data: dict[str, Any] = {
-            "knowledgeBaseId": self.knowledge_base_id,
-            "knowledgeBaseArn": self.knowledge_base_arn,
-            "name": self.name,
-            "knowledgeBaseType": self.knowledge_base_type,
-            "status": self.status,
-        }
-        if self.description is not None:
-            data["description"] = self.description
-        if self.tags:
-            data["tags"] = self.tags
-        return data
+    @property
+    def knowledge_base_id(self) -> str:
+        return str(self.data["knowledgeBaseId"])
 
-    def add(self, job: Job) -> None:
+    def add(self, job: ImportJob) -> None:
         self.jobs.append(job)
         self.job_seqs.append(job.seq)
         self.jobs_by_id[job.import_job_id] = job
 
-    def remove(self, job: Job) -> None:
+    def remove(self, job: ImportJob) -> None:
         index = bisect_right(self.job_seqs, job.seq) - 1
         del self.jobs[index], self.job_seqs[index]
         del self.jobs_by_id[job.import_job_id]

@@ -23,6 +23,7 @@ from ._replies import Reply, s3_error
 
 #: S3's largest single PUT is 5 GB; the fake keeps uploads in memory, so it takes far less.
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+_MISMATCH = "The request signature we calculated does not match the signature you provided"
 
 
 def handles_presigned(path: str) -> bool:
@@ -53,35 +54,24 @@ def put_upload(environ: dict[str, Any], path: str, faults: FaultInjector, *, now
     with backend.lock:
         upload = backend.uploads_by_key.get(key)
     if upload is None or not secrets.compare_digest(upload.signature, _signature(environ)):
-        return s3_error(
-            403,
-            "SignatureDoesNotMatch",
-            "The request signature we calculated does not match the signature you provided.",
-        )
+        return s3_error(403, "SignatureDoesNotMatch", f"{_MISMATCH}.")
     fault = faults.decide_upload()
     if fault is not None:
         return fault
     if now >= upload.expires_at:
         return s3_error(403, "AccessDenied", "Request has expired")
     headers = EnvironHeaders(environ)  # names in any case
-    named = {name.lower(): value for name, value in upload.headers.items()}
-    for name, value in named.items():
-        if headers.get(name) != value:
-            # What S3 says when a signed header is missing or differs.
-            return s3_error(
-                403,
-                "SignatureDoesNotMatch",
-                "The request signature we calculated does not match the signature you "
-                f"provided: the signed header {name} is missing or differs.",
-            )
-    unsigned = sorted(h for h in map(str.lower, headers.keys()) if h.startswith("x-amz-"))
-    unsigned = [h for h in unsigned if h not in named]
+    signed = {name.lower(): value for name, value in upload.headers.items()}
+    wrong = [name for name, value in signed.items() if headers.get(name) != value]
+    if wrong:
+        # What S3 says when a signed header is missing or differs.
+        message = f"{_MISMATCH}: the signed header {wrong[0]} is missing or differs."
+        return s3_error(403, "SignatureDoesNotMatch", message)
+    names = map(str.lower, headers.keys())
+    unsigned = sorted(h for h in names if h.startswith("x-amz-") and h not in signed)
     if unsigned:
-        return s3_error(
-            403,
-            "AccessDenied",
-            f"There were headers present in the request which were not signed: {unsigned[0]}",
-        )
+        message = f"There were headers present in the request which were not signed: {unsigned[0]}"
+        return s3_error(403, "AccessDenied", message)
     if "transfer-encoding" in headers or not headers.get("content-length", "").isdigit():
         return s3_error(411, "MissingContentLength", "You must provide the Content-Length header.")
     size = int(headers["content-length"])

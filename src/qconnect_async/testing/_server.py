@@ -13,6 +13,7 @@ two, which strict clients (aiohttp in dev mode) reject.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import logging
 import select
@@ -32,7 +33,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import ThreadedWSGIServer
 
-from ._control import LocalControls
+from ._control import ServerControls
+from ._declare import CONTROLS, ControlCall
 from ._moto import register
 from ._replies import call
 from ._state import JobCompletion, ServerState, Settings
@@ -43,7 +45,6 @@ from ._wsgi import DROP_CONNECTION, QConnectWSGI
 SERVER_HEADER = "amazon.com"
 #: Bodies larger than this are left to werkzeug (and the connection closed).
 _MAX_BUFFERED_BODY = 16 * 1024 * 1024
-_BODILESS_STATUSES = frozenset({204, 304})
 
 _log = logging.getLogger("qconnect_async.testing")
 _werkzeug_log = logging.getLogger("werkzeug")
@@ -125,29 +126,21 @@ class RequestHandler(MotoRequestHandler):
             # A fault: the connection ends with no answer, as a reset mid-request leaves it.
             self.close_connection = True
             return
-        bodiless = 100 <= code < 200 or code in _BODILESS_STATUSES
-        head = self.command == "HEAD"
+        # HEAD, 1xx, 204 and 304 answers carry no body, whatever their headers say.
+        has_body = self.command != "HEAD" and not (100 <= code < 200 or code in (204, 304))
+        sent = {key.lower(): value.strip() for key, value in headers}
         self.send_response(code)
-        length_sent: str | None = None
-        close_delimited = False
         for key, value in headers:
             self.send_header(key, value)  # `Connection: close` also ends the connection
-            if key.lower() == "content-length":
-                length_sent = value.strip()
-            elif key.lower() == "connection" and value.strip().lower() == "close":
-                close_delimited = True
-        if length_sent is None and not bodiless and not head and not close_delimited:
-            self.send_header("Content-Length", str(len(content)))
-        elif (
-            length_sent is not None
-            and not head
-            and not bodiless
-            and length_sent != str(len(content))
-        ):
+        size = str(len(content))
+        closes = sent.get("connection", "").lower() == "close"
+        if has_body and "content-length" not in sent and not closes:
+            self.send_header("Content-Length", size)
+        elif has_body and sent.get("content-length", size) != size:
             # A length the body does not have: only closing tells the client where it ends.
             self.send_header("Connection", "close")
         self.end_headers()
-        if content and not head and not bodiless:
+        if content and has_body:
             self.wfile.write(content)
 
 
@@ -218,6 +211,25 @@ class WSGIServer(ThreadedWSGIServer):
             return bool(readable)
 
 
+#: The controls that store or drop data (a whole seeding at once when called over HTTP).
+_HEAP_CHANGES = frozenset(
+    {"create_knowledge_base", "add_import_jobs", "add_raw_import_job", "seed", "reset"}
+)
+
+
+def settle_heap() -> None:
+    """Collect, then freeze what is left, so that later full collections skip the seed data.
+
+    For a server that owns its process only (``python -m qconnect_async.testing``): with many
+    seeded jobs a full collection pauses it, the requests held meanwhile reach its token bucket
+    together, and it throttles them as a burst no client sent. ``gc.unfreeze`` first, so that
+    data a reset dropped is collected.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 # -- QConnectServer -------------------------------------------------------------------------------
 class _ThreadedServer(ThreadedMotoServer):
     """moto's ThreadedMotoServer serving our WSGI wrapper around moto's app, with keep-alive."""
@@ -257,14 +269,18 @@ class _ThreadedServer(ThreadedMotoServer):
             server.close_connections()
 
 
-class QConnectServer(LocalControls):
+class QConnectServer(ServerControls):
     """A fake Amazon Q in Connect endpoint on 127.0.0.1, for tests and benchmarks.
 
     Use it as a context manager, or call `start()` and `stop()`. Point clients at
     `endpoint_url` with region `region` and any credentials. The data lives in moto's backends,
     which every moto server and `mock_aws` of the process share, like moto's own services;
-    faults, settings and counters belong to this server.
+    faults, settings and counters belong to this server. Its control bodies run here.
     """
+
+    #: Set by a server that owns its process: after a control over HTTP that stored or
+    #: dropped data, `settle_heap()`. (Never in a test process: it would freeze the tests'.)
+    settle_after_changes = False
 
     def __init__(
         self,
@@ -281,12 +297,26 @@ class QConnectServer(LocalControls):
         settings = Settings(
             default_page_size, JobCompletion(complete_after_reads, complete_after_seconds)
         )
-        super().__init__(region=region, account_id=account_id, settings=settings)
+        self.region, self.account_id = region, account_id
+        self._state = ServerState(region=region, account_id=account_id, settings=settings)
         self.host = host
         self._requested_port = port
         self._server: _ThreadedServer | None = None
         self._port: int | None = None
         self._lock = threading.Lock()
+
+    def _invoke(self, call: ControlCall, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return call.body(self, *args, **kwargs)
+
+    def _call_json(self, name: str, arguments: dict[str, Any]) -> Any:
+        """Run a control by wire name with JSON arguments; its JSON result (the HTTP endpoint)."""
+        call = CONTROLS.get(name)
+        if call is None:
+            raise LookupError(f"unknown control call: {name}")
+        result = call.body(self, **arguments)
+        if self.settle_after_changes and name in _HEAP_CHANGES:
+            settle_heap()
+        return result if call.wire is None else call.wire.encode(result)
 
     def start(self) -> Self:
         """Start serving; returns once the port is bound."""

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ._faults import FaultInjector
+from ._faults import FaultInjector, PageFault
 
 
 @dataclass(frozen=True)
@@ -148,3 +148,19 @@ class ServerState:
     def now(self) -> float:
         """The server's clock: the host's, moved by the clock offset (Unix seconds)."""
         return time.time() + self.settings.clock_offset
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """The settings in force and the page fault (if any) for one request."""
+
+    settings: Settings = field(default_factory=Settings)
+    page_fault: PageFault | None = None
+    #: Where the request reached the server ("http://127.0.0.1:50123"): presigned URLs point here.
+    base_url: str = "http://127.0.0.1"
+    #: The server's clock when the request arrived (Unix seconds; see `set_clock_offset`).
+    now: float = field(default_factory=time.time)
+    #: The account and Region the request acts in (None: moto's choice, for a request that
+    #: reaches moto's handler some other way).
+    account: str | None = None
+    region: str | None = None

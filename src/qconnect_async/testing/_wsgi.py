@@ -22,11 +22,10 @@ from urllib.parse import parse_qs, quote
 from botocore import xform_name
 
 from ._faults import PUT_OPERATION
-from ._model import match, model, rules
+from ._model import Route, match, model, rules
 from ._moto import (
     ENVIRON_KEY,
     QConnectResponse,
-    RequestContext,
     _input_shape,
     account_of,
     fast_list_import_jobs,
@@ -44,7 +43,7 @@ from ._replies import (
     status_line,
 )
 from ._s3 import get_file, handles_presigned, put_upload
-from ._state import CONTROL_PREFIX, ServerState
+from ._state import CONTROL_PREFIX, RequestContext, ServerState
 
 #: Set in the environ: the HTTP server closes the connection without sending the reply.
 DROP_CONNECTION = "qconnect_async.testing.drop_connection"
@@ -107,13 +106,13 @@ class QConnectWSGI:
     ) -> None:
         self.app = app
         self.state = state
-        #: runs a control call by name with JSON arguments (`LocalControls._call_json`)
+        #: runs a control call by name with JSON arguments (`QConnectServer._call_json`)
         self.control = control
         # moto's app for qconnect, found by the dispatcher (`app`) for the first request.
         self._service_app: WSGIApp | None = None
         # botocore's qconnect model, loaded now rather than by the first requests: `cache`
-        # lets every thread that misses load it, and a fleet of clients starting at once
-        # made 32 threads walk botocore's data directory together (5-9 s for a first page).
+        # lets every thread that misses load it, and clients starting at once would each
+        # walk botocore's data directory.
         rules()
         _input_shape()  # also fills moto's get_service_model("qconnect") cache
         #: the operations moto's handler answers (a method each); any other is a 501
@@ -142,64 +141,40 @@ class QConnectWSGI:
         route = match(str(environ.get("REQUEST_METHOD", "")), _raw_path(environ))
         if route is None:
             return error_reply(ErrorReply(404, "UnknownOperationException", "Unknown operation"))
-        operation = route.operation
+        failed = error_reply(ErrorReply(500, "InternalServerException", "Internal error"))
+        return self._counted(route.operation, lambda: self._answer(environ, route), failed)
+
+    def _answer(self, environ: dict[str, Any], route: Route) -> tuple[Reply, bool, bool]:
+        """The reply to a request for qconnect; whether it is a fault, and a throttle."""
+        # The signature is checked first, as AWS does: before throttling or any fault.
+        skew = _skew_error(environ, self.state.now())
+        if skew is not None:
+            return error_reply(skew), True, False
+        operation, kb = route.operation, route.labels.get("knowledgeBaseId")
         query = parse_qs(str(environ.get("QUERY_STRING", "")), keep_blank_values=True)
-        recorder = self.state.recorder
-        recorder.begin(operation)
-        status, fault, throttled = 500, False, False
-        try:
-            account = account_of(environ, self.state.accounts)
-            region = region_of(environ)
-            # The signature is checked first, as AWS does: before throttling or any fault.
-            skew = _skew_error(environ, self.state.now())
-            if skew is not None:
-                fault = True
-                reply = error_reply(skew)
-                status = reply[0]
-                return reply
-            decision = self.state.faults.decide(
-                operation,
-                route.labels.get("knowledgeBaseId"),
-                has_token=any(query.get("nextToken", ())),
-                account=account,
-                region=region,
-            )
-            if decision.latency:
-                self.state.faults.hold(decision.latency)
-            if operation not in self._implemented:
-                message = f"QConnectServer does not implement {operation}"
-                reply = error_reply(ErrorReply(501, "NotImplementedException", message))
-            elif decision.reply is not None:
-                fault, throttled = True, decision.throttled
-                reply = decision.reply
-            else:
-                fault = decision.page_fault is not None
-                context = RequestContext(
-                    self.state.settings,
-                    decision.page_fault,
-                    _base_url(environ),
-                    self.state.now(),
-                    account,
-                    region,
-                )
-                body = None
-                if operation == "ListImportJobs":
-                    body = fast_list_import_jobs(
-                        environ, route.labels["knowledgeBaseId"], query, context
-                    )
-                if body is not None:
-                    reply = 200, response_headers(body), body
-                else:
-                    environ[ENVIRON_KEY] = context
-                    reply = self._moto(environ)
-            status = reply[0]
-            return reply
-        except Exception:
-            # Never let a bug surface as werkzeug's HTML page: answer like the service would.
-            _log.exception("QConnectServer failed on %s", operation)
-            return error_reply(ErrorReply(500, "InternalServerException", "Internal error"))
-        finally:
-            recorder.end(status, fault=fault, throttled=throttled)
+        account, region = account_of(environ, self.state.accounts), region_of(environ)
+        has_token = any(query.get("nextToken", ()))
+        decision = self.state.faults.decide(
+            operation, kb, has_token=has_token, account=account, region=region
+        )
+        if decision.latency:
+            self.state.faults.hold(decision.latency)
+        if operation not in self._implemented:
+            message = f"QConnectServer does not implement {operation}"
+            return error_reply(ErrorReply(501, "NotImplementedException", message)), False, False
+        if decision.reply is not None:
+            return decision.reply, True, decision.throttled
+        now, page_fault = self.state.now(), decision.page_fault
+        context = RequestContext(
+            self.state.settings, page_fault, _base_url(environ), now, account, region
+        )
+        body = None
+        if operation == "ListImportJobs" and kb is not None:
+            body = fast_list_import_jobs(environ, kb, query, context)
+        if body is None:
+            environ[ENVIRON_KEY] = context
+            return self._moto(environ), page_fault is not None, False
+        return (200, response_headers(body), body), page_fault is not None, False
 
     def _presigned(self, environ: dict[str, Any], path: str) -> Reply:
         method = str(environ.get("REQUEST_METHOD", ""))
@@ -207,18 +182,28 @@ class QConnectWSGI:
             return get_file(environ, path, self.state.now())
         if method != "PUT":
             return s3_error(405, "MethodNotAllowed", "The method is not allowed.")
-        recorder = self.state.recorder
-        recorder.begin(PUT_OPERATION)
-        status = 500
-        try:
+
+        def put() -> tuple[Reply, bool, bool]:
             reply = put_upload(environ, path, self.state.faults, now=self.state.now())
-            status = reply[0]
-            return reply
+            return reply, reply[0] >= 500, reply[0] == 503
+
+        failed = s3_error(500, "InternalError", "We encountered an internal error.")
+        return self._counted(PUT_OPERATION, put, failed)
+
+    def _counted(
+        self, operation: str, answer: Callable[[], tuple[Reply, bool, bool]], failed: Reply
+    ) -> Reply:
+        """`answer()`'s reply, counted in the stats; `failed` if it raises."""
+        self.state.recorder.begin(operation)
+        reply, fault, throttled = failed, False, False
+        try:
+            reply, fault, throttled = answer()
         except Exception:
-            _log.exception("QConnectServer failed on a presigned PUT")
-            return s3_error(500, "InternalError", "We encountered an internal error.")
+            # Never let a bug surface as werkzeug's HTML page: answer like the service would.
+            _log.exception("QConnectServer failed on %s", operation)
         finally:
-            recorder.end(status, fault=status >= 500, throttled=status == 503)
+            self.state.recorder.end(reply[0], fault=fault, throttled=throttled)
+        return reply
 
     def _moto(self, environ: dict[str, Any]) -> Reply:
         app = self._service_app

@@ -1,7 +1,7 @@
 """The fake's import-job lifecycle, over real HTTP: upload URL, PUT, start, poll, report, delete.
 
-Every botocore response is checked against the model's shapes (`WireLog`, as in
-test_server_api.py); the PUT and the report GET are plain HTTP, as a client of S3 makes them.
+Every botocore response is checked against the model's shapes (`WireLog`, the `client` fixture of
+conftest.py); the PUT and the report GET are plain HTTP, as a client of S3 makes them.
 """
 
 from __future__ import annotations
@@ -13,28 +13,17 @@ import io
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from _server_helpers import NO_RETRY, WireLog, make_client
 from aiobotocore.session import get_session
 
 from qconnect_async.testing import QConnectServer
-from test_server_api import NO_RETRY, WireLog, make_client
 
 GOOD_CSV = b"Name,Content,ShortcutKey\nHello,Hi there,hi\nBye,See you,bye\n"
 BAD_CSV = b"Name,Content\nHello,Hi there\n,No name\nEmpty content,\nOk,Fine\n"
-
-
-@pytest.fixture
-def client(qconnect_server: QConnectServer) -> Iterator[Any]:
-    """A boto3 client whose every response is checked against the model."""
-    wire = WireLog()
-    client = make_client(qconnect_server)
-    client.meta.events.register("before-parse.qconnect.*", wire)
-    yield client
-    client.close()
-    assert wire.errors == []
 
 
 @pytest.fixture

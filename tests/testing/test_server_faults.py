@@ -9,25 +9,16 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
-from aiobotocore.session import get_session
-from botocore.config import Config
+from _server_helpers import NO_RETRY, aio_client, error_of, make_client
 from botocore.exceptions import ClientError, PaginationError
 
 from qconnect_async.testing import QConnectServer
 
-NO_RETRY = Config(retries={"total_max_attempts": 1})
-
 
 @pytest.fixture
 def client(qconnect_server: QConnectServer) -> Iterator[Any]:
-    client = boto3.client(
-        "qconnect",
-        endpoint_url=qconnect_server.endpoint_url,
-        region_name=qconnect_server.region,
-        config=NO_RETRY,
-    )
+    client = make_client(qconnect_server, NO_RETRY)
     yield client
     client.close()
 
@@ -37,14 +28,6 @@ def kb(qconnect_server: QConnectServer) -> str:
     kb = qconnect_server.create_knowledge_base()
     qconnect_server.add_import_jobs(kb, 5)
     return kb
-
-
-def error_of(call: Callable[[], Any]) -> tuple[int, str, dict[str, str]]:
-    with pytest.raises(ClientError) as caught:
-        call()
-    response = caught.value.response
-    meta = response["ResponseMetadata"]
-    return meta["HTTPStatusCode"], response["Error"]["Code"], meta["HTTPHeaders"]
 
 
 def raw_bodies(client: Any) -> list[bytes]:
@@ -284,14 +267,7 @@ async def test_max_in_flight_counts_concurrent_requests(qconnect_server: QConnec
     """Five requests held by latency at once show as max_in_flight == 5, then 0 in flight."""
     kb = qconnect_server.create_knowledge_base()
     qconnect_server.set_latency(0.3)
-    async with get_session().create_client(
-        "qconnect",
-        endpoint_url=qconnect_server.endpoint_url,
-        region_name=qconnect_server.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=NO_RETRY,
-    ) as aio:
+    async with aio_client(qconnect_server) as aio:
         await asyncio.gather(*(aio.list_import_jobs(knowledgeBaseId=kb) for _ in range(5)))
     stats = qconnect_server.stats
     assert (stats.max_in_flight, stats.in_flight, stats.total_requests) == (5, 0, 5)
@@ -304,14 +280,7 @@ async def test_aiobotocore_sees_throttles_and_denials(qconnect_server: QConnectS
     kb = qconnect_server.create_knowledge_base()
     qconnect_server.throttle(retry_after=1)
     qconnect_server.fail(code="AccessDeniedException", status=403)
-    async with get_session().create_client(
-        "qconnect",
-        endpoint_url=qconnect_server.endpoint_url,
-        region_name=qconnect_server.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=NO_RETRY,
-    ) as aio:
+    async with aio_client(qconnect_server) as aio:
         seen = []
         for _ in range(2):
             with pytest.raises(ClientError) as caught:

@@ -28,8 +28,8 @@ LAYERS = [
     "_wsgi",  # the WSGI app
     "_declare",  # the control machinery
     "_faultcontrols",  # fault controls
-    "_control",  # data, settings, stats controls; LocalControls, RemoteQConnectServer
-    "_server",  # the keep-alive HTTP server; QConnectServer
+    "_control",  # data, settings, stats controls; RemoteQConnectServer
+    "_server",  # the keep-alive HTTP server; QConnectServer, where the controls run
     "_demo",  # the data of `qconnect-async --demo` (the public face only)
     "__main__",
     "__init__",

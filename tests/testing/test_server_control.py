@@ -12,12 +12,10 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.config import Config
+from _server_helpers import NO_RETRY
 from botocore.exceptions import ClientError
 
 from qconnect_async.testing import QConnectServer, RemoteQConnectServer
-
-NO_RETRY = Config(retries={"total_max_attempts": 1})
 
 
 def make_client(endpoint_url: str) -> Any:

@@ -8,8 +8,8 @@ from typing import Any
 
 import boto3
 import pytest
+from _server_helpers import error_of, make_client
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from qconnect_async.testing import QConnectServer
 
@@ -20,12 +20,7 @@ OTHER_ACCOUNT_ARN = "arn:aws:wisdom:us-east-1:999999999999:knowledge-base/{kb}"
 
 @pytest.fixture
 def client(qconnect_server: QConnectServer) -> Iterator[Any]:
-    client = boto3.client(
-        "qconnect",
-        endpoint_url=qconnect_server.endpoint_url,
-        region_name=qconnect_server.region,
-        config=RAW,
-    )
+    client = make_client(qconnect_server, RAW)
     yield client
     client.close()
 
@@ -35,14 +30,6 @@ def kb(qconnect_server: QConnectServer) -> str:
     kb = qconnect_server.create_knowledge_base()
     qconnect_server.add_import_jobs(kb, 3)
     return kb
-
-
-def error_of(call: Callable[[], Any]) -> tuple[int, str, dict[str, str]]:
-    with pytest.raises(ClientError) as caught:
-        call()
-    response = caught.value.response
-    meta = response["ResponseMetadata"]
-    return meta["HTTPStatusCode"], response["Error"]["Code"], meta["HTTPHeaders"]
 
 
 BAD_LISTINGS: list[tuple[str, dict[str, Any], int, str]] = [

@@ -12,13 +12,12 @@ from typing import Any
 
 import boto3
 import pytest
+from _server_helpers import NO_RETRY
 from aiobotocore.session import get_session
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from qconnect_async.testing import QConnectServer, RemoteQConnectServer
 
-NO_RETRY = Config(retries={"total_max_attempts": 1})
 ACCOUNT_A, ACCOUNT_B = "111111111111", "222222222222"
 REGIONS = ("us-east-1", "eu-west-2")
 
