@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import sys
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -230,6 +231,38 @@ async def test_a_session_the_caller_passes_keeps_its_own_loader() -> None:
 
 
 # -- botocore's data, decoded in pieces: the same values as botocore's own loader ------------
+
+
+@pytest.fixture
+def endpoints_json() -> str:
+    """The text of botocore's endpoints.json (1.2 MB)."""
+    base = create_loader().load_data_with_path("endpoints")[1]  # the path without extension
+    plain, packed = Path(base + ".json"), Path(base + ".json.gz")
+    return plain.read_text() if plain.exists() else gzip.decompress(packed.read_bytes()).decode()
+
+
+async def test_a_thread_decoding_in_pieces_lets_the_loop_run_every_few_milliseconds(
+    endpoints_json: str,
+) -> None:
+    """Decoding endpoints.json in a thread, the loop waits for the GIL a few ms at a time.
+
+    With the interpreter's switch interval raised to 1 s, only the decoder's own pauses let
+    the loop in: without them (or with json.loads) the loop would wait the whole decode.
+    """
+    text = endpoints_json
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1.0)
+    try:
+        runs = []
+        for _ in range(3):
+            started = time.perf_counter()
+            gap = await _longest_gap(lambda: asyncio.to_thread(decode_in_pieces, text))
+            runs.append((gap, time.perf_counter() - started))
+    finally:
+        sys.setswitchinterval(interval)
+    assert min(gap / wall for gap, wall in runs) < 1 / 3, runs
+
+
 
 _MODEL_FILES = ("endpoints", "partitions", "sdk-default-configuration", "_retry")
 

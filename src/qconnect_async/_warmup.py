@@ -8,8 +8,8 @@ it cached and the loop only builds the client objects.
 
 - A session this library creates is made in the thread, and shares one loader per data path
   (``AWS_DATA_PATH``) with the other sessions it creates: N clients load the JSON once. That
-  loader decodes a document in pieces, so its thread gives the GIL back to the loop every few
-  milliseconds (the C decoder holds it for a whole document: ~15 ms for endpoints.json).
+  loader decodes a document in pieces, letting the loop run in between (the C decoder holds
+  the GIL for a whole document: ~15 ms for endpoints.json, a stall even from a thread).
 - A session the caller passed is warmed as it is: its config files and its loader's caches
   (botocore's own decoder; the loader is never replaced).
 
@@ -26,6 +26,7 @@ import json
 import os
 import re
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
@@ -77,6 +78,7 @@ async def warmed_session(
 def _own_session(new_session: Callable[[], Any]) -> Any:
     """A new session: its config files read, its credential chain built, the shared loader."""
     session = new_session()
+    _breathe()
     session.get_scoped_config()  # reads the config files; botocore keeps them on the session
     session.get_component("credential_provider")  # used when no keys are given
     data_path: str | None = session.get_config_variable("data_path")
@@ -116,9 +118,11 @@ def _warm(
     try:
         for name in _SHARED_DATA:
             loader.load_data(name)
+            _breathe()
         for type_name in _SERVICE_DATA:
             # As botocore's client creator asks: the loader caches by the call's exact form.
             loader.load_service_model(service_name, type_name, api_version=api_version)
+            _breathe()
     except BaseException as exc:  # handed to every open waiting for it (a retry loads anew)
         future.set_exception(exc)
     else:
@@ -150,6 +154,19 @@ class PieceJSONFileLoader:
         return None
 
 
+# -- giving the GIL back ---------------------------------------------------------------------
+
+# A thread busy in Python keeps the GIL until the interpreter's switch interval (5 ms) forces
+# it out, so a loop waiting for it waits that long. The warm-up sleeps briefly (the GIL is
+# free while it sleeps) between its steps and every 2 ms of decoding.
+_BREATHE_EVERY = 0.002
+_BREATH = 0.0001
+
+
+def _breathe() -> None:
+    time.sleep(_BREATH)
+
+
 # -- decoding in pieces --------------------------------------------------------------------
 
 _DECODER = json.JSONDecoder(object_pairs_hook=OrderedDict)
@@ -164,50 +181,64 @@ _PIECE = 16_384
 def decode_in_pieces(text: str) -> Any:
     """``json.loads(text, object_pairs_hook=OrderedDict)``, one small value per C call.
 
-    Between the calls the thread may give the GIL back, so a worker decoding a 1.2 MB
-    document holds the event loop for well under a millisecond at a time.
+    Between the calls the thread lets the loop run, so a worker decoding a 1.2 MB document
+    holds the GIL a few milliseconds at a time at most (json.loads: the whole document).
     """
-    value, end = _value(text, _skip(text, 0), whole=False)
-    if _skip(text, end) != len(text):
-        raise json.JSONDecodeError("Extra data", text, end)
-    return value
+    return _Pieces(text).document()
 
 
-def _skip(text: str, i: int) -> int:
-    match = _SPACE.match(text, i)
-    assert match is not None  # the pattern matches the empty string
-    return match.end()
+class _Pieces:
+    """One document's decoding: containers walked here, small values by the C decoder."""
 
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._breathed = time.perf_counter()
 
-def _value(text: str, i: int, *, whole: bool) -> tuple[Any, int]:
-    opening = text[i : i + 1]
-    if whole or opening not in ("{", "["):
-        return _DECODER.raw_decode(text, i)
-    closing = "}" if opening == "{" else "]"
-    items: list[Any] = []
-    i = _skip(text, i + 1)
-    if text[i : i + 1] == closing:
-        return (OrderedDict() if opening == "{" else []), i + 1
-    small = False
-    while True:
-        if opening == "{":
-            if text[i : i + 1] != '"':
-                raise json.JSONDecodeError("Expecting property name in double quotes", text, i)
-            key, i = _DECODER.raw_decode(text, i)
-            i = _skip(text, i)
-            if text[i : i + 1] != ":":
-                raise json.JSONDecodeError("Expecting ':' delimiter", text, i)
-            start = _skip(text, i + 1)
-            value, i = _value(text, start, whole=small)
-            items.append((key, value))
-        else:
-            start = i
-            value, i = _value(text, start, whole=small)
-            items.append(value)
-        small = len(items) >= _FIRST_SPLIT and i - start < _PIECE
-        i = _skip(text, i)
+    def document(self) -> Any:
+        value, end = self._value(self._skip(0), whole=False)
+        if self._skip(end) != len(self._text):
+            raise json.JSONDecodeError("Extra data", self._text, end)
+        return value
+
+    def _skip(self, i: int) -> int:
+        match = _SPACE.match(self._text, i)
+        assert match is not None  # the pattern matches the empty string
+        return match.end()
+
+    def _expect(self, char: str, i: int, what: str) -> None:
+        if self._text[i : i + 1] != char:
+            raise json.JSONDecodeError(f"Expecting {what}", self._text, i)
+
+    def _value(self, i: int, *, whole: bool) -> tuple[Any, int]:
+        text = self._text
+        opening = text[i : i + 1]
+        if whole or opening not in ("{", "["):
+            return _DECODER.raw_decode(text, i)
+        closing = "}" if opening == "{" else "]"
+        items: list[Any] = []
+        i = self._skip(i + 1)
         if text[i : i + 1] == closing:
-            return (OrderedDict(items) if opening == "{" else items), i + 1
-        if text[i : i + 1] != ",":
-            raise json.JSONDecodeError("Expecting ',' delimiter", text, i)
-        i = _skip(text, i + 1)
+            return (OrderedDict() if opening == "{" else []), i + 1
+        small = False
+        while True:
+            if opening == "{":
+                self._expect('"', i, "property name enclosed in double quotes")
+                key, i = _DECODER.raw_decode(text, i)
+                i = self._skip(i)
+                self._expect(":", i, "':' delimiter")
+                start = self._skip(i + 1)
+                value, i = self._value(start, whole=small)
+                items.append((key, value))
+            else:
+                start = i
+                value, i = self._value(start, whole=small)
+                items.append(value)
+            small = len(items) >= _FIRST_SPLIT and i - start < _PIECE
+            if time.perf_counter() - self._breathed > _BREATHE_EVERY:
+                _breathe()
+                self._breathed = time.perf_counter()
+            i = self._skip(i)
+            if text[i : i + 1] == closing:
+                return (OrderedDict(items) if opening == "{" else items), i + 1
+            self._expect(",", i, "',' delimiter")
+            i = self._skip(i + 1)
