@@ -139,14 +139,15 @@ class _CountingLoader(Loader):  # type: ignore[misc]
 
 
 class _RecordingFileLoader(JSONFileLoader):  # type: ignore[misc]
-    """botocore's file loader, noting which files are read on the loop's thread."""
+    """botocore's file loader, noting which files are read on the loop's thread, and off it."""
 
     def __init__(self) -> None:
         self.on_loop: list[str] = []
+        self.off_loop: list[str] = []
 
     def load_file(self, file_path: str) -> Any:
-        if threading.current_thread() is threading.main_thread():
-            self.on_loop.append(file_path)
+        on_loop = threading.current_thread() is threading.main_thread()
+        (self.on_loop if on_loop else self.off_loop).append(file_path)
         return super().load_file(file_path)
 
 
@@ -159,11 +160,23 @@ def _session_with(loader: Loader) -> AioSession:
 async def test_the_loop_reads_no_botocore_data_file_to_open_a_client_and_call(
     qconnect_server: QConnectServer, kb: str
 ) -> None:
-    """Every model and endpoint file a client and its first call need is read in a thread."""
+    """While other tasks run, every file a client and its first call need is read in a thread."""
+    files = _RecordingFileLoader()
+    session = _session_with(Loader(file_loader=files))
+    await _longest_gap(_ours(qconnect_server, kb, session=session))  # beside a ticking task
+    assert files.on_loop == []
+    assert any(path.endswith("service-2") for path in files.off_loop)
+
+
+async def test_the_loops_only_task_opens_a_client_on_the_loop_without_threads(
+    qconnect_server: QConnectServer, kb: str
+) -> None:
+    """A script's or a command's one task loads inline: nothing waits, no thread hop is paid."""
     files = _RecordingFileLoader()
     session = _session_with(Loader(file_loader=files))
     await _ours(qconnect_server, kb, session=session)()
-    assert files.on_loop == []
+    assert files.off_loop == []
+    assert any(path.endswith("service-2") for path in files.on_loop)
 
 
 async def test_clients_opened_at_once_load_their_data_side_by_side(
@@ -186,8 +199,9 @@ async def test_clients_opened_at_once_on_one_session_warm_it_once(
     assert loader.off_loop == {"service-2": 1, "endpoint-rule-set-1": 1}
 
 
+@pytest.mark.parametrize("beside_a_task", [True, False], ids=["in-a-thread", "inline"])
 async def test_a_failed_warm_up_fails_the_open_and_the_next_open_loads_anew(
-    qconnect_server: QConnectServer, kb: str
+    qconnect_server: QConnectServer, kb: str, beside_a_task: bool
 ) -> None:
     """A load that fails is the open's typed error, not a cached failure: the next open retries."""
 
@@ -201,10 +215,12 @@ async def test_a_failed_warm_up_fails_the_open_and_the_next_open_loads_anew(
             return super().load_service_model(*args, **kwargs)
 
     session = _session_with(FailingOnce())
+    work = _ours(qconnect_server, kb, session=session)
+    run = (lambda: _longest_gap(work)) if beside_a_task else work
     with pytest.raises(ValidationError) as caught:
-        await _ours(qconnect_server, kb, session=session)()
+        await run()
     assert caught.value.code == "DataNotFoundError"
-    await _ours(qconnect_server, kb, session=session)()
+    await run()
 
 
 async def test_sessions_we_create_share_one_loader_per_data_path(

@@ -14,7 +14,9 @@ it cached and the loop only builds the client objects.
   (botocore's own decoder; the loader is never replaced).
 
 A loader is warmed once: the first open loads, the others await the same result; opens on
-different loaders run side by side in their own threads.
+different loaders run side by side in their own threads. When the opening task is the loop's
+only task (a script, a command line), nothing waits for the loop: the same work is done on it,
+at full speed (no thread hops, botocore's C decoder).
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ async def warmed_session(
     session: Any | None, new_session: Callable[[], Any], service_name: str
 ) -> Any:
     """``session`` (or ``new_session()``) with its config read and its loader warm, off the loop."""
+    if len(asyncio.all_tasks()) <= 1:
+        # The opening task is the loop's only one (a script, a command): nothing waits for the
+        # loop, so the work is done here, without thread hops or pauses.
+        return _warmed_here(session, new_session, service_name)
     if session is None:
         ready = await asyncio.to_thread(_own_session, new_session)
     else:
@@ -72,6 +78,21 @@ async def warmed_session(
     await asyncio.wrap_future(future)
     # Tasks that were due while the loop waited for the thread run before the client is built.
     await asyncio.sleep(0)
+    return ready
+
+
+def _warmed_here(session: Any | None, new_session: Callable[[], Any], service_name: str) -> Any:
+    if session is None:
+        ready = _own_session(new_session)
+    else:
+        _their_session(session)
+        ready = session
+    loader = ready.get_component("data_loader")
+    api_version = ready.get_config_variable("api_versions").get(service_name)
+    done: concurrent.futures.Future[None] = concurrent.futures.Future()
+    done.set_running_or_notify_cancel()
+    _warm(done, loader, service_name, api_version)
+    done.result()  # the load's error, if any
     return ready
 
 
@@ -150,7 +171,10 @@ class PieceJSONFileLoader:
             path = file_path + ext
             if os.path.isfile(path):
                 with opener(path, "rb") as file:
-                    return decode_in_pieces(file.read().decode("utf-8"))
+                    text = file.read().decode("utf-8")
+                if _on_a_loop():  # loading inline: nothing to let run in between
+                    return json.loads(text, object_pairs_hook=OrderedDict)
+                return decode_in_pieces(text)
         return None
 
 
@@ -164,7 +188,17 @@ _BREATH = 0.0001
 
 
 def _breathe() -> None:
-    time.sleep(_BREATH)
+    if not _on_a_loop():
+        time.sleep(_BREATH)
+
+
+def _on_a_loop() -> bool:
+    """Whether this thread runs an event loop (where a pause, or decoding in pieces, stalls it)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 # -- decoding in pieces --------------------------------------------------------------------
