@@ -284,9 +284,20 @@ _MODEL_FILES = ("endpoints", "partitions", "sdk-default-configuration", "_retry"
 
 
 def test_the_piece_loader_reads_every_file_a_client_needs_as_botocore_does() -> None:
-    """Every file client creation loads: equal values, the same types (OrderedDict) and order."""
+    """Every file client creation loads: equal values, the same types (OrderedDict) and order.
+
+    Also pins what _warmup relies on: botocore's loader reads files through ``file_loader``.
+    """
+
+    class Counting(PieceJSONFileLoader):
+        loaded = 0
+
+        def load_file(self, file_path: str) -> Any:
+            Counting.loaded += 1
+            return super().load_file(file_path)
+
     ours, botocores = create_loader(), create_loader()
-    ours.file_loader = PieceJSONFileLoader()
+    ours.file_loader = Counting()
     for name in _MODEL_FILES:
         _assert_same(ours.load_data(name), botocores.load_data(name))
     for type_name in ("service-2", "endpoint-rule-set-1", "paginators-1"):
@@ -294,6 +305,7 @@ def test_the_piece_loader_reads_every_file_a_client_needs_as_botocore_does() -> 
             ours.load_service_model("qconnect", type_name),
             botocores.load_service_model("qconnect", type_name),
         )
+    assert Counting.loaded >= len(_MODEL_FILES) + 3
 
 
 def test_the_piece_loader_finds_the_files_botocore_finds(tmp_path: Path) -> None:
