@@ -12,7 +12,7 @@ from types import FrameType
 
 from qconnect_async.testing import RemoteQConnectServer
 
-from . import cpu, fanout, fleet, fleet_redis, memory, profiling, sendrate, throttled
+from . import cpu, fanout, fleet, fleet_redis, memory, openstall, profiling, sendrate, throttled
 from ._common import Section, isolated_aws_env
 from ._report import machine, progress, render, write_json
 from ._server import serve
@@ -27,6 +27,7 @@ SECTIONS: dict[str, Runner] = {
     "fleet": fleet.run,
     "fleet_redis": fleet_redis.run,
     "memory": memory.run,
+    "openstall": openstall.run,
 }
 
 

@@ -43,6 +43,8 @@ EXPECTED_ROWS = {
     "fleet_redis.aiobotocore_adaptive_4",
     "fleet_redis.aiobotocore_adaptive_8",
     "memory.peak",
+    "openstall.qconnect_async",
+    "openstall.aiobotocore",
 }
 
 

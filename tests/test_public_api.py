@@ -79,6 +79,7 @@ def test_imports_flow_one_way() -> None:
         "_redact",
         "_skew",
         "_inputs",
+        "_warmup",
         "_transport",
         "_upload",
         "_retry",

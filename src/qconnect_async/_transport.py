@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
@@ -52,6 +53,7 @@ from ._errors import (
 from ._redact import in_our_call, unwatch, watch
 from ._skew import ClockSkew
 from ._telemetry import answered, package_version
+from ._warmup import warmed_session
 from .models import ImportJob, ImportJobPage, KnowledgeBase
 
 __all__ = [
@@ -276,12 +278,9 @@ class BotocoreTransport:
 
     @classmethod
     async def open(cls, options: TransportOptions, session: Any | None = None) -> BotocoreTransport:
-        """Create the aiobotocore client (loads botocore's models: do it once per process)."""
+        """Create the aiobotocore client; its slow synchronous work runs in a thread first."""
         try:
-            if session is None:
-                session = AioSession(profile=options.profile_name)
-                # Our own session only: a session the caller passed in is never changed.
-                session.register_component("response_parser_factory", _RawBodyParserFactory())
+            session = await warmed_session(session, partial(_own_session, options), "qconnect")
             user_agent = f"{session.user_agent()} {_USER_AGENT}/{package_version()}"
         except BotoCoreError as exc:  # e.g. ProfileNotFound
             raise ValidationError(_safe_message(exc), code=type(exc).__name__) from exc
@@ -503,6 +502,13 @@ class BotocoreTransport:
         meta = result.get("ResponseMetadata") or {}
         answered(self._region, meta.get("RequestId"), meta.get("HTTPStatusCode"))
         return result
+
+
+def _own_session(options: TransportOptions) -> AioSession:
+    session = AioSession(profile=options.profile_name)
+    # Our own session only: a session the caller passed in is never changed.
+    session.register_component("response_parser_factory", _RawBodyParserFactory())
+    return session
 
 
 class _SkewCorrected(Exception):
