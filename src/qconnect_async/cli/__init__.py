@@ -9,6 +9,6 @@ The package uses the public face of ``qconnect_async`` and ``qconnect_async.test
 library's own argument checks (``qconnect_async._inputs``).
 """
 
-from ._main import COMMANDS, main
+from ._main import COMMANDS, main, run
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["COMMANDS", "main", "run"]

@@ -101,9 +101,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 async def _run(args: argparse.Namespace, inv: Invocation) -> None:
-    from qconnect_async import QConnectClient
-
-    async with QConnectClient(max_concurrency=args.max_concurrency, **inv.client_options) as client:
+    async with inv.client(max_concurrency=args.max_concurrency) as client:
         if len(args.kb_ids) == 1:
             await _list_one(client, args, inv)
         else:

@@ -145,9 +145,7 @@ def _printing(
     The client's refusal of an input before any request is a bad command line."""
 
     async def run(args: argparse.Namespace, inv: Invocation) -> None:
-        from qconnect_async import QConnectClient
-
-        async with QConnectClient(max_concurrency=1, **inv.client_options) as client:
+        async with inv.client(max_concurrency=1) as client:
             with checked_input():
                 job = await action(client, args, inv)
             inv.progress.clear()

@@ -43,10 +43,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _run(args: argparse.Namespace, inv: Invocation) -> None:
-    from qconnect_async import QConnectClient
-
     token, skip = args.starting_token or (None, 0)
-    async with QConnectClient(**inv.client_options) as client:
+    async with inv.client() as client:
         with checked_input():
             listing = client.list_knowledge_bases(page_size=args.page_size, starting_token=token)
         with ListingWriter(KNOWLEDGE_BASES, inv, aside=sys.stderr) as writer:

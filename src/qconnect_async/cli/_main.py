@@ -22,7 +22,7 @@ from qconnect_async import (
 )
 
 from . import _import_jobs, _jobs, _knowledge_bases
-from ._base import PROG, Command, CommandError, Exit, Invocation, UsageError, seconds
+from ._base import PROG, Command, CommandError, Exit, Invocation, UsageError, pause_gc, seconds
 from ._output import FORMATS
 from ._progress import Progress
 from ._settings import client_options, demo_service, output_format
@@ -167,6 +167,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         status, text = _describe(exc)
         print(text, file=sys.stderr)
         return status
+
+
+def run() -> NoReturn:
+    """The program (``qconnect-async``, ``python -m qconnect_async``): ``main``, its exit
+    status the process's, the garbage collector paused while it starts (``pause_gc``)."""
+    pause_gc()
+    sys.exit(main())
 
 
 def _log_to_stderr() -> None:

@@ -36,12 +36,13 @@ Row = dict[str, Any]
 
 @functools.cache
 def _shapes() -> dict[str, Any]:
-    """The shapes of botocore's qconnect model (what ``aws`` orders its output by)."""
+    """The shapes of botocore's qconnect model (what ``aws`` orders its output by), read from
+    its file: ``load_service_model`` would first list every service's directory."""
     import botocore.loaders
 
-    model: dict[str, Any] = botocore.loaders.create_loader().load_service_model(
-        "qconnect", "service-2"
-    )
+    loader = botocore.loaders.create_loader()
+    version = loader.determine_latest_version("qconnect", "service-2")
+    model: dict[str, Any] = loader.load_data(f"qconnect/{version}/service-2")
     return dict(model["shapes"])
 
 
