@@ -69,43 +69,22 @@ class Invocation:
     client_options: dict[str, Any]  # keyword arguments of QConnectClient
     stdout: TextIO
     progress: Progress
+    #: the program paused the garbage collector for its start (``_main.run``)
+    gc_paused: bool = False
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("qconnect_async.cli"))
 
     @asynccontextmanager
     async def client(self, **options: Any) -> AsyncIterator[QConnectClient]:
-        """A client of the invocation's options (and ``options``), open."""
+        """A client of the invocation's options (and ``options``), open. Once it is, what the
+        start made (modules, botocore's models) is frozen out of the collector's way."""
         from qconnect_async import QConnectClient
 
         async with QConnectClient(**self.client_options, **options) as client:
-            resume_gc()
+            if self.gc_paused:
+                self.gc_paused = False
+                gc.freeze()
+                gc.enable()
             yield client
-
-
-def pause_gc() -> None:
-    """Pause the cyclic garbage collector for the program's start-up (``resume_gc`` ends it).
-
-    Start-up (the imports, botocore's models, an open client) makes objects that live until
-    the process ends: the collector would only walk them again and again, about a tenth of
-    a one-page listing's CPU. Only the program pauses it: ``main`` called in a process of
-    its own (``python -m qconnect_async``, the ``qconnect-async`` script).
-    """
-    global _gc_paused
-    if gc.isenabled():
-        gc.disable()
-        _gc_paused = True
-
-
-def resume_gc() -> None:
-    """The client is open: what start-up made is frozen out of the collector's way, and the
-    collector runs again for the command's own work."""
-    global _gc_paused
-    if _gc_paused:
-        gc.freeze()
-        gc.enable()
-        _gc_paused = False
-
-
-_gc_paused = False
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
     Action = Callable[[QConnectClient, argparse.Namespace, Invocation], Awaitable[ImportJob | None]]
 
+Adder = Callable[[argparse.ArgumentParser], None]
+
 #: The library's default wait (seconds), stated in --help.
 DEFAULT_TIMEOUT = 600.0
 #: How often the waiting line on a terminal is redrawn (its elapsed time), seconds.
@@ -50,37 +52,37 @@ def _pair(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _ids(parser: argparse.ArgumentParser, second: str, option: str | None, what: str) -> None:
-    """KB then ``second`` (JOB or FILE), positionally or as options."""
-    add = parser.add_argument
-    add("arguments", nargs="*", metavar=f"KB_ID_OR_ARN {second}", help=f"the KB and {what}")
-    add("--knowledge-base-id", dest="kb_option", metavar="ID", help="the knowledge base (or ARN)")
-    if option is not None:
-        add(option, dest="second_option", metavar=second, help=what)
-    parser.set_defaults(rest="arguments", second_name=option or second, second_option=None)
+def _arguments(second: str, what: str, option: str | None = None, *, wait: bool = False) -> Adder:
+    """The KB then ``second`` (JOB or FILE), positionally or as options; ``--timeout``."""
 
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        add = parser.add_argument
+        add("arguments", nargs="*", metavar=f"KB_ID_OR_ARN {second}", help=f"the KB and {what}")
+        add(
+            "--knowledge-base-id",
+            dest="kb_option",
+            metavar="ID",
+            help="the knowledge base (or ARN)",
+        )
+        if option is not None:
+            add(option, dest="second_option", metavar=second, help=what)
+        parser.set_defaults(rest="arguments", second_name=option or second, second_option=None)
+        if wait:
+            add(
+                "--timeout",
+                type=seconds,
+                default=DEFAULT_TIMEOUT,
+                metavar="SECONDS",
+                help=f"give up waiting after SECONDS (default {DEFAULT_TIMEOUT:g}): exit 255",
+            )
 
-def _job_arguments(parser: argparse.ArgumentParser, *, wait: bool = False) -> None:
-    _ids(parser, "JOB_ID", "--import-job-id", "the import job")
-    if wait:
-        _timeout_argument(parser)
-
-
-def _timeout_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--timeout",
-        type=seconds,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help=f"give up waiting after SECONDS (default {DEFAULT_TIMEOUT:g}): exit 255",
-    )
+    return add_arguments
 
 
 def _start_arguments(parser: argparse.ArgumentParser) -> None:
-    _ids(parser, "FILE", None, "the file to import (a CSV of quick responses)")
+    _arguments("FILE", "the file to import (a CSV of quick responses)", wait=True)(parser)
     add = parser.add_argument
     add("--wait", action="store_true", help="wait until the job ends; print it then")
-    _timeout_argument(parser)
     add("--content-type", default="text/csv", help="the file's media type (default text/csv)")
     add("--import-job-type", default="QUICK_RESPONSES", help="default QUICK_RESPONSES")
     add(
@@ -245,7 +247,7 @@ examples:
 GET_IMPORT_JOB = Command(
     name="get-import-job",
     help="an import job, with its presigned URLs (url, failedRecordReport)",
-    add_arguments=_job_arguments,
+    add_arguments=_arguments("JOB_ID", "the import job", "--import-job-id"),
     check=_check,
     run=_printing(lambda client, args, inv: client.get_import_job(args.kb, args.second)),
     epilog="""\
@@ -256,7 +258,7 @@ examples:
 WAIT_IMPORT_JOB = Command(
     name="wait-import-job",
     help="wait until an import job ends; print it (FAILED: exit 254)",
-    add_arguments=lambda parser: _job_arguments(parser, wait=True),
+    add_arguments=_arguments("JOB_ID", "the import job", "--import-job-id", wait=True),
     check=_check,
     run=_printing(lambda client, args, inv: _wait(client, args, inv, args.second, "")),
     epilog="""\
@@ -266,7 +268,7 @@ examples:
 DELETE_IMPORT_JOB = Command(
     name="delete-import-job",
     help="delete an import job (one still running is a ConflictException)",
-    add_arguments=_job_arguments,
+    add_arguments=_arguments("JOB_ID", "the import job", "--import-job-id"),
     check=_check,
     run=_printing(lambda client, args, inv: client.delete_import_job(args.kb, args.second)),
 )

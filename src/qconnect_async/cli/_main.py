@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import html
 import logging
 import os
@@ -22,7 +23,7 @@ from qconnect_async import (
 )
 
 from . import _import_jobs, _jobs, _knowledge_bases
-from ._base import PROG, Command, CommandError, Exit, Invocation, UsageError, pause_gc, seconds
+from ._base import PROG, Command, CommandError, Exit, Invocation, UsageError, seconds
 from ._output import FORMATS
 from ._progress import Progress
 from ._settings import client_options, demo_service, output_format
@@ -125,7 +126,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, gc_paused: bool = False) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     try:
         args = _parse(argv)
@@ -146,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             client_options=client_options(args, progress),
             stdout=sys.stdout,
             progress=progress,
+            gc_paused=gc_paused,
         )
         import asyncio  # here, not at the top: --help need not load it
 
@@ -170,10 +172,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> NoReturn:
-    """The program (``qconnect-async``, ``python -m qconnect_async``): ``main``, its exit
-    status the process's, the garbage collector paused while it starts (``pause_gc``)."""
-    pause_gc()
-    sys.exit(main())
+    """The program (``qconnect-async``, ``python -m qconnect_async``). Its start (imports,
+    botocore's models) makes objects that live until it exits: the garbage collector would
+    only walk them again and again (~6% of a one-page listing), so it is paused until the
+    client is open (``Invocation.client``); ``main`` called by other code leaves it alone."""
+    gc.disable()
+    sys.exit(main(gc_paused=True))
 
 
 def _log_to_stderr() -> None:
