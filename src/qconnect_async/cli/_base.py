@@ -1,9 +1,6 @@
 """What every command is made of: exit statuses, errors, a Command and the Invocation it runs
-in, argument checks made before any request, and botocore's resume tokens.
-
-IDs, page sizes and tokens are checked by the library's own checks (``qconnect_async._inputs``,
-the one private module the CLI uses): the command line refuses exactly what a client would.
-"""
+in, argument checks (the library's own: the command line refuses what a client would) and
+botocore's resume tokens."""
 
 from __future__ import annotations
 
@@ -87,18 +84,18 @@ class Invocation:
             yield client
 
 
+Run = Callable[[argparse.Namespace, Invocation], Coroutine[Any, Any, None]]
+
+
 @dataclass(frozen=True)
 class Command:
     """One subcommand, e.g. ``list-import-jobs``; listed in ``_main.COMMANDS``."""
 
     name: str
     help: str
-    #: adds the command's own arguments to its parser
     add_arguments: Callable[[argparse.ArgumentParser], None]
-    #: runs the command; an error it raises is reported by ``_main``
-    run: Callable[[argparse.Namespace, Invocation], Coroutine[Any, Any, None]]
-    #: checks the arguments before any request (raises UsageError)
-    check: Callable[[argparse.Namespace], None] = lambda args: None
+    run: Run  # an error it raises is reported by ``_main``
+    check: Callable[[argparse.Namespace], None] = lambda args: None  # raises UsageError
     epilog: str = ""
 
 
@@ -153,6 +150,15 @@ def _page_size(text: str) -> int:
         return _inputs.check_page_size(positive_int(text)) or 0
     except ValidationError as exc:
         raise argparse.ArgumentTypeError(exc.message.removeprefix("page_size ")) from None
+
+
+def add_ids(parser: argparse.ArgumentParser, metavar: str, help: str) -> None:
+    """Positionals (``given``: the KB first, as many as the command takes; ``_main`` adds
+    those after options too), and the KB as ``--knowledge-base-id`` (as ``aws`` names it)."""
+    parser.add_argument("given", nargs="*", metavar=metavar, help=help)
+    parser.add_argument(
+        "--knowledge-base-id", dest="kb_option", metavar="ID", help="the knowledge base (or ARN)"
+    )
 
 
 def add_paging(parser: argparse.ArgumentParser, items: str) -> None:

@@ -1,11 +1,8 @@
 """``qconnect-async list-import-jobs``: the AWS CLI's command, and several KBs at once.
 
-One knowledge base follows the AWS CLI's pagination: ``--max-items`` cuts the listing and
-prints ``NextToken``, ``--starting-token`` resumes from it (the token is botocore's own
-format, so tokens pass between ``aws qconnect list-import-jobs`` and this command),
-``--page-size`` sets the jobs per request, ``--no-paginate`` makes one request and prints the
-service's ``nextToken``. An interrupted or failed listing prints ``NextToken`` too, from the
-last page printed whole. Several KBs (or ``--all``) are listed at once and merged, fail-fast.
+One KB pages as ``aws`` does (``--max-items``, ``--starting-token`` with botocore's tokens,
+``--page-size``, ``--no-paginate``); an interrupted or failed listing prints ``NextToken`` from
+the last page printed whole. Several KBs (or ``--all``) are listed at once, merged, fail-fast.
 """
 
 from __future__ import annotations
@@ -21,13 +18,14 @@ from ._base import (
     Command,
     Invocation,
     UsageError,
+    add_ids,
     add_paging,
     checked_input,
     encode_token,
     knowledge_base,
     positive_int,
 )
-from ._output import ListingSpec, ListingWriter, time_cell, wire
+from ._output import ListingSpec, ListingWriter, wire
 
 if TYPE_CHECKING:
     from qconnect_async import ImportJob, QConnectClient
@@ -36,24 +34,14 @@ IMPORT_JOBS = ListingSpec(
     key="importJobSummaries",
     noun="import job",
     columns=(
-        ("IMPORT JOB ID", lambda job: job["importJobId"]),
-        ("STATUS", lambda job: job["status"]),
-        ("TYPE", lambda job: job["importJobType"]),
-        ("CREATED (UTC)", lambda job: time_cell(job["createdTime"])),
-        ("LAST MODIFIED (UTC)", lambda job: time_cell(job["lastModifiedTime"])),
+        ("IMPORT JOB ID", "importJobId"),
+        ("STATUS", "status"),
+        ("TYPE", "importJobType"),
+        ("CREATED (UTC)", "createdTime"),
+        ("LAST MODIFIED (UTC)", "lastModifiedTime"),
     ),
-    csv_columns=(
-        "importJobId",
-        "knowledgeBaseId",
-        "status",
-        "importJobType",
-        "createdTime",
-        "lastModifiedTime",
-        "uploadId",
-        "knowledgeBaseArn",
-        "metadata",
-        "externalSourceConfiguration",
-    ),
+    csv_columns="importJobId knowledgeBaseId status importJobType createdTime lastModifiedTime "
+    "uploadId knowledgeBaseArn metadata externalSourceConfiguration",
 )
 
 
@@ -68,18 +56,16 @@ def _status(text: str) -> str:
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("knowledge_bases", nargs="*", metavar="KB_ID_OR_ARN", help="knowledge bases to list")
-    add("--knowledge-base-id", dest="kb_option", metavar="ID", help="the knowledge base (or ARN)")
+    add_ids(parser, "KB_ID_OR_ARN", "knowledge bases to list")
     add("--all", action="store_true", dest="all_kbs", help="every knowledge base of the account")
     add("--status", action="append", type=_status, help="keep jobs in STATUS only (repeatable)")
     add_paging(parser, "jobs")
     add("--no-paginate", action="store_true", help="one request; print the service's nextToken")
     add("--max-concurrency", type=positive_int, default=8, metavar="N", help="requests at once")
-    parser.set_defaults(rest="knowledge_bases")  # positionals after options land here too
 
 
 def _check(args: argparse.Namespace) -> None:
-    kbs = list(args.knowledge_bases) + ([args.kb_option] if args.kb_option else [])
+    kbs = list(args.given) + ([args.kb_option] if args.kb_option else [])
     if args.all_kbs and kbs:
         raise UsageError("give knowledge base IDs or --all, not both")
     if not kbs and not args.all_kbs:
@@ -126,27 +112,19 @@ async def _list_one(client: QConnectClient, args: argparse.Namespace, inv: Invoc
                     "ListImportJobs knowledgeBaseId=%s nextToken=%s: %d jobs, more=%s (%.3fs)",
                     *(kb, "given" if token else "none", len(page.items), more, took),
                 )
-                writer.printed = True
-                items = page.items[skip:]
-                if left is not None and len(items) >= left:
-                    _write(writer, args, inv, items[:left])
-                    if skip + left < len(page.items):  # cut inside the page: skip the printed
-                        writer.token = encode_token(token, skip + left)
-                    else:
-                        writer.token = _next(page.next_token, raw)
+                writer.printed, size = True, len(page.items)
+                end = size if left is None else min(size, skip + left)
+                _write(writer, args, inv, page.items[skip:end])
+                left = None if left is None else left - len(page.items[skip:end])
+                if end < size:  # cut inside the page: the token skips what was printed
+                    writer.token = encode_token(token, end)
+                elif page.next_token is None or raw:
+                    writer.token = page.next_token
+                else:
+                    writer.token = encode_token(page.next_token)
+                if raw or left == 0:
                     return
-                _write(writer, args, inv, items)
-                left = None if left is None else left - len(items)
-                token, skip = page.next_token, 0
-                writer.token = _next(token, raw)
-                if raw:
-                    return
-                started = time.monotonic()
-
-
-def _next(token: str | None, raw: bool) -> str | None:
-    """The resume token after a page whose next token is ``token``."""
-    return token if token is None or raw else encode_token(token)
+                token, skip, started = page.next_token, 0, time.monotonic()
 
 
 def _write(

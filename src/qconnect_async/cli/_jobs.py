@@ -1,11 +1,7 @@
-"""``start-import-job``, ``get-import-job``, ``wait-import-job``, ``delete-import-job``.
-
-Each prints what ``aws qconnect`` prints for the operation (``{"importJob": {...}}``;
-delete prints nothing) and takes the knowledge base and the job (or file) positionally or as
-``--knowledge-base-id`` / ``--import-job-id``. Waiting (``--wait``, ``wait-import-job``)
-ends in one of: the job printed (COMPLETE, exit 0); the job printed and how to get its
-failed-record report on stderr (FAILED, exit 254); a timeout (exit 255). Progress is drawn
-on a terminal only, and never shows a presigned URL.
+"""``start-import-job``, ``get-import-job``, ``wait-import-job``, ``delete-import-job``: each
+prints what ``aws qconnect`` prints (``{"importJob": {...}}``; delete nothing). A wait ends
+with the job printed (COMPLETE: exit 0; FAILED: exit 254, and how to get its failed-record
+report on stderr) or a timeout (exit 255). Progress never shows a presigned URL.
 """
 
 from __future__ import annotations
@@ -13,8 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from qconnect_async import DeadlineExceededError, ImportJobFailedError
 
@@ -24,7 +20,9 @@ from ._base import (
     CommandError,
     Exit,
     Invocation,
+    Run,
     UsageError,
+    add_ids,
     checked_input,
     import_job_id,
     knowledge_base,
@@ -56,19 +54,12 @@ def _arguments(second: str, what: str, option: str | None = None, *, wait: bool 
     """The KB then ``second`` (JOB or FILE), positionally or as options; ``--timeout``."""
 
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        add = parser.add_argument
-        add("arguments", nargs="*", metavar=f"KB_ID_OR_ARN {second}", help=f"the KB and {what}")
-        add(
-            "--knowledge-base-id",
-            dest="kb_option",
-            metavar="ID",
-            help="the knowledge base (or ARN)",
-        )
+        add_ids(parser, f"KB_ID_OR_ARN {second}", f"the KB and {what}")
         if option is not None:
-            add(option, dest="second_option", metavar=second, help=what)
-        parser.set_defaults(rest="arguments", second_name=option or second, second_option=None)
+            parser.add_argument(option, dest="second_option", metavar=second, help=what)
+        parser.set_defaults(second_name=option or second, second_option=None)
         if wait:
-            add(
+            parser.add_argument(
                 "--timeout",
                 type=seconds,
                 default=DEFAULT_TIMEOUT,
@@ -99,7 +90,7 @@ def _start_arguments(parser: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace) -> None:
     """The KB and the job (or file), from positionals and options; their syntax."""
     wanted = [("--knowledge-base-id", args.kb_option), (args.second_name, args.second_option)]
-    given = list(args.arguments)
+    given = list(args.given)
     values: list[str] = []
     for name, option in wanted:
         if option is not None:
@@ -140,11 +131,8 @@ def _print(inv: Invocation, job: ImportJob) -> None:
     write_document(inv.output, document, inv.stdout, query=inv.query)
 
 
-def _printing(
-    action: Action,
-) -> Callable[[argparse.Namespace, Invocation], Coroutine[Any, Any, None]]:
-    """A command's run: ``action`` on a client of one request at a time; its job printed.
-    The client's refusal of an input before any request is a bad command line."""
+def _printing(action: Action) -> Run:
+    """A command's run: ``action`` on a client of one request at a time; its job printed."""
 
     async def run(args: argparse.Namespace, inv: Invocation) -> None:
         async with inv.client(max_concurrency=1) as client:
@@ -226,11 +214,8 @@ def _failed(kb: str, job_id: str, job: ImportJob | None) -> str:
 
 
 def _size(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KiB"
-    return f"{size / (1024 * 1024):.1f} MiB"
+    kib, mib = size / 1024, size / (1024 * 1024)
+    return f"{size} bytes" if size < 1024 else f"{kib:.1f} KiB" if mib < 1 else f"{mib:.1f} MiB"
 
 
 START_IMPORT_JOB = Command(

@@ -1,12 +1,8 @@
 """``qconnect-async list-knowledge-bases``: the knowledge bases of the account and Region.
 
-The AWS CLI's conventions, as ``list-import-jobs``: ``--max-items`` prints that many and a
-``NextToken`` when there are more, ``--starting-token`` resumes from it, ``--page-size`` sets
-the knowledge bases per request; ``--query`` and ``--output`` as for every command.
-
-The library's knowledge-base listing yields items, not pages, so a ``NextToken`` here is
-botocore's format counting the knowledge bases read since the listing's own start token
-(``boto_truncate_amount``); ``aws`` resumes it as long as that count is within its first page.
+Paged as ``list-import-jobs``. The library's listing yields items, not pages: a ``NextToken``
+counts the knowledge bases read since the listing's own start token (botocore's
+``boto_truncate_amount``), which ``aws`` resumes while that count is within its first page.
 """
 
 from __future__ import annotations
@@ -21,20 +17,12 @@ KNOWLEDGE_BASES = ListingSpec(
     key="knowledgeBaseSummaries",
     noun="knowledge base",
     columns=(
-        ("NAME", lambda kb: kb["name"]),
-        ("KNOWLEDGE BASE ID", lambda kb: kb["knowledgeBaseId"]),
-        ("TYPE", lambda kb: kb["knowledgeBaseType"]),
-        ("STATUS", lambda kb: kb["status"]),
+        ("NAME", "name"),
+        ("KNOWLEDGE BASE ID", "knowledgeBaseId"),
+        ("TYPE", "knowledgeBaseType"),
+        ("STATUS", "status"),
     ),
-    csv_columns=(
-        "knowledgeBaseId",
-        "name",
-        "knowledgeBaseType",
-        "status",
-        "knowledgeBaseArn",
-        "description",
-        "tags",
-    ),
+    csv_columns="knowledgeBaseId name knowledgeBaseType status knowledgeBaseArn description tags",
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import html
 import logging
@@ -11,7 +12,6 @@ import re
 import sys
 import traceback
 from collections.abc import Sequence
-from contextlib import nullcontext
 from typing import Any, NoReturn
 
 from qconnect_async import (
@@ -46,6 +46,7 @@ _MESSAGES = {
 }
 #: The longest error message printed whole; a longer one is cut (--debug shows it all).
 _MAX_MESSAGE = 300
+_LOG_FORMAT = "%(asctime)s - %(threadName)s - %(name)s - %(levelname)s - %(message)s"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,8 +76,11 @@ def _query(text: str) -> Any:
         raise argparse.ArgumentTypeError(f"Bad value for --query {text}: {reason}") from None
 
 
-def _global_options() -> _Parser:
-    """The options every command takes, anywhere on the line (as ``aws`` does)."""
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Import jobs of Amazon Q in Connect knowledge bases.")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # The options every command takes, anywhere on the line (as ``aws`` does).
     common = _Parser(add_help=False)
     add = common.add_argument
     add("--output", choices=FORMATS, help="json (default), text, table, ndjson or csv")
@@ -90,14 +94,6 @@ def _global_options() -> _Parser:
     # Taken as aws takes it, so that habits and scripts carry over: this command never pages.
     add("--no-cli-pager", action="store_true", help=argparse.SUPPRESS)
     add("--demo", action="store_true", help="run against a local fake service with demo data")
-    return common
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Import jobs of Amazon Q in Connect knowledge bases.")
-    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    common = _global_options()
     for command in COMMANDS:
         sub = subparsers.add_parser(
             command.name,
@@ -118,11 +114,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     # argparse takes a `*` positional from the first run of positionals only
     # (`KB --output json KB2` leaves KB2 over): later ones are taken here.
     unknown = [arg for arg in extra if arg.startswith("-")]
-    rest: str | None = getattr(args, "rest", None)
-    if unknown or (extra and rest is None):
+    if unknown or (extra and not hasattr(args, "given")):
         parser.error(f"unrecognized arguments: {' '.join(unknown or extra)}")
-    if extra and rest is not None:
-        setattr(args, rest, getattr(args, rest) + extra)
+    args.given = getattr(args, "given", []) + extra
     return args
 
 
@@ -137,8 +131,11 @@ def main(argv: Sequence[str] | None = None, *, gc_paused: bool = False) -> int:
         return Exit.USAGE
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else Exit.OK
-    if args.debug:
-        _log_to_stderr()
+    if args.debug:  # the library's log (requests, retries) on stderr
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+        logging.getLogger("qconnect_async").addHandler(handler)
+        logging.getLogger("qconnect_async").setLevel(logging.DEBUG)
     progress = Progress(sys.stderr, enabled=sys.stderr.isatty())
     try:
         inv = Invocation(
@@ -151,7 +148,7 @@ def main(argv: Sequence[str] | None = None, *, gc_paused: bool = False) -> int:
         )
         import asyncio  # here, not at the top: --help need not load it
 
-        with demo_service(inv.client_options) if args.demo else nullcontext():
+        with demo_service(inv.client_options) if args.demo else contextlib.nullcontext():
             asyncio.run(command.run(args, inv))
         return Exit.OK
     except KeyboardInterrupt:
@@ -159,8 +156,9 @@ def main(argv: Sequence[str] | None = None, *, gc_paused: bool = False) -> int:
         progress.clear()
         return Exit.INTERRUPTED
     except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly.
-        _silence_stdout()
+        # The reader went away (`| head`): stop quietly, also when Python flushes at exit.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return Exit.OTHER
     except Exception as exc:
         progress.clear()
@@ -178,16 +176,6 @@ def run() -> NoReturn:
     client is open (``Invocation.client``); ``main`` called by other code leaves it alone."""
     gc.disable()
     sys.exit(main(gc_paused=True))
-
-
-def _log_to_stderr() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s - %(threadName)s - %(name)s - %(levelname)s - %(message)s")
-    )
-    logger = logging.getLogger("qconnect_async")
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
 
 
 def _describe(exc: Exception) -> tuple[int, str]:
@@ -233,12 +221,3 @@ def _one_line(message: str, http_status: int | None) -> str:
     if len(text) > _MAX_MESSAGE:
         text = text[:_MAX_MESSAGE] + f"... ({len(text)} characters; --debug shows all)"
     return text
-
-
-def _silence_stdout() -> None:
-    # Python would report the broken pipe again when it flushes stdout at exit.
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass

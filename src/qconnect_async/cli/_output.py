@@ -195,20 +195,15 @@ class ListingSpec:
 
     key: str  # the items' key in the service's answer (and so in ``--output json``)
     noun: str  # what an item is, for the table's count ("import job")
-    columns: tuple[tuple[str, Callable[[Row], str]], ...]  # the table's: header, cell of an item
-    csv_columns: tuple[str, ...]  # wire names
+    columns: tuple[tuple[str, str], ...]  # the table's: header, wire name
+    csv_columns: str  # wire names, separated by spaces
 
 
 class ListingWriter:
-    """Prints a listing as it comes, in the invocation's format: ``add(item)`` per item,
-    ``page_done()`` after each page; as a context manager, ends the output however the
-    listing ends. Done, interrupted, or failed after items were printed (``printed``): the
-    output is completed (json a whole document) with ``token``, to resume from, when the
-    listing did not end; a failure before anything was printed prints nothing, as in ``aws``.
-
-    ``raw`` (``--no-paginate``): the one answer as the service sent it, its own ``nextToken``;
-    ``aside`` (stderr) gets the token when the format has no place for it (csv); ``names``
-    (KB ID to name) adds a knowledge base column to the table.
+    """Prints a listing as it comes: ``add(item)``, ``page_done()``; leaving it ends the output,
+    with ``token`` to resume from while one is left, unless it failed before anything was
+    ``printed`` (as ``aws``). ``raw`` (``--no-paginate``): the answer as the service sent it;
+    ``aside`` (stderr): where csv says the token; ``names`` (of KB IDs): a table column.
     """
 
     def __init__(
@@ -224,21 +219,16 @@ class ListingWriter:
         self._format = "query" if inv.query is not None else inv.output
         self._token_key = "nextToken" if raw else "NextToken"
         self._rows: list[Row] = []  # not printed yet: the page (text), all of it (--query)
-        self._kbs: set[str] | None = None if names is None else set()
+        self._names, self._kbs = names, set[str]()
         self.printed, self._count = False, 0
         self.token: str | None = None  # where the rest starts; None once the listing ended
-        columns = spec.columns
-        if names is not None:
-
-            def name(row: Row) -> str:
-                return names.get(row["knowledgeBaseId"], row["knowledgeBaseId"])
-
-            columns = (("KNOWLEDGE BASE", name), *columns)
-        self._cells = [cell for _, cell in columns]
+        self._keys = [key for _, key in spec.columns]
         if self._format == "table":
-            self._table = Table(self._out, [header for header, _ in columns], MAX_PAGE_SIZE)
+            headers = ["KNOWLEDGE BASE"] if names is not None else []
+            headers += [header for header, _ in spec.columns]
+            self._table = Table(self._out, headers, MAX_PAGE_SIZE)
         elif self._format == "csv":
-            self._csv = csv_writer(self._out, spec.csv_columns)
+            self._csv = csv_writer(self._out, spec.csv_columns.split())
 
     def add(self, row: Row) -> None:
         self._count += 1
@@ -249,9 +239,11 @@ class ListingWriter:
             head = f'{{\n    "{self._spec.key}": [\n' if self._count == 1 else ",\n"
             self._out.write(f"{head}        {text}")
         elif self._format == "table":
-            if self._kbs is not None:
-                self._kbs.add(row["knowledgeBaseId"])
-            self._table.add([cell(row) for cell in self._cells])
+            cells = [_time(row[k]) if k.endswith("Time") else str(row[k]) for k in self._keys]
+            if self._names is not None:
+                self._kbs.add(kb := row["knowledgeBaseId"])
+                cells.insert(0, self._names.get(kb, kb))
+            self._table.add(cells)
         elif self._format == "ndjson":
             self._out.write(_compact(row) + "\n")
             self._out.flush()
@@ -292,7 +284,7 @@ class ListingWriter:
                 format_text({token_key: {token_key: token}}, out)
         elif self._format == "table":
             self._table.flush()
-            kbs = "" if self._kbs is None else f" in {len(self._kbs)} knowledge bases"
+            kbs = "" if self._names is None else f" in {len(self._kbs)} knowledge bases"
             out.write(f"{count(self._count, self._spec.noun)}{kbs}\n")
             if token is not None:
                 out.write(f"{token_key}: {token}\n")
@@ -305,6 +297,6 @@ class ListingWriter:
         out.flush()
 
 
-def time_cell(value: str) -> str:
+def _time(value: str) -> str:
     """An ISO 8601 time as a table shows it: ``2026-12-07 05:59:20``."""
     return value[:19].replace("T", " ")

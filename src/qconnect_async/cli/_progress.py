@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
 #: A retry that waits longer than this (seconds) is announced on stderr.
 _NOTICE_AFTER = 1.0
+_ERASE = "\r\x1b[K"
 
 
 def count(n: int, noun: str) -> str:
@@ -20,11 +21,9 @@ def count(n: int, noun: str) -> str:
 class Progress:
     """A note (uploading, waiting), or the knowledge bases done of the total and jobs so far.
 
-    Every method is a no-op unless ``enabled`` (the CLI enables it when stderr is a TTY).
+    Every method but ``retry_notice`` is a no-op unless ``enabled`` (stderr is a terminal).
     Redraws are limited to one per ``interval`` seconds, except when a KB finishes.
     """
-
-    _ERASE = "\r\x1b[K"
 
     def __init__(self, stream: TextIO, *, enabled: bool, interval: float = 0.1) -> None:
         self.enabled, self._stream, self._interval = enabled, stream, interval
@@ -42,7 +41,6 @@ class Progress:
         self._draw(force=True)
 
     def job(self) -> None:
-        """One more job listed."""
         self._jobs += 1
         self._draw()
 
@@ -52,19 +50,18 @@ class Progress:
         self._draw(force=True)
 
     def retry_notice(self, details: RetryDetails) -> None:
-        """A retry hook: a line per retry that waits long enough to be noticed, so that a slow
-        command says why (short waits stay silent; --debug logs every retry). Always drawn."""
-        if details.wait <= _NOTICE_AFTER:
-            return
-        self.clear()  # the line comes back at the next redraw
-        wait, code = round(details.wait, 1), details.cause.code
-        self._stream.write(f"retrying {details.operation} in {wait:g}s ({code})\n")
-        self._stream.flush()
+        """A retry hook: a line per retry long enough to be noticed, so that a slow command
+        says why (--debug logs every retry)."""
+        if details.wait > _NOTICE_AFTER:
+            self.clear()  # the line comes back at the next redraw
+            wait, code = round(details.wait, 1), details.cause.code
+            self._stream.write(f"retrying {details.operation} in {wait:g}s ({code})\n")
+            self._stream.flush()
 
     def clear(self) -> None:
         """Erase the line (it comes back at the next redraw)."""
         if self._shown:
-            self._stream.write(self._ERASE)
+            self._stream.write(_ERASE)
             self._stream.flush()
             self._shown = False
 
@@ -75,5 +72,5 @@ class Progress:
         self._last, self._shown = now, True
         jobs = count(self._jobs, "import job")
         listing = f"listing: {self._done}/{self._total} knowledge bases done, {jobs}"
-        self._stream.write(self._ERASE + (self._note or listing))
+        self._stream.write(_ERASE + (self._note or listing))
         self._stream.flush()

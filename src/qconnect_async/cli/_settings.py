@@ -1,5 +1,5 @@
-"""AWS settings, resolved as ``aws`` resolves them: the output format, the attempts per
-request, the timeouts, the client's options; and ``--demo``'s local fake service."""
+"""AWS settings, resolved as ``aws`` resolves them (the output format, the attempts per request,
+the client's options), and ``--demo``'s local fake service."""
 
 from __future__ import annotations
 
@@ -34,43 +34,35 @@ def _config_variable(args: argparse.Namespace, name: str) -> Any:
 
 
 def output_format(args: argparse.Namespace) -> str:
-    """--output, else AWS_DEFAULT_OUTPUT, else the profile's ``output``, else json (as aws)."""
-    if args.output:
-        return str(args.output)
-    value, source = os.environ.get("AWS_DEFAULT_OUTPUT"), "AWS_DEFAULT_OUTPUT"
+    """--output, else AWS_DEFAULT_OUTPUT, else the profile's ``output``, else json (as aws);
+    the demo, for a person and without AWS configuration, prints a table."""
+    value, source = args.output or os.environ.get("AWS_DEFAULT_OUTPUT"), "AWS_DEFAULT_OUTPUT"
     if not value and args.demo:
-        return "table"  # the demo is for a person, and needs no AWS configuration
+        return "table"
     if not value:
         value, source = _config_variable(args, "output"), "the profile's output setting"
-    if not value:
-        return "json"
-    if value not in FORMATS:
+    if value and value not in FORMATS:
         raise ConfigError(f"{source} is {value!r}: not one of {', '.join(FORMATS)}")
-    return str(value)
+    return str(value or "json")
 
 
 def client_options(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
-    """The QConnectClient options of the global options and the AWS settings."""
+    """The QConnectClient options of the global options and the AWS settings: the library's
+    retry policy, with a notice of long retries on stderr and the attempts per request of
+    ``AWS_MAX_ATTEMPTS`` or the profile's ``max_attempts`` (as ``aws``)."""
+    attempts = None if args.demo else _config_variable(args, "max_attempts")
+    if attempts is not None and (not isinstance(attempts, int) or attempts < 1):
+        raise ConfigError(f"max_attempts must be at least 1, not {attempts!r}")
+    limit = {} if attempts is None else {"max_attempts": attempts}
     options = {
         "region_name": args.region,
         "endpoint_url": args.endpoint_url,
         "profile_name": args.profile,
-        "retry": _retry_policy(args, progress),
+        "retry": RetryPolicy(on_retry=progress.retry_notice, **limit),
         "connect_timeout": args.cli_connect_timeout,
         "read_timeout": args.cli_read_timeout,
     }
     return {k: v for k, v in options.items() if v is not None or not k.endswith("_timeout")}
-
-
-def _retry_policy(args: argparse.Namespace, progress: Progress) -> RetryPolicy:
-    """The library's default policy with a notice of long retries on stderr, and the attempts
-    per request from ``AWS_MAX_ATTEMPTS`` or the profile's ``max_attempts`` (as ``aws``)."""
-    attempts = None if args.demo else _config_variable(args, "max_attempts")
-    if attempts is None:
-        return RetryPolicy(on_retry=progress.retry_notice)
-    if not isinstance(attempts, int) or attempts < 1:
-        raise ConfigError(f"max_attempts must be at least 1, not {attempts!r}")
-    return RetryPolicy(max_attempts=attempts, on_retry=progress.retry_notice)
 
 
 @contextmanager
