@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterable
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
@@ -114,7 +113,9 @@ async def _list_one(client: QConnectClient, args: argparse.Namespace, inv: Invoc
                 )
                 writer.printed, size = True, len(page.items)
                 end = size if left is None else min(size, skip + left)
-                _write(writer, args, inv, page.items[skip:end])
+                for job in page.items[skip:end]:
+                    _add(writer, args, inv, job, False)
+                writer.page_done()
                 left = None if left is None else left - len(page.items[skip:end])
                 if end < size:  # cut inside the page: the token skips what was printed
                     writer.token = encode_token(token, end)
@@ -127,14 +128,16 @@ async def _list_one(client: QConnectClient, args: argparse.Namespace, inv: Invoc
                 token, skip, started = page.next_token, 0, time.monotonic()
 
 
-def _write(
-    writer: ListingWriter, args: argparse.Namespace, inv: Invocation, jobs: Iterable[ImportJob]
+def _add(
+    writer: ListingWriter, args: argparse.Namespace, inv: Invocation, job: ImportJob, clear: bool
 ) -> None:
-    for job in jobs:
-        inv.progress.job()
-        if not args.status or job.status in args.status:
-            writer.add(wire(job, "ImportJobSummary"))
-    writer.page_done()
+    """A job listed: counted, and printed unless ``--status`` leaves it out (``clear``: the
+    progress line erased first, when both go to one terminal)."""
+    inv.progress.job()
+    if not args.status or job.status in args.status:
+        if clear:
+            inv.progress.clear()
+        writer.add(wire(job, "ImportJobSummary"))
 
 
 async def _list_many(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> None:
@@ -151,7 +154,6 @@ async def _list_many(client: QConnectClient, args: argparse.Namespace, inv: Invo
         inv.progress.listing_done(kb, None)
         inv.log.debug("ListImportJobs knowledgeBaseId=%s: %s", kb, error or "listed")
 
-    # A job printed to the terminal that shows the progress line must not land on it.
     interleaved = inv.progress.enabled and inv.output != "table" and inv.stdout.isatty()
     inv.progress.start(len(kbs))
     with ListingWriter(IMPORT_JOBS, inv, names=names) as writer:
@@ -160,11 +162,7 @@ async def _list_many(client: QConnectClient, args: argparse.Namespace, inv: Invo
         async with aclosing(jobs):
             async for job in jobs:
                 writer.printed = True
-                inv.progress.job()
-                if not args.status or job.status in args.status:
-                    if interleaved:
-                        inv.progress.clear()
-                    writer.add(wire(job, "ImportJobSummary"))
+                _add(writer, args, inv, job, interleaved)
 
 
 LIST_IMPORT_JOBS = Command(

@@ -35,12 +35,8 @@ if TYPE_CHECKING:
 
     Action = Callable[[QConnectClient, argparse.Namespace, Invocation], Awaitable[ImportJob | None]]
 
-Adder = Callable[[argparse.ArgumentParser], None]
-
-#: The library's default wait (seconds), stated in --help.
-DEFAULT_TIMEOUT = 600.0
-#: How often the waiting line on a terminal is redrawn (its elapsed time), seconds.
-_TICK = 1.0
+DEFAULT_TIMEOUT = 600.0  # the library's default wait (seconds), stated in --help
+_TICK = 1.0  # how often a terminal's waiting line is redrawn (its elapsed time), seconds
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -50,7 +46,9 @@ def _pair(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _arguments(second: str, what: str, option: str | None = None, *, wait: bool = False) -> Adder:
+def _arguments(
+    second: str, what: str, option: str | None = None, *, wait: bool = False
+) -> Callable[[argparse.ArgumentParser], None]:
     """The KB then ``second`` (JOB or FILE), positionally or as options; ``--timeout``."""
 
     def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,12 +57,9 @@ def _arguments(second: str, what: str, option: str | None = None, *, wait: bool 
             parser.add_argument(option, dest="second_option", metavar=second, help=what)
         parser.set_defaults(second_name=option or second, second_option=None)
         if wait:
+            limit = f"give up waiting after SECONDS (default {DEFAULT_TIMEOUT:g}): exit 255"
             parser.add_argument(
-                "--timeout",
-                type=seconds,
-                default=DEFAULT_TIMEOUT,
-                metavar="SECONDS",
-                help=f"give up waiting after SECONDS (default {DEFAULT_TIMEOUT:g}): exit 255",
+                "--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS", help=limit
             )
 
     return add_arguments
@@ -76,33 +71,22 @@ def _start_arguments(parser: argparse.ArgumentParser) -> None:
     add("--wait", action="store_true", help="wait until the job ends; print it then")
     add("--content-type", default="text/csv", help="the file's media type (default text/csv)")
     add("--import-job-type", default="QUICK_RESPONSES", help="default QUICK_RESPONSES")
-    add(
-        "--metadata",
-        nargs="+",
-        action="extend",
-        type=_pair,
-        metavar="KEY=VALUE",
-        help="metadata of the job (repeatable; after KB and FILE, or it takes them)",
-    )
+    where = "metadata of the job (repeatable; after KB and FILE, or it takes them)"
+    add("--metadata", nargs="+", action="extend", type=_pair, metavar="KEY=VALUE", help=where)
     add("--client-token", help="makes a repeated start idempotent (default: a new one)")
 
 
 def _check(args: argparse.Namespace) -> None:
-    """The KB and the job (or file), from positionals and options; their syntax."""
-    wanted = [("--knowledge-base-id", args.kb_option), (args.second_name, args.second_option)]
+    """The KB and the job (or file), as options or else positionally in order; their syntax.
+    The KB is passed on as given (an ARN's Region is checked once the client is open)."""
     given = list(args.given)
-    values: list[str] = []
-    for name, option in wanted:
-        if option is not None:
-            values.append(option)
-        elif given:
-            values.append(given.pop(0))
-        else:
+    kb, second = ("--knowledge-base-id", args.kb_option), (args.second_name, args.second_option)
+    for attr, (name, option) in (("kb", kb), ("second", second)):
+        if option is None and not given:
             raise UsageError(f"the following arguments are required: {name}")
+        setattr(args, attr, given.pop(0) if option is None else option)
     if given:
         raise UsageError(f"unexpected arguments: {' '.join(given)}")
-    # The KB is passed on as given (an ARN's Region is checked once the client is open).
-    args.kb, args.second = values
     knowledge_base(args.kb)
     if args.second_name == "--import-job-id":
         import_job_id(args.second)
@@ -119,14 +103,10 @@ def _check_start(args: argparse.Namespace) -> None:
 
 
 def _print(inv: Invocation, job: ImportJob) -> None:
-    """``{"importJob": {...}}`` as ``aws qconnect get-import-job`` prints it. The presigned
-    URLs are how to use the job (its failed-record report above all): stdout has them,
-    errors, progress and logs never do."""
-    secrets = {
-        key: secret.get_secret_value()
-        for key, secret in (("url", job.url), ("failedRecordReport", job.failed_record_report))
-        if secret is not None
-    }
+    """``{"importJob": {...}}`` as ``aws`` prints it. Its presigned URLs are how to use the job
+    (its failed-record report above all): stdout has them, errors, progress and logs never do."""
+    urls = (("url", job.url), ("failedRecordReport", job.failed_record_report))
+    secrets = {key: url.get_secret_value() for key, url in urls if url is not None}
     document = {"importJob": wire(job, "ImportJobData", **secrets)}
     write_document(inv.output, document, inv.stdout, query=inv.query)
 
@@ -169,10 +149,9 @@ async def _wait(
     get its report; a timeout is a CommandError (255). A terminal shows the time waited."""
     import asyncio
 
-    started = time.monotonic()
+    started, seen = time.monotonic(), f" ({status})" if status else ""
 
     async def tick() -> None:
-        seen = f" ({status})" if status else ""
         while True:
             elapsed = time.monotonic() - started
             inv.progress.note(f"waiting for import job {job_id}{seen}: {elapsed:.0f}s")
@@ -199,11 +178,10 @@ async def _wait(
 
 
 def _failed(kb: str, job_id: str, job: ImportJob | None) -> str:
-    """What stderr says of a job that ended without importing: how to read the report."""
-    status = job.status if job is not None else "FAILED"
-    text = f"\nImport job {job_id} ended {status}."
+    """What stderr says of a job that ended without importing: how to read the report (the
+    URL itself is a secret: stdout has it, in the job; stderr only says where)."""
+    text = f"\nImport job {job_id} ended {job.status if job is not None else 'FAILED'}."
     if job is not None and job.failed_record_report is not None:
-        # The URL itself is a secret: stdout has it (in the job), stderr only says where.
         text += (
             " Its failed-record report (a CSV of each row that failed, and why) is at the "
             "presigned URL failedRecordReport of the job; to get it:\n"
@@ -218,6 +196,7 @@ def _size(size: int) -> str:
     return f"{size} bytes" if size < 1024 else f"{kib:.1f} KiB" if mib < 1 else f"{mib:.1f} MiB"
 
 
+_JOB = ("JOB_ID", "the import job", "--import-job-id")
 START_IMPORT_JOB = Command(
     name="start-import-job",
     help="upload a file and start an import job of it (--wait: until it ends)",
@@ -232,7 +211,7 @@ examples:
 GET_IMPORT_JOB = Command(
     name="get-import-job",
     help="an import job, with its presigned URLs (url, failedRecordReport)",
-    add_arguments=_arguments("JOB_ID", "the import job", "--import-job-id"),
+    add_arguments=_arguments(*_JOB),
     check=_check,
     run=_printing(lambda client, args, inv: client.get_import_job(args.kb, args.second)),
     epilog="""\
@@ -243,17 +222,15 @@ examples:
 WAIT_IMPORT_JOB = Command(
     name="wait-import-job",
     help="wait until an import job ends; print it (FAILED: exit 254)",
-    add_arguments=_arguments("JOB_ID", "the import job", "--import-job-id", wait=True),
+    add_arguments=_arguments(*_JOB, wait=True),
     check=_check,
     run=_printing(lambda client, args, inv: _wait(client, args, inv, args.second, "")),
-    epilog="""\
-examples:
-  qconnect-async wait-import-job KB_ID JOB_ID --timeout 300""",
+    epilog="examples:\n  qconnect-async wait-import-job KB_ID JOB_ID --timeout 300",
 )
 DELETE_IMPORT_JOB = Command(
     name="delete-import-job",
     help="delete an import job (one still running is a ConflictException)",
-    add_arguments=_arguments("JOB_ID", "the import job", "--import-job-id"),
+    add_arguments=_arguments(*_JOB),
     check=_check,
     run=_printing(lambda client, args, inv: client.delete_import_job(args.kb, args.second)),
 )
