@@ -1,8 +1,8 @@
 """The ``qconnect-async`` command (also ``python -m qconnect_async``), on the AWS CLI's
 conventions. ``_main``: the entry, exit statuses, error wording; ``_settings``: AWS settings
-and ``--demo``; ``_base``: what a command is made of; a module per command family;
-``_output``: documents in the service's key order, in each format; ``_progress``: stderr's
-line. It uses the public face of the library and its argument checks (``_inputs``).
+and ``--demo``; ``_base``: what a command is made of (the progress line too); a module per
+command family (``_listings``, ``_jobs``); ``_output``: documents in the service's key order,
+in each format. It uses the public face of the library and its argument checks (``_inputs``).
 """
 
 from ._main import COMMANDS, main, run

@@ -28,7 +28,7 @@ from ._base import (
     knowledge_base,
     seconds,
 )
-from ._output import wire, write_document
+from ._output import wire, write_value
 
 if TYPE_CHECKING:
     from qconnect_async import ImportJob, QConnectClient
@@ -107,8 +107,16 @@ def _print(inv: Invocation, job: ImportJob) -> None:
     (its failed-record report above all): stdout has them, errors, progress and logs never do."""
     urls = (("url", job.url), ("failedRecordReport", job.failed_record_report))
     secrets = {key: url.get_secret_value() for key, url in urls if url is not None}
-    document = {"importJob": wire(job, "ImportJobData", **secrets)}
-    write_document(inv.output, document, inv.stdout, query=inv.query)
+    item = wire(job, "ImportJobData", **secrets)
+    document, output = {"importJob": item}, inv.output
+    # Whole in json and text and to --query; else its one object: a line (ndjson), a row
+    # (csv), a FIELD/VALUE table.
+    if inv.query is not None:
+        write_value(output, inv.query.search(document), inv.stdout)
+    elif output == "table":
+        write_value(output, [{"FIELD": k, "VALUE": v} for k, v in item.items()], inv.stdout)
+    else:
+        write_value(output, document if output in ("json", "text") else item, inv.stdout)
 
 
 def _printing(action: Action) -> Run:

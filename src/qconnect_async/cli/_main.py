@@ -22,20 +22,19 @@ from qconnect_async import (
     ValidationError,
 )
 
-from . import _import_jobs, _jobs, _knowledge_bases
-from ._base import PROG, Command, CommandError, Exit, Invocation, UsageError, seconds
+from . import _jobs, _listings
+from ._base import PROG, Command, CommandError, Exit, Invocation, Progress, UsageError, seconds
 from ._output import FORMATS
-from ._progress import Progress
 from ._settings import client_options, demo_service, output_format
 
 #: The subcommands, in the order of --help.
 COMMANDS: tuple[Command, ...] = (
-    _import_jobs.LIST_IMPORT_JOBS,
+    _listings.LIST_IMPORT_JOBS,
     _jobs.START_IMPORT_JOB,
     _jobs.GET_IMPORT_JOB,
     _jobs.WAIT_IMPORT_JOB,
     _jobs.DELETE_IMPORT_JOB,
-    _knowledge_bases.LIST_KNOWLEDGE_BASES,
+    _listings.LIST_KNOWLEDGE_BASES,
 )
 
 _MESSAGES = {
@@ -122,22 +121,16 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None, *, gc_paused: bool = False) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    progress, debug = Progress(sys.stderr, enabled=sys.stderr.isatty()), False
     try:
         args = _parse(argv)
         command: Command = args.handler
         command.check(args)
-    except UsageError as exc:
-        print(f"{PROG}: error: {exc} (see {PROG} --help)", file=sys.stderr)
-        return Exit.USAGE
-    except SystemExit as exc:  # --help, --version
-        return exc.code if isinstance(exc.code, int) else Exit.OK
-    if args.debug:  # the library's log (requests, retries) on stderr
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(_LOG_FORMAT))
-        logging.getLogger("qconnect_async").addHandler(handler)
-        logging.getLogger("qconnect_async").setLevel(logging.DEBUG)
-    progress = Progress(sys.stderr, enabled=sys.stderr.isatty())
-    try:
+        if debug := args.debug:  # the library's log (requests, retries) on stderr
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+            logging.getLogger("qconnect_async").addHandler(handler)
+            logging.getLogger("qconnect_async").setLevel(logging.DEBUG)
         inv = Invocation(
             output=output_format(args),
             query=args.query,
@@ -151,6 +144,8 @@ def main(argv: Sequence[str] | None = None, *, gc_paused: bool = False) -> int:
         with demo_service(inv.client_options) if args.demo else contextlib.nullcontext():
             asyncio.run(command.run(args, inv))
         return Exit.OK
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else Exit.OK
     except KeyboardInterrupt:
         # asyncio.run cancelled the command, which closed its output and its client.
         progress.clear()
@@ -162,7 +157,7 @@ def main(argv: Sequence[str] | None = None, *, gc_paused: bool = False) -> int:
         return Exit.OTHER
     except Exception as exc:
         progress.clear()
-        if args.debug:
+        if debug:
             traceback.print_exception(exc, file=sys.stderr)
         status, text = _describe(exc)
         print(text, file=sys.stderr)
@@ -180,7 +175,7 @@ def run() -> NoReturn:
 
 def _describe(exc: Exception) -> tuple[int, str]:
     """The exit status of an error, and its wording (as the AWS CLI words it)."""
-    if isinstance(exc, UsageError):  # found while running (the client's checks of its input)
+    if isinstance(exc, UsageError):  # the command line, or the client's checks of its input
         return Exit.USAGE, f"{PROG}: error: {exc} (see {PROG} --help)"
     if isinstance(exc, CommandError):
         return exc.status, str(exc)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from qconnect_async._inputs import MAX_PAGE_SIZE
 
-from ._progress import count
+from ._base import count
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -173,20 +173,6 @@ def write_value(output: str, value: Any, stream: TextIO) -> None:
     else:  # table, csv of scalars: one a line
         stream.writelines(f"{_cell(v)}\n" for v in rows)
     stream.flush()
-
-
-def write_document(output: str, document: Row, stream: TextIO, *, query: Any = None) -> None:
-    """A command's answer (``{"importJob": {...}}``): whole in json and text and to
-    ``--query``; its one object a line (ndjson), a row (csv), a FIELD/VALUE table."""
-    (item,) = document.values()
-    if query is not None:
-        write_value(output, query.search(document), stream)
-    elif output in ("json", "text"):
-        write_value(output, document, stream)
-    elif output == "table":
-        write_value(output, [{"FIELD": k, "VALUE": v} for k, v in item.items()], stream)
-    else:
-        write_value(output, item, stream)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,8 @@ from typing import Any
 
 from qconnect_async import RetryPolicy
 
-from ._base import ConfigError
+from ._base import ConfigError, Progress
 from ._output import FORMATS
-from ._progress import Progress
 
 
 def _config_variable(args: argparse.Namespace, name: str) -> Any:

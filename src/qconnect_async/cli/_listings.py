@@ -1,8 +1,11 @@
-"""``qconnect-async list-import-jobs``: the AWS CLI's command, and several KBs at once.
+"""The listings: ``list-import-jobs`` (of one KB, or several at once) and ``list-knowledge-bases``.
 
-One KB pages as ``aws`` does (``--max-items``, ``--starting-token`` with botocore's tokens,
-``--page-size``, ``--no-paginate``); an interrupted or failed listing prints ``NextToken`` from
-the last page printed whole. Several KBs (or ``--all``) are listed at once, merged, fail-fast.
+One KB's jobs page as ``aws`` does (``--max-items``, ``--starting-token`` with botocore's
+tokens, ``--page-size``, ``--no-paginate``); an interrupted or failed listing prints
+``NextToken`` from the last page printed whole. Several KBs (or ``--all``) are listed at once,
+merged, fail-fast. The library's knowledge-base listing yields items, not pages: its
+``NextToken`` counts the knowledge bases read since its own start token (botocore's
+``boto_truncate_amount``), which ``aws`` resumes while that count is within its first page.
 """
 
 from __future__ import annotations
@@ -41,6 +44,19 @@ IMPORT_JOBS = ListingSpec(
     ),
     csv_columns="importJobId knowledgeBaseId status importJobType createdTime lastModifiedTime "
     "uploadId knowledgeBaseArn metadata externalSourceConfiguration",
+)
+
+
+KNOWLEDGE_BASES = ListingSpec(
+    key="knowledgeBaseSummaries",
+    noun="knowledge base",
+    columns=(
+        ("NAME", "name"),
+        ("KNOWLEDGE BASE ID", "knowledgeBaseId"),
+        ("TYPE", "knowledgeBaseType"),
+        ("STATUS", "status"),
+    ),
+    csv_columns="knowledgeBaseId name knowledgeBaseType status knowledgeBaseArn description tags",
 )
 
 
@@ -178,4 +194,38 @@ examples:
   qconnect-async list-import-jobs --all --status FAILED --output table
   qconnect-async list-import-jobs KB_ID --query 'importJobSummaries[].importJobId' --output text
   qconnect-async list-import-jobs --demo --output table""",
+)
+
+
+async def _list_knowledge_bases(args: argparse.Namespace, inv: Invocation) -> None:
+    token, skip = args.starting_token or (None, 0)
+    async with inv.client() as client:
+        with checked_input():
+            listing = client.list_knowledge_bases(page_size=args.page_size, starting_token=token)
+        with ListingWriter(KNOWLEDGE_BASES, inv, aside=sys.stderr) as writer:
+            read = 0  # knowledge bases read since `token`, the skipped ones included
+            writer.token = encode_token(token, skip)
+            async with listing:
+                async for kb in listing:
+                    read += 1
+                    if read <= skip:
+                        continue
+                    if args.max_items is not None and read - skip > args.max_items:
+                        return  # one more exists: the token says where it is
+                    writer.printed = True
+                    writer.add(wire(kb, "KnowledgeBaseSummary"))
+                    writer.token = encode_token(token, read)
+            writer.token = None
+
+
+LIST_KNOWLEDGE_BASES = Command(
+    name="list-knowledge-bases",
+    help="list the knowledge bases of the account (in the Region)",
+    add_arguments=lambda parser: add_paging(parser, "knowledge bases"),
+    run=_list_knowledge_bases,
+    epilog="""\
+examples:
+  qconnect-async list-knowledge-bases --output table
+  qconnect-async list-knowledge-bases --max-items 10
+  qconnect-async list-knowledge-bases --query 'knowledgeBaseSummaries[].name' --output text""",
 )
