@@ -1,6 +1,6 @@
 """The ``qconnect-async`` command (also ``python -m qconnect_async``), on the AWS CLI's
-conventions. ``_main``: the entry, exit statuses, error wording; ``_settings``: AWS settings
-and ``--demo``; ``_base``: what a command is made of (the progress line too); a module per
+conventions. ``_main``: the entry, AWS settings, ``--demo``, exit statuses, error wording;
+``_base``: what a command is made of (the progress line too); a module per
 command family (``_listings``, ``_jobs``); ``_output``: documents in the service's key order,
 in each format. It uses the public face of the library and its argument checks (``_inputs``).
 """

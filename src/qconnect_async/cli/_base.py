@@ -56,8 +56,7 @@ class ConfigError(CommandError):
         super().__init__(message, Exit.CONFIGURATION)
 
 
-#: A retry that waits longer than this (seconds) is announced on stderr.
-_NOTICE_AFTER = 1.0
+_NOTICE_AFTER = 1.0  # seconds: a retry that waits longer is announced on stderr
 _ERASE = "\r\x1b[K"
 
 
@@ -78,13 +77,11 @@ class Progress:
         self._note, self._total, self._done, self._jobs = "", 0, 0, 0
         self._last, self._shown = -interval, False
 
-    def note(self, text: str) -> None:
-        """Show ``text`` until ``start`` is called."""
+    def note(self, text: str) -> None:  # shown until ``start``
         self._note = text
         self._draw(force=True)
 
-    def start(self, total: int) -> None:
-        """Counting begins: ``total`` knowledge bases to list."""
+    def start(self, total: int) -> None:  # counting begins: ``total`` knowledge bases to list
         self._note, self._total = "", total
         self._draw(force=True)
 
@@ -92,8 +89,7 @@ class Progress:
         self._jobs += 1
         self._draw()
 
-    def listing_done(self, knowledge_base_id: str, error: Any) -> None:
-        """A knowledge base's listing ended (the library's ``on_listing_done`` callback)."""
+    def listing_done(self, knowledge_base_id: str, error: Any) -> None:  # ``on_listing_done``
         self._done += 1
         self._draw(force=True)
 
@@ -139,8 +135,7 @@ class Invocation:
 
     @asynccontextmanager
     async def client(self, **options: Any) -> AsyncIterator[QConnectClient]:
-        """A client of the invocation's options (and ``options``), open. Once it is, what the
-        start made (modules, botocore's models) is frozen out of the collector's way."""
+        """The client, open; then what start-up made is frozen out of the collector's way."""
         from qconnect_async import QConnectClient
 
         async with QConnectClient(**self.client_options, **options) as client:
@@ -163,7 +158,7 @@ class Command:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Run  # an error it raises is reported by ``_main``
     check: Callable[[argparse.Namespace], None] = lambda args: None  # raises UsageError
-    epilog: str = ""
+    examples: str = ""  # command lines, for the end of --help
 
 
 @contextmanager
@@ -248,9 +243,8 @@ def encode_token(token: str | None, skip: int = 0) -> str:
 
 
 def decode_token(text: str) -> tuple[str | None, int]:
-    """The service token and the items to skip of a ``--starting-token`` (an argparse type):
-    botocore's format, or else the service's own token (a library page's ``next_token``),
-    which it then judges; a bad one is a UsageError."""
+    """An argparse type: the service token and the items to skip of a ``--starting-token``
+    (botocore's format, or else the service's own token, which it then judges)."""
     try:
         data = json.loads(base64.b64decode(text, validate=True))
     except (binascii.Error, ValueError):

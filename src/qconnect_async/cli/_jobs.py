@@ -211,8 +211,7 @@ START_IMPORT_JOB = Command(
     add_arguments=_start_arguments,
     check=_check_start,
     run=_printing(_start),
-    epilog="""\
-examples:
+    examples="""\
   qconnect-async start-import-job --knowledge-base-id KB_ID answers.csv
   qconnect-async start-import-job KB_ID answers.csv --wait --metadata team=support""",
 )
@@ -222,8 +221,7 @@ GET_IMPORT_JOB = Command(
     add_arguments=_arguments(*_JOB),
     check=_check,
     run=_printing(lambda client, args, inv: client.get_import_job(args.kb, args.second)),
-    epilog="""\
-examples:
+    examples="""\
   qconnect-async get-import-job --knowledge-base-id KB_ID --import-job-id JOB_ID
   qconnect-async get-import-job KB_ID JOB_ID --query importJob.status --output text""",
 )
@@ -233,7 +231,7 @@ WAIT_IMPORT_JOB = Command(
     add_arguments=_arguments(*_JOB, wait=True),
     check=_check,
     run=_printing(lambda client, args, inv: _wait(client, args, inv, args.second, "")),
-    epilog="examples:\n  qconnect-async wait-import-job KB_ID JOB_ID --timeout 300",
+    examples="  qconnect-async wait-import-job KB_ID JOB_ID --timeout 300",
 )
 DELETE_IMPORT_JOB = Command(
     name="delete-import-job",

@@ -1,12 +1,8 @@
-"""The listings: ``list-import-jobs`` (of one KB, or several at once) and ``list-knowledge-bases``.
-
-One KB's jobs page as ``aws`` does (``--max-items``, ``--starting-token`` with botocore's
-tokens, ``--page-size``, ``--no-paginate``); an interrupted or failed listing prints
-``NextToken`` from the last page printed whole. Several KBs (or ``--all``) are listed at once,
-merged, fail-fast. The library's knowledge-base listing yields items, not pages: its
-``NextToken`` counts the knowledge bases read since its own start token (botocore's
-``boto_truncate_amount``), which ``aws`` resumes while that count is within its first page.
-"""
+"""``list-import-jobs`` (of one KB, or several at once, merged, fail-fast) and
+``list-knowledge-bases``, paged as ``aws`` pages (botocore's resume tokens); an interrupted or
+failed listing prints ``NextToken`` from the last page printed whole. The library's KB listing
+yields items, not pages: its ``NextToken`` counts the KBs read since its start token, which
+``aws`` resumes while that count is within its first page."""
 
 from __future__ import annotations
 
@@ -103,10 +99,7 @@ def _check(args: argparse.Namespace) -> None:
 
 async def _run(args: argparse.Namespace, inv: Invocation) -> None:
     async with inv.client(max_concurrency=args.max_concurrency) as client:
-        if len(args.kb_ids) == 1:
-            await _list_one(client, args, inv)
-        else:
-            await _list_many(client, args, inv)
+        await (_list_one if len(args.kb_ids) == 1 else _list_many)(client, args, inv)
 
 
 async def _list_one(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> None:
@@ -187,8 +180,7 @@ LIST_IMPORT_JOBS = Command(
     add_arguments=_add_arguments,
     check=_check,
     run=_run,
-    epilog="""\
-examples:
+    examples="""\
   qconnect-async list-import-jobs --knowledge-base-id KB_ID --max-items 50
   qconnect-async list-import-jobs --knowledge-base-id KB_ID --starting-token TOKEN
   qconnect-async list-import-jobs --all --status FAILED --output table
@@ -223,8 +215,7 @@ LIST_KNOWLEDGE_BASES = Command(
     help="list the knowledge bases of the account (in the Region)",
     add_arguments=lambda parser: add_paging(parser, "knowledge bases"),
     run=_list_knowledge_bases,
-    epilog="""\
-examples:
+    examples="""\
   qconnect-async list-knowledge-bases --output table
   qconnect-async list-knowledge-bases --max-items 10
   qconnect-async list-knowledge-bases --query 'knowledgeBaseSummaries[].name' --output text""",

@@ -1,4 +1,5 @@
-"""The entry: global options, the parser, running a command, exit statuses, error wording."""
+"""The entry: global options, the parser, the AWS settings (resolved as ``aws`` resolves them),
+``--demo``'s local fake service, running a command, exit statuses, error wording."""
 
 from __future__ import annotations
 
@@ -11,21 +12,31 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from qconnect_async import (
     CredentialsError,
     DeadlineExceededError,
     QConnectError,
+    RetryPolicy,
     TransportError,
     ValidationError,
 )
 
 from . import _jobs, _listings
-from ._base import PROG, Command, CommandError, Exit, Invocation, Progress, UsageError, seconds
+from ._base import (
+    PROG,
+    Command,
+    CommandError,
+    ConfigError,
+    Exit,
+    Invocation,
+    Progress,
+    UsageError,
+    seconds,
+)
 from ._output import FORMATS
-from ._settings import client_options, demo_service, output_format
 
 #: The subcommands, in the order of --help.
 COMMANDS: tuple[Command, ...] = (
@@ -43,8 +54,7 @@ _MESSAGES = {
     "NoCredentialsError": "Unable to locate credentials. You can configure credentials by "
     "setting AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE.",
 }
-#: The longest error message printed whole; a longer one is cut (--debug shows it all).
-_MAX_MESSAGE = 300
+_MAX_MESSAGE = 300  # the longest error message printed whole (--debug shows all of any)
 _LOG_FORMAT = "%(asctime)s - %(threadName)s - %(name)s - %(levelname)s - %(message)s"
 
 
@@ -98,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
             command.name,
             help=command.help,
             description=command.help,
-            epilog=command.epilog,
+            epilog=command.examples and f"examples:\n{command.examples}",
             parents=[common],
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
@@ -107,23 +117,84 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = _parser()
-    args, extra = parser.parse_known_args(argv)
-    # argparse takes a `*` positional from the first run of positionals only
-    # (`KB --output json KB2` leaves KB2 over): later ones are taken here.
-    unknown = [arg for arg in extra if arg.startswith("-")]
-    if unknown or (extra and not hasattr(args, "given")):
-        parser.error(f"unrecognized arguments: {' '.join(unknown or extra)}")
-    args.given = getattr(args, "given", []) + extra
-    return args
+def _config_variable(args: argparse.Namespace, name: str) -> Any:
+    """A setting of the AWS environment or profile, as botocore reads it."""
+    import botocore.session
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = botocore.session.Session(profile=args.profile)
+        if name == "output":
+            return session.get_scoped_config().get("output")
+        return session.get_config_variable(name)
+    except BotoCoreError as exc:
+        raise ConfigError(str(exc)) from exc
+    except ValueError:
+        raise ConfigError(f"{name} (or AWS_{name.upper()}) is not a whole number") from None
+
+
+def output_format(args: argparse.Namespace) -> str:
+    """--output, else AWS_DEFAULT_OUTPUT, else the profile's ``output``, else json (as aws);
+    the demo, for a person and without AWS configuration, prints a table."""
+    value, source = args.output or os.environ.get("AWS_DEFAULT_OUTPUT"), "AWS_DEFAULT_OUTPUT"
+    if not value and args.demo:
+        return "table"
+    if not value:
+        value, source = _config_variable(args, "output"), "the profile's output setting"
+    if value and value not in FORMATS:
+        raise ConfigError(f"{source} is {value!r}: not one of {', '.join(FORMATS)}")
+    return str(value or "json")
+
+
+def client_options(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    """The QConnectClient options of the global options and the AWS settings: the library's
+    retry policy, with a notice of long retries on stderr and the attempts per request of
+    ``AWS_MAX_ATTEMPTS`` or the profile's ``max_attempts`` (as ``aws``)."""
+    attempts = None if args.demo else _config_variable(args, "max_attempts")
+    if attempts is not None and (not isinstance(attempts, int) or attempts < 1):
+        raise ConfigError(f"max_attempts must be at least 1, not {attempts!r}")
+    limit = {} if attempts is None else {"max_attempts": attempts}
+    options = {
+        "region_name": args.region,
+        "endpoint_url": args.endpoint_url,
+        "profile_name": args.profile,
+        "retry": RetryPolicy(on_retry=progress.retry_notice, **limit),
+        "connect_timeout": args.cli_connect_timeout,
+        "read_timeout": args.cli_read_timeout,
+    }
+    return {k: v for k, v in options.items() if v is not None or not k.endswith("_timeout")}
+
+
+@contextlib.contextmanager
+def demo_service(options: dict[str, Any]) -> Iterator[None]:
+    """The fake service in this process, seeded with the demo data, while the command runs;
+    ``options`` (the client's) point at it, with dummy credentials for this client only."""
+    try:
+        from qconnect_async.testing import QConnectServer, seed_demo
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"--demo needs the fake service: pip install 'qconnect-async[testing]' ({exc})"
+        ) from None
+    with QConnectServer() as server:
+        seed_demo(server)
+        print(f"Demo: a fake Amazon Q in Connect at {server.endpoint_url}\n", file=sys.stderr)
+        options.update(endpoint_url=server.endpoint_url, region_name=server.region)
+        options.update(profile_name=None, aws_access_key_id="demo", aws_secret_access_key="demo")
+        yield
 
 
 def main(argv: Sequence[str] | None = None, *, gc_paused: bool = False) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     progress, debug = Progress(sys.stderr, enabled=sys.stderr.isatty()), False
     try:
-        args = _parse(argv)
+        parser = _parser()
+        args, extra = parser.parse_known_args(argv)
+        # argparse takes a `*` positional from the first run of positionals only
+        # (`KB --output json KB2` leaves KB2 over): later ones are taken here.
+        unknown = [arg for arg in extra if arg.startswith("-")]
+        if unknown or (extra and not hasattr(args, "given")):
+            parser.error(f"unrecognized arguments: {' '.join(unknown or extra)}")
+        args.given = getattr(args, "given", []) + extra
         command: Command = args.handler
         command.check(args)
         if debug := args.debug:  # the library's log (requests, retries) on stderr
@@ -165,10 +236,9 @@ def main(argv: Sequence[str] | None = None, *, gc_paused: bool = False) -> int:
 
 
 def run() -> NoReturn:
-    """The program (``qconnect-async``, ``python -m qconnect_async``). Its start (imports,
-    botocore's models) makes objects that live until it exits: the garbage collector would
-    only walk them again and again (~6% of a one-page listing), so it is paused until the
-    client is open (``Invocation.client``); ``main`` called by other code leaves it alone."""
+    """The program (``qconnect-async``, ``python -m qconnect_async``): ``main``, with the garbage
+    collector paused until the client is open (``Invocation.client``), as the start's objects
+    (modules, botocore's models) live until the end; it would only walk them again and again."""
     gc.disable()
     sys.exit(main(gc_paused=True))
 
@@ -201,8 +271,8 @@ _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
 def _one_line(message: str, http_status: int | None) -> str:
-    """A message fit for one line: an HTML page (a proxy's, a wrong endpoint's) is named,
-    not printed; anything else is cut at a few hundred characters."""
+    """A message for one line: an HTML page (a proxy's, a wrong endpoint's) named, not printed;
+    anything else cut at a few hundred characters."""
     if _MARKUP.search(message):
         found = _TITLE.search(message)
         title = " ".join(html.unescape(found.group(1)).split())[:100] if found else ""

@@ -1,10 +1,7 @@
-"""What the CLI prints: documents in the service's key order, in the ``--output`` formats.
-
-Every document is printed as ``aws`` prints it: keys in the order of botocore's model of the
-operation (which the service follows), times in ISO 8601 with ``+00:00``. A listing is written
-as it arrives (``ListingWriter``) and always ends whole, with ``NextToken`` to resume from when
-it did not; with ``--query`` the document is kept whole and queried at the end, as in ``aws``.
-"""
+"""What the CLI prints, in the ``--output`` formats, as ``aws`` prints it: keys in the order of
+botocore's model (which the service follows), times in ISO 8601 with ``+00:00``, ``--query``
+applied to the whole document. A listing is written as it arrives and always ends whole, with
+``NextToken`` to resume from when it did not end."""
 
 from __future__ import annotations
 
@@ -71,12 +68,10 @@ def format_text(
 ) -> None:
     """The AWS CLI's ``--output text``: tab-separated scalars, rows named by their key."""
     if isinstance(value, dict):
-        if keys is None:
-            keys = sorted(k for k, v in value.items() if _is(v))
-        scalars = [str(value.get(k, "")) for k in keys]
-        if scalars:
-            stream.write("\t".join([identifier.upper(), *scalars] if identifier else scalars))
-            stream.write("\n")
+        keys = sorted(k for k, v in value.items() if _is(v)) if keys is None else keys
+        if scalars := [str(value.get(k, "")) for k in keys]:
+            line = [identifier.upper(), *scalars] if identifier else scalars
+            stream.write("\t".join(line) + "\n")
         for key, nested in sorted((k, v) for k, v in value.items() if k not in keys and not _is(v)):
             format_text(nested, stream, key)
     elif isinstance(value, list) and any(isinstance(item, dict) for item in value):
@@ -139,8 +134,7 @@ class Table:
 
 
 def csv_writer(stream: TextIO, columns: Sequence[str]) -> Callable[[Mapping[str, Any]], None]:
-    """Writes a header, then returns what writes a row per object (nested values as compact
-    JSON, other keys left out)."""
+    """Writes a header; returns what writes an object's row (nested values as compact JSON)."""
     import csv
 
     writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
@@ -225,7 +219,11 @@ class ListingWriter:
             head = f'{{\n    "{self._spec.key}": [\n' if self._count == 1 else ",\n"
             self._out.write(f"{head}        {text}")
         elif self._format == "table":
-            cells = [_time(row[k]) if k.endswith("Time") else str(row[k]) for k in self._keys]
+            # A time as ``2026-12-07 05:59:20`` (UTC, in the header).
+            cells = [
+                row[k][:19].replace("T", " ") if k.endswith("Time") else str(row[k])
+                for k in self._keys
+            ]
             if self._names is not None:
                 self._kbs.add(kb := row["knowledgeBaseId"])
                 cells.insert(0, self._names.get(kb, kb))
@@ -249,11 +247,9 @@ class ListingWriter:
 
     def __exit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> None:
         self._inv.progress.clear()
-        if kind is None or not issubclass(kind, Exception) or self.printed:
-            self._finish(self.token)
-
-    def _finish(self, token: str | None) -> None:
-        key, token_key, out = self._spec.key, self._token_key, self._out
+        if kind is not None and issubclass(kind, Exception) and not self.printed:
+            return
+        key, token_key, out, token = self._spec.key, self._token_key, self._out, self.token
         document: Row = {key: self._rows} | ({token_key: token} if token is not None else {})
         if self._format == "query":
             write_value(self._inv.output, self._inv.query.search(document), out)
@@ -281,8 +277,3 @@ class ListingWriter:
             self._aside.write(f"{token_key}: {token}\n")
             self._aside.flush()
         out.flush()
-
-
-def _time(value: str) -> str:
-    """An ISO 8601 time as a table shows it: ``2026-12-07 05:59:20``."""
-    return value[:19].replace("T", " ")
