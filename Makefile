@@ -81,11 +81,12 @@ lock:
 demo: $(STAMP)
 	$(VENV)/bin/qconnect-async list-import-jobs --demo
 
+# --awscli: the CLI's rows against awscli, installed once in .venv-awscli (from the index).
 bench: $(STAMP)
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks --awscli
 
 clean:
-	rm -rf $(VENV) $(LOWEST) $(NEWEST) .venv-lock .mypy_cache .ruff_cache tests/.aws-empty
+	rm -rf $(VENV) $(LOWEST) $(NEWEST) .venv-lock .venv-awscli .mypy_cache .ruff_cache tests/.aws-empty
 
 # Mutation testing of the core ([tool.mutmut] in pyproject.toml says which modules and tests):
 # not part of `make test` or CI. One child, niced, from scratch each time; the last lines list

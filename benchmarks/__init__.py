@@ -2,6 +2,7 @@
 
 Every row of the table is measured in the same run, against a fake service
 (`python -m qconnect_async.testing`) running in its own process on 127.0.0.1. `--smoke` runs
-tiny sizes once, `--only NAME` one section, `--json PATH` saves the results, and `--profile`
-prints where the CPU of qconnect_async's per-page path goes.
+tiny sizes once, `--only NAME` one section, `--json PATH` saves the results, `--awscli` adds
+awscli's rows (its venv is built once, from the package index), and `--profile` prints where
+the CPU of qconnect_async's per-page path goes.
 """

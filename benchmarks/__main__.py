@@ -12,7 +12,7 @@ from types import FrameType
 
 from qconnect_async.testing import RemoteQConnectServer
 
-from . import cpu, fanout, fleet, fleet_redis, memory, openstall, profiling, sendrate, throttled
+from . import cli, cpu, fanout, fleet, fleet_redis, memory, openstall, profiling, sendrate, throttled
 from ._common import Section, isolated_aws_env
 from ._report import machine, progress, render, write_json
 from ._server import serve
@@ -28,6 +28,7 @@ SECTIONS: dict[str, Runner] = {
     "fleet_redis": fleet_redis.run,
     "memory": memory.run,
     "openstall": openstall.run,
+    "cli": cli.run,
 }
 
 
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--smoke", action="store_true", help="tiny sizes, one run each (a few seconds)")
     add("--only", choices=sorted(SECTIONS), metavar="NAME", help=f"one of {sorted(SECTIONS)}")
     add("--runs", type=int, metavar="N", help="measured runs per section (default 5)")
+    add("--awscli", action="store_true", help="also run awscli (builds .venv-awscli once)")
     add("--json", type=Path, metavar="PATH", help="also save the results as JSON")
     add("--profile", action="store_true", help="cProfile qconnect_async's per-page path")
     add("--profile-pages", type=int, default=200, metavar="N", help="pages to profile")
@@ -54,7 +56,8 @@ def _sections(
     for name in names:
         started = time.perf_counter()
         progress(f"[{name}] running...")
-        done.append(SECTIONS[name](server, smoke=args.smoke, runs=args.runs))
+        extra = {"awscli": args.awscli} if name == "cli" else {}
+        done.append(SECTIONS[name](server, smoke=args.smoke, runs=args.runs, **extra))
         progress(f"[{name}] done in {time.perf_counter() - started:.1f} s")
     return done
 

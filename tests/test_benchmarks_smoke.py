@@ -45,6 +45,11 @@ EXPECTED_ROWS = {
     "memory.peak",
     "openstall.qconnect_async",
     "openstall.aiobotocore",
+    "cli.wall_aiobotocore",
+    "cli.rss_aiobotocore",
+    "cli.wall_awscli",
+    "cli.rss_awscli",
+    "cli.help",
 }
 
 
@@ -85,5 +90,7 @@ def test_smoke_prints_every_row_with_finite_numbers(
         runs = document["sections"][name]["data"]["rows"]["qconnect_async"]
         assert [len(run["throttled_at"]) for run in runs] == [run["throttled"] for run in runs]
         assert all(t >= 0 for run in runs for t in run["throttled_at"])
+    cli = {row["key"]: row["value"] for row in document["sections"]["cli"]["rows"]}
+    assert cli["cli.wall_awscli"].startswith("not run")  # no awscli venv built, no index reached
     memory = document["sections"]["memory"]["data"]
     assert memory["jobs"] == memory["expected_jobs"]

@@ -76,7 +76,7 @@ def test_license_and_metadata_are_published(dist: dict[str, Path]) -> None:
     }
     requires = metadata.get_all("Requires-Dist") or []
     assert any(r.startswith("moto[server]") and "extra == 'testing'" in r for r in requires)
-    assert "qconnect-async = qconnect_async.cli:main" in entry_points
+    assert "qconnect-async = qconnect_async.cli:run" in entry_points
     assert "qconnect_async = pytest_qconnect_async" in entry_points
 
 

@@ -283,3 +283,50 @@ def test_without_opentelemetry_nothing_is_imported_and_listing_works(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "25 []"
+
+
+_SET_UP_LATER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from qconnect_async import QConnectClient
+
+    async def main():
+        async with QConnectClient(endpoint_url=sys.argv[1]) as client:
+            await client.list_import_jobs(sys.argv[2]).pages().__anext__()
+            before = sorted(m for m in sys.modules if m.startswith("opentelemetry"))
+            from opentelemetry import trace
+            from opentelemetry.sdk.trace import TracerProvider
+            from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+            from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+                InMemorySpanExporter,
+            )
+
+            exporter = InMemorySpanExporter()
+            provider = TracerProvider()
+            provider.add_span_processor(SimpleSpanProcessor(exporter))
+            trace.set_tracer_provider(provider)
+            await client.list_import_jobs(sys.argv[2]).pages().__anext__()
+        names = sorted(span.name for span in exporter.get_finished_spans())
+        print(before, names)
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_opentelemetry_is_imported_only_once_the_process_sets_it_up(
+    kb: str, qconnect_server: QConnectServer
+) -> None:
+    """Installed but not set up, opentelemetry is not imported by a listing (a command's start
+    does not pay it); set up later in the same process, the next calls are traced."""
+    done = subprocess.run(
+        [sys.executable, "-c", _SET_UP_LATER, qconnect_server.endpoint_url, kb],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    listing = "QConnect.ListImportJobs listing"
+    assert done.stdout.strip() == f"[] {['QConnect.ListImportJobs', listing]}"

@@ -1,7 +1,5 @@
 """``python -m qconnect_async``: the ``qconnect-async`` command."""
 
-import sys
+from .cli import run
 
-from .cli import main
-
-sys.exit(main())
+run()

@@ -1,7 +1,10 @@
 """OpenTelemetry spans and metrics, when ``opentelemetry-api`` is installed (extra ``[otel]``).
 
-Without it nothing is imported and every hook below is a no-op. With it, the library follows
-the AWS SDK semantic conventions:
+Without it nothing is imported and every hook below is a no-op. With it, opentelemetry is
+imported once the process uses it (its setup, an instrumentor or an ``OTEL_PYTHON_*_PROVIDER``
+variable imports it first): until then its tracers and meters are no-ops, so a command that
+never sets it up does not pay its import. From then on the library follows the AWS SDK
+semantic conventions:
 
 - a span per logical call (all its attempts), ``QConnect.<Operation>``, kind CLIENT, with
   rpc.system "aws-api", rpc.service "QConnect", rpc.method, cloud.region, aws.request_id,
@@ -19,6 +22,8 @@ from __future__ import annotations
 import contextvars
 import functools
 import importlib.metadata
+import os
+import sys
 import time
 import weakref
 from collections.abc import AsyncGenerator, Callable, Iterator
@@ -29,7 +34,6 @@ from typing import Any, Protocol, TypeVar
 from ._errors import QConnectError
 
 __all__ = [
-    "ENABLED",
     "SCOPE",
     "answered",
     "call_span",
@@ -40,14 +44,8 @@ __all__ = [
 ]
 
 SCOPE = "qconnect_async"
-
-try:
-    from opentelemetry import metrics as _metrics
-    from opentelemetry import trace as _trace
-except ImportError:  # the [otel] extra is not installed: every hook is a no-op
-    ENABLED = False
-else:
-    ENABLED = True
+#: The variables with which opentelemetry-api loads a provider by itself.
+_PROVIDER_VARIABLES = ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER")
 
 
 class _Retry(Protocol):
@@ -112,39 +110,62 @@ def package_version() -> str:
         return "0+unknown"
 
 
-if ENABLED:
-    _tracer = _trace.get_tracer(SCOPE, package_version())
-    _meter = _metrics.get_meter(SCOPE, package_version())
-    _duration = _meter.create_histogram(
-        "qconnect_async.call.duration", unit="s", description="Duration of a call, all attempts"
-    )
-    _attempts = _meter.create_counter(
-        "qconnect_async.call.attempts", unit="{attempt}", description="Attempts sent"
-    )
-    _throttles = _meter.create_counter(
-        "qconnect_async.call.throttles", unit="{attempt}", description="Attempts throttled"
-    )
-    # Limiters of open clients; weak so that a forgotten client is not kept alive by metrics.
-    _limiters: weakref.WeakSet[Any] = weakref.WeakSet()
+# Limiters of open clients; weak so that a forgotten client is not kept alive by metrics.
+_limiters: weakref.WeakSet[Any] = weakref.WeakSet()
 
-    def _observe_rates(options: Any) -> Iterator[Any]:
+
+class _Otel:
+    """opentelemetry's API and this library's tracer and instruments."""
+
+    def __init__(self) -> None:
+        from opentelemetry import metrics, trace
+
+        self.trace, self.metrics = trace, metrics
+        self.tracer = trace.get_tracer(SCOPE, package_version())
+        meter = metrics.get_meter(SCOPE, package_version())
+        self.duration = meter.create_histogram(
+            "qconnect_async.call.duration", unit="s", description="Duration of a call, all attempts"
+        )
+        self.attempts = meter.create_counter(
+            "qconnect_async.call.attempts", unit="{attempt}", description="Attempts sent"
+        )
+        self.throttles = meter.create_counter(
+            "qconnect_async.call.throttles", unit="{attempt}", description="Attempts throttled"
+        )
+        meter.create_observable_gauge(
+            "qconnect_async.limiter.rate",
+            callbacks=[self._observe_rates],
+            unit="{request}/s",
+            description="A client's current send rate",
+        )
+
+    def _observe_rates(self, options: Any) -> Iterator[Any]:
         for index, limiter in enumerate(list(_limiters)):
             rate = getattr(limiter, "rate", None)
             if isinstance(rate, int | float):
-                yield _metrics.Observation(float(rate), {"qconnect_async.limiter": index})
+                yield self.metrics.Observation(float(rate), {"qconnect_async.limiter": index})
 
-    _meter.create_observable_gauge(
-        "qconnect_async.limiter.rate",
-        callbacks=[_observe_rates],
-        unit="{request}/s",
-        description="A client's current send rate",
-    )
+
+_loaded: _Otel | None = None
+_missing = False  # opentelemetry-api is not installed
+
+
+def _otel() -> _Otel | None:
+    """The telemetry, once the process uses OpenTelemetry (see the module's docstring)."""
+    global _loaded, _missing
+    if _loaded is not None or _missing:
+        return _loaded
+    if "opentelemetry" in sys.modules or any(map(os.environ.get, _PROVIDER_VARIABLES)):
+        try:
+            _loaded = _Otel()
+        except ImportError:
+            _missing = True
+    return _loaded
 
 
 def watch_rate(limiter: _HasRate) -> None:
     """Report this limiter's ``rate`` in the ``qconnect_async.limiter.rate`` gauge."""
-    if ENABLED:
-        _limiters.add(limiter)
+    _limiters.add(limiter)
 
 
 @contextmanager
@@ -155,7 +176,8 @@ def call_span(
 
     ``is_throttle`` tells a throttle from other failures (the retry module's rule).
     """
-    if not ENABLED:
+    otel = _otel()
+    if otel is None:
         yield
         return
     attributes: dict[str, Any] = {
@@ -169,9 +191,9 @@ def call_span(
     token = _current.set(record)
     started = time.perf_counter()
     error_type: str | None = None
-    with _tracer.start_as_current_span(
+    with otel.tracer.start_as_current_span(
         f"QConnect.{operation}",
-        kind=_trace.SpanKind.CLIENT,
+        kind=otel.trace.SpanKind.CLIENT,
         attributes=attributes,
         record_exception=False,
         set_status_on_exception=False,
@@ -183,12 +205,12 @@ def call_span(
             record.throttles += is_throttle(error)
             span.set_attribute("error.type", error_type)
             span.set_attribute("aws.qconnect.error_code", error.code)
-            span.set_status(_trace.Status(_trace.StatusCode.ERROR, error.code))
+            span.set_status(otel.trace.Status(otel.trace.StatusCode.ERROR, error.code))
             raise
         except BaseException as error:
             error_type = type(error).__qualname__
             span.set_attribute("error.type", error_type)
-            span.set_status(_trace.Status(_trace.StatusCode.ERROR, error_type))
+            span.set_status(otel.trace.Status(otel.trace.StatusCode.ERROR, error_type))
             raise
         finally:
             _current.reset(token)
@@ -202,22 +224,23 @@ def call_span(
             metric_attributes = {"rpc.method": operation}
             if error_type is not None:
                 metric_attributes["error.type"] = error_type
-            _duration.record(time.perf_counter() - started, metric_attributes)
-            _attempts.add(record.attempts, {"rpc.method": operation})
+            otel.duration.record(time.perf_counter() - started, metric_attributes)
+            otel.attempts.add(record.attempts, {"rpc.method": operation})
             if record.throttles:
-                _throttles.add(record.throttles, {"rpc.method": operation})
+                otel.throttles.add(record.throttles, {"rpc.method": operation})
 
 
 def retried(details: _Retry) -> None:
     """An attempt failed and is retried: an event on the call's span."""
-    if not ENABLED:
+    otel = _otel()
+    if otel is None:
         return
     record = _current.get()
     if record is not None:
         record.attempts += 1
         record.throttles += record.is_throttle(details.cause)
     cause = details.cause
-    _trace.get_current_span().add_event(
+    otel.trace.get_current_span().add_event(
         "retry",
         {
             "attempt": details.attempt,
@@ -240,7 +263,8 @@ async def traced_listing(
     consumer's code between pages runs in its own context), so each call's span is its child.
     """
     pages = open_pages()
-    if not ENABLED:
+    otel = _otel()
+    if otel is None:
         try:
             async for page in pages:
                 yield page
@@ -251,11 +275,11 @@ async def traced_listing(
     attributes["rpc.method"] = operation
     if knowledge_base_id is not None:
         attributes["aws.qconnect.knowledge_base_id"] = knowledge_base_id
-    span = _tracer.start_span(f"QConnect.{operation} listing", attributes=attributes)
+    span = otel.tracer.start_span(f"QConnect.{operation} listing", attributes=attributes)
     count = items = 0
     try:
         while True:
-            with _trace.use_span(span, record_exception=False, set_status_on_exception=False):
+            with otel.trace.use_span(span, record_exception=False, set_status_on_exception=False):
                 try:
                     page = await anext(pages)
                 except StopAsyncIteration:
@@ -266,7 +290,7 @@ async def traced_listing(
     except BaseException as error:
         span.set_attribute("error.type", type(error).__name__)
         if not isinstance(error, GeneratorExit):
-            span.set_status(_trace.Status(_trace.StatusCode.ERROR, type(error).__name__))
+            span.set_status(otel.trace.Status(otel.trace.StatusCode.ERROR, type(error).__name__))
         raise
     finally:
         await pages.aclose()

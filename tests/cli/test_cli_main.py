@@ -183,3 +183,65 @@ def test_page_size_default_is_the_librarys(server: QConnectServer) -> None:
     done = cli("list-import-jobs", kb, "--query", "length(importJobSummaries)")
     assert done.stdout == f"{MAX_PAGE_SIZE + 1}\n"
     assert server.stats.requests["ListImportJobs"] == 2
+
+
+_NAME_MODULES = (
+    "import sys; from qconnect_async.cli import main; status = main(sys.argv[1:]); "
+    "print(*sorted(sys.modules), file=sys.stderr); sys.exit(status)"
+)
+
+
+def test_a_one_page_json_listing_imports_no_telemetry_and_no_fake_service(kb: str) -> None:
+    """A one-page listing printed as JSON imports neither opentelemetry (installed here, but
+    not set up by anyone) nor the fake service and moto: its start pays for neither."""
+    argv = ["list-import-jobs", "--knowledge-base-id", kb, "--output", "json"]
+    done = subprocess.run(
+        [sys.executable, "-c", _NAME_MODULES, *argv], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["importJobSummaries"]) == 25
+    imported = set(done.stderr.split())
+    assert "qconnect_async.models" in imported
+    unwanted = ("opentelemetry", "moto", "werkzeug", "flask")
+    assert {name for name in imported if name.split(".")[0] in unwanted} == set()
+    assert "qconnect_async.testing" not in imported
+
+
+_WATCH_GC = """
+import atexit, gc, json, sys
+early, started = [], []
+def watch(phase, info):
+    if phase == "start" and started and not gc.get_freeze_count():
+        early.append(info["generation"])
+gc.callbacks.append(watch)
+def report():
+    state = {"early": len(early), "frozen": gc.get_freeze_count() > 0, "on": gc.isenabled()}
+    print(json.dumps(state), file=sys.stderr)
+atexit.register(report)
+sys.argv[0] = "qconnect-async"
+from qconnect_async.cli import main, run
+started.append(True)
+if sys.argv[1] == "main":
+    sys.exit(main(sys.argv[2:]))
+del sys.argv[1]
+run()
+"""
+
+
+@pytest.mark.parametrize("entry", ["run", "main"])
+def test_the_program_pauses_the_garbage_collector_until_its_client_is_open(
+    kb: str, entry: str
+) -> None:
+    """The program (``run``: the script, ``python -m``) makes no collection from its call
+    until its client is open; then what start-up made is frozen and the collector runs
+    again. ``main`` called by other code leaves the collector as it was."""
+    argv = ["list-import-jobs", kb, "--output", "json"]
+    done = subprocess.run(
+        [sys.executable, "-c", _WATCH_GC, entry, *argv], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    state = json.loads(done.stderr.splitlines()[-1])
+    if entry == "run":
+        assert state == {"early": 0, "frozen": True, "on": True}
+    else:
+        assert state["early"] > 0 and state == state | {"frozen": False, "on": True}

@@ -1,14 +1,10 @@
 """The ``qconnect-async`` command (also ``python -m qconnect_async``), on the AWS CLI's
-conventions: its options, pagination, resume tokens, output formats and exit statuses.
-
-``_main`` parses, runs a command and words its errors; ``_settings`` resolves the AWS settings
-(and ``--demo``'s local service); ``_base`` is what a command is made of; one module per
-command family (``_import_jobs``, ``_jobs``, ``_knowledge_bases``); ``_output`` prints
-documents in the service's key order in each format; ``_progress`` draws the line on stderr.
-The package uses the public face of ``qconnect_async`` and ``qconnect_async.testing``, and the
-library's own argument checks (``qconnect_async._inputs``).
+conventions. ``_main``: the entry, AWS settings, ``--demo``, exit statuses, error wording;
+``_base``: what a command is made of (the progress line too); a module per
+command family (``_listings``, ``_jobs``); ``_output``: documents in the service's key order,
+in each format. It uses the public face of the library and its argument checks (``_inputs``).
 """
 
-from ._main import COMMANDS, main
+from ._main import COMMANDS, main, run
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["COMMANDS", "main", "run"]

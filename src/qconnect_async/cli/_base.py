@@ -1,27 +1,27 @@
-"""What every command is made of: exit statuses, errors, a Command and the Invocation it runs
-in, argument checks made before any request, and botocore's resume tokens.
-
-IDs, page sizes and tokens are checked by the library's own checks (``qconnect_async._inputs``,
-the one private module the CLI uses): the command line refuses exactly what a client would.
-"""
+"""What every command is made of: exit statuses, errors, the progress line on stderr, a Command
+and the Invocation it runs in, argument checks (the library's own: the command line refuses
+what a client would) and botocore's resume tokens."""
 
 from __future__ import annotations
 
 import argparse
 import base64
 import binascii
+import gc
 import json
 import logging
 import math
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from qconnect_async import ValidationError, _inputs
 
-from ._progress import Progress
+if TYPE_CHECKING:
+    from qconnect_async import QConnectClient, RetryDetails
 
 PROG = "qconnect-async"
 
@@ -56,6 +56,70 @@ class ConfigError(CommandError):
         super().__init__(message, Exit.CONFIGURATION)
 
 
+_NOTICE_AFTER = 1.0  # seconds: a retry that waits longer is announced on stderr
+_ERASE = "\r\x1b[K"
+
+
+def count(n: int, noun: str) -> str:
+    """``1 import job``, ``2 import jobs``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+class Progress:
+    """A note (uploading, waiting), or the knowledge bases done of the total and jobs so far.
+
+    Every method but ``retry_notice`` is a no-op unless ``enabled`` (stderr is a terminal).
+    Redraws are limited to one per ``interval`` seconds, except when a KB finishes.
+    """
+
+    def __init__(self, stream: TextIO, *, enabled: bool, interval: float = 0.1) -> None:
+        self.enabled, self._stream, self._interval = enabled, stream, interval
+        self._note, self._total, self._done, self._jobs = "", 0, 0, 0
+        self._last, self._shown = -interval, False
+
+    def note(self, text: str) -> None:  # shown until ``start``
+        self._note = text
+        self._draw(force=True)
+
+    def start(self, total: int) -> None:  # counting begins: ``total`` knowledge bases to list
+        self._note, self._total = "", total
+        self._draw(force=True)
+
+    def job(self) -> None:
+        self._jobs += 1
+        self._draw()
+
+    def listing_done(self, knowledge_base_id: str, error: Any) -> None:  # ``on_listing_done``
+        self._done += 1
+        self._draw(force=True)
+
+    def retry_notice(self, details: RetryDetails) -> None:
+        """A retry hook: a line per retry long enough to be noticed, so that a slow command
+        says why (--debug logs every retry)."""
+        if details.wait > _NOTICE_AFTER:
+            self.clear()  # the line comes back at the next redraw
+            wait, code = round(details.wait, 1), details.cause.code
+            self._stream.write(f"retrying {details.operation} in {wait:g}s ({code})\n")
+            self._stream.flush()
+
+    def clear(self) -> None:
+        """Erase the line (it comes back at the next redraw)."""
+        if self._shown:
+            self._stream.write(_ERASE)
+            self._stream.flush()
+            self._shown = False
+
+    def _draw(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self._last < self._interval):
+            return
+        self._last, self._shown = now, True
+        jobs = count(self._jobs, "import job")
+        listing = f"listing: {self._done}/{self._total} knowledge bases done, {jobs}"
+        self._stream.write(_ERASE + (self._note or listing))
+        self._stream.flush()
+
+
 @dataclass
 class Invocation:
     """What a command runs with: the resolved global options and the streams."""
@@ -65,7 +129,24 @@ class Invocation:
     client_options: dict[str, Any]  # keyword arguments of QConnectClient
     stdout: TextIO
     progress: Progress
+    #: the program paused the garbage collector for its start (``_main.run``)
+    gc_paused: bool = False
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("qconnect_async.cli"))
+
+    @asynccontextmanager
+    async def client(self, **options: Any) -> AsyncIterator[QConnectClient]:
+        """The client, open; then what start-up made is frozen out of the collector's way."""
+        from qconnect_async import QConnectClient
+
+        async with QConnectClient(**self.client_options, **options) as client:
+            if self.gc_paused:
+                self.gc_paused = False
+                gc.freeze()
+                gc.enable()
+            yield client
+
+
+Run = Callable[[argparse.Namespace, Invocation], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)
@@ -74,13 +155,10 @@ class Command:
 
     name: str
     help: str
-    #: adds the command's own arguments to its parser
     add_arguments: Callable[[argparse.ArgumentParser], None]
-    #: runs the command; an error it raises is reported by ``_main``
-    run: Callable[[argparse.Namespace, Invocation], Coroutine[Any, Any, None]]
-    #: checks the arguments before any request (raises UsageError)
-    check: Callable[[argparse.Namespace], None] = lambda args: None
-    epilog: str = ""
+    run: Run  # an error it raises is reported by ``_main``
+    check: Callable[[argparse.Namespace], None] = lambda args: None  # raises UsageError
+    examples: str = ""  # command lines, for the end of --help
 
 
 @contextmanager
@@ -136,6 +214,15 @@ def _page_size(text: str) -> int:
         raise argparse.ArgumentTypeError(exc.message.removeprefix("page_size ")) from None
 
 
+def add_ids(parser: argparse.ArgumentParser, metavar: str, help: str) -> None:
+    """Positionals (``given``: the KB first, as many as the command takes; ``_main`` adds
+    those after options too), and the KB as ``--knowledge-base-id`` (as ``aws`` names it)."""
+    parser.add_argument("given", nargs="*", metavar=metavar, help=help)
+    parser.add_argument(
+        "--knowledge-base-id", dest="kb_option", metavar="ID", help="the knowledge base (or ARN)"
+    )
+
+
 def add_paging(parser: argparse.ArgumentParser, items: str) -> None:
     """The AWS CLI's pagination options, for a listing of ``items``."""
     add, most = parser.add_argument, _inputs.MAX_PAGE_SIZE
@@ -156,9 +243,8 @@ def encode_token(token: str | None, skip: int = 0) -> str:
 
 
 def decode_token(text: str) -> tuple[str | None, int]:
-    """The service token and the items to skip of a ``--starting-token`` (an argparse type):
-    botocore's format, or else the service's own token (a library page's ``next_token``),
-    which it then judges; a bad one is a UsageError."""
+    """An argparse type: the service token and the items to skip of a ``--starting-token``
+    (botocore's format, or else the service's own token, which it then judges)."""
     try:
         data = json.loads(base64.b64decode(text, validate=True))
     except (binascii.Error, ValueError):

@@ -1,11 +1,7 @@
-"""``start-import-job``, ``get-import-job``, ``wait-import-job``, ``delete-import-job``.
-
-Each prints what ``aws qconnect`` prints for the operation (``{"importJob": {...}}``;
-delete prints nothing) and takes the knowledge base and the job (or file) positionally or as
-``--knowledge-base-id`` / ``--import-job-id``. Waiting (``--wait``, ``wait-import-job``)
-ends in one of: the job printed (COMPLETE, exit 0); the job printed and how to get its
-failed-record report on stderr (FAILED, exit 254); a timeout (exit 255). Progress is drawn
-on a terminal only, and never shows a presigned URL.
+"""``start-import-job``, ``get-import-job``, ``wait-import-job``, ``delete-import-job``: each
+prints what ``aws qconnect`` prints (``{"importJob": {...}}``; delete nothing). A wait ends
+with the job printed (COMPLETE: exit 0; FAILED: exit 254, and how to get its failed-record
+report on stderr) or a timeout (exit 255). Progress never shows a presigned URL.
 """
 
 from __future__ import annotations
@@ -13,8 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from qconnect_async import DeadlineExceededError, ImportJobFailedError
 
@@ -24,23 +20,23 @@ from ._base import (
     CommandError,
     Exit,
     Invocation,
+    Run,
     UsageError,
+    add_ids,
     checked_input,
     import_job_id,
     knowledge_base,
     seconds,
 )
-from ._output import wire, write_document
+from ._output import wire, write_value
 
 if TYPE_CHECKING:
     from qconnect_async import ImportJob, QConnectClient
 
     Action = Callable[[QConnectClient, argparse.Namespace, Invocation], Awaitable[ImportJob | None]]
 
-#: The library's default wait (seconds), stated in --help.
-DEFAULT_TIMEOUT = 600.0
-#: How often the waiting line on a terminal is redrawn (its elapsed time), seconds.
-_TICK = 1.0
+DEFAULT_TIMEOUT = 600.0  # the library's default wait (seconds), stated in --help
+_TICK = 1.0  # how often a terminal's waiting line is redrawn (its elapsed time), seconds
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -50,66 +46,47 @@ def _pair(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _ids(parser: argparse.ArgumentParser, second: str, option: str | None, what: str) -> None:
-    """KB then ``second`` (JOB or FILE), positionally or as options."""
-    add = parser.add_argument
-    add("arguments", nargs="*", metavar=f"KB_ID_OR_ARN {second}", help=f"the KB and {what}")
-    add("--knowledge-base-id", dest="kb_option", metavar="ID", help="the knowledge base (or ARN)")
-    if option is not None:
-        add(option, dest="second_option", metavar=second, help=what)
-    parser.set_defaults(rest="arguments", second_name=option or second, second_option=None)
+def _arguments(
+    second: str, what: str, option: str | None = None, *, wait: bool = False
+) -> Callable[[argparse.ArgumentParser], None]:
+    """The KB then ``second`` (JOB or FILE), positionally or as options; ``--timeout``."""
 
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        add_ids(parser, f"KB_ID_OR_ARN {second}", f"the KB and {what}")
+        if option is not None:
+            parser.add_argument(option, dest="second_option", metavar=second, help=what)
+        parser.set_defaults(second_name=option or second, second_option=None)
+        if wait:
+            limit = f"give up waiting after SECONDS (default {DEFAULT_TIMEOUT:g}): exit 255"
+            parser.add_argument(
+                "--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS", help=limit
+            )
 
-def _job_arguments(parser: argparse.ArgumentParser, *, wait: bool = False) -> None:
-    _ids(parser, "JOB_ID", "--import-job-id", "the import job")
-    if wait:
-        _timeout_argument(parser)
-
-
-def _timeout_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--timeout",
-        type=seconds,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help=f"give up waiting after SECONDS (default {DEFAULT_TIMEOUT:g}): exit 255",
-    )
+    return add_arguments
 
 
 def _start_arguments(parser: argparse.ArgumentParser) -> None:
-    _ids(parser, "FILE", None, "the file to import (a CSV of quick responses)")
+    _arguments("FILE", "the file to import (a CSV of quick responses)", wait=True)(parser)
     add = parser.add_argument
     add("--wait", action="store_true", help="wait until the job ends; print it then")
-    _timeout_argument(parser)
     add("--content-type", default="text/csv", help="the file's media type (default text/csv)")
     add("--import-job-type", default="QUICK_RESPONSES", help="default QUICK_RESPONSES")
-    add(
-        "--metadata",
-        nargs="+",
-        action="extend",
-        type=_pair,
-        metavar="KEY=VALUE",
-        help="metadata of the job (repeatable; after KB and FILE, or it takes them)",
-    )
+    where = "metadata of the job (repeatable; after KB and FILE, or it takes them)"
+    add("--metadata", nargs="+", action="extend", type=_pair, metavar="KEY=VALUE", help=where)
     add("--client-token", help="makes a repeated start idempotent (default: a new one)")
 
 
 def _check(args: argparse.Namespace) -> None:
-    """The KB and the job (or file), from positionals and options; their syntax."""
-    wanted = [("--knowledge-base-id", args.kb_option), (args.second_name, args.second_option)]
-    given = list(args.arguments)
-    values: list[str] = []
-    for name, option in wanted:
-        if option is not None:
-            values.append(option)
-        elif given:
-            values.append(given.pop(0))
-        else:
+    """The KB and the job (or file), as options or else positionally in order; their syntax.
+    The KB is passed on as given (an ARN's Region is checked once the client is open)."""
+    given = list(args.given)
+    kb, second = ("--knowledge-base-id", args.kb_option), (args.second_name, args.second_option)
+    for attr, (name, option) in (("kb", kb), ("second", second)):
+        if option is None and not given:
             raise UsageError(f"the following arguments are required: {name}")
+        setattr(args, attr, given.pop(0) if option is None else option)
     if given:
         raise UsageError(f"unexpected arguments: {' '.join(given)}")
-    # The KB is passed on as given (an ARN's Region is checked once the client is open).
-    args.kb, args.second = values
     knowledge_base(args.kb)
     if args.second_name == "--import-job-id":
         import_job_id(args.second)
@@ -126,28 +103,27 @@ def _check_start(args: argparse.Namespace) -> None:
 
 
 def _print(inv: Invocation, job: ImportJob) -> None:
-    """``{"importJob": {...}}`` as ``aws qconnect get-import-job`` prints it. The presigned
-    URLs are how to use the job (its failed-record report above all): stdout has them,
-    errors, progress and logs never do."""
-    secrets = {
-        key: secret.get_secret_value()
-        for key, secret in (("url", job.url), ("failedRecordReport", job.failed_record_report))
-        if secret is not None
-    }
-    document = {"importJob": wire(job, "ImportJobData", **secrets)}
-    write_document(inv.output, document, inv.stdout, query=inv.query)
+    """``{"importJob": {...}}`` as ``aws`` prints it. Its presigned URLs are how to use the job
+    (its failed-record report above all): stdout has them, errors, progress and logs never do."""
+    urls = (("url", job.url), ("failedRecordReport", job.failed_record_report))
+    secrets = {key: url.get_secret_value() for key, url in urls if url is not None}
+    item = wire(job, "ImportJobData", **secrets)
+    document, output = {"importJob": item}, inv.output
+    # Whole in json and text and to --query; else its one object: a line (ndjson), a row
+    # (csv), a FIELD/VALUE table.
+    if inv.query is not None:
+        write_value(output, inv.query.search(document), inv.stdout)
+    elif output == "table":
+        write_value(output, [{"FIELD": k, "VALUE": v} for k, v in item.items()], inv.stdout)
+    else:
+        write_value(output, document if output in ("json", "text") else item, inv.stdout)
 
 
-def _printing(
-    action: Action,
-) -> Callable[[argparse.Namespace, Invocation], Coroutine[Any, Any, None]]:
-    """A command's run: ``action`` on a client of one request at a time; its job printed.
-    The client's refusal of an input before any request is a bad command line."""
+def _printing(action: Action) -> Run:
+    """A command's run: ``action`` on a client of one request at a time; its job printed."""
 
     async def run(args: argparse.Namespace, inv: Invocation) -> None:
-        from qconnect_async import QConnectClient
-
-        async with QConnectClient(max_concurrency=1, **inv.client_options) as client:
+        async with inv.client(max_concurrency=1) as client:
             with checked_input():
                 job = await action(client, args, inv)
             inv.progress.clear()
@@ -181,10 +157,9 @@ async def _wait(
     get its report; a timeout is a CommandError (255). A terminal shows the time waited."""
     import asyncio
 
-    started = time.monotonic()
+    started, seen = time.monotonic(), f" ({status})" if status else ""
 
     async def tick() -> None:
-        seen = f" ({status})" if status else ""
         while True:
             elapsed = time.monotonic() - started
             inv.progress.note(f"waiting for import job {job_id}{seen}: {elapsed:.0f}s")
@@ -211,11 +186,10 @@ async def _wait(
 
 
 def _failed(kb: str, job_id: str, job: ImportJob | None) -> str:
-    """What stderr says of a job that ended without importing: how to read the report."""
-    status = job.status if job is not None else "FAILED"
-    text = f"\nImport job {job_id} ended {status}."
+    """What stderr says of a job that ended without importing: how to read the report (the
+    URL itself is a secret: stdout has it, in the job; stderr only says where)."""
+    text = f"\nImport job {job_id} ended {job.status if job is not None else 'FAILED'}."
     if job is not None and job.failed_record_report is not None:
-        # The URL itself is a secret: stdout has it (in the job), stderr only says where.
         text += (
             " Its failed-record report (a CSV of each row that failed, and why) is at the "
             "presigned URL failedRecordReport of the job; to get it:\n"
@@ -226,49 +200,43 @@ def _failed(kb: str, job_id: str, job: ImportJob | None) -> str:
 
 
 def _size(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KiB"
-    return f"{size / (1024 * 1024):.1f} MiB"
+    kib, mib = size / 1024, size / (1024 * 1024)
+    return f"{size} bytes" if size < 1024 else f"{kib:.1f} KiB" if mib < 1 else f"{mib:.1f} MiB"
 
 
+_JOB = ("JOB_ID", "the import job", "--import-job-id")
 START_IMPORT_JOB = Command(
     name="start-import-job",
     help="upload a file and start an import job of it (--wait: until it ends)",
     add_arguments=_start_arguments,
     check=_check_start,
     run=_printing(_start),
-    epilog="""\
-examples:
+    examples="""\
   qconnect-async start-import-job --knowledge-base-id KB_ID answers.csv
   qconnect-async start-import-job KB_ID answers.csv --wait --metadata team=support""",
 )
 GET_IMPORT_JOB = Command(
     name="get-import-job",
     help="an import job, with its presigned URLs (url, failedRecordReport)",
-    add_arguments=_job_arguments,
+    add_arguments=_arguments(*_JOB),
     check=_check,
     run=_printing(lambda client, args, inv: client.get_import_job(args.kb, args.second)),
-    epilog="""\
-examples:
+    examples="""\
   qconnect-async get-import-job --knowledge-base-id KB_ID --import-job-id JOB_ID
   qconnect-async get-import-job KB_ID JOB_ID --query importJob.status --output text""",
 )
 WAIT_IMPORT_JOB = Command(
     name="wait-import-job",
     help="wait until an import job ends; print it (FAILED: exit 254)",
-    add_arguments=lambda parser: _job_arguments(parser, wait=True),
+    add_arguments=_arguments(*_JOB, wait=True),
     check=_check,
     run=_printing(lambda client, args, inv: _wait(client, args, inv, args.second, "")),
-    epilog="""\
-examples:
-  qconnect-async wait-import-job KB_ID JOB_ID --timeout 300""",
+    examples="  qconnect-async wait-import-job KB_ID JOB_ID --timeout 300",
 )
 DELETE_IMPORT_JOB = Command(
     name="delete-import-job",
     help="delete an import job (one still running is a ConflictException)",
-    add_arguments=_job_arguments,
+    add_arguments=_arguments(*_JOB),
     check=_check,
     run=_printing(lambda client, args, inv: client.delete_import_job(args.kb, args.second)),
 )

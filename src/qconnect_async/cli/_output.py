@@ -1,13 +1,7 @@
-"""What the CLI prints: documents in the service's key order, the ``--output`` formats.
-
-Every document is printed as ``aws`` prints it: keys in the order of the service's answer
-(botocore's model of the operation, which the service follows), times in ISO 8601 with
-``+00:00``. A listing is written as it arrives: ``add(item)`` per item, ``page_done()`` after
-each page, then ``finish(next_token)`` once, also when the listing failed or was interrupted,
-so that ``json`` is always a whole document (with ``NextToken`` to resume from when the
-listing did not end). With ``--query`` the document is kept whole and the query applied at the
-end, as the AWS CLI does. One table renderer and one CSV writer serve every command.
-"""
+"""What the CLI prints, in the ``--output`` formats, as ``aws`` prints it: keys in the order of
+botocore's model (which the service follows), times in ISO 8601 with ``+00:00``, ``--query``
+applied to the whole document. A listing is written as it arrives and always ends whole, with
+``NextToken`` to resume from when it did not end."""
 
 from __future__ import annotations
 
@@ -20,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from qconnect_async._inputs import MAX_PAGE_SIZE
 
-from ._progress import count
+from ._base import count
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -31,17 +25,15 @@ FORMATS = ("json", "text", "table", "ndjson", "csv")
 Row = dict[str, Any]
 
 
-# -- documents in the service's order ----------------------------------------------------------
-
-
 @functools.cache
 def _shapes() -> dict[str, Any]:
-    """The shapes of botocore's qconnect model (what ``aws`` orders its output by)."""
+    """The shapes of botocore's qconnect model, read from its file (``load_service_model``
+    would first list every service's directory)."""
     import botocore.loaders
 
-    model: dict[str, Any] = botocore.loaders.create_loader().load_service_model(
-        "qconnect", "service-2"
-    )
+    loader = botocore.loaders.create_loader()
+    version = loader.determine_latest_version("qconnect", "service-2")
+    model: dict[str, Any] = loader.load_data(f"qconnect/{version}/service-2")
     return dict(model["shapes"])
 
 
@@ -71,56 +63,38 @@ def wire(model: BaseModel, shape_name: str, **extra: Any) -> Row:
     return dict(in_service_order(data, shape_name))
 
 
-# -- the text format (the AWS CLI's) -----------------------------------------------------------
-
-
 def format_text(
     value: Any, stream: TextIO, identifier: str | None = None, keys: list[str] | None = None
 ) -> None:
     """The AWS CLI's ``--output text``: tab-separated scalars, rows named by their key."""
     if isinstance(value, dict):
-        if keys is None:
-            keys = sorted(k for k, v in value.items() if _is(v))
-        scalars = [_scalar(value.get(k, "")) for k in keys]
-        if scalars:
-            stream.write("\t".join([identifier.upper(), *scalars] if identifier else scalars))
-            stream.write("\n")
+        keys = sorted(k for k, v in value.items() if _is(v)) if keys is None else keys
+        if scalars := [str(value.get(k, "")) for k in keys]:
+            line = [identifier.upper(), *scalars] if identifier else scalars
+            stream.write("\t".join(line) + "\n")
         for key, nested in sorted((k, v) for k, v in value.items() if k not in keys and not _is(v)):
             format_text(nested, stream, key)
-    elif isinstance(value, list):
-        _text_list(value, stream, identifier)
-    else:
-        stream.write(f"{_scalar(value)}\n")
-
-
-def _text_list(items: list[Any], stream: TextIO, identifier: str | None) -> None:
-    if any(isinstance(item, dict) for item in items):
+    elif isinstance(value, list) and any(isinstance(item, dict) for item in value):
         # One column per scalar key of any element, so that rows line up.
-        keys = sorted({k for i in items if isinstance(i, dict) for k, v in i.items() if _is(v)})
-        for item in items:
+        keys = sorted({k for i in value if isinstance(i, dict) for k, v in i.items() if _is(v)})
+        for item in value:
             format_text(item, stream, identifier, keys)
-        return
-    scalars = [_scalar(item) for item in items if not isinstance(item, list)]
-    if scalars and identifier is not None:
-        stream.writelines(f"{identifier.upper()}\t{s}\n" for s in scalars)
-    elif scalars:
-        stream.write("\t".join(scalars) + "\n")
-    for item in items:
-        if isinstance(item, list):
-            format_text(item, stream, identifier)
+    elif isinstance(value, list):
+        scalars = [str(item) for item in value if not isinstance(item, list)]
+        if scalars and identifier is not None:
+            stream.writelines(f"{identifier.upper()}\t{s}\n" for s in scalars)
+        elif scalars:
+            stream.write("\t".join(scalars) + "\n")
+        for item in value:
+            if isinstance(item, list):
+                format_text(item, stream, identifier)
+    else:
+        stream.write(f"{value}\n")
 
 
 def _is(value: Any) -> bool:
     """A scalar, in the text format's sense."""
     return not isinstance(value, dict | list)
-
-
-def _scalar(value: Any) -> str:
-    if value is None:
-        return "None"
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    return str(value)
 
 
 def _compact(value: Any) -> str:
@@ -131,17 +105,12 @@ def _cell(value: Any) -> str:
     return "" if value is None else value if isinstance(value, str) else _compact(value)
 
 
-# -- the one table renderer and the one CSV writer ---------------------------------------------
-
-
 class Table:
     """Aligned columns for a person, streamed: widths are fixed by the first rows flushed
     (``first_rows`` of them at most); a later wider cell pushes the rest of its row right."""
 
     def __init__(self, stream: TextIO, headers: Sequence[str], first_rows: int | None) -> None:
-        self._stream = stream
-        self._headers = tuple(headers)
-        self._first_rows = first_rows
+        self._stream, self._headers, self._first_rows = stream, tuple(headers), first_rows
         self._pending: list[Sequence[str]] = []
         self._widths: list[int] | None = None
 
@@ -156,35 +125,26 @@ class Table:
                 return
             columns = zip(self._headers, *self._pending, strict=True)
             self._widths = [max(len(cell) for cell in column) for column in columns]
-            self._line(self._headers)
+            self._pending.insert(0, self._headers)
         for cells in self._pending:
-            self._line(cells)
+            line = "  ".join(c.ljust(w) for c, w in zip(cells, self._widths, strict=True))
+            self._stream.write(line.rstrip() + "\n")
         self._pending = []
         self._stream.flush()
 
-    def _line(self, cells: Sequence[str]) -> None:
-        assert self._widths is not None
-        text = "  ".join(c.ljust(w) for c, w in zip(cells, self._widths, strict=True))
-        self._stream.write(text.rstrip() + "\n")
 
+def csv_writer(stream: TextIO, columns: Sequence[str]) -> Callable[[Mapping[str, Any]], None]:
+    """Writes a header; returns what writes an object's row (nested values as compact JSON)."""
+    import csv
 
-class Csv:
-    """A header, then a row per object (nested values as compact JSON, other keys left out)."""
-
-    def __init__(self, stream: TextIO, columns: Sequence[str]) -> None:
-        import csv
-
-        self._writer = csv.DictWriter(
-            stream, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
-        )
-        self._writer.writeheader()
-
-    def add(self, row: Mapping[str, Any]) -> None:
-        self._writer.writerow({k: v if _is(v) else _compact(v) for k, v in row.items()})
+    writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    return lambda row: writer.writerow({k: v if _is(v) else _compact(v) for k, v in row.items()})
 
 
 def write_value(output: str, value: Any, stream: TextIO) -> None:
     """Print any JSON value (a query's result, a command's answer) in an output format."""
+    rows = value if isinstance(value, list) else [value]
     if value is None and output not in ("json", "text"):
         pass  # as the AWS CLI's table: nothing for a null result (json: null, text: None)
     elif output == "json":
@@ -192,69 +152,38 @@ def write_value(output: str, value: Any, stream: TextIO) -> None:
     elif output == "text":
         format_text(value, stream)
     elif output == "ndjson":
-        stream.writelines(_compact(row) + "\n" for row in _rows(value))
-    elif all(isinstance(row, dict) for row in _rows(value)) and value != []:
-        rows = _rows(value)  # table, csv: rows of a list of objects
+        stream.writelines(_compact(row) + "\n" for row in rows)
+    elif all(isinstance(row, dict) for row in rows) and value != []:  # table, csv: objects
         columns = list(dict.fromkeys(k for row in rows for k in row))
         if output == "csv":
-            writer = Csv(stream, columns)
+            write_row = csv_writer(stream, columns)
             for row in rows:
-                writer.add(row)
+                write_row(row)
         else:
             table = Table(stream, columns, None)
             for row in rows:
                 table.add([_cell(row.get(c)) for c in columns])
             table.flush()
     else:  # table, csv of scalars: one a line
-        stream.writelines(f"{_cell(v)}\n" for v in _rows(value))
+        stream.writelines(f"{_cell(v)}\n" for v in rows)
     stream.flush()
-
-
-def _rows(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def write_document(output: str, document: Row, stream: TextIO, *, query: Any = None) -> None:
-    """A command's answer (``{"importJob": {...}}``): whole in json and text and to
-    ``--query``; its one object a line (ndjson), a row (csv), a FIELD/VALUE table."""
-    (item,) = document.values()
-    if query is not None:
-        write_value(output, query.search(document), stream)
-    elif output in ("json", "text"):
-        write_value(output, document, stream)
-    elif output == "table":
-        write_value(output, [{"FIELD": k, "VALUE": v} for k, v in item.items()], stream)
-    else:
-        write_value(output, item, stream)
-
-
-# -- listings ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class ListingSpec:
     """How a listing's items are printed."""
 
-    #: the items' key in the service's answer (and so in ``--output json``)
-    key: str
-    #: what an item is, for the table's count ("import job")
-    noun: str
-    #: the table's columns: a header, and the cell of an item
-    columns: tuple[tuple[str, Callable[[Row], str]], ...]
-    #: the columns of ``--output csv``: wire names
-    csv_columns: tuple[str, ...]
+    key: str  # the items' key in the service's answer (and so in ``--output json``)
+    noun: str  # what an item is, for the table's count ("import job")
+    columns: tuple[tuple[str, str], ...]  # the table's: header, wire name
+    csv_columns: str  # wire names, separated by spaces
 
 
 class ListingWriter:
-    """Prints a listing as it comes (see the module's docstring), in the invocation's format;
-    as a context manager, ends the output however the listing ends.
-
-    Done, interrupted, or failed after items were printed (``printed``): the output is
-    completed (json a whole document) with ``token``, to resume from, when the listing did
-    not end. A failure before anything was printed prints nothing, as ``aws`` does.
-    ``raw`` (``--no-paginate``): the one answer as the service sent it, its own ``nextToken``
-    instead of a ``NextToken``; ``aside`` (stderr) gets the token when the format has no
-    place for it (csv); ``names`` (KB ID to name) adds a knowledge base column to the table.
+    """Prints a listing as it comes: ``add(item)``, ``page_done()``; leaving it ends the output,
+    with ``token`` to resume from while one is left, unless it failed before anything was
+    ``printed`` (as ``aws``). ``raw`` (``--no-paginate``): the answer as the service sent it;
+    ``aside`` (stderr): where csv says the token; ``names`` (of KB IDs): a table column.
     """
 
     def __init__(
@@ -270,17 +199,16 @@ class ListingWriter:
         self._format = "query" if inv.query is not None else inv.output
         self._token_key = "nextToken" if raw else "NextToken"
         self._rows: list[Row] = []  # not printed yet: the page (text), all of it (--query)
-        self._kbs: set[str] | None = None if names is None else set()
+        self._names, self._kbs = names, set[str]()
         self.printed, self._count = False, 0
         self.token: str | None = None  # where the rest starts; None once the listing ended
-        columns = spec.columns
-        if names is not None:
-            columns = (("KNOWLEDGE BASE", lambda row: _name(names, row)), *columns)
-        self._cells = [cell for _, cell in columns]
+        self._keys = [key for _, key in spec.columns]
         if self._format == "table":
-            self._table = Table(self._out, [header for header, _ in columns], MAX_PAGE_SIZE)
+            headers = ["KNOWLEDGE BASE"] if names is not None else []
+            headers += [header for header, _ in spec.columns]
+            self._table = Table(self._out, headers, MAX_PAGE_SIZE)
         elif self._format == "csv":
-            self._csv = Csv(self._out, spec.csv_columns)
+            self._csv = csv_writer(self._out, spec.csv_columns.split())
 
     def add(self, row: Row) -> None:
         self._count += 1
@@ -291,14 +219,20 @@ class ListingWriter:
             head = f'{{\n    "{self._spec.key}": [\n' if self._count == 1 else ",\n"
             self._out.write(f"{head}        {text}")
         elif self._format == "table":
-            if self._kbs is not None:
-                self._kbs.add(row["knowledgeBaseId"])
-            self._table.add([cell(row) for cell in self._cells])
+            # A time as ``2026-12-07 05:59:20`` (UTC, in the header).
+            cells = [
+                row[k][:19].replace("T", " ") if k.endswith("Time") else str(row[k])
+                for k in self._keys
+            ]
+            if self._names is not None:
+                self._kbs.add(kb := row["knowledgeBaseId"])
+                cells.insert(0, self._names.get(kb, kb))
+            self._table.add(cells)
         elif self._format == "ndjson":
             self._out.write(_compact(row) + "\n")
             self._out.flush()
         else:
-            self._csv.add(row)
+            self._csv(row)
 
     def page_done(self) -> None:
         if self._format == "text" and not self._raw:
@@ -313,11 +247,9 @@ class ListingWriter:
 
     def __exit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> None:
         self._inv.progress.clear()
-        if kind is None or not issubclass(kind, Exception) or self.printed:
-            self._finish(self.token)
-
-    def _finish(self, token: str | None) -> None:
-        key, token_key, out = self._spec.key, self._token_key, self._out
+        if kind is not None and issubclass(kind, Exception) and not self.printed:
+            return
+        key, token_key, out, token = self._spec.key, self._token_key, self._out, self.token
         document: Row = {key: self._rows} | ({token_key: token} if token is not None else {})
         if self._format == "query":
             write_value(self._inv.output, self._inv.query.search(document), out)
@@ -334,7 +266,7 @@ class ListingWriter:
                 format_text({token_key: {token_key: token}}, out)
         elif self._format == "table":
             self._table.flush()
-            kbs = "" if self._kbs is None else f" in {len(self._kbs)} knowledge bases"
+            kbs = "" if self._names is None else f" in {len(self._kbs)} knowledge bases"
             out.write(f"{count(self._count, self._spec.noun)}{kbs}\n")
             if token is not None:
                 out.write(f"{token_key}: {token}\n")
@@ -345,12 +277,3 @@ class ListingWriter:
             self._aside.write(f"{token_key}: {token}\n")
             self._aside.flush()
         out.flush()
-
-
-def _name(names: Mapping[str, str], row: Row) -> str:
-    return names.get(row["knowledgeBaseId"], row["knowledgeBaseId"])
-
-
-def time_cell(value: str) -> str:
-    """An ISO 8601 time as a table shows it: ``2026-12-07 05:59:20``."""
-    return value[:19].replace("T", " ")

@@ -1,19 +1,14 @@
-"""``qconnect-async list-import-jobs``: the AWS CLI's command, and several KBs at once.
-
-One knowledge base follows the AWS CLI's pagination: ``--max-items`` cuts the listing and
-prints ``NextToken``, ``--starting-token`` resumes from it (the token is botocore's own
-format, so tokens pass between ``aws qconnect list-import-jobs`` and this command),
-``--page-size`` sets the jobs per request, ``--no-paginate`` makes one request and prints the
-service's ``nextToken``. An interrupted or failed listing prints ``NextToken`` too, from the
-last page printed whole. Several KBs (or ``--all``) are listed at once and merged, fail-fast.
-"""
+"""``list-import-jobs`` (of one KB, or several at once, merged, fail-fast) and
+``list-knowledge-bases``, paged as ``aws`` pages (botocore's resume tokens); an interrupted or
+failed listing prints ``NextToken`` from the last page printed whole. The library's KB listing
+yields items, not pages: its ``NextToken`` counts the KBs read since its start token, which
+``aws`` resumes while that count is within its first page."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
-from collections.abc import Iterable
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
@@ -21,13 +16,14 @@ from ._base import (
     Command,
     Invocation,
     UsageError,
+    add_ids,
     add_paging,
     checked_input,
     encode_token,
     knowledge_base,
     positive_int,
 )
-from ._output import ListingSpec, ListingWriter, time_cell, wire
+from ._output import ListingSpec, ListingWriter, wire
 
 if TYPE_CHECKING:
     from qconnect_async import ImportJob, QConnectClient
@@ -36,24 +32,27 @@ IMPORT_JOBS = ListingSpec(
     key="importJobSummaries",
     noun="import job",
     columns=(
-        ("IMPORT JOB ID", lambda job: job["importJobId"]),
-        ("STATUS", lambda job: job["status"]),
-        ("TYPE", lambda job: job["importJobType"]),
-        ("CREATED (UTC)", lambda job: time_cell(job["createdTime"])),
-        ("LAST MODIFIED (UTC)", lambda job: time_cell(job["lastModifiedTime"])),
+        ("IMPORT JOB ID", "importJobId"),
+        ("STATUS", "status"),
+        ("TYPE", "importJobType"),
+        ("CREATED (UTC)", "createdTime"),
+        ("LAST MODIFIED (UTC)", "lastModifiedTime"),
     ),
-    csv_columns=(
-        "importJobId",
-        "knowledgeBaseId",
-        "status",
-        "importJobType",
-        "createdTime",
-        "lastModifiedTime",
-        "uploadId",
-        "knowledgeBaseArn",
-        "metadata",
-        "externalSourceConfiguration",
+    csv_columns="importJobId knowledgeBaseId status importJobType createdTime lastModifiedTime "
+    "uploadId knowledgeBaseArn metadata externalSourceConfiguration",
+)
+
+
+KNOWLEDGE_BASES = ListingSpec(
+    key="knowledgeBaseSummaries",
+    noun="knowledge base",
+    columns=(
+        ("NAME", "name"),
+        ("KNOWLEDGE BASE ID", "knowledgeBaseId"),
+        ("TYPE", "knowledgeBaseType"),
+        ("STATUS", "status"),
     ),
+    csv_columns="knowledgeBaseId name knowledgeBaseType status knowledgeBaseArn description tags",
 )
 
 
@@ -68,18 +67,16 @@ def _status(text: str) -> str:
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("knowledge_bases", nargs="*", metavar="KB_ID_OR_ARN", help="knowledge bases to list")
-    add("--knowledge-base-id", dest="kb_option", metavar="ID", help="the knowledge base (or ARN)")
+    add_ids(parser, "KB_ID_OR_ARN", "knowledge bases to list")
     add("--all", action="store_true", dest="all_kbs", help="every knowledge base of the account")
     add("--status", action="append", type=_status, help="keep jobs in STATUS only (repeatable)")
     add_paging(parser, "jobs")
     add("--no-paginate", action="store_true", help="one request; print the service's nextToken")
     add("--max-concurrency", type=positive_int, default=8, metavar="N", help="requests at once")
-    parser.set_defaults(rest="knowledge_bases")  # positionals after options land here too
 
 
 def _check(args: argparse.Namespace) -> None:
-    kbs = list(args.knowledge_bases) + ([args.kb_option] if args.kb_option else [])
+    kbs = list(args.given) + ([args.kb_option] if args.kb_option else [])
     if args.all_kbs and kbs:
         raise UsageError("give knowledge base IDs or --all, not both")
     if not kbs and not args.all_kbs:
@@ -101,13 +98,8 @@ def _check(args: argparse.Namespace) -> None:
 
 
 async def _run(args: argparse.Namespace, inv: Invocation) -> None:
-    from qconnect_async import QConnectClient
-
-    async with QConnectClient(max_concurrency=args.max_concurrency, **inv.client_options) as client:
-        if len(args.kb_ids) == 1:
-            await _list_one(client, args, inv)
-        else:
-            await _list_many(client, args, inv)
+    async with inv.client(max_concurrency=args.max_concurrency) as client:
+        await (_list_one if len(args.kb_ids) == 1 else _list_many)(client, args, inv)
 
 
 async def _list_one(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> None:
@@ -128,37 +120,33 @@ async def _list_one(client: QConnectClient, args: argparse.Namespace, inv: Invoc
                     "ListImportJobs knowledgeBaseId=%s nextToken=%s: %d jobs, more=%s (%.3fs)",
                     *(kb, "given" if token else "none", len(page.items), more, took),
                 )
-                writer.printed = True
-                items = page.items[skip:]
-                if left is not None and len(items) >= left:
-                    _write(writer, args, inv, items[:left])
-                    if skip + left < len(page.items):  # cut inside the page: skip the printed
-                        writer.token = encode_token(token, skip + left)
-                    else:
-                        writer.token = _next(page.next_token, raw)
+                writer.printed, size = True, len(page.items)
+                end = size if left is None else min(size, skip + left)
+                for job in page.items[skip:end]:
+                    _add(writer, args, inv, job, False)
+                writer.page_done()
+                left = None if left is None else left - len(page.items[skip:end])
+                if end < size:  # cut inside the page: the token skips what was printed
+                    writer.token = encode_token(token, end)
+                elif page.next_token is None or raw:
+                    writer.token = page.next_token
+                else:
+                    writer.token = encode_token(page.next_token)
+                if raw or left == 0:
                     return
-                _write(writer, args, inv, items)
-                left = None if left is None else left - len(items)
-                token, skip = page.next_token, 0
-                writer.token = _next(token, raw)
-                if raw:
-                    return
-                started = time.monotonic()
+                token, skip, started = page.next_token, 0, time.monotonic()
 
 
-def _next(token: str | None, raw: bool) -> str | None:
-    """The resume token after a page whose next token is ``token``."""
-    return token if token is None or raw else encode_token(token)
-
-
-def _write(
-    writer: ListingWriter, args: argparse.Namespace, inv: Invocation, jobs: Iterable[ImportJob]
+def _add(
+    writer: ListingWriter, args: argparse.Namespace, inv: Invocation, job: ImportJob, clear: bool
 ) -> None:
-    for job in jobs:
-        inv.progress.job()
-        if not args.status or job.status in args.status:
-            writer.add(wire(job, "ImportJobSummary"))
-    writer.page_done()
+    """A job listed: counted, and printed unless ``--status`` leaves it out (``clear``: the
+    progress line erased first, when both go to one terminal)."""
+    inv.progress.job()
+    if not args.status or job.status in args.status:
+        if clear:
+            inv.progress.clear()
+        writer.add(wire(job, "ImportJobSummary"))
 
 
 async def _list_many(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> None:
@@ -175,7 +163,6 @@ async def _list_many(client: QConnectClient, args: argparse.Namespace, inv: Invo
         inv.progress.listing_done(kb, None)
         inv.log.debug("ListImportJobs knowledgeBaseId=%s: %s", kb, error or "listed")
 
-    # A job printed to the terminal that shows the progress line must not land on it.
     interleaved = inv.progress.enabled and inv.output != "table" and inv.stdout.isatty()
     inv.progress.start(len(kbs))
     with ListingWriter(IMPORT_JOBS, inv, names=names) as writer:
@@ -184,11 +171,7 @@ async def _list_many(client: QConnectClient, args: argparse.Namespace, inv: Invo
         async with aclosing(jobs):
             async for job in jobs:
                 writer.printed = True
-                inv.progress.job()
-                if not args.status or job.status in args.status:
-                    if interleaved:
-                        inv.progress.clear()
-                    writer.add(wire(job, "ImportJobSummary"))
+                _add(writer, args, inv, job, interleaved)
 
 
 LIST_IMPORT_JOBS = Command(
@@ -197,11 +180,43 @@ LIST_IMPORT_JOBS = Command(
     add_arguments=_add_arguments,
     check=_check,
     run=_run,
-    epilog="""\
-examples:
+    examples="""\
   qconnect-async list-import-jobs --knowledge-base-id KB_ID --max-items 50
   qconnect-async list-import-jobs --knowledge-base-id KB_ID --starting-token TOKEN
   qconnect-async list-import-jobs --all --status FAILED --output table
   qconnect-async list-import-jobs KB_ID --query 'importJobSummaries[].importJobId' --output text
   qconnect-async list-import-jobs --demo --output table""",
+)
+
+
+async def _list_knowledge_bases(args: argparse.Namespace, inv: Invocation) -> None:
+    token, skip = args.starting_token or (None, 0)
+    async with inv.client() as client:
+        with checked_input():
+            listing = client.list_knowledge_bases(page_size=args.page_size, starting_token=token)
+        with ListingWriter(KNOWLEDGE_BASES, inv, aside=sys.stderr) as writer:
+            read = 0  # knowledge bases read since `token`, the skipped ones included
+            writer.token = encode_token(token, skip)
+            async with listing:
+                async for kb in listing:
+                    read += 1
+                    if read <= skip:
+                        continue
+                    if args.max_items is not None and read - skip > args.max_items:
+                        return  # one more exists: the token says where it is
+                    writer.printed = True
+                    writer.add(wire(kb, "KnowledgeBaseSummary"))
+                    writer.token = encode_token(token, read)
+            writer.token = None
+
+
+LIST_KNOWLEDGE_BASES = Command(
+    name="list-knowledge-bases",
+    help="list the knowledge bases of the account (in the Region)",
+    add_arguments=lambda parser: add_paging(parser, "knowledge bases"),
+    run=_list_knowledge_bases,
+    examples="""\
+  qconnect-async list-knowledge-bases --output table
+  qconnect-async list-knowledge-bases --max-items 10
+  qconnect-async list-knowledge-bases --query 'knowledgeBaseSummaries[].name' --output text""",
 )
