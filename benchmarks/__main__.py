@@ -12,7 +12,18 @@ from types import FrameType
 
 from qconnect_async.testing import RemoteQConnectServer
 
-from . import cli, cpu, fanout, fleet, fleet_redis, memory, openstall, profiling, sendrate, throttled
+from . import (
+    cli,
+    cpu,
+    fanout,
+    fleet,
+    fleet_redis,
+    memory,
+    openstall,
+    profiling,
+    sendrate,
+    throttled,
+)
 from ._common import Section, isolated_aws_env
 from ._report import machine, progress, render, write_json
 from ._server import serve
