@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from _fake_time import FakeClockLoop
-from qconnect_async._retry import set_testing
+from qconnect_async._config import set_testing
 
 _EMPTY = Path(__file__).parent / ".aws-empty"
 

@@ -50,13 +50,25 @@ def test_all_is_sorted_and_public() -> None:
     assert not [n for n in names if n.startswith("_")]
 
 
-def test_exported_classes_claim_the_public_module() -> None:
-    """Public classes live in private modules but every one is reachable from the package."""
+def test_every_exported_name_claims_the_public_module() -> None:
+    """Every exported class and function says it is qconnect_async's, not a private module's."""
     for name in qconnect_async.__all__:
-        obj = getattr(qconnect_async, name)
-        module = getattr(obj, "__module__", "")
-        if module:
-            assert module.startswith("qconnect_async")
+        if name == "__version__":
+            continue
+        assert getattr(qconnect_async, name).__module__ == "qconnect_async", name
+
+
+def test_the_redis_limiter_claims_its_public_module() -> None:
+    """qconnect_async.redis's names say they are qconnect_async.redis's."""
+    redis = importlib.import_module("qconnect_async.redis")
+    for name in redis.__all__:
+        assert getattr(redis, name).__module__ == "qconnect_async.redis", name
+
+
+def test_the_rate_controller_is_public() -> None:
+    """RateController, which AdaptiveRateLimiter(controller=...) takes, is a public name."""
+    assert "RateController" in qconnect_async.__all__
+    assert qconnect_async.RateController().beta > 0
 
 
 def test_testing_server_is_public() -> None:
@@ -79,6 +91,7 @@ def test_imports_flow_one_way() -> None:
         "_redact",
         "_skew",
         "_inputs",
+        "_config",
         "_transport",
         "_upload",
         "_retry",
@@ -102,6 +115,7 @@ def test_imports_flow_one_way() -> None:
         "_telemetry",
         "_redact",
         "_inputs",
+        "_config",
         "_retry",
         "_ratelimit",
         "_send",

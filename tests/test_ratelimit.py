@@ -18,10 +18,11 @@ import pytest
 
 from _fake_time import FakeTime
 from qconnect_async import AdaptiveRateLimiter, RateLimiter, SendOutcome
+from qconnect_async._config import set_testing
 from qconnect_async._errors import ThrottlingError
 from qconnect_async._ratecontrol import RateController
 from qconnect_async._ratelimit import INITIAL_WINDOW
-from qconnect_async._retry import RetryPolicy, set_testing
+from qconnect_async._retry import RetryPolicy
 from qconnect_async._send import Sender
 
 pytestmark = pytest.mark.fake_clock

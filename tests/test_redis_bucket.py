@@ -7,9 +7,10 @@ import math
 
 import pytest
 
+from _sharedbucket import SharedBucket
 from qconnect_async._ratecontrol import RateController
-from qconnect_async._sharedbucket import CONTROLLER_CONSTANTS, SharedBucket
 from qconnect_async.redis import fleet_controller
+from qconnect_async.redis._script import CONTROLLER_CONSTANTS
 from test_ratelimit import congest, steady
 
 T0 = 1_000.0

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from qconnect_async._config import is_testing, set_testing
 from qconnect_async._errors import (
     THROTTLING_CODES,
     AccessDeniedError,
@@ -25,9 +26,7 @@ from qconnect_async._retry import (
     RetryDetails,
     RetryPolicy,
     RetryQuota,
-    is_testing,
     is_throttle,
-    set_testing,
 )
 
 

@@ -15,6 +15,7 @@ from typing import TypeVar
 import pytest
 
 from _fake_time import FakeTime
+from qconnect_async._config import set_testing
 from qconnect_async._errors import (
     AccessDeniedError,
     MalformedResponseError,
@@ -27,7 +28,7 @@ from qconnect_async._errors import (
     ValidationError,
 )
 from qconnect_async._ratelimit import AdaptiveRateLimiter, SendOutcome
-from qconnect_async._retry import DEADLINE_EXCEEDED, RetryDetails, RetryPolicy, set_testing
+from qconnect_async._retry import DEADLINE_EXCEEDED, RetryDetails, RetryPolicy
 from qconnect_async._send import Sender
 
 pytestmark = pytest.mark.fake_clock

@@ -29,6 +29,7 @@ from ._retry import RetryDetails, RetryPolicy
 if TYPE_CHECKING:
     from ._client import QConnectClient
     from ._paginate import ImportJobPager, ListingStream
+    from ._ratecontrol import RateController
     from ._ratelimit import AdaptiveRateLimiter, RateLimiter, SendOutcome
     from .models import (
         ConnectConfiguration,
@@ -49,6 +50,7 @@ _LAZY = {
     "QConnectClient": "._client",
     "ImportJobPager": "._paginate",
     "ListingStream": "._paginate",
+    "RateController": "._ratecontrol",
     "AdaptiveRateLimiter": "._ratelimit",
     "RateLimiter": "._ratelimit",
     "SendOutcome": "._ratelimit",
@@ -79,8 +81,32 @@ def __getattr__(name: str) -> Any:
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(import_module(home, __name__), name)
+    value.__module__ = __name__  # reprs, docs and pickles name the public home
     globals()[name] = value  # found directly from now on
     return value
+
+
+# The eager names claim the public module too (the lazy ones do as they are first imported).
+for _value in (
+    AccessDeniedError,
+    ConflictError,
+    CredentialsError,
+    DeadlineExceededError,
+    ImportJobFailedError,
+    MalformedResponseError,
+    PaginationLoopError,
+    QConnectError,
+    ResourceNotFoundError,
+    RetryDetails,
+    RetryPolicy,
+    ServiceError,
+    ServiceQuotaExceededError,
+    ThrottlingError,
+    TransportError,
+    ValidationError,
+):
+    _value.__module__ = __name__
+del _value
 
 
 def __dir__() -> list[str]:
@@ -108,6 +134,7 @@ __all__ = [
     "PaginationLoopError",
     "QConnectClient",
     "QConnectError",
+    "RateController",
     "RateLimiter",
     "ResourceNotFoundError",
     "RetryDetails",

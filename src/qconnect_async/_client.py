@@ -8,7 +8,7 @@ import enum
 import os
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import pydantic
 
@@ -37,6 +37,10 @@ from ._telemetry import traced_listing, watch_rate
 from ._transport import BotocoreTransport, KnowledgeBasePage, Transport, TransportOptions
 from ._upload import Uploader
 from .models import ExternalSourceConfiguration, ImportJob, ImportJobPage, KnowledgeBase
+
+if TYPE_CHECKING:
+    # Optional, for type checkers only: the stubs of the aiobotocore client from_client takes.
+    from types_aiobotocore_qconnect.client import QConnectClient as AioQConnectClient
 
 __all__ = ["ListingDone", "QConnectClient"]
 
@@ -138,7 +142,7 @@ class QConnectClient:
     @classmethod
     def from_client(
         cls,
-        client: Any,
+        client: AioQConnectClient,
         *,
         max_concurrency: int = 8,
         retry: RetryPolicy | None = None,

@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ._config import is_testing
 from ._errors import AccessDeniedError, DeadlineExceededError, ImportJobFailedError
-from ._retry import is_testing
 from ._send import Sender
 from ._transport import ContentUpload, Transport
 from ._upload import PUT_OPERATION, Uploader, file_size, is_expired_url

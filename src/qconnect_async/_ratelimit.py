@@ -30,8 +30,8 @@ import time
 from collections import deque
 from typing import Protocol, TypeVar, runtime_checkable
 
+from ._config import is_testing
 from ._ratecontrol import RateController
-from ._retry import is_testing
 
 __all__ = ["INITIAL_WINDOW", "AdaptiveRateLimiter", "RateLimiter", "SendOutcome"]
 

@@ -14,8 +14,8 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
 
+from ._config import is_testing
 from ._errors import (
     THROTTLING_CODES,
     AccessDeniedError,
@@ -40,16 +40,14 @@ __all__ = [
     "RetryPolicy",
     "RetryQuota",
     "is_connect_failure",
-    "is_testing",
     "is_throttle",
-    "set_testing",
 ]
 
 #: The code of the DeadlineExceededError raised when a listing's deadline passes.
 DEADLINE_EXCEEDED = DeadlineExceededError.default_code
-#: The codes of a TransportError that says the endpoint could not be reached at all.
-#: the endpoint could not be reached at all: refused, not resolved, or no answer to the
-#: connection within ``connect_timeout`` (a firewall that drops packets, a wrong host)
+#: The codes of a TransportError that says the endpoint could not be reached at all: refused,
+#: not resolved, or no answer to the connection within ``connect_timeout`` (a firewall that
+#: drops packets, a wrong host).
 CONNECT_FAILURES = frozenset({"EndpointConnectionError", "ConnectTimeoutError"})
 
 
@@ -138,7 +136,7 @@ class RetryPolicy:
         """
         if attempt < 1:
             raise ValueError(f"attempt is 1-based, not {attempt}")
-        if _testing:
+        if is_testing():
             return 0.0
         # 2**(attempt-1) overflows a float past ~1024 attempts: cap the exponent first.
         ceiling = self.base_delay * 2.0 ** min(attempt - 1, 64)
@@ -175,8 +173,6 @@ _NEVER_RETRIED = (
     ResourceNotFoundError,
     MalformedResponseError,
     PaginationLoopError,
-    ConflictError,
-    ServiceQuotaExceededError,
     ImportJobFailedError,
 )
 #: 4xx codes that mean "the request took too long in transit": another attempt may succeed.
@@ -253,43 +249,3 @@ class RetryQuota:
     def release(self, amount: int) -> None:
         """Give back ``amount`` tokens, never beyond capacity."""
         self._available = min(self._capacity, self._available + amount)
-
-
-# Testing mode: module state, like stamina's; read on every backoff and every pacing wait.
-_testing = False
-
-
-class _TestingMode:
-    """Returned by ``set_testing``; as a context manager it restores the previous mode."""
-
-    def __init__(self, previous: bool) -> None:
-        self._previous = previous
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        global _testing
-        _testing = self._previous
-
-
-def set_testing(on: bool = True) -> _TestingMode:
-    """Testing mode: no backoff, no Retry-After wait and no pacing wait; process-wide.
-
-    ``set_testing()`` turns it on, ``set_testing(False)`` off. As a context manager
-    (``with set_testing(): ...``) it restores the previous mode on the way out. Throttles
-    are still retried and still reach the rate limiter; only the waits are gone.
-    """
-    global _testing
-    previous, _testing = _testing, bool(on)
-    return _TestingMode(previous)
-
-
-def is_testing() -> bool:
-    """Whether testing mode is on."""
-    return _testing

@@ -16,13 +16,13 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from ._config import is_testing
 from ._errors import DeadlineExceededError, QConnectError
 from ._ratelimit import RateLimiter, SendOutcome
 from ._retry import (
     RetryDetails,
     RetryPolicy,
     RetryQuota,
-    is_testing,
     is_throttle,
 )
 from ._telemetry import call_span, retried

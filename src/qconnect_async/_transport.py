@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,6 +46,7 @@ from ._errors import (
     TransportError,
     ValidationError,
     error_for_code,
+    retry_after_seconds,
 )
 from ._redact import in_our_call, unwatch, watch
 from ._skew import ClockSkew
@@ -593,24 +592,9 @@ def _from_client_error(exc: ClientError, ctx: CallContext) -> QConnectError:
         code=code,
         http_status=status,
         request_id=meta.get("RequestId") or headers.get("x-amzn-requestid"),
-        retry_after=_retry_after(headers.get("retry-after")),
+        retry_after=retry_after_seconds(headers.get("retry-after")),
         **ctx.fields(),
     )
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _safe_message(exc: BaseException) -> str:

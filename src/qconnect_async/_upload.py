@@ -25,6 +25,7 @@ from ._errors import (
     TransportError,
     ValidationError,
     error_for_code,
+    retry_after_seconds,
 )
 
 __all__ = ["PUT_OPERATION", "Uploader", "file_size", "is_expired_url"]
@@ -143,7 +144,7 @@ class Uploader:
             code=code,
             http_status=status,
             request_id=request_id,
-            retry_after=_seconds(retry_after),
+            retry_after=retry_after_seconds(retry_after),
             **fields,
         )
 
@@ -157,10 +158,3 @@ def _s3_error(body: bytes, status: int) -> tuple[str, str]:
     code = (root.findtext("Code") or str(status)).strip()
     message = (root.findtext("Message") or code).strip()
     return code[:100], message[:500]
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return None if value is None else max(0.0, float(value))
-    except ValueError:
-        return None

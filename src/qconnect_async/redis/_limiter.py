@@ -1,44 +1,12 @@
-"""RedisRateLimiter: one send rate for a whole fleet, shared through Redis (extra ``[redis]``).
-
-Every client of every process that uses the same Redis and ``key`` shares one schedule at the
-fleet's current rate and one rate controller: a throttle any member sees feeds the one
-controller, and the fleet is cut once per congestion event. Use one key per account and
-Region (the service's quota is per account and Region).
-
-How a send goes (``_sharedbucket.py`` is the decision, ``_sharedbucket.lua`` its
-transcription):
-
-- ``acquire`` is one EVALSHA: the script reads the server's ``TIME``, applies the outcomes
-  this member batched since its last call, and reserves a slot on the fleet's virtual
-  schedule. The member sleeps locally until the slot and sends: one round trip per send.
-  Each member books ``ahead`` sends at a time (the others wait in-process), so the fleet's
-  queue is at most members x ``ahead`` deep; a slot further than ``horizon`` away is asked
-  for again when its turn nears (a second call, at low rates or in large fleets only).
-- A cut is published (Redis pub/sub, one connection per limiter): a member waiting for a
-  slot booked before it books again at once (a second call, on cuts only), so the bookings
-  made at the old rate do not leave at it into a service already throttling. Without the
-  notice (pub/sub unavailable) pacing is the same, only slower to follow a cut.
-- ``release`` is synchronous. Acceptances wait for the next call (they only feed a rate
-  measure; one send late changes nothing). A throttle is sent at once, from a task the
-  limiter owns, with whatever else is batched: the rest of the fleet must slow down before
-  its next sends, not after this member's.
-- Redis is never a new way to fail. Every call has a short timeout (``timeout``, 50 ms); when
-  Redis is unreachable, slow or answers an error, the limiter paces in-process at once (an
-  ``AdaptiveRateLimiter`` with the same constants, whose controller heard this member's
-  outcomes all along; one WARNING for the limiter's life, DEBUG after), probes Redis at most every
-  ``probe_interval`` seconds from a task it owns, and rejoins the shared rate once Redis
-  answers. Sends are never refused nor repeated because of Redis: only their pacing changes.
-"""
+"""RedisRateLimiter: the fleet's shared schedule and controller, with its local fallback."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import math
 from dataclasses import dataclass
-from importlib import resources
 from types import TracebackType
 from typing import Any, Protocol, Self, cast
 
@@ -50,20 +18,16 @@ except ImportError as error:  # pragma: no cover - exercised in a fresh environm
         "qconnect_async.redis needs redis-py: pip install 'qconnect-async[redis]'"
     ) from error
 
-from ._ratecontrol import RateController
-from ._ratelimit import AdaptiveRateLimiter, SendOutcome
-from ._sharedbucket import _START_DOUBLINGS, CONTROLLER_CONSTANTS, Decision
+from .._ratecontrol import RateController
+from .._ratelimit import AdaptiveRateLimiter, SendOutcome
+from ._script import SCRIPT, SHA, Decision, fleet_controller, fresh, script_constants
 
-__all__ = ["RedisPermit", "RedisRateLimiter", "fleet_controller"]
+__all__ = ["RedisPermit", "RedisRateLimiter"]
 
 logger = logging.getLogger("qconnect_async")
 
 #: Seconds entering the limiter may take to connect and load the script (once, at start).
 _PREPARE_TIMEOUT = 1.0
-#: The decision script and its SHA1 (EVALSHA; loaded again after a NOSCRIPT).
-_SCRIPT = resources.files("qconnect_async").joinpath("_sharedbucket.lua").read_text("utf-8")
-_SHA = hashlib.sha1(_SCRIPT.encode("utf-8")).hexdigest()
-
 #: ARGV[22]: only report outcomes; book a send; book again a send whose booking a cut voided.
 _REPORT, _BOOK, _REBOOK = "0", "1", "2"
 
@@ -196,7 +160,7 @@ class RedisRateLimiter:
         # The in-process pacing while Redis is away: the default in-process limiter, with
         # the same constants. Its controller hears every outcome of this member (the shared
         # sends' too), so that a fallback paces from what this member saw, not from nothing.
-        self._local = AdaptiveRateLimiter(burst=burst, controller=_fresh(constants))
+        self._local = AdaptiveRateLimiter(burst=burst, controller=fresh(constants))
 
     def _configure(self, timeout: float, probe_interval: float, ttl: float) -> None:
         for name, value in (("timeout", timeout), ("probe_interval", probe_interval), ("ttl", ttl)):
@@ -371,7 +335,7 @@ class RedisRateLimiter:
         self._start_listening()
         try:
             async with asyncio.timeout(max(self._timeout, _PREPARE_TIMEOUT)):
-                await self._client.script_load(_SCRIPT)
+                await self._client.script_load(SCRIPT)
         except _FAILURES as error:
             logger.debug("Redis not ready at start (%s: %s)", type(error).__name__, error)
         return self
@@ -399,10 +363,10 @@ class RedisRateLimiter:
         ]
         async with asyncio.timeout(self._timeout):
             try:
-                answer = await self._client.evalsha(_SHA, 1, self._hash, *args)
+                answer = await self._client.evalsha(SHA, 1, self._hash, *args)
             except NoScriptError:
-                await self._client.script_load(_SCRIPT)
-                answer = await self._client.evalsha(_SHA, 1, self._hash, *args)
+                await self._client.script_load(SCRIPT)
+                answer = await self._client.evalsha(SHA, 1, self._hash, *args)
         now, wait, rate, cut, granted = (_text(value) for value in answer)
         return Decision(float(now), float(wait), float(rate), cut == "1", granted == "1")
 
@@ -500,45 +464,6 @@ class RedisRateLimiter:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def script_constants(
-    controller: RateController,
-    burst: float,
-    start_rate: float,
-    start_doubling: float,
-    horizon: float,
-) -> list[str]:
-    """ARGV[2..19] of the script: the constants, read from one ``RateController``."""
-    values = (
-        *(getattr(controller, name) for name in CONTROLLER_CONSTANTS),
-        burst,
-        start_rate,
-        start_doubling,
-        horizon,
-        _START_DOUBLINGS,
-    )
-    return [repr(float(value)) for value in values]
-
-
-def fleet_controller() -> RateController:
-    """The shared controller's default constants: ``RateController``'s, but two.
-
-    - ``probe_gain=2.5``: a probe past ``w_max`` sends at most 2.5 times what the service
-      accepts lately. A fleet's answers come back as late as its slowest member's, and every
-      send made meanwhile at a rate past the quota is throttled: an uncapped probe (doubling
-      every 0.05 s) met the quota with many sends in the air.
-    - ``tau=0.2``: one controller hears the answers of the whole fleet, so a short window is
-      not noisy; the capped probe grows as fast as that measure follows it (back to full
-      speed within 3 s, as the in-process limiter), and a cut follows what the service
-      accepted during the event, not over the last second spent mostly below the quota.
-    """
-    return RateController(tau=0.2, probe_gain=2.5)
-
-
-def _fresh(constants: RateController) -> RateController:
-    """A new controller (start state) with the constants of ``constants``."""
-    return RateController(**{name: getattr(constants, name) for name in CONTROLLER_CONSTANTS})
 
 
 def _check_ahead(ahead: int) -> int:
