@@ -90,7 +90,7 @@ def test_imports_flow_one_way() -> None:
         "_telemetry",
         "_redact",
         "_skew",
-        "_inputs",
+        "_checks",
         "_config",
         "_transport",
         "_upload",
@@ -108,13 +108,13 @@ def test_imports_flow_one_way() -> None:
         text = (src / f"{name}.py").read_text()
         for higher in order[i + 1 :]:
             assert f"from .{higher} import" not in text, f"{name} imports {higher}"
-        assert "from . import" not in text
+            assert f"from . import {higher}" not in text, f"{name} imports {higher}"
     for name in [
         "_errors",
         "models",
         "_telemetry",
         "_redact",
-        "_inputs",
+        "_checks",
         "_config",
         "_retry",
         "_ratelimit",

@@ -10,24 +10,10 @@ from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequenc
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-import pydantic
-
+from . import _checks as check
+from ._checks import MAX_PAGE_SIZE, KnowledgeBaseRef
 from ._errors import QConnectError, ValidationError
 from ._fanout import merge_listings
-from ._inputs import (
-    MAX_PAGE_SIZE,
-    KnowledgeBaseRef,
-    check_deadline,
-    check_page_size,
-    check_token,
-    content_source,
-    knowledge_base_ref,
-    short_string,
-)
-from ._inputs import content_type as _check_content_type
-from ._inputs import import_job_id as _job_id
-from ._inputs import metadata as _check_metadata
-from ._inputs import timeout as _check_timeout
 from ._jobs import delete_job, get_job, start_job, wait_for_job
 from ._paginate import ImportJobFetch, ImportJobPager, ListingStream, follow_pages, items_of
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter
@@ -55,35 +41,11 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
-def _external_source(value: object) -> dict[str, Any] | None:
-    """An external source configuration, checked, in its wire form."""
-    if value is None:
-        return None
-    if not isinstance(value, ExternalSourceConfiguration):
-        if not isinstance(value, Mapping):
-            raise ValidationError(
-                "external_source_configuration must be an ExternalSourceConfiguration or a "
-                f"mapping, not {type(value).__name__}"
-            )
-        try:
-            value = ExternalSourceConfiguration.model_validate(value)
-        except pydantic.ValidationError as exc:
-            raise ValidationError(f"external_source_configuration is not valid: {exc}") from None
-    wire: dict[str, Any] = value.model_dump(by_alias=True, mode="json", exclude_none=True)
-    return wire
-
-
 def _check_limiter(value: object) -> RateLimiter[Any]:
     if not isinstance(value, RateLimiter):
-        raise ValueError(
+        raise ValidationError(
             f"rate_limiter must be a RateLimiter (acquire, release, rate), not {value!r}"
         )
-    return value
-
-
-def _check_concurrency(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"max_concurrency must be a positive int, not {value!r}")
     return value
 
 
@@ -113,7 +75,7 @@ class QConnectClient:
         read_timeout: float = 20.0,
         rate_limiter: RateLimiter[Any] | None = None,
     ) -> None:
-        self._max_concurrency = _check_concurrency(max_concurrency)
+        self._max_concurrency = check.at_least_one("max_concurrency", max_concurrency)
         # One limiter per client by default; an application may share one between clients.
         self._rate_limiter: RateLimiter[Any] = (
             AdaptiveRateLimiter() if rate_limiter is None else _check_limiter(rate_limiter)
@@ -172,7 +134,7 @@ class QConnectClient:
         """A client on any ``Transport`` (tests pass their own); ``close()`` closes it."""
         self = cls(max_concurrency=max_concurrency, retry=retry, rate_limiter=rate_limiter)
         if transport.max_pool_connections < self._max_concurrency:
-            raise ValueError(
+            raise ValidationError(
                 f"the client's connection pool ({transport.max_pool_connections}) is smaller "
                 f"than max_concurrency ({self._max_concurrency}): it would silently become "
                 "the limit; create it with AioConfig(max_pool_connections=...)"
@@ -288,7 +250,7 @@ class QConnectClient:
 
     def _kb(self, value: object) -> KnowledgeBaseRef:
         """A KB reference, checked now against the client's Region when it is open."""
-        ref = knowledge_base_ref(value)
+        ref = check.knowledge_base_ref(value)
         self._check_place(ref)
         return ref
 
@@ -314,10 +276,10 @@ class QConnectClient:
         ``deadline``: seconds the whole iteration may take (default: the retry policy's);
         past it, DeadlineExceededError.
         """
-        size = check_page_size(page_size) or MAX_PAGE_SIZE
+        size = check.page_size(page_size)
         ref = self._kb(knowledge_base_id)
-        token = check_token(starting_token)
-        seconds = check_deadline(deadline)
+        token = check.token(starting_token)
+        seconds = check.deadline(deadline)
 
         def start() -> ImportJobFetch:
             self._check_place(ref)  # the client may have been opened since the call
@@ -362,7 +324,7 @@ class QConnectClient:
             raise ValidationError("knowledge_base_ids must be a collection of IDs, not one string")
         refs = list({ref.id: ref for ref in map(self._kb, knowledge_base_ids)}.values())
         size, width = self._fanout_args(page_size, max_concurrency)
-        seconds = check_deadline(deadline)
+        seconds = check.deadline(deadline)
 
         def start() -> AsyncGenerator[ImportJob, None]:
             for ref in refs:
@@ -376,7 +338,7 @@ class QConnectClient:
     def _fanout_args(self, page_size: object, max_concurrency: object) -> tuple[int, int]:
         """The page size and fan-out width of a many-KB listing, checked."""
         width = self._max_concurrency if max_concurrency is None else max_concurrency
-        return check_page_size(page_size) or MAX_PAGE_SIZE, _check_concurrency(width)
+        return check.page_size(page_size), check.at_least_one("max_concurrency", width)
 
     async def _merge(
         self,
@@ -416,9 +378,9 @@ class QConnectClient:
         ``starting_token`` resumes from an error's ``next_token``; ``deadline``: seconds the
         whole listing may take (default: the retry policy's).
         """
-        size = check_page_size(page_size) or MAX_PAGE_SIZE
-        token = check_token(starting_token)
-        seconds = check_deadline(deadline)
+        size = check.page_size(page_size)
+        token = check.token(starting_token)
+        seconds = check.deadline(deadline)
         return ListingStream(
             lambda: self._knowledge_bases(size, self._deadline_at(seconds), token),
             name="knowledge bases",
@@ -459,7 +421,7 @@ class QConnectClient:
         ``deadline`` bounds the whole stream, the listing of the KBs included.
         """
         size, width = self._fanout_args(page_size, max_concurrency)
-        seconds = check_deadline(deadline)
+        seconds = check.deadline(deadline)
         return ListingStream(
             lambda: self._all(size, width, fail_fast, on_listing_done, self._deadline_at(seconds)),
             name="import jobs of every knowledge base",
@@ -503,12 +465,12 @@ class QConnectClient:
         The job is returned as started (START_IN_PROGRESS); see ``wait_for_import_job``.
         """
         kb = self._kb(knowledge_base_id).id
-        source = content_source(content)
-        kind = short_string("import_job_type", import_job_type)
-        ctype = _check_content_type(content_type)
-        meta = _check_metadata(metadata)
-        token = None if client_token is None else short_string("client_token", client_token)
-        external = _external_source(external_source_configuration)
+        source = check.content_source(content)
+        kind = check.short_string("import_job_type", import_job_type)
+        ctype = check.content_type(content_type)
+        meta = check.metadata(metadata)
+        token = None if client_token is None else check.short_string("client_token", client_token)
+        external = check.external_source(external_source_configuration)
         transport, sender = self._ready()
         assert self._uploader is not None
         return await start_job(
@@ -526,13 +488,13 @@ class QConnectClient:
 
     async def get_import_job(self, knowledge_base_id: str, import_job_id: str) -> ImportJob:
         """One import job, with its ``url``, ``url_expiry`` and ``failed_record_report``."""
-        kb, job_id = self._kb(knowledge_base_id).id, _job_id(import_job_id)
+        kb, job_id = self._kb(knowledge_base_id).id, check.import_job_id(import_job_id)
         transport, sender = self._ready()
         return await get_job(transport, sender, kb, job_id)
 
     async def delete_import_job(self, knowledge_base_id: str, import_job_id: str) -> None:
         """Delete an import job; one still running is a ConflictError."""
-        kb, job_id = self._kb(knowledge_base_id).id, _job_id(import_job_id)
+        kb, job_id = self._kb(knowledge_base_id).id, check.import_job_id(import_job_id)
         transport, sender = self._ready()
         await delete_job(transport, sender, kb, job_id)
 
@@ -549,8 +511,8 @@ class QConnectClient:
         TimeoutError) when ``timeout`` seconds pass first. Polls GetImportJob, soon at first
         then less often, within the client's send rate.
         """
-        kb, job_id = self._kb(knowledge_base_id).id, _job_id(import_job_id)
-        seconds = _check_timeout(timeout)
+        kb, job_id = self._kb(knowledge_base_id).id, check.import_job_id(import_job_id)
+        seconds = check.seconds("timeout", timeout)
         transport, sender = self._ready()
         return await wait_for_job(transport, sender, kb, job_id, seconds=seconds)
 

@@ -30,7 +30,9 @@ import time
 from collections import deque
 from typing import Protocol, TypeVar, runtime_checkable
 
+from ._checks import at_least_one, seconds
 from ._config import is_testing
+from ._errors import ValidationError
 from ._ratecontrol import RateController
 
 __all__ = ["INITIAL_WINDOW", "AdaptiveRateLimiter", "RateLimiter", "SendOutcome"]
@@ -115,12 +117,9 @@ class AdaptiveRateLimiter:
         burst: float = 1.0,
         controller: RateController | None = None,
     ) -> None:
-        if isinstance(initial_window, bool) or not isinstance(initial_window, int):
-            raise ValueError(f"initial_window must be an int, not {initial_window!r}")
-        if initial_window < 1:
-            raise ValueError(f"initial_window must be at least 1, not {initial_window}")
-        if not (math.isfinite(burst) and burst >= 1):
-            raise ValueError(f"burst must be at least 1 (one send), not {burst!r}")
+        at_least_one("initial_window", initial_window)
+        if seconds("burst", burst, unit="sends") < 1:
+            raise ValidationError(f"burst must be at least 1 (one send), not {burst!r}")
         self._controller = controller if controller is not None else RateController()
         self._burst = burst
         self._window: float = initial_window

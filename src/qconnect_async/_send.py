@@ -16,6 +16,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from ._checks import at_least_one
 from ._config import is_testing
 from ._errors import DeadlineExceededError, QConnectError
 from ._ratelimit import RateLimiter, SendOutcome
@@ -54,10 +55,7 @@ class Sender:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
-            raise ValueError(f"max_concurrency must be an int, not {max_concurrency!r}")
-        if max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be at least 1, not {max_concurrency}")
+        at_least_one("max_concurrency", max_concurrency)
         self._policy = policy
         self._limiter = limiter
         self._slots = asyncio.Semaphore(max_concurrency)

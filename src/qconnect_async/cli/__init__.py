@@ -6,7 +6,7 @@ conventions: its options, pagination, resume tokens, output formats and exit sta
 command family (``_import_jobs``, ``_jobs``, ``_knowledge_bases``); ``_output`` prints
 documents in the service's key order in each format; ``_progress`` draws the line on stderr.
 The package uses the public face of ``qconnect_async`` and ``qconnect_async.testing``, and the
-library's own argument checks (``qconnect_async._inputs``).
+library's own argument checks (``qconnect_async._checks``).
 """
 
 from ._main import COMMANDS, main

@@ -18,6 +18,8 @@ except ImportError as error:  # pragma: no cover - exercised in a fresh environm
         "qconnect_async.redis needs redis-py: pip install 'qconnect-async[redis]'"
     ) from error
 
+from .._checks import at_least_one, seconds
+from .._errors import ValidationError
 from .._ratecontrol import RateController
 from .._ratelimit import AdaptiveRateLimiter, SendOutcome
 from ._script import SCRIPT, SHA, Decision, fleet_controller, fresh, script_constants
@@ -96,7 +98,7 @@ class RedisRateLimiter:
             retry_on_error=[],
         )
         self._setup(client, True, key, controller, burst, start_rate, start_doubling, horizon)
-        self._ahead = _check_ahead(ahead)
+        self._ahead = at_least_one("ahead", ahead)
         self._configure(timeout, probe_interval, ttl)
 
     @classmethod
@@ -122,7 +124,7 @@ class RedisRateLimiter:
         """
         self = cls.__new__(cls)
         self._setup(client, False, key, controller, burst, start_rate, start_doubling, horizon)
-        self._ahead = _check_ahead(ahead)
+        self._ahead = at_least_one("ahead", ahead)
         self._configure(timeout, probe_interval, ttl)
         return self
 
@@ -138,16 +140,12 @@ class RedisRateLimiter:
         horizon: float,
     ) -> None:
         if not key:
-            raise ValueError("key must not be empty")
-        if not (math.isfinite(burst) and burst >= 1):
-            raise ValueError(f"burst must be at least 1 (one send), not {burst!r}")
-        for name, value in (
-            ("start_rate", start_rate),
-            ("start_doubling", start_doubling),
-            ("horizon", horizon),
-        ):
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be positive and finite, not {value!r}")
+            raise ValidationError("key must not be empty")
+        if seconds("burst", burst, unit="sends") < 1:
+            raise ValidationError(f"burst must be at least 1 (one send), not {burst!r}")
+        seconds("start_rate", start_rate, unit="sends per second")
+        seconds("start_doubling", start_doubling)
+        seconds("horizon", horizon)
         constants = controller if controller is not None else fleet_controller()
         self._client = client
         self._owned = owned
@@ -164,8 +162,7 @@ class RedisRateLimiter:
 
     def _configure(self, timeout: float, probe_interval: float, ttl: float) -> None:
         for name, value in (("timeout", timeout), ("probe_interval", probe_interval), ("ttl", ttl)):
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be positive and finite, not {value!r}")
+            seconds(name, value)
         self._timeout = timeout
         self._probe_interval = probe_interval
         self._ttl_ms = str(max(1, round(ttl * 1000)))
@@ -464,12 +461,6 @@ class RedisRateLimiter:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _check_ahead(ahead: int) -> int:
-    if isinstance(ahead, bool) or not isinstance(ahead, int) or ahead < 1:
-        raise ValueError(f"ahead must be a positive int, not {ahead!r}")
-    return ahead
 
 
 def _now() -> float:

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 
 import pytest
 
 from qconnect_async import (
     AccessDeniedError,
+    AdaptiveRateLimiter,
     ConflictError,
     CredentialsError,
+    QConnectClient,
     QConnectError,
     ResourceNotFoundError,
+    RetryPolicy,
     ServiceError,
     ServiceQuotaExceededError,
     ThrottlingError,
     ValidationError,
 )
+from qconnect_async._checks import knowledge_base_id, page_size, token
 from qconnect_async._errors import error_for_code
-from qconnect_async._inputs import check_page_size, check_token, knowledge_base_id
 
 KB = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 
@@ -64,27 +68,27 @@ def test_bad_knowledge_base_ids_are_validation_errors(value: object) -> None:
 def test_bad_page_sizes_are_validation_errors(value: object) -> None:
     """page_size outside 1..100, or not an int, is refused."""
     with pytest.raises(ValidationError):
-        check_page_size(value)
+        page_size(value)
 
 
 def test_good_page_sizes_pass() -> None:
     """1, 100 and None (the default) are accepted."""
-    assert check_page_size(1) == 1
-    assert check_page_size(100) == 100
-    assert check_page_size(None) is None
+    assert page_size(1) == 1
+    assert page_size(100) == 100
+    assert page_size(None) == 100
 
 
 @pytest.mark.parametrize("value", ["", "x" * 4097, 12])
 def test_bad_tokens_are_validation_errors(value: object) -> None:
     """A starting token must be 1 to 4096 characters."""
     with pytest.raises(ValidationError):
-        check_token(value)
+        token(value)
 
 
 def test_good_tokens_pass() -> None:
     """A 4096-character token and None are accepted."""
-    assert check_token("x" * 4096) == "x" * 4096
-    assert check_token(None) is None
+    assert token("x" * 4096) == "x" * 4096
+    assert token(None) is None
 
 
 @pytest.mark.parametrize(
@@ -141,7 +145,9 @@ def test_errors_pickle_with_their_fields() -> None:
         "t",
     )
     assert (again.message, again.operation, again.knowledge_base_id) == (
-        "no", "ListImportJobs", KB,
+        "no",
+        "ListImportJobs",
+        KB,
     )
 
 
@@ -149,8 +155,13 @@ def test_an_error_says_what_failed_where_in_one_line() -> None:
     """str() is the code and message, then each field that is set, space-separated; repr()
     the class, code and message."""
     err = ConflictError(
-        "busy", code="ConflictException", http_status=409, request_id="r-2",
-        operation="StartImportJob", knowledge_base_id=KB, upload_id="u-1",
+        "busy",
+        code="ConflictException",
+        http_status=409,
+        request_id="r-2",
+        operation="StartImportJob",
+        knowledge_base_id=KB,
+        upload_id="u-1",
     )
     assert str(err) == (
         f"ConflictException: busy operation=StartImportJob knowledge_base_id={KB} "
@@ -158,3 +169,25 @@ def test_an_error_says_what_failed_where_in_one_line() -> None:
     )
     assert str(ValidationError("bad")) == "ValidationException: bad"
     assert repr(err) == "ConflictError(code='ConflictException', message='busy')"
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: QConnectClient(max_concurrency=0),
+        lambda: QConnectClient(rate_limiter=object()),  # type: ignore[arg-type]
+        lambda: QConnectClient().list_import_jobs(KB, page_size=0),
+        lambda: QConnectClient().list_knowledge_bases(starting_token=""),
+        lambda: RetryPolicy(max_attempts=0),
+        lambda: RetryPolicy(base_delay=float("nan")),
+        lambda: AdaptiveRateLimiter(initial_window=0),
+        lambda: AdaptiveRateLimiter(burst=0.5),
+    ],
+)
+def test_bad_constructor_and_call_arguments_raise_the_same_validation_error(
+    build: Callable[[], object],
+) -> None:
+    """A bad argument, to a constructor or to a call, is one ValidationError (a ValueError)."""
+    with pytest.raises(ValidationError) as info:
+        build()
+    assert isinstance(info.value, ValueError)
