@@ -44,7 +44,7 @@ from qconnect_async import (
     ValidationError,
 )
 from qconnect_async._config import set_testing
-from qconnect_async._jobs import FIRST_POLL_DELAY, MAX_POLL_DELAY, MAX_UPLOADS, poll_delay
+from qconnect_async._imports import FIRST_POLL_DELAY, MAX_POLL_DELAY, MAX_UPLOADS, poll_delay
 from qconnect_async.testing import QConnectServer, RemoteQConnectServer
 
 GOOD_CSV = b"Name,Content\nHello,Hi there\nBye,See you\n"

@@ -18,6 +18,7 @@ import pytest
 
 from _fake_time import FakeTime
 from qconnect_async import AdaptiveRateLimiter, RateLimiter, SendOutcome
+from qconnect_async._call import Call
 from qconnect_async._config import set_testing
 from qconnect_async._errors import ThrottlingError
 from qconnect_async._ratecontrol import RateController
@@ -589,7 +590,7 @@ async def test_target_scenario_settles_near_the_service_rate(latency: float, see
     async def list_kb() -> None:
         async with listings:
             for _ in range(6):
-                await sender.send(attempt, operation="ListImportJobs")
+                await sender.send(Call("ListImportJobs"), attempt)
 
     await asyncio.gather(*(list_kb() for _ in range(20)))
     ideal = (120 - 5) / 40.0

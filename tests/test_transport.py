@@ -22,13 +22,15 @@ from wrapt import wrap_function_wrapper
 
 from qconnect_async import (
     AccessDeniedError,
+    KnowledgeBasePage,
     QConnectClient,
     ResourceNotFoundError,
     RetryPolicy,
     ThrottlingError,
     TransportError,
 )
-from qconnect_async._transport import _RAW_KEY, KnowledgeBasePage
+from qconnect_async._call import Call
+from qconnect_async._transport import _RAW_KEY
 from qconnect_async.models import ImportJobPage
 from qconnect_async.testing import QConnectServer
 
@@ -70,7 +72,7 @@ async def raw(qconnect_server: QConnectServer) -> AsyncIterator[Any]:
 
 def botocore_client(client: QConnectClient) -> Any:
     """The aiobotocore client under one of ours (test-only look inside our own object)."""
-    return client._transport._client  # type: ignore[union-attr]
+    return client._ops.transport._client  # type: ignore[union-attr]
 
 
 def record(raw_client: Any) -> tuple[list[Any], Counter[str]]:
@@ -293,16 +295,14 @@ class _PagesTransport:
     async def close(self) -> None:
         self.closed = True
 
-    async def list_import_jobs(
-        self, knowledge_base_id: str, *, max_results: int, next_token: str | None
-    ) -> ImportJobPage:
-        self.tokens.append(next_token)
-        following = {None: "t1", "t1": "t2", "t2": None}[next_token]
-        return ImportJobPage(items=(), next_token=following, knowledge_base_id=knowledge_base_id)
+    async def list_import_jobs(self, call: Call, *, max_results: int) -> ImportJobPage:
+        self.tokens.append(call.next_token)
+        following = {None: "t1", "t1": "t2", "t2": None}[call.next_token]
+        kb = call.knowledge_base_id
+        assert kb is not None
+        return ImportJobPage(items=(), next_token=following, knowledge_base_id=kb)
 
-    async def list_knowledge_bases(
-        self, *, max_results: int, next_token: str | None
-    ) -> KnowledgeBasePage:
+    async def list_knowledge_bases(self, call: Call, *, max_results: int) -> KnowledgeBasePage:
         return KnowledgeBasePage(items=(), next_token=None)
 
 

@@ -28,7 +28,7 @@ from ._retry import RetryDetails, RetryPolicy
 
 if TYPE_CHECKING:
     from ._client import QConnectClient
-    from ._paginate import ImportJobPager, ListingStream
+    from ._listing import Listing
     from ._ratecontrol import RateController
     from ._ratelimit import AdaptiveRateLimiter, RateLimiter, SendOutcome
     from .models import (
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         ImportJobStatus,
         ImportJobType,
         KnowledgeBase,
+        KnowledgeBasePage,
         UnknownConfiguration,
     )
 
@@ -48,8 +49,7 @@ if TYPE_CHECKING:
 # the retry policy) need not pay; __version__ reads the distribution's metadata, on first use.
 _LAZY = {
     "QConnectClient": "._client",
-    "ImportJobPager": "._paginate",
-    "ListingStream": "._paginate",
+    "Listing": "._listing",
     "RateController": "._ratecontrol",
     "AdaptiveRateLimiter": "._ratelimit",
     "RateLimiter": "._ratelimit",
@@ -62,6 +62,7 @@ _LAZY = {
     "ImportJobStatus": ".models",
     "ImportJobType": ".models",
     "KnowledgeBase": ".models",
+    "KnowledgeBasePage": ".models",
     "UnknownConfiguration": ".models",
 }
 
@@ -125,11 +126,11 @@ __all__ = [
     "ImportJob",
     "ImportJobFailedError",
     "ImportJobPage",
-    "ImportJobPager",
     "ImportJobStatus",
     "ImportJobType",
     "KnowledgeBase",
-    "ListingStream",
+    "KnowledgeBasePage",
+    "Listing",
     "MalformedResponseError",
     "PaginationLoopError",
     "QConnectClient",

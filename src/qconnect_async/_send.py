@@ -16,6 +16,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from ._call import Call
 from ._checks import at_least_one
 from ._config import is_testing
 from ._errors import DeadlineExceededError, QConnectError
@@ -99,19 +100,12 @@ class Sender:
                 self._cut_by_close.add(task)
                 task.cancel(CLOSED_MESSAGE)
 
-    async def send(
-        self,
-        attempt: Callable[[], Awaitable[T]],
-        *,
-        operation: str,
-        knowledge_base_id: str | None = None,
-        deadline: float | None = None,
-    ) -> T:
+    async def send(self, call: Call, attempt: Callable[[], Awaitable[T]]) -> T:
         """Call ``attempt`` until it succeeds or the policy says stop; raise its last error.
 
-        ``deadline`` is an absolute time on this sender's clock (the loop's). The error raised
-        is the attempt's own object, untouched; RuntimeError once the sender is closed. One
-        logical call: one OpenTelemetry span over every attempt (see ``_telemetry``).
+        ``call.deadline`` is an absolute time on this sender's clock (the loop's). The error
+        raised is the attempt's own object, untouched; RuntimeError once the sender is closed.
+        One logical call: one OpenTelemetry span over every attempt (see ``_telemetry``).
         """
         if self._closed:
             raise RuntimeError(CLOSED_MESSAGE)
@@ -119,8 +113,8 @@ class Sender:
         assert task is not None
         self._sending.add(task)
         try:
-            with call_span(operation, knowledge_base_id, is_throttle):
-                return await self._send(attempt, operation, knowledge_base_id, deadline)
+            with call_span(call, is_throttle):
+                return await self._send(call, attempt)
         except asyncio.CancelledError:
             if task not in self._cut_by_close or task.uncancel() > 0:
                 raise  # someone else's cancellation too: it stays one
@@ -129,14 +123,8 @@ class Sender:
             self._sending.discard(task)
             self._cut_by_close.discard(task)
 
-    async def _send(
-        self,
-        attempt: Callable[[], Awaitable[T]],
-        operation: str,
-        knowledge_base_id: str | None,
-        deadline: float | None,
-    ) -> T:
-        policy = self._policy
+    async def _send(self, call: Call, attempt: Callable[[], Awaitable[T]]) -> T:
+        policy, deadline = self._policy, call.deadline
         started = self._clock()
         drawn = 0  # what this request's last retry took from the quota
         number = 0
@@ -145,10 +133,13 @@ class Sender:
             if self._closed:
                 raise RuntimeError(CLOSED_MESSAGE)
             request_logger.debug(
-                "%s attempt %d (knowledge_base_id=%s)", operation, number, knowledge_base_id
+                "%s attempt %d (knowledge_base_id=%s)",
+                call.operation,
+                number,
+                call.knowledge_base_id,
             )
             try:
-                result = await self._attempt(attempt, operation, knowledge_base_id, deadline)
+                result = await self._attempt(call, attempt)
             except QConnectError as error:
                 if self._closed:
                     # The session went away under the attempt: that is the close, not a blip.
@@ -167,8 +158,8 @@ class Sender:
                         attempt=number,
                         wait=wait,
                         cause=error,
-                        operation=operation,
-                        knowledge_base_id=knowledge_base_id,
+                        operation=call.operation,
+                        knowledge_base_id=call.knowledge_base_id,
                         elapsed=self._clock() - started,
                     )
                 )
@@ -177,9 +168,9 @@ class Sender:
                 if number > 1:
                     logger.debug(
                         "%s recovered after %d attempts (knowledge_base_id=%s)",
-                        operation,
+                        call.operation,
                         number,
-                        knowledge_base_id,
+                        call.knowledge_base_id,
                     )
                 return result
             # Out of the except block: a cancellation while backing off chains nothing.
@@ -213,24 +204,19 @@ class Sender:
             # A broken hook is the application's bug; it must not fail the request.
             logger.exception("the on_retry hook raised; the retry goes on")
 
-    async def _attempt(
-        self,
-        attempt: Callable[[], Awaitable[T]],
-        operation: str,
-        knowledge_base_id: str | None,
-        deadline: float | None,
-    ) -> T:
+    async def _attempt(self, call: Call, attempt: Callable[[], Awaitable[T]]) -> T:
+        deadline = call.deadline
         if deadline is None:
             return await self._paced(attempt)
         if deadline <= self._clock():
-            raise _deadline_error(operation, knowledge_base_id)
+            raise _deadline_error(call)
         timeout = asyncio.timeout_at(deadline)
         try:
             async with timeout:
                 return await self._paced(attempt)
         except TimeoutError:
             if timeout.expired():  # our deadline, not a timeout from inside the attempt
-                raise _deadline_error(operation, knowledge_base_id) from None
+                raise _deadline_error(call) from None
             raise
 
     async def _paced(self, attempt: Callable[[], Awaitable[T]]) -> T:
@@ -257,9 +243,7 @@ class Sender:
                 self._limiter.release(permit, outcome)
 
 
-def _deadline_error(operation: str, knowledge_base_id: str | None) -> DeadlineExceededError:
+def _deadline_error(call: Call) -> DeadlineExceededError:
     return DeadlineExceededError(
-        "the listing's deadline passed before this request completed",
-        operation=operation,
-        knowledge_base_id=knowledge_base_id,
+        "the listing's deadline passed before this request completed", **call.error_fields()
     )

@@ -6,8 +6,9 @@ method (``_make_api_call``, botocore's events), so the user's tracing sees every
 here makes exactly one attempt; retrying is ``_send``'s job. Every failure leaves this module
 as a ``QConnectError`` with the botocore exception chained.
 
-Adding an operation: one typed method calling ``self.call(CallContext(...), params)`` and
-decoding its answer (plus the method on the protocol).
+Every method takes the ``Call`` it makes (``_call``): its errors are built from it, complete.
+Adding an operation: one typed method calling ``self.call(call, params)`` and decoding its
+answer (plus the method on the protocol).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
+from ._call import Call
 from ._errors import (
     CredentialsError,
     MalformedResponseError,
@@ -51,14 +53,12 @@ from ._errors import (
 from ._redact import in_our_call, unwatch, watch
 from ._skew import ClockSkew
 from ._telemetry import answered, package_version
-from .models import ImportJob, ImportJobPage, KnowledgeBase
+from .models import ImportJob, ImportJobPage, KnowledgeBase, KnowledgeBasePage
 
 __all__ = [
     "INCOMPLETE_BODY",
     "BotocoreTransport",
-    "CallContext",
     "ContentUpload",
-    "KnowledgeBasePage",
     "Transport",
     "TransportOptions",
 ]
@@ -96,14 +96,6 @@ class TransportOptions:
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
     max_pool_connections: int = 10
-
-
-@dataclass(frozen=True)
-class KnowledgeBasePage:
-    """One page of ListKnowledgeBases."""
-
-    items: tuple[KnowledgeBase, ...]
-    next_token: str | None
 
 
 class _ListImportJobsBody(pydantic.BaseModel):
@@ -200,60 +192,37 @@ class Transport(Protocol):
         """Release what the transport owns; idempotent."""
         ...
 
-    async def list_import_jobs(
-        self, knowledge_base_id: str, *, max_results: int, next_token: str | None
-    ) -> ImportJobPage:
-        """One ListImportJobs page."""
+    async def list_import_jobs(self, call: Call, *, max_results: int) -> ImportJobPage:
+        """One ListImportJobs page of ``call.knowledge_base_id`` from ``call.next_token``."""
         ...
 
-    async def list_knowledge_bases(
-        self, *, max_results: int, next_token: str | None
-    ) -> KnowledgeBasePage:
-        """One ListKnowledgeBases page."""
+    async def list_knowledge_bases(self, call: Call, *, max_results: int) -> KnowledgeBasePage:
+        """One ListKnowledgeBases page from ``call.next_token``."""
         ...
 
-    async def start_content_upload(
-        self, knowledge_base_id: str, content_type: str
-    ) -> ContentUpload:
+    async def start_content_upload(self, call: Call, content_type: str) -> ContentUpload:
         """One StartContentUpload."""
         ...
 
     async def start_import_job(
         self,
-        knowledge_base_id: str,
+        call: Call,
         *,
-        upload_id: str,
         import_job_type: str,
         client_token: str,
         metadata: Mapping[str, str] | None,
         external_source_configuration: Mapping[str, Any] | None,
     ) -> ImportJob:
-        """One StartImportJob."""
+        """One StartImportJob of ``call.upload_id``."""
         ...
 
-    async def get_import_job(self, knowledge_base_id: str, import_job_id: str) -> ImportJob:
+    async def get_import_job(self, call: Call, import_job_id: str) -> ImportJob:
         """One GetImportJob."""
         ...
 
-    async def delete_import_job(self, knowledge_base_id: str, import_job_id: str) -> None:
+    async def delete_import_job(self, call: Call, import_job_id: str) -> None:
         """One DeleteImportJob."""
         ...
-
-
-@dataclass(frozen=True)
-class CallContext:
-    """What an error of one call is told: the operation, the KB and the token in flight."""
-
-    operation: str
-    knowledge_base_id: str | None = None
-    next_token: str | None = None
-
-    def fields(self) -> dict[str, Any]:
-        return {
-            "operation": self.operation,
-            "knowledge_base_id": self.knowledge_base_id,
-            "next_token": self.next_token,
-        }
 
 
 class BotocoreTransport:
@@ -359,53 +328,42 @@ class BotocoreTransport:
             unwatch()
             await stack.aclose()
 
-    async def list_import_jobs(
-        self, knowledge_base_id: str, *, max_results: int, next_token: str | None
-    ) -> ImportJobPage:
+    async def list_import_jobs(self, call: Call, *, max_results: int) -> ImportJobPage:
         """One ListImportJobs request, decoded into a typed page."""
-        params: dict[str, Any] = {"knowledgeBaseId": knowledge_base_id, "maxResults": max_results}
-        if next_token is not None:
-            params["nextToken"] = next_token
-        ctx = CallContext("ListImportJobs", knowledge_base_id, next_token)
-        body = _decode(_ListImportJobsBody, await self.call(ctx, params), ctx, "importJobSummaries")
+        kb = call.knowledge_base_id
+        params: dict[str, Any] = {"knowledgeBaseId": kb, "maxResults": max_results}
+        if call.next_token is not None:
+            params["nextToken"] = call.next_token
+        response = await self.call(call, params)
+        body = _decode(_ListImportJobsBody, response, call, "importJobSummaries")
         return ImportJobPage(
             items=body.importJobSummaries,
             next_token=body.nextToken or None,  # "" ends a listing, as in botocore
-            knowledge_base_id=knowledge_base_id,
+            knowledge_base_id=kb,
         )
 
-    async def list_knowledge_bases(
-        self, *, max_results: int, next_token: str | None
-    ) -> KnowledgeBasePage:
+    async def list_knowledge_bases(self, call: Call, *, max_results: int) -> KnowledgeBasePage:
         """One ListKnowledgeBases request, decoded."""
         params: dict[str, Any] = {"maxResults": max_results}
-        if next_token is not None:
-            params["nextToken"] = next_token
-        ctx = CallContext("ListKnowledgeBases", None, next_token)
-        response = await self.call(ctx, params)
-        body = _decode(_ListKnowledgeBasesBody, response, ctx, "knowledgeBaseSummaries")
+        if call.next_token is not None:
+            params["nextToken"] = call.next_token
+        response = await self.call(call, params)
+        body = _decode(_ListKnowledgeBasesBody, response, call, "knowledgeBaseSummaries")
         return KnowledgeBasePage(
             items=body.knowledgeBaseSummaries, next_token=body.nextToken or None
         )
 
     # -- managing import jobs: one attempt each, on the same public path ----------------------
 
-    async def start_content_upload(
-        self, knowledge_base_id: str, content_type: str
-    ) -> ContentUpload:
+    async def start_content_upload(self, call: Call, content_type: str) -> ContentUpload:
         """One StartContentUpload request: where to PUT the content, with which headers."""
-        ctx = CallContext("StartContentUpload", knowledge_base_id)
-        params = {"knowledgeBaseId": knowledge_base_id, "contentType": content_type}
-        response = await self.call(ctx, params)
+        params = {"knowledgeBaseId": call.knowledge_base_id, "contentType": content_type}
+        response = await self.call(call, params)
         if "uploadId" not in response:
-            meta = response.get("ResponseMetadata") or {}
             raise MalformedResponseError(
-                "the response has no uploadId",
-                http_status=meta.get("HTTPStatusCode"),
-                request_id=meta.get("RequestId"),
-                **ctx.fields(),
+                "the response has no uploadId", **_answer(response), **call.error_fields()
             )
-        upload = _decode(_StartContentUploadBody, {"upload": response}, ctx, "upload").upload
+        upload = _decode(_StartContentUploadBody, {"upload": response}, call, "upload").upload
         offset = 0.0 if self._skew is None else self._skew.offset
         if not offset:
             return upload
@@ -416,9 +374,8 @@ class BotocoreTransport:
 
     async def start_import_job(
         self,
-        knowledge_base_id: str,
+        call: Call,
         *,
-        upload_id: str,
         import_job_type: str,
         client_token: str,
         metadata: Mapping[str, str] | None,
@@ -426,54 +383,49 @@ class BotocoreTransport:
     ) -> ImportJob:
         """One StartImportJob request; ``client_token`` makes a retried start the same job."""
         params: dict[str, Any] = {
-            "knowledgeBaseId": knowledge_base_id,
+            "knowledgeBaseId": call.knowledge_base_id,
             "importJobType": import_job_type,
-            "uploadId": upload_id,
+            "uploadId": call.upload_id,
             "clientToken": client_token,
         }
         if metadata is not None:
             params["metadata"] = dict(metadata)
         if external_source_configuration is not None:
             params["externalSourceConfiguration"] = dict(external_source_configuration)
-        ctx = CallContext("StartImportJob", knowledge_base_id)
-        try:
-            response = await self.call(ctx, params)
-        except QConnectError as error:
-            error.upload_id = upload_id
-            raise
-        return _decode(_ImportJobBody, response, ctx, "importJob").importJob
+        response = await self.call(call, params)
+        return _decode(_ImportJobBody, response, call, "importJob").importJob
 
-    async def get_import_job(self, knowledge_base_id: str, import_job_id: str) -> ImportJob:
+    async def get_import_job(self, call: Call, import_job_id: str) -> ImportJob:
         """One GetImportJob request."""
-        ctx = CallContext("GetImportJob", knowledge_base_id)
-        params = {"knowledgeBaseId": knowledge_base_id, "importJobId": import_job_id}
-        response = await self.call(ctx, params)
-        return _decode(_ImportJobBody, response, ctx, "importJob").importJob
+        params = {"knowledgeBaseId": call.knowledge_base_id, "importJobId": import_job_id}
+        response = await self.call(call, params)
+        return _decode(_ImportJobBody, response, call, "importJob").importJob
 
-    async def delete_import_job(self, knowledge_base_id: str, import_job_id: str) -> None:
+    async def delete_import_job(self, call: Call, import_job_id: str) -> None:
         """One DeleteImportJob request (204, no body)."""
-        ctx = CallContext("DeleteImportJob", knowledge_base_id)
-        params = {"knowledgeBaseId": knowledge_base_id, "importJobId": import_job_id}
-        await self.call(ctx, params)
+        params = {"knowledgeBaseId": call.knowledge_base_id, "importJobId": import_job_id}
+        await self.call(call, params)
 
-    async def call(self, ctx: CallContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        """One request of ``ctx.operation`` through the generated client method.
+    async def call(self, call: Call, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        """One request of ``call.operation`` through the generated client method.
 
         Answers the parsed response (a raw body under ``_RAW_KEY`` for the operations we
         decode ourselves, on clients we own); raises a typed ``QConnectError``.
         """
         try:
-            return await self._call_once(ctx, params, self._skew)
+            return await self._call_once(call, params, self._skew)
         except _SkewCorrected:
             # Signed again with the service's time, once; a second refusal is raised as is.
-            return await self._call_once(ctx, params, None)
+            return await self._call_once(call, params, None)
 
     async def _call_once(
-        self, ctx: CallContext, params: Mapping[str, Any], skew: ClockSkew | None
+        self, call: Call, params: Mapping[str, Any], skew: ClockSkew | None
     ) -> Mapping[str, Any]:
-        method = self._methods.get(ctx.operation)
+        method = self._methods.get(call.operation)
         if method is None:
-            method = self._methods[ctx.operation] = getattr(self._client, xform_name(ctx.operation))
+            method = self._methods[call.operation] = getattr(
+                self._client, xform_name(call.operation)
+            )
         # The offset this attempt is signed with (signing happens inside the call).
         signed_with = 0.0 if skew is None else skew.offset
         try:
@@ -482,22 +434,22 @@ class BotocoreTransport:
         except ClientError as exc:
             if skew is not None and skew.learn(exc.response, signed_with=signed_with):
                 raise _SkewCorrected from exc
-            error = _from_client_error(exc, ctx)
+            error = _from_client_error(exc, call)
             answered(self._region, error.request_id, error.http_status)
             raise error from exc
         except (BotoConnectionError, HTTPClientError, aiohttp.ClientError, TimeoutError) as exc:
             raise TransportError(
-                _safe_message(exc), code=type(exc).__name__, **ctx.fields()
+                _safe_message(exc), code=type(exc).__name__, **call.error_fields()
             ) from exc
         except ParamValidationError as exc:
-            raise ValidationError(str(exc), code="ParamValidation", **ctx.fields()) from exc
+            raise ValidationError(str(exc), code="ParamValidation", **call.error_fields()) from exc
         except _CREDENTIALS_ERRORS as exc:
             raise CredentialsError(
-                _safe_message(exc), code=type(exc).__name__, **ctx.fields()
+                _safe_message(exc), code=type(exc).__name__, **call.error_fields()
             ) from exc
         except BotoCoreError as exc:
             raise QConnectError(
-                _safe_message(exc), code=type(exc).__name__, **ctx.fields()
+                _safe_message(exc), code=type(exc).__name__, **call.error_fields()
             ) from exc
         meta = result.get("ResponseMetadata") or {}
         answered(self._region, meta.get("RequestId"), meta.get("HTTPStatusCode"))
@@ -508,7 +460,13 @@ class _SkewCorrected(Exception):
     """A skew error taught the clock offset: the request is to be signed and sent again."""
 
 
-def _decode(model: type[_B], response: Mapping[str, Any], ctx: CallContext, required: str) -> _B:
+def _answer(response: Mapping[str, Any]) -> dict[str, Any]:
+    """The HTTP status and request id of a parsed answer, for its errors."""
+    meta = response.get("ResponseMetadata") or {}
+    return {"http_status": meta.get("HTTPStatusCode"), "request_id": meta.get("RequestId")}
+
+
+def _decode(model: type[_B], response: Mapping[str, Any], call: Call, required: str) -> _B:
     meta = response.get("ResponseMetadata") or {}
     try:
         raw = response.get(_RAW_KEY)
@@ -518,10 +476,7 @@ def _decode(model: type[_B], response: Mapping[str, Any], ctx: CallContext, requ
         # a missing list is a malformed answer, never "zero items".
         if required not in response:
             raise MalformedResponseError(
-                f"the response has no {required}",
-                http_status=meta.get("HTTPStatusCode"),
-                request_id=meta.get("RequestId"),
-                **ctx.fields(),
+                f"the response has no {required}", **_answer(response), **call.error_fields()
             )
         return model.model_validate(_utc_tree(response))
     except pydantic.ValidationError as exc:
@@ -529,15 +484,13 @@ def _decode(model: type[_B], response: Mapping[str, Any], ctx: CallContext, requ
             raise TransportError(
                 "the response body ended mid-document: the connection closed early",
                 code=INCOMPLETE_BODY,
-                http_status=meta.get("HTTPStatusCode"),
-                request_id=meta.get("RequestId"),
-                **ctx.fields(),
+                **_answer(response),
+                **call.error_fields(),
             ) from exc
         raise MalformedResponseError(
             f"the response does not match the service model: {_first_error(exc)}",
-            http_status=meta.get("HTTPStatusCode"),
-            request_id=meta.get("RequestId"),
-            **ctx.fields(),
+            **_answer(response),
+            **call.error_fields(),
         ) from exc
 
 
@@ -578,7 +531,7 @@ def _first_error(exc: pydantic.ValidationError) -> str:
     return f"{where}: {first['msg']}{more}"
 
 
-def _from_client_error(exc: ClientError, ctx: CallContext) -> QConnectError:
+def _from_client_error(exc: ClientError, call: Call) -> QConnectError:
     response: Mapping[str, Any] = exc.response
     error = response.get("Error") or {}
     meta = response.get("ResponseMetadata") or {}
@@ -593,7 +546,7 @@ def _from_client_error(exc: ClientError, ctx: CallContext) -> QConnectError:
         http_status=status,
         request_id=meta.get("RequestId") or headers.get("x-amzn-requestid"),
         retry_after=retry_after_seconds(headers.get("retry-after")),
-        **ctx.fields(),
+        **call.error_fields(),
     )
 
 

@@ -15,10 +15,11 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncGenerator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import aiohttp
 
+from ._call import Call
 from ._errors import (
     AccessDeniedError,
     QConnectError,
@@ -82,21 +83,16 @@ class Uploader:
 
     async def put(
         self,
+        call: Call,
         url: str,
         headers: Mapping[str, str],
         content: bytes | Path,
         *,
         size: int,
-        knowledge_base_id: str,
-        upload_id: str,
         url_expiry: float | None = None,
     ) -> None:
         """One PUT of ``content`` (``size`` bytes) with exactly ``headers``; raises typed errors."""
-        fields: dict[str, Any] = {
-            "operation": PUT_OPERATION,
-            "knowledge_base_id": knowledge_base_id,
-            "upload_id": upload_id,
-        }
+        fields = call.error_fields()
         if url_expiry is not None and time.time() >= url_expiry:
             # Known expired (retries took that long): no need to ask S3 to say so.
             raise AccessDeniedError("Request has expired", code="AccessDenied", **fields)

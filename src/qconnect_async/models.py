@@ -36,6 +36,7 @@ __all__ = [
     "ImportJobStatus",
     "ImportJobType",
     "KnowledgeBase",
+    "KnowledgeBasePage",
     "UnknownConfiguration",
 ]
 
@@ -216,3 +217,12 @@ class ImportJobPage(BaseModel):
     items: tuple[ImportJob, ...]
     next_token: str | None = None
     knowledge_base_id: str = Field(description="The knowledge base this page lists.")
+
+
+class KnowledgeBasePage(BaseModel):
+    """One page of ListKnowledgeBases: its knowledge bases and the token of the next page."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: tuple[KnowledgeBase, ...]
+    next_token: str | None = None
