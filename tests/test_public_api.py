@@ -94,6 +94,7 @@ CORE = [
     "_skew",
     "_checks",
     "_config",
+    "_decode",
     "_transport",
     "_upload",
     "_retry",
@@ -125,3 +126,11 @@ def test_imports_flow_one_way() -> None:
         for lib in ("aiobotocore", "botocore", "aiohttp"):
             assert f"import {lib}" not in text and f"from {lib}" not in text, (name, lib)
 
+
+
+def test_no_core_module_is_longer_than_450_lines() -> None:
+    """One module, one concern: no module of the core or of the Redis limiter is over 450."""
+    src = pathlib.Path(qconnect_async.__file__).parent
+    paths = [*src.glob("*.py"), *(src / "redis").glob("*.py")]
+    long = {path.name: n for path in paths if (n := len(path.read_text().splitlines())) > 450}
+    assert long == {}

@@ -30,7 +30,7 @@ from qconnect_async import (
     TransportError,
 )
 from qconnect_async._call import Call
-from qconnect_async._transport import _RAW_KEY
+from qconnect_async._decode import RAW_KEY
 from qconnect_async.models import ImportJobPage
 from qconnect_async.testing import QConnectServer
 
@@ -198,11 +198,11 @@ async def test_owned_session_hands_listing_bodies_back_unparsed(
     async with QConnectClient(endpoint_url=qconnect_server.endpoint_url) as client:
         boto = botocore_client(client)
         answer = await boto.list_import_jobs(knowledgeBaseId=kb, maxResults=3)
-        assert b'"importJobSummaries"' in answer[_RAW_KEY]
+        assert b'"importJobSummaries"' in answer[RAW_KEY]
         assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
         assert answer["ResponseMetadata"]["RequestId"]
         other = await boto.get_knowledge_base(knowledgeBaseId=kb)
-        assert _RAW_KEY not in other and other["knowledgeBase"]["knowledgeBaseId"] == kb
+        assert RAW_KEY not in other and other["knowledgeBase"]["knowledgeBaseId"] == kb
         with pytest.raises(boto.exceptions.ResourceNotFoundException):
             await boto.list_import_jobs(
                 knowledgeBaseId="aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", maxResults=3

@@ -87,29 +87,6 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-# The eager names claim the public module too (the lazy ones do as they are first imported).
-for _value in (
-    AccessDeniedError,
-    ConflictError,
-    CredentialsError,
-    DeadlineExceededError,
-    ImportJobFailedError,
-    MalformedResponseError,
-    PaginationLoopError,
-    QConnectError,
-    ResourceNotFoundError,
-    RetryDetails,
-    RetryPolicy,
-    ServiceError,
-    ServiceQuotaExceededError,
-    ThrottlingError,
-    TransportError,
-    ValidationError,
-):
-    _value.__module__ = __name__
-del _value
-
-
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
@@ -149,3 +126,9 @@ __all__ = [
     "ValidationError",
     "__version__",
 ]
+
+# The eager names claim the public module too (the lazy ones do as they are first imported).
+for _name in __all__:
+    if _name in globals() and _name != "__version__":
+        globals()[_name].__module__ = __name__
+del _name

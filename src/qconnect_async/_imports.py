@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ._config import is_testing
+from ._decode import ContentUpload
 from ._errors import AccessDeniedError, DeadlineExceededError, ImportJobFailedError
 from ._ops import Ops
-from ._transport import ContentUpload
 from ._upload import file_size, is_expired_url
 from .models import ImportJob, ImportJobStatus
 

@@ -17,12 +17,13 @@ from typing import Any
 
 from ._call import Call
 from ._checks import KnowledgeBaseRef
+from ._decode import ContentUpload
 from ._errors import ValidationError
 from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
 from ._send import Sender
 from ._telemetry import watch_rate
-from ._transport import BotocoreTransport, ContentUpload, Transport, TransportOptions
+from ._transport import BotocoreTransport, Transport, TransportOptions
 from ._upload import PUT_OPERATION, Uploader
 from .models import ImportJob, ImportJobPage, KnowledgeBasePage
 

@@ -180,8 +180,8 @@ class Sender:
         if is_testing():
             return 0.0
         # A throttle slows the whole client through the shared limiter already; growing its
-        # backoff too left requests asleep for seconds after the service stopped throttling
-        # (the recovery benchmark), so a throttled attempt waits the first backoff only.
+        # backoff too would leave requests asleep for seconds after the service stopped
+        # throttling, so a throttled attempt waits the first backoff only.
         backoff = self._policy.backoff(1 if is_throttle(error) else number, rand=self._rand)
         return max(backoff, error.retry_after or 0.0)
 

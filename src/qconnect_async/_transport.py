@@ -17,11 +17,10 @@ import asyncio
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from datetime import timedelta
+from typing import Any, Protocol
 
 import aiohttp
-import pydantic
 from aiobotocore.config import AioConfig
 from aiobotocore.parsers import AioResponseParserFactory
 from aiobotocore.session import AioSession
@@ -41,9 +40,16 @@ from botocore.exceptions import (
 )
 
 from ._call import Call
+from ._decode import (
+    ContentUpload,
+    content_upload,
+    import_job,
+    import_job_page,
+    knowledge_base_page,
+    raw_response,
+)
 from ._errors import (
     CredentialsError,
-    MalformedResponseError,
     QConnectError,
     TransportError,
     ValidationError,
@@ -53,20 +59,17 @@ from ._errors import (
 from ._redact import in_our_call, unwatch, watch
 from ._skew import ClockSkew
 from ._telemetry import answered, package_version
-from .models import ImportJob, ImportJobPage, KnowledgeBase, KnowledgeBasePage
+from .models import ImportJob, ImportJobPage, KnowledgeBasePage
 
 __all__ = [
-    "INCOMPLETE_BODY",
     "BotocoreTransport",
-    "ContentUpload",
     "Transport",
     "TransportOptions",
 ]
 
-_RAW_KEY = "_qconnect_async_raw_body"
-# The operations whose 2xx bodies we decode ourselves: botocore's parse costs ~2.5 ms a page,
-# and turns a body cut short into {"message": ...}, so a cut could not be told from a wrong
-# answer (GetImportJob is what wait_for_import_job polls; StartImportJob is idempotent).
+# The operations whose 2xx bodies we decode ourselves (``_decode``): botocore's parse costs
+# more than the rest of a page, and turns a body cut short into {"message": ...}, so a cut
+# could not be told from a wrong answer (GetImportJob is what wait_for_import_job polls).
 _RAW_SHAPES = frozenset(
     {
         "ListImportJobsResponse",
@@ -78,9 +81,6 @@ _RAW_SHAPES = frozenset(
 _USER_AGENT = "qconnect-async"
 # botocore's "no usable credentials": missing, half given, or a provider that failed.
 _CREDENTIALS_ERRORS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
-#: The code of the TransportError for a 2xx body cut short (retried like any transient failure).
-INCOMPLETE_BODY = "IncompleteBody"
-_B = TypeVar("_B", bound=pydantic.BaseModel)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,30 +98,6 @@ class TransportOptions:
     max_pool_connections: int = 10
 
 
-class _ListImportJobsBody(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
-    importJobSummaries: tuple[ImportJob, ...]
-    nextToken: str | None = None
-
-
-class _ListKnowledgeBasesBody(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
-    knowledgeBaseSummaries: tuple[KnowledgeBase, ...]
-    nextToken: str | None = None
-
-
-def _raw_response(body: bytes, status: int, headers: Mapping[str, str]) -> dict[str, Any]:
-    """A 2xx answer left unparsed, with the metadata botocore's parser would add."""
-    return {
-        _RAW_KEY: body,
-        "ResponseMetadata": {
-            "RequestId": headers.get("x-amzn-requestid"),
-            "HTTPStatusCode": status,
-            "HTTPHeaders": headers,
-        },
-    }
-
-
 class _RawBodyParser:
     """Hands 2xx bodies of the listing operations back unparsed; delegates the rest."""
 
@@ -135,35 +111,13 @@ class _RawBodyParser:
             and response["status_code"] < 300
             and isinstance(response["body"], bytes)
         ):
-            return _raw_response(response["body"], response["status_code"], response["headers"])
+            return raw_response(response["body"], response["status_code"], response["headers"])
         return await self._inner.parse(response, shape)
 
 
 class _RawBodyParserFactory(AioResponseParserFactory):
     def create_parser(self, protocol_name: str) -> Any:
         return _RawBodyParser(super().create_parser(protocol_name))
-
-
-class ContentUpload(pydantic.BaseModel):
-    """StartContentUpload's answer: where to PUT the content, and with which headers."""
-
-    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
-    upload_id: str = pydantic.Field(alias="uploadId")
-    # A presigned URL: a secret (never in repr, str or logs).
-    url: pydantic.SecretStr
-    #: On this host's clock: the service's urlExpiry, moved by the clock skew learnt.
-    url_expiry: datetime = pydantic.Field(alias="urlExpiry")
-    headers_to_include: dict[str, str] = pydantic.Field(alias="headersToInclude")
-
-
-class _StartContentUploadBody(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
-    upload: ContentUpload
-
-
-class _ImportJobBody(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
-    importJob: ImportJob
 
 
 class Transport(Protocol):
@@ -262,9 +216,9 @@ class BotocoreTransport:
             # We check every argument before sending; botocore's check would cost CPU per page.
             parameter_validation=False,
             # A fixed User-Agent (public Config option): botocore otherwise rebuilds its
-            # structured one per request, twice (serialising, then after signing), ~0.15 ms
-            # each here, a tenth or more of a page's CPU. Lost: botocore's per-request
-            # feature ids ("m/..."); kept: botocore's name, Python and platform, and ours.
+            # structured one per request, twice (serialising, then after signing), a large
+            # share of a page's CPU. Lost: botocore's per-request feature ids ("m/...");
+            # kept: botocore's name, Python and platform, and ours.
             user_agent=user_agent,
         )
         stack = contextlib.AsyncExitStack()
@@ -330,40 +284,27 @@ class BotocoreTransport:
 
     async def list_import_jobs(self, call: Call, *, max_results: int) -> ImportJobPage:
         """One ListImportJobs request, decoded into a typed page."""
-        kb = call.knowledge_base_id
-        params: dict[str, Any] = {"knowledgeBaseId": kb, "maxResults": max_results}
+        params: dict[str, Any] = {
+            "knowledgeBaseId": call.knowledge_base_id,
+            "maxResults": max_results,
+        }
         if call.next_token is not None:
             params["nextToken"] = call.next_token
-        response = await self.call(call, params)
-        body = _decode(_ListImportJobsBody, response, call, "importJobSummaries")
-        return ImportJobPage(
-            items=body.importJobSummaries,
-            next_token=body.nextToken or None,  # "" ends a listing, as in botocore
-            knowledge_base_id=kb,
-        )
+        return import_job_page(await self.call(call, params), call)
 
     async def list_knowledge_bases(self, call: Call, *, max_results: int) -> KnowledgeBasePage:
         """One ListKnowledgeBases request, decoded."""
         params: dict[str, Any] = {"maxResults": max_results}
         if call.next_token is not None:
             params["nextToken"] = call.next_token
-        response = await self.call(call, params)
-        body = _decode(_ListKnowledgeBasesBody, response, call, "knowledgeBaseSummaries")
-        return KnowledgeBasePage(
-            items=body.knowledgeBaseSummaries, next_token=body.nextToken or None
-        )
+        return knowledge_base_page(await self.call(call, params), call)
 
     # -- managing import jobs: one attempt each, on the same public path ----------------------
 
     async def start_content_upload(self, call: Call, content_type: str) -> ContentUpload:
         """One StartContentUpload request: where to PUT the content, with which headers."""
         params = {"knowledgeBaseId": call.knowledge_base_id, "contentType": content_type}
-        response = await self.call(call, params)
-        if "uploadId" not in response:
-            raise MalformedResponseError(
-                "the response has no uploadId", **_answer(response), **call.error_fields()
-            )
-        upload = _decode(_StartContentUploadBody, {"upload": response}, call, "upload").upload
+        upload = content_upload(await self.call(call, params), call)
         offset = 0.0 if self._skew is None else self._skew.offset
         if not offset:
             return upload
@@ -392,14 +333,12 @@ class BotocoreTransport:
             params["metadata"] = dict(metadata)
         if external_source_configuration is not None:
             params["externalSourceConfiguration"] = dict(external_source_configuration)
-        response = await self.call(call, params)
-        return _decode(_ImportJobBody, response, call, "importJob").importJob
+        return import_job(await self.call(call, params), call)
 
     async def get_import_job(self, call: Call, import_job_id: str) -> ImportJob:
         """One GetImportJob request."""
         params = {"knowledgeBaseId": call.knowledge_base_id, "importJobId": import_job_id}
-        response = await self.call(call, params)
-        return _decode(_ImportJobBody, response, call, "importJob").importJob
+        return import_job(await self.call(call, params), call)
 
     async def delete_import_job(self, call: Call, import_job_id: str) -> None:
         """One DeleteImportJob request (204, no body)."""
@@ -458,77 +397,6 @@ class BotocoreTransport:
 
 class _SkewCorrected(Exception):
     """A skew error taught the clock offset: the request is to be signed and sent again."""
-
-
-def _answer(response: Mapping[str, Any]) -> dict[str, Any]:
-    """The HTTP status and request id of a parsed answer, for its errors."""
-    meta = response.get("ResponseMetadata") or {}
-    return {"http_status": meta.get("HTTPStatusCode"), "request_id": meta.get("RequestId")}
-
-
-def _decode(model: type[_B], response: Mapping[str, Any], call: Call, required: str) -> _B:
-    meta = response.get("ResponseMetadata") or {}
-    try:
-        raw = response.get(_RAW_KEY)
-        if raw is not None:
-            return model.model_validate_json(raw)
-        # A borrowed client parsed the body with botocore, which turns bad JSON into {}:
-        # a missing list is a malformed answer, never "zero items".
-        if required not in response:
-            raise MalformedResponseError(
-                f"the response has no {required}", **_answer(response), **call.error_fields()
-            )
-        return model.model_validate(_utc_tree(response))
-    except pydantic.ValidationError as exc:
-        if raw is not None and _cut_short(exc, meta.get("HTTPHeaders") or {}):
-            raise TransportError(
-                "the response body ended mid-document: the connection closed early",
-                code=INCOMPLETE_BODY,
-                **_answer(response),
-                **call.error_fields(),
-            ) from exc
-        raise MalformedResponseError(
-            f"the response does not match the service model: {_first_error(exc)}",
-            **_answer(response),
-            **call.error_fields(),
-        ) from exc
-
-
-def _utc_tree(value: Any) -> Any:
-    """botocore's parsed answer with every datetime in UTC (its parser gives tzlocal ones).
-
-    Only borrowed clients' answers come this way; ours are decoded from the JSON body,
-    where pydantic already yields UTC for the epoch numbers the service sends.
-    """
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, Mapping):
-        return {k: _utc_tree(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_utc_tree(v) for v in value]
-    return value
-
-
-def _cut_short(exc: pydantic.ValidationError, headers: Mapping[str, str]) -> bool:
-    """Whether a body that is not JSON was cut by the network, rather than sent wrong.
-
-    Only a close-delimited body (no Content-Length, not chunked) can be cut without the HTTP
-    layer noticing; it was cut when the document stops in the middle. Any other bad body is
-    complete as sent, and sending it again would give the same answer.
-    """
-    names = {name.lower() for name in headers}
-    if "content-length" in names or "transfer-encoding" in names:
-        return False
-    first = exc.errors(include_url=False, include_input=False)[0]
-    return first["type"] == "json_invalid" and "EOF while parsing" in str(first["msg"])
-
-
-def _first_error(exc: pydantic.ValidationError) -> str:
-    errors = exc.errors(include_url=False, include_input=False)
-    first = errors[0]
-    where = ".".join(str(p) for p in first["loc"]) or "body"
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{where}: {first['msg']}{more}"
 
 
 def _from_client_error(exc: ClientError, call: Call) -> QConnectError:

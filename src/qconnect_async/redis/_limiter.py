@@ -8,11 +8,11 @@ import logging
 import math
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol, Self, cast
+from typing import Any, Self
 
 try:
     import redis.asyncio as aioredis
-    from redis.exceptions import NoScriptError, RedisError
+    from redis.exceptions import NoScriptError
 except ImportError as error:  # pragma: no cover - exercised in a fresh environment only
     raise ImportError(
         "qconnect_async.redis needs redis-py: pip install 'qconnect-async[redis]'"
@@ -22,6 +22,7 @@ from .._checks import at_least_one, seconds
 from .._errors import ValidationError
 from .._ratecontrol import RateController
 from .._ratelimit import AdaptiveRateLimiter, SendOutcome
+from ._cuts import FAILURES, CutNotices
 from ._script import SCRIPT, SHA, Decision, fleet_controller, fresh, script_constants
 
 __all__ = ["RedisPermit", "RedisRateLimiter"]
@@ -33,23 +34,7 @@ _PREPARE_TIMEOUT = 1.0
 #: ARGV[22]: only report outcomes; book a send; book again a send whose booking a cut voided.
 _REPORT, _BOOK, _REBOOK = "0", "1", "2"
 
-#: Seconds a wait for a cut notice lasts before the listener checks it is still wanted.
-_LISTEN_POLL = 0.25
-
-#: What a failed call to Redis looks like: its errors, our timeout, a refused connection.
-_FAILURES = (RedisError, OSError, TimeoutError)
-
-
-class _PubSub(Protocol):
-    """The part of redis-py's PubSub the cut listener uses, typed here: redis-py's own annotations
-    change between releases, and the type check must not change with them."""
-
-    async def subscribe(self, *channels: str) -> Any: ...
-
-    # redis-py's own signature, a poll interval rather than a deadline on our side.
-    async def get_message(self, *, timeout: float) -> dict[str, Any] | None: ...  # noqa: ASYNC109
-
-    async def aclose(self) -> None: ...
+_FAILURES = FAILURES
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,11 +162,8 @@ class RedisRateLimiter:
         self._tasks: set[asyncio.Task[None]] = set()
         self._flushing = False
         self._booking = asyncio.Semaphore(self._ahead)
-        # The last cut heard of (server time), the event that wakes the booked sends to
-        # book again, and the task that listens for cuts.
-        self._cut_at = -math.inf
-        self._notice = asyncio.Event()
-        self._listener: asyncio.Task[None] | None = None
+        # The fleet's cuts as heard (pub/sub): they wake the booked sends to book again.
+        self._cuts = CutNotices(self._client, self._channel, timeout, probe_interval)
 
     # -- the RateLimiter protocol --
 
@@ -202,14 +184,10 @@ class RedisRateLimiter:
         if self._closed:
             raise RuntimeError("this RedisRateLimiter is closed")
         # `ahead` bookings per member at a time: the fleet's queue is members x `ahead` deep,
-        # and a cut (heard by `_listen`) voids the bookings made before it.
-        self._start_listening()
+        # and a cut (heard by the cut notices) voids the bookings made before it.
+        self._cuts.start()
         async with self._booking:
             return await self._book()
-
-    def _start_listening(self) -> None:
-        if self._listener is None:
-            self._listener = asyncio.get_running_loop().create_task(self._listen())
 
     async def _book(self) -> RedisPermit:
         voided = False  # a cut voided this send's booking: the next is no new send
@@ -239,41 +217,13 @@ class RedisRateLimiter:
         self._rate = decision.rate
         local_now = _now()
         if decision.cut:
-            self._heard_cut(decision.now)
+            self._cuts.heard(decision.now)
         if not decision.granted:
             await asyncio.sleep(decision.wait)
             return None, rebook
-        if not await self._until_slot(decision, local_now):
+        if not await self._cuts.until_slot(decision, local_now):
             return None, True  # a cut voided the booking: book again at the new rate
         return RedisPermit(decision.now, local_now), False
-
-    async def _until_slot(self, decision: Decision, local_now: float) -> bool:
-        """Sleep until the booked slot: True; False if a cut was heard first (book again).
-
-        The script starts the fleet's schedule again at every cut, at the new rate: the
-        bookings made before it would leave at the old one, into a service already
-        throttling.
-        """
-        offset = local_now - decision.now  # server clock to loop clock, as the answer came
-        deadline = decision.now + decision.wait + offset
-        while (remaining := deadline - _now()) > 0:
-            notice = self._notice
-            try:
-                async with asyncio.timeout(remaining):
-                    await notice.wait()
-            except TimeoutError:
-                return True
-            if decision.now < self._cut_at:
-                return False
-        return True
-
-    def _heard_cut(self, cut_at: float) -> None:
-        """A cut at ``cut_at`` on the server's clock: wake the booked sends to book again."""
-        if cut_at <= self._cut_at:
-            return
-        self._cut_at = cut_at
-        notice, self._notice = self._notice, asyncio.Event()
-        notice.set()
 
     def release(self, permit: RedisPermit, outcome: SendOutcome) -> None:
         """Tell the outcome: to the local pacing at once, to Redis with the next call."""
@@ -309,10 +259,9 @@ class RedisRateLimiter:
             return
         self._closed = True
         tasks = list(self._tasks)
-        if self._listener is not None:
-            tasks.append(self._listener)
         for task in tasks:
             task.cancel()
+        await self._cuts.aclose()
         if tasks:
             await asyncio.wait(tasks)
         if self._shared and (self._accepted or self._throttles):
@@ -329,7 +278,7 @@ class RedisRateLimiter:
         send that also had to connect and load the script could miss the timeout and leave
         unpaced. Redis away here is no error: the first send falls back as usual.
         """
-        self._start_listening()
+        self._cuts.start()
         try:
             async with asyncio.timeout(max(self._timeout, _PREPARE_TIMEOUT)):
                 await self._client.script_load(SCRIPT)
@@ -384,35 +333,9 @@ class RedisRateLimiter:
                 else:
                     self._rate = decision.rate
                     if decision.cut:  # this member's throttle cut: no need to hear it back
-                        self._heard_cut(decision.now)
+                        self._cuts.heard(decision.now)
         finally:
             self._flushing = False
-
-    async def _listen(self) -> None:
-        """Hear the fleet's cuts (pub/sub) for the limiter's life; resubscribe after a failure.
-
-        Best effort: without it pacing is the same, only a cut reaches the sends booked
-        before it later. A client without pub/sub (an old ``RedisCluster``) has none.
-        """
-        if not hasattr(self._client, "pubsub"):
-            return
-        while not self._closed:
-            pubsub = cast(_PubSub, self._client.pubsub(ignore_subscribe_messages=True))
-            try:
-                async with asyncio.timeout(self._timeout):
-                    await pubsub.subscribe(self._channel)
-                # Closed is checked, not only cancellation: redis-py's read can swallow a
-                # cancel (a timeout firing at once turns it into a TimeoutError it retries).
-                while not self._closed:
-                    message = await pubsub.get_message(timeout=_LISTEN_POLL)
-                    if message is not None and message.get("type") == "message":
-                        self._heard_cut(float(_text(message["data"]).split()[0]))
-            except (*_FAILURES, ValueError) as error:
-                logger.debug("no cut notices for now (%s: %s)", type(error).__name__, error)
-            finally:
-                with contextlib.suppress(*_FAILURES):
-                    await pubsub.aclose()
-            await asyncio.sleep(self._probe_interval)
 
     def _fall_back(self, error: BaseException) -> None:
         if not self._shared:
