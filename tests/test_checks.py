@@ -1,28 +1,18 @@
-"""Argument checks made before any request, and the error tree's promises."""
+"""Argument checks made before any request: one vocabulary, one ValidationError."""
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable
 
 import pytest
 
 from qconnect_async import (
-    AccessDeniedError,
     AdaptiveRateLimiter,
-    ConflictError,
-    CredentialsError,
     QConnectClient,
-    QConnectError,
-    ResourceNotFoundError,
     RetryPolicy,
-    ServiceError,
-    ServiceQuotaExceededError,
-    ThrottlingError,
     ValidationError,
 )
 from qconnect_async._checks import knowledge_base_id, page_size, token
-from qconnect_async._errors import error_for_code
 
 KB = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 
@@ -89,86 +79,6 @@ def test_good_tokens_pass() -> None:
     """A 4096-character token and None are accepted."""
     assert token("x" * 4096) == "x" * 4096
     assert token(None) is None
-
-
-@pytest.mark.parametrize(
-    ("code", "status", "cls"),
-    [
-        ("ValidationException", 400, ValidationError),
-        ("AccessDeniedException", 403, AccessDeniedError),
-        ("ResourceNotFoundException", 404, ResourceNotFoundError),
-        ("ThrottlingException", 400, ThrottlingError),
-        ("TooManyRequestsException", 400, ThrottlingError),
-        ("SlowDown", 503, ThrottlingError),
-        ("Whatever", 429, ThrottlingError),
-        ("InternalServerException", 500, ServiceError),
-        ("Whatever", 503, ServiceError),
-        ("Whatever", 403, AccessDeniedError),
-        ("ConflictException", 409, ConflictError),
-        ("Whatever", 409, ConflictError),
-        ("ServiceQuotaExceededException", 402, ServiceQuotaExceededError),
-        ("Whatever", 400, ServiceError),
-        ("UnrecognizedClientException", 403, CredentialsError),
-        ("InvalidSignatureException", 403, CredentialsError),
-        ("Whatever", None, ServiceError),
-    ],
-)
-def test_codes_map_to_classes(code: str, status: int, cls: type[QConnectError]) -> None:
-    """Service codes and statuses map to the error tree."""
-    assert error_for_code(code, status) is cls
-
-
-def test_builtin_bases() -> None:
-    """Callers can catch the built-in meanings."""
-    assert issubclass(ValidationError, ValueError)
-    assert issubclass(AccessDeniedError, PermissionError)
-    assert issubclass(ResourceNotFoundError, LookupError)
-
-
-def test_errors_pickle_with_their_fields() -> None:
-    """An error crosses process boundaries with every field."""
-    err = AccessDeniedError(
-        "no",
-        code="AccessDeniedException",
-        http_status=403,
-        request_id="r-1",
-        operation="ListImportJobs",
-        knowledge_base_id=KB,
-        next_token="t",
-    )
-    again = pickle.loads(pickle.dumps(err))
-    assert type(again) is AccessDeniedError
-    assert (again.code, again.http_status, again.request_id, again.next_token) == (
-        "AccessDeniedException",
-        403,
-        "r-1",
-        "t",
-    )
-    assert (again.message, again.operation, again.knowledge_base_id) == (
-        "no",
-        "ListImportJobs",
-        KB,
-    )
-
-
-def test_an_error_says_what_failed_where_in_one_line() -> None:
-    """str() is the code and message, then each field that is set, space-separated; repr()
-    the class, code and message."""
-    err = ConflictError(
-        "busy",
-        code="ConflictException",
-        http_status=409,
-        request_id="r-2",
-        operation="StartImportJob",
-        knowledge_base_id=KB,
-        upload_id="u-1",
-    )
-    assert str(err) == (
-        f"ConflictException: busy operation=StartImportJob knowledge_base_id={KB} "
-        "upload_id=u-1 http_status=409 request_id=r-2"
-    )
-    assert str(ValidationError("bad")) == "ValidationException: bad"
-    assert repr(err) == "ConflictError(code='ConflictException', message='busy')"
 
 
 @pytest.mark.parametrize(

@@ -35,14 +35,6 @@ MISSING_KB = "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.fixture
-async def client(qconnect_server: QConnectServer) -> AsyncIterator[QConnectClient]:
-    async with QConnectClient(
-        endpoint_url=qconnect_server.endpoint_url, region_name="us-east-1"
-    ) as c:
-        yield c
-
-
-@pytest.fixture
 def kb(qconnect_server: QConnectServer) -> str:
     kb_id = qconnect_server.create_knowledge_base("kb")
     qconnect_server.add_import_jobs(kb_id, 250)

@@ -4,7 +4,7 @@ the loop guard of one listing."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -26,12 +26,6 @@ LISTINGS: dict[str, Callable[[QConnectClient, list[str]], Listing[object]]] = {
     "list_all_import_jobs": lambda c, kbs: c.list_all_import_jobs(page_size=10),
     "list_knowledge_bases": lambda c, kbs: c.list_knowledge_bases(page_size=1),
 }
-
-
-@pytest.fixture
-async def client(qconnect_server: QConnectServer) -> AsyncIterator[QConnectClient]:
-    async with QConnectClient(endpoint_url=qconnect_server.endpoint_url, max_concurrency=4) as c:
-        yield c
 
 
 @pytest.fixture

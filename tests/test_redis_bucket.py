@@ -7,11 +7,11 @@ import math
 
 import pytest
 
+from _rates import congest, steady
 from _sharedbucket import SharedBucket
 from qconnect_async._ratecontrol import RateController
 from qconnect_async.redis import fleet_controller
 from qconnect_async.redis._script import CONTROLLER_CONSTANTS
-from test_ratelimit import congest, steady
 
 T0 = 1_000.0
 
