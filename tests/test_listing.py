@@ -4,7 +4,8 @@ the loop guard of one listing."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 
@@ -162,12 +163,14 @@ class _CyclingTransport:
     async def close(self) -> None:
         pass
 
-    async def list_import_jobs(self, call: object, *, max_results: int) -> ImportJobPage:
-        token = getattr(call, "next_token")  # noqa: B009 - the Call of the request
+    clock_offset = 0.0
+
+    async def send(self, call: object, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        token = params.get("nextToken")
         self.asked.append(token)
         if len(self.asked) > 10:
             raise AssertionError("the listing kept following a cycle")
-        return ImportJobPage(items=(), next_token=self.tokens[token], knowledge_base_id=KB)
+        return {"importJobSummaries": [], "nextToken": self.tokens[token]}
 
 
 KB = "aaaaaaaa-bbbb-cccc-dddd-000000000001"

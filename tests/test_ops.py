@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
-from qconnect_async import ImportJobPage, QConnectClient, RetryPolicy, ServiceError
+from qconnect_async import QConnectClient, RetryPolicy, ServiceError
 from qconnect_async._call import Call
 
 KB = "aaaaaaaa-bbbb-cccc-dddd-000000000001"
@@ -26,10 +28,12 @@ class _FailingTransport:
     async def close(self) -> None:
         pass
 
-    async def list_import_jobs(self, call: Call, *, max_results: int) -> ImportJobPage:
+    clock_offset = 0.0
+
+    async def send(self, call: Call, params: Mapping[str, Any]) -> Mapping[str, Any]:
         self.calls.append(call)
         if call.next_token is None:
-            return ImportJobPage(items=(), next_token="t1", knowledge_base_id=KB)
+            return {"importJobSummaries": [], "nextToken": "t1"}
         raise self.error
 
 

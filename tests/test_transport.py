@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,7 +22,6 @@ from wrapt import wrap_function_wrapper
 
 from qconnect_async import (
     AccessDeniedError,
-    KnowledgeBasePage,
     QConnectClient,
     ResourceNotFoundError,
     RetryPolicy,
@@ -31,7 +30,6 @@ from qconnect_async import (
 )
 from qconnect_async._call import Call
 from qconnect_async._decode import RAW_KEY
-from qconnect_async.models import ImportJobPage
 from qconnect_async.testing import QConnectServer
 
 _AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=([^,]+), SignedHeaders=([^,]+), Signature=(\w+)")
@@ -295,15 +293,13 @@ class _PagesTransport:
     async def close(self) -> None:
         self.closed = True
 
-    async def list_import_jobs(self, call: Call, *, max_results: int) -> ImportJobPage:
-        self.tokens.append(call.next_token)
-        following = {None: "t1", "t1": "t2", "t2": None}[call.next_token]
-        kb = call.knowledge_base_id
-        assert kb is not None
-        return ImportJobPage(items=(), next_token=following, knowledge_base_id=kb)
+    clock_offset = 0.0
 
-    async def list_knowledge_bases(self, call: Call, *, max_results: int) -> KnowledgeBasePage:
-        return KnowledgeBasePage(items=(), next_token=None)
+    async def send(self, call: Call, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        assert call.operation == "ListImportJobs"
+        self.tokens.append(params.get("nextToken"))
+        following = {None: "t1", "t1": "t2", "t2": None}[params.get("nextToken")]
+        return {"importJobSummaries": [], "nextToken": following}
 
 
 async def test_the_client_runs_on_any_transport() -> None:

@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ._call import Call
 from ._checks import KnowledgeBaseRef
-from ._decode import ContentUpload
+from ._decode import (
+    ContentUpload,
+    content_upload,
+    import_job,
+    import_job_page,
+    knowledge_base_page,
+)
 from ._errors import ValidationError
 from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
@@ -28,6 +35,10 @@ from ._upload import PUT_OPERATION, Uploader
 from .models import ImportJob, ImportJobPage, KnowledgeBasePage
 
 __all__ = ["Ops"]
+
+T = TypeVar("T")
+#: What the transport answers: the parsed response, or its raw body (``_decode``).
+Answer = Mapping[str, Any]
 
 
 class _State(enum.Enum):
@@ -64,7 +75,7 @@ class Ops:
 
     @property
     def state(self) -> str:
-        """"unopened", "opening", "open" or "closed"."""
+        """ "unopened", "opening", "open" or "closed"."""
         return self._state.value
 
     @property
@@ -154,33 +165,46 @@ class Ops:
 
     # -- the operations -----------------------------------------------------------------------
 
+    def _send(
+        self, call: Call, params: Mapping[str, Any], decode: Callable[[Answer, Call], T]
+    ) -> Awaitable[T]:
+        """``call`` through the sender: each attempt one send of the transport, decoded
+        inside the attempt (a body cut short is a transient failure, sent again). Not a
+        coroutine itself: one frame less between a page and the wire."""
+        transport = self._ready()
+
+        async def attempt() -> T:
+            return decode(await transport.send(call, params), call)
+
+        return self.sender.send(call, attempt)
+
     async def list_import_jobs(
         self, kb: str, *, page_size: int, token: str | None, deadline: float | None
     ) -> ImportJobPage:
         """One page of a KB's import jobs, from ``token`` (None: the first page)."""
-        transport = self._ready()
         call = Call("ListImportJobs", kb, next_token=token, deadline=deadline)
-        return await self.sender.send(
-            call, lambda: transport.list_import_jobs(call, max_results=page_size)
-        )
+        params = {"knowledgeBaseId": kb, "maxResults": page_size, **_token(token)}
+        return await self._send(call, params, import_job_page)
 
     async def list_knowledge_bases(
         self, *, page_size: int, token: str | None, deadline: float | None
     ) -> KnowledgeBasePage:
         """One page of the account's knowledge bases, from ``token``."""
-        transport = self._ready()
         call = Call("ListKnowledgeBases", next_token=token, deadline=deadline)
-        return await self.sender.send(
-            call, lambda: transport.list_knowledge_bases(call, max_results=page_size)
-        )
+        params = {"maxResults": page_size, **_token(token)}
+        return await self._send(call, params, knowledge_base_page)
 
     async def start_content_upload(self, kb: str, content_type: str) -> ContentUpload:
         """Where to PUT an import's content, and with which headers."""
-        transport = self._ready()
         call = Call("StartContentUpload", kb)
-        return await self.sender.send(
-            call, lambda: transport.start_content_upload(call, content_type)
-        )
+        params = {"knowledgeBaseId": kb, "contentType": content_type}
+        upload = await self._send(call, params, content_upload)
+        offset = self._ready().clock_offset
+        if not offset:
+            return upload
+        # urlExpiry is on the service's clock; the PUT's expiry check reads this host's.
+        expiry = upload.url_expiry - timedelta(seconds=offset)
+        return upload.model_copy(update={"url_expiry": expiry})
 
     async def put(self, kb: str, upload: ContentUpload, content: bytes | Path, size: int) -> None:
         """The PUT of ``content`` (``size`` bytes) to ``upload``'s presigned URL."""
@@ -211,27 +235,36 @@ class Ops:
         external_source_configuration: Mapping[str, Any] | None,
     ) -> ImportJob:
         """Start importing an upload; the same ``client_token`` makes the same job."""
-        transport = self._ready()
         call = Call("StartImportJob", kb, upload_id=upload_id)
-        return await self.sender.send(
-            call,
-            lambda: transport.start_import_job(
-                call,
-                import_job_type=import_job_type,
-                client_token=client_token,
-                metadata=metadata,
-                external_source_configuration=external_source_configuration,
-            ),
-        )
+        params: dict[str, Any] = {
+            "knowledgeBaseId": kb,
+            "importJobType": import_job_type,
+            "uploadId": upload_id,
+            "clientToken": client_token,
+        }
+        if metadata is not None:
+            params["metadata"] = dict(metadata)
+        if external_source_configuration is not None:
+            params["externalSourceConfiguration"] = dict(external_source_configuration)
+        return await self._send(call, params, import_job)
 
     async def get_import_job(self, kb: str, job_id: str) -> ImportJob:
         """One import job."""
-        transport = self._ready()
         call = Call("GetImportJob", kb)
-        return await self.sender.send(call, lambda: transport.get_import_job(call, job_id))
+        params = {"knowledgeBaseId": kb, "importJobId": job_id}
+        return await self._send(call, params, import_job)
 
     async def delete_import_job(self, kb: str, job_id: str) -> None:
-        """Delete one import job."""
-        transport = self._ready()
+        """Delete one import job (204, no body)."""
         call = Call("DeleteImportJob", kb)
-        await self.sender.send(call, lambda: transport.delete_import_job(call, job_id))
+        params = {"knowledgeBaseId": kb, "importJobId": job_id}
+        await self._send(call, params, _nothing)
+
+
+def _token(token: str | None) -> dict[str, str]:
+    """The nextToken parameter of a listing's page (none for the first page)."""
+    return {} if token is None else {"nextToken": token}
+
+
+def _nothing(answer: Answer, call: Call) -> None:
+    """The answer of an operation that returns nothing."""

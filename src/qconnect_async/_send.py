@@ -205,42 +205,41 @@ class Sender:
             logger.exception("the on_retry hook raised; the retry goes on")
 
     async def _attempt(self, call: Call, attempt: Callable[[], Awaitable[T]]) -> T:
-        deadline = call.deadline
-        if deadline is None:
-            return await self._paced(attempt)
-        if deadline <= self._clock():
+        """One attempt: a slot, the send rate, the attempt; all within the call's deadline."""
+        if call.deadline is not None and call.deadline <= self._clock():
             raise _deadline_error(call)
-        timeout = asyncio.timeout_at(deadline)
+        timeout = asyncio.timeout_at(call.deadline)  # None: no deadline
         try:
-            async with timeout:
-                return await self._paced(attempt)
+            # The slot is taken before the limiter's wait, so that sends leave at the paced
+            # times instead of bunching up behind a full set of slots.
+            async with timeout, self._slots:
+                permit = await self._limiter.acquire()
+                # Exactly one release per acquire, however the attempt ends (cancelled too).
+                outcome = SendOutcome.ABANDONED
+                self._in_flight += 1
+                try:
+                    result = await attempt()
+                    outcome = SendOutcome.ACCEPTED
+                    return result
+                except QConnectError as error:
+                    outcome = _outcome_of(error)
+                    raise
+                finally:
+                    self._in_flight -= 1
+                    self._limiter.release(permit, outcome)
         except TimeoutError:
             if timeout.expired():  # our deadline, not a timeout from inside the attempt
                 raise _deadline_error(call) from None
             raise
 
-    async def _paced(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        # The slot is taken before the limiter's wait, so that sends leave at the paced
-        # times instead of bunching up behind a full set of slots.
-        async with self._slots:
-            permit = await self._limiter.acquire()
-            # Exactly one release per acquire, however the attempt ends (cancelled too).
-            outcome = SendOutcome.ABANDONED
-            self._in_flight += 1
-            try:
-                result = await attempt()
-            except QConnectError as error:
-                if is_throttle(error):
-                    outcome = SendOutcome.THROTTLED
-                elif error.http_status is not None:
-                    outcome = SendOutcome.ACCEPTED  # an answer: the service let it in
-                raise
-            else:
-                outcome = SendOutcome.ACCEPTED
-                return result
-            finally:
-                self._in_flight -= 1
-                self._limiter.release(permit, outcome)
+
+def _outcome_of(error: QConnectError) -> SendOutcome:
+    """What a failed attempt tells the limiter: a throttle, an answer, or no answer."""
+    if is_throttle(error):
+        return SendOutcome.THROTTLED
+    if error.http_status is not None:
+        return SendOutcome.ACCEPTED  # an answer: the service let it in
+    return SendOutcome.ABANDONED
 
 
 def _deadline_error(call: Call) -> DeadlineExceededError:

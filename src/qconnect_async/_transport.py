@@ -6,9 +6,9 @@ method (``_make_api_call``, botocore's events), so the user's tracing sees every
 here makes exactly one attempt; retrying is ``_send``'s job. Every failure leaves this module
 as a ``QConnectError`` with the botocore exception chained.
 
-Every method takes the ``Call`` it makes (``_call``): its errors are built from it, complete.
-Adding an operation: one typed method calling ``self.call(call, params)`` and decoding its
-answer (plus the method on the protocol).
+``send(call, params)`` is one attempt of a ``Call`` (``_call``): its errors are built from
+the call, complete. The operations themselves (their parameters, their decoded answers) are
+``_ops``'s: adding one is a method there.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, Protocol
 
 import aiohttp
@@ -40,14 +39,7 @@ from botocore.exceptions import (
 )
 
 from ._call import Call
-from ._decode import (
-    ContentUpload,
-    content_upload,
-    import_job,
-    import_job_page,
-    knowledge_base_page,
-    raw_response,
-)
+from ._decode import raw_response
 from ._errors import (
     CredentialsError,
     QConnectError,
@@ -59,7 +51,6 @@ from ._errors import (
 from ._redact import in_our_call, unwatch, watch
 from ._skew import ClockSkew
 from ._telemetry import answered, package_version
-from .models import ImportJob, ImportJobPage, KnowledgeBasePage
 
 __all__ = [
     "BotocoreTransport",
@@ -146,36 +137,13 @@ class Transport(Protocol):
         """Release what the transport owns; idempotent."""
         ...
 
-    async def list_import_jobs(self, call: Call, *, max_results: int) -> ImportJobPage:
-        """One ListImportJobs page of ``call.knowledge_base_id`` from ``call.next_token``."""
+    @property
+    def clock_offset(self) -> float:
+        """Seconds the service's clock is ahead of this host's, as learnt (0: not known)."""
         ...
 
-    async def list_knowledge_bases(self, call: Call, *, max_results: int) -> KnowledgeBasePage:
-        """One ListKnowledgeBases page from ``call.next_token``."""
-        ...
-
-    async def start_content_upload(self, call: Call, content_type: str) -> ContentUpload:
-        """One StartContentUpload."""
-        ...
-
-    async def start_import_job(
-        self,
-        call: Call,
-        *,
-        import_job_type: str,
-        client_token: str,
-        metadata: Mapping[str, str] | None,
-        external_source_configuration: Mapping[str, Any] | None,
-    ) -> ImportJob:
-        """One StartImportJob of ``call.upload_id``."""
-        ...
-
-    async def get_import_job(self, call: Call, import_job_id: str) -> ImportJob:
-        """One GetImportJob."""
-        ...
-
-    async def delete_import_job(self, call: Call, import_job_id: str) -> None:
-        """One DeleteImportJob."""
+    async def send(self, call: Call, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        """One attempt of ``call`` with ``params``: the answer, parsed or with its raw body."""
         ...
 
 
@@ -282,70 +250,12 @@ class BotocoreTransport:
             unwatch()
             await stack.aclose()
 
-    async def list_import_jobs(self, call: Call, *, max_results: int) -> ImportJobPage:
-        """One ListImportJobs request, decoded into a typed page."""
-        params: dict[str, Any] = {
-            "knowledgeBaseId": call.knowledge_base_id,
-            "maxResults": max_results,
-        }
-        if call.next_token is not None:
-            params["nextToken"] = call.next_token
-        return import_job_page(await self.call(call, params), call)
+    @property
+    def clock_offset(self) -> float:
+        """Seconds the service's clock is ahead of this host's (our clients only)."""
+        return 0.0 if self._skew is None else self._skew.offset
 
-    async def list_knowledge_bases(self, call: Call, *, max_results: int) -> KnowledgeBasePage:
-        """One ListKnowledgeBases request, decoded."""
-        params: dict[str, Any] = {"maxResults": max_results}
-        if call.next_token is not None:
-            params["nextToken"] = call.next_token
-        return knowledge_base_page(await self.call(call, params), call)
-
-    # -- managing import jobs: one attempt each, on the same public path ----------------------
-
-    async def start_content_upload(self, call: Call, content_type: str) -> ContentUpload:
-        """One StartContentUpload request: where to PUT the content, with which headers."""
-        params = {"knowledgeBaseId": call.knowledge_base_id, "contentType": content_type}
-        upload = content_upload(await self.call(call, params), call)
-        offset = 0.0 if self._skew is None else self._skew.offset
-        if not offset:
-            return upload
-        # urlExpiry is on the service's clock; the PUT's expiry check reads this host's.
-        return upload.model_copy(
-            update={"url_expiry": upload.url_expiry - timedelta(seconds=offset)}
-        )
-
-    async def start_import_job(
-        self,
-        call: Call,
-        *,
-        import_job_type: str,
-        client_token: str,
-        metadata: Mapping[str, str] | None,
-        external_source_configuration: Mapping[str, Any] | None,
-    ) -> ImportJob:
-        """One StartImportJob request; ``client_token`` makes a retried start the same job."""
-        params: dict[str, Any] = {
-            "knowledgeBaseId": call.knowledge_base_id,
-            "importJobType": import_job_type,
-            "uploadId": call.upload_id,
-            "clientToken": client_token,
-        }
-        if metadata is not None:
-            params["metadata"] = dict(metadata)
-        if external_source_configuration is not None:
-            params["externalSourceConfiguration"] = dict(external_source_configuration)
-        return import_job(await self.call(call, params), call)
-
-    async def get_import_job(self, call: Call, import_job_id: str) -> ImportJob:
-        """One GetImportJob request."""
-        params = {"knowledgeBaseId": call.knowledge_base_id, "importJobId": import_job_id}
-        return import_job(await self.call(call, params), call)
-
-    async def delete_import_job(self, call: Call, import_job_id: str) -> None:
-        """One DeleteImportJob request (204, no body)."""
-        params = {"knowledgeBaseId": call.knowledge_base_id, "importJobId": import_job_id}
-        await self.call(call, params)
-
-    async def call(self, call: Call, params: Mapping[str, Any]) -> Mapping[str, Any]:
+    async def send(self, call: Call, params: Mapping[str, Any]) -> Mapping[str, Any]:
         """One request of ``call.operation`` through the generated client method.
 
         Answers the parsed response (a raw body under ``_RAW_KEY`` for the operations we
