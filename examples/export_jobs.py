@@ -110,6 +110,12 @@ class Sink:
         self._state.save()
 
 
+def _checked_id(client: QConnectClient, kb: str) -> str:
+    """The ID of a KB given as an ID or an ARN (which ends in its ID), checked by the client."""
+    client.list_import_jobs(kb)  # refuses anything else (ValidationError), sending nothing
+    return kb.rsplit("/", 1)[-1]
+
+
 async def export(
     client: QConnectClient,
     sink: Sink,
@@ -125,7 +131,7 @@ async def export(
     if knowledge_bases is None:
         ids = [kb.knowledge_base_id async for kb in client.list_knowledge_bases()]
     else:
-        ids = [client.list_import_jobs(kb).knowledge_base_id for kb in knowledge_bases]
+        ids = [_checked_id(client, kb) for kb in knowledge_bases]
     todo = [kb for kb in dict.fromkeys(ids) if not state.entry(kb)["done"]]
     slots = asyncio.Semaphore(concurrency)
     errors: list[QConnectError] = []
@@ -133,16 +139,15 @@ async def export(
     async def one(kb: str) -> None:
         async with slots:
             token = state.entry(kb)["next_token"]
-            pages = client.list_import_jobs(kb, page_size=page_size, starting_token=token).pages()
+            listing = client.list_import_jobs(kb, page_size=page_size, starting_token=token)
             try:
-                async for page in pages:
-                    sink.commit(page)
-                    if on_page is not None:
-                        on_page(page)
+                async with listing:
+                    async for page in listing.pages():
+                        sink.commit(page)
+                        if on_page is not None:
+                            on_page(page)
             except QConnectError as exc:  # the other KBs go on; this one resumes next run
                 errors.append(exc)
-            finally:
-                await pages.aclose()
 
     async with asyncio.TaskGroup() as tasks:
         for kb in todo:

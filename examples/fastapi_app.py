@@ -46,7 +46,7 @@ from starlette.types import Receive, Scope, Send
 from qconnect_async import (
     AccessDeniedError,
     ImportJob,
-    ListingStream,
+    Listing,
     QConnectClient,
     QConnectError,
     ResourceNotFoundError,
@@ -227,14 +227,12 @@ async def list_page(
     cursor: Annotated[str | None, Query(max_length=8192)] = None,
 ) -> dict[str, Any]:
     """One page of a knowledge base's import jobs, and the cursor of the next page."""
-    # The pager checks the KB (an ID or an ARN) now, before any request.
-    kb_id = client.list_import_jobs(kb).knowledge_base_id
+    # The listing checks the KB (an ID or an ARN, which ends in its ID) now, before any request.
+    listing = client.list_import_jobs(kb, page_size=limit)
+    kb_id = kb.rsplit("/", 1)[-1]
     token = None if cursor is None else decode_cursor(cursor, kb_id)
-    pages = client.list_import_jobs(kb_id, page_size=limit, starting_token=token).pages()
-    try:
-        page = await anext(pages)
-    finally:
-        await pages.aclose()  # one page only: end the listing now
+    async with listing:  # one page only: leaving ends the listing
+        page = await anext(listing.pages(starting_token=token))
     next_cursor = None if page.next_token is None else encode_cursor(kb_id, page.next_token)
     return {"items": [wire(job) for job in page.items], "next_cursor": next_cursor}
 
@@ -254,7 +252,7 @@ class NDJSONStream(StreamingResponse):
 
     media_type = "application/x-ndjson"  # also what the OpenAPI document declares
 
-    def __init__(self, first: ImportJob | None, jobs: ListingStream[ImportJob]) -> None:
+    def __init__(self, first: ImportJob | None, jobs: Listing[ImportJob]) -> None:
         self._lines = _lines(first, jobs)
         self._jobs = jobs
         super().__init__(self._lines, media_type=self.media_type)
@@ -279,7 +277,7 @@ class NDJSONStream(StreamingResponse):
 
 
 async def _lines(
-    first: ImportJob | None, jobs: ListingStream[ImportJob]
+    first: ImportJob | None, jobs: Listing[ImportJob]
 ) -> AsyncGenerator[bytes, None]:
     def line(value: Any) -> bytes:
         return json.dumps(value).encode() + b"\n"

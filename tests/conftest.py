@@ -11,12 +11,15 @@ import asyncio
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from _fake_time import FakeClockLoop
-from qconnect_async._retry import set_testing
+from qconnect_async._config import set_testing
+
+if TYPE_CHECKING:
+    from qconnect_async import QConnectClient
 
 _EMPTY = Path(__file__).parent / ".aws-empty"
 
@@ -63,6 +66,12 @@ def _no_backoff() -> Iterator[None]:
     """Backoff waits are zero in tests (stamina's testing mode); tests never sleep for it."""
     with set_testing(True):
         yield
+
+
+@pytest.fixture
+def client(qconnect_client: QConnectClient) -> QConnectClient:
+    """An open client on ``qconnect_server``: the shipped ``qconnect_client`` fixture."""
+    return qconnect_client
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -35,14 +35,6 @@ MISSING_KB = "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.fixture
-async def client(qconnect_server: QConnectServer) -> AsyncIterator[QConnectClient]:
-    async with QConnectClient(
-        endpoint_url=qconnect_server.endpoint_url, region_name="us-east-1"
-    ) as c:
-        yield c
-
-
-@pytest.fixture
 def kb(qconnect_server: QConnectServer) -> str:
     kb_id = qconnect_server.create_knowledge_base("kb")
     qconnect_server.add_import_jobs(kb_id, 250)
@@ -87,9 +79,9 @@ async def test_arn_is_reduced_to_the_id(
 ) -> None:
     """A KB given as an ARN lists the same jobs."""
     arn = qconnect_server.knowledge_base_arn(kb)
-    pager = client.list_import_jobs(arn)
-    assert pager.knowledge_base_id == kb
-    assert len([j async for j in pager]) == 250
+    pages = [page async for page in client.list_import_jobs(arn).pages()]
+    assert {page.knowledge_base_id for page in pages} == {kb}
+    assert len([j for page in pages for j in page.items if j.knowledge_base_id == kb]) == 250
 
 
 async def test_listing_is_lazy(
@@ -547,14 +539,14 @@ async def test_timeouts_are_shorter_than_botocores_and_settable(
 ) -> None:
     """Default connect/read timeouts are below botocore's 60 s; both can be set."""
     async with QConnectClient(endpoint_url=qconnect_server.endpoint_url) as client:
-        assert client._transport is not None
-        config = client._transport._client.meta.config
+        assert client._ops.transport is not None
+        config = client._ops.transport._client.meta.config
         assert config.connect_timeout < 60 and config.read_timeout < 60
     async with QConnectClient(
         endpoint_url=qconnect_server.endpoint_url, connect_timeout=1.5, read_timeout=7.0
     ) as client:
-        assert client._transport is not None
-        config = client._transport._client.meta.config
+        assert client._ops.transport is not None
+        config = client._ops.transport._client.meta.config
         assert (config.connect_timeout, config.read_timeout) == (1.5, 7.0)
 
 

@@ -212,7 +212,7 @@ async def test_rate_limited_service_does_not_fail_the_listing(
             endpoint_url=qconnect_server.endpoint_url, max_concurrency=8
         ) as c:
             jobs = [j async for j in c.list_import_jobs_many(list(kbs), page_size=10)]
-            assert c._sender is not None and c._sender.limiter.enabled
+            assert c._ops.sender.limiter.enabled
     assert len(jobs) == 240
     assert qconnect_server.stats.throttled > 0
 
@@ -384,17 +384,13 @@ async def test_a_stream_says_what_it_lists(
 ) -> None:
     """The repr of a stream names what it lists (nothing is requested to say so)."""
     kbs = list(seed(qconnect_server, [0, 0]))
-    assert repr(client.list_import_jobs_many(kbs)) == (
-        "<ListingStream import jobs of 2 knowledge bases>"
-    )
-    assert repr(client.list_all_import_jobs()) == (
-        "<ListingStream import jobs of every knowledge base>"
-    )
-    assert repr(client.list_knowledge_bases()) == "<ListingStream knowledge bases>"
+    assert repr(client.list_import_jobs_many(kbs)) == ("<Listing import jobs of 2 knowledge bases>")
+    assert repr(client.list_all_import_jobs()) == ("<Listing import jobs of every knowledge base>")
+    assert repr(client.list_knowledge_bases()) == "<Listing knowledge bases>"
 
 
 async def test_the_pool_is_never_the_hidden_limit(qconnect_server: QConnectServer) -> None:
     """A client's connection pool is at least its max_concurrency (aiobotocore's is 10)."""
     async with QConnectClient(endpoint_url=qconnect_server.endpoint_url, max_concurrency=32) as c:
-        assert c._transport is not None
-        assert c._transport.max_pool_connections >= 32
+        assert c._ops.transport is not None
+        assert c._ops.transport.max_pool_connections >= 32

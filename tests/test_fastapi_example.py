@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import importlib.util
 import json
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 
+from _scripts import load_example
 from qconnect_async import QConnectClient, RetryPolicy
 from qconnect_async.testing import QConnectServer
 
@@ -35,17 +32,6 @@ WIRE_KEYS = {
     "metadata",
     "externalSourceConfiguration",
 }
-
-
-def load_example(name: str) -> ModuleType:
-    """Import examples/<name>.py by path: examples/ is not a package."""
-    path = Path(__file__).resolve().parents[1] / "examples" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"examples_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses and pydantic look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 example = load_example("fastapi_app")

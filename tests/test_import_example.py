@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from _scripts import load_example
 from qconnect_async import QConnectClient
 from qconnect_async.testing import QConnectServer
-from test_export_example import load_example
 
 example = load_example("import_quick_responses")
 

@@ -18,8 +18,8 @@ from qconnect_async import (
     ResourceNotFoundError,
     SendOutcome,
 )
+from qconnect_async._config import is_testing
 from qconnect_async._ratecontrol import RateController
-from qconnect_async._retry import is_testing
 from qconnect_async.testing import QConnectServer, set_testing
 
 MISSING_KB = "00000000-0000-0000-0000-000000000000"

@@ -1,4 +1,4 @@
-"""The send rate on the loop's fake clock: RateController's decisions, AdaptiveRateLimiter's line.
+"""AdaptiveRateLimiter on the loop's fake clock: its line of waiters, slow start and pacing.
 
 No test sleeps: every test runs on FakeClockLoop (``fake_clock``), whose clock jumps to the
 next timer whenever every task waits. The controller is pure (``now`` is an argument); the
@@ -18,10 +18,11 @@ import pytest
 
 from _fake_time import FakeTime
 from qconnect_async import AdaptiveRateLimiter, RateLimiter, SendOutcome
+from qconnect_async._call import Call
+from qconnect_async._config import set_testing
 from qconnect_async._errors import ThrottlingError
-from qconnect_async._ratecontrol import RateController
 from qconnect_async._ratelimit import INITIAL_WINDOW
-from qconnect_async._retry import RetryPolicy, set_testing
+from qconnect_async._retry import RetryPolicy
 from qconnect_async._send import Sender
 
 pytestmark = pytest.mark.fake_clock
@@ -38,14 +39,6 @@ def _pacing_on() -> Iterator[None]:
 
 def now() -> float:
     return asyncio.get_running_loop().time()
-
-
-def steady(control: RateController, rate: float, start: float, end: float) -> None:
-    """The service accepts requests sent evenly at ``rate`` from ``start`` to ``end``."""
-    t = start
-    while t <= end:
-        control.on_accepted(t)
-        t += 1 / rate
 
 
 # -- the simulated service: a token bucket, as AWS throttles ----------------------------------
@@ -128,136 +121,10 @@ async def test_quiet_turns_the_limiter_off() -> None:
     assert not limiter.enabled
 
 
-def test_quiet_is_counted_from_the_last_cut_and_ends_it_past_quiet() -> None:
-    """The controller stays on for ``quiet`` seconds after a cut, and is off just after."""
-    control = RateController(enabled=True, w_max=20.0, cut_at=2.0)
-    control.on_quiet(2.0 + control.quiet)
-    assert control.enabled is True
-    control.on_quiet(2.0 + control.quiet + 0.001)
-    assert control.enabled is False
-    assert control.rate(20.0) == math.inf
-
-
-def test_nothing_accepted_yet_is_a_rate_of_zero() -> None:
-    """Before any answer the accepted rate is 0 requests/s, not a guess."""
-    assert RateController().accepted_rate(5.0) == 0.0
-
-
-def test_pacing_alone_again_probes_from_the_rate_given() -> None:
-    """pace_at (a fleet member whose shared rate went away) paces at once at that rate, never
-    below min_rate, and probes up from it (no recovery phase)."""
-    control = RateController()
-    control.pace_at(3.0, 20.0)
-    assert control.enabled is True
-    assert control.rate(3.0) == 20.0
-    assert control.rate(3.1) == pytest.approx(20.0 + control.scale * 0.1**3)
-    slow = RateController()
-    slow.pace_at(0.0, 0.1)
-    assert slow.rate(0.0) == slow.min_rate
-
-
-def test_recovery_lasts_k_seconds_and_a_throttle_at_k_is_a_probe() -> None:
-    """A throttle k seconds after the cut (back at w_max, probing) cuts from there: it is not
-    the further cut (recut) of a throttle that comes while still recovering."""
-    control = RateController(enabled=True, w_max=100.0, k=1.0, cut_at=0.0)
-    assert control.on_throttle(1.0, sent_at=0.6)
-    assert control.w_max == 100.0
-    recovering = RateController(enabled=True, w_max=100.0, k=1.0, cut_at=0.0)
-    assert recovering.on_throttle(0.99, sent_at=0.6)
-    assert recovering.w_max == pytest.approx(100.0 * (1 - 0.3 * 0.01**3) * recovering.recut)
-
-
-def test_one_answer_since_the_first_cut_is_a_measure() -> None:
-    """After the first cut's guess, a single accepted answer measures the service: the next
-    cut goes to what it says, not to the (doubling) ceiling."""
-    control = RateController()
-    assert control.on_throttle(1.0, sent_at=0.99)  # the first cut: a guess
-    control.on_accepted(1.5)
-    measured = control.accepted_rate(3.0)
-    assert control.on_throttle(3.0, sent_at=2.9)
-    assert control.w_max == max(control.min_rate, measured)
-
-
-def test_the_recovery_takes_the_cubic_s_k_seconds() -> None:
-    """Back at w_max k = cbrt(w_max (1 - beta) / scale) seconds after a cut: a larger scale
-    (growth in requests/s per s**3) recovers sooner."""
-    for scale in (0.5, 8.0):
-        control = RateController(scale=scale, max_k=100.0, enabled=True, w_max=500.0, cut_at=0.0)
-        control.on_accepted(0.0)
-        control.on_accepted(1.0)
-        assert control.on_throttle(2.0, sent_at=1.9)
-        k = math.cbrt(control.w_max * (1.0 - control.beta) / scale)
-        assert control.k == pytest.approx(k)
-        assert control.rate(2.0 + k) == pytest.approx(control.w_max)
-
-
-def test_a_throttle_that_is_a_tenth_of_the_recent_answers_is_congestion() -> None:
-    """Sporadic means throttles under ``sporadic`` (10%) of the recent answers: at 10% it cuts."""
-    control = RateController(seen_value=9.0, seen_at=5.0)
-    assert control.on_throttle(5.0, sent_at=4.9)
-    assert control.enabled
-    stray = RateController(seen_value=9.5, seen_at=5.0)
-    assert not stray.on_throttle(5.0, sent_at=4.9)
-    assert not stray.enabled
-
-
 # -- one cut per congestion event --------------------------------------------------------------
 
 
-def congest(control: RateController, t: float) -> int:
-    """Throttles answered at ``t`` until one starts a congestion event; how many it took."""
-    for n in range(1, 50):
-        if control.on_throttle(t, sent_at=t - 0.01):
-            return n
-    raise AssertionError("no congestion event after 49 throttles")
-
-
-def test_a_congestion_event_cuts_once() -> None:
-    """Throttles of sends made before the cut, or within a round trip after it, cut nothing."""
-    control = RateController()
-    steady(control, 40.0, 0.0, 2.0)
-    assert congest(control, 2.0) <= 5  # a quota met at full speed: a handful, not one
-    cut = control.rate(2.0)
-    for i in range(30):  # late answers to requests sent before the cut
-        assert not control.on_throttle(2.0 + i / 1000, sent_at=1.97 + i / 1000)
-    assert not control.on_throttle(2.04, sent_at=2.02)  # sent 20 ms after, answered 20 ms later
-    assert control.rate(2.0) == cut
-    assert control.on_throttle(2.3, sent_at=2.25)  # well after, most sends throttled: a new one
-
-
-def test_a_cut_goes_to_beta_of_what_the_service_accepted() -> None:
-    """The cut is from the accepted rate, not from what was sent or allowed."""
-    control = RateController()
-    steady(control, 40.0, 0.0, 5.0)
-    congest(control, 5.0)  # the first cut guesses: a cold start's answers measure nothing
-    assert control.w_max == control.unmeasured_rate
-    steady(control, 40.0, 5.0, 8.0)  # from then on the service's bucket is empty
-    congest(control, 8.0)
-    assert control.w_max == pytest.approx(40.0, rel=0.05)
-    assert control.rate(8.0) == pytest.approx(control.beta * control.w_max)
-
-
-def test_a_stray_throttle_while_off_cuts_nothing() -> None:
-    """One throttle among hundreds of answers is not congestion: the limiter stays off."""
-    control = RateController()
-    steady(control, 400.0, 0.0, 5.0)
-    assert not control.on_throttle(5.0, sent_at=4.99)
-    assert not control.enabled
-    assert control.rate(5.0) == math.inf
-
-
 # -- recovery ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("depth", [0.5, 1.0, 10.0, 40.0, 400.0])
-def test_recovery_does_not_depend_on_the_depth_of_the_cut(depth: float) -> None:
-    """From any rate, 3 s after the last throttle the rate is past 2000 req/s."""
-    control = RateController()
-    congest(control, 0.0)
-    steady(control, depth, 0.0, 10.0)
-    congest(control, 10.0)
-    assert control.rate(10.0) <= 2 * depth  # a slow trickle reads a little high
-    assert control.rate(13.0) >= 2000.0
 
 
 async def test_a_client_is_back_to_full_throughput_within_3_s() -> None:
@@ -277,31 +144,6 @@ async def test_a_client_is_back_to_full_throughput_within_3_s() -> None:
     await run_client(limiter, service, "c", 1.0)
     assert (service.accepted["c"] - before) / 1.0 >= 0.9 * fresh_rate
     assert now() - lifted == pytest.approx(4.0, abs=0.1)
-
-
-def test_an_isolated_throttle_is_a_brief_dip() -> None:
-    """Pacing, a lone throttle among many successes: back to the old rate within 1.5 s."""
-    control = RateController()
-    steady(control, 100.0, 0.0, 5.0)
-    congest(control, 5.0)
-    steady(control, 100.0, 5.01, 10.0)  # recovered: the client sends what it needs
-    control.on_throttle(10.0, sent_at=9.99)  # a cut, or (not pacing) none at all
-    assert control.rate(10.0) >= 0.95 * control.beta * 100
-    assert control.rate(11.5) >= 0.98 * 100
-
-
-def test_sporadic_throttles_do_not_ratchet_the_rate_down() -> None:
-    """A throttle every 2 s among successes at 100 req/s: every cut to ~70, never lower."""
-    control = RateController()
-    steady(control, 100.0, 0.0, 5.0)
-    congest(control, 5.0)
-    cuts = []
-    for i in range(1, 11):
-        t = 5.0 + 2.0 * i
-        steady(control, 100.0, t - 1.99, t)  # demand stays 100 req/s
-        control.on_throttle(t, sent_at=t - 0.01)
-        cuts.append(control.rate(t))
-    assert min(cuts) >= 0.95 * control.beta * 100, cuts
 
 
 async def test_an_early_throttle_costs_well_under_a_second() -> None:
@@ -588,7 +430,7 @@ async def test_target_scenario_settles_near_the_service_rate(latency: float, see
     async def list_kb() -> None:
         async with listings:
             for _ in range(6):
-                await sender.send(attempt, operation="ListImportJobs")
+                await sender.send(Call("ListImportJobs"), attempt)
 
     await asyncio.gather(*(list_kb() for _ in range(20)))
     ideal = (120 - 5) / 40.0

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from qconnect_async._config import is_testing, set_testing
 from qconnect_async._errors import (
     THROTTLING_CODES,
     AccessDeniedError,
@@ -25,9 +26,7 @@ from qconnect_async._retry import (
     RetryDetails,
     RetryPolicy,
     RetryQuota,
-    is_testing,
     is_throttle,
-    set_testing,
 )
 
 
@@ -194,16 +193,6 @@ def test_testing_mode_zeroes_backoff() -> None:
     assert policy.backoff(5, rand=fixed(0.9)) == 0.0
     set_testing(False)
     assert policy.backoff(5, rand=fixed(0.9)) == pytest.approx(16 * 0.9)
-
-
-def test_testing_mode_as_a_context_manager_restores_the_previous_mode() -> None:
-    """`with set_testing(True):` turns testing on for the block only."""
-    with set_testing(True):
-        assert is_testing()
-        with set_testing(False):
-            assert not is_testing()
-        assert is_testing()
-    assert not is_testing()
 
 
 # -- the policy itself ---------------------------------------------------------------------------

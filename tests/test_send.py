@@ -15,6 +15,8 @@ from typing import TypeVar
 import pytest
 
 from _fake_time import FakeTime
+from qconnect_async._call import Call
+from qconnect_async._config import set_testing
 from qconnect_async._errors import (
     AccessDeniedError,
     MalformedResponseError,
@@ -27,7 +29,7 @@ from qconnect_async._errors import (
     ValidationError,
 )
 from qconnect_async._ratelimit import AdaptiveRateLimiter, SendOutcome
-from qconnect_async._retry import DEADLINE_EXCEEDED, RetryDetails, RetryPolicy, set_testing
+from qconnect_async._retry import DEADLINE_EXCEEDED, RetryDetails, RetryPolicy
 from qconnect_async._send import Sender
 
 pytestmark = pytest.mark.fake_clock
@@ -100,7 +102,7 @@ def unavailable(retry_after: float | None = None) -> ServiceError:
 async def send(
     ft: FakeTime, sender: Sender, attempt: Callable[[], Awaitable[str]], **kw: float
 ) -> str:
-    return await ft.run(sender.send(attempt, operation=OP, knowledge_base_id=KB, **kw))
+    return await ft.run(sender.send(Call(OP, KB, **kw), attempt))
 
 
 # -- retried or not ------------------------------------------------------------------------------
@@ -413,7 +415,7 @@ async def test_a_deadline_leaves_no_cancellation_pending_on_the_task() -> None:
 
     async def caller() -> int:
         with pytest.raises(TransportError):
-            await sender.send(Script(ft, "page", duration=10.0), operation=OP, deadline=3.0)
+            await sender.send(Call(OP, deadline=3.0), Script(ft, "page", duration=10.0))
         task = asyncio.current_task()
         assert task is not None
         return task.cancelling()
@@ -426,7 +428,7 @@ async def test_a_cancellation_at_the_deadline_stays_a_cancellation() -> None:
     ft = FakeTime()
     sender = make_sender(ft)
     script = Script(ft, "page", duration=10.0)
-    task = asyncio.ensure_future(sender.send(script, operation=OP, deadline=3.0))
+    task = asyncio.ensure_future(sender.send(Call(OP, deadline=3.0), script))
     asyncio.get_running_loop().call_at(3.0, task.cancel)  # the deadline's instant
     await ft.run(asyncio.gather(task, return_exceptions=True))
     assert task.cancelled()
@@ -451,8 +453,8 @@ async def test_the_deadline_covers_the_wait_for_a_slot() -> None:
     late = Script(ft, "late")
     results = await ft.run(
         asyncio.gather(
-            sender.send(slow, operation=OP),
-            sender.send(late, operation=OP, deadline=2.0),
+            sender.send(Call(OP), slow),
+            sender.send(Call(OP, deadline=2.0), late),
             return_exceptions=True,
         )
     )
@@ -469,7 +471,7 @@ async def test_a_deadline_that_is_not_reached_changes_nothing() -> None:
     test_task = asyncio.current_task()
 
     async def body() -> tuple[str, list[asyncio.Task[object]]]:
-        page = await sender.send(Script(ft, "page", duration=1.0), operation=OP, deadline=3.0)
+        page = await sender.send(Call(OP, deadline=3.0), Script(ft, "page", duration=1.0))
         mine = asyncio.current_task()
         return page, [t for t in asyncio.all_tasks() if t not in (mine, test_task)]
 
@@ -491,7 +493,7 @@ async def test_never_more_attempts_in_flight_than_max_concurrency() -> None:
         await ft.sleep(0.1)
         return "page"
 
-    results = await ft.run(asyncio.gather(*(sender.send(attempt, operation=OP) for _ in range(40))))
+    results = await ft.run(asyncio.gather(*(sender.send(Call(OP), attempt) for _ in range(40))))
     assert results == ["page"] * 40
     assert peak == 4
     assert sender.in_flight == 0
@@ -508,9 +510,9 @@ async def test_no_slot_is_held_while_backing_off() -> None:
 
     async def later() -> str:
         await ft.sleep(0.1)
-        return await sender.send(other, operation=OP)
+        return await sender.send(Call(OP), other)
 
-    await ft.run(asyncio.gather(sender.send(backing_off, operation=OP), later()))
+    await ft.run(asyncio.gather(sender.send(Call(OP), backing_off), later()))
     assert backing_off.times == [0.0, 5.0]
     assert other.times == [0.1]
 
@@ -521,8 +523,8 @@ async def test_cancelling_a_send_releases_its_slot_at_once() -> None:
     sender = make_sender(ft, max_concurrency=1)
     hung = Script(ft, "never", duration=100.0)
     nxt = Script(ft, "page")
-    task = asyncio.ensure_future(sender.send(hung, operation=OP))
-    waiting = asyncio.ensure_future(sender.send(nxt, operation=OP))
+    task = asyncio.ensure_future(sender.send(Call(OP), hung))
+    waiting = asyncio.ensure_future(sender.send(Call(OP), nxt))
     await ft.advance(1.0)
     assert sender.in_flight == 1
     task.cancel()
@@ -538,7 +540,7 @@ async def test_cancelling_during_backoff_stops_the_request() -> None:
     ft = FakeTime()
     sender = make_sender(ft, RetryPolicy(base_delay=10.0), rand=0.5)
     script = Script(ft, unavailable(), "page")
-    task = asyncio.ensure_future(sender.send(script, operation=OP))
+    task = asyncio.ensure_future(sender.send(Call(OP), script))
     await ft.advance(1.0)
     task.cancel()
     await ft.advance(10.0)
@@ -554,7 +556,7 @@ async def test_cancelling_a_send_waiting_for_the_limiter_leaves_nothing_behind()
     await send(ft, sender, Script(ft, ThrottlingError("slow"), "page"))
     assert sender.limiter.enabled
     scripts = [Script(ft, "page") for _ in range(4)]
-    tasks = [asyncio.ensure_future(sender.send(s, operation=OP)) for s in scripts]
+    tasks = [asyncio.ensure_future(sender.send(Call(OP), s)) for s in scripts]
     await ft.advance(0.0)
     tasks[0].cancel()  # the head of the limiter's line
     tasks[2].cancel()  # one behind it
@@ -632,7 +634,7 @@ async def test_a_cancelled_attempt_is_released_as_abandoned() -> None:
     ft = FakeTime()
     limiter = Recording()
     sender = Sender(policy=RetryPolicy(), limiter=limiter, max_concurrency=2, sleep=ft.sleep)
-    task = asyncio.ensure_future(sender.send(Script(ft, "page", duration=5.0), operation=OP))
+    task = asyncio.ensure_future(sender.send(Call(OP), Script(ft, "page", duration=5.0)))
     await ft.advance(1.0)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -28,8 +28,8 @@ from qconnect_async import (
     ThrottlingError,
     TransportError,
 )
-from qconnect_async._transport import _RAW_KEY, KnowledgeBasePage
-from qconnect_async.models import ImportJobPage
+from qconnect_async._call import Call
+from qconnect_async._decode import RAW_KEY
 from qconnect_async.testing import QConnectServer
 
 _AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=([^,]+), SignedHeaders=([^,]+), Signature=(\w+)")
@@ -70,7 +70,7 @@ async def raw(qconnect_server: QConnectServer) -> AsyncIterator[Any]:
 
 def botocore_client(client: QConnectClient) -> Any:
     """The aiobotocore client under one of ours (test-only look inside our own object)."""
-    return client._transport._client  # type: ignore[union-attr]
+    return client._ops.transport._client  # type: ignore[union-attr]
 
 
 def record(raw_client: Any) -> tuple[list[Any], Counter[str]]:
@@ -196,11 +196,11 @@ async def test_owned_session_hands_listing_bodies_back_unparsed(
     async with QConnectClient(endpoint_url=qconnect_server.endpoint_url) as client:
         boto = botocore_client(client)
         answer = await boto.list_import_jobs(knowledgeBaseId=kb, maxResults=3)
-        assert b'"importJobSummaries"' in answer[_RAW_KEY]
+        assert b'"importJobSummaries"' in answer[RAW_KEY]
         assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
         assert answer["ResponseMetadata"]["RequestId"]
         other = await boto.get_knowledge_base(knowledgeBaseId=kb)
-        assert _RAW_KEY not in other and other["knowledgeBase"]["knowledgeBaseId"] == kb
+        assert RAW_KEY not in other and other["knowledgeBase"]["knowledgeBaseId"] == kb
         with pytest.raises(boto.exceptions.ResourceNotFoundException):
             await boto.list_import_jobs(
                 knowledgeBaseId="aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", maxResults=3
@@ -293,17 +293,13 @@ class _PagesTransport:
     async def close(self) -> None:
         self.closed = True
 
-    async def list_import_jobs(
-        self, knowledge_base_id: str, *, max_results: int, next_token: str | None
-    ) -> ImportJobPage:
-        self.tokens.append(next_token)
-        following = {None: "t1", "t1": "t2", "t2": None}[next_token]
-        return ImportJobPage(items=(), next_token=following, knowledge_base_id=knowledge_base_id)
+    clock_offset = 0.0
 
-    async def list_knowledge_bases(
-        self, *, max_results: int, next_token: str | None
-    ) -> KnowledgeBasePage:
-        return KnowledgeBasePage(items=(), next_token=None)
+    async def send(self, call: Call, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        assert call.operation == "ListImportJobs"
+        self.tokens.append(params.get("nextToken"))
+        following = {None: "t1", "t1": "t2", "t2": None}[params.get("nextToken")]
+        return {"importJobSummaries": [], "nextToken": following}
 
 
 async def test_the_client_runs_on_any_transport() -> None:

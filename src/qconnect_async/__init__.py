@@ -28,7 +28,8 @@ from ._retry import RetryDetails, RetryPolicy
 
 if TYPE_CHECKING:
     from ._client import QConnectClient
-    from ._paginate import ImportJobPager, ListingStream
+    from ._listing import Listing
+    from ._ratecontrol import RateController
     from ._ratelimit import AdaptiveRateLimiter, RateLimiter, SendOutcome
     from .models import (
         ConnectConfiguration,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
         ImportJobStatus,
         ImportJobType,
         KnowledgeBase,
+        KnowledgeBasePage,
         UnknownConfiguration,
     )
 
@@ -47,8 +49,8 @@ if TYPE_CHECKING:
 # the retry policy) need not pay; __version__ reads the distribution's metadata, on first use.
 _LAZY = {
     "QConnectClient": "._client",
-    "ImportJobPager": "._paginate",
-    "ListingStream": "._paginate",
+    "Listing": "._listing",
+    "RateController": "._ratecontrol",
     "AdaptiveRateLimiter": "._ratelimit",
     "RateLimiter": "._ratelimit",
     "SendOutcome": "._ratelimit",
@@ -60,6 +62,7 @@ _LAZY = {
     "ImportJobStatus": ".models",
     "ImportJobType": ".models",
     "KnowledgeBase": ".models",
+    "KnowledgeBasePage": ".models",
     "UnknownConfiguration": ".models",
 }
 
@@ -79,6 +82,7 @@ def __getattr__(name: str) -> Any:
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(import_module(home, __name__), name)
+    value.__module__ = __name__  # reprs, docs and pickles name the public home
     globals()[name] = value  # found directly from now on
     return value
 
@@ -99,15 +103,16 @@ __all__ = [
     "ImportJob",
     "ImportJobFailedError",
     "ImportJobPage",
-    "ImportJobPager",
     "ImportJobStatus",
     "ImportJobType",
     "KnowledgeBase",
-    "ListingStream",
+    "KnowledgeBasePage",
+    "Listing",
     "MalformedResponseError",
     "PaginationLoopError",
     "QConnectClient",
     "QConnectError",
+    "RateController",
     "RateLimiter",
     "ResourceNotFoundError",
     "RetryDetails",
@@ -121,3 +126,9 @@ __all__ = [
     "ValidationError",
     "__version__",
 ]
+
+# The eager names claim the public module too (the lazy ones do as they are first imported).
+for _name in __all__:
+    if _name in globals() and _name != "__version__":
+        globals()[_name].__module__ = __name__
+del _name

@@ -1,85 +1,37 @@
-"""QConnectClient: the transport, the sender and the listings, tied together."""
+"""QConnectClient: the public face, a thin layer over the operations and the listings."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import enum
+import functools
 import os
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-import pydantic
-
-from ._errors import QConnectError, ValidationError
-from ._fanout import merge_listings
-from ._inputs import (
-    MAX_PAGE_SIZE,
-    KnowledgeBaseRef,
-    check_deadline,
-    check_page_size,
-    check_token,
-    content_source,
-    knowledge_base_ref,
-    short_string,
-)
-from ._inputs import content_type as _check_content_type
-from ._inputs import import_job_id as _job_id
-from ._inputs import metadata as _check_metadata
-from ._inputs import timeout as _check_timeout
-from ._jobs import delete_job, get_job, start_job, wait_for_job
-from ._paginate import ImportJobFetch, ImportJobPager, ListingStream, follow_pages, items_of
+from . import _checks as check
+from ._checks import KnowledgeBaseRef
+from ._errors import ValidationError
+from ._fanout import ListingDone, all_import_job_pages, many_import_job_pages
+from ._imports import start_job, wait_for_job
+from ._listing import Listing, import_job_pages, knowledge_base_pages
+from ._ops import Ops
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter
 from ._retry import RetryPolicy
-from ._send import Sender
-from ._telemetry import traced_listing, watch_rate
-from ._transport import BotocoreTransport, KnowledgeBasePage, Transport, TransportOptions
-from ._upload import Uploader
-from .models import ExternalSourceConfiguration, ImportJob, ImportJobPage, KnowledgeBase
+from ._transport import BotocoreTransport, Transport, TransportOptions
+from .models import ExternalSourceConfiguration, ImportJob, KnowledgeBase
 
-__all__ = ["ListingDone", "QConnectClient"]
+if TYPE_CHECKING:
+    # Optional, for type checkers only: the stubs of the aiobotocore client from_client takes.
+    from types_aiobotocore_qconnect.client import QConnectClient as AioQConnectClient
 
-#: Called as each knowledge base's listing ends: its ID, and its error (None: it finished).
-ListingDone = Callable[[str, QConnectError | None], None]
-
-
-class _State(enum.Enum):
-    UNOPENED = "unopened"
-    OPENING = "opening"
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-def _external_source(value: object) -> dict[str, Any] | None:
-    """An external source configuration, checked, in its wire form."""
-    if value is None:
-        return None
-    if not isinstance(value, ExternalSourceConfiguration):
-        if not isinstance(value, Mapping):
-            raise ValidationError(
-                "external_source_configuration must be an ExternalSourceConfiguration or a "
-                f"mapping, not {type(value).__name__}"
-            )
-        try:
-            value = ExternalSourceConfiguration.model_validate(value)
-        except pydantic.ValidationError as exc:
-            raise ValidationError(f"external_source_configuration is not valid: {exc}") from None
-    wire: dict[str, Any] = value.model_dump(by_alias=True, mode="json", exclude_none=True)
-    return wire
+__all__ = ["QConnectClient"]
 
 
 def _check_limiter(value: object) -> RateLimiter[Any]:
     if not isinstance(value, RateLimiter):
-        raise ValueError(
+        raise ValidationError(
             f"rate_limiter must be a RateLimiter (acquire, release, rate), not {value!r}"
         )
-    return value
-
-
-def _check_concurrency(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"max_concurrency must be a positive int, not {value!r}")
     return value
 
 
@@ -109,14 +61,13 @@ class QConnectClient:
         read_timeout: float = 20.0,
         rate_limiter: RateLimiter[Any] | None = None,
     ) -> None:
-        self._max_concurrency = _check_concurrency(max_concurrency)
+        self._max_concurrency = check.at_least_one("max_concurrency", max_concurrency)
         # One limiter per client by default; an application may share one between clients.
         self._rate_limiter: RateLimiter[Any] = (
             AdaptiveRateLimiter() if rate_limiter is None else _check_limiter(rate_limiter)
         )
         self._retry = retry if retry is not None else RetryPolicy()
-        self._session = session
-        self._options = TransportOptions(
+        options = TransportOptions(
             region_name=region_name,
             endpoint_url=endpoint_url,
             profile_name=profile_name,
@@ -128,17 +79,18 @@ class QConnectClient:
             # The pool must never be the hidden limit (aiobotocore's default is 10).
             max_pool_connections=max(10, self._max_concurrency),
         )
-        self._transport: Transport | None = None
-        self._state = _State.UNOPENED
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._sender: Sender | None = None
-        self._entered = True
-        self._uploader: Uploader | None = None
+        self._ops = Ops(
+            options=options,
+            session=session,
+            policy=self._retry,
+            limiter=self._rate_limiter,
+            max_concurrency=self._max_concurrency,
+        )
 
     @classmethod
     def from_client(
         cls,
-        client: Any,
+        client: AioQConnectClient,
         *,
         max_concurrency: int = 8,
         retry: RetryPolicy | None = None,
@@ -167,28 +119,8 @@ class QConnectClient:
     ) -> Self:
         """A client on any ``Transport`` (tests pass their own); ``close()`` closes it."""
         self = cls(max_concurrency=max_concurrency, retry=retry, rate_limiter=rate_limiter)
-        if transport.max_pool_connections < self._max_concurrency:
-            raise ValueError(
-                f"the client's connection pool ({transport.max_pool_connections}) is smaller "
-                f"than max_concurrency ({self._max_concurrency}): it would silently become "
-                "the limit; create it with AioConfig(max_pool_connections=...)"
-            )
-        self._start(transport)
-        self._entered = False  # one `async with` (or open()) is still allowed on the wrapper
+        self._ops.adopt(transport)
         return self
-
-    def _start(self, transport: Transport) -> None:
-        self._transport = transport
-        self._uploader = Uploader(
-            connect_timeout=self._options.connect_timeout, read_timeout=self._options.read_timeout
-        )
-        self._sender = Sender(
-            policy=self._retry,
-            limiter=self._rate_limiter,
-            max_concurrency=self._max_concurrency,
-        )
-        watch_rate(self._sender.limiter)
-        self._state = _State.OPEN
 
     @property
     def max_concurrency(self) -> int:
@@ -208,27 +140,11 @@ class QConnectClient:
     @property
     def closed(self) -> bool:
         """True once ``close()`` was called."""
-        return self._state is _State.CLOSED
+        return self._ops.state == "closed"
 
     async def open(self) -> Self:
         """Create the underlying aiobotocore client; ``async with`` calls this for you."""
-        if self._state is _State.CLOSED:
-            raise RuntimeError("this QConnectClient is closed; create a new one")
-        if self._state is _State.OPEN and not self._entered:
-            self._entered = True  # from_client: ready already, entered once
-            return self
-        if self._state is not _State.UNOPENED:
-            raise RuntimeError(
-                "this QConnectClient is already open: share the open client, do not "
-                "open it again (its owner's `async with` closes it for everyone)"
-            )
-        self._state = _State.OPENING  # a second open() while this one awaits is refused too
-        try:
-            self._loop = asyncio.get_running_loop()
-            self._start(await BotocoreTransport.open(self._options, self._session))
-        except BaseException:
-            self._state = _State.UNOPENED
-            raise
+        await self._ops.open()
         return self
 
     async def close(self) -> None:
@@ -237,19 +153,7 @@ class QConnectClient:
         Tasks iterating a listing of this client raise RuntimeError at once; nothing is
         retried. Closing twice is harmless.
         """
-        if self._state is _State.CLOSED:
-            return
-        self._state = _State.CLOSED
-        if self._sender is not None:
-            self._sender.close()
-        transport, self._transport = self._transport, None
-        uploader, self._uploader = self._uploader, None
-        try:
-            if uploader is not None:
-                await uploader.close()
-        finally:
-            if transport is not None:
-                await transport.close()
+        await self._ops.close()
 
     async def __aenter__(self) -> Self:
         return await self.open()
@@ -262,38 +166,13 @@ class QConnectClient:
     ) -> None:
         await self.close()
 
-    def _ready(self) -> tuple[Transport, Sender]:
-        """The transport and sender, after checking the client may be used here and now."""
-        if self._state in (_State.UNOPENED, _State.OPENING):
-            raise RuntimeError("open the client first: `async with QConnectClient(...) as c:`")
-        if self._state is _State.CLOSED or self._transport is None or self._sender is None:
-            raise RuntimeError("this QConnectClient is closed")
-        loop = asyncio.get_running_loop()
-        if self._loop is None:
-            self._loop = loop  # a borrowed client belongs to the loop of its first use
-        elif loop is not self._loop:
-            raise RuntimeError(
-                "this QConnectClient belongs to another event loop; open one client per loop"
-            )
-        return self._transport, self._sender
-
-    def _deadline_at(self, seconds: float | None) -> float | None:
-        """The absolute time (the loop's clock) a listing starting now must end by."""
-        after = seconds if seconds is not None else self._retry.deadline
-        return None if after is None else asyncio.get_running_loop().time() + after
-
     def _kb(self, value: object) -> KnowledgeBaseRef:
-        """A KB reference, checked now against the client's Region when it is open."""
-        ref = knowledge_base_ref(value)
-        self._check_place(ref)
+        """A KB reference, checked now (against the client's Region too, once it is open)."""
+        ref = check.knowledge_base_ref(value)
+        self._ops.check_place(ref)
         return ref
 
-    def _check_place(self, ref: KnowledgeBaseRef) -> None:
-        transport = self._transport
-        if transport is not None:
-            ref.check_place(partition=transport.partition, region=transport.region_name)
-
-    # -- one knowledge base -------------------------------------------------------------------
+    # -- listings -----------------------------------------------------------------------------
 
     def list_import_jobs(
         self,
@@ -302,38 +181,25 @@ class QConnectClient:
         page_size: int | None = None,
         starting_token: str | None = None,
         deadline: float | None = None,
-    ) -> ImportJobPager:
+    ) -> Listing[ImportJob]:
         """The import jobs of one knowledge base (an ID or an ARN), fetched lazily.
 
-        ``async for job in pager`` yields ImportJob; ``async for page in pager.pages()``
-        yields ImportJobPage. Resume from any page's ``next_token`` with ``starting_token``.
-        ``deadline``: seconds the whole iteration may take (default: the retry policy's);
-        past it, DeadlineExceededError.
+        Items are ImportJob; ``pages()`` yields ImportJobPage. Resume from any page's (or
+        error's) ``next_token`` with ``starting_token``. ``deadline``: seconds the whole
+        listing may take (default: the retry policy's); past it, DeadlineExceededError.
         """
-        size = check_page_size(page_size) or MAX_PAGE_SIZE
         ref = self._kb(knowledge_base_id)
-        token = check_token(starting_token)
-        seconds = check_deadline(deadline)
-
-        def start() -> ImportJobFetch:
-            self._check_place(ref)  # the client may have been opened since the call
-            return self._import_job_fetch(ref.id, size, self._deadline_at(seconds))
-
-        return ImportJobPager(start, knowledge_base_id=ref.id, starting_token=token)
-
-    def _import_job_fetch(self, kb_id: str, size: int, deadline: float | None) -> ImportJobFetch:
-        async def fetch(token: str | None) -> ImportJobPage:
-            transport, sender = self._ready()
-            return await sender.send(
-                lambda: transport.list_import_jobs(kb_id, max_results=size, next_token=token),
-                operation="ListImportJobs",
-                knowledge_base_id=kb_id,
-                deadline=deadline,
-            )
-
-        return fetch
-
-    # -- many knowledge bases -----------------------------------------------------------------
+        return Listing(
+            functools.partial(
+                import_job_pages,
+                self._ops,
+                ref,
+                page_size=check.page_size(page_size),
+                deadline=check.deadline(deadline),
+            ),
+            starting_token=check.token(starting_token),
+            name=f"import jobs of {ref.id}",
+        )
 
     def list_import_jobs_many(
         self,
@@ -344,102 +210,28 @@ class QConnectClient:
         page_size: int | None = None,
         on_listing_done: ListingDone | None = None,
         deadline: float | None = None,
-    ) -> ListingStream[ImportJob]:
+    ) -> Listing[ImportJob]:
         """The import jobs of several knowledge bases, listed at once and merged.
 
         Duplicates are listed once; at most ``max_concurrency`` (default: the client's) are
         listed at once. ``fail_fast`` raises the first error and cancels the rest; otherwise
         every KB that can be listed is, then an ExceptionGroup of the failures is raised.
         ``on_listing_done(kb_id, error)`` is called as each KB's listing ends (for progress).
-        ``deadline``: seconds the whole stream may take, all KBs together. Use the stream in
-        ``async with`` (or call ``aclose()``) to end its tasks when you stop early.
+        ``deadline``: seconds the whole listing may take, all KBs together.
         """
         if isinstance(knowledge_base_ids, str):
             raise ValidationError("knowledge_base_ids must be a collection of IDs, not one string")
         refs = list({ref.id: ref for ref in map(self._kb, knowledge_base_ids)}.values())
-        size, width = self._fanout_args(page_size, max_concurrency)
-        seconds = check_deadline(deadline)
-
-        def start() -> AsyncGenerator[ImportJob, None]:
-            for ref in refs:
-                self._check_place(ref)
-            when = self._deadline_at(seconds)
-            ids = [ref.id for ref in refs]
-            return self._merge(ids, size, width, fail_fast, on_listing_done, when)
-
-        return ListingStream(start, name=f"import jobs of {len(refs)} knowledge bases")
-
-    def _fanout_args(self, page_size: object, max_concurrency: object) -> tuple[int, int]:
-        """The page size and fan-out width of a many-KB listing, checked."""
-        width = self._max_concurrency if max_concurrency is None else max_concurrency
-        return check_page_size(page_size) or MAX_PAGE_SIZE, _check_concurrency(width)
-
-    async def _merge(
-        self,
-        ids: Sequence[str],
-        size: int,
-        width: int,
-        fail_fast: bool,
-        on_done: ListingDone | None,
-        deadline: float | None,
-    ) -> AsyncGenerator[ImportJob, None]:
-        self._ready()
-
-        def open_listing(kb_id: str) -> AsyncGenerator[ImportJobPage, None]:
-            fetch = self._import_job_fetch(kb_id, size, deadline)
-            pager = ImportJobPager(lambda: fetch, knowledge_base_id=kb_id, starting_token=None)
-            return pager.pages()
-
-        # aclosing: an `async for` left early does not close the generator it iterates, and
-        # its producers would then run until the garbage collector got to it.
-        async with contextlib.aclosing(
-            merge_listings(
-                ids, open_listing, max_concurrency=width, fail_fast=fail_fast, on_done=on_done
-            )
-        ) as jobs:
-            async for job in jobs:
-                yield job
-
-    def list_knowledge_bases(
-        self,
-        *,
-        page_size: int | None = None,
-        starting_token: str | None = None,
-        deadline: float | None = None,
-    ) -> ListingStream[KnowledgeBase]:
-        """Every knowledge base of the account (in the client's region), fetched lazily.
-
-        ``starting_token`` resumes from an error's ``next_token``; ``deadline``: seconds the
-        whole listing may take (default: the retry policy's).
-        """
-        size = check_page_size(page_size) or MAX_PAGE_SIZE
-        token = check_token(starting_token)
-        seconds = check_deadline(deadline)
-        return ListingStream(
-            lambda: self._knowledge_bases(size, self._deadline_at(seconds), token),
-            name="knowledge bases",
-        )
-
-    async def _knowledge_bases(
-        self, size: int, deadline: float | None, starting_token: str | None = None
-    ) -> AsyncGenerator[KnowledgeBase, None]:
-        async def fetch(token: str | None) -> KnowledgeBasePage:
-            transport, sender = self._ready()
-            return await sender.send(
-                lambda: transport.list_knowledge_bases(max_results=size, next_token=token),
-                operation="ListKnowledgeBases",
-                deadline=deadline,
-            )
-
-        pages = traced_listing(
-            lambda: follow_pages(
-                fetch, starting_token=starting_token, operation="ListKnowledgeBases"
+        return Listing(
+            functools.partial(
+                many_import_job_pages,
+                self._ops,
+                refs,
+                **self._fanout(page_size, max_concurrency, fail_fast, on_listing_done, deadline),
             ),
-            "ListKnowledgeBases",
+            resumable=False,
+            name=f"import jobs of {len(refs)} knowledge bases",
         )
-        async with contextlib.aclosing(items_of(pages)) as kbs:
-            async for kb in kbs:
-                yield kb
 
     def list_all_import_jobs(
         self,
@@ -449,33 +241,62 @@ class QConnectClient:
         page_size: int | None = None,
         on_listing_done: ListingDone | None = None,
         deadline: float | None = None,
-    ) -> ListingStream[ImportJob]:
+    ) -> Listing[ImportJob]:
         """The import jobs of every knowledge base of the account, listed as ``_many`` does.
 
-        ``deadline`` bounds the whole stream, the listing of the KBs included.
+        ``deadline`` bounds the whole listing, the listing of the KBs included.
         """
-        size, width = self._fanout_args(page_size, max_concurrency)
-        seconds = check_deadline(deadline)
-        return ListingStream(
-            lambda: self._all(size, width, fail_fast, on_listing_done, self._deadline_at(seconds)),
+        return Listing(
+            functools.partial(
+                all_import_job_pages,
+                self._ops,
+                **self._fanout(page_size, max_concurrency, fail_fast, on_listing_done, deadline),
+            ),
+            resumable=False,
             name="import jobs of every knowledge base",
         )
 
-    async def _all(
+    def _fanout(
         self,
-        size: int,
-        width: int,
+        page_size: object,
+        max_concurrency: object,
         fail_fast: bool,
         on_done: ListingDone | None,
-        deadline: float | None,
-    ) -> AsyncGenerator[ImportJob, None]:
-        async with contextlib.aclosing(self._knowledge_bases(MAX_PAGE_SIZE, deadline)) as kbs:
-            ids = [kb.knowledge_base_id async for kb in kbs]
-        async with contextlib.aclosing(
-            self._merge(ids, size, width, fail_fast, on_done, deadline)
-        ) as jobs:
-            async for job in jobs:
-                yield job
+        deadline: object,
+    ) -> dict[str, Any]:
+        """The options of a many-KB listing, checked."""
+        width = self._max_concurrency if max_concurrency is None else max_concurrency
+        return {
+            "page_size": check.page_size(page_size),
+            "width": check.at_least_one("max_concurrency", width),
+            "fail_fast": fail_fast,
+            "on_done": on_done,
+            "deadline": check.deadline(deadline),
+        }
+
+    def list_knowledge_bases(
+        self,
+        *,
+        page_size: int | None = None,
+        starting_token: str | None = None,
+        deadline: float | None = None,
+    ) -> Listing[KnowledgeBase]:
+        """Every knowledge base of the account (in the client's Region), fetched lazily.
+
+        ``pages()`` yields KnowledgeBasePage; resume from a page's or an error's
+        ``next_token`` with ``starting_token``. ``deadline``: seconds the whole listing may
+        take (default: the retry policy's).
+        """
+        return Listing(
+            functools.partial(
+                knowledge_base_pages,
+                self._ops,
+                page_size=check.page_size(page_size),
+                deadline=check.deadline(deadline),
+            ),
+            starting_token=check.token(starting_token),
+            name="knowledge bases",
+        )
 
     # -- managing import jobs -----------------------------------------------------------------
 
@@ -499,38 +320,28 @@ class QConnectClient:
         The job is returned as started (START_IN_PROGRESS); see ``wait_for_import_job``.
         """
         kb = self._kb(knowledge_base_id).id
-        source = content_source(content)
-        kind = short_string("import_job_type", import_job_type)
-        ctype = _check_content_type(content_type)
-        meta = _check_metadata(metadata)
-        token = None if client_token is None else short_string("client_token", client_token)
-        external = _external_source(external_source_configuration)
-        transport, sender = self._ready()
-        assert self._uploader is not None
         return await start_job(
-            transport,
-            sender,
-            self._uploader,
+            self._ops,
             kb,
-            source,
-            import_job_type=kind,
-            content_type=ctype,
-            metadata=meta,
-            external_source_configuration=external,
-            client_token=token,
+            check.content_source(content),
+            import_job_type=check.short_string("import_job_type", import_job_type),
+            content_type=check.content_type(content_type),
+            metadata=check.metadata(metadata),
+            external_source_configuration=check.external_source(external_source_configuration),
+            client_token=None
+            if client_token is None
+            else check.short_string("client_token", client_token),
         )
 
     async def get_import_job(self, knowledge_base_id: str, import_job_id: str) -> ImportJob:
         """One import job, with its ``url``, ``url_expiry`` and ``failed_record_report``."""
-        kb, job_id = self._kb(knowledge_base_id).id, _job_id(import_job_id)
-        transport, sender = self._ready()
-        return await get_job(transport, sender, kb, job_id)
+        kb = self._kb(knowledge_base_id).id
+        return await self._ops.get_import_job(kb, check.import_job_id(import_job_id))
 
     async def delete_import_job(self, knowledge_base_id: str, import_job_id: str) -> None:
         """Delete an import job; one still running is a ConflictError."""
-        kb, job_id = self._kb(knowledge_base_id).id, _job_id(import_job_id)
-        transport, sender = self._ready()
-        await delete_job(transport, sender, kb, job_id)
+        kb = self._kb(knowledge_base_id).id
+        await self._ops.delete_import_job(kb, check.import_job_id(import_job_id))
 
     async def wait_for_import_job(
         self,
@@ -545,10 +356,10 @@ class QConnectClient:
         TimeoutError) when ``timeout`` seconds pass first. Polls GetImportJob, soon at first
         then less often, within the client's send rate.
         """
-        kb, job_id = self._kb(knowledge_base_id).id, _job_id(import_job_id)
-        seconds = _check_timeout(timeout)
-        transport, sender = self._ready()
-        return await wait_for_job(transport, sender, kb, job_id, seconds=seconds)
+        kb = self._kb(knowledge_base_id).id
+        job_id = check.import_job_id(import_job_id)
+        seconds = check.seconds("timeout", timeout)
+        return await wait_for_job(self._ops, kb, job_id, seconds=seconds)
 
     def __repr__(self) -> str:
-        return f"<QConnectClient {self._state.value} max_concurrency={self._max_concurrency}>"
+        return f"<QConnectClient {self._ops.state} max_concurrency={self._max_concurrency}>"

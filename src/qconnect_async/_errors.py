@@ -25,6 +25,8 @@ process has no credentials at all. Every error carries where a listing can resum
 
 from __future__ import annotations
 
+import email.utils
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,6 +48,7 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "error_for_code",
+    "retry_after_seconds",
 ]
 
 # botocore's standard-mode throttling codes (botocore/retries/standard.py), plus the service's own.
@@ -268,3 +271,18 @@ def error_for_code(code: str, http_status: int | None) -> type[QConnectError]:
     # An error we do not know yet is still the service's: keep its code (callers can match
     # on `.code`), and its class by status when the status says what to do about it.
     return _BY_STATUS.get(http_status or 0, ServiceError)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date; None if unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

@@ -1,4 +1,4 @@
-"""Many listings at once, merged into one stream.
+"""Many listings at once, merged into one listing of pages: the import jobs of many KBs.
 
 Invariants:
 - at most ``max_concurrency`` listings run at once;
@@ -11,16 +11,23 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING
 
+from ._checks import MAX_PAGE_SIZE, KnowledgeBaseRef
 from ._errors import DeadlineExceededError, QConnectError
-from ._paginate import Page
+from ._listing import import_job_pages, knowledge_base_pages
+from .models import ImportJobPage
 
-__all__ = ["merge_listings"]
+if TYPE_CHECKING:
+    from ._ops import Ops
 
-T = TypeVar("T")
+__all__ = ["ListingDone", "all_import_job_pages", "many_import_job_pages"]
+
+#: Called as each knowledge base's listing ends: its ID, and its error (None: it finished).
+ListingDone = Callable[[str, QConnectError | None], None]
 
 
 class _Done:
@@ -33,28 +40,34 @@ class _Done:
         self.error = error
 
 
-class _Merge(Generic[T]):
+class _Merge:
     def __init__(
         self,
-        keys: Sequence[str],
-        open_listing: Callable[[str], AsyncGenerator[Page[T], None]],
+        ops: Ops,
+        refs: Sequence[KnowledgeBaseRef],
+        page_size: int,
         max_concurrency: int,
+        ends_at: float | None,
     ) -> None:
-        self._pending = deque(keys)
-        self._open = open_listing
+        self._ops = ops
+        self._pending = deque(refs)
+        self._page_size = page_size
+        self._ends_at = ends_at
         self._credits = asyncio.Semaphore(max_concurrency)
         # Bounded by the credits: a producer takes one before it fetches a page.
-        self._queue: asyncio.Queue[Page[T] | _Done] = asyncio.Queue()
+        self._queue: asyncio.Queue[ImportJobPage | _Done] = asyncio.Queue()
         self._tasks = [
             asyncio.create_task(self._produce(), name=f"qconnect-async-listing-{i}")
-            for i in range(min(max_concurrency, len(keys)))
+            for i in range(min(max_concurrency, len(refs)))
         ]
 
     async def _produce(self) -> None:
         while self._pending:
-            key = self._pending.popleft()
+            ref = self._pending.popleft()
             error: BaseException | None = None
-            listing = self._open(key)
+            listing = import_job_pages(
+                self._ops, ref, None, page_size=self._page_size, ends_at=self._ends_at
+            )
             try:
                 while True:
                     await self._credits.acquire()
@@ -71,13 +84,13 @@ class _Merge(Generic[T]):
                 error = exc
             finally:
                 await listing.aclose()
-            self._queue.put_nowait(_Done(key, error))
+            self._queue.put_nowait(_Done(ref.id, error))
 
     def consumed_one(self) -> None:
         """The consumer is done with a page: one more may be fetched."""
         self._credits.release()
 
-    async def next(self) -> Page[T] | _Done:
+    async def next(self) -> ImportJobPage | _Done:
         """The next page, or a producer's last word."""
         return await self._queue.get()
 
@@ -101,27 +114,70 @@ class _Merge(Generic[T]):
             raise asyncio.CancelledError
 
 
-async def merge_listings(
-    keys: Sequence[str],
-    open_listing: Callable[[str], AsyncGenerator[Page[T], None]],
+async def many_import_job_pages(
+    ops: Ops,
+    refs: Sequence[KnowledgeBaseRef],
+    starting_token: None,
     *,
-    max_concurrency: int,
+    page_size: int,
+    width: int,
     fail_fast: bool,
-    on_done: Callable[[str, QConnectError | None], None] | None = None,
-) -> AsyncGenerator[T, None]:
-    """Yield the items of every listing, pages interleaved as they arrive.
+    on_done: ListingDone | None,
+    deadline: float | None,
+) -> AsyncGenerator[ImportJobPage, None]:
+    """The pages of several KBs' listings, interleaved as they arrive (``_merged``)."""
+    for ref in refs:
+        ops.check_place(ref)  # the client may have been opened since the listing was made
+    merged = _merged(ops, refs, page_size, width, fail_fast, on_done, ops.deadline_at(deadline))
+    # aclosing: an `async for` left early does not close the generator it iterates, and
+    # its producers would then run until the garbage collector got to it.
+    async with contextlib.aclosing(merged) as pages:
+        async for page in pages:
+            yield page
 
-    ``open_listing(key)`` gives the pages of one listing. With ``fail_fast`` the first error
-    is raised as it is and the other listings are cancelled; without it every listing that
-    can finish does, then an ExceptionGroup of the failures is raised; a passed deadline
-    (shared by all listings) ends the stream at once either way. ``on_done(key, error)`` is
-    called as each listing ends (error None: it finished).
+
+async def all_import_job_pages(
+    ops: Ops,
+    starting_token: None,
+    *,
+    page_size: int,
+    width: int,
+    fail_fast: bool,
+    on_done: ListingDone | None,
+    deadline: float | None,
+) -> AsyncGenerator[ImportJobPage, None]:
+    """The pages of every KB of the account; ``deadline`` covers the listing of the KBs too."""
+    when = ops.deadline_at(deadline)
+    kb_pages = knowledge_base_pages(ops, None, page_size=MAX_PAGE_SIZE, ends_at=when)
+    async with contextlib.aclosing(kb_pages) as kbs:
+        refs = [KnowledgeBaseRef(kb.knowledge_base_id) async for page in kbs for kb in page.items]
+    merged = _merged(ops, refs, page_size, width, fail_fast, on_done, when)
+    async with contextlib.aclosing(merged) as pages:
+        async for page in pages:
+            yield page
+
+
+async def _merged(
+    ops: Ops,
+    refs: Sequence[KnowledgeBaseRef],
+    page_size: int,
+    width: int,
+    fail_fast: bool,
+    on_done: ListingDone | None,
+    ends_at: float | None,
+) -> AsyncGenerator[ImportJobPage, None]:
+    """Yield the pages of every KB's listing, interleaved as they arrive.
+
+    With ``fail_fast`` the first error is raised as it is and the other listings are
+    cancelled; without it every listing that can finish does, then an ExceptionGroup of the
+    failures is raised; a passed deadline (shared by all listings) ends the stream at once
+    either way. ``on_done(kb_id, error)`` is called as each listing ends (None: it finished).
     """
-    if not keys:
+    if not refs:
         return
-    merge: _Merge[T] = _Merge(keys, open_listing, max_concurrency)
+    merge = _Merge(ops, refs, page_size, width, ends_at)
     errors: list[QConnectError] = []
-    remaining = len(keys)
+    remaining = len(refs)
     try:
         while remaining:
             got = await merge.next()
@@ -143,11 +199,10 @@ async def merge_listings(
                     errors.append(got.error)
                 continue
             try:
-                for item in got.items:
-                    yield item
+                yield got
             finally:
                 merge.consumed_one()
     finally:
         await merge.cancel()
     if errors:
-        raise ExceptionGroup(f"{len(errors)} of {len(keys)} listings failed", errors)
+        raise ExceptionGroup(f"{len(errors)} of {len(refs)} listings failed", errors)

@@ -5,61 +5,9 @@ floats and every decision is a closed-form formula, so the same controller runs 
 Redis Lua script over a hash (``qconnect_async.redis``) as well as in-process
 (``AdaptiveRateLimiter``). Keep it that way: no collections, no loops over history.
 
-The algorithm (what a port must reproduce; ``exp``, ``cbrt``, ``2**x`` as in C's libm)::
-
-    state: enabled (bool), w_max, k, cut_at, acc_value, acc_at, acc_start, thr_value,
-           thr_at, seen_value, seen_at (floats)
-    start: enabled = false, w_max = k = acc_value = thr_value = seen_value = 0,
-           cut_at = acc_at = thr_at = seen_at = -inf, acc_start = +inf
-
-    accepted_rate(now):              # a decaying count of accepted answers, per second,
-        if acc_at == -inf: 0         # bias-corrected while younger than tau (as Adam's)
-        else: acc_value * exp(-(now - acc_at) / tau) / tau
-                        / (1 - exp(-max(now - acc_start, min_span) / tau))
-
-    on_accepted(now):
-        if acc_at == -inf: acc_start = now; acc_value = 0
-        else: acc_value *= exp(-(now - acc_at) / tau)
-        acc_value += 1; acc_at = now
-        seen_value = seen_value * exp(-(now - seen_at) / tau) + 1; seen_at = now  # never reset
-
-    rate(now):
-        if not enabled: +inf
-        t = now - cut_at - k                    # < 0 while recovering, >= 0 while probing
-        if t < 0: r = w_max * (1 - (1 - beta) * (-t / k) ** 3)   # concave, beta*w_max at the cut
-        else:     r = w_max + scale * t**3                        # convex: absolute growth
-        h = max(hold, k)
-        if t > h: r = max(r, w_max * 2 ** min((t - h) / doubling, 64))
-        if t >= 0: r = min(r, max(w_max, probe_gain * accepted_rate(now)))  # inf: no cap
-        max(min_rate, r)
-
-    on_throttle(now, sent_at) -> bool:          # true: a new congestion event, one cut
-        throttled = thr_value * exp(-(now - thr_at) / tau)       # before this one
-        thr_value = throttled + 1; thr_at = now
-        if enabled and sent_at - cut_at <= now - sent_at: return false
-            # sent before the cut, or within a round trip after it (it met the requests
-            # still on their way when the cut was made): that cut already answered it
-        recovering = now - cut_at < k
-        ceiling = rate(now)                     # +inf while off
-        seen = seen_value * exp(-(now - seen_at) / tau)          # 0 when seen_at == -inf
-        if (not enabled or recovering) and throttled + 1 < sporadic * (throttled + 1 + seen):
-            return false                        # a stray throttle among many answers
-        if not enabled:                         # the first cut: nothing measured yet
-            w_max = max(min_rate, min(unmeasured_rate, ceiling)); k = -hold  # probe at once
-        else:
-            if recovering: ceiling *= recut     # throttled again, and often, while recovering
-            measured = accepted_rate(now) if acc_value > 0 else ceiling  # none since the reset
-            w_max = max(min_rate, min(measured, ceiling))
-            k = min(max_k, cbrt(w_max * (1 - beta) / scale))     # rate(cut_at) == beta * w_max
-        if not enabled:                         # the first cut: the service's bucket is empty
-            acc_value = 0; acc_at = now; acc_start = now        # from now on, measure its rate
-        cut_at = now; enabled = true; return true
-
-    on_quiet(now):
-        if enabled and now - cut_at > quiet: enabled = false
-
-    pace_at(now, rate):                         # in-process only: a fleet member alone again
-        enabled = true; w_max = max(min_rate, rate); k = 0; cut_at = now  # probing from it
+The methods below are the algorithm; ``redis/_sharedbucket.lua`` is its port (``exp``,
+``cbrt``, ``2**x`` as in C's libm), held to it by a differential test
+(tests/test_redis_lua.py).
 
 Why this shape:
 
@@ -68,8 +16,8 @@ Why this shape:
 - Growth is in absolute requests/s per second (a fixed ``scale``, as TCP CUBIC and
   aiobotocore's adaptive mode): independent clients sharing one quota converge to fair shares
   (the smaller ``w_max``, the smaller ``k``: a small member is back to its level first and
-  probes while the large ones still recover). Growth proportional to one's own rate (what we
-  had before) preserves any unfair split, and a member near ``min_rate`` never comes back.
+  probes while the large ones still recover). Growth proportional to one's own rate would
+  preserve any unfair split, and a member near ``min_rate`` would never come back.
 - Past ``max(hold, k)`` seconds of probing with no throttle the rate doubles every
   ``doubling`` seconds: the service has stopped throttling, so recovery from any depth takes
   seconds (``k`` is at most ``max_k``: from 1 req/s to 1000, 0.67 + 0.67 + 10 * 0.05 = 1.8 s;
@@ -85,8 +33,7 @@ Why this shape:
 - A stray throttle (under ``sporadic`` of the recent answers) while off or recovering cuts
   nothing: random throttles are not congestion. A quota met at full speed soon throttles
   more than that share, and a cold start's first throttle is most of its answers. Once
-  probing, every throttle of a new event cuts (a rule that also spared members whose rate
-  was far above their answers let a fleet's large member keep its share: unfair).
+  probing, every throttle of a new event cuts, so no large member of a fleet keeps its share.
 - The first cut restarts the accepted-rate measure: until then it counted the service's
   burst; from then on its bucket is empty and what it accepts is its rate.
 - An isolated throttle cuts once to ``beta`` of the accepted rate and is back within ``k``
@@ -109,11 +56,9 @@ class RateController:
     """Pure send-rate decisions; see the module docstring for the algorithm."""
 
     # -- constants --
-    #: share of the accepted rate a cut goes down to (TCP CUBIC's; 0.8 throttled 2-3 points
-    #: more on the simulated 40 and 10 req/s scenarios for 1-2% less time)
+    #: share of the accepted rate a cut goes down to (TCP CUBIC's)
     beta: float = 0.7
     #: the further cut, on the ceiling, of a throttle that comes while still recovering
-    #: (0.8: a cold start converges in 3-4 events; 0.5 undershot, 1.3-1.6x the ideal time)
     recut: float = 0.8
     #: requests/s per s**3 of the cubic (aiobotocore: 0.4): back from a cut at 40 req/s in
     #: 2.3 s (k), at 10 req/s in 1.4 s; slower means rarer congestion events (fewer throttles)
@@ -136,8 +81,7 @@ class RateController:
     min_span: float = 0.01
     #: the rate of the first cut, when nothing is measured yet (a cold start's answers read
     #: the service's burst as its rate): the published Q in Connect quota, 10 req/s; the rate
-    #: probes (doubles) from there at once, 80 req/s after 0.15 s, and the next throttle
-    #: measures (5 and 20 measured no better on the simulated 10 and 40 req/s scenarios)
+    #: probes (doubles) from there at once, and the next throttle measures
     unmeasured_rate: float = 10.0
     #: the recovery (``k``) never takes longer than this many seconds: from a cut at any
     #: rate the doubling starts within ``max_k + hold`` seconds (fixed-scale growth would
@@ -147,8 +91,6 @@ class RateController:
     #: less than this share of the recent answers (decayed as the accepted rate, never
     #: reset): a quota met at full speed throttles most sends within a round trip or two,
     #: a cut that was not deep enough (a cold start) too; 2% random throttles stay below it
-    #: (0.05 let clusters of random throttles through: 1.53x on the simulated sporadic row,
-    #: median of 20 seeds, against 1.18x)
     sporadic: float = 0.1
 
     #: a probe past w_max sends at most this many times the accepted rate (math.inf: no cap)

@@ -8,9 +8,8 @@
   answers (doubling), and a round's sends leave only once every send of the previous round
   is answered. So a cold burst of max_concurrency requests does not meet a small service
   burst all at once, and no send leaves while a throttle is on its way back: against a
-  burst B the throttles are the last round's overshoot (1 + 2 + 4 = 7 sends for B = 5: 2),
-  where ack-clocking (each accepted answer sends two more) threw 4-6. The rounds end once
-  one may send 64: a service burst that large is met unpaced, as before the first throttle.
+  burst B the throttles are the last round's overshoot (1 + 2 + 4 = 7 sends for B = 5: 2).
+  The rounds end once one may send 64: a service burst that large is met unpaced.
 - Once a throttle turned the controller on, each send takes a token from a bucket (``burst``
   tokens at most) refilled at ``controller.rate(now)``. A cut empties the bucket: the
   service's next tokens are owed to the requests still on their way to it.
@@ -30,19 +29,17 @@ import time
 from collections import deque
 from typing import Protocol, TypeVar, runtime_checkable
 
+from ._checks import at_least_one, seconds
+from ._config import is_testing
+from ._errors import ValidationError
 from ._ratecontrol import RateController
-from ._retry import is_testing
 
 __all__ = ["INITIAL_WINDOW", "AdaptiveRateLimiter", "RateLimiter", "SendOutcome"]
 
 P = TypeVar("P")
 
-#: Sends of the slow start's first round (TCP's initial window). A
-#: fleet starting together sends its members' windows at once, against a service burst
-#: nobody publishes: the 4-process fleet of `make bench` (one run each) had 9.4% of its
-#: requests throttled with 4, 8.2% with 2, 7.0% with 1 (7.5% in `--only fleet --runs 5`);
-#: one process at 40 req/s throttled alike (4.8%, 5.5%, 4.8%). The cost: a new client's first
-#: fan-out waits about one round trip more than with 4 (the fan-out benchmark's new-client row).
+#: Sends of the slow start's first round (TCP's initial window): one, since a fleet starting
+#: together sends its members' windows at once, against a service burst nobody publishes.
 INITIAL_WINDOW = 1
 
 
@@ -115,12 +112,9 @@ class AdaptiveRateLimiter:
         burst: float = 1.0,
         controller: RateController | None = None,
     ) -> None:
-        if isinstance(initial_window, bool) or not isinstance(initial_window, int):
-            raise ValueError(f"initial_window must be an int, not {initial_window!r}")
-        if initial_window < 1:
-            raise ValueError(f"initial_window must be at least 1, not {initial_window}")
-        if not (math.isfinite(burst) and burst >= 1):
-            raise ValueError(f"burst must be at least 1 (one send), not {burst!r}")
+        at_least_one("initial_window", initial_window)
+        if seconds("burst", burst, unit="sends") < 1:
+            raise ValidationError(f"burst must be at least 1 (one send), not {burst!r}")
         self._controller = controller if controller is not None else RateController()
         self._burst = burst
         self._window: float = initial_window

@@ -10,12 +10,12 @@ within a hundred or so retries and requests then fail at their first error.
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
 
+from ._checks import at_least_one, not_negative, seconds
+from ._config import is_testing
 from ._errors import (
     THROTTLING_CODES,
     AccessDeniedError,
@@ -40,16 +40,14 @@ __all__ = [
     "RetryPolicy",
     "RetryQuota",
     "is_connect_failure",
-    "is_testing",
     "is_throttle",
-    "set_testing",
 ]
 
 #: The code of the DeadlineExceededError raised when a listing's deadline passes.
 DEADLINE_EXCEEDED = DeadlineExceededError.default_code
-#: The codes of a TransportError that says the endpoint could not be reached at all.
-#: the endpoint could not be reached at all: refused, not resolved, or no answer to the
-#: connection within ``connect_timeout`` (a firewall that drops packets, a wrong host)
+#: The codes of a TransportError that says the endpoint could not be reached at all: refused,
+#: not resolved, or no answer to the connection within ``connect_timeout`` (a firewall that
+#: drops packets, a wrong host).
 CONNECT_FAILURES = frozenset({"EndpointConnectionError", "ConnectTimeoutError"})
 
 
@@ -100,36 +98,19 @@ class RetryPolicy:
     on_retry: Callable[[RetryDetails], None] | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
-            raise ValueError(f"max_attempts must be an int, not {self.max_attempts!r}")
-        if self.max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, not {self.max_attempts}")
-        if isinstance(self.max_connect_attempts, bool) or not isinstance(
-            self.max_connect_attempts, int
-        ):
-            raise ValueError(
-                f"max_connect_attempts must be an int, not {self.max_connect_attempts!r}"
-            )
-        if self.max_connect_attempts < 1:
-            raise ValueError(
-                f"max_connect_attempts must be at least 1, not {self.max_connect_attempts}"
-            )
-        _check_seconds("base_delay", self.base_delay)
-        _check_seconds("max_delay", self.max_delay)
+        at_least_one("max_attempts", self.max_attempts)
+        at_least_one("max_connect_attempts", self.max_connect_attempts)
+        seconds("base_delay", self.base_delay, zero=True)
+        seconds("max_delay", self.max_delay, zero=True)
         if self.max_delay < self.base_delay:
-            raise ValueError(
+            raise ValidationError(
                 f"max_delay ({self.max_delay}) must not be less than base_delay ({self.base_delay})"
             )
-        if isinstance(self.retry_quota, bool) or not isinstance(self.retry_quota, int):
-            raise ValueError(f"retry_quota must be an int, not {self.retry_quota!r}")
-        if self.retry_quota < 0:
-            raise ValueError(f"retry_quota must not be negative, not {self.retry_quota}")
+        not_negative("retry_quota", self.retry_quota)
         if self.deadline is not None:
-            _check_seconds("deadline", self.deadline)
-            if self.deadline == 0:
-                raise ValueError("deadline must be positive (or None for no deadline)")
+            seconds("deadline", self.deadline)
         if self.on_retry is not None and not callable(self.on_retry):
-            raise ValueError(f"on_retry must be callable, not {self.on_retry!r}")
+            raise ValidationError(f"on_retry must be callable, not {self.on_retry!r}")
 
     def backoff(self, attempt: int, *, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait after failed attempt ``attempt`` (1-based): full jitter, capped.
@@ -138,7 +119,7 @@ class RetryPolicy:
         """
         if attempt < 1:
             raise ValueError(f"attempt is 1-based, not {attempt}")
-        if _testing:
+        if is_testing():
             return 0.0
         # 2**(attempt-1) overflows a float past ~1024 attempts: cap the exponent first.
         ceiling = self.base_delay * 2.0 ** min(attempt - 1, 64)
@@ -175,8 +156,6 @@ _NEVER_RETRIED = (
     ResourceNotFoundError,
     MalformedResponseError,
     PaginationLoopError,
-    ConflictError,
-    ServiceQuotaExceededError,
     ImportJobFailedError,
 )
 #: 4xx codes that mean "the request took too long in transit": another attempt may succeed.
@@ -196,13 +175,6 @@ def is_throttle(error: QConnectError) -> bool:
 def is_connect_failure(error: QConnectError) -> bool:
     """Whether ``error`` says the endpoint could not be reached at all (nothing was sent)."""
     return isinstance(error, TransportError) and error.code in CONNECT_FAILURES
-
-
-def _check_seconds(name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} must be a number of seconds, not {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite, non-negative number, not {value!r}")
 
 
 class RetryQuota:
@@ -253,43 +225,3 @@ class RetryQuota:
     def release(self, amount: int) -> None:
         """Give back ``amount`` tokens, never beyond capacity."""
         self._available = min(self._capacity, self._available + amount)
-
-
-# Testing mode: module state, like stamina's; read on every backoff and every pacing wait.
-_testing = False
-
-
-class _TestingMode:
-    """Returned by ``set_testing``; as a context manager it restores the previous mode."""
-
-    def __init__(self, previous: bool) -> None:
-        self._previous = previous
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        global _testing
-        _testing = self._previous
-
-
-def set_testing(on: bool = True) -> _TestingMode:
-    """Testing mode: no backoff, no Retry-After wait and no pacing wait; process-wide.
-
-    ``set_testing()`` turns it on, ``set_testing(False)`` off. As a context manager
-    (``with set_testing(): ...``) it restores the previous mode on the way out. Throttles
-    are still retried and still reach the rate limiter; only the waits are gone.
-    """
-    global _testing
-    previous, _testing = _testing, bool(on)
-    return _TestingMode(previous)
-
-
-def is_testing() -> bool:
-    """Whether testing mode is on."""
-    return _testing

@@ -16,13 +16,15 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from ._call import Call
+from ._checks import at_least_one
+from ._config import is_testing
 from ._errors import DeadlineExceededError, QConnectError
 from ._ratelimit import RateLimiter, SendOutcome
 from ._retry import (
     RetryDetails,
     RetryPolicy,
     RetryQuota,
-    is_testing,
     is_throttle,
 )
 from ._telemetry import call_span, retried
@@ -54,10 +56,7 @@ class Sender:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
-            raise ValueError(f"max_concurrency must be an int, not {max_concurrency!r}")
-        if max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be at least 1, not {max_concurrency}")
+        at_least_one("max_concurrency", max_concurrency)
         self._policy = policy
         self._limiter = limiter
         self._slots = asyncio.Semaphore(max_concurrency)
@@ -101,19 +100,12 @@ class Sender:
                 self._cut_by_close.add(task)
                 task.cancel(CLOSED_MESSAGE)
 
-    async def send(
-        self,
-        attempt: Callable[[], Awaitable[T]],
-        *,
-        operation: str,
-        knowledge_base_id: str | None = None,
-        deadline: float | None = None,
-    ) -> T:
+    async def send(self, call: Call, attempt: Callable[[], Awaitable[T]]) -> T:
         """Call ``attempt`` until it succeeds or the policy says stop; raise its last error.
 
-        ``deadline`` is an absolute time on this sender's clock (the loop's). The error raised
-        is the attempt's own object, untouched; RuntimeError once the sender is closed. One
-        logical call: one OpenTelemetry span over every attempt (see ``_telemetry``).
+        ``call.deadline`` is an absolute time on this sender's clock (the loop's). The error
+        raised is the attempt's own object, untouched; RuntimeError once the sender is closed.
+        One logical call: one OpenTelemetry span over every attempt (see ``_telemetry``).
         """
         if self._closed:
             raise RuntimeError(CLOSED_MESSAGE)
@@ -121,8 +113,8 @@ class Sender:
         assert task is not None
         self._sending.add(task)
         try:
-            with call_span(operation, knowledge_base_id, is_throttle):
-                return await self._send(attempt, operation, knowledge_base_id, deadline)
+            with call_span(call, is_throttle):
+                return await self._send(call, attempt)
         except asyncio.CancelledError:
             if task not in self._cut_by_close or task.uncancel() > 0:
                 raise  # someone else's cancellation too: it stays one
@@ -131,14 +123,8 @@ class Sender:
             self._sending.discard(task)
             self._cut_by_close.discard(task)
 
-    async def _send(
-        self,
-        attempt: Callable[[], Awaitable[T]],
-        operation: str,
-        knowledge_base_id: str | None,
-        deadline: float | None,
-    ) -> T:
-        policy = self._policy
+    async def _send(self, call: Call, attempt: Callable[[], Awaitable[T]]) -> T:
+        policy, deadline = self._policy, call.deadline
         started = self._clock()
         drawn = 0  # what this request's last retry took from the quota
         number = 0
@@ -147,10 +133,13 @@ class Sender:
             if self._closed:
                 raise RuntimeError(CLOSED_MESSAGE)
             request_logger.debug(
-                "%s attempt %d (knowledge_base_id=%s)", operation, number, knowledge_base_id
+                "%s attempt %d (knowledge_base_id=%s)",
+                call.operation,
+                number,
+                call.knowledge_base_id,
             )
             try:
-                result = await self._attempt(attempt, operation, knowledge_base_id, deadline)
+                result = await self._attempt(call, attempt)
             except QConnectError as error:
                 if self._closed:
                     # The session went away under the attempt: that is the close, not a blip.
@@ -169,8 +158,8 @@ class Sender:
                         attempt=number,
                         wait=wait,
                         cause=error,
-                        operation=operation,
-                        knowledge_base_id=knowledge_base_id,
+                        operation=call.operation,
+                        knowledge_base_id=call.knowledge_base_id,
                         elapsed=self._clock() - started,
                     )
                 )
@@ -179,9 +168,9 @@ class Sender:
                 if number > 1:
                     logger.debug(
                         "%s recovered after %d attempts (knowledge_base_id=%s)",
-                        operation,
+                        call.operation,
                         number,
-                        knowledge_base_id,
+                        call.knowledge_base_id,
                     )
                 return result
             # Out of the except block: a cancellation while backing off chains nothing.
@@ -191,8 +180,8 @@ class Sender:
         if is_testing():
             return 0.0
         # A throttle slows the whole client through the shared limiter already; growing its
-        # backoff too left requests asleep for seconds after the service stopped throttling
-        # (the recovery benchmark), so a throttled attempt waits the first backoff only.
+        # backoff too would leave requests asleep for seconds after the service stopped
+        # throttling, so a throttled attempt waits the first backoff only.
         backoff = self._policy.backoff(1 if is_throttle(error) else number, rand=self._rand)
         return max(backoff, error.retry_after or 0.0)
 
@@ -215,53 +204,45 @@ class Sender:
             # A broken hook is the application's bug; it must not fail the request.
             logger.exception("the on_retry hook raised; the retry goes on")
 
-    async def _attempt(
-        self,
-        attempt: Callable[[], Awaitable[T]],
-        operation: str,
-        knowledge_base_id: str | None,
-        deadline: float | None,
-    ) -> T:
-        if deadline is None:
-            return await self._paced(attempt)
-        if deadline <= self._clock():
-            raise _deadline_error(operation, knowledge_base_id)
-        timeout = asyncio.timeout_at(deadline)
+    async def _attempt(self, call: Call, attempt: Callable[[], Awaitable[T]]) -> T:
+        """One attempt: a slot, the send rate, the attempt; all within the call's deadline."""
+        if call.deadline is not None and call.deadline <= self._clock():
+            raise _deadline_error(call)
+        timeout = asyncio.timeout_at(call.deadline)  # None: no deadline
         try:
-            async with timeout:
-                return await self._paced(attempt)
+            # The slot is taken before the limiter's wait, so that sends leave at the paced
+            # times instead of bunching up behind a full set of slots.
+            async with timeout, self._slots:
+                permit = await self._limiter.acquire()
+                # Exactly one release per acquire, however the attempt ends (cancelled too).
+                outcome = SendOutcome.ABANDONED
+                self._in_flight += 1
+                try:
+                    result = await attempt()
+                    outcome = SendOutcome.ACCEPTED
+                    return result
+                except QConnectError as error:
+                    outcome = _outcome_of(error)
+                    raise
+                finally:
+                    self._in_flight -= 1
+                    self._limiter.release(permit, outcome)
         except TimeoutError:
             if timeout.expired():  # our deadline, not a timeout from inside the attempt
-                raise _deadline_error(operation, knowledge_base_id) from None
+                raise _deadline_error(call) from None
             raise
 
-    async def _paced(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        # The slot is taken before the limiter's wait, so that sends leave at the paced
-        # times instead of bunching up behind a full set of slots.
-        async with self._slots:
-            permit = await self._limiter.acquire()
-            # Exactly one release per acquire, however the attempt ends (cancelled too).
-            outcome = SendOutcome.ABANDONED
-            self._in_flight += 1
-            try:
-                result = await attempt()
-            except QConnectError as error:
-                if is_throttle(error):
-                    outcome = SendOutcome.THROTTLED
-                elif error.http_status is not None:
-                    outcome = SendOutcome.ACCEPTED  # an answer: the service let it in
-                raise
-            else:
-                outcome = SendOutcome.ACCEPTED
-                return result
-            finally:
-                self._in_flight -= 1
-                self._limiter.release(permit, outcome)
+
+def _outcome_of(error: QConnectError) -> SendOutcome:
+    """What a failed attempt tells the limiter: a throttle, an answer, or no answer."""
+    if is_throttle(error):
+        return SendOutcome.THROTTLED
+    if error.http_status is not None:
+        return SendOutcome.ACCEPTED  # an answer: the service let it in
+    return SendOutcome.ABANDONED
 
 
-def _deadline_error(operation: str, knowledge_base_id: str | None) -> DeadlineExceededError:
+def _deadline_error(call: Call) -> DeadlineExceededError:
     return DeadlineExceededError(
-        "the listing's deadline passed before this request completed",
-        operation=operation,
-        knowledge_base_id=knowledge_base_id,
+        "the listing's deadline passed before this request completed", **call.error_fields()
     )

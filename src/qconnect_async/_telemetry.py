@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from ._call import Call
 from ._errors import QConnectError
 
 __all__ = [
@@ -169,9 +170,7 @@ def watch_rate(limiter: _HasRate) -> None:
 
 
 @contextmanager
-def call_span(
-    operation: str, knowledge_base_id: str | None, is_throttle: Throttled
-) -> Iterator[None]:
+def call_span(call: Call, is_throttle: Throttled) -> Iterator[None]:
     """The span and metrics of one logical call (every attempt of one request).
 
     ``is_throttle`` tells a throttle from other failures (the retry module's rule).
@@ -180,13 +179,14 @@ def call_span(
     if otel is None:
         yield
         return
+    operation = call.operation
     attributes: dict[str, Any] = {
         "rpc.system": "aws-api",
         "rpc.service": "QConnect",
         "rpc.method": operation,
     }
-    if knowledge_base_id is not None:
-        attributes["aws.qconnect.knowledge_base_id"] = knowledge_base_id
+    if call.knowledge_base_id is not None:
+        attributes["aws.qconnect.knowledge_base_id"] = call.knowledge_base_id
     record = _Call(is_throttle=is_throttle)
     token = _current.set(record)
     started = time.perf_counter()
@@ -253,16 +253,13 @@ def retried(details: _Retry) -> None:
 
 
 async def traced_listing(
-    open_pages: Callable[[], AsyncGenerator[P, None]],
-    operation: str,
-    knowledge_base_id: str | None = None,
+    pages: AsyncGenerator[P, None], operation: str, knowledge_base_id: str | None = None
 ) -> AsyncGenerator[P, None]:
-    """The pages of ``open_pages()``, under one listing span that counts pages and items.
+    """The ``pages``, under one listing span that counts pages and items.
 
     The span is made current only while a page is fetched (never across a ``yield``: the
     consumer's code between pages runs in its own context), so each call's span is its child.
     """
-    pages = open_pages()
     otel = _otel()
     if otel is None:
         try:

@@ -6,24 +6,21 @@ method (``_make_api_call``, botocore's events), so the user's tracing sees every
 here makes exactly one attempt; retrying is ``_send``'s job. Every failure leaves this module
 as a ``QConnectError`` with the botocore exception chained.
 
-Adding an operation: one typed method calling ``self.call(CallContext(...), params)`` and
-decoding its answer (plus the method on the protocol).
+``send(call, params)`` is one attempt of a ``Call`` (``_call``): its errors are built from
+the call, complete. The operations themselves (their parameters, their decoded answers) are
+``_ops``'s: adding one is a method there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import aiohttp
-import pydantic
 from aiobotocore.config import AioConfig
 from aiobotocore.parsers import AioResponseParserFactory
 from aiobotocore.session import AioSession
@@ -42,34 +39,30 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
+from ._call import Call
+from ._decode import raw_response
 from ._errors import (
     CredentialsError,
-    MalformedResponseError,
     QConnectError,
     TransportError,
     ValidationError,
     error_for_code,
+    retry_after_seconds,
 )
 from ._redact import in_our_call, unwatch, watch
 from ._skew import ClockSkew
 from ._telemetry import answered, package_version
 from ._warmup import warmed_session
-from .models import ImportJob, ImportJobPage, KnowledgeBase
 
 __all__ = [
-    "INCOMPLETE_BODY",
     "BotocoreTransport",
-    "CallContext",
-    "ContentUpload",
-    "KnowledgeBasePage",
     "Transport",
     "TransportOptions",
 ]
 
-_RAW_KEY = "_qconnect_async_raw_body"
-# The operations whose 2xx bodies we decode ourselves: botocore's parse costs ~2.5 ms a page,
-# and turns a body cut short into {"message": ...}, so a cut could not be told from a wrong
-# answer (GetImportJob is what wait_for_import_job polls; StartImportJob is idempotent).
+# The operations whose 2xx bodies we decode ourselves (``_decode``): botocore's parse costs
+# more than the rest of a page, and turns a body cut short into {"message": ...}, so a cut
+# could not be told from a wrong answer (GetImportJob is what wait_for_import_job polls).
 _RAW_SHAPES = frozenset(
     {
         "ListImportJobsResponse",
@@ -81,9 +74,6 @@ _RAW_SHAPES = frozenset(
 _USER_AGENT = "qconnect-async"
 # botocore's "no usable credentials": missing, half given, or a provider that failed.
 _CREDENTIALS_ERRORS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
-#: The code of the TransportError for a 2xx body cut short (retried like any transient failure).
-INCOMPLETE_BODY = "IncompleteBody"
-_B = TypeVar("_B", bound=pydantic.BaseModel)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,38 +91,6 @@ class TransportOptions:
     max_pool_connections: int = 10
 
 
-@dataclass(frozen=True)
-class KnowledgeBasePage:
-    """One page of ListKnowledgeBases."""
-
-    items: tuple[KnowledgeBase, ...]
-    next_token: str | None
-
-
-class _ListImportJobsBody(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
-    importJobSummaries: tuple[ImportJob, ...]
-    nextToken: str | None = None
-
-
-class _ListKnowledgeBasesBody(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
-    knowledgeBaseSummaries: tuple[KnowledgeBase, ...]
-    nextToken: str | None = None
-
-
-def _raw_response(body: bytes, status: int, headers: Mapping[str, str]) -> dict[str, Any]:
-    """A 2xx answer left unparsed, with the metadata botocore's parser would add."""
-    return {
-        _RAW_KEY: body,
-        "ResponseMetadata": {
-            "RequestId": headers.get("x-amzn-requestid"),
-            "HTTPStatusCode": status,
-            "HTTPHeaders": headers,
-        },
-    }
-
-
 class _RawBodyParser:
     """Hands 2xx bodies of the listing operations back unparsed; delegates the rest."""
 
@@ -146,35 +104,13 @@ class _RawBodyParser:
             and response["status_code"] < 300
             and isinstance(response["body"], bytes)
         ):
-            return _raw_response(response["body"], response["status_code"], response["headers"])
+            return raw_response(response["body"], response["status_code"], response["headers"])
         return await self._inner.parse(response, shape)
 
 
 class _RawBodyParserFactory(AioResponseParserFactory):
     def create_parser(self, protocol_name: str) -> Any:
         return _RawBodyParser(super().create_parser(protocol_name))
-
-
-class ContentUpload(pydantic.BaseModel):
-    """StartContentUpload's answer: where to PUT the content, and with which headers."""
-
-    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
-    upload_id: str = pydantic.Field(alias="uploadId")
-    # A presigned URL: a secret (never in repr, str or logs).
-    url: pydantic.SecretStr
-    #: On this host's clock: the service's urlExpiry, moved by the clock skew learnt.
-    url_expiry: datetime = pydantic.Field(alias="urlExpiry")
-    headers_to_include: dict[str, str] = pydantic.Field(alias="headersToInclude")
-
-
-class _StartContentUploadBody(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
-    upload: ContentUpload
-
-
-class _ImportJobBody(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
-    importJob: ImportJob
 
 
 class Transport(Protocol):
@@ -203,60 +139,14 @@ class Transport(Protocol):
         """Release what the transport owns; idempotent."""
         ...
 
-    async def list_import_jobs(
-        self, knowledge_base_id: str, *, max_results: int, next_token: str | None
-    ) -> ImportJobPage:
-        """One ListImportJobs page."""
+    @property
+    def clock_offset(self) -> float:
+        """Seconds the service's clock is ahead of this host's, as learnt (0: not known)."""
         ...
 
-    async def list_knowledge_bases(
-        self, *, max_results: int, next_token: str | None
-    ) -> KnowledgeBasePage:
-        """One ListKnowledgeBases page."""
+    async def send(self, call: Call, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        """One attempt of ``call`` with ``params``: the answer, parsed or with its raw body."""
         ...
-
-    async def start_content_upload(
-        self, knowledge_base_id: str, content_type: str
-    ) -> ContentUpload:
-        """One StartContentUpload."""
-        ...
-
-    async def start_import_job(
-        self,
-        knowledge_base_id: str,
-        *,
-        upload_id: str,
-        import_job_type: str,
-        client_token: str,
-        metadata: Mapping[str, str] | None,
-        external_source_configuration: Mapping[str, Any] | None,
-    ) -> ImportJob:
-        """One StartImportJob."""
-        ...
-
-    async def get_import_job(self, knowledge_base_id: str, import_job_id: str) -> ImportJob:
-        """One GetImportJob."""
-        ...
-
-    async def delete_import_job(self, knowledge_base_id: str, import_job_id: str) -> None:
-        """One DeleteImportJob."""
-        ...
-
-
-@dataclass(frozen=True)
-class CallContext:
-    """What an error of one call is told: the operation, the KB and the token in flight."""
-
-    operation: str
-    knowledge_base_id: str | None = None
-    next_token: str | None = None
-
-    def fields(self) -> dict[str, Any]:
-        return {
-            "operation": self.operation,
-            "knowledge_base_id": self.knowledge_base_id,
-            "next_token": self.next_token,
-        }
 
 
 class BotocoreTransport:
@@ -293,9 +183,9 @@ class BotocoreTransport:
             # We check every argument before sending; botocore's check would cost CPU per page.
             parameter_validation=False,
             # A fixed User-Agent (public Config option): botocore otherwise rebuilds its
-            # structured one per request, twice (serialising, then after signing), ~0.15 ms
-            # each here, a tenth or more of a page's CPU. Lost: botocore's per-request
-            # feature ids ("m/..."); kept: botocore's name, Python and platform, and ours.
+            # structured one per request, twice (serialising, then after signing), a large
+            # share of a page's CPU. Lost: botocore's per-request feature ids ("m/...");
+            # kept: botocore's name, Python and platform, and ours.
             user_agent=user_agent,
         )
         stack = contextlib.AsyncExitStack()
@@ -359,121 +249,31 @@ class BotocoreTransport:
             unwatch()
             await stack.aclose()
 
-    async def list_import_jobs(
-        self, knowledge_base_id: str, *, max_results: int, next_token: str | None
-    ) -> ImportJobPage:
-        """One ListImportJobs request, decoded into a typed page."""
-        params: dict[str, Any] = {"knowledgeBaseId": knowledge_base_id, "maxResults": max_results}
-        if next_token is not None:
-            params["nextToken"] = next_token
-        ctx = CallContext("ListImportJobs", knowledge_base_id, next_token)
-        body = _decode(_ListImportJobsBody, await self.call(ctx, params), ctx, "importJobSummaries")
-        return ImportJobPage(
-            items=body.importJobSummaries,
-            next_token=body.nextToken or None,  # "" ends a listing, as in botocore
-            knowledge_base_id=knowledge_base_id,
-        )
+    @property
+    def clock_offset(self) -> float:
+        """Seconds the service's clock is ahead of this host's (our clients only)."""
+        return 0.0 if self._skew is None else self._skew.offset
 
-    async def list_knowledge_bases(
-        self, *, max_results: int, next_token: str | None
-    ) -> KnowledgeBasePage:
-        """One ListKnowledgeBases request, decoded."""
-        params: dict[str, Any] = {"maxResults": max_results}
-        if next_token is not None:
-            params["nextToken"] = next_token
-        ctx = CallContext("ListKnowledgeBases", None, next_token)
-        response = await self.call(ctx, params)
-        body = _decode(_ListKnowledgeBasesBody, response, ctx, "knowledgeBaseSummaries")
-        return KnowledgeBasePage(
-            items=body.knowledgeBaseSummaries, next_token=body.nextToken or None
-        )
-
-    # -- managing import jobs: one attempt each, on the same public path ----------------------
-
-    async def start_content_upload(
-        self, knowledge_base_id: str, content_type: str
-    ) -> ContentUpload:
-        """One StartContentUpload request: where to PUT the content, with which headers."""
-        ctx = CallContext("StartContentUpload", knowledge_base_id)
-        params = {"knowledgeBaseId": knowledge_base_id, "contentType": content_type}
-        response = await self.call(ctx, params)
-        if "uploadId" not in response:
-            meta = response.get("ResponseMetadata") or {}
-            raise MalformedResponseError(
-                "the response has no uploadId",
-                http_status=meta.get("HTTPStatusCode"),
-                request_id=meta.get("RequestId"),
-                **ctx.fields(),
-            )
-        upload = _decode(_StartContentUploadBody, {"upload": response}, ctx, "upload").upload
-        offset = 0.0 if self._skew is None else self._skew.offset
-        if not offset:
-            return upload
-        # urlExpiry is on the service's clock; the PUT's expiry check reads this host's.
-        return upload.model_copy(
-            update={"url_expiry": upload.url_expiry - timedelta(seconds=offset)}
-        )
-
-    async def start_import_job(
-        self,
-        knowledge_base_id: str,
-        *,
-        upload_id: str,
-        import_job_type: str,
-        client_token: str,
-        metadata: Mapping[str, str] | None,
-        external_source_configuration: Mapping[str, Any] | None,
-    ) -> ImportJob:
-        """One StartImportJob request; ``client_token`` makes a retried start the same job."""
-        params: dict[str, Any] = {
-            "knowledgeBaseId": knowledge_base_id,
-            "importJobType": import_job_type,
-            "uploadId": upload_id,
-            "clientToken": client_token,
-        }
-        if metadata is not None:
-            params["metadata"] = dict(metadata)
-        if external_source_configuration is not None:
-            params["externalSourceConfiguration"] = dict(external_source_configuration)
-        ctx = CallContext("StartImportJob", knowledge_base_id)
-        try:
-            response = await self.call(ctx, params)
-        except QConnectError as error:
-            error.upload_id = upload_id
-            raise
-        return _decode(_ImportJobBody, response, ctx, "importJob").importJob
-
-    async def get_import_job(self, knowledge_base_id: str, import_job_id: str) -> ImportJob:
-        """One GetImportJob request."""
-        ctx = CallContext("GetImportJob", knowledge_base_id)
-        params = {"knowledgeBaseId": knowledge_base_id, "importJobId": import_job_id}
-        response = await self.call(ctx, params)
-        return _decode(_ImportJobBody, response, ctx, "importJob").importJob
-
-    async def delete_import_job(self, knowledge_base_id: str, import_job_id: str) -> None:
-        """One DeleteImportJob request (204, no body)."""
-        ctx = CallContext("DeleteImportJob", knowledge_base_id)
-        params = {"knowledgeBaseId": knowledge_base_id, "importJobId": import_job_id}
-        await self.call(ctx, params)
-
-    async def call(self, ctx: CallContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        """One request of ``ctx.operation`` through the generated client method.
+    async def send(self, call: Call, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        """One request of ``call.operation`` through the generated client method.
 
         Answers the parsed response (a raw body under ``_RAW_KEY`` for the operations we
         decode ourselves, on clients we own); raises a typed ``QConnectError``.
         """
         try:
-            return await self._call_once(ctx, params, self._skew)
+            return await self._call_once(call, params, self._skew)
         except _SkewCorrected:
             # Signed again with the service's time, once; a second refusal is raised as is.
-            return await self._call_once(ctx, params, None)
+            return await self._call_once(call, params, None)
 
     async def _call_once(
-        self, ctx: CallContext, params: Mapping[str, Any], skew: ClockSkew | None
+        self, call: Call, params: Mapping[str, Any], skew: ClockSkew | None
     ) -> Mapping[str, Any]:
-        method = self._methods.get(ctx.operation)
+        method = self._methods.get(call.operation)
         if method is None:
-            method = self._methods[ctx.operation] = getattr(self._client, xform_name(ctx.operation))
+            method = self._methods[call.operation] = getattr(
+                self._client, xform_name(call.operation)
+            )
         # The offset this attempt is signed with (signing happens inside the call).
         signed_with = 0.0 if skew is None else skew.offset
         try:
@@ -482,22 +282,22 @@ class BotocoreTransport:
         except ClientError as exc:
             if skew is not None and skew.learn(exc.response, signed_with=signed_with):
                 raise _SkewCorrected from exc
-            error = _from_client_error(exc, ctx)
+            error = _from_client_error(exc, call)
             answered(self._region, error.request_id, error.http_status)
             raise error from exc
         except (BotoConnectionError, HTTPClientError, aiohttp.ClientError, TimeoutError) as exc:
             raise TransportError(
-                _safe_message(exc), code=type(exc).__name__, **ctx.fields()
+                _safe_message(exc), code=type(exc).__name__, **call.error_fields()
             ) from exc
         except ParamValidationError as exc:
-            raise ValidationError(str(exc), code="ParamValidation", **ctx.fields()) from exc
+            raise ValidationError(str(exc), code="ParamValidation", **call.error_fields()) from exc
         except _CREDENTIALS_ERRORS as exc:
             raise CredentialsError(
-                _safe_message(exc), code=type(exc).__name__, **ctx.fields()
+                _safe_message(exc), code=type(exc).__name__, **call.error_fields()
             ) from exc
         except BotoCoreError as exc:
             raise QConnectError(
-                _safe_message(exc), code=type(exc).__name__, **ctx.fields()
+                _safe_message(exc), code=type(exc).__name__, **call.error_fields()
             ) from exc
         meta = result.get("ResponseMetadata") or {}
         answered(self._region, meta.get("RequestId"), meta.get("HTTPStatusCode"))
@@ -515,77 +315,7 @@ class _SkewCorrected(Exception):
     """A skew error taught the clock offset: the request is to be signed and sent again."""
 
 
-def _decode(model: type[_B], response: Mapping[str, Any], ctx: CallContext, required: str) -> _B:
-    meta = response.get("ResponseMetadata") or {}
-    try:
-        raw = response.get(_RAW_KEY)
-        if raw is not None:
-            return model.model_validate_json(raw)
-        # A borrowed client parsed the body with botocore, which turns bad JSON into {}:
-        # a missing list is a malformed answer, never "zero items".
-        if required not in response:
-            raise MalformedResponseError(
-                f"the response has no {required}",
-                http_status=meta.get("HTTPStatusCode"),
-                request_id=meta.get("RequestId"),
-                **ctx.fields(),
-            )
-        return model.model_validate(_utc_tree(response))
-    except pydantic.ValidationError as exc:
-        if raw is not None and _cut_short(exc, meta.get("HTTPHeaders") or {}):
-            raise TransportError(
-                "the response body ended mid-document: the connection closed early",
-                code=INCOMPLETE_BODY,
-                http_status=meta.get("HTTPStatusCode"),
-                request_id=meta.get("RequestId"),
-                **ctx.fields(),
-            ) from exc
-        raise MalformedResponseError(
-            f"the response does not match the service model: {_first_error(exc)}",
-            http_status=meta.get("HTTPStatusCode"),
-            request_id=meta.get("RequestId"),
-            **ctx.fields(),
-        ) from exc
-
-
-def _utc_tree(value: Any) -> Any:
-    """botocore's parsed answer with every datetime in UTC (its parser gives tzlocal ones).
-
-    Only borrowed clients' answers come this way; ours are decoded from the JSON body,
-    where pydantic already yields UTC for the epoch numbers the service sends.
-    """
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, Mapping):
-        return {k: _utc_tree(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_utc_tree(v) for v in value]
-    return value
-
-
-def _cut_short(exc: pydantic.ValidationError, headers: Mapping[str, str]) -> bool:
-    """Whether a body that is not JSON was cut by the network, rather than sent wrong.
-
-    Only a close-delimited body (no Content-Length, not chunked) can be cut without the HTTP
-    layer noticing; it was cut when the document stops in the middle. Any other bad body is
-    complete as sent, and sending it again would give the same answer.
-    """
-    names = {name.lower() for name in headers}
-    if "content-length" in names or "transfer-encoding" in names:
-        return False
-    first = exc.errors(include_url=False, include_input=False)[0]
-    return first["type"] == "json_invalid" and "EOF while parsing" in str(first["msg"])
-
-
-def _first_error(exc: pydantic.ValidationError) -> str:
-    errors = exc.errors(include_url=False, include_input=False)
-    first = errors[0]
-    where = ".".join(str(p) for p in first["loc"]) or "body"
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{where}: {first['msg']}{more}"
-
-
-def _from_client_error(exc: ClientError, ctx: CallContext) -> QConnectError:
+def _from_client_error(exc: ClientError, call: Call) -> QConnectError:
     response: Mapping[str, Any] = exc.response
     error = response.get("Error") or {}
     meta = response.get("ResponseMetadata") or {}
@@ -599,24 +329,9 @@ def _from_client_error(exc: ClientError, ctx: CallContext) -> QConnectError:
         code=code,
         http_status=status,
         request_id=meta.get("RequestId") or headers.get("x-amzn-requestid"),
-        retry_after=_retry_after(headers.get("retry-after")),
-        **ctx.fields(),
+        retry_after=retry_after_seconds(headers.get("retry-after")),
+        **call.error_fields(),
     )
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _safe_message(exc: BaseException) -> str:

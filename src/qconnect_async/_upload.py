@@ -15,16 +15,18 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncGenerator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import aiohttp
 
+from ._call import Call
 from ._errors import (
     AccessDeniedError,
     QConnectError,
     TransportError,
     ValidationError,
     error_for_code,
+    retry_after_seconds,
 )
 
 __all__ = ["PUT_OPERATION", "Uploader", "file_size", "is_expired_url"]
@@ -81,21 +83,16 @@ class Uploader:
 
     async def put(
         self,
+        call: Call,
         url: str,
         headers: Mapping[str, str],
         content: bytes | Path,
         *,
         size: int,
-        knowledge_base_id: str,
-        upload_id: str,
         url_expiry: float | None = None,
     ) -> None:
         """One PUT of ``content`` (``size`` bytes) with exactly ``headers``; raises typed errors."""
-        fields: dict[str, Any] = {
-            "operation": PUT_OPERATION,
-            "knowledge_base_id": knowledge_base_id,
-            "upload_id": upload_id,
-        }
+        fields = call.error_fields()
         if url_expiry is not None and time.time() >= url_expiry:
             # Known expired (retries took that long): no need to ask S3 to say so.
             raise AccessDeniedError("Request has expired", code="AccessDenied", **fields)
@@ -143,7 +140,7 @@ class Uploader:
             code=code,
             http_status=status,
             request_id=request_id,
-            retry_after=_seconds(retry_after),
+            retry_after=retry_after_seconds(retry_after),
             **fields,
         )
 
@@ -157,10 +154,3 @@ def _s3_error(body: bytes, status: int) -> tuple[str, str]:
     code = (root.findtext("Code") or str(status)).strip()
     message = (root.findtext("Message") or code).strip()
     return code[:100], message[:500]
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return None if value is None else max(0.0, float(value))
-    except ValueError:
-        return None

@@ -11,7 +11,7 @@ from importlib.metadata import version
 import pytest
 from _cli_helpers import MISSING_KB, cli
 
-from qconnect_async._inputs import MAX_PAGE_SIZE
+from qconnect_async._checks import MAX_PAGE_SIZE
 from qconnect_async.testing import QConnectServer
 
 

@@ -89,7 +89,7 @@ def test_client_and_env_fixtures_ignore_the_users_aws_setup(
         """
         import asyncio
         from qconnect_async import QConnectClient
-        from qconnect_async._retry import is_testing
+        from qconnect_async._config import is_testing
 
         async def test_client(qconnect_server, qconnect_client):
             kb = qconnect_server.create_knowledge_base()

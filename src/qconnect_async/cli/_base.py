@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, TextIO
 
-from qconnect_async import ValidationError, _inputs
+from qconnect_async import ValidationError, _checks
 
 if TYPE_CHECKING:
     from qconnect_async import QConnectClient, RetryDetails
@@ -177,12 +177,12 @@ def checked_input() -> Iterator[None]:
 def knowledge_base(value: str) -> str:
     """The ID of a knowledge base given as an ID or an ARN, checked as a client checks it."""
     with checked_input():
-        return _inputs.knowledge_base_id(value)
+        return _checks.knowledge_base_id(value)
 
 
 def import_job_id(value: str) -> str:
     with checked_input():
-        return _inputs.import_job_id(value)
+        return _checks.import_job_id(value)
 
 
 def positive_int(text: str) -> int:
@@ -209,7 +209,7 @@ def seconds(text: str) -> float:
 
 def _page_size(text: str) -> int:
     try:
-        return _inputs.check_page_size(positive_int(text)) or 0
+        return _checks.page_size(positive_int(text)) or 0
     except ValidationError as exc:
         raise argparse.ArgumentTypeError(exc.message.removeprefix("page_size ")) from None
 
@@ -225,7 +225,7 @@ def add_ids(parser: argparse.ArgumentParser, metavar: str, help: str) -> None:
 
 def add_paging(parser: argparse.ArgumentParser, items: str) -> None:
     """The AWS CLI's pagination options, for a listing of ``items``."""
-    add, most = parser.add_argument, _inputs.MAX_PAGE_SIZE
+    add, most = parser.add_argument, _checks.MAX_PAGE_SIZE
     add("--max-items", type=positive_int, metavar="N", help=f"print N {items}, then a NextToken")
     add("--starting-token", type=decode_token, metavar="TOKEN", help="resume from a NextToken")
     add("--page-size", type=_page_size, metavar="N", help=f"per request, 1-{most} (default {most})")
@@ -255,4 +255,4 @@ def decode_token(text: str) -> tuple[str | None, int]:
     if not (token is None or isinstance(token, str)) or not isinstance(skip, int) or skip < 0:
         raise UsageError(f"not a valid --starting-token: {text!r}")
     with checked_input():
-        return _inputs.check_token(token), skip
+        return _checks.token(token), skip

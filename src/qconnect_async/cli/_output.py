@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from qconnect_async._inputs import MAX_PAGE_SIZE
+from qconnect_async._checks import MAX_PAGE_SIZE
 
 from ._base import count
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._retry import set_testing
+from .._config import set_testing
 
 if TYPE_CHECKING:
     from ._control import RemoteQConnectServer, ServerControls

@@ -1,4 +1,8 @@
-"""Checks of the caller's arguments, made before any request is sent."""
+"""Checks of the caller's arguments, made before any request is sent: one vocabulary.
+
+A bad argument, to a constructor or to a call, is a ``ValidationError`` (also a ValueError)
+raised by one of these functions; the CLI refuses its arguments with the same checks.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,27 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ._errors import ValidationError
 
 __all__ = [
     "MAX_PAGE_SIZE",
     "KnowledgeBaseRef",
-    "check_deadline",
-    "check_page_size",
-    "check_token",
+    "at_least_one",
+    "content_source",
+    "content_type",
+    "deadline",
+    "external_source",
+    "import_job_id",
     "knowledge_base_id",
     "knowledge_base_ref",
+    "metadata",
+    "not_negative",
+    "page_size",
+    "seconds",
+    "short_string",
+    "token",
 ]
 
 #: The largest page ListImportJobs and ListKnowledgeBases allow (maxResults 1..100).
@@ -29,6 +43,30 @@ _UUID = r"[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}"
 _ID = re.compile(_UUID)
 # arn:PARTITION:wisdom:REGION:ACCOUNT:knowledge-base/ID, as the service model's pattern allows.
 _KB_ARN = re.compile(rf"arn:([a-z-]+):wisdom:([a-z0-9-]*):[0-9]{{12}}:knowledge-base/({_UUID})")
+
+
+def at_least_one(name: str, value: object) -> int:
+    """An int of at least 1 (``max_concurrency``, ``max_attempts``, ...)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(f"{name} must be an int of at least 1, not {value!r}")
+    return value
+
+
+def not_negative(name: str, value: object) -> int:
+    """An int of at least 0 (``retry_quota``)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(f"{name} must be an int of at least 0, not {value!r}")
+    return value
+
+
+def seconds(name: str, value: object, *, zero: bool = False, unit: str = "seconds") -> float:
+    """A finite, positive number of seconds (or of ``unit``); 0 as well if ``zero``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"{name} must be a number of {unit}, not {type(value).__name__}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        what = "finite, non-negative" if zero else "positive"
+        raise ValidationError(f"{name} must be a {what} number of {unit}, not {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +126,10 @@ def knowledge_base_ref(value: object) -> KnowledgeBaseRef:
     )
 
 
-def check_page_size(value: object) -> int | None:
-    """``page_size`` as the service takes it (1..100), or None for the default."""
+def page_size(value: object) -> int:
+    """``page_size`` as the service takes it (1..100); None: the largest, 100."""
     if value is None:
-        return None
+        return MAX_PAGE_SIZE
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(f"page_size must be an int, not {type(value).__name__}")
     if not 1 <= value <= MAX_PAGE_SIZE:
@@ -99,7 +137,7 @@ def check_page_size(value: object) -> int | None:
     return value
 
 
-def check_token(value: object) -> str | None:
+def token(value: object) -> str | None:
     """A pagination token to start from (1..4096 characters), or None."""
     if value is None:
         return None
@@ -112,15 +150,9 @@ def check_token(value: object) -> str | None:
     return value
 
 
-def check_deadline(value: object) -> float | None:
+def deadline(value: object) -> float | None:
     """``deadline`` in seconds (positive, finite), or None for none."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationError(f"deadline must be a number of seconds, not {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValidationError(f"deadline must be a positive number of seconds, not {value!r}")
-    return float(value)
+    return None if value is None else seconds("deadline", value)
 
 
 # -- managing import jobs ------------------------------------------------------------------
@@ -192,10 +224,24 @@ def metadata(value: object) -> dict[str, str] | None:
     }
 
 
-def timeout(value: object) -> float:
-    """A positive, finite number of seconds."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationError(f"timeout must be a number of seconds, not {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValidationError(f"timeout must be a positive number of seconds, not {value}")
-    return float(value)
+def external_source(value: object) -> dict[str, Any] | None:
+    """An external source configuration (the model or a mapping), in its wire form."""
+    # Imported here: the CLI's --help imports these checks, and must not pay for pydantic.
+    import pydantic
+
+    from .models import ExternalSourceConfiguration
+
+    if value is None:
+        return None
+    if not isinstance(value, ExternalSourceConfiguration):
+        if not isinstance(value, Mapping):
+            raise ValidationError(
+                "external_source_configuration must be an ExternalSourceConfiguration or a "
+                f"mapping, not {type(value).__name__}"
+            )
+        try:
+            value = ExternalSourceConfiguration.model_validate(value)
+        except pydantic.ValidationError as exc:
+            raise ValidationError(f"external_source_configuration is not valid: {exc}") from None
+    wire: dict[str, Any] = value.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return wire

@@ -1,8 +1,11 @@
-"""Argument checks made before any request, and the error tree's promises."""
+"""The error tree: its classes and builtin bases, the map from service codes, pickling, the
+one-line message, and the one Retry-After parser."""
 
 from __future__ import annotations
 
+import email.utils
 import pickle
+import time
 
 import pytest
 
@@ -17,74 +20,28 @@ from qconnect_async import (
     ThrottlingError,
     ValidationError,
 )
-from qconnect_async._errors import error_for_code
-from qconnect_async._inputs import check_page_size, check_token, knowledge_base_id
+from qconnect_async._errors import error_for_code, retry_after_seconds
 
 KB = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 
 
-@pytest.mark.parametrize(
-    "value",
-    [
-        KB,
-        f"arn:aws:wisdom:us-east-1:123456789012:knowledge-base/{KB}",
-        f"arn:aws-cn:wisdom:cn-north-1:123456789012:knowledge-base/{KB}",
-    ],
-)
-def test_id_and_arn_reduce_to_the_id(value: str) -> None:
-    """An ID passes as it is; a knowledge-base ARN becomes its ID."""
-    assert knowledge_base_id(value) == KB
+@pytest.mark.parametrize(("header", "seconds"), [("3", 3.0), ("0.25", 0.25), ("-4", 0.0)])
+def test_retry_after_in_seconds_is_read_as_seconds(header: str, seconds: float) -> None:
+    """Delta-seconds are taken as they are, a negative one as no wait."""
+    assert retry_after_seconds(header) == seconds
 
 
-@pytest.mark.parametrize(
-    "value",
-    [
-        "",
-        KB.upper(),
-        f"{KB}/importJobs",
-        f"../{KB}",
-        "..",
-        "not-a-uuid",
-        f"arn:aws:wisdom:us-east-1:123456789012:assistant/{KB}",
-        f"arn:aws:s3:us-east-1:123456789012:knowledge-base/{KB}",
-        f"arn:aws:wisdom:us-east-1:1234:knowledge-base/{KB}",
-        f" {KB}",
-        None,
-        42,
-    ],
-)
-def test_bad_knowledge_base_ids_are_validation_errors(value: object) -> None:
-    """Anything but a lower-case UUID or a wisdom KB ARN is refused, as a ValueError too."""
-    with pytest.raises(ValidationError) as info:
-        knowledge_base_id(value)
-    assert isinstance(info.value, ValueError)
+def test_retry_after_as_an_http_date_is_the_seconds_until_it() -> None:
+    """An HTTP date is the seconds from now until that date."""
+    header = email.utils.formatdate(time.time() + 30, usegmt=True)
+    seconds = retry_after_seconds(header)
+    assert seconds is not None and 27 <= seconds <= 30
 
 
-@pytest.mark.parametrize("value", [0, 101, -1, 1.5, "10", True])
-def test_bad_page_sizes_are_validation_errors(value: object) -> None:
-    """page_size outside 1..100, or not an int, is refused."""
-    with pytest.raises(ValidationError):
-        check_page_size(value)
-
-
-def test_good_page_sizes_pass() -> None:
-    """1, 100 and None (the default) are accepted."""
-    assert check_page_size(1) == 1
-    assert check_page_size(100) == 100
-    assert check_page_size(None) is None
-
-
-@pytest.mark.parametrize("value", ["", "x" * 4097, 12])
-def test_bad_tokens_are_validation_errors(value: object) -> None:
-    """A starting token must be 1 to 4096 characters."""
-    with pytest.raises(ValidationError):
-        check_token(value)
-
-
-def test_good_tokens_pass() -> None:
-    """A 4096-character token and None are accepted."""
-    assert check_token("x" * 4096) == "x" * 4096
-    assert check_token(None) is None
+@pytest.mark.parametrize("header", [None, "", "soon", "Mon, 99 Foo 2026"])
+def test_an_unreadable_retry_after_is_none(header: str | None) -> None:
+    """No header, an empty one or one that is neither a number nor a date: no wait asked."""
+    assert retry_after_seconds(header) is None
 
 
 @pytest.mark.parametrize(
@@ -141,7 +98,9 @@ def test_errors_pickle_with_their_fields() -> None:
         "t",
     )
     assert (again.message, again.operation, again.knowledge_base_id) == (
-        "no", "ListImportJobs", KB,
+        "no",
+        "ListImportJobs",
+        KB,
     )
 
 
@@ -149,8 +108,13 @@ def test_an_error_says_what_failed_where_in_one_line() -> None:
     """str() is the code and message, then each field that is set, space-separated; repr()
     the class, code and message."""
     err = ConflictError(
-        "busy", code="ConflictException", http_status=409, request_id="r-2",
-        operation="StartImportJob", knowledge_base_id=KB, upload_id="u-1",
+        "busy",
+        code="ConflictException",
+        http_status=409,
+        request_id="r-2",
+        operation="StartImportJob",
+        knowledge_base_id=KB,
+        upload_id="u-1",
     )
     assert str(err) == (
         f"ConflictException: busy operation=StartImportJob knowledge_base_id={KB} "

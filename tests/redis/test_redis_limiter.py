@@ -17,7 +17,8 @@ from _redis_server import RedisServer
 from qconnect_async import QConnectClient
 from qconnect_async._ratecontrol import RateController
 from qconnect_async._ratelimit import RateLimiter, SendOutcome
-from qconnect_async.redis import _SHA, RedisRateLimiter
+from qconnect_async.redis import RedisRateLimiter
+from qconnect_async.redis._script import SHA
 from qconnect_async.testing import QConnectServer
 
 # Tests that do not measure pacing start fast: the slow start would only make them slower.
@@ -218,7 +219,7 @@ async def test_entering_connects_loads_the_script_and_listens(redis_server: Redi
     with redis_server.sync() as client:
         client.script_flush()
         async with RedisRateLimiter(redis_server.url, key="warm", **FAST) as limiter:
-            assert client.script_exists(_SHA) == [True]
+            assert client.script_exists(SHA) == [True]
             for _ in range(100):  # the listener subscribes from its own task
                 if client.pubsub_numsub("{warm}:cuts") == [(b"{warm}:cuts", 1)]:
                     break

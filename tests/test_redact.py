@@ -62,7 +62,7 @@ def _record_signatures(client: QConnectClient) -> set[str]:
         text = value.decode() if isinstance(value, bytes) else value
         seen.update(_SIGNATURE.findall(text))
 
-    client._transport._client.meta.events.register("before-send.qconnect", on_send)  # type: ignore[union-attr]
+    client._ops.transport._client.meta.events.register("before-send.qconnect", on_send)  # type: ignore[union-attr]
     return seen
 
 

@@ -7,10 +7,11 @@ import math
 
 import pytest
 
+from _rates import congest, steady
+from _sharedbucket import SharedBucket
 from qconnect_async._ratecontrol import RateController
-from qconnect_async._sharedbucket import CONTROLLER_CONSTANTS, SharedBucket
 from qconnect_async.redis import fleet_controller
-from test_ratelimit import congest, steady
+from qconnect_async.redis._script import CONTROLLER_CONSTANTS
 
 T0 = 1_000.0
 

@@ -1,89 +1,40 @@
-"""RedisRateLimiter: one send rate for a whole fleet, shared through Redis (extra ``[redis]``).
-
-Every client of every process that uses the same Redis and ``key`` shares one schedule at the
-fleet's current rate and one rate controller: a throttle any member sees feeds the one
-controller, and the fleet is cut once per congestion event. Use one key per account and
-Region (the service's quota is per account and Region).
-
-How a send goes (``_sharedbucket.py`` is the decision, ``_sharedbucket.lua`` its
-transcription):
-
-- ``acquire`` is one EVALSHA: the script reads the server's ``TIME``, applies the outcomes
-  this member batched since its last call, and reserves a slot on the fleet's virtual
-  schedule. The member sleeps locally until the slot and sends: one round trip per send.
-  Each member books ``ahead`` sends at a time (the others wait in-process), so the fleet's
-  queue is at most members x ``ahead`` deep; a slot further than ``horizon`` away is asked
-  for again when its turn nears (a second call, at low rates or in large fleets only).
-- A cut is published (Redis pub/sub, one connection per limiter): a member waiting for a
-  slot booked before it books again at once (a second call, on cuts only), so the bookings
-  made at the old rate do not leave at it into a service already throttling. Without the
-  notice (pub/sub unavailable) pacing is the same, only slower to follow a cut.
-- ``release`` is synchronous. Acceptances wait for the next call (they only feed a rate
-  measure; one send late changes nothing). A throttle is sent at once, from a task the
-  limiter owns, with whatever else is batched: the rest of the fleet must slow down before
-  its next sends, not after this member's.
-- Redis is never a new way to fail. Every call has a short timeout (``timeout``, 50 ms); when
-  Redis is unreachable, slow or answers an error, the limiter paces in-process at once (an
-  ``AdaptiveRateLimiter`` with the same constants, whose controller heard this member's
-  outcomes all along; one WARNING for the limiter's life, DEBUG after), probes Redis at most every
-  ``probe_interval`` seconds from a task it owns, and rejoins the shared rate once Redis
-  answers. Sends are never refused nor repeated because of Redis: only their pacing changes.
-"""
+"""RedisRateLimiter: the fleet's shared schedule and controller, with its local fallback."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import math
 from dataclasses import dataclass
-from importlib import resources
 from types import TracebackType
-from typing import Any, Protocol, Self, cast
+from typing import Any, Self
 
 try:
     import redis.asyncio as aioredis
-    from redis.exceptions import NoScriptError, RedisError
+    from redis.exceptions import NoScriptError
 except ImportError as error:  # pragma: no cover - exercised in a fresh environment only
     raise ImportError(
         "qconnect_async.redis needs redis-py: pip install 'qconnect-async[redis]'"
     ) from error
 
-from ._ratecontrol import RateController
-from ._ratelimit import AdaptiveRateLimiter, SendOutcome
-from ._sharedbucket import _START_DOUBLINGS, CONTROLLER_CONSTANTS, Decision
+from .._checks import at_least_one, seconds
+from .._errors import ValidationError
+from .._ratecontrol import RateController
+from .._ratelimit import AdaptiveRateLimiter, SendOutcome
+from ._cuts import FAILURES, CutNotices
+from ._script import SCRIPT, SHA, Decision, fleet_controller, fresh, script_constants
 
-__all__ = ["RedisPermit", "RedisRateLimiter", "fleet_controller"]
+__all__ = ["RedisPermit", "RedisRateLimiter"]
 
 logger = logging.getLogger("qconnect_async")
 
 #: Seconds entering the limiter may take to connect and load the script (once, at start).
 _PREPARE_TIMEOUT = 1.0
-#: The decision script and its SHA1 (EVALSHA; loaded again after a NOSCRIPT).
-_SCRIPT = resources.files("qconnect_async").joinpath("_sharedbucket.lua").read_text("utf-8")
-_SHA = hashlib.sha1(_SCRIPT.encode("utf-8")).hexdigest()
-
 #: ARGV[22]: only report outcomes; book a send; book again a send whose booking a cut voided.
 _REPORT, _BOOK, _REBOOK = "0", "1", "2"
 
-#: Seconds a wait for a cut notice lasts before the listener checks it is still wanted.
-_LISTEN_POLL = 0.25
-
-#: What a failed call to Redis looks like: its errors, our timeout, a refused connection.
-_FAILURES = (RedisError, OSError, TimeoutError)
-
-
-class _PubSub(Protocol):
-    """The part of redis-py's PubSub the cut listener uses, typed here: redis-py's own annotations
-    change between releases, and the type check must not change with them."""
-
-    async def subscribe(self, *channels: str) -> Any: ...
-
-    # redis-py's own signature, a poll interval rather than a deadline on our side.
-    async def get_message(self, *, timeout: float) -> dict[str, Any] | None: ...  # noqa: ASYNC109
-
-    async def aclose(self) -> None: ...
+_FAILURES = FAILURES
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +83,7 @@ class RedisRateLimiter:
             retry_on_error=[],
         )
         self._setup(client, True, key, controller, burst, start_rate, start_doubling, horizon)
-        self._ahead = _check_ahead(ahead)
+        self._ahead = at_least_one("ahead", ahead)
         self._configure(timeout, probe_interval, ttl)
 
     @classmethod
@@ -158,7 +109,7 @@ class RedisRateLimiter:
         """
         self = cls.__new__(cls)
         self._setup(client, False, key, controller, burst, start_rate, start_doubling, horizon)
-        self._ahead = _check_ahead(ahead)
+        self._ahead = at_least_one("ahead", ahead)
         self._configure(timeout, probe_interval, ttl)
         return self
 
@@ -174,16 +125,12 @@ class RedisRateLimiter:
         horizon: float,
     ) -> None:
         if not key:
-            raise ValueError("key must not be empty")
-        if not (math.isfinite(burst) and burst >= 1):
-            raise ValueError(f"burst must be at least 1 (one send), not {burst!r}")
-        for name, value in (
-            ("start_rate", start_rate),
-            ("start_doubling", start_doubling),
-            ("horizon", horizon),
-        ):
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be positive and finite, not {value!r}")
+            raise ValidationError("key must not be empty")
+        if seconds("burst", burst, unit="sends") < 1:
+            raise ValidationError(f"burst must be at least 1 (one send), not {burst!r}")
+        seconds("start_rate", start_rate, unit="sends per second")
+        seconds("start_doubling", start_doubling)
+        seconds("horizon", horizon)
         constants = controller if controller is not None else fleet_controller()
         self._client = client
         self._owned = owned
@@ -196,12 +143,11 @@ class RedisRateLimiter:
         # The in-process pacing while Redis is away: the default in-process limiter, with
         # the same constants. Its controller hears every outcome of this member (the shared
         # sends' too), so that a fallback paces from what this member saw, not from nothing.
-        self._local = AdaptiveRateLimiter(burst=burst, controller=_fresh(constants))
+        self._local = AdaptiveRateLimiter(burst=burst, controller=fresh(constants))
 
     def _configure(self, timeout: float, probe_interval: float, ttl: float) -> None:
         for name, value in (("timeout", timeout), ("probe_interval", probe_interval), ("ttl", ttl)):
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be positive and finite, not {value!r}")
+            seconds(name, value)
         self._timeout = timeout
         self._probe_interval = probe_interval
         self._ttl_ms = str(max(1, round(ttl * 1000)))
@@ -216,11 +162,8 @@ class RedisRateLimiter:
         self._tasks: set[asyncio.Task[None]] = set()
         self._flushing = False
         self._booking = asyncio.Semaphore(self._ahead)
-        # The last cut heard of (server time), the event that wakes the booked sends to
-        # book again, and the task that listens for cuts.
-        self._cut_at = -math.inf
-        self._notice = asyncio.Event()
-        self._listener: asyncio.Task[None] | None = None
+        # The fleet's cuts as heard (pub/sub): they wake the booked sends to book again.
+        self._cuts = CutNotices(self._client, self._channel, timeout, probe_interval)
 
     # -- the RateLimiter protocol --
 
@@ -241,14 +184,10 @@ class RedisRateLimiter:
         if self._closed:
             raise RuntimeError("this RedisRateLimiter is closed")
         # `ahead` bookings per member at a time: the fleet's queue is members x `ahead` deep,
-        # and a cut (heard by `_listen`) voids the bookings made before it.
-        self._start_listening()
+        # and a cut (heard by the cut notices) voids the bookings made before it.
+        self._cuts.start()
         async with self._booking:
             return await self._book()
-
-    def _start_listening(self) -> None:
-        if self._listener is None:
-            self._listener = asyncio.get_running_loop().create_task(self._listen())
 
     async def _book(self) -> RedisPermit:
         voided = False  # a cut voided this send's booking: the next is no new send
@@ -278,41 +217,13 @@ class RedisRateLimiter:
         self._rate = decision.rate
         local_now = _now()
         if decision.cut:
-            self._heard_cut(decision.now)
+            self._cuts.heard(decision.now)
         if not decision.granted:
             await asyncio.sleep(decision.wait)
             return None, rebook
-        if not await self._until_slot(decision, local_now):
+        if not await self._cuts.until_slot(decision, local_now):
             return None, True  # a cut voided the booking: book again at the new rate
         return RedisPermit(decision.now, local_now), False
-
-    async def _until_slot(self, decision: Decision, local_now: float) -> bool:
-        """Sleep until the booked slot: True; False if a cut was heard first (book again).
-
-        The script starts the fleet's schedule again at every cut, at the new rate: the
-        bookings made before it would leave at the old one, into a service already
-        throttling.
-        """
-        offset = local_now - decision.now  # server clock to loop clock, as the answer came
-        deadline = decision.now + decision.wait + offset
-        while (remaining := deadline - _now()) > 0:
-            notice = self._notice
-            try:
-                async with asyncio.timeout(remaining):
-                    await notice.wait()
-            except TimeoutError:
-                return True
-            if decision.now < self._cut_at:
-                return False
-        return True
-
-    def _heard_cut(self, cut_at: float) -> None:
-        """A cut at ``cut_at`` on the server's clock: wake the booked sends to book again."""
-        if cut_at <= self._cut_at:
-            return
-        self._cut_at = cut_at
-        notice, self._notice = self._notice, asyncio.Event()
-        notice.set()
 
     def release(self, permit: RedisPermit, outcome: SendOutcome) -> None:
         """Tell the outcome: to the local pacing at once, to Redis with the next call."""
@@ -348,10 +259,9 @@ class RedisRateLimiter:
             return
         self._closed = True
         tasks = list(self._tasks)
-        if self._listener is not None:
-            tasks.append(self._listener)
         for task in tasks:
             task.cancel()
+        await self._cuts.aclose()
         if tasks:
             await asyncio.wait(tasks)
         if self._shared and (self._accepted or self._throttles):
@@ -368,10 +278,10 @@ class RedisRateLimiter:
         send that also had to connect and load the script could miss the timeout and leave
         unpaced. Redis away here is no error: the first send falls back as usual.
         """
-        self._start_listening()
+        self._cuts.start()
         try:
             async with asyncio.timeout(max(self._timeout, _PREPARE_TIMEOUT)):
-                await self._client.script_load(_SCRIPT)
+                await self._client.script_load(SCRIPT)
         except _FAILURES as error:
             logger.debug("Redis not ready at start (%s: %s)", type(error).__name__, error)
         return self
@@ -399,10 +309,10 @@ class RedisRateLimiter:
         ]
         async with asyncio.timeout(self._timeout):
             try:
-                answer = await self._client.evalsha(_SHA, 1, self._hash, *args)
+                answer = await self._client.evalsha(SHA, 1, self._hash, *args)
             except NoScriptError:
-                await self._client.script_load(_SCRIPT)
-                answer = await self._client.evalsha(_SHA, 1, self._hash, *args)
+                await self._client.script_load(SCRIPT)
+                answer = await self._client.evalsha(SHA, 1, self._hash, *args)
         now, wait, rate, cut, granted = (_text(value) for value in answer)
         return Decision(float(now), float(wait), float(rate), cut == "1", granted == "1")
 
@@ -423,35 +333,9 @@ class RedisRateLimiter:
                 else:
                     self._rate = decision.rate
                     if decision.cut:  # this member's throttle cut: no need to hear it back
-                        self._heard_cut(decision.now)
+                        self._cuts.heard(decision.now)
         finally:
             self._flushing = False
-
-    async def _listen(self) -> None:
-        """Hear the fleet's cuts (pub/sub) for the limiter's life; resubscribe after a failure.
-
-        Best effort: without it pacing is the same, only a cut reaches the sends booked
-        before it later. A client without pub/sub (an old ``RedisCluster``) has none.
-        """
-        if not hasattr(self._client, "pubsub"):
-            return
-        while not self._closed:
-            pubsub = cast(_PubSub, self._client.pubsub(ignore_subscribe_messages=True))
-            try:
-                async with asyncio.timeout(self._timeout):
-                    await pubsub.subscribe(self._channel)
-                # Closed is checked, not only cancellation: redis-py's read can swallow a
-                # cancel (a timeout firing at once turns it into a TimeoutError it retries).
-                while not self._closed:
-                    message = await pubsub.get_message(timeout=_LISTEN_POLL)
-                    if message is not None and message.get("type") == "message":
-                        self._heard_cut(float(_text(message["data"]).split()[0]))
-            except (*_FAILURES, ValueError) as error:
-                logger.debug("no cut notices for now (%s: %s)", type(error).__name__, error)
-            finally:
-                with contextlib.suppress(*_FAILURES):
-                    await pubsub.aclose()
-            await asyncio.sleep(self._probe_interval)
 
     def _fall_back(self, error: BaseException) -> None:
         if not self._shared:
@@ -500,51 +384,6 @@ class RedisRateLimiter:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def script_constants(
-    controller: RateController,
-    burst: float,
-    start_rate: float,
-    start_doubling: float,
-    horizon: float,
-) -> list[str]:
-    """ARGV[2..19] of the script: the constants, read from one ``RateController``."""
-    values = (
-        *(getattr(controller, name) for name in CONTROLLER_CONSTANTS),
-        burst,
-        start_rate,
-        start_doubling,
-        horizon,
-        _START_DOUBLINGS,
-    )
-    return [repr(float(value)) for value in values]
-
-
-def fleet_controller() -> RateController:
-    """The shared controller's default constants: ``RateController``'s, but two.
-
-    - ``probe_gain=2.5``: a probe past ``w_max`` sends at most 2.5 times what the service
-      accepts lately. A fleet's answers come back as late as its slowest member's, and every
-      send made meanwhile at a rate past the quota is throttled: an uncapped probe (doubling
-      every 0.05 s) met the quota with many sends in the air.
-    - ``tau=0.2``: one controller hears the answers of the whole fleet, so a short window is
-      not noisy; the capped probe grows as fast as that measure follows it (back to full
-      speed within 3 s, as the in-process limiter), and a cut follows what the service
-      accepted during the event, not over the last second spent mostly below the quota.
-    """
-    return RateController(tau=0.2, probe_gain=2.5)
-
-
-def _fresh(constants: RateController) -> RateController:
-    """A new controller (start state) with the constants of ``constants``."""
-    return RateController(**{name: getattr(constants, name) for name in CONTROLLER_CONSTANTS})
-
-
-def _check_ahead(ahead: int) -> int:
-    if isinstance(ahead, bool) or not isinstance(ahead, int) or ahead < 1:
-        raise ValueError(f"ahead must be a positive int, not {ahead!r}")
-    return ahead
 
 
 def _now() -> float:

@@ -17,7 +17,7 @@ import time
 import tracemalloc
 import types
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,21 +43,13 @@ from qconnect_async import (
     TransportError,
     ValidationError,
 )
-from qconnect_async._jobs import FIRST_POLL_DELAY, MAX_POLL_DELAY, MAX_UPLOADS, poll_delay
-from qconnect_async._retry import set_testing
+from qconnect_async._config import set_testing
+from qconnect_async._imports import FIRST_POLL_DELAY, MAX_POLL_DELAY, MAX_UPLOADS, poll_delay
 from qconnect_async.testing import QConnectServer, RemoteQConnectServer
 
 GOOD_CSV = b"Name,Content\nHello,Hi there\nBye,See you\n"
 BAD_CSV = b"Name,Content\nHello,Hi there\n,No name\n"
 SECRET = "X-Amz-Signature"
-
-
-@pytest.fixture
-async def client(qconnect_server: QConnectServer) -> AsyncIterator[QConnectClient]:
-    async with QConnectClient(
-        endpoint_url=qconnect_server.endpoint_url, region_name="us-east-1"
-    ) as c:
-        yield c
 
 
 @pytest.fixture
@@ -456,8 +448,7 @@ async def test_an_unknown_status_keeps_waiting_and_is_logged_once(
         await waiter
     said = [r.getMessage() for r in caplog.records if status in r.getMessage()]
     assert said == [
-        f"import job {job_id} of {kb} has status {status!r}, unknown to this version: "
-        "still waiting"
+        f"import job {job_id} of {kb} has status {status!r}, unknown to this version: still waiting"
     ]
 
 
@@ -485,7 +476,10 @@ async def test_a_job_that_can_no_longer_complete_ends_the_wait_as_failed(
     what = "failed" if status == ImportJobStatus.FAILED else f"ended {status}"
     assert error.message == f"import job {job_id} {what}"
     assert (error.code, error.operation, error.knowledge_base_id, error.upload_id) == (
-        "ImportJobFailed", "GetImportJob", kb, error.job.upload_id,
+        "ImportJobFailed",
+        "GetImportJob",
+        kb,
+        error.job.upload_id,
     )
     again = pickle.loads(pickle.dumps(error))
     assert type(again) is ImportJobFailedError

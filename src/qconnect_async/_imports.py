@@ -1,7 +1,8 @@
 """Managing import jobs: upload and start, get, delete, wait.
 
-Every service call and every PUT goes through the client's Sender: a concurrency slot, the
-send rate, and the retry policy. Invariants:
+Every service call and every PUT is a method of the client's operations object (``_ops``),
+so it goes through the client's sender: a concurrency slot, the send rate, the retry policy.
+Invariants:
 
 * One clientToken per ``start_import_job`` call, chosen before the first attempt: however
   often StartImportJob is retried, the service makes one job.
@@ -17,18 +18,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ._config import is_testing
+from ._decode import ContentUpload
 from ._errors import AccessDeniedError, DeadlineExceededError, ImportJobFailedError
-from ._retry import is_testing
-from ._send import Sender
-from ._transport import ContentUpload, Transport
-from ._upload import PUT_OPERATION, Uploader, file_size, is_expired_url
+from ._ops import Ops
+from ._upload import file_size, is_expired_url
 from .models import ImportJob, ImportJobStatus
 
-__all__ = ["MAX_UPLOADS", "delete_job", "get_job", "poll_delay", "start_job", "wait_for_job"]
+__all__ = ["MAX_UPLOADS", "poll_delay", "start_job", "wait_for_job"]
 
 #: Fresh uploads (StartContentUpload and PUT) tried when URLs keep expiring before the PUT.
 MAX_UPLOADS = 3
@@ -60,10 +61,8 @@ def poll_delay(polls: int) -> float:
 
 
 async def start_job(
-    transport: Transport,
-    sender: Sender,
-    uploader: Uploader,
-    knowledge_base_id: str,
+    ops: Ops,
+    kb: str,
     content: bytes | Path,
     *,
     import_job_type: str,
@@ -73,48 +72,29 @@ async def start_job(
     client_token: str | None,
 ) -> ImportJob:
     """StartContentUpload, the PUT, then StartImportJob; the started job."""
-    kb = knowledge_base_id
     size = (
         len(content) if isinstance(content, bytes) else await asyncio.to_thread(file_size, content)
     )
     token = client_token or str(uuid.uuid4())
-    upload = await _upload(transport, sender, uploader, kb, content, size, content_type)
-    return await sender.send(
-        lambda: transport.start_import_job(
-            kb,
-            upload_id=upload.upload_id,
-            import_job_type=import_job_type,
-            client_token=token,
-            metadata=metadata,
-            external_source_configuration=external_source_configuration,
-        ),
-        operation="StartImportJob",
-        knowledge_base_id=kb,
+    upload = await _upload(ops, kb, content, size, content_type)
+    return await ops.start_import_job(
+        kb,
+        upload.upload_id,
+        import_job_type=import_job_type,
+        client_token=token,
+        metadata=metadata,
+        external_source_configuration=external_source_configuration,
     )
 
 
 async def _upload(
-    transport: Transport,
-    sender: Sender,
-    uploader: Uploader,
-    kb: str,
-    content: bytes | Path,
-    size: int,
-    content_type: str,
+    ops: Ops, kb: str, content: bytes | Path, size: int, content_type: str
 ) -> ContentUpload:
     """A content upload whose PUT succeeded; a new one each time a URL expired first."""
     for round_ in range(1, MAX_UPLOADS + 1):
-        upload = await sender.send(
-            lambda: transport.start_content_upload(kb, content_type),
-            operation="StartContentUpload",
-            knowledge_base_id=kb,
-        )
+        upload = await ops.start_content_upload(kb, content_type)
         try:
-            await sender.send(
-                _put(uploader, upload, content, size, kb),
-                operation=PUT_OPERATION,
-                knowledge_base_id=kb,
-            )
+            await ops.put(kb, upload, content, size)
         except AccessDeniedError as error:
             if not is_expired_url(error) or round_ == MAX_UPLOADS:
                 raise
@@ -129,44 +109,7 @@ async def _upload(
     raise AssertionError("unreachable: the last round returns or raises")
 
 
-def _put(
-    uploader: Uploader, upload: ContentUpload, content: bytes | Path, size: int, kb: str
-) -> Callable[[], Awaitable[None]]:
-    """One PUT attempt of ``content`` to ``upload``'s URL, for the Sender."""
-
-    def attempt() -> Awaitable[None]:
-        return uploader.put(
-            upload.url.get_secret_value(),
-            upload.headers_to_include,
-            content,
-            size=size,
-            knowledge_base_id=kb,
-            upload_id=upload.upload_id,
-            url_expiry=upload.url_expiry.timestamp(),
-        )
-
-    return attempt
-
-
-async def get_job(transport: Transport, sender: Sender, kb: str, job_id: str) -> ImportJob:
-    return await sender.send(
-        lambda: transport.get_import_job(kb, job_id),
-        operation="GetImportJob",
-        knowledge_base_id=kb,
-    )
-
-
-async def delete_job(transport: Transport, sender: Sender, kb: str, job_id: str) -> None:
-    await sender.send(
-        lambda: transport.delete_import_job(kb, job_id),
-        operation="DeleteImportJob",
-        knowledge_base_id=kb,
-    )
-
-
-async def wait_for_job(
-    transport: Transport, sender: Sender, kb: str, job_id: str, *, seconds: float
-) -> ImportJob:
+async def wait_for_job(ops: Ops, kb: str, job_id: str, *, seconds: float) -> ImportJob:
     """Poll until the job is COMPLETE (returned), FAILED (raised), or ``seconds`` pass."""
     loop = asyncio.get_running_loop()
     limit = asyncio.timeout_at(loop.time() + seconds)
@@ -174,7 +117,7 @@ async def wait_for_job(
         async with limit:
             polls = 0
             while True:
-                job = await get_job(transport, sender, kb, job_id)
+                job = await ops.get_import_job(kb, job_id)
                 polls += 1
                 if job.status == ImportJobStatus.COMPLETE:
                     return job

@@ -1,10 +1,10 @@
 """SharedBucket: one send decision of a fleet, pure; the Python twin of ``_sharedbucket.lua``.
 
-``qconnect_async.redis`` runs this decision inside Redis, as one Lua script over one hash, so
-that every member of a fleet shares one controller and one schedule. This module is the same
-decision in Python: the reference the Lua is a line-by-line transcription of (the differential
-test feeds both the same events). Its controller is ``RateController`` itself: the algorithm
-has one Python declaration, and the Lua gets its constants from an instance
+A test oracle: ``qconnect_async.redis`` runs this decision inside Redis, as one Lua script over
+one hash, so that every member of a fleet shares one controller and one schedule. This module is
+the same decision in Python: the reference the Lua is a line-by-line transcription of (the
+differential test feeds both the same events). Its controller is ``RateController`` itself: the
+algorithm has one Python declaration, and the Lua gets its constants from an instance
 (``CONTROLLER_CONSTANTS``, in ARGV order).
 
 One decision, at ``now`` (the server's clock in Redis):
@@ -29,7 +29,7 @@ One decision, at ``now`` (the server's clock in Redis):
 The allowed rate is the controller's once it is on. Before the first throttle of a new key it
 is a slow start: ``start_rate`` doubling every ``start_doubling`` seconds (TCP's initial
 window as a rate), so a cold fleet does not meet the service's small burst all at once; after
-``_START_DOUBLINGS`` doublings it is over (infinite). Off again after ``quiet``: infinite.
+``START_DOUBLINGS`` doublings it is over (infinite). Off again after ``quiet``: infinite.
 """
 
 from __future__ import annotations
@@ -37,40 +37,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ._ratecontrol import RateController
+from qconnect_async import RateController
+from qconnect_async.redis._script import START_DOUBLINGS, Decision
 
-__all__ = ["CONTROLLER_CONSTANTS", "Decision", "SharedBucket"]
-
-#: The RateController fields the Lua takes in ARGV[2..14], in this order.
-CONTROLLER_CONSTANTS = (
-    "beta",
-    "recut",
-    "scale",
-    "hold",
-    "doubling",
-    "quiet",
-    "min_rate",
-    "tau",
-    "min_span",
-    "unmeasured_rate",
-    "max_k",
-    "sporadic",
-    "probe_gain",
-)
-
-#: Slow start ends after this many doublings (start_rate * 2**20: no pacing left to speak of).
-_START_DOUBLINGS = 20.0
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What one decision answers."""
-
-    now: float  # the decision's time: the throttled send's ``sent_at`` later
-    wait: float  # seconds until the slot (0 when no send was asked for)
-    rate: float  # the allowed rate after the decision (``math.inf``: not pacing)
-    cut: bool  # this decision started a congestion event
-    granted: bool = True  # False: no slot booked, ask again after ``wait``
+__all__ = ["SharedBucket"]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -97,7 +67,7 @@ class SharedBucket:
             return self.controller.rate(now)
         if self.start_from:
             doublings = (now - self.start_at) / self.start_doubling
-            if doublings < _START_DOUBLINGS:
+            if doublings < START_DOUBLINGS:
                 return self.start_from * math.pow(2.0, doublings)
         return math.inf
 

@@ -8,9 +8,10 @@ import random
 import pytest
 
 from _redis_server import RedisServer
+from _sharedbucket import SharedBucket
 from qconnect_async._ratecontrol import RateController
-from qconnect_async._sharedbucket import Decision, SharedBucket
-from qconnect_async.redis import _SCRIPT, fleet_controller, script_constants
+from qconnect_async.redis import fleet_controller
+from qconnect_async.redis._script import SCRIPT, Decision, script_constants
 
 _KEY = "{differential}:rate"
 
@@ -20,7 +21,7 @@ class _Lua:
 
     def __init__(self, server: RedisServer, bucket: SharedBucket) -> None:
         self._client = server.sync()
-        self._sha = self._client.script_load(_SCRIPT)
+        self._sha = self._client.script_load(SCRIPT)
         b = bucket
         self._constants = script_constants(
             b.controller, b.burst, b.start_rate, b.start_doubling, b.horizon

@@ -1,0 +1,103 @@
+"""Argument checks made before any request: one vocabulary, one ValidationError."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from qconnect_async import (
+    AdaptiveRateLimiter,
+    QConnectClient,
+    RetryPolicy,
+    ValidationError,
+)
+from qconnect_async._checks import knowledge_base_id, page_size, token
+
+KB = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        KB,
+        f"arn:aws:wisdom:us-east-1:123456789012:knowledge-base/{KB}",
+        f"arn:aws-cn:wisdom:cn-north-1:123456789012:knowledge-base/{KB}",
+    ],
+)
+def test_id_and_arn_reduce_to_the_id(value: str) -> None:
+    """An ID passes as it is; a knowledge-base ARN becomes its ID."""
+    assert knowledge_base_id(value) == KB
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        KB.upper(),
+        f"{KB}/importJobs",
+        f"../{KB}",
+        "..",
+        "not-a-uuid",
+        f"arn:aws:wisdom:us-east-1:123456789012:assistant/{KB}",
+        f"arn:aws:s3:us-east-1:123456789012:knowledge-base/{KB}",
+        f"arn:aws:wisdom:us-east-1:1234:knowledge-base/{KB}",
+        f" {KB}",
+        None,
+        42,
+    ],
+)
+def test_bad_knowledge_base_ids_are_validation_errors(value: object) -> None:
+    """Anything but a lower-case UUID or a wisdom KB ARN is refused, as a ValueError too."""
+    with pytest.raises(ValidationError) as info:
+        knowledge_base_id(value)
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("value", [0, 101, -1, 1.5, "10", True])
+def test_bad_page_sizes_are_validation_errors(value: object) -> None:
+    """page_size outside 1..100, or not an int, is refused."""
+    with pytest.raises(ValidationError):
+        page_size(value)
+
+
+def test_good_page_sizes_pass() -> None:
+    """1, 100 and None (the default) are accepted."""
+    assert page_size(1) == 1
+    assert page_size(100) == 100
+    assert page_size(None) == 100
+
+
+@pytest.mark.parametrize("value", ["", "x" * 4097, 12])
+def test_bad_tokens_are_validation_errors(value: object) -> None:
+    """A starting token must be 1 to 4096 characters."""
+    with pytest.raises(ValidationError):
+        token(value)
+
+
+def test_good_tokens_pass() -> None:
+    """A 4096-character token and None are accepted."""
+    assert token("x" * 4096) == "x" * 4096
+    assert token(None) is None
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: QConnectClient(max_concurrency=0),
+        lambda: QConnectClient(rate_limiter=object()),  # type: ignore[arg-type]
+        lambda: QConnectClient().list_import_jobs(KB, page_size=0),
+        lambda: QConnectClient().list_knowledge_bases(starting_token=""),
+        lambda: RetryPolicy(max_attempts=0),
+        lambda: RetryPolicy(base_delay=float("nan")),
+        lambda: AdaptiveRateLimiter(initial_window=0),
+        lambda: AdaptiveRateLimiter(burst=0.5),
+    ],
+)
+def test_bad_constructor_and_call_arguments_raise_the_same_validation_error(
+    build: Callable[[], object],
+) -> None:
+    """A bad argument, to a constructor or to a call, is one ValidationError (a ValueError)."""
+    with pytest.raises(ValidationError) as info:
+        build()
+    assert isinstance(info.value, ValueError)

@@ -1,0 +1,91 @@
+"""The answers' bodies: decoded into typed values, a malformed body told from one cut short."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from qconnect_async import MalformedResponseError, TransportError
+from qconnect_async._call import Call
+from qconnect_async._decode import (
+    INCOMPLETE_BODY,
+    content_upload,
+    import_job_page,
+    knowledge_base_page,
+    raw_response,
+)
+
+KB = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+CALL = Call("ListImportJobs", KB, next_token="t0")
+JOB = (
+    b'{"importJobId": "j-1", "knowledgeBaseId": "' + KB.encode() + b'", "uploadId": "u-1",'
+    b' "knowledgeBaseArn": "arn", "importJobType": "QUICK_RESPONSES", "status": "COMPLETE",'
+    b' "createdTime": 1700000000, "lastModifiedTime": 1700000000}'
+)
+
+
+def raw(body: bytes, headers: dict[str, str] | None = None) -> dict[str, object]:
+    return raw_response(body, 200, {"x-amzn-requestid": "r-1", **(headers or {})})
+
+
+def test_a_raw_page_is_decoded_for_the_calls_knowledge_base() -> None:
+    """A raw ListImportJobs body becomes an ImportJobPage of the call's KB; "" ends it."""
+    page = import_job_page(raw(b'{"importJobSummaries": [' + JOB + b'], "nextToken": ""}'), CALL)
+    assert page.knowledge_base_id == KB and page.next_token is None
+    assert [job.import_job_id for job in page.items] == ["j-1"]
+    assert page.items[0].created_time.tzinfo is not None
+
+
+def test_a_complete_body_that_breaks_the_model_is_malformed() -> None:
+    """Valid JSON without the list: MalformedResponseError, complete with the call's fields."""
+    with pytest.raises(MalformedResponseError) as info:
+        import_job_page(raw(b'{"nextToken": "t1"}', {"content-length": "18"}), CALL)
+    error = info.value
+    assert (error.operation, error.knowledge_base_id, error.next_token) == (
+        "ListImportJobs",
+        KB,
+        "t0",
+    )
+    assert (error.http_status, error.request_id) == (200, "r-1")
+
+
+def test_a_close_delimited_body_cut_mid_document_is_a_transport_error() -> None:
+    """No Content-Length and the JSON stops midway: the connection closed early (sent again)."""
+    with pytest.raises(TransportError) as info:
+        import_job_page(raw(b'{"importJobSummaries": [' + JOB[:40]), CALL)
+    assert info.value.code == INCOMPLETE_BODY
+    assert info.value.next_token == "t0"
+
+
+def test_a_body_cut_with_its_length_given_is_malformed_not_cut() -> None:
+    """With a Content-Length the HTTP layer would have seen a cut: the body is wrong as sent."""
+    with pytest.raises(MalformedResponseError):
+        import_job_page(raw(b'{"importJobSummaries": [', {"Content-Length": "24"}), CALL)
+
+
+def test_a_borrowed_clients_answer_without_the_list_is_malformed_never_empty() -> None:
+    """botocore turns bad JSON into {}: a parsed answer without its list is no empty page."""
+    call = Call("ListKnowledgeBases")
+    with pytest.raises(MalformedResponseError, match="knowledgeBaseSummaries"):
+        knowledge_base_page({"ResponseMetadata": {"HTTPStatusCode": 200}}, call)
+
+
+def test_a_borrowed_clients_local_times_become_utc() -> None:
+    """botocore's parser gives tzlocal (or naive) datetimes: decoded, they are UTC."""
+    local = datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=2)))
+    answer = {
+        "uploadId": "u-1",
+        "url": "https://example.invalid/put",
+        "urlExpiry": local,
+        "headersToInclude": {"content-type": "text/csv"},
+    }
+    upload = content_upload(answer, Call("StartContentUpload", KB))
+    assert upload.url_expiry == datetime(2026, 1, 1, 10, tzinfo=UTC)
+    assert upload.url_expiry.tzinfo == UTC
+
+
+def test_an_upload_answer_without_its_id_is_malformed() -> None:
+    """StartContentUpload's answer must carry an uploadId."""
+    with pytest.raises(MalformedResponseError, match="uploadId"):
+        content_upload({"url": "https://example.invalid/put"}, Call("StartContentUpload", KB))

@@ -1,0 +1,82 @@
+"""The operations object and its Call: one value per request, errors built complete once."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from qconnect_async import QConnectClient, RetryPolicy, ServiceError
+from qconnect_async._call import Call
+
+KB = "aaaaaaaa-bbbb-cccc-dddd-000000000001"
+
+
+class _FailingTransport:
+    """A Transport of our own: page one, then an error it builds itself (no HTTP)."""
+
+    max_pool_connections = 10
+    region_name = "us-east-1"
+    partition = "aws"
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.error = ServiceError("boom", code="InternalServerException", http_status=500)
+
+    async def close(self) -> None:
+        pass
+
+    clock_offset = 0.0
+
+    async def send(self, call: Call, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        self.calls.append(call)
+        if call.next_token is None:
+            return {"importJobSummaries": [], "nextToken": "t1"}
+        raise self.error
+
+
+def test_a_call_is_one_frozen_value() -> None:
+    """A Call cannot change once built; its priority slot is empty unless set."""
+    call = Call("ListImportJobs", KB, next_token="t1", deadline=5.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        call.next_token = "t2"  # type: ignore[misc]
+    assert call.priority is None
+    assert call.error_fields() == {
+        "operation": "ListImportJobs",
+        "knowledge_base_id": KB,
+        "upload_id": None,
+        "next_token": "t1",
+    }
+
+
+async def test_every_page_is_one_call_with_its_token_and_kb() -> None:
+    """Each page of a listing is one Call naming its operation, KB and token; every attempt
+    of it is sent with that same value."""
+    transport = _FailingTransport()
+    retry = RetryPolicy(max_attempts=2)
+    async with QConnectClient._with_transport(transport, retry=retry) as client:  # type: ignore[arg-type]
+        with pytest.raises(ServiceError):
+            async for _ in client.list_import_jobs(KB, deadline=60.0):
+                pass
+    assert [(c.operation, c.knowledge_base_id, c.next_token) for c in transport.calls] == [
+        ("ListImportJobs", KB, None),
+        ("ListImportJobs", KB, "t1"),
+        ("ListImportJobs", KB, "t1"),
+    ]
+    assert transport.calls[1] is transport.calls[2]  # the retry: the same Call
+    assert len({c.deadline for c in transport.calls}) == 1  # one deadline for the listing
+
+
+async def test_an_error_reaches_the_caller_as_it_was_built() -> None:
+    """The transport's error is raised as it is: nothing patches a field on its way up."""
+    transport = _FailingTransport()
+    retry = RetryPolicy(max_attempts=1)
+    async with QConnectClient._with_transport(transport, retry=retry) as client:  # type: ignore[arg-type]
+        with pytest.raises(ServiceError) as info:
+            async for _ in client.list_import_jobs(KB):
+                pass
+    assert info.value is transport.error
+    # Built without a KB or a token, it keeps none: fields come from the Call, once.
+    assert (info.value.knowledge_base_id, info.value.next_token) == (None, None)
