@@ -1,16 +1,16 @@
 """``list-import-jobs`` (of one KB, or several at once, merged, fail-fast) and
 ``list-knowledge-bases``, paged as ``aws`` pages (botocore's resume tokens); an interrupted or
-failed listing prints ``NextToken`` from the last page printed whole. The library's KB listing
-yields items, not pages: its ``NextToken`` counts the KBs read since its start token, which
-``aws`` resumes while that count is within its first page."""
+failed listing prints ``NextToken`` from the last page printed whole."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from contextlib import aclosing
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from ._base import (
     Command,
@@ -26,7 +26,7 @@ from ._base import (
 from ._output import ListingSpec, ListingWriter, wire
 
 if TYPE_CHECKING:
-    from qconnect_async import ImportJob, QConnectClient
+    from qconnect_async import ImportJob, Listing, QConnectClient
 
 IMPORT_JOBS = ListingSpec(
     key="importJobSummaries",
@@ -104,41 +104,53 @@ async def _run(args: argparse.Namespace, inv: Invocation) -> None:
 
 async def _list_one(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> None:
     """One KB, a page at a time, with the AWS CLI's pagination and resume tokens."""
-    kb, raw, left = args.kb_ids[0], args.no_paginate, args.max_items
-    token, skip = args.starting_token or (None, 0)
+    kb = args.kb_ids[0]
     inv.progress.start(1)
     with checked_input():
-        pager = client.list_import_jobs(kb, page_size=args.page_size, starting_token=token)
-    with ListingWriter(IMPORT_JOBS, inv, raw=raw, aside=sys.stderr) as writer:
-        # Until a page is printed, the rest starts where this listing starts.
-        writer.token = token if raw else encode_token(token, skip)
-        async with aclosing(pager.pages()) as pages:
-            started = time.monotonic()
-            async for page in pages:
-                more, took = page.next_token is not None, time.monotonic() - started
-                inv.log.debug(
-                    "ListImportJobs knowledgeBaseId=%s nextToken=%s: %d jobs, more=%s (%.3fs)",
-                    *(kb, "given" if token else "none", len(page.items), more, took),
-                )
-                writer.printed, size = True, len(page.items)
-                end = size if left is None else min(size, skip + left)
-                for job in page.items[skip:end]:
-                    _add(writer, args, inv, job, False)
-                writer.page_done()
-                left = None if left is None else left - len(page.items[skip:end])
-                if end < size:  # cut inside the page: the token skips what was printed
-                    writer.token = encode_token(token, end)
-                elif page.next_token is None or raw:
-                    writer.token = page.next_token
-                else:
-                    writer.token = encode_token(page.next_token)
-                if raw or left == 0:
-                    return
-                token, skip, started = page.next_token, 0, time.monotonic()
+        listing = client.list_import_jobs(kb, page_size=args.page_size)
+    with ListingWriter(IMPORT_JOBS, inv, raw=args.no_paginate, aside=sys.stderr) as writer:
+        add = partial(_add, writer, args, inv, False)
+        await _print_pages(listing, writer, args, inv, f"ListImportJobs knowledgeBaseId={kb}", add)
+
+
+async def _print_pages(
+    listing: Listing[Any],
+    writer: ListingWriter,
+    args: argparse.Namespace,
+    inv: Invocation,
+    request: str,
+    add: Callable[[Any], None],
+) -> None:
+    """A listing printed page by page as ``aws`` pages it: ``--max-items`` cuts it; NextToken
+    resumes after the last item printed (the service's own token with ``--no-paginate``)."""
+    raw, left = getattr(args, "no_paginate", False), args.max_items
+    token, skip = args.starting_token or (None, 0)
+    # Until a page is printed, the rest starts where this listing starts.
+    writer.token = token if raw else encode_token(token, skip)
+    async with aclosing(listing.pages(token)) as pages:
+        started = time.monotonic()
+        async for page in pages:
+            took, sent = time.monotonic() - started, "given" if token else "none"
+            inv.log.debug("%s nextToken=%s: %d items (%.3fs)", request, sent, len(page.items), took)
+            writer.printed, size = True, len(page.items)
+            end = size if left is None else min(size, skip + left)
+            for item in page.items[skip:end]:
+                add(item)
+            writer.page_done()
+            left = None if left is None else left - len(page.items[skip:end])
+            if end < size:  # cut inside the page: the token skips what was printed
+                writer.token = encode_token(token, end)
+            elif page.next_token is None or raw:
+                writer.token = page.next_token
+            else:
+                writer.token = encode_token(page.next_token)
+            if raw or left == 0:
+                return
+            token, skip, started = page.next_token, 0, time.monotonic()
 
 
 def _add(
-    writer: ListingWriter, args: argparse.Namespace, inv: Invocation, job: ImportJob, clear: bool
+    writer: ListingWriter, args: argparse.Namespace, inv: Invocation, clear: bool, job: ImportJob
 ) -> None:
     """A job listed: counted, and printed unless ``--status`` leaves it out (``clear``: the
     progress line erased first, when both go to one terminal)."""
@@ -171,7 +183,7 @@ async def _list_many(client: QConnectClient, args: argparse.Namespace, inv: Invo
         async with aclosing(jobs):
             async for job in jobs:
                 writer.printed = True
-                _add(writer, args, inv, job, interleaved)
+                _add(writer, args, inv, interleaved, job)
 
 
 LIST_IMPORT_JOBS = Command(
@@ -190,24 +202,13 @@ LIST_IMPORT_JOBS = Command(
 
 
 async def _list_knowledge_bases(args: argparse.Namespace, inv: Invocation) -> None:
-    token, skip = args.starting_token or (None, 0)
     async with inv.client() as client:
-        with checked_input():
-            listing = client.list_knowledge_bases(page_size=args.page_size, starting_token=token)
+        listing = client.list_knowledge_bases(page_size=args.page_size)
         with ListingWriter(KNOWLEDGE_BASES, inv, aside=sys.stderr) as writer:
-            read = 0  # knowledge bases read since `token`, the skipped ones included
-            writer.token = encode_token(token, skip)
-            async with listing:
-                async for kb in listing:
-                    read += 1
-                    if read <= skip:
-                        continue
-                    if args.max_items is not None and read - skip > args.max_items:
-                        return  # one more exists: the token says where it is
-                    writer.printed = True
-                    writer.add(wire(kb, "KnowledgeBaseSummary"))
-                    writer.token = encode_token(token, read)
-            writer.token = None
+            await _print_pages(
+                *(listing, writer, args, inv, "ListKnowledgeBases"),
+                lambda kb: writer.add(wire(kb, "KnowledgeBaseSummary")),
+            )
 
 
 LIST_KNOWLEDGE_BASES = Command(
