@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._call import Call
+from ._call import INTERACTIVE, Call
 from ._checks import KnowledgeBaseRef
 from ._decode import ContentUpload
 from ._errors import ValidationError
@@ -27,7 +28,28 @@ from ._transport import BotocoreTransport, Transport, TransportOptions
 from ._upload import PUT_OPERATION, Uploader
 from .models import ImportJob, ImportJobPage, KnowledgeBasePage
 
-__all__ = ["Ops"]
+__all__ = ["NO_LIMITS", "Limits", "Ops"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What each request of a single call waits under (``Call``'s fields of the same names)."""
+
+    #: the absolute time (the loop's clock) the whole call must end by; None: no deadline
+    deadline: float | None = None
+    priority: int = INTERACTIVE
+    max_rate_wait: float | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The keyword arguments of ``Call`` these limits set."""
+        return {
+            "deadline": self.deadline,
+            "priority": self.priority,
+            "max_rate_wait": self.max_rate_wait,
+        }
+
+
+NO_LIMITS = Limits()
 
 
 class _State(enum.Enum):
@@ -64,7 +86,7 @@ class Ops:
 
     @property
     def state(self) -> str:
-        """"unopened", "opening", "open" or "closed"."""
+        """ "unopened", "opening", "open" or "closed"."""
         return self._state.value
 
     @property
@@ -155,39 +177,74 @@ class Ops:
     # -- the operations -----------------------------------------------------------------------
 
     async def list_import_jobs(
-        self, kb: str, *, page_size: int, token: str | None, deadline: float | None
+        self,
+        kb: str,
+        *,
+        page_size: int,
+        token: str | None,
+        deadline: float | None,
+        priority: int = INTERACTIVE,
+        max_rate_wait: float | None = None,
     ) -> ImportJobPage:
         """One page of a KB's import jobs, from ``token`` (None: the first page)."""
         transport = self._ready()
-        call = Call("ListImportJobs", kb, next_token=token, deadline=deadline)
+        call = Call(
+            "ListImportJobs",
+            kb,
+            next_token=token,
+            deadline=deadline,
+            priority=priority,
+            max_rate_wait=max_rate_wait,
+        )
         return await self.sender.send(
             call, lambda: transport.list_import_jobs(call, max_results=page_size)
         )
 
     async def list_knowledge_bases(
-        self, *, page_size: int, token: str | None, deadline: float | None
+        self,
+        *,
+        page_size: int,
+        token: str | None,
+        deadline: float | None,
+        priority: int = INTERACTIVE,
+        max_rate_wait: float | None = None,
     ) -> KnowledgeBasePage:
         """One page of the account's knowledge bases, from ``token``."""
         transport = self._ready()
-        call = Call("ListKnowledgeBases", next_token=token, deadline=deadline)
+        call = Call(
+            "ListKnowledgeBases",
+            next_token=token,
+            deadline=deadline,
+            priority=priority,
+            max_rate_wait=max_rate_wait,
+        )
         return await self.sender.send(
             call, lambda: transport.list_knowledge_bases(call, max_results=page_size)
         )
 
-    async def start_content_upload(self, kb: str, content_type: str) -> ContentUpload:
+    async def start_content_upload(
+        self, kb: str, content_type: str, limits: Limits = NO_LIMITS
+    ) -> ContentUpload:
         """Where to PUT an import's content, and with which headers."""
         transport = self._ready()
-        call = Call("StartContentUpload", kb)
+        call = Call("StartContentUpload", kb, **limits.fields())
         return await self.sender.send(
             call, lambda: transport.start_content_upload(call, content_type)
         )
 
-    async def put(self, kb: str, upload: ContentUpload, content: bytes | Path, size: int) -> None:
+    async def put(
+        self,
+        kb: str,
+        upload: ContentUpload,
+        content: bytes | Path,
+        size: int,
+        limits: Limits = NO_LIMITS,
+    ) -> None:
         """The PUT of ``content`` (``size`` bytes) to ``upload``'s presigned URL."""
         self._ready()
         uploader = self._uploader
         assert uploader is not None  # open: made with the transport
-        call = Call(PUT_OPERATION, kb, upload_id=upload.upload_id)
+        call = Call(PUT_OPERATION, kb, upload_id=upload.upload_id, **limits.fields())
         await self.sender.send(
             call,
             lambda: uploader.put(
@@ -209,10 +266,11 @@ class Ops:
         client_token: str,
         metadata: Mapping[str, str] | None,
         external_source_configuration: Mapping[str, Any] | None,
+        limits: Limits = NO_LIMITS,
     ) -> ImportJob:
         """Start importing an upload; the same ``client_token`` makes the same job."""
         transport = self._ready()
-        call = Call("StartImportJob", kb, upload_id=upload_id)
+        call = Call("StartImportJob", kb, upload_id=upload_id, **limits.fields())
         return await self.sender.send(
             call,
             lambda: transport.start_import_job(
@@ -224,14 +282,14 @@ class Ops:
             ),
         )
 
-    async def get_import_job(self, kb: str, job_id: str) -> ImportJob:
+    async def get_import_job(self, kb: str, job_id: str, limits: Limits = NO_LIMITS) -> ImportJob:
         """One import job."""
         transport = self._ready()
-        call = Call("GetImportJob", kb)
+        call = Call("GetImportJob", kb, **limits.fields())
         return await self.sender.send(call, lambda: transport.get_import_job(call, job_id))
 
-    async def delete_import_job(self, kb: str, job_id: str) -> None:
+    async def delete_import_job(self, kb: str, job_id: str, limits: Limits = NO_LIMITS) -> None:
         """Delete one import job."""
         transport = self._ready()
-        call = Call("DeleteImportJob", kb)
+        call = Call("DeleteImportJob", kb, **limits.fields())
         await self.sender.send(call, lambda: transport.delete_import_job(call, job_id))

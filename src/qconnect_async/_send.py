@@ -2,7 +2,13 @@
 
 Per attempt: take a concurrency slot, wait for the rate limiter, make the call, tell the
 limiter how it went, give the slot back. Between attempts (backoff) no slot is held. The
-whole request (waits included) stays within the listing's deadline when it has one.
+whole request (waits included) stays within the call's deadline when it has one.
+
+Interactive requests go first at the slots and at the limiter (``_line``: bulk keeps one turn
+in five while both wait). A request with ``max_rate_wait`` refuses to queue when the line
+ahead of it at the send rate would hold it longer (RateWaitExceededError, nothing sent, with
+``retry_after`` the expected wait), and gives up with the same error once it has waited that
+long (a limiter whose rate is not known ahead, or a line that moved slower than expected).
 
 ``close()`` ends every request in flight at once: each task inside ``send`` is cancelled and
 raises RuntimeError("... closed"); nothing is retried or sent after it.
@@ -11,15 +17,18 @@ raises RuntimeError("... closed"); nothing is retried or sent after it.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from ._call import Call
+from ._call import INTERACTIVE, Call
 from ._checks import at_least_one
 from ._config import is_testing
-from ._errors import DeadlineExceededError, QConnectError
+from ._errors import DeadlineExceededError, QConnectError, RateWaitExceededError
+from ._line import PrioritySlots
 from ._ratelimit import RateLimiter, SendOutcome
 from ._retry import (
     RetryDetails,
@@ -59,7 +68,12 @@ class Sender:
         at_least_one("max_concurrency", max_concurrency)
         self._policy = policy
         self._limiter = limiter
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._slots = PrioritySlots(max_concurrency)
+        self._ranked = _takes_priority(limiter)
+        # Typed loosely: the protocol's acquire() has no ``priority``; checked above.
+        self._acquire: Callable[..., Awaitable[Any]] = limiter.acquire
+        # Requests waiting for a slot or the send rate, by priority (for max_rate_wait).
+        self._queued = [0, 0]
         # One clock for all timing: the loop's (tests move it: tests/_fake_time.py). ``sleep``
         # is the backoff wait only, a seam for tests that record the waits.
         self._clock = _loop_time
@@ -140,6 +154,8 @@ class Sender:
             )
             try:
                 result = await self._attempt(call, attempt)
+            except RateWaitExceededError:
+                raise  # nothing was sent, and the caller would rather not wait
             except QConnectError as error:
                 if self._closed:
                     # The session went away under the attempt: that is the close, not a blip.
@@ -207,43 +223,108 @@ class Sender:
     async def _attempt(self, call: Call, attempt: Callable[[], Awaitable[T]]) -> T:
         deadline = call.deadline
         if deadline is None:
-            return await self._paced(attempt)
+            return await self._paced(call, attempt)
         if deadline <= self._clock():
             raise _deadline_error(call)
         timeout = asyncio.timeout_at(deadline)
         try:
             async with timeout:
-                return await self._paced(attempt)
+                return await self._paced(call, attempt)
         except TimeoutError:
             if timeout.expired():  # our deadline, not a timeout from inside the attempt
                 raise _deadline_error(call) from None
             raise
 
-    async def _paced(self, attempt: Callable[[], Awaitable[T]]) -> T:
+    async def _paced(self, call: Call, attempt: Callable[[], Awaitable[T]]) -> T:
         # The slot is taken before the limiter's wait, so that sends leave at the paced
         # times instead of bunching up behind a full set of slots.
-        async with self._slots:
-            permit = await self._limiter.acquire()
-            # Exactly one release per acquire, however the attempt ends (cancelled too).
-            outcome = SendOutcome.ABANDONED
-            self._in_flight += 1
+        permit = await self._queue(call)
+        # Exactly one release per acquire, however the attempt ends (cancelled too).
+        outcome = SendOutcome.ABANDONED
+        self._in_flight += 1
+        try:
+            result = await attempt()
+        except QConnectError as error:
+            if is_throttle(error):
+                outcome = SendOutcome.THROTTLED
+            elif error.http_status is not None:
+                outcome = SendOutcome.ACCEPTED  # an answer: the service let it in
+            raise
+        else:
+            outcome = SendOutcome.ACCEPTED
+            return result
+        finally:
+            self._in_flight -= 1
+            self._limiter.release(permit, outcome)
+            self._slots.release()
+
+    async def _queue(self, call: Call) -> Any:
+        """Take a slot and the limiter's permit, within ``call.max_rate_wait``."""
+        bound = call.max_rate_wait
+        if bound is None:
+            return await self._line_up(call.priority)
+        expected = self._expected_wait(call.priority)
+        if expected > bound:
+            raise _rate_wait_error(call, expected)
+        timeout = asyncio.timeout(bound)
+        try:
+            async with timeout:
+                return await self._line_up(call.priority)
+        except TimeoutError:
+            if timeout.expired():
+                expected = max(self._expected_wait(call.priority), bound)
+                raise _rate_wait_error(call, expected) from None
+            raise
+
+    async def _line_up(self, priority: int) -> Any:
+        self._queued[priority] += 1
+        try:
+            # A bulk request given its slot as bulk's share turn is not passed over again.
+            at_limiter = INTERACTIVE if await self._slots.acquire(priority) else priority
             try:
-                result = await attempt()
-            except QConnectError as error:
-                if is_throttle(error):
-                    outcome = SendOutcome.THROTTLED
-                elif error.http_status is not None:
-                    outcome = SendOutcome.ACCEPTED  # an answer: the service let it in
+                if self._ranked:
+                    return await self._acquire(priority=at_limiter)
+                return await self._acquire()
+            except BaseException:
+                self._slots.release()
                 raise
-            else:
-                outcome = SendOutcome.ACCEPTED
-                return result
-            finally:
-                self._in_flight -= 1
-                self._limiter.release(permit, outcome)
+        finally:
+            self._queued[priority] -= 1
+
+    def _expected_wait(self, priority: int) -> float:
+        """Seconds a request of ``priority`` joining now may wait: the line ahead / the rate."""
+        rate = self._limiter.rate
+        if is_testing() or not rate > 0 or math.isinf(rate):
+            return 0.0  # not pacing: the wait is a slot's, bounded by the timeout alone
+        ahead = self._queued[priority]
+        if priority != INTERACTIVE or not self._ranked:
+            ahead = sum(self._queued)
+        return (ahead + 1) / rate
+
+
+def _takes_priority(limiter: RateLimiter[Any]) -> bool:
+    """Whether ``limiter.acquire`` declares the optional ``priority`` keyword."""
+    try:
+        parameters = inspect.signature(limiter.acquire).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.kind is p.VAR_KEYWORD
+        or (p.name == "priority" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+        for p in parameters
+    )
+
+
+def _rate_wait_error(call: Call, expected: float) -> RateWaitExceededError:
+    return RateWaitExceededError(
+        f"the send rate would hold this request about {expected:.2f} s, longer than its "
+        f"max_rate_wait of {call.max_rate_wait:g} s; it was not sent",
+        retry_after=expected,
+        **call.error_fields(),
+    )
 
 
 def _deadline_error(call: Call) -> DeadlineExceededError:
     return DeadlineExceededError(
-        "the listing's deadline passed before this request completed", **call.error_fields()
+        "the deadline passed before this request completed", **call.error_fields()
     )
