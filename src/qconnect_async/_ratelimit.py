@@ -72,7 +72,9 @@ class RateLimiter(Protocol[P]):
     a task is being cancelled. One object may be shared by several clients of one event loop.
     A limiter may also take an optional keyword ``priority`` (``acquire(*, priority=0)``,
     0 interactive, 1 bulk) to serve waiting interactive requests first; clients pass it only
-    to an ``acquire`` that declares it.
+    to an ``acquire`` that declares it. And an optional ``expected_wait(sends) -> float``
+    (seconds until that many more sends may leave) sharpens ``max_rate_wait``'s forecast;
+    without it a client spreads the requests ahead over ``rate``.
     """
 
     async def acquire(self) -> P:
@@ -201,6 +203,19 @@ class AdaptiveRateLimiter:
             # on their way, so the first send after the cut waits a whole token.
             self._tokens, self._refilled_at = 0.0, now
         self._wake_head()
+
+    def expected_wait(self, sends: int) -> float:
+        """Seconds until ``sends`` more sends may have left at today's rate (0: not pacing).
+
+        Optional for a RateLimiter: a client asks it when a call gives ``max_rate_wait``.
+        """
+        now = self._now()
+        control = self._controller
+        if is_testing() or not control.enabled:
+            return 0.0  # unpaced, or a slow-start round whose answers decide: not known ahead
+        rate = control.rate(now)
+        tokens = min(self._burst, self._tokens + max(0.0, now - self._refilled_at) * rate)
+        return max(0.0, sends - tokens) / rate
 
     # -- the token bucket and the line of waiters -------------------------------------------
 

@@ -292,14 +292,24 @@ class Sender:
             self._queued[priority] -= 1
 
     def _expected_wait(self, priority: int) -> float:
-        """Seconds a request of ``priority`` joining now may wait: the line ahead / the rate."""
-        rate = self._limiter.rate
-        if is_testing() or not rate > 0 or math.isinf(rate):
-            return 0.0  # not pacing: the wait is a slot's, bounded by the timeout alone
+        """Seconds a request of ``priority`` joining now may wait for the send rate.
+
+        The requests ahead of it (waiting for a slot or the limiter; only the interactive
+        ones for an interactive request at a limiter that serves them first), asked of the
+        limiter's ``expected_wait(sends)`` when it has one, else spread at its ``rate``.
+        """
+        if is_testing():
+            return 0.0
         ahead = self._queued[priority]
         if priority != INTERACTIVE or not self._ranked:
             ahead = sum(self._queued)
-        return (ahead + 1) / rate
+        estimate = getattr(self._limiter, "expected_wait", None)
+        if callable(estimate):
+            return float(estimate(ahead + 1))
+        rate = self._limiter.rate
+        if not rate > 0 or math.isinf(rate):
+            return 0.0  # not pacing: the wait is a slot's, bounded by the timeout alone
+        return ahead / rate  # its own token may be there already
 
 
 def _takes_priority(limiter: RateLimiter[Any]) -> bool:
