@@ -12,7 +12,17 @@ from types import FrameType
 
 from qconnect_async.testing import RemoteQConnectServer
 
-from . import cpu, fanout, fleet, fleet_redis, memory, profiling, sendrate, throttled
+from . import (
+    cpu,
+    fanout,
+    fleet,
+    fleet_redis,
+    interactive,
+    memory,
+    profiling,
+    sendrate,
+    throttled,
+)
 from ._common import Section, isolated_aws_env
 from ._report import machine, progress, render, write_json
 from ._server import serve
@@ -26,6 +36,8 @@ SECTIONS: dict[str, Runner] = {
     "sendrate": sendrate.run,
     "fleet": fleet.run,
     "fleet_redis": fleet_redis.run,
+    "interactive": interactive.run,
+    "fastapi_shed": interactive.run_shed,
     "memory": memory.run,
 }
 

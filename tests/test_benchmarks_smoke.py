@@ -42,6 +42,10 @@ EXPECTED_ROWS = {
     "fleet_redis.qconnect_async_8",
     "fleet_redis.aiobotocore_adaptive_4",
     "fleet_redis.aiobotocore_adaptive_8",
+    "interactive.page_latency",
+    "interactive.bulk_wall",
+    "fastapi_shed.bounded",
+    "fastapi_shed.unbounded",
     "memory.peak",
 }
 

@@ -142,22 +142,53 @@ async def test_the_paced_limiter_lets_a_waiting_interactive_request_go_next() ->
 
 
 async def test_interactive_requests_overtake_bulk_at_the_slots_and_the_limiter() -> None:
-    """Through a Sender (8 slots, 10 sends/s) saturated by bulk, an interactive call waits
-    about one token, not behind the bulk line."""
+    """Through a Sender (8 slots, 10 sends/s, 0.3 s answers) saturated by bulk, an interactive
+    call is sent at the next token: a bulk request still waiting for the limiter gives it its
+    slot, so it waits neither for the bulk line nor for a bulk answer."""
     ft = FakeTime()
     sender = Sender(policy=RetryPolicy(), limiter=paced(10.0), max_concurrency=8)
-    rec = Recorder(ft, duration=0.01)
+    rec = Recorder(ft, duration=0.3)
     bulk = [
         asyncio.create_task(sender.send(Call("ListImportJobs", priority=BULK), rec.attempt("b")))
         for _ in range(40)
     ]
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(1.05)
     asked = ft.now
     await sender.send(Call("ListImportJobs"), rec.attempt("i"))
-    waited = ft.now - asked
     await asyncio.gather(*bulk)
-    assert waited <= 0.1 + 0.01 + 1e-9  # one token, then its own 10 ms
+    [sent_at] = [at for name, at in rec.sent if name == "i"]
+    assert sent_at - asked <= 0.1 + 1e-9  # the next token
     assert [name for name, _ in rec.sent].index("i") < len(rec.sent) - 25  # bulk still queued
+    assert len(rec.sent) == 41 and sender.in_flight == 0
+
+
+async def test_no_more_requests_in_flight_than_slots_while_bulk_gives_way() -> None:
+    """Interactive requests taking slots from bulk ones never push the sends in flight past
+    max_concurrency, and every request of both kinds is sent once."""
+    FakeTime()  # the fake clock loop is required
+    sender = Sender(policy=RetryPolicy(), limiter=paced(50.0), max_concurrency=3)
+    most = 0
+
+    def attempt(name: str) -> Any:
+        async def run() -> str:
+            nonlocal most
+            most = max(most, sender.in_flight)
+            await asyncio.sleep(0.2)
+            return name
+
+        return run
+
+    bulk = [
+        asyncio.create_task(sender.send(Call("ListImportJobs", priority=BULK), attempt(f"b{n}")))
+        for n in range(30)
+    ]
+    interactive = []
+    for n in range(10):
+        await asyncio.sleep(0.05)
+        interactive.append(asyncio.create_task(sender.send(Call("GetImportJob"), attempt(f"i{n}"))))
+    done = await asyncio.gather(*bulk, *interactive)
+    assert sorted(done) == sorted([f"b{n}" for n in range(30)] + [f"i{n}" for n in range(10)])
+    assert most == 3
 
 
 async def test_a_bulk_listing_still_finishes_under_constant_interactive_load() -> None:

@@ -44,9 +44,12 @@ class PriorityLine(Generic[W]):
         """How many wait at ``priority``."""
         return len(self._lines[priority])
 
-    def append(self, priority: int, waiter: W) -> None:
-        """``waiter`` joins the end of its priority's line."""
-        self._lines[priority].append(waiter)
+    def append(self, priority: int, waiter: W, *, front: bool = False) -> None:
+        """``waiter`` joins the end of its priority's line (or its head: ``front``)."""
+        if front:
+            self._lines[priority].appendleft(waiter)
+        else:
+            self._lines[priority].append(waiter)
 
     def first(self) -> tuple[int, W] | None:
         """The priority and waiter whose turn it is (None: nobody waits)."""
@@ -79,17 +82,23 @@ class PrioritySlots:
         """Requests waiting for a slot at ``priority``."""
         return self._line.waiting(priority)
 
-    async def acquire(self, priority: int = INTERACTIVE) -> bool:
+    @property
+    def free(self) -> int:
+        """Slots no one holds."""
+        return self._free
+
+    async def acquire(self, priority: int = INTERACTIVE, *, front: bool = False) -> bool:
         """Wait for a slot; every acquire is matched by one ``release()``.
 
         True when the slot came as bulk's share turn (interactive waiters were passed over):
         the request should not wait behind interactive ones again at the next stage.
+        ``front``: join the head of its priority's line (a request that gave its slot away).
         """
         if self._free > 0 and not self._line:
             self._free -= 1
             return False
         granted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._line.append(priority, granted)
+        self._line.append(priority, granted, front=front)
         try:
             return await granted
         except asyncio.CancelledError:

@@ -5,7 +5,10 @@ limiter how it went, give the slot back. Between attempts (backoff) no slot is h
 whole request (waits included) stays within the call's deadline when it has one.
 
 Interactive requests go first at the slots and at the limiter (``_line``: bulk keeps one turn
-in five while both wait). A request with ``max_rate_wait`` refuses to queue when the line
+in five while both wait). When every slot is taken, an interactive request asks a bulk request
+that holds a slot but is still waiting for the limiter (nothing sent) to give it way: the bulk
+one goes back to the head of the bulk line, so the interactive one waits for the send rate
+alone, not for a bulk send to end. A request with ``max_rate_wait`` refuses to queue when the line
 ahead of it at the send rate would hold it longer (RateWaitExceededError, nothing sent, with
 ``retry_after`` the expected wait), and gives up with the same error once it has waited that
 long (a limiter whose rate is not known ahead, or a line that moved slower than expected).
@@ -42,6 +45,9 @@ __all__ = ["CLOSED_MESSAGE", "Sender"]
 
 CLOSED_MESSAGE = "this QConnectClient is closed"
 
+#: A bulk request gave its slot to an interactive one before the limiter let it go.
+_GAVE_WAY: Any = object()
+
 T = TypeVar("T")
 
 logger = logging.getLogger("qconnect_async")
@@ -74,6 +80,9 @@ class Sender:
         self._acquire: Callable[..., Awaitable[Any]] = limiter.acquire
         # Requests waiting for a slot or the send rate, by priority (for max_rate_wait).
         self._queued = [0, 0]
+        # Bulk requests holding a slot while they wait for the limiter: each one's signal to
+        # give its slot to an interactive request (see _line_up).
+        self._giving_way: list[asyncio.Future[None]] = []
         # One clock for all timing: the loop's (tests move it: tests/_fake_time.py). ``sleep``
         # is the backoff wait only, a seam for tests that record the waits.
         self._clock = _loop_time
@@ -279,17 +288,67 @@ class Sender:
     async def _line_up(self, priority: int) -> Any:
         self._queued[priority] += 1
         try:
-            # A bulk request given its slot as bulk's share turn is not passed over again.
-            at_limiter = INTERACTIVE if await self._slots.acquire(priority) else priority
-            try:
-                if self._ranked:
-                    return await self._acquire(priority=at_limiter)
-                return await self._acquire()
-            except BaseException:
-                self._slots.release()
-                raise
+            front = False
+            while True:
+                if priority == INTERACTIVE and self._slots.free == 0:
+                    self._ask_bulk_to_give_way()
+                # A bulk request given its slot as bulk's share turn is not passed over again.
+                share = await self._slots.acquire(priority, front=front)
+                at_limiter = INTERACTIVE if share else priority
+                try:
+                    if at_limiter == INTERACTIVE:
+                        return await self._permit(INTERACTIVE)
+                    permit = await self._permit_unless_asked(at_limiter)
+                except BaseException:
+                    self._slots.release()
+                    raise
+                if permit is not _GAVE_WAY:
+                    return permit
+                self._slots.release()  # to the interactive request that asked for it
+                front = True  # and back to the head of the bulk line
+
         finally:
             self._queued[priority] -= 1
+
+    async def _permit(self, priority: int) -> Any:
+        if self._ranked:
+            return await self._acquire(priority=priority)
+        return await self._acquire()
+
+    def _ask_bulk_to_give_way(self) -> None:
+        """Ask the bulk request that joined the limiter's line last to give its slot back."""
+        for give_way in reversed(self._giving_way):
+            if not give_way.done():
+                give_way.set_result(None)
+                return
+
+    async def _permit_unless_asked(self, priority: int) -> Any:
+        """The limiter's permit for a bulk request, or _GAVE_WAY if an interactive request
+        asked for its slot first (its wait for the limiter is then given up)."""
+        loop = asyncio.get_running_loop()
+        give_way: asyncio.Future[None] = loop.create_future()
+        acquire = loop.create_task(self._permit(priority))
+        self._giving_way.append(give_way)
+        try:
+            await asyncio.wait((acquire, give_way), return_when=asyncio.FIRST_COMPLETED)
+            if not acquire.done():
+                acquire.cancel()
+                await _settle(acquire)
+        except BaseException:
+            acquire.cancel()
+            try:
+                await _settle(acquire)
+            finally:
+                self._release_unused(acquire)
+            raise
+        finally:
+            self._giving_way.remove(give_way)
+        return _GAVE_WAY if acquire.cancelled() else acquire.result()
+
+    def _release_unused(self, acquire: asyncio.Task[Any]) -> None:
+        # A permit given as the wait was given up is handed back unused (nothing was sent).
+        if acquire.done() and not acquire.cancelled() and acquire.exception() is None:
+            self._limiter.release(acquire.result(), SendOutcome.ABANDONED)
 
     def _expected_wait(self, priority: int) -> float:
         """Seconds a request of ``priority`` joining now may wait for the send rate.
@@ -310,6 +369,20 @@ class Sender:
         if not rate > 0 or math.isinf(rate):
             return 0.0  # not pacing: the wait is a slot's, bounded by the timeout alone
         return ahead / rate  # its own token may be there already
+
+
+async def _settle(task: asyncio.Task[Any]) -> None:
+    """Wait until ``task`` (cancelled) has ended, even through cancellations of our own (an
+    anyio scope cancels every await again): no task outlives its request. Then re-raise
+    the cancellation, if one came."""
+    interrupted = False
+    while not task.done():
+        try:
+            await asyncio.wait((task,))
+        except asyncio.CancelledError:
+            interrupted = True
+    if interrupted:
+        raise asyncio.CancelledError
 
 
 def _takes_priority(limiter: RateLimiter[Any]) -> bool:
