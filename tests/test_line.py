@@ -121,6 +121,22 @@ async def test_a_cancelled_slot_waiter_loses_no_slot() -> None:
     await asyncio.wait_for(slots.acquire(BULK), 1.0)  # and came back free
 
 
+async def test_a_release_right_after_a_waiter_is_cancelled_skips_it() -> None:
+    """A waiter cancelled just before a release (its task not resumed yet) is skipped: the
+    slot goes to the next waiter, and the cancelled one leaves without an error."""
+    slots = PrioritySlots(1)
+    await slots.acquire(INTERACTIVE)
+    cancelled = asyncio.create_task(slots.acquire(INTERACTIVE))
+    waiting = asyncio.create_task(slots.acquire(BULK))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    slots.release()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    await asyncio.wait_for(waiting, 1.0)
+    assert slots.free == 0 and slots.waiting(INTERACTIVE) == slots.waiting(BULK) == 0
+
+
 async def test_the_paced_limiter_lets_a_waiting_interactive_request_go_next() -> None:
     """At 10 sends/s with bulk requests waiting, an interactive one takes the next token."""
     ft = FakeTime()

@@ -59,7 +59,9 @@ class PriorityLine(Generic[W]):
         return (BULK, bulk[0]) if bulk else None
 
     def remove(self, priority: int, waiter: W, *, served: bool) -> None:
-        """``waiter`` leaves its line: ``served`` (its turn counts) or given up."""
+        """``waiter`` leaves its line: ``served`` (its turn counts) or given up (if still in it)."""
+        if not served and waiter not in self._lines[priority]:
+            return
         self._lines[priority].remove(waiter)
         if not served:
             return
@@ -112,9 +114,11 @@ class PrioritySlots:
         """Give a slot back: to the waiter whose turn it is, or to the free ones."""
         while (turn := self._line.first()) is not None:
             priority, granted = turn
+            if granted.done():  # cancelled, its task not resumed yet: it takes no slot
+                self._line.remove(priority, granted, served=False)
+                continue
             share_turn = priority == BULK and self._line.waiting(INTERACTIVE) > 0
             self._line.remove(priority, granted, served=True)
-            if not granted.done():
-                granted.set_result(share_turn)  # the slot passes to it directly
-                return
+            granted.set_result(share_turn)  # the slot passes to it directly
+            return
         self._free += 1
