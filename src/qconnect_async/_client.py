@@ -376,11 +376,11 @@ class QConnectClient:
     ) -> ImportJob:
         """One import job, with its ``url``, ``url_expiry`` and ``failed_record_report``.
 
-        ``deadline``: seconds the call may take, retries included (default: the retry
-        policy's); past it, DeadlineExceededError. ``priority``: "interactive" (the default)
-        or "bulk". ``max_rate_wait``: seconds the call may wait for the client's slots and
-        send rate; a longer expected wait raises RateWaitExceededError at once (nothing sent,
-        ``retry_after`` set).
+        ``deadline``: seconds the call may take, retries included (default: none; the retry
+        policy's is the listings'); past it, DeadlineExceededError. ``priority``:
+        "interactive" (the default) or "bulk". ``max_rate_wait``: seconds the call may wait
+        for the client's slots and send rate; a longer expected wait raises
+        RateWaitExceededError at once (nothing sent, ``retry_after`` set).
         """
         kb = self._kb(knowledge_base_id).id
         job_id = check.import_job_id(import_job_id)
@@ -433,9 +433,10 @@ class QConnectClient:
         return await wait_for_job(self._ops, kb, job_id, seconds=seconds, limits=limits)
 
     def _limits(self, deadline: object, priority: object, max_rate_wait: object) -> Limits:
-        """A single call's limits, checked; its deadline from now (default: the policy's)."""
+        """A single call's limits, checked; its deadline from now (default: none)."""
+        seconds = check.deadline(deadline)
         return Limits(
-            deadline=self._ops.deadline_at(check.deadline(deadline)),
+            deadline=None if seconds is None else self._ops.deadline_at(seconds),
             priority=check.priority(priority, INTERACTIVE),
             max_rate_wait=check.rate_wait(max_rate_wait),
         )
