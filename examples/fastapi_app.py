@@ -19,10 +19,15 @@ Endpoints:
     GET /import-jobs?kb=A&kb=B
         Every job of those KBs (of every KB when none is given), streamed as NDJSON.
 
+A page request waits at most PAGE_RATE_WAIT seconds for the client's send rate: past that
+it is shed at once (503 with Retry-After, nothing sent), so every answer comes within about
+that bound however many requests arrive together, instead of all queueing for the quota.
+
 Errors are JSON {"code", "message", "request_id"}: 422 bad input (a malformed KB ID, limit or
-cursor), 403 access denied, 404 no such KB, 503 still throttled after the client's retries
-(with Retry-After), 502 any other failure of the service. The OpenAPI document (/openapi.json,
-/docs) declares all of it: the Page and Job models, the NDJSON stream, the error bodies.
+cursor), 403 access denied, 404 no such KB, 503 shed or still throttled after the client's
+retries (with Retry-After), 502 any other failure of the service. The OpenAPI document
+(/openapi.json, /docs) declares all of it: the Page and Job models, the NDJSON stream, the
+error bodies.
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ from qconnect_async import (
 )
 
 logger = logging.getLogger("fastapi_app")
+
+#: Seconds a page request may wait for the send rate before it is shed (503 + Retry-After).
+PAGE_RATE_WAIT = 2.0
 
 
 def make_client() -> QConnectClient:
@@ -144,7 +152,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     502: {"model": ErrorBody, "description": "the service failed"},
     503: {
         "model": ErrorBody,
-        "description": "still throttled after the client's retries",
+        "description": "shed (the send rate is busy) or still throttled after the retries",
         "headers": {
             "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
         },
@@ -171,7 +179,7 @@ async def qconnect_error(request: Request, exc: QConnectError) -> JSONResponse:
     status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 502)
     headers = {}
     if status == 503:
-        # The client already retried; tell the caller when to come back.
+        # Shed, or the client already retried: tell the caller when to come back.
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after or 1)))
     elif status == 502:
         logger.warning("the service failed: %s", exc)
@@ -228,7 +236,7 @@ async def list_page(
 ) -> dict[str, Any]:
     """One page of a knowledge base's import jobs, and the cursor of the next page."""
     # The listing checks the KB (an ID or an ARN, which ends in its ID) now, before any request.
-    listing = client.list_import_jobs(kb, page_size=limit)
+    listing = client.list_import_jobs(kb, page_size=limit, max_rate_wait=PAGE_RATE_WAIT)
     kb_id = kb.rsplit("/", 1)[-1]
     token = None if cursor is None else decode_cursor(cursor, kb_id)
     async with listing:  # one page only: leaving ends the listing

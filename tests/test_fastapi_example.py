@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from _scripts import load_example
-from qconnect_async import QConnectClient, RetryPolicy
+from qconnect_async import AdaptiveRateLimiter, QConnectClient, RateController, RetryPolicy
+from qconnect_async._config import set_testing
 from qconnect_async.testing import QConnectServer
 
 MISSING_KB = "00000000-0000-0000-0000-000000000000"
@@ -202,6 +203,35 @@ async def test_throttled_after_retries_is_a_503_with_retry_after(
     assert response.headers["retry-after"] == "3"
     assert response.json()["code"] == "ThrottlingException"
     assert qconnect_server.stats.throttled > 1  # the client did retry first
+
+
+@pytest.fixture
+def slow_rate(monkeypatch: pytest.MonkeyPatch) -> AdaptiveRateLimiter:
+    """The app's client paces at a steady 0.25 sends/s (one send per 4 s)."""
+    control = RateController(scale=1e-12, hold=1e9, quiet=1e9, min_rate=0.1)
+    limiter = AdaptiveRateLimiter(controller=control)
+    monkeypatch.setattr(example, "make_client", lambda: QConnectClient(rate_limiter=limiter))
+    return limiter
+
+
+async def test_a_page_the_send_rate_cannot_serve_in_time_is_shed_with_a_503(
+    qconnect_server: QConnectServer,
+    kb: str,
+    slow_rate: AdaptiveRateLimiter,
+    http: httpx.AsyncClient,
+) -> None:
+    """Past PAGE_RATE_WAIT of expected wait for the send rate: 503 with Retry-After at once,
+    and nothing sent to the service."""
+    with set_testing(False):
+        slow_rate.controller.pace_at(asyncio.get_running_loop().time(), 0.25)
+        first = await http.get(f"/knowledge-bases/{kb}/import-jobs")  # spends the token
+        assert first.status_code == 200
+        qconnect_server.reset_stats()
+        shed = await http.get(f"/knowledge-bases/{kb}/import-jobs")
+    assert shed.status_code == 503
+    assert shed.headers["retry-after"] == "4"
+    assert shed.json()["code"] == "RateWaitExceeded"
+    assert qconnect_server.stats.total_requests == 0
 
 
 async def stream(http: httpx.AsyncClient, query: str = "") -> tuple[int, str, list[Any]]:

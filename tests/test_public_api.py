@@ -35,6 +35,7 @@ PROMISED = {
     "Listing",
     "KnowledgeBasePage",
     "RateController",
+    "RateWaitExceededError",
 }
 
 
@@ -100,6 +101,7 @@ CORE = [
     "_upload",
     "_retry",
     "_ratecontrol",
+    "_line",
     "_ratelimit",
     "_send",
     "_ops",

@@ -346,7 +346,7 @@ async def test_a_deadline_bounds_one_listing(
     assert isinstance(info.value, TransportError) and isinstance(info.value, TimeoutError)
     assert info.value.knowledge_base_id == kb
     assert info.value.operation == "ListImportJobs"
-    assert info.value.message == "the listing's deadline passed before this request completed"
+    assert info.value.message == "the deadline passed before this request completed"
     assert requests(qconnect_server) == 1
     qconnect_server.clear_faults()  # the held request is answered now
     await drained(qconnect_server)

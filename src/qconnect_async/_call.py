@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Call"]
+__all__ = ["BULK", "INTERACTIVE", "Call"]
+
+#: Priorities, lower first: a waiting interactive request goes before every waiting bulk one
+#: at the client's concurrency slots and at its rate limiter.
+INTERACTIVE = 0
+BULK = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +30,11 @@ class Call:
     next_token: str | None = None
     #: the absolute time (the loop's clock) the call must end by; None: no deadline
     deadline: float | None = None
-    #: interactive or bulk work, for the slots and the send rate (None: not set)
-    priority: int | None = None
+    #: INTERACTIVE or BULK: the order at the client's concurrency slots and send rate
+    priority: int = INTERACTIVE
+    #: seconds the request may wait for a slot and the send rate before it would rather
+    #: fail at once (RateWaitExceededError, nothing sent); None: wait as long as it takes
+    max_rate_wait: float | None = None
 
     def error_fields(self) -> dict[str, Any]:
         """What every error of this call carries."""

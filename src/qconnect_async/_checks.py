@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._call import BULK, INTERACTIVE
 from ._errors import ValidationError
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     "metadata",
     "not_negative",
     "page_size",
+    "priority",
+    "rate_wait",
     "seconds",
     "short_string",
     "token",
@@ -153,6 +156,23 @@ def token(value: object) -> str | None:
 def deadline(value: object) -> float | None:
     """``deadline`` in seconds (positive, finite), or None for none."""
     return None if value is None else seconds("deadline", value)
+
+
+_PRIORITIES = {"interactive": INTERACTIVE, "bulk": BULK}
+
+
+def priority(value: object, default: int) -> int:
+    """``priority`` ("interactive" or "bulk") as the sender's number; ``default`` for None."""
+    if value is None:
+        return default
+    if isinstance(value, str) and value in _PRIORITIES:
+        return _PRIORITIES[value]
+    raise ValidationError(f"priority must be 'interactive' or 'bulk', not {value!r}")
+
+
+def rate_wait(value: object) -> float | None:
+    """``max_rate_wait`` in seconds (zero or more, finite), or None for no bound."""
+    return None if value is None else seconds("max_rate_wait", value, zero=True)
 
 
 # -- managing import jobs ------------------------------------------------------------------

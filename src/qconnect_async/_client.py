@@ -6,15 +6,16 @@ import functools
 import os
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from . import _checks as check
+from ._call import BULK, INTERACTIVE
 from ._checks import KnowledgeBaseRef
 from ._errors import ValidationError
 from ._fanout import ListingDone, all_import_job_pages, many_import_job_pages
 from ._imports import start_job, wait_for_job
 from ._listing import Listing, import_job_pages, knowledge_base_pages
-from ._ops import Ops
+from ._ops import Limits, Ops
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter
 from ._retry import RetryPolicy
 from ._transport import BotocoreTransport, Transport, TransportOptions
@@ -24,7 +25,10 @@ if TYPE_CHECKING:
     # Optional, for type checkers only: the stubs of the aiobotocore client from_client takes.
     from types_aiobotocore_qconnect.client import QConnectClient as AioQConnectClient
 
-__all__ = ["QConnectClient"]
+__all__ = ["Priority", "QConnectClient"]
+
+#: Interactive work goes before bulk work at the client's slots and send rate (``_line``).
+Priority = Literal["interactive", "bulk"]
 
 
 def _check_limiter(value: object) -> RateLimiter[Any]:
@@ -181,12 +185,17 @@ class QConnectClient:
         page_size: int | None = None,
         starting_token: str | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
+        max_rate_wait: float | None = None,
     ) -> Listing[ImportJob]:
         """The import jobs of one knowledge base (an ID or an ARN), fetched lazily.
 
         Items are ImportJob; ``pages()`` yields ImportJobPage. Resume from any page's (or
         error's) ``next_token`` with ``starting_token``. ``deadline``: seconds the whole
         listing may take (default: the retry policy's); past it, DeadlineExceededError.
+        ``priority``: "interactive" (the default) or "bulk". ``max_rate_wait``: seconds each
+        page request may wait for the client's slots and send rate; a longer expected wait
+        raises RateWaitExceededError at once (nothing sent, ``retry_after`` set).
         """
         ref = self._kb(knowledge_base_id)
         return Listing(
@@ -196,6 +205,8 @@ class QConnectClient:
                 ref,
                 page_size=check.page_size(page_size),
                 deadline=check.deadline(deadline),
+                priority=check.priority(priority, INTERACTIVE),
+                max_rate_wait=check.rate_wait(max_rate_wait),
             ),
             starting_token=check.token(starting_token),
             name=f"import jobs of {ref.id}",
@@ -210,6 +221,7 @@ class QConnectClient:
         page_size: int | None = None,
         on_listing_done: ListingDone | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
     ) -> Listing[ImportJob]:
         """The import jobs of several knowledge bases, listed at once and merged.
 
@@ -217,7 +229,8 @@ class QConnectClient:
         listed at once. ``fail_fast`` raises the first error and cancels the rest; otherwise
         every KB that can be listed is, then an ExceptionGroup of the failures is raised.
         ``on_listing_done(kb_id, error)`` is called as each KB's listing ends (for progress).
-        ``deadline``: seconds the whole listing may take, all KBs together.
+        ``deadline``: seconds the whole listing may take, all KBs together. ``priority``:
+        "bulk" by default (interactive requests of the client go first; bulk keeps a share).
         """
         if isinstance(knowledge_base_ids, str):
             raise ValidationError("knowledge_base_ids must be a collection of IDs, not one string")
@@ -227,7 +240,9 @@ class QConnectClient:
                 many_import_job_pages,
                 self._ops,
                 refs,
-                **self._fanout(page_size, max_concurrency, fail_fast, on_listing_done, deadline),
+                **self._fanout(
+                    page_size, max_concurrency, fail_fast, on_listing_done, deadline, priority
+                ),
             ),
             resumable=False,
             name=f"import jobs of {len(refs)} knowledge bases",
@@ -241,16 +256,20 @@ class QConnectClient:
         page_size: int | None = None,
         on_listing_done: ListingDone | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
     ) -> Listing[ImportJob]:
         """The import jobs of every knowledge base of the account, listed as ``_many`` does.
 
-        ``deadline`` bounds the whole listing, the listing of the KBs included.
+        ``deadline`` bounds the whole listing, the listing of the KBs included; bulk
+        ``priority`` by default, as ``_many``.
         """
         return Listing(
             functools.partial(
                 all_import_job_pages,
                 self._ops,
-                **self._fanout(page_size, max_concurrency, fail_fast, on_listing_done, deadline),
+                **self._fanout(
+                    page_size, max_concurrency, fail_fast, on_listing_done, deadline, priority
+                ),
             ),
             resumable=False,
             name="import jobs of every knowledge base",
@@ -263,6 +282,7 @@ class QConnectClient:
         fail_fast: bool,
         on_done: ListingDone | None,
         deadline: object,
+        priority: object,
     ) -> dict[str, Any]:
         """The options of a many-KB listing, checked."""
         width = self._max_concurrency if max_concurrency is None else max_concurrency
@@ -272,6 +292,7 @@ class QConnectClient:
             "fail_fast": fail_fast,
             "on_done": on_done,
             "deadline": check.deadline(deadline),
+            "priority": check.priority(priority, BULK),
         }
 
     def list_knowledge_bases(
@@ -280,12 +301,15 @@ class QConnectClient:
         page_size: int | None = None,
         starting_token: str | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
+        max_rate_wait: float | None = None,
     ) -> Listing[KnowledgeBase]:
         """Every knowledge base of the account (in the client's Region), fetched lazily.
 
         ``pages()`` yields KnowledgeBasePage; resume from a page's or an error's
         ``next_token`` with ``starting_token``. ``deadline``: seconds the whole listing may
-        take (default: the retry policy's).
+        take (default: the retry policy's); ``priority`` and ``max_rate_wait`` as
+        ``list_import_jobs``.
         """
         return Listing(
             functools.partial(
@@ -293,6 +317,8 @@ class QConnectClient:
                 self._ops,
                 page_size=check.page_size(page_size),
                 deadline=check.deadline(deadline),
+                priority=check.priority(priority, INTERACTIVE),
+                max_rate_wait=check.rate_wait(max_rate_wait),
             ),
             starting_token=check.token(starting_token),
             name="knowledge bases",
@@ -312,14 +338,19 @@ class QConnectClient:
         | Mapping[str, Any]
         | None = None,
         client_token: str | None = None,
+        deadline: float | None = None,
+        priority: Priority | None = None,
+        max_rate_wait: float | None = None,
     ) -> ImportJob:
         """Upload ``content`` (bytes, or a path to a file) and start an import job of it.
 
         StartContentUpload, a PUT with exactly the headers it names, then StartImportJob with
         ``client_token`` (one is generated when not given): retries never start two jobs.
         The job is returned as started (START_IN_PROGRESS); see ``wait_for_import_job``.
+        ``deadline``, ``priority``, ``max_rate_wait``: as ``get_import_job``'s.
         """
         kb = self._kb(knowledge_base_id).id
+        limits = self._limits(deadline, priority, max_rate_wait)
         return await start_job(
             self._ops,
             kb,
@@ -331,17 +362,48 @@ class QConnectClient:
             client_token=None
             if client_token is None
             else check.short_string("client_token", client_token),
+            limits=limits,
         )
 
-    async def get_import_job(self, knowledge_base_id: str, import_job_id: str) -> ImportJob:
-        """One import job, with its ``url``, ``url_expiry`` and ``failed_record_report``."""
-        kb = self._kb(knowledge_base_id).id
-        return await self._ops.get_import_job(kb, check.import_job_id(import_job_id))
+    async def get_import_job(
+        self,
+        knowledge_base_id: str,
+        import_job_id: str,
+        *,
+        deadline: float | None = None,
+        priority: Priority | None = None,
+        max_rate_wait: float | None = None,
+    ) -> ImportJob:
+        """One import job, with its ``url``, ``url_expiry`` and ``failed_record_report``.
 
-    async def delete_import_job(self, knowledge_base_id: str, import_job_id: str) -> None:
-        """Delete an import job; one still running is a ConflictError."""
+        ``deadline``: seconds the call may take, retries included (default: none; the retry
+        policy's is the listings'); past it, DeadlineExceededError. ``priority``:
+        "interactive" (the default) or "bulk". ``max_rate_wait``: seconds the call may wait
+        for the client's slots and send rate; a longer expected wait raises
+        RateWaitExceededError at once (nothing sent, ``retry_after`` set).
+        """
         kb = self._kb(knowledge_base_id).id
-        await self._ops.delete_import_job(kb, check.import_job_id(import_job_id))
+        job_id = check.import_job_id(import_job_id)
+        limits = self._limits(deadline, priority, max_rate_wait)
+        return await self._ops.get_import_job(kb, job_id, limits)
+
+    async def delete_import_job(
+        self,
+        knowledge_base_id: str,
+        import_job_id: str,
+        *,
+        deadline: float | None = None,
+        priority: Priority | None = None,
+        max_rate_wait: float | None = None,
+    ) -> None:
+        """Delete an import job; one still running is a ConflictError.
+
+        ``deadline``, ``priority``, ``max_rate_wait``: as ``get_import_job``'s.
+        """
+        kb = self._kb(knowledge_base_id).id
+        job_id = check.import_job_id(import_job_id)
+        limits = self._limits(deadline, priority, max_rate_wait)
+        await self._ops.delete_import_job(kb, job_id, limits)
 
     async def wait_for_import_job(
         self,
@@ -349,17 +411,35 @@ class QConnectClient:
         import_job_id: str,
         *,
         timeout: float = 600.0,  # noqa: ASYNC109 - the public signature (design.md)
+        deadline: float | None = None,
+        priority: Priority | None = None,
+        max_rate_wait: float | None = None,
     ) -> ImportJob:
         """Wait until an import job ends: the job once COMPLETE.
 
         Raises ImportJobFailedError (``.job``) once it FAILED, DeadlineExceededError (also a
-        TimeoutError) when ``timeout`` seconds pass first. Polls GetImportJob, soon at first
-        then less often, within the client's send rate.
+        TimeoutError) when ``timeout`` seconds (or ``deadline``'s, when given and sooner)
+        pass first. Polls GetImportJob, soon at first then less often, within the client's
+        send rate; ``priority`` and ``max_rate_wait`` apply to each poll.
         """
         kb = self._kb(knowledge_base_id).id
         job_id = check.import_job_id(import_job_id)
         seconds = check.seconds("timeout", timeout)
-        return await wait_for_job(self._ops, kb, job_id, seconds=seconds)
+        limits = Limits(
+            deadline=None if deadline is None else self._ops.deadline_at(check.deadline(deadline)),
+            priority=check.priority(priority, INTERACTIVE),
+            max_rate_wait=check.rate_wait(max_rate_wait),
+        )
+        return await wait_for_job(self._ops, kb, job_id, seconds=seconds, limits=limits)
+
+    def _limits(self, deadline: object, priority: object, max_rate_wait: object) -> Limits:
+        """A single call's limits, checked; its deadline from now (default: none)."""
+        seconds = check.deadline(deadline)
+        return Limits(
+            deadline=None if seconds is None else self._ops.deadline_at(seconds),
+            priority=check.priority(priority, INTERACTIVE),
+            max_rate_wait=check.rate_wait(max_rate_wait),
+        )
 
     def __repr__(self) -> str:
         return f"<QConnectClient {self._ops.state} max_concurrency={self._max_concurrency}>"

@@ -10,6 +10,7 @@
     ├── ConflictError                     409: the resource's state forbids it now
     ├── ServiceQuotaExceededError         402: a service quota is used up (never retried)
     ├── ThrottlingError                   throttled, still so after the retries allowed
+    │   └── RateWaitExceededError         the send rate would keep it waiting past max_rate_wait
     ├── ServiceError                      a 5xx, or a service error we do not map
     ├── TransportError                    no complete HTTP answer: connection, timeout, cut body
     │   └── DeadlineExceededError (TimeoutError)  the caller's deadline or timeout passed
@@ -41,6 +42,7 @@ __all__ = [
     "MalformedResponseError",
     "PaginationLoopError",
     "QConnectError",
+    "RateWaitExceededError",
     "ResourceNotFoundError",
     "ServiceError",
     "ServiceQuotaExceededError",
@@ -197,6 +199,15 @@ class ThrottlingError(QConnectError):
     """The service throttled the request and the retries allowed did not get through."""
 
     default_code = "ThrottlingException"
+
+
+class RateWaitExceededError(ThrottlingError):
+    """Nothing was sent: the send rate would hold the request past its ``max_rate_wait``.
+
+    ``retry_after``: seconds until the queue ahead of it is expected to have left.
+    """
+
+    default_code = "RateWaitExceeded"
 
 
 class ServiceError(QConnectError):

@@ -4,6 +4,7 @@ Invariants:
 - at most ``max_concurrency`` listings run at once;
 - at most ``max_concurrency`` pages are fetched and not yet consumed (read-ahead credits),
   so a slow consumer stops the producers instead of growing a queue;
+- the listings' requests are bulk work by default (``_line``: interactive ones go first);
 - when the consumer stops (break, cancel, error) every producer is cancelled and awaited
   before the stream ends: no task outlives the listing.
 """
@@ -16,6 +17,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import TYPE_CHECKING
 
+from ._call import BULK
 from ._checks import MAX_PAGE_SIZE, KnowledgeBaseRef
 from ._errors import DeadlineExceededError, QConnectError
 from ._listing import import_job_pages, knowledge_base_pages
@@ -48,8 +50,10 @@ class _Merge:
         page_size: int,
         max_concurrency: int,
         ends_at: float | None,
+        priority: int,
     ) -> None:
         self._ops = ops
+        self._priority = priority
         self._pending = deque(refs)
         self._page_size = page_size
         self._ends_at = ends_at
@@ -66,7 +70,12 @@ class _Merge:
             ref = self._pending.popleft()
             error: BaseException | None = None
             listing = import_job_pages(
-                self._ops, ref, None, page_size=self._page_size, ends_at=self._ends_at
+                self._ops,
+                ref,
+                None,
+                page_size=self._page_size,
+                ends_at=self._ends_at,
+                priority=self._priority,
             )
             try:
                 while True:
@@ -124,11 +133,13 @@ async def many_import_job_pages(
     fail_fast: bool,
     on_done: ListingDone | None,
     deadline: float | None,
+    priority: int = BULK,
 ) -> AsyncGenerator[ImportJobPage, None]:
     """The pages of several KBs' listings, interleaved as they arrive (``_merged``)."""
     for ref in refs:
         ops.check_place(ref)  # the client may have been opened since the listing was made
-    merged = _merged(ops, refs, page_size, width, fail_fast, on_done, ops.deadline_at(deadline))
+    when = ops.deadline_at(deadline)
+    merged = _merged(ops, refs, page_size, width, fail_fast, on_done, when, priority)
     # aclosing: an `async for` left early does not close the generator it iterates, and
     # its producers would then run until the garbage collector got to it.
     async with contextlib.aclosing(merged) as pages:
@@ -145,13 +156,16 @@ async def all_import_job_pages(
     fail_fast: bool,
     on_done: ListingDone | None,
     deadline: float | None,
+    priority: int = BULK,
 ) -> AsyncGenerator[ImportJobPage, None]:
     """The pages of every KB of the account; ``deadline`` covers the listing of the KBs too."""
     when = ops.deadline_at(deadline)
-    kb_pages = knowledge_base_pages(ops, None, page_size=MAX_PAGE_SIZE, ends_at=when)
+    kb_pages = knowledge_base_pages(
+        ops, None, page_size=MAX_PAGE_SIZE, ends_at=when, priority=priority
+    )
     async with contextlib.aclosing(kb_pages) as kbs:
         refs = [KnowledgeBaseRef(kb.knowledge_base_id) async for page in kbs for kb in page.items]
-    merged = _merged(ops, refs, page_size, width, fail_fast, on_done, when)
+    merged = _merged(ops, refs, page_size, width, fail_fast, on_done, when, priority)
     async with contextlib.aclosing(merged) as pages:
         async for page in pages:
             yield page
@@ -165,6 +179,7 @@ async def _merged(
     fail_fast: bool,
     on_done: ListingDone | None,
     ends_at: float | None,
+    priority: int,
 ) -> AsyncGenerator[ImportJobPage, None]:
     """Yield the pages of every KB's listing, interleaved as they arrive.
 
@@ -175,7 +190,7 @@ async def _merged(
     """
     if not refs:
         return
-    merge = _Merge(ops, refs, page_size, width, ends_at)
+    merge = _Merge(ops, refs, page_size, width, ends_at, priority)
     errors: list[QConnectError] = []
     remaining = len(refs)
     try:

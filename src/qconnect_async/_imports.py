@@ -25,7 +25,7 @@ from typing import Any
 from ._config import is_testing
 from ._decode import ContentUpload
 from ._errors import AccessDeniedError, DeadlineExceededError, ImportJobFailedError
-from ._ops import Ops
+from ._ops import NO_LIMITS, Limits, Ops
 from ._upload import file_size, is_expired_url
 from .models import ImportJob, ImportJobStatus
 
@@ -70,13 +70,14 @@ async def start_job(
     metadata: Mapping[str, str] | None,
     external_source_configuration: Mapping[str, Any] | None,
     client_token: str | None,
+    limits: Limits = NO_LIMITS,
 ) -> ImportJob:
-    """StartContentUpload, the PUT, then StartImportJob; the started job."""
+    """StartContentUpload, the PUT, then StartImportJob; the started job (all within limits)."""
     size = (
         len(content) if isinstance(content, bytes) else await asyncio.to_thread(file_size, content)
     )
     token = client_token or str(uuid.uuid4())
-    upload = await _upload(ops, kb, content, size, content_type)
+    upload = await _upload(ops, kb, content, size, content_type, limits)
     return await ops.start_import_job(
         kb,
         upload.upload_id,
@@ -84,17 +85,18 @@ async def start_job(
         client_token=token,
         metadata=metadata,
         external_source_configuration=external_source_configuration,
+        limits=limits,
     )
 
 
 async def _upload(
-    ops: Ops, kb: str, content: bytes | Path, size: int, content_type: str
+    ops: Ops, kb: str, content: bytes | Path, size: int, content_type: str, limits: Limits
 ) -> ContentUpload:
     """A content upload whose PUT succeeded; a new one each time a URL expired first."""
     for round_ in range(1, MAX_UPLOADS + 1):
-        upload = await ops.start_content_upload(kb, content_type)
+        upload = await ops.start_content_upload(kb, content_type, limits)
         try:
-            await ops.put(kb, upload, content, size)
+            await ops.put(kb, upload, content, size, limits)
         except AccessDeniedError as error:
             if not is_expired_url(error) or round_ == MAX_UPLOADS:
                 raise
@@ -109,15 +111,24 @@ async def _upload(
     raise AssertionError("unreachable: the last round returns or raises")
 
 
-async def wait_for_job(ops: Ops, kb: str, job_id: str, *, seconds: float) -> ImportJob:
-    """Poll until the job is COMPLETE (returned), FAILED (raised), or ``seconds`` pass."""
+async def wait_for_job(
+    ops: Ops, kb: str, job_id: str, *, seconds: float, limits: Limits = NO_LIMITS
+) -> ImportJob:
+    """Poll until the job is COMPLETE (returned), FAILED (raised), or ``seconds`` pass.
+
+    ``limits.deadline``, when sooner, ends the wait as ``seconds`` would.
+    """
     loop = asyncio.get_running_loop()
-    limit = asyncio.timeout_at(loop.time() + seconds)
+    ends = loop.time() + seconds
+    if limits.deadline is not None and limits.deadline < ends:
+        ends = limits.deadline
+        seconds = max(0.0, ends - loop.time())
+    limit = asyncio.timeout_at(ends)
     try:
         async with limit:
             polls = 0
             while True:
-                job = await ops.get_import_job(kb, job_id)
+                job = await ops.get_import_job(kb, job_id, limits)
                 polls += 1
                 if job.status == ImportJobStatus.COMPLETE:
                     return job

@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, overload
 
+from ._call import INTERACTIVE
 from ._checks import KnowledgeBaseRef
 from ._checks import token as check_token
 from ._errors import PaginationLoopError, ValidationError
@@ -183,15 +184,19 @@ def import_job_pages(
     page_size: int,
     deadline: float | None = None,
     ends_at: float | None = None,
+    priority: int = INTERACTIVE,
+    max_rate_wait: float | None = None,
 ) -> AsyncGenerator[ImportJobPage, None]:
     """The import jobs of one KB, page by page, under one listing span.
 
     ``deadline``: seconds from the first page (None: the retry policy's); ``ends_at``
-    instead: an absolute time shared with other listings (a fan-out's). An empty page that
+    instead: an absolute time shared with other listings (a fan-out's). ``priority`` and
+    ``max_rate_wait``: each page request's, as ``Call`` says. An empty page that
     carries a token is followed (the service may page through filtered or deleted records);
     a page without one, or with "" (as botocore reads it), is the last.
     """
-    pages = _import_job_pages(ops, ref, starting_token, page_size, deadline, ends_at)
+    when = (deadline, ends_at, priority, max_rate_wait)
+    pages = _import_job_pages(ops, ref, starting_token, page_size, *when)
     return traced_listing(pages, "ListImportJobs", ref.id)
 
 
@@ -202,12 +207,21 @@ async def _import_job_pages(
     page_size: int,
     deadline: float | None,
     ends_at: float | None,
+    priority: int,
+    max_rate_wait: float | None,
 ) -> AsyncGenerator[ImportJobPage, None]:
     ops.check_place(ref)  # the client may have been opened since the listing was made
     when = ends_at if ends_at is not None else ops.deadline_at(deadline)
     guard = LoopGuard(token)
     while True:
-        page = await ops.list_import_jobs(ref.id, page_size=page_size, token=token, deadline=when)
+        page = await ops.list_import_jobs(
+            ref.id,
+            page_size=page_size,
+            token=token,
+            deadline=when,
+            priority=priority,
+            max_rate_wait=max_rate_wait,
+        )
         if page.next_token:
             guard.check(page.next_token, sent=token, operation="ListImportJobs", kb=ref.id)
         yield page
@@ -223,19 +237,34 @@ def knowledge_base_pages(
     page_size: int,
     deadline: float | None = None,
     ends_at: float | None = None,
+    priority: int = INTERACTIVE,
+    max_rate_wait: float | None = None,
 ) -> AsyncGenerator[KnowledgeBasePage, None]:
     """The knowledge bases of the account, page by page, under one listing span."""
-    pages = _knowledge_base_pages(ops, starting_token, page_size, deadline, ends_at)
+    when = (deadline, ends_at, priority, max_rate_wait)
+    pages = _knowledge_base_pages(ops, starting_token, page_size, *when)
     return traced_listing(pages, "ListKnowledgeBases")
 
 
 async def _knowledge_base_pages(
-    ops: Ops, token: str | None, page_size: int, deadline: float | None, ends_at: float | None
+    ops: Ops,
+    token: str | None,
+    page_size: int,
+    deadline: float | None,
+    ends_at: float | None,
+    priority: int,
+    max_rate_wait: float | None,
 ) -> AsyncGenerator[KnowledgeBasePage, None]:
     when = ends_at if ends_at is not None else ops.deadline_at(deadline)
     guard = LoopGuard(token)
     while True:
-        page = await ops.list_knowledge_bases(page_size=page_size, token=token, deadline=when)
+        page = await ops.list_knowledge_bases(
+            page_size=page_size,
+            token=token,
+            deadline=when,
+            priority=priority,
+            max_rate_wait=max_rate_wait,
+        )
         if page.next_token:
             guard.check(page.next_token, sent=token, operation="ListKnowledgeBases", kb=None)
         yield page

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._call import Call
+from ._call import INTERACTIVE, Call
 from ._checks import KnowledgeBaseRef
 from ._decode import (
     ContentUpload,
@@ -34,7 +35,28 @@ from ._transport import BotocoreTransport, Transport, TransportOptions
 from ._upload import PUT_OPERATION, Uploader
 from .models import ImportJob, ImportJobPage, KnowledgeBasePage
 
-__all__ = ["Ops"]
+__all__ = ["NO_LIMITS", "Limits", "Ops"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What each request of a single call waits under (``Call``'s fields of the same names)."""
+
+    #: the absolute time (the loop's clock) the whole call must end by; None: no deadline
+    deadline: float | None = None
+    priority: int = INTERACTIVE
+    max_rate_wait: float | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The keyword arguments of ``Call`` these limits set."""
+        return {
+            "deadline": self.deadline,
+            "priority": self.priority,
+            "max_rate_wait": self.max_rate_wait,
+        }
+
+
+NO_LIMITS = Limits()
 
 T = TypeVar("T")
 #: What the transport answers: the parsed response, or its raw body (``_decode``).
@@ -179,24 +201,52 @@ class Ops:
         return self.sender.send(call, attempt)
 
     async def list_import_jobs(
-        self, kb: str, *, page_size: int, token: str | None, deadline: float | None
+        self,
+        kb: str,
+        *,
+        page_size: int,
+        token: str | None,
+        deadline: float | None,
+        priority: int = INTERACTIVE,
+        max_rate_wait: float | None = None,
     ) -> ImportJobPage:
         """One page of a KB's import jobs, from ``token`` (None: the first page)."""
-        call = Call("ListImportJobs", kb, next_token=token, deadline=deadline)
+        call = Call(
+            "ListImportJobs",
+            kb,
+            next_token=token,
+            deadline=deadline,
+            priority=priority,
+            max_rate_wait=max_rate_wait,
+        )
         params = {"knowledgeBaseId": kb, "maxResults": page_size, **_token(token)}
         return await self._send(call, params, import_job_page)
 
     async def list_knowledge_bases(
-        self, *, page_size: int, token: str | None, deadline: float | None
+        self,
+        *,
+        page_size: int,
+        token: str | None,
+        deadline: float | None,
+        priority: int = INTERACTIVE,
+        max_rate_wait: float | None = None,
     ) -> KnowledgeBasePage:
         """One page of the account's knowledge bases, from ``token``."""
-        call = Call("ListKnowledgeBases", next_token=token, deadline=deadline)
+        call = Call(
+            "ListKnowledgeBases",
+            next_token=token,
+            deadline=deadline,
+            priority=priority,
+            max_rate_wait=max_rate_wait,
+        )
         params = {"maxResults": page_size, **_token(token)}
         return await self._send(call, params, knowledge_base_page)
 
-    async def start_content_upload(self, kb: str, content_type: str) -> ContentUpload:
+    async def start_content_upload(
+        self, kb: str, content_type: str, limits: Limits = NO_LIMITS
+    ) -> ContentUpload:
         """Where to PUT an import's content, and with which headers."""
-        call = Call("StartContentUpload", kb)
+        call = Call("StartContentUpload", kb, **limits.fields())
         params = {"knowledgeBaseId": kb, "contentType": content_type}
         upload = await self._send(call, params, content_upload)
         offset = self._ready().clock_offset
@@ -206,12 +256,19 @@ class Ops:
         expiry = upload.url_expiry - timedelta(seconds=offset)
         return upload.model_copy(update={"url_expiry": expiry})
 
-    async def put(self, kb: str, upload: ContentUpload, content: bytes | Path, size: int) -> None:
+    async def put(
+        self,
+        kb: str,
+        upload: ContentUpload,
+        content: bytes | Path,
+        size: int,
+        limits: Limits = NO_LIMITS,
+    ) -> None:
         """The PUT of ``content`` (``size`` bytes) to ``upload``'s presigned URL."""
         self._ready()
         uploader = self._uploader
         assert uploader is not None  # open: made with the transport
-        call = Call(PUT_OPERATION, kb, upload_id=upload.upload_id)
+        call = Call(PUT_OPERATION, kb, upload_id=upload.upload_id, **limits.fields())
         await self.sender.send(
             call,
             lambda: uploader.put(
@@ -233,9 +290,10 @@ class Ops:
         client_token: str,
         metadata: Mapping[str, str] | None,
         external_source_configuration: Mapping[str, Any] | None,
+        limits: Limits = NO_LIMITS,
     ) -> ImportJob:
         """Start importing an upload; the same ``client_token`` makes the same job."""
-        call = Call("StartImportJob", kb, upload_id=upload_id)
+        call = Call("StartImportJob", kb, upload_id=upload_id, **limits.fields())
         params: dict[str, Any] = {
             "knowledgeBaseId": kb,
             "importJobType": import_job_type,
@@ -248,15 +306,15 @@ class Ops:
             params["externalSourceConfiguration"] = dict(external_source_configuration)
         return await self._send(call, params, import_job)
 
-    async def get_import_job(self, kb: str, job_id: str) -> ImportJob:
+    async def get_import_job(self, kb: str, job_id: str, limits: Limits = NO_LIMITS) -> ImportJob:
         """One import job."""
-        call = Call("GetImportJob", kb)
+        call = Call("GetImportJob", kb, **limits.fields())
         params = {"knowledgeBaseId": kb, "importJobId": job_id}
         return await self._send(call, params, import_job)
 
-    async def delete_import_job(self, kb: str, job_id: str) -> None:
+    async def delete_import_job(self, kb: str, job_id: str, limits: Limits = NO_LIMITS) -> None:
         """Delete one import job (204, no body)."""
-        call = Call("DeleteImportJob", kb)
+        call = Call("DeleteImportJob", kb, **limits.fields())
         params = {"knowledgeBaseId": kb, "importJobId": job_id}
         await self._send(call, params, _nothing)
 

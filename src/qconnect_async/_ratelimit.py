@@ -16,8 +16,15 @@
 - After a quiet period the controller turns off again and sends go unpaced.
 - ``qconnect_async.testing.set_testing()`` turns every pacing wait (and the window) off.
 
-Waiters are served first come, first served; a cancelled waiter takes no token and passes
-its turn on. One event loop, no locks; time is the loop's clock.
+Waiters are served interactive first (``acquire(priority=...)``, the rule of ``_line``: bulk
+gets at least one turn in five while both wait), first come, first served within a priority;
+a cancelled waiter takes no token and passes its turn on. One event loop, no locks; time is
+the loop's clock.
+
+Priority crosses the protocol as an optional keyword: a client passes ``priority=`` to an
+``acquire`` that declares it (this limiter and the Redis one do), and calls a plain
+``acquire()`` otherwise, so a third-party limiter without it keeps working (first come,
+first served there; the client's slots still put interactive requests first).
 """
 
 from __future__ import annotations
@@ -26,12 +33,13 @@ import asyncio
 import enum
 import math
 import time
-from collections import deque
 from typing import Protocol, TypeVar, runtime_checkable
 
+from ._call import INTERACTIVE
 from ._checks import at_least_one, seconds
 from ._config import is_testing
 from ._errors import ValidationError
+from ._line import PriorityLine
 from ._ratecontrol import RateController
 
 __all__ = ["INITIAL_WINDOW", "AdaptiveRateLimiter", "RateLimiter", "SendOutcome"]
@@ -62,6 +70,11 @@ class RateLimiter(Protocol[P]):
     that permit back to ``release()`` exactly once, with the outcome, however the send ended.
     ``release`` is synchronous and must not block: it runs in ``finally`` blocks, also while
     a task is being cancelled. One object may be shared by several clients of one event loop.
+    A limiter may also take an optional keyword ``priority`` (``acquire(*, priority=0)``,
+    0 interactive, 1 bulk) to serve waiting interactive requests first; clients pass it only
+    to an ``acquire`` that declares it. And an optional ``expected_wait(sends) -> float``
+    (seconds until that many more sends may leave) sharpens ``max_rate_wait``'s forecast;
+    without it a client spreads the requests ahead over ``rate``.
     """
 
     async def acquire(self) -> P:
@@ -124,7 +137,7 @@ class AdaptiveRateLimiter:
         self._tokens = burst
         self._refilled_at = -math.inf
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiters: deque[_Waiter] = deque()
+        self._waiters: PriorityLine[_Waiter] = PriorityLine()
 
     @property
     def controller(self) -> RateController:
@@ -146,27 +159,35 @@ class AdaptiveRateLimiter:
         """Sends acquired and not released yet."""
         return self._in_flight
 
-    async def acquire(self) -> float:
-        """Wait for a send slot; return the send time, the permit ``release`` takes back."""
+    async def acquire(self, *, priority: int = INTERACTIVE) -> float:
+        """Wait for a send slot; return the send time, the permit ``release`` takes back.
+
+        ``priority``: 0 interactive (the default), 1 bulk; interactive waiters go first.
+        """
         loop = self._loop = asyncio.get_running_loop()
         if not self._waiters and self._wait_time(loop.time()) <= 0:
             return self._take(loop.time())
         waiter = _Waiter(loop)
-        self._waiters.append(waiter)
+        self._waiters.append(priority, waiter)
+        served = False
         try:
             while True:
-                if self._waiters[0] is waiter:
+                if self._head() is waiter:
                     wait = self._wait_time(loop.time())
                     if wait <= 0:
+                        served = True
                         return self._take(loop.time())
                     waiter.wake = loop.create_future()
                     if wait < math.inf:  # else: the window is full, a release wakes us
                         # Look again soon: the rate may grow a lot meanwhile (a recovery).
                         wait = min(wait, _RECHECK)
                         loop.call_at(loop.time() + wait, _set, waiter.wake)
+                elif waiter.wake.done():
+                    # An interactive waiter came in ahead of this one: sleep until woken.
+                    waiter.wake = loop.create_future()
                 await waiter.wake  # set when this waiter reaches the head, or may go
         finally:
-            self._leave(waiter)
+            self._leave(priority, waiter, served=served)
 
     def release(self, permit: float, outcome: SendOutcome) -> None:
         """The send made at ``permit`` ended with ``outcome``; never blocks."""
@@ -182,6 +203,19 @@ class AdaptiveRateLimiter:
             # on their way, so the first send after the cut waits a whole token.
             self._tokens, self._refilled_at = 0.0, now
         self._wake_head()
+
+    def expected_wait(self, sends: int) -> float:
+        """Seconds until ``sends`` more sends may have left at today's rate (0: not pacing).
+
+        Optional for a RateLimiter: a client asks it when a call gives ``max_rate_wait``.
+        """
+        now = self._now()
+        control = self._controller
+        if is_testing() or not control.enabled:
+            return 0.0  # unpaced, or a slow-start round whose answers decide: not known ahead
+        rate = control.rate(now)
+        tokens = min(self._burst, self._tokens + max(0.0, now - self._refilled_at) * rate)
+        return max(0.0, sends - tokens) / rate
 
     # -- the token bucket and the line of waiters -------------------------------------------
 
@@ -228,15 +262,20 @@ class AdaptiveRateLimiter:
         self._in_flight += 1
         return now
 
-    def _wake_head(self) -> None:
-        if self._waiters:
-            _set(self._waiters[0].wake)
+    def _head(self) -> _Waiter | None:
+        turn = self._waiters.first()
+        return None if turn is None else turn[1]
 
-    def _leave(self, waiter: _Waiter) -> None:
+    def _wake_head(self) -> None:
+        head = self._head()
+        if head is not None:
+            _set(head.wake)
+
+    def _leave(self, priority: int, waiter: _Waiter, *, served: bool) -> None:
         # Invariant: only the head of the line looks at the bucket; whoever leaves the head
         # (served or cancelled) wakes the next waiter, so no wake-up is lost.
-        was_head = self._waiters[0] is waiter
-        self._waiters.remove(waiter)
+        was_head = self._head() is waiter
+        self._waiters.remove(priority, waiter, served=served)
         if was_head:
             self._wake_head()
 

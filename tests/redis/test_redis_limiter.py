@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import math
 import subprocess
@@ -438,3 +439,24 @@ async def test_a_fallback_paces_from_what_the_member_saw(redis_server: RedisServ
         assert not lim.shared
         assert lim._local.enabled  # the in-process limiter heard the shared throttle
         assert math.isfinite(lim.rate)
+
+
+async def test_a_member_books_for_its_interactive_sends_first(redis_server: RedisServer) -> None:
+    """A member's interactive send waiting to book goes before its bulk sends waiting to book
+    (the priority keyword clients pass); the one already booking keeps its turn."""
+    async with RedisRateLimiter(
+        redis_server.url, key="prio", start_rate=20.0, burst=1.0, timeout=1.0
+    ) as limiter:
+        assert "priority" in inspect.signature(limiter.acquire).parameters
+        order: list[str] = []
+
+        async def send(name: str, priority: int) -> None:
+            permit = await limiter.acquire(priority=priority)
+            order.append(name)
+            limiter.release(permit, SendOutcome.ACCEPTED)
+
+        bulk = [asyncio.create_task(send(f"b{n}", 1)) for n in range(3)]
+        await asyncio.sleep(0)  # b0 books; b1 and b2 wait for their turn to book
+        interactive = asyncio.create_task(send("i", 0))
+        await asyncio.gather(*bulk, interactive)
+    assert order == ["b0", "i", "b1", "b2"]

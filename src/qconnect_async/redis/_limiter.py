@@ -18,8 +18,10 @@ except ImportError as error:  # pragma: no cover - exercised in a fresh environm
         "qconnect_async.redis needs redis-py: pip install 'qconnect-async[redis]'"
     ) from error
 
+from .._call import INTERACTIVE
 from .._checks import at_least_one, seconds
 from .._errors import ValidationError
+from .._line import PrioritySlots
 from .._ratecontrol import RateController
 from .._ratelimit import AdaptiveRateLimiter, SendOutcome
 from ._cuts import FAILURES, CutNotices
@@ -161,7 +163,7 @@ class RedisRateLimiter:
         self._throttles: list[float] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._flushing = False
-        self._booking = asyncio.Semaphore(self._ahead)
+        self._booking = PrioritySlots(self._ahead)
         # The fleet's cuts as heard (pub/sub): they wake the booked sends to book again.
         self._cuts = CutNotices(self._client, self._channel, timeout, probe_interval)
 
@@ -179,17 +181,24 @@ class RedisRateLimiter:
         """Whether sends are paced by the fleet's shared rate right now (False: fallen back)."""
         return self._shared
 
-    async def acquire(self) -> RedisPermit:
-        """Reserve a send slot (one round trip), sleep until it; return the permit."""
+    async def acquire(self, *, priority: int = INTERACTIVE) -> RedisPermit:
+        """Reserve a send slot (one round trip), sleep until it; return the permit.
+
+        ``priority`` orders this member's own waiters (interactive first, as the client's
+        slots): the fleet's schedule in Redis is first come, first served.
+        """
         if self._closed:
             raise RuntimeError("this RedisRateLimiter is closed")
         # `ahead` bookings per member at a time: the fleet's queue is members x `ahead` deep,
         # and a cut (heard by the cut notices) voids the bookings made before it.
         self._cuts.start()
-        async with self._booking:
-            return await self._book()
+        await self._booking.acquire(priority)
+        try:
+            return await self._book(priority)
+        finally:
+            self._booking.release()
 
-    async def _book(self) -> RedisPermit:
+    async def _book(self, priority: int) -> RedisPermit:
         voided = False  # a cut voided this send's booking: the next is no new send
         while True:
             permit: RedisPermit | None
@@ -197,7 +206,7 @@ class RedisRateLimiter:
                 permit, voided = await self._shared_slot(voided)
             else:
                 self._maybe_probe()
-                permit = RedisPermit(None, await self._local.acquire())
+                permit = RedisPermit(None, await self._local.acquire(priority=priority))
             if permit is not None:
                 return permit
             if self._closed:
