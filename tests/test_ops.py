@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from qconnect_async import QConnectClient, RetryPolicy, ServiceError
-from qconnect_async._call import Call
+from qconnect_async._call import INTERACTIVE, Call
 
 KB = "aaaaaaaa-bbbb-cccc-dddd-000000000001"
 
@@ -38,11 +38,11 @@ class _FailingTransport:
 
 
 def test_a_call_is_one_frozen_value() -> None:
-    """A Call cannot change once built; its priority slot is empty unless set."""
+    """A Call cannot change once built; it is interactive unless told otherwise."""
     call = Call("ListImportJobs", KB, next_token="t1", deadline=5.0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         call.next_token = "t2"  # type: ignore[misc]
-    assert call.priority is None
+    assert (call.priority, call.max_rate_wait) == (INTERACTIVE, None)
     assert call.error_fields() == {
         "operation": "ListImportJobs",
         "knowledge_base_id": KB,
