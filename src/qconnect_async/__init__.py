@@ -41,6 +41,8 @@ if TYPE_CHECKING:
         ImportJobType,
         KnowledgeBase,
         KnowledgeBasePage,
+        KnowledgeBaseStatus,
+        KnowledgeBaseType,
         UnknownConfiguration,
     )
 
@@ -63,6 +65,8 @@ _LAZY = {
     "ImportJobType": ".models",
     "KnowledgeBase": ".models",
     "KnowledgeBasePage": ".models",
+    "KnowledgeBaseStatus": ".models",
+    "KnowledgeBaseType": ".models",
     "UnknownConfiguration": ".models",
 }
 
@@ -107,6 +111,8 @@ __all__ = [
     "ImportJobType",
     "KnowledgeBase",
     "KnowledgeBasePage",
+    "KnowledgeBaseStatus",
+    "KnowledgeBaseType",
     "Listing",
     "MalformedResponseError",
     "PaginationLoopError",
