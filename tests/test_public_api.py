@@ -34,6 +34,8 @@ PROMISED = {
     "CredentialsError",
     "Listing",
     "KnowledgeBasePage",
+    "KnowledgeBaseStatus",
+    "KnowledgeBaseType",
     "RateController",
 }
 
@@ -105,6 +107,7 @@ CORE = [
     "_ops",
     "_listing",
     "_fanout",
+    "_idempotency",
     "_imports",
     "_client",
 ]

@@ -30,6 +30,7 @@ __all__ = [
     "metadata",
     "not_negative",
     "page_size",
+    "presigned_url_ttl",
     "seconds",
     "short_string",
     "token",
@@ -198,6 +199,15 @@ def content_type(value: object) -> str:
             f"content_type must be text/csv, text/plain, text/html, application/pdf, a docx type"
             f" or application/x.wisdom-json;source=..., not {str(value)[:100]!r}"
         )
+    return value
+
+
+def presigned_url_ttl(value: object) -> int | None:
+    """``presigned_url_ttl``: whole minutes the upload URL stays valid (1..60), or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 60:
+        raise ValidationError(f"presigned_url_ttl must be 1 to 60 (minutes), not {value!r}")
     return value
 
 

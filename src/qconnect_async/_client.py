@@ -12,6 +12,7 @@ from . import _checks as check
 from ._checks import KnowledgeBaseRef
 from ._errors import ValidationError
 from ._fanout import ListingDone, all_import_job_pages, many_import_job_pages
+from ._idempotency import START_KEY
 from ._imports import start_job, wait_for_job
 from ._listing import Listing, import_job_pages, knowledge_base_pages
 from ._ops import Ops
@@ -303,8 +304,9 @@ class QConnectClient:
     async def start_import_job(
         self,
         knowledge_base_id: str,
-        content: bytes | str | os.PathLike[str],
+        content: bytes | str | os.PathLike[str] | None = None,
         *,
+        upload_id: str | None = None,
         import_job_type: str = "QUICK_RESPONSES",
         content_type: str = "text/csv",
         metadata: Mapping[str, str] | None = None,
@@ -312,25 +314,43 @@ class QConnectClient:
         | Mapping[str, Any]
         | None = None,
         client_token: str | None = None,
+        presigned_url_ttl: int | None = None,
     ) -> ImportJob:
         """Upload ``content`` (bytes, or a path to a file) and start an import job of it.
 
-        StartContentUpload, a PUT with exactly the headers it names, then StartImportJob with
-        ``client_token`` (one is generated when not given): retries never start two jobs.
-        The job is returned as started (START_IN_PROGRESS); see ``wait_for_import_job``.
+        StartContentUpload (its URL valid ``presigned_url_ttl`` minutes, 1-60), a PUT with
+        exactly the headers it names, then StartImportJob. ``upload_id`` instead of content
+        starts from an upload already made (an error's ``upload_id``): no second PUT. The
+        same ``client_token`` for the same KB and content returns the same job, across calls
+        and processes (it takes one metadata entry, ``"qconnect-async:start"``); the same
+        token for other content is a ConflictError. Without a token, one is generated:
+        retries inside the call never start two jobs. The job is returned as started
+        (START_IN_PROGRESS); see ``wait_for_import_job``.
         """
         kb = self._kb(knowledge_base_id).id
+        if (content is None) == (upload_id is None):
+            raise ValidationError("give either content or upload_id (an upload already made)")
+        token = None if client_token is None else check.short_string("client_token", client_token)
+        checked = check.metadata(metadata)
+        if token is not None and checked is not None:
+            if START_KEY in checked:
+                raise ValidationError(f"the metadata key {START_KEY!r} is reserved")
+            if len(checked) >= check.MAX_METADATA_ENTRIES:
+                raise ValidationError(
+                    f"with a client_token, metadata holds at most "
+                    f"{check.MAX_METADATA_ENTRIES - 1} entries (one records the token)"
+                )
         return await start_job(
             self._ops,
             kb,
-            check.content_source(content),
+            None if content is None else check.content_source(content),
+            upload_id=None if upload_id is None else check.short_string("upload_id", upload_id),
             import_job_type=check.short_string("import_job_type", import_job_type),
             content_type=check.content_type(content_type),
-            metadata=check.metadata(metadata),
+            metadata=checked,
             external_source_configuration=check.external_source(external_source_configuration),
-            client_token=None
-            if client_token is None
-            else check.short_string("client_token", client_token),
+            client_token=token,
+            url_ttl=check.presigned_url_ttl(presigned_url_ttl),
         )
 
     async def get_import_job(self, knowledge_base_id: str, import_job_id: str) -> ImportJob:

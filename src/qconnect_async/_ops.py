@@ -179,10 +179,17 @@ class Ops:
         return self.sender.send(call, attempt)
 
     async def list_import_jobs(
-        self, kb: str, *, page_size: int, token: str | None, deadline: float | None
+        self,
+        kb: str,
+        *,
+        page_size: int,
+        token: str | None,
+        deadline: float | None,
+        upload_id: str | None = None,
     ) -> ImportJobPage:
-        """One page of a KB's import jobs, from ``token`` (None: the first page)."""
-        call = Call("ListImportJobs", kb, next_token=token, deadline=deadline)
+        """One page of a KB's import jobs, from ``token`` (None: the first page);
+        ``upload_id``: the upload a start that lists (``_idempotency``) is about."""
+        call = Call("ListImportJobs", kb, upload_id=upload_id, next_token=token, deadline=deadline)
         params = {"knowledgeBaseId": kb, "maxResults": page_size, **_token(token)}
         return await self._send(call, params, import_job_page)
 
@@ -194,10 +201,15 @@ class Ops:
         params = {"maxResults": page_size, **_token(token)}
         return await self._send(call, params, knowledge_base_page)
 
-    async def start_content_upload(self, kb: str, content_type: str) -> ContentUpload:
-        """Where to PUT an import's content, and with which headers."""
+    async def start_content_upload(
+        self, kb: str, content_type: str, *, url_ttl: int | None = None
+    ) -> ContentUpload:
+        """Where to PUT an import's content, and with which headers; the URL lasts
+        ``url_ttl`` minutes (None: the service's default)."""
         call = Call("StartContentUpload", kb)
-        params = {"knowledgeBaseId": kb, "contentType": content_type}
+        params: dict[str, Any] = {"knowledgeBaseId": kb, "contentType": content_type}
+        if url_ttl is not None:
+            params["presignedUrlTimeToLive"] = url_ttl
         upload = await self._send(call, params, content_upload)
         offset = self._ready().clock_offset
         if not offset:

@@ -261,6 +261,9 @@ def _describe(exc: Exception) -> tuple[int, str]:
         return Exit.OTHER, _one_line(exc.message, exc.http_status)
     message = _one_line(exc.message, exc.http_status)
     text = f"\nAn error occurred ({exc.code}) when calling the {exc.operation} operation: {message}"
+    if exc.upload_id and exc.operation == "StartImportJob":
+        # The content is uploaded: a later start can begin from it rather than upload again.
+        text += f"\nThe file is uploaded; to start from it: --upload-id {exc.upload_id}"
     # A service error is a status the service sent; a 200 it sent badly is not.
     answered = exc.http_status is not None and exc.http_status >= 300
     return (Exit.SERVICE if answered else Exit.OTHER), text
