@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ __all__ = [
     "import_job_id",
     "knowledge_base_id",
     "knowledge_base_ref",
+    "knowledge_base_types",
     "metadata",
     "not_negative",
     "page_size",
@@ -125,6 +126,21 @@ def knowledge_base_ref(value: object) -> KnowledgeBaseRef:
         f"not a knowledge base ID (lower-case UUID) or ARN: {value[:200]!r}",
         knowledge_base_id=value[:200] or None,
     )
+
+
+def knowledge_base_types(value: object) -> frozenset[str] | None:
+    """Knowledge base types to list (non-empty strings, known or not), or None for all."""
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError(
+            "knowledge_base_types must be a collection of types (or None: every type), "
+            f"not {value!r}"
+        )
+    types = frozenset(str(short_string("a knowledge base type", t)) for t in value)
+    if not types:
+        raise ValidationError("knowledge_base_types is empty: no knowledge base would be listed")
+    return types
 
 
 def page_size(value: object) -> int:
