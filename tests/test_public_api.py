@@ -109,6 +109,7 @@ CORE = [
     "_fanout",
     "_idempotency",
     "_imports",
+    "_waitmany",
     "_client",
 ]
 #: The modules of the core that touch the wire: _warmup (botocore's loader), _transport

@@ -19,6 +19,7 @@ from ._ops import Ops
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter
 from ._retry import RetryPolicy
 from ._transport import BotocoreTransport, Transport, TransportOptions
+from ._waitmany import wait_for_jobs
 from .models import ExternalSourceConfiguration, ImportJob, KnowledgeBase, KnowledgeBaseType
 
 if TYPE_CHECKING:
@@ -385,6 +386,43 @@ class QConnectClient:
         job_id = check.import_job_id(import_job_id)
         seconds = check.seconds("timeout", timeout)
         return await wait_for_job(self._ops, kb, job_id, seconds=seconds)
+
+    def wait_for_import_jobs(
+        self,
+        jobs: Iterable[ImportJob | tuple[str, str]],
+        *,
+        deadline: float | None = None,
+    ) -> Listing[ImportJob]:
+        """Each job once it has ended, in the order they end: a stream, as a listing is.
+
+        ``jobs``: ImportJobs, or (knowledge base ID or ARN, job ID) pairs, across any number
+        of knowledge bases. A job that ended FAILED is yielded too (with its
+        ``failed_record_report``), not raised: a batch wants them all. Per KB, each look takes
+        the cheaper way: a GetImportJob per job still running, or one ListImportJobs listing
+        when its pages are fewer (a COMPLETE job seen so is its summary, without URLs).
+        ``deadline``: seconds the whole wait may take (default: the retry policy's); past
+        it, DeadlineExceededError. ``async for``, ``aclose()``, ``async with``.
+        """
+        if isinstance(jobs, str | ImportJob):
+            raise ValidationError("jobs must be a collection of ImportJobs or (KB, job ID) pairs")
+        pairs: dict[tuple[str, str], None] = {}
+        for job in jobs:
+            if isinstance(job, ImportJob):
+                kb, job_id = job.knowledge_base_id, job.import_job_id
+            elif isinstance(job, tuple) and len(job) == 2:
+                kb, job_id = job
+            else:
+                raise ValidationError(
+                    f"each job must be an ImportJob or a (KB, job ID) pair, not {job!r}"
+                )
+            pairs[(self._kb(kb).id, check.import_job_id(job_id))] = None
+        return Listing(
+            functools.partial(
+                wait_for_jobs, self._ops, list(pairs), deadline=check.deadline(deadline)
+            ),
+            resumable=False,
+            name=f"waiting for {len(pairs)} import jobs",
+        )
 
     def __repr__(self) -> str:
         return f"<QConnectClient {self._ops.state} max_concurrency={self._max_concurrency}>"

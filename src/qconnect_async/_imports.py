@@ -31,7 +31,7 @@ from ._ops import Ops
 from ._upload import file_size, is_expired_url
 from .models import ImportJob, ImportJobStatus
 
-__all__ = ["MAX_UPLOADS", "poll_delay", "start_job", "wait_for_job"]
+__all__ = ["ENDED", "MAX_UPLOADS", "poll_delay", "start_job", "wait_for_job"]
 
 #: Fresh uploads (StartContentUpload and PUT) tried when URLs keep expiring before the PUT.
 MAX_UPLOADS = 3
@@ -40,8 +40,8 @@ MAX_UPLOADS = 3
 FIRST_POLL_DELAY = 1.0
 POLL_GROWTH = 1.5
 MAX_POLL_DELAY = 15.0
-# Statuses after which a job can no longer become COMPLETE.
-_ENDED = frozenset(
+#: Statuses after which a job can no longer become COMPLETE.
+ENDED = frozenset(
     {
         ImportJobStatus.FAILED,
         ImportJobStatus.DELETE_IN_PROGRESS,
@@ -160,7 +160,7 @@ async def wait_for_job(ops: Ops, kb: str, job_id: str, *, seconds: float) -> Imp
                 polls += 1
                 if job.status == ImportJobStatus.COMPLETE:
                     return job
-                if job.status in _ENDED:
+                if job.status in ENDED:
                     raise _failed(job, kb)
                 if job.status not in _KNOWN:
                     _log_unknown(str(job.status), kb, job_id)
