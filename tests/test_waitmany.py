@@ -81,7 +81,7 @@ async def test_a_kb_whose_listing_costs_more_than_its_jobs_is_read_job_by_job(
     assert counts(qconnect_server) == {"ListImportJobs": 3, "GetImportJob": 4}
 
 
-async def test_pairs_and_arns_are_taken_and_duplicates_waited_for_once(
+async def test_pairs_and_arns_are_taken_and_a_job_given_twice_is_waited_for_once(
     client: QConnectClient, qconnect_server: QConnectServer
 ) -> None:
     """(KB ID or ARN, job ID) pairs and ImportJobs mix; the same job given twice comes once."""
