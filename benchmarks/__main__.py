@@ -24,6 +24,7 @@ from . import (
     profiling,
     sendrate,
     throttled,
+    waitmany,
 )
 from ._common import Section, isolated_aws_env
 from ._report import machine, progress, render, write_json
@@ -43,6 +44,7 @@ SECTIONS: dict[str, Runner] = {
     "memory": memory.run,
     "openstall": openstall.run,
     "cli": cli.run,
+    "waitmany": waitmany.run,
 }
 
 

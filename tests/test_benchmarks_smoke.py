@@ -54,6 +54,7 @@ EXPECTED_ROWS = {
     "cli.wall_awscli",
     "cli.rss_awscli",
     "cli.help",
+    "waitmany.requests_ratio",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pickle
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
@@ -254,6 +255,18 @@ async def test_unknown_kb_is_not_found(client: QConnectClient) -> None:
         async for _ in client.list_import_jobs(MISSING_KB):
             pass
     assert info.value.code == "ResourceNotFoundException"
+    assert info.value.resource_name == MISSING_KB
+
+
+async def test_a_missing_job_is_told_from_a_missing_kb_by_its_resource_name(
+    client: QConnectClient, kb: str
+) -> None:
+    """resourceName of the service's answer names what is missing: the job, not its KB."""
+    job_id = "12345678-1234-1234-1234-123456789012"
+    with pytest.raises(ResourceNotFoundError) as info:
+        await client.get_import_job(kb, job_id)
+    assert info.value.resource_name == job_id
+    assert pickle.loads(pickle.dumps(info.value)).resource_name == job_id
 
 
 async def test_unknown_code_keeps_its_code(

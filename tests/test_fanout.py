@@ -11,9 +11,11 @@ import pytest
 from qconnect_async import (
     AccessDeniedError,
     KnowledgeBase,
+    KnowledgeBaseType,
     QConnectClient,
     ResourceNotFoundError,
     SendOutcome,
+    ValidationError,
 )
 from qconnect_async.testing import QConnectServer, set_testing
 
@@ -235,6 +237,41 @@ async def test_list_all_import_jobs_covers_every_kb(
     kbs = seed(qconnect_server, [3, 0, 12, 25])
     jobs = [j.import_job_id async for j in client.list_all_import_jobs(page_size=10)]
     assert sorted(jobs) == sorted(set().union(*kbs.values()))
+
+
+async def test_list_all_import_jobs_lists_quick_responses_kbs_only_by_default(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """Only QUICK_RESPONSES KBs are listed by default: no request for a KB of another type;
+    other types, an unknown one too, are listed when asked, every type with None."""
+    quick = seed(qconnect_server, [4])
+    custom = qconnect_server.create_knowledge_base("custom", knowledge_base_type="CUSTOM")
+    qconnect_server.create_knowledge_base("new", knowledge_base_type="VIDEOS")
+    qconnect_server.fail(
+        code="AccessDeniedException", status=403, times=None, knowledge_base_id=custom
+    )
+    jobs = [j async for j in client.list_all_import_jobs()]
+    assert sorted(j.import_job_id for j in jobs) == sorted(set().union(*quick.values()))
+    assert qconnect_server.stats.requests["ListImportJobs"] == 1
+    qconnect_server.reset_stats()
+    asked = client.list_all_import_jobs(
+        knowledge_base_types=["VIDEOS", KnowledgeBaseType.QUICK_RESPONSES]
+    )
+    assert len([j async for j in asked]) == 4
+    assert qconnect_server.stats.requests["ListImportJobs"] == 2  # the new type's KB too
+    with pytest.raises(AccessDeniedError) as info:
+        async for _ in client.list_all_import_jobs(knowledge_base_types=None):
+            pass
+    assert info.value.knowledge_base_id == custom
+
+
+@pytest.mark.parametrize("types", ["QUICK_RESPONSES", [], [""], 7])
+def test_knowledge_base_types_are_checked_before_any_request(
+    client: QConnectClient, types: object
+) -> None:
+    """One string, an empty collection or an empty type is a ValidationError at the call."""
+    with pytest.raises(ValidationError, match=r"knowledge base type|knowledge_base_types"):
+        client.list_all_import_jobs(knowledge_base_types=types)  # type: ignore[arg-type]
 
 
 async def test_no_kbs_is_an_empty_stream(client: QConnectClient) -> None:

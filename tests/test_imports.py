@@ -387,6 +387,61 @@ async def test_the_job_quota_is_never_retried(
     assert requests(qconnect_server, "StartImportJob") == 1
 
 
+async def test_a_start_resumes_from_an_error_s_upload_without_a_second_put(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """A start refused after its PUT names the upload; upload_id= starts from it, no PUT."""
+    qconnect_server.set_job_quota(0)
+    with pytest.raises(ServiceQuotaExceededError) as info:
+        await client.start_import_job(kb, GOOD_CSV)
+    upload_id = info.value.upload_id
+    assert upload_id is not None and qconnect_server.uploaded(upload_id) == GOOD_CSV
+    qconnect_server.set_job_quota(None)
+    job = await client.start_import_job(kb, upload_id=upload_id)
+    assert job.upload_id == upload_id
+    counts = {op: requests(qconnect_server, op) for op in ("StartContentUpload", "PutObject")}
+    assert counts == {"StartContentUpload": 1, "PutObject": 1}
+    done = await client.wait_for_import_job(kb, job.import_job_id)
+    assert await download(done.url.get_secret_value() if done.url else "") == GOOD_CSV
+
+
+async def test_every_error_after_the_put_carries_the_upload_id(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """A throttled start, and a start from an unknown upload, both name their upload."""
+    qconnect_server.throttle("StartImportJob", times=None)
+    with pytest.raises(QConnectError) as throttled:
+        await client.start_import_job(kb, GOOD_CSV, client_token="order-1")
+    assert throttled.value.upload_id is not None
+    qconnect_server.clear_faults()
+    missing = f"{kb}/{uuid.uuid4()}"
+    with pytest.raises(ResourceNotFoundError) as info:
+        await client.start_import_job(kb, upload_id=missing)
+    assert info.value.upload_id == missing and info.value.resource_name == missing
+
+
+async def test_the_presigned_url_ttl_is_sent_in_minutes(
+    kb: str, qconnect_server: QConnectServer
+) -> None:
+    """presigned_url_ttl is StartContentUpload's presignedUrlTimeToLive; none by default."""
+    sent: list[Any] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        sent.append(json.loads(params["body"]).get("presignedUrlTimeToLive"))
+
+    session = AioSession()
+    config = AioConfig(retries={"total_max_attempts": 1})
+    async with session.create_client(
+        "qconnect", endpoint_url=qconnect_server.endpoint_url, config=config
+    ) as raw:
+        raw.meta.events.register("before-call.qconnect.StartContentUpload", record)
+        client = QConnectClient.from_client(raw)
+        await client.start_import_job(kb, GOOD_CSV, presigned_url_ttl=5)
+        await client.start_import_job(kb, GOOD_CSV)
+        await client.close()
+    assert sent == [5, None]
+
+
 async def test_request_timeout_is_retried(
     client: QConnectClient, kb: str, qconnect_server: QConnectServer
 ) -> None:
@@ -617,6 +672,12 @@ async def test_a_bad_import_job_id_is_shown_in_the_error(
         ),
         (lambda c, kb, tmp: c.start_import_job(kb, b"x", metadata={"k": ""}), "metadata value"),
         (lambda c, kb, tmp: c.start_import_job(kb, b"x", client_token=""), "client_token"),
+        (lambda c, kb, tmp: c.start_import_job(kb), "either content or upload_id"),
+        (lambda c, kb, tmp: c.start_import_job(kb, b"x", upload_id="u"), "either content"),
+        (lambda c, kb, tmp: c.start_import_job(kb, upload_id=""), "upload_id"),
+        (lambda c, kb, tmp: c.start_import_job(kb, b"x", presigned_url_ttl=0), "1 to 60"),
+        (lambda c, kb, tmp: c.start_import_job(kb, b"x", presigned_url_ttl=61), "1 to 60"),
+        (lambda c, kb, tmp: c.start_import_job(kb, b"x", presigned_url_ttl=1.5), "1 to 60"),
         (
             lambda c, kb, tmp: c.start_import_job(
                 kb, b"x", external_source_configuration={"source": "AMAZON_CONNECT"}

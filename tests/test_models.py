@@ -16,6 +16,9 @@ from qconnect_async import (
     ImportJob,
     ImportJobStatus,
     ImportJobType,
+    KnowledgeBase,
+    KnowledgeBaseStatus,
+    KnowledgeBaseType,
     UnknownConfiguration,
 )
 
@@ -108,6 +111,33 @@ def test_unknown_enum_values_stay_plain_strings() -> None:
     assert job.external_source_configuration is not None
     assert job.external_source_configuration.source == "SALESFORCE"
     assert job.model_dump(by_alias=True, mode="json")["status"] == "ARCHIVED"
+
+
+def wire_knowledge_base(**overrides: Any) -> dict[str, Any]:
+    kb: dict[str, Any] = {
+        "knowledgeBaseId": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        "knowledgeBaseArn": "arn:aws:wisdom:us-east-1:123456789012:knowledge-base/"
+        "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        "name": "kb",
+        "knowledgeBaseType": "QUICK_RESPONSES",
+        "status": "ACTIVE",
+    }
+    kb.update(overrides)
+    return kb
+
+
+def test_a_knowledge_base_type_and_status_are_open_enums() -> None:
+    """A KB's known type and status are enum members; unknown ones stay plain strings."""
+    known = KnowledgeBase.model_validate(wire_knowledge_base())
+    assert known.knowledge_base_type is KnowledgeBaseType.QUICK_RESPONSES
+    assert known.status is KnowledgeBaseStatus.ACTIVE
+    new = KnowledgeBase.model_validate(
+        wire_knowledge_base(knowledgeBaseType="VIDEOS", status="ARCHIVING")
+    )
+    assert new.knowledge_base_type == "VIDEOS" and type(new.knowledge_base_type) is str
+    assert new.status == "ARCHIVING" and type(new.status) is str
+    dumped = new.model_dump(by_alias=True, mode="json")
+    assert (dumped["knowledgeBaseType"], dumped["status"]) == ("VIDEOS", "ARCHIVING")
 
 
 def test_unknown_union_member_becomes_unknown_configuration() -> None:

@@ -34,6 +34,8 @@ PROMISED = {
     "CredentialsError",
     "Listing",
     "KnowledgeBasePage",
+    "KnowledgeBaseStatus",
+    "KnowledgeBaseType",
     "RateController",
     "RateWaitExceededError",
 }
@@ -107,7 +109,9 @@ CORE = [
     "_ops",
     "_listing",
     "_fanout",
+    "_idempotency",
     "_imports",
+    "_waitmany",
     "_client",
 ]
 #: The modules of the core that touch the wire: _warmup (botocore's loader), _transport

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
         ImportJobType,
         KnowledgeBase,
         KnowledgeBasePage,
+        KnowledgeBaseStatus,
+        KnowledgeBaseType,
         UnknownConfiguration,
     )
 
@@ -64,6 +66,8 @@ _LAZY = {
     "ImportJobType": ".models",
     "KnowledgeBase": ".models",
     "KnowledgeBasePage": ".models",
+    "KnowledgeBaseStatus": ".models",
+    "KnowledgeBaseType": ".models",
     "UnknownConfiguration": ".models",
 }
 
@@ -108,6 +112,8 @@ __all__ = [
     "ImportJobType",
     "KnowledgeBase",
     "KnowledgeBasePage",
+    "KnowledgeBaseStatus",
+    "KnowledgeBaseType",
     "Listing",
     "MalformedResponseError",
     "PaginationLoopError",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,9 +28,11 @@ __all__ = [
     "import_job_id",
     "knowledge_base_id",
     "knowledge_base_ref",
+    "knowledge_base_types",
     "metadata",
     "not_negative",
     "page_size",
+    "presigned_url_ttl",
     "priority",
     "rate_wait",
     "seconds",
@@ -129,6 +131,21 @@ def knowledge_base_ref(value: object) -> KnowledgeBaseRef:
     )
 
 
+def knowledge_base_types(value: object) -> frozenset[str] | None:
+    """Knowledge base types to list (non-empty strings, known or not), or None for all."""
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError(
+            "knowledge_base_types must be a collection of types (or None: every type), "
+            f"not {value!r}"
+        )
+    types = frozenset(str(short_string("a knowledge base type", t)) for t in value)
+    if not types:
+        raise ValidationError("knowledge_base_types is empty: no knowledge base would be listed")
+    return types
+
+
 def page_size(value: object) -> int:
     """``page_size`` as the service takes it (1..100); None: the largest, 100."""
     if value is None:
@@ -218,6 +235,15 @@ def content_type(value: object) -> str:
             f"content_type must be text/csv, text/plain, text/html, application/pdf, a docx type"
             f" or application/x.wisdom-json;source=..., not {str(value)[:100]!r}"
         )
+    return value
+
+
+def presigned_url_ttl(value: object) -> int | None:
+    """``presigned_url_ttl``: whole minutes the upload URL stays valid (1..60), or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 60:
+        raise ValidationError(f"presigned_url_ttl must be 1 to 60 (minutes), not {value!r}")
     return value
 
 

@@ -13,13 +13,15 @@ from ._call import BULK, INTERACTIVE
 from ._checks import KnowledgeBaseRef
 from ._errors import ValidationError
 from ._fanout import ListingDone, all_import_job_pages, many_import_job_pages
+from ._idempotency import START_KEY
 from ._imports import start_job, wait_for_job
 from ._listing import Listing, import_job_pages, knowledge_base_pages
 from ._ops import Limits, Ops
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter
 from ._retry import RetryPolicy
 from ._transport import BotocoreTransport, Transport, TransportOptions
-from .models import ExternalSourceConfiguration, ImportJob, KnowledgeBase
+from ._waitmany import wait_for_jobs
+from .models import ExternalSourceConfiguration, ImportJob, KnowledgeBase, KnowledgeBaseType
 
 if TYPE_CHECKING:
     # Optional, for type checkers only: the stubs of the aiobotocore client from_client takes.
@@ -251,6 +253,7 @@ class QConnectClient:
     def list_all_import_jobs(
         self,
         *,
+        knowledge_base_types: Iterable[str] | None = (KnowledgeBaseType.QUICK_RESPONSES,),
         max_concurrency: int | None = None,
         fail_fast: bool = True,
         page_size: int | None = None,
@@ -258,15 +261,18 @@ class QConnectClient:
         deadline: float | None = None,
         priority: Priority | None = None,
     ) -> Listing[ImportJob]:
-        """The import jobs of every knowledge base of the account, listed as ``_many`` does.
+        """The import jobs of the account's knowledge bases, listed as ``_many`` does.
 
-        ``deadline`` bounds the whole listing, the listing of the KBs included; bulk
-        ``priority`` by default, as ``_many``.
+        Only KBs of ``knowledge_base_types`` are listed: by default QUICK_RESPONSES, the one
+        type that has import jobs (no request is spent on the others); any type may be named,
+        one unknown to this version too; None lists every KB. ``deadline`` bounds the whole
+        listing, the listing of the KBs included; bulk ``priority`` by default, as ``_many``.
         """
         return Listing(
             functools.partial(
                 all_import_job_pages,
                 self._ops,
+                types=check.knowledge_base_types(knowledge_base_types),
                 **self._fanout(
                     page_size, max_concurrency, fail_fast, on_listing_done, deadline, priority
                 ),
@@ -329,8 +335,9 @@ class QConnectClient:
     async def start_import_job(
         self,
         knowledge_base_id: str,
-        content: bytes | str | os.PathLike[str],
+        content: bytes | str | os.PathLike[str] | None = None,
         *,
+        upload_id: str | None = None,
         import_job_type: str = "QUICK_RESPONSES",
         content_type: str = "text/csv",
         metadata: Mapping[str, str] | None = None,
@@ -338,30 +345,48 @@ class QConnectClient:
         | Mapping[str, Any]
         | None = None,
         client_token: str | None = None,
+        presigned_url_ttl: int | None = None,
         deadline: float | None = None,
         priority: Priority | None = None,
         max_rate_wait: float | None = None,
     ) -> ImportJob:
         """Upload ``content`` (bytes, or a path to a file) and start an import job of it.
 
-        StartContentUpload, a PUT with exactly the headers it names, then StartImportJob with
-        ``client_token`` (one is generated when not given): retries never start two jobs.
-        The job is returned as started (START_IN_PROGRESS); see ``wait_for_import_job``.
-        ``deadline``, ``priority``, ``max_rate_wait``: as ``get_import_job``'s.
+        StartContentUpload (its URL valid ``presigned_url_ttl`` minutes, 1-60), a PUT with
+        exactly the headers it names, then StartImportJob. ``upload_id`` instead of content
+        starts from an upload already made (an error's ``upload_id``): no second PUT. The
+        same ``client_token`` for the same KB and content returns the same job, across calls
+        and processes (it takes one metadata entry, ``"qconnect-async:start"``); the same
+        token for other content is a ConflictError. Without a token, one is generated:
+        retries inside the call never start two jobs. The job is returned as started
+        (START_IN_PROGRESS); see ``wait_for_import_job``. ``deadline``, ``priority``,
+        ``max_rate_wait``: as ``get_import_job``'s.
         """
         kb = self._kb(knowledge_base_id).id
         limits = self._limits(deadline, priority, max_rate_wait)
+        if (content is None) == (upload_id is None):
+            raise ValidationError("give either content or upload_id (an upload already made)")
+        token = None if client_token is None else check.short_string("client_token", client_token)
+        checked = check.metadata(metadata)
+        if token is not None and checked is not None:
+            if START_KEY in checked:
+                raise ValidationError(f"the metadata key {START_KEY!r} is reserved")
+            if len(checked) >= check.MAX_METADATA_ENTRIES:
+                raise ValidationError(
+                    f"with a client_token, metadata holds at most "
+                    f"{check.MAX_METADATA_ENTRIES - 1} entries (one records the token)"
+                )
         return await start_job(
             self._ops,
             kb,
-            check.content_source(content),
+            None if content is None else check.content_source(content),
+            upload_id=None if upload_id is None else check.short_string("upload_id", upload_id),
             import_job_type=check.short_string("import_job_type", import_job_type),
             content_type=check.content_type(content_type),
-            metadata=check.metadata(metadata),
+            metadata=checked,
             external_source_configuration=check.external_source(external_source_configuration),
-            client_token=None
-            if client_token is None
-            else check.short_string("client_token", client_token),
+            client_token=token,
+            url_ttl=check.presigned_url_ttl(presigned_url_ttl),
             limits=limits,
         )
 
@@ -439,6 +464,43 @@ class QConnectClient:
             deadline=None if seconds is None else self._ops.deadline_at(seconds),
             priority=check.priority(priority, INTERACTIVE),
             max_rate_wait=check.rate_wait(max_rate_wait),
+        )
+
+    def wait_for_import_jobs(
+        self,
+        jobs: Iterable[ImportJob | tuple[str, str]],
+        *,
+        deadline: float | None = None,
+    ) -> Listing[ImportJob]:
+        """Each job once it has ended, in the order they end: a stream, as a listing is.
+
+        ``jobs``: ImportJobs, or (knowledge base ID or ARN, job ID) pairs, across any number
+        of knowledge bases. A job that ended FAILED is yielded too (with its
+        ``failed_record_report``), not raised: a batch wants them all. Per KB, each look takes
+        the cheaper way: a GetImportJob per job still running, or one ListImportJobs listing
+        when its pages are fewer (a COMPLETE job seen so is its summary, without URLs).
+        ``deadline``: seconds the whole wait may take (default: the retry policy's); past
+        it, DeadlineExceededError. ``async for``, ``aclose()``, ``async with``.
+        """
+        if isinstance(jobs, str | ImportJob):
+            raise ValidationError("jobs must be a collection of ImportJobs or (KB, job ID) pairs")
+        pairs: dict[tuple[str, str], None] = {}
+        for job in jobs:
+            if isinstance(job, ImportJob):
+                kb, job_id = job.knowledge_base_id, job.import_job_id
+            elif isinstance(job, tuple) and len(job) == 2:
+                kb, job_id = job
+            else:
+                raise ValidationError(
+                    f"each job must be an ImportJob or a (KB, job ID) pair, not {job!r}"
+                )
+            pairs[(self._kb(kb).id, check.import_job_id(job_id))] = None
+        return Listing(
+            functools.partial(
+                wait_for_jobs, self._ops, list(pairs), deadline=check.deadline(deadline)
+            ),
+            resumable=False,
+            name=f"waiting for {len(pairs)} import jobs",
         )
 
     def __repr__(self) -> str:

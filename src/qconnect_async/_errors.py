@@ -6,7 +6,7 @@
     ├── ValidationError (ValueError)      bad input, ours or the service's ValidationException
     ├── CredentialsError                  no credentials, or the service refused them (fix config)
     ├── AccessDeniedError (PermissionError)  these credentials may not touch this resource
-    ├── ResourceNotFoundError (LookupError)
+    ├── ResourceNotFoundError (LookupError)  ``.resource_name``: what is missing (a KB, a job)
     ├── ConflictError                     409: the resource's state forbids it now
     ├── ServiceQuotaExceededError         402: a service quota is used up (never retried)
     ├── ThrottlingError                   throttled, still so after the retries allowed
@@ -181,6 +181,15 @@ class ResourceNotFoundError(QConnectError, LookupError):
     """The knowledge base (or other resource) does not exist (404)."""
 
     default_code = "ResourceNotFoundException"
+
+    def __init__(self, message: str, *, resource_name: str | None = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        #: the missing resource as the service names it (its ``resourceName``): the KB's ID,
+        #: the import job's or the upload's; None when the answer does not say
+        self.resource_name = resource_name
+
+    def _fields(self) -> Mapping[str, Any]:
+        return {**super()._fields(), "resource_name": self.resource_name}
 
 
 class ConflictError(QConnectError):

@@ -151,6 +151,7 @@ async def all_import_job_pages(
     ops: Ops,
     starting_token: None,
     *,
+    types: frozenset[str] | None,
     page_size: int,
     width: int,
     fail_fast: bool,
@@ -158,13 +159,19 @@ async def all_import_job_pages(
     deadline: float | None,
     priority: int = BULK,
 ) -> AsyncGenerator[ImportJobPage, None]:
-    """The pages of every KB of the account; ``deadline`` covers the listing of the KBs too."""
+    """The pages of every KB of the account whose type is one of ``types`` (None: any);
+    ``deadline`` covers the listing of the KBs too."""
     when = ops.deadline_at(deadline)
     kb_pages = knowledge_base_pages(
         ops, None, page_size=MAX_PAGE_SIZE, ends_at=when, priority=priority
     )
     async with contextlib.aclosing(kb_pages) as kbs:
-        refs = [KnowledgeBaseRef(kb.knowledge_base_id) async for page in kbs for kb in page.items]
+        refs = [
+            KnowledgeBaseRef(kb.knowledge_base_id)
+            async for page in kbs
+            for kb in page.items
+            if types is None or str(kb.knowledge_base_type) in types
+        ]
     merged = _merged(ops, refs, page_size, width, fail_fast, on_done, when, priority)
     async with contextlib.aclosing(merged) as pages:
         async for page in pages:

@@ -16,6 +16,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import uuid
 from collections.abc import Mapping
@@ -24,12 +25,13 @@ from typing import Any
 
 from ._config import is_testing
 from ._decode import ContentUpload
-from ._errors import AccessDeniedError, DeadlineExceededError, ImportJobFailedError
+from ._errors import AccessDeniedError, ConflictError, DeadlineExceededError, ImportJobFailedError
+from ._idempotency import START_KEY, StartRequest, start_mark, started_before
 from ._ops import NO_LIMITS, Limits, Ops
 from ._upload import file_size, is_expired_url
 from .models import ImportJob, ImportJobStatus
 
-__all__ = ["MAX_UPLOADS", "poll_delay", "start_job", "wait_for_job"]
+__all__ = ["ENDED", "MAX_UPLOADS", "poll_delay", "start_job", "wait_for_job"]
 
 #: Fresh uploads (StartContentUpload and PUT) tried when URLs keep expiring before the PUT.
 MAX_UPLOADS = 3
@@ -38,8 +40,8 @@ MAX_UPLOADS = 3
 FIRST_POLL_DELAY = 1.0
 POLL_GROWTH = 1.5
 MAX_POLL_DELAY = 15.0
-# Statuses after which a job can no longer become COMPLETE.
-_ENDED = frozenset(
+#: Statuses after which a job can no longer become COMPLETE.
+ENDED = frozenset(
     {
         ImportJobStatus.FAILED,
         ImportJobStatus.DELETE_IN_PROGRESS,
@@ -63,38 +65,85 @@ def poll_delay(polls: int) -> float:
 async def start_job(
     ops: Ops,
     kb: str,
-    content: bytes | Path,
+    content: bytes | Path | None,
     *,
+    upload_id: str | None,
     import_job_type: str,
     content_type: str,
     metadata: Mapping[str, str] | None,
     external_source_configuration: Mapping[str, Any] | None,
     client_token: str | None,
+    url_ttl: int | None,
     limits: Limits = NO_LIMITS,
 ) -> ImportJob:
-    """StartContentUpload, the PUT, then StartImportJob; the started job (all within limits)."""
-    size = (
-        len(content) if isinstance(content, bytes) else await asyncio.to_thread(file_size, content)
-    )
-    token = client_token or str(uuid.uuid4())
-    upload = await _upload(ops, kb, content, size, content_type, limits)
-    return await ops.start_import_job(
-        kb,
-        upload.upload_id,
-        import_job_type=import_job_type,
-        client_token=token,
-        metadata=metadata,
-        external_source_configuration=external_source_configuration,
-        limits=limits,
-    )
+    """StartContentUpload and the PUT (unless ``upload_id`` names one made), then
+    StartImportJob (all within ``limits``); the started job, or the one the same
+    ``client_token`` started before."""
+    digest: str | None = None
+    if upload_id is None:
+        assert content is not None  # the client checks that one of the two is given
+        size, digest = await _measure(content, hashed=client_token is not None)
+        upload_id = (
+            await _upload(ops, kb, content, size, content_type, url_ttl, limits)
+        ).upload_id
+    if client_token is None:
+        return await ops.start_import_job(
+            kb,
+            upload_id,
+            import_job_type=import_job_type,
+            client_token=str(uuid.uuid4()),
+            metadata=metadata,
+            external_source_configuration=external_source_configuration,
+            limits=limits,
+        )
+    mark = start_mark(client_token, digest, upload_id)
+    try:
+        return await ops.start_import_job(
+            kb,
+            upload_id,
+            import_job_type=import_job_type,
+            client_token=client_token,
+            metadata={**(metadata or {}), START_KEY: mark},
+            external_source_configuration=external_source_configuration,
+            limits=limits,
+        )
+    except ConflictError as conflict:
+        # The token was used before with other parameters: by an earlier start of the same
+        # content (another upload, so another uploadId), or for something else.
+        request = StartRequest(
+            mark, upload_id, import_job_type, metadata, external_source_configuration
+        )
+        job = await started_before(ops, kb, request, conflict)
+        if job is None:
+            raise
+        return job
+
+
+async def _measure(content: bytes | Path, *, hashed: bool) -> tuple[int, str | None]:
+    """The content's size, and its SHA-256 when ``hashed`` (a file is read in a thread)."""
+    if isinstance(content, bytes):
+        return len(content), hashlib.sha256(content).hexdigest() if hashed else None
+    size = await asyncio.to_thread(file_size, content)
+    return size, await asyncio.to_thread(_file_digest, content) if hashed else None
+
+
+def _file_digest(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 async def _upload(
-    ops: Ops, kb: str, content: bytes | Path, size: int, content_type: str, limits: Limits
+    ops: Ops,
+    kb: str,
+    content: bytes | Path,
+    size: int,
+    content_type: str,
+    url_ttl: int | None,
+    limits: Limits,
 ) -> ContentUpload:
     """A content upload whose PUT succeeded; a new one each time a URL expired first."""
     for round_ in range(1, MAX_UPLOADS + 1):
-        upload = await ops.start_content_upload(kb, content_type, limits)
+        upload = await ops.start_content_upload(kb, content_type, limits, url_ttl=url_ttl)
         try:
             await ops.put(kb, upload, content, size, limits)
         except AccessDeniedError as error:
@@ -132,7 +181,7 @@ async def wait_for_job(
                 polls += 1
                 if job.status == ImportJobStatus.COMPLETE:
                     return job
-                if job.status in _ENDED:
+                if job.status in ENDED:
                     raise _failed(job, kb)
                 if job.status not in _KNOWN:
                     _log_unknown(str(job.status), kb, job_id)

@@ -209,11 +209,14 @@ class Ops:
         deadline: float | None,
         priority: int = INTERACTIVE,
         max_rate_wait: float | None = None,
+        upload_id: str | None = None,
     ) -> ImportJobPage:
-        """One page of a KB's import jobs, from ``token`` (None: the first page)."""
+        """One page of a KB's import jobs, from ``token`` (None: the first page);
+        ``upload_id``: the upload a start that lists (``_idempotency``) is about."""
         call = Call(
             "ListImportJobs",
             kb,
+            upload_id=upload_id,
             next_token=token,
             deadline=deadline,
             priority=priority,
@@ -243,11 +246,19 @@ class Ops:
         return await self._send(call, params, knowledge_base_page)
 
     async def start_content_upload(
-        self, kb: str, content_type: str, limits: Limits = NO_LIMITS
+        self,
+        kb: str,
+        content_type: str,
+        limits: Limits = NO_LIMITS,
+        *,
+        url_ttl: int | None = None,
     ) -> ContentUpload:
-        """Where to PUT an import's content, and with which headers."""
+        """Where to PUT an import's content, and with which headers; the URL lasts
+        ``url_ttl`` minutes (None: the service's default)."""
         call = Call("StartContentUpload", kb, **limits.fields())
-        params = {"knowledgeBaseId": kb, "contentType": content_type}
+        params: dict[str, Any] = {"knowledgeBaseId": kb, "contentType": content_type}
+        if url_ttl is not None:
+            params["presignedUrlTimeToLive"] = url_ttl
         upload = await self._send(call, params, content_upload)
         offset = self._ready().clock_offset
         if not offset:

@@ -44,6 +44,7 @@ from ._decode import raw_response
 from ._errors import (
     CredentialsError,
     QConnectError,
+    ResourceNotFoundError,
     TransportError,
     ValidationError,
     error_for_code,
@@ -324,8 +325,14 @@ def _from_client_error(exc: ClientError, call: Call) -> QConnectError:
     code = str(error.get("Code") or status or "Unknown")
     message = str(error.get("Message") or code)
     cls = error_for_code(code, status)
+    extra: dict[str, Any] = {}
+    if issubclass(cls, ResourceNotFoundError):
+        # The modelled shape's member: botocore puts it beside "Error" in the response.
+        name = response.get("resourceName")
+        extra["resource_name"] = name if isinstance(name, str) else None
     return cls(
         message,
+        **extra,
         code=code,
         http_status=status,
         request_id=meta.get("RequestId") or headers.get("x-amzn-requestid"),

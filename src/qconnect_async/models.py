@@ -37,6 +37,8 @@ __all__ = [
     "ImportJobType",
     "KnowledgeBase",
     "KnowledgeBasePage",
+    "KnowledgeBaseStatus",
+    "KnowledgeBaseType",
     "UnknownConfiguration",
 ]
 
@@ -58,6 +60,27 @@ class ImportJobType(StrEnum):
     QUICK_RESPONSES = "QUICK_RESPONSES"
 
 
+class KnowledgeBaseType(StrEnum):
+    """What a knowledge base holds; only QUICK_RESPONSES ones have import jobs."""
+
+    EXTERNAL = "EXTERNAL"
+    CUSTOM = "CUSTOM"
+    QUICK_RESPONSES = "QUICK_RESPONSES"
+    MESSAGE_TEMPLATES = "MESSAGE_TEMPLATES"
+    MANAGED = "MANAGED"
+
+
+class KnowledgeBaseStatus(StrEnum):
+    """The status of a knowledge base."""
+
+    CREATE_IN_PROGRESS = "CREATE_IN_PROGRESS"
+    CREATE_FAILED = "CREATE_FAILED"
+    ACTIVE = "ACTIVE"
+    DELETE_IN_PROGRESS = "DELETE_IN_PROGRESS"
+    DELETE_FAILED = "DELETE_FAILED"
+    DELETED = "DELETED"
+
+
 class ExternalSource(StrEnum):
     """Where an import job's external source lives."""
 
@@ -70,6 +93,8 @@ _OPEN = Field(union_mode="left_to_right")
 OpenImportJobStatus = Annotated[ImportJobStatus | str, _OPEN]
 OpenImportJobType = Annotated[ImportJobType | str, _OPEN]
 OpenExternalSource = Annotated[ExternalSource | str, _OPEN]
+OpenKnowledgeBaseType = Annotated[KnowledgeBaseType | str, _OPEN]
+OpenKnowledgeBaseStatus = Annotated[KnowledgeBaseStatus | str, _OPEN]
 
 
 class _Model(BaseModel):
@@ -202,8 +227,8 @@ class KnowledgeBase(_Model):
     knowledge_base_id: str
     knowledge_base_arn: str
     name: str
-    knowledge_base_type: str
-    status: str
+    knowledge_base_type: OpenKnowledgeBaseType
+    status: OpenKnowledgeBaseStatus
     description: str | None = None
     tags: dict[str, str] | None = None
 

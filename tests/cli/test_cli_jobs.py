@@ -31,7 +31,8 @@ def test_start_wait_get_delete_a_job(
     done = cli(*argv, "--client-token", "token-1", "--debug")
     assert done.returncode == 0, done.stderr
     job = json.loads(done.stdout)["importJob"]
-    assert (job["status"], job["metadata"]) == ("COMPLETE", {"team": "support"})
+    assert job["status"] == "COMPLETE" and job["metadata"]["team"] == "support"
+    assert set(job["metadata"]) == {"team", "qconnect-async:start"}  # the token's entry
     assert server.uploaded(job["uploadId"]) == answers.read_bytes()
     assert job["url"].startswith("http") and job["url"] not in done.stderr
     notices = [line for line in done.stderr.splitlines() if line.startswith("retrying ")]
@@ -48,6 +49,28 @@ def test_start_wait_get_delete_a_job(
     listed = boto.list_import_jobs(knowledgeBaseId=empty_kb)["importJobSummaries"]
     deleting = [j["status"] for j in listed if j["importJobId"] == job["importJobId"]]
     assert deleting in (["DELETE_IN_PROGRESS"], ["DELETED"])
+
+
+def test_a_start_run_twice_with_a_token_prints_one_job_and_resumes_an_upload(
+    empty_kb: str, server: QConnectServer, tmp_path: Path
+) -> None:
+    """--client-token twice: the same job; a start refused after its PUT says its upload,
+    and --upload-id starts from it without a second PUT."""
+    answers = tmp_path / "answers.csv"
+    answers.write_bytes(b"Name,Content\nhello,Hello!\n")
+    argv = ["start-import-job", empty_kb, str(answers), "--client-token", "order-42"]
+    first, again = (json.loads(cli(*argv).stdout)["importJob"] for _ in range(2))
+    assert first["importJobId"] == again["importJobId"]
+    server.set_job_quota(0)
+    refused = cli("start-import-job", empty_kb, str(answers), "--presigned-url-ttl", "5")
+    assert refused.returncode == 254
+    upload_id = refused.stderr.rsplit("--upload-id ", 1)[1].strip()
+    server.set_job_quota(None)
+    puts = server.stats.requests["PutObject"]
+    done = cli("start-import-job", "--knowledge-base-id", empty_kb, "--upload-id", upload_id)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["importJob"]["uploadId"] == upload_id
+    assert server.stats.requests["PutObject"] == puts
 
 
 def test_get_import_job_prints_every_output_format(
@@ -138,6 +161,8 @@ def test_a_wait_past_its_timeout_exits_255_and_ctrl_c_130(kb: str, server: QConn
         (["get-import-job", MISSING_KB, "not-a-job"], "not an import job ID"),
         (["start-import-job", MISSING_KB, "/nonexistent.csv"], "no such file"),
         (["start-import-job", MISSING_KB, "/dev/null", "--metadata", "x"], "not KEY=VALUE"),
+        (["start-import-job", MISSING_KB, "/dev/null", "--upload-id", "u"], "not both"),
+        (["start-import-job", "--upload-id", "u"], "required: KB_ID_OR_ARN"),
     ],
 )
 def test_bad_job_command_lines_exit_252(server: QConnectServer, argv: list[str], says: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from _server_helpers import NO_RETRY, aio_client, error_of, make_client
-from botocore.exceptions import ClientError, PaginationError
+from botocore.exceptions import ClientError, ConnectionClosedError, PaginationError
 
 from qconnect_async.testing import QConnectServer
 
@@ -404,3 +404,22 @@ def test_an_html_error_is_a_proxy_page_with_no_error_code(
     assert response["Error"]["Code"] == "400"  # botocore has only the status to go by
     assert "<html>" in response["Error"]["Message"]
     assert len(client.list_import_jobs(knowledgeBaseId=kb)["importJobSummaries"]) == 5
+
+
+def test_a_lost_answer_does_the_work_then_closes_the_connection(
+    qconnect_server: QConnectServer, client: Any, kb: str
+) -> None:
+    """lose_answers: the request's work is done (the job deleted), its answer never sent; an
+    error answer is sent as it is; the next request is answered."""
+    job_id = client.list_import_jobs(knowledgeBaseId=kb)["importJobSummaries"][0]["importJobId"]
+    qconnect_server.lose_answers("DeleteImportJob", times=2)
+    with pytest.raises(ConnectionClosedError):
+        client.delete_import_job(knowledgeBaseId=kb, importJobId=job_id)
+    assert qconnect_server.stats.faults == 1
+    missing = "12345678-1234-1234-1234-123456789012"
+    status, code, _ = error_of(
+        lambda: client.delete_import_job(knowledgeBaseId=kb, importJobId=missing)
+    )
+    assert (status, code) == (404, "ResourceNotFoundException")
+    job = client.get_import_job(knowledgeBaseId=kb, importJobId=job_id)["importJob"]
+    assert job["status"] in ("DELETE_IN_PROGRESS", "DELETED")

@@ -73,7 +73,13 @@ def _start_arguments(parser: argparse.ArgumentParser) -> None:
     add("--import-job-type", default="QUICK_RESPONSES", help="default QUICK_RESPONSES")
     where = "metadata of the job (repeatable; after KB and FILE, or it takes them)"
     add("--metadata", nargs="+", action="extend", type=_pair, metavar="KEY=VALUE", help=where)
-    add("--client-token", help="makes a repeated start idempotent (default: a new one)")
+    add(
+        "--client-token",
+        help="the same token, KB and content start one job, however often run (default: a "
+        "new one); it takes one metadata entry",
+    )
+    add("--upload-id", help="start from an upload already made (an error's upload_id), no FILE")
+    add("--presigned-url-ttl", type=int, metavar="MINUTES", help="the upload URL's life, 1-60")
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -93,13 +99,32 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _check_start(args: argparse.Namespace) -> None:
+    if args.upload_id is not None:
+        _check_resume(args)
+    else:
+        _check_file(args)
+    if args.timeout != DEFAULT_TIMEOUT and not args.wait:
+        raise UsageError("--timeout goes with --wait")
+
+
+def _check_resume(args: argparse.Namespace) -> None:
+    """The KB alone (positionally or as an option): the content is the upload's."""
+    given = list(args.given)
+    if args.kb_option is None and not given:
+        raise UsageError("the following arguments are required: KB_ID_OR_ARN")
+    args.kb = args.kb_option if args.kb_option is not None else given.pop(0)
+    if given or args.second_option is not None:
+        raise UsageError("give FILE or --upload-id, not both")
+    knowledge_base(args.kb)
+    args.second = None
+
+
+def _check_file(args: argparse.Namespace) -> None:
     _check(args)
     if not os.path.isfile(args.second):
         what = "no such file" if not os.path.exists(args.second) else "not a regular file"
         raise UsageError(f"{what}: {args.second!r}")
     args.size = os.path.getsize(args.second)
-    if args.timeout != DEFAULT_TIMEOUT and not args.wait:
-        raise UsageError("--timeout goes with --wait")
 
 
 def _print(inv: Invocation, job: ImportJob) -> None:
@@ -134,14 +159,19 @@ def _printing(action: Action) -> Run:
 
 
 async def _start(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> ImportJob:
-    inv.progress.note(f"uploading {os.path.basename(args.second)} ({_size(args.size)})...")
+    if args.second is None:
+        inv.progress.note(f"starting from upload {args.upload_id}...")
+    else:
+        inv.progress.note(f"uploading {os.path.basename(args.second)} ({_size(args.size)})...")
     job = await client.start_import_job(
         args.kb,
         args.second,
+        upload_id=args.upload_id,
         import_job_type=args.import_job_type,
         content_type=args.content_type,
         metadata=dict(args.metadata) if args.metadata else None,
         client_token=args.client_token,
+        presigned_url_ttl=args.presigned_url_ttl,
     )
     inv.log.debug("started import job %s (upload %s)", job.import_job_id, job.upload_id)
     if not args.wait:
@@ -213,7 +243,9 @@ START_IMPORT_JOB = Command(
     run=_printing(_start),
     examples="""\
   qconnect-async start-import-job --knowledge-base-id KB_ID answers.csv
-  qconnect-async start-import-job KB_ID answers.csv --wait --metadata team=support""",
+  qconnect-async start-import-job KB_ID answers.csv --wait --metadata team=support
+  qconnect-async start-import-job KB_ID answers.csv --client-token order-42
+  qconnect-async start-import-job KB_ID --upload-id UPLOAD_ID --client-token order-42""",
 )
 GET_IMPORT_JOB = Command(
     name="get-import-job",

@@ -24,7 +24,7 @@ from qconnect_async import (
     ValidationError,
 )
 
-from . import _jobs, _listings
+from . import _jobs, _listings, _waitmany
 from ._base import (
     PROG,
     Command,
@@ -44,6 +44,7 @@ COMMANDS: tuple[Command, ...] = (
     _jobs.START_IMPORT_JOB,
     _jobs.GET_IMPORT_JOB,
     _jobs.WAIT_IMPORT_JOB,
+    _waitmany.WAIT_IMPORT_JOBS,
     _jobs.DELETE_IMPORT_JOB,
     _listings.LIST_KNOWLEDGE_BASES,
 )
@@ -261,6 +262,9 @@ def _describe(exc: Exception) -> tuple[int, str]:
         return Exit.OTHER, _one_line(exc.message, exc.http_status)
     message = _one_line(exc.message, exc.http_status)
     text = f"\nAn error occurred ({exc.code}) when calling the {exc.operation} operation: {message}"
+    if exc.upload_id and exc.operation == "StartImportJob":
+        # The content is uploaded: a later start can begin from it rather than upload again.
+        text += f"\nThe file is uploaded; to start from it: --upload-id {exc.upload_id}"
     # A service error is a status the service sent; a 200 it sent badly is not.
     answered = exc.http_status is not None and exc.http_status >= 300
     return (Exit.SERVICE if answered else Exit.OTHER), text

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence, Set
@@ -67,8 +68,18 @@ class ServerControls(FaultControls):
         account: str | None = None,
         region: str | None = None,
     ) -> str:
-        """Create a knowledge base (ACTIVE) in `account` and `region` (None: the server's)."""
-        _check_choice("knowledge_base_type", knowledge_base_type, enum("KnowledgeBaseType"))
+        """Create a knowledge base (ACTIVE) in `account` and `region` (None: the server's).
+
+        `knowledge_base_type`: one of the model's, or another upper-case name, as a type the
+        service adds later would be (clients must keep it, not fail on it).
+        """
+        if knowledge_base_type not in enum("KnowledgeBaseType") and not (
+            isinstance(knowledge_base_type, str)
+            and re.fullmatch(r"[A-Z][A-Z0-9_]{0,63}", knowledge_base_type)
+        ):
+            raise ValueError(
+                f"knowledge_base_type must be an upper-case name, not {knowledge_base_type!r}"
+            )
         _check_place(account, region)
         backend = _backend(self._state, account, region)
         kb = backend.create_knowledge_base(

@@ -175,6 +175,23 @@ class FaultControls(Controls):
         """
         self._page_fault("empty_last_token", operation, times, knowledge_base_id)
 
+    @control()
+    def lose_answers(
+        self,
+        operation: str | None = "StartImportJob",
+        *,
+        times: int | None = 1,
+        knowledge_base_id: str | None = None,
+    ) -> None:
+        """Do the next `times` requests' work, then close the connection without the answer.
+
+        A StartImportJob so treated has created its job, and the client never learns it: the
+        crash case idempotent starts must survive. Only a successful answer is lost; an error
+        answer is sent as it is (the rule is spent either way).
+        """
+        _check_target(operation, times, knowledge_base_id)
+        self._state.faults.add(Rule(operation, knowledge_base_id, times, lose_answer=True))
+
     def _page_fault(
         self, fault: PageFault, operation: str | None, times: int | None, kb: str | None
     ) -> None:

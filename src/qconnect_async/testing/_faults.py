@@ -2,11 +2,13 @@
 
 Faults are rules matched in the order they were added. Per request, at most one fault answers:
 the rate limit first (a token bucket per account and Region), then errors (throttles and
-failures, scheduled then random), then malformed bodies, then page faults. Latency is added on
-top of whatever answers. A fault's behaviour lives here whole: `FaultInjector.decide` hands the
-service either a ready reply (an error, a bad body) or a page fault, which the listing applies
-to its page (`PageTokens.page`); presigned PUTs (operation `PUT_OPERATION`) get theirs from
-`decide_upload`. Its one declaration, the control method that adds it, is in `_faultcontrols`.
+failures, scheduled then random), then malformed bodies, then page faults and lost answers
+(the work done, its answer never sent). Latency is added on top of whatever answers. A
+fault's behaviour lives here whole: `FaultInjector.decide` hands the service either a ready
+reply (an error, a bad body) or a page fault, which the listing applies to its page
+(`PageTokens.page`), or a lost answer, which the WSGI app applies to the reply; presigned PUTs
+(operation `PUT_OPERATION`) get theirs from `decide_upload`. Its one declaration, the control
+method that adds it, is in `_faultcontrols`.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class Decision:
     throttled: bool = False
     #: a fault the listing applies to its page (see `PageTokens.page`)
     page_fault: PageFault | None = None
+    #: do the request's work, then close the connection without its answer
+    lose_answer: bool = False
 
 
 @dataclass
@@ -75,6 +79,7 @@ class Rule:
     malformed: MalformedKind | None = None
     page_fault: PageFault | None = None
     dropped: bool = False
+    lose_answer: bool = False
 
     def matches(self, operation: str, knowledge_base_id: str | None) -> bool:
         if self.operation is not None and self.operation != operation:
@@ -222,10 +227,14 @@ class FaultInjector:
             rule = self._first(operation, kb, lambda r: r.malformed is not None)
             if rule is not None and rule.malformed is not None:
                 return Decision(latency, malformed_reply(rule.malformed))
+            lost = self._first(operation, kb, lambda r: r.lose_answer) is not None
             # A repeated token needs a token to repeat: requests without one pass it by.
             passes = (None,) if has_token else (None, "repeat_token")
-            rule = self._first(operation, kb, lambda r: r.page_fault not in passes)
-            return Decision(latency, page_fault=None if rule is None else rule.page_fault)
+            rule = self._first(
+                operation, kb, lambda r: not r.lose_answer and r.page_fault not in passes
+            )
+            page_fault = None if rule is None else rule.page_fault
+            return Decision(latency, page_fault=page_fault, lose_answer=lost)
 
     def _error(
         self, operation: str, kb: str | None, account: str, region: str

@@ -173,8 +173,12 @@ class QConnectWSGI:
             body = fast_list_import_jobs(environ, kb, query, context)
         if body is None:
             environ[ENVIRON_KEY] = context
-            return self._moto(environ), page_fault is not None, False
-        return (200, response_headers(body), body), page_fault is not None, False
+            reply = self._moto(environ)
+        else:
+            reply = (200, response_headers(body), body)
+        if decision.lose_answer and reply[0] < 300:
+            return DROPPED, True, False  # the work is done; its answer never leaves
+        return reply, page_fault is not None, False
 
     def _presigned(self, environ: dict[str, Any], path: str) -> Reply:
         method = str(environ.get("REQUEST_METHOD", ""))

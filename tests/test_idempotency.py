@@ -1,0 +1,230 @@
+"""Idempotent starts over real HTTP: the same client_token and content make one job, whether
+the first start finished, lost its answer, or its process was killed midway."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qconnect_async import (
+    ConflictError,
+    ImportJob,
+    QConnectClient,
+    TransportError,
+    ValidationError,
+)
+from qconnect_async._idempotency import START_KEY
+from qconnect_async.testing import QConnectServer
+
+CSV = b"Name,Content\nHello,Hi there\nBye,See you\n"
+OTHER_CSV = b"Name,Content\nThanks,You are welcome\n"
+
+#: A worker in a process of its own: one start with a token, from a file; the test kills it.
+WORKER = """
+import asyncio, sys
+from qconnect_async import QConnectClient
+
+async def main() -> None:
+    async with QConnectClient() as client:
+        await client.start_import_job(sys.argv[1], sys.argv[2], client_token=sys.argv[3])
+
+asyncio.run(main())
+"""
+
+
+@pytest.fixture
+def kb(qconnect_server: QConnectServer) -> str:
+    return qconnect_server.create_knowledge_base("kb")
+
+
+async def jobs_of(client: QConnectClient, kb: str) -> list[ImportJob]:
+    async with client.list_import_jobs(kb) as listing:
+        return [job async for job in listing]
+
+
+def counts(server: QConnectServer) -> dict[str, int]:
+    return dict(server.stats.requests)
+
+
+async def test_a_first_start_with_a_token_costs_no_extra_request(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """Without a conflict a start with a token is the usual three requests, and no listing."""
+    job = await client.start_import_job(kb, CSV, client_token="order-42", metadata={"a": "b"})
+    assert counts(qconnect_server) == {"StartContentUpload": 1, "PutObject": 1, "StartImportJob": 1}
+    assert job.metadata is not None and job.metadata["a"] == "b"
+    assert job.metadata[START_KEY].startswith("v1 ") and "order-42" not in job.metadata[START_KEY]
+
+
+async def test_the_same_token_and_content_twice_return_the_same_job(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer, tmp_path: Path
+) -> None:
+    """A repeated start (bytes, then the same bytes from a file) returns the first job."""
+    first = await client.start_import_job(kb, CSV, client_token="order-42")
+    before = counts(qconnect_server)
+    path = tmp_path / "same.csv"
+    path.write_bytes(CSV)
+    again = await client.start_import_job(kb, path, client_token="order-42")
+    assert again.import_job_id == first.import_job_id
+    assert [j.import_job_id for j in await jobs_of(client, kb)] == [first.import_job_id]
+    extra = {op: n - before.get(op, 0) for op, n in counts(qconnect_server).items()}
+    # the repeat: a new upload, the 409, then one page of the KB's jobs (the listing above: 1)
+    assert extra == {
+        "StartContentUpload": 1,
+        "PutObject": 1,
+        "StartImportJob": 1,
+        "ListImportJobs": 2,
+    }
+
+
+async def test_the_same_token_for_other_content_is_a_conflict_that_says_so(
+    client: QConnectClient, kb: str
+) -> None:
+    """Other content under a used token is a ConflictError naming the job it started."""
+    first = await client.start_import_job(kb, CSV, client_token="order-42")
+    with pytest.raises(ConflictError) as info:
+        await client.start_import_job(kb, OTHER_CSV, client_token="order-42")
+    assert "other content" in info.value.message and first.import_job_id in info.value.message
+    assert info.value.upload_id is not None and info.value.upload_id != first.upload_id
+    assert len(await jobs_of(client, kb)) == 1
+
+
+async def test_the_same_token_with_other_parameters_is_a_conflict_that_says_so(
+    client: QConnectClient, kb: str
+) -> None:
+    """The same content with other metadata under a used token is a ConflictError too."""
+    await client.start_import_job(kb, CSV, client_token="order-42", metadata={"team": "a"})
+    with pytest.raises(ConflictError, match="other parameters"):
+        await client.start_import_job(kb, CSV, client_token="order-42", metadata={"team": "b"})
+
+
+async def test_a_conflict_no_job_of_ours_explains_is_raised_as_the_service_sent_it(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """A 409 for a token no listed job carries stays the service's ConflictError."""
+    qconnect_server.fail("StartImportJob", code="ConflictException", status=409, message="used")
+    with pytest.raises(ConflictError) as info:
+        await client.start_import_job(kb, CSV, client_token="order-42")
+    assert info.value.message == "used" and info.value.upload_id is not None
+    assert counts(qconnect_server)["ListImportJobs"] == 1
+
+
+async def test_an_answer_lost_after_the_job_was_created_makes_one_job(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """StartImportJob's answer lost once: the retry (same token, same upload) gets the job."""
+    qconnect_server.lose_answers("StartImportJob")
+    job = await client.start_import_job(kb, CSV, client_token="order-42")
+    assert counts(qconnect_server)["StartImportJob"] == 2
+    assert [j.import_job_id for j in await jobs_of(client, kb)] == [job.import_job_id]
+
+
+async def test_answers_lost_on_every_attempt_then_a_new_start_finds_the_job(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """Every answer lost: the call fails with its upload_id; the next start with the token,
+    from that upload or from the content again, returns the one job made."""
+    qconnect_server.lose_answers("StartImportJob", times=None)
+    with pytest.raises(TransportError) as info:
+        await client.start_import_job(kb, CSV, client_token="order-42")
+    qconnect_server.clear_faults()
+    made = await jobs_of(client, kb)
+    assert len(made) == 1 and info.value.upload_id == made[0].upload_id
+    resumed = await client.start_import_job(
+        kb, upload_id=info.value.upload_id, client_token="order-42"
+    )
+    again = await client.start_import_job(kb, CSV, client_token="order-42")
+    assert resumed.import_job_id == again.import_job_id == made[0].import_job_id
+    assert len(await jobs_of(client, kb)) == 1
+
+
+async def _await_request(server: QConnectServer, operation: str) -> None:
+    """Until `operation` reached the server (a bounded wait: the worker starts in seconds)."""
+    for _ in range(600):
+        if server.stats.requests.get(operation, 0):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{operation} never reached the server")
+
+
+@pytest.fixture
+def worker(
+    qconnect_server: QConnectServer, kb: str, tmp_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker process starting an import of CSV into kb with the token "order-42"."""
+    path = tmp_path / "import.csv"
+    path.write_bytes(CSV)
+    env = {**os.environ, "AWS_ENDPOINT_URL_QCONNECT": qconnect_server.endpoint_url}
+    env["AWS_DEFAULT_REGION"] = qconnect_server.region
+    command = [sys.executable, "-c", WORKER, kb, str(path), "order-42"]
+    with subprocess.Popen(command, env=env) as process:
+        try:
+            yield process
+        finally:
+            process.kill()
+            process.wait(timeout=10)
+
+
+async def test_a_worker_killed_between_upload_and_start_leaves_one_job_after_a_rerun(
+    client: QConnectClient,
+    kb: str,
+    qconnect_server: QConnectServer,
+    worker: subprocess.Popen[bytes],
+) -> None:
+    """Killed after its PUT, before StartImportJob did anything: the rerun makes the job."""
+    # StartImportJob is held, then refused: the service never acts on the worker's start.
+    qconnect_server.set_latency(60.0, "StartImportJob")
+    qconnect_server.fail("StartImportJob", times=1)
+    await _await_request(qconnect_server, "StartImportJob")
+    worker.kill()
+    worker.wait(timeout=10)
+    qconnect_server.clear_faults()
+    assert counts(qconnect_server)["PutObject"] == 1 and await jobs_of(client, kb) == []
+    qconnect_server.reset_stats()
+    job = await client.start_import_job(kb, CSV, client_token="order-42")
+    # the rerun costs what a first start costs: the service never saw the token
+    assert counts(qconnect_server) == {"StartContentUpload": 1, "PutObject": 1, "StartImportJob": 1}
+    assert [j.import_job_id for j in await jobs_of(client, kb)] == [job.import_job_id]
+
+
+async def test_a_worker_killed_while_its_start_was_in_flight_leaves_one_job_after_a_rerun(
+    client: QConnectClient,
+    kb: str,
+    qconnect_server: QConnectServer,
+    worker: subprocess.Popen[bytes],
+) -> None:
+    """Killed after sending StartImportJob, which the service then carried out: the rerun
+    returns that job instead of a second one or a ConflictError."""
+    qconnect_server.set_latency(60.0, "StartImportJob")
+    await _await_request(qconnect_server, "StartImportJob")
+    worker.kill()
+    worker.wait(timeout=10)
+    qconnect_server.clear_faults()  # the held start goes on: its job is made, unanswered
+    for _ in range(600):
+        made = await jobs_of(client, kb)
+        if made:
+            break
+        await asyncio.sleep(0.05)
+    assert len(made) == 1
+    job = await client.start_import_job(kb, CSV, client_token="order-42")
+    assert job.import_job_id == made[0].import_job_id
+    assert len(await jobs_of(client, kb)) == 1
+
+
+async def test_the_reserved_key_and_an_eleventh_entry_are_refused_before_any_request(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """With a token, metadata may not use the reserved key nor fill all ten entries."""
+    with pytest.raises(ValidationError, match="reserved"):
+        await client.start_import_job(kb, CSV, client_token="t", metadata={START_KEY: "x"})
+    full = {f"k{i}": "v" for i in range(10)}
+    with pytest.raises(ValidationError, match="at most 9"):
+        await client.start_import_job(kb, CSV, client_token="t", metadata=full)
+    await client.start_import_job(kb, CSV, metadata=full)  # no token: all ten are the user's
+    assert counts(qconnect_server)["StartImportJob"] == 1

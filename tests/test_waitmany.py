@@ -1,0 +1,159 @@
+"""wait_for_import_jobs over real HTTP: each job once it ends, the cheaper look per KB."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from qconnect_async import (
+    DeadlineExceededError,
+    ImportJob,
+    ImportJobStatus,
+    QConnectClient,
+    ResourceNotFoundError,
+    ValidationError,
+)
+from qconnect_async.testing import QConnectServer
+
+CSV = b"Name,Content\nHello,Hi there\n"
+BAD_CSV = b"Name,Content\nHello,Hi there\n,No name\n"
+
+
+async def started(client: QConnectClient, kb: str, count: int, *, bad: int = -1) -> list[ImportJob]:
+    return [await client.start_import_job(kb, BAD_CSV if i == bad else CSV) for i in range(count)]
+
+
+def counts(server: QConnectServer) -> dict[str, int]:
+    return dict(server.stats.requests)
+
+
+async def test_every_job_is_yielded_once_it_ended_failed_ones_with_their_report(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """Jobs of three KBs: each yielded once, COMPLETE or FAILED (with its report, not
+    raised); a KB of several jobs is listed, a KB of one job is read with GetImportJob."""
+    kbs = [qconnect_server.create_knowledge_base(f"kb{i}") for i in range(3)]
+    jobs = [
+        *await started(client, kbs[0], 4, bad=2),
+        *await started(client, kbs[1], 3),
+        *await started(client, kbs[2], 1),
+    ]
+    qconnect_server.reset_stats()
+    async with client.wait_for_import_jobs(jobs) as stream:
+        ended = [job async for job in stream]
+    assert sorted(j.import_job_id for j in ended) == sorted(j.import_job_id for j in jobs)
+    failed = [j for j in ended if j.status == ImportJobStatus.FAILED]
+    assert len(failed) == 1 and failed[0].failed_record_report is not None
+    assert {j.status for j in ended} == {ImportJobStatus.COMPLETE, ImportJobStatus.FAILED}
+    # Each job completes after one read that saw it running: two looks a KB. The two KBs of
+    # several jobs are listed (a page a look), the one-job KB read twice; the failed job is
+    # read once more for its report.
+    assert counts(qconnect_server) == {"ListImportJobs": 4, "GetImportJob": 3}
+
+
+async def test_jobs_are_yielded_in_the_order_they_end(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """A job that ends in an earlier look comes before the ones still running then."""
+    kb = qconnect_server.create_knowledge_base("kb")
+    first = await started(client, kb, 2)
+    await client.wait_for_import_job(kb, first[0].import_job_id)  # ends now
+    later = await started(client, kb, 1)
+    stream = client.wait_for_import_jobs([later[0], first[1], first[0]])
+    order = [job.import_job_id async for job in stream]
+    assert order[0] == first[0].import_job_id and len(order) == 3
+
+
+async def test_a_kb_whose_listing_costs_more_than_its_jobs_is_read_job_by_job(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """Two running jobs behind 250 others: once one listing took three pages, the next look
+    takes two GetImportJobs instead."""
+    qconnect_server.set_job_completion(after_reads=2)
+    kb = qconnect_server.create_knowledge_base("big")
+    qconnect_server.add_import_jobs(kb, 250, status="COMPLETE")
+    jobs = await started(client, kb, 2)
+    qconnect_server.reset_stats()
+    ended = [job async for job in client.wait_for_import_jobs(jobs)]
+    assert len(ended) == 2
+    # look 1: a listing of 3 pages sees both running; looks 2 and 3: two reads each
+    assert counts(qconnect_server) == {"ListImportJobs": 3, "GetImportJob": 4}
+
+
+async def test_pairs_and_arns_are_taken_and_a_job_given_twice_is_waited_for_once(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """(KB ID or ARN, job ID) pairs and ImportJobs mix; the same job given twice comes once."""
+    kb = qconnect_server.create_knowledge_base("kb")
+    jobs = await started(client, kb, 2)
+    arn = qconnect_server.knowledge_base_arn(kb)
+    given = [jobs[0], (kb, jobs[0].import_job_id), (arn, jobs[1].import_job_id)]
+    ended = [job.import_job_id async for job in client.wait_for_import_jobs(given)]
+    assert sorted(ended) == sorted(j.import_job_id for j in jobs)
+    assert [job async for job in client.wait_for_import_jobs([])] == []
+
+
+async def test_the_deadline_ends_the_stream_as_deadline_exceeded(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """Jobs that never end: DeadlineExceededError (a TimeoutError) saying how many still run."""
+    kb = qconnect_server.create_knowledge_base("kb")
+    qconnect_server.set_job_completion(after_reads=None)
+    jobs = await started(client, kb, 3)
+    with pytest.raises(DeadlineExceededError) as info:
+        async for _ in client.wait_for_import_jobs(jobs, deadline=0.05):
+            pass
+    assert isinstance(info.value, TimeoutError)
+    assert info.value.message == "3 of 3 import jobs had not ended by the deadline"
+
+
+async def test_a_missing_job_is_raised_as_it_is_and_nothing_is_left_running(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """A job that does not exist: ResourceNotFoundError (not a group); no task outlives it."""
+    kb = qconnect_server.create_knowledge_base("kb")
+    qconnect_server.set_job_completion(after_reads=None)
+    jobs = await started(client, kb, 1)
+    missing = (kb, "12345678-1234-1234-1234-123456789012")
+    before = asyncio.all_tasks()
+    with pytest.raises(ResourceNotFoundError) as info:
+        async for _ in client.wait_for_import_jobs([jobs[0], missing]):
+            pass
+    assert info.value.resource_name == missing[1]
+    assert asyncio.all_tasks() == before
+
+
+async def test_leaving_early_ends_every_request(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """Leaving `async with` after the first job ends the stream: no task is left behind."""
+    kbs = [qconnect_server.create_knowledge_base(f"kb{i}") for i in range(2)]
+    jobs = [*await started(client, kbs[0], 1)]
+    await client.wait_for_import_job(kbs[0], jobs[0].import_job_id)
+    qconnect_server.set_job_completion(after_reads=None)
+    jobs += await started(client, kbs[1], 2)
+    before = asyncio.all_tasks()
+    async with client.wait_for_import_jobs(jobs) as stream:
+        async for job in stream:
+            assert job.import_job_id == jobs[0].import_job_id
+            break
+    assert asyncio.all_tasks() == before
+
+
+@pytest.mark.parametrize(
+    ("jobs", "what"),
+    [
+        ("kb", "collection"),
+        ([("kb",)], "pair"),
+        ([("KB", "12345678-1234-1234-1234-123456789012")], "knowledge base"),
+        ([("00000000-0000-0000-0000-000000000000", "job")], "import job ID"),
+    ],
+)
+def test_bad_jobs_are_refused_at_the_call(
+    client: QConnectClient, qconnect_server: QConnectServer, jobs: object, what: str
+) -> None:
+    """Not a collection, not a pair, a bad KB or job ID: ValidationError, no request."""
+    with pytest.raises(ValidationError, match=what):
+        client.wait_for_import_jobs(jobs)  # type: ignore[arg-type]
+    assert qconnect_server.stats.total_requests == 0
