@@ -38,11 +38,24 @@ def _check_limiter(value: object) -> RateLimiter[Any]:
 class QConnectClient:
     """An async client for the import jobs of Amazon Q in Connect knowledge bases.
 
-    Open it once per process (it loads botocore's models, a few hundred ms) and share it
-    between tasks: every listing of a client shares its concurrency limit, retry quota and
-    send rate. A client belongs to the event loop that opened it. It is opened once and
-    closed once, by its owner (a lifespan, ``main``): opening an open client is a
-    RuntimeError, so that no inner ``async with`` closes a client others still use.
+    Open it once per process (models load in a thread, a few hundred ms) and share it: its
+    listings share one concurrency limit, retry quota and send rate. It belongs to the loop
+    that opened it; its owner opens and closes it once (opening an open client is a
+    RuntimeError). What is not given is found as boto3 finds it.
+
+    Args:
+        region_name: The Region (else the AWS settings'; none at all: ValidationError at open).
+        endpoint_url: Where requests go (else ``AWS_ENDPOINT_URL_QCONNECT``, else AWS's).
+        session: An aiobotocore ``AioSession`` of yours (credentials, hooks); never changed.
+        max_concurrency: The most requests in flight, all listings of the client together.
+        retry: How requests are retried (default ``RetryPolicy()``).
+        profile_name: The AWS profile (else ``AWS_PROFILE``, else the default one).
+        aws_access_key_id: Credentials for this client only (else botocore's chain).
+        aws_secret_access_key: The secret of ``aws_access_key_id``.
+        aws_session_token: The session token of temporary credentials.
+        connect_timeout: Seconds to connect, per attempt.
+        read_timeout: Seconds to wait for an answer, per attempt (a timeout is retried).
+        rate_limiter: The send rate (default a new ``AdaptiveRateLimiter()``; may be shared).
     """
 
     def __init__(
@@ -98,8 +111,17 @@ class QConnectClient:
     ) -> Self:
         """Wrap an aiobotocore qconnect client the application manages; it is never closed here.
 
-        The client's own retries should be off (``retries={"total_max_attempts": 1}``), or
-        botocore retries under this library and attempts multiply.
+        Turn its own retries off (``retries={"total_max_attempts": 1}``), or attempts multiply.
+        It is never changed: no clock-skew correction, no redaction of botocore's logs.
+
+        Args:
+            client: An open aiobotocore ``qconnect`` client.
+            max_concurrency: As for the constructor.
+            retry: As for the constructor.
+            rate_limiter: As for the constructor.
+
+        Raises:
+            ValidationError: Its connection pool is smaller than ``max_concurrency``.
         """
         return cls._with_transport(
             BotocoreTransport.borrow(client),
@@ -143,7 +165,12 @@ class QConnectClient:
         return self._ops.state == "closed"
 
     async def open(self) -> Self:
-        """Create the underlying aiobotocore client; ``async with`` calls this for you."""
+        """Create the underlying aiobotocore client; ``async with`` calls this for you.
+
+        Raises:
+            RuntimeError: The client is open already, or closed.
+            ValidationError: No Region is configured (code ``NoRegion``).
+        """
         await self._ops.open()
         return self
 
@@ -182,11 +209,17 @@ class QConnectClient:
         starting_token: str | None = None,
         deadline: float | None = None,
     ) -> Listing[ImportJob]:
-        """The import jobs of one knowledge base (an ID or an ARN), fetched lazily.
+        """The import jobs of one knowledge base, fetched lazily: a ``Listing`` of ImportJob.
 
-        Items are ImportJob; ``pages()`` yields ImportJobPage. Resume from any page's (or
-        error's) ``next_token`` with ``starting_token``. ``deadline``: seconds the whole
-        listing may take (default: the retry policy's); past it, DeadlineExceededError.
+        Args:
+            knowledge_base_id: An ID or an ARN (of the client's Region).
+            page_size: Jobs per request, 1-100 (default 100, the most the service allows).
+            starting_token: A page's or an error's ``next_token``, to resume from.
+            deadline: Seconds the whole listing may take (default the retry policy's).
+
+        Raises:
+            ValidationError: A malformed argument, before any request.
+            QConnectError: While iterating: any error, with the ``next_token`` to resume from.
         """
         ref = self._kb(knowledge_base_id)
         return Listing(
@@ -213,11 +246,17 @@ class QConnectClient:
     ) -> Listing[ImportJob]:
         """The import jobs of several knowledge bases, listed at once and merged.
 
-        Duplicates are listed once; at most ``max_concurrency`` (default: the client's) are
-        listed at once. ``fail_fast`` raises the first error and cancels the rest; otherwise
-        every KB that can be listed is, then an ExceptionGroup of the failures is raised.
-        ``on_listing_done(kb_id, error)`` is called as each KB's listing ends (for progress).
-        ``deadline``: seconds the whole listing may take, all KBs together.
+        Duplicates are listed once; reading ahead stops while the consumer is slow. The pages of
+        the KBs interleave, so the listing cannot resume from one token.
+
+        Args:
+            knowledge_base_ids: IDs or ARNs (a collection, not one string).
+            max_concurrency: The most KBs listed at once (default the client's).
+            fail_fast: Raise the first error as it is and cancel the rest; if False, list every
+                KB that can be, then raise an ExceptionGroup of the others' errors.
+            page_size: Jobs per request, 1-100 (default 100).
+            on_listing_done: Called as ``on_listing_done(kb_id, error_or_None)`` as each KB ends.
+            deadline: Seconds the whole listing may take, all KBs together.
         """
         if isinstance(knowledge_base_ids, str):
             raise ValidationError("knowledge_base_ids must be a collection of IDs, not one string")
@@ -242,9 +281,14 @@ class QConnectClient:
         on_listing_done: ListingDone | None = None,
         deadline: float | None = None,
     ) -> Listing[ImportJob]:
-        """The import jobs of every knowledge base of the account, listed as ``_many`` does.
+        """The import jobs of every knowledge base of the account, as ``_many`` lists them.
 
-        ``deadline`` bounds the whole listing, the listing of the KBs included.
+        Args:
+            max_concurrency: The most KBs listed at once (default the client's).
+            fail_fast: As for ``list_import_jobs_many``.
+            page_size: Jobs per request, 1-100 (default 100).
+            on_listing_done: Called as ``on_listing_done(kb_id, error_or_None)`` as each KB ends.
+            deadline: Seconds the whole listing may take, the listing of the KBs included.
         """
         return Listing(
             functools.partial(
@@ -283,9 +327,10 @@ class QConnectClient:
     ) -> Listing[KnowledgeBase]:
         """Every knowledge base of the account (in the client's Region), fetched lazily.
 
-        ``pages()`` yields KnowledgeBasePage; resume from a page's or an error's
-        ``next_token`` with ``starting_token``. ``deadline``: seconds the whole listing may
-        take (default: the retry policy's).
+        Args:
+            page_size: Knowledge bases per request, 1-100 (default 100).
+            starting_token: A page's or an error's ``next_token``, to resume from.
+            deadline: Seconds the whole listing may take (default the retry policy's).
         """
         return Listing(
             functools.partial(
@@ -313,11 +358,25 @@ class QConnectClient:
         | None = None,
         client_token: str | None = None,
     ) -> ImportJob:
-        """Upload ``content`` (bytes, or a path to a file) and start an import job of it.
+        """Upload ``content`` and start an import job of it; the job as started.
 
-        StartContentUpload, a PUT with exactly the headers it names, then StartImportJob with
-        ``client_token`` (one is generated when not given): retries never start two jobs.
-        The job is returned as started (START_IN_PROGRESS); see ``wait_for_import_job``.
+        StartContentUpload, a PUT to its presigned URL, then StartImportJob with
+        ``client_token``, the same on every retry: a retried start never makes two jobs.
+
+        Args:
+            knowledge_base_id: An ID or an ARN.
+            content: Bytes, or a path (str or PathLike) to a file, streamed from disk.
+            import_job_type: The service's import type.
+            content_type: text/csv, text/plain, text/html, application/pdf, a docx type or
+                ``application/x.wisdom-json;source=...``.
+            metadata: At most 10 entries kept with the job.
+            external_source_configuration: Where the content came from.
+            client_token: Yours, to make a repeated start idempotent (default a new uuid4).
+
+        Raises:
+            ValidationError: Bad input (before any request), or the service's.
+            ResourceNotFoundError: No such knowledge base.
+            ServiceQuotaExceededError: Too many imports at once in the knowledge base.
         """
         kb = self._kb(knowledge_base_id).id
         return await start_job(
@@ -334,12 +393,29 @@ class QConnectClient:
         )
 
     async def get_import_job(self, knowledge_base_id: str, import_job_id: str) -> ImportJob:
-        """One import job, with its ``url``, ``url_expiry`` and ``failed_record_report``."""
+        """One import job, with its ``url``, ``url_expiry`` and ``failed_record_report``.
+
+        Args:
+            knowledge_base_id: An ID or an ARN.
+            import_job_id: The job's ID.
+
+        Raises:
+            ResourceNotFoundError: No such knowledge base or job.
+        """
         kb = self._kb(knowledge_base_id).id
         return await self._ops.get_import_job(kb, check.import_job_id(import_job_id))
 
     async def delete_import_job(self, knowledge_base_id: str, import_job_id: str) -> None:
-        """Delete an import job; one still running is a ConflictError."""
+        """Delete an import job.
+
+        Args:
+            knowledge_base_id: An ID or an ARN.
+            import_job_id: The job's ID.
+
+        Raises:
+            ConflictError: The job is still running.
+            ResourceNotFoundError: No such knowledge base or job.
+        """
         kb = self._kb(knowledge_base_id).id
         await self._ops.delete_import_job(kb, check.import_job_id(import_job_id))
 
@@ -352,9 +428,17 @@ class QConnectClient:
     ) -> ImportJob:
         """Wait until an import job ends: the job once COMPLETE.
 
-        Raises ImportJobFailedError (``.job``) once it FAILED, DeadlineExceededError (also a
-        TimeoutError) when ``timeout`` seconds pass first. Polls GetImportJob, soon at first
-        then less often, within the client's send rate.
+        Polls GetImportJob at once, then after 1 s, 1.5x longer each time up to 15 s, within the
+        client's send rate. A status not known yet keeps it waiting.
+
+        Args:
+            knowledge_base_id: An ID or an ARN.
+            import_job_id: The job's ID.
+            timeout: Seconds to wait in all.
+
+        Raises:
+            ImportJobFailedError: It ended FAILED (or was deleted); ``.job`` is the job.
+            DeadlineExceededError: ``timeout`` passed first (a TimeoutError); the job goes on.
         """
         kb = self._kb(knowledge_base_id).id
         job_id = check.import_job_id(import_job_id)
