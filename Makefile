@@ -1,4 +1,5 @@
-# Everything a newcomer needs, from a bare python3: `make test`, `make demo`, `make bench`.
+# Everything a newcomer needs, from a bare python3: `make test`, `make demo`, `make bench`,
+# `make docs`.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -17,7 +18,7 @@ NEWEST := .venv-newest
 comma := ,
 EXTRAS := dev,otel,redis
 
-.PHONY: test test-lowest test-newest lint typecheck unit lock demo bench clean mutate flaky
+.PHONY: test test-lowest test-newest lint typecheck unit lock demo bench docs clean mutate flaky
 
 # A new lock gets a new venv: installing over an old one would keep what the lock dropped.
 $(LOCKED): $(LOCK)
@@ -81,12 +82,17 @@ lock:
 demo: $(STAMP)
 	$(VENV)/bin/qconnect-async list-import-jobs --demo
 
+# The documentation site (mkdocs.yml, docs/) into site/, strictly: a broken link or anchor, a
+# reference that does not resolve or a docstring that does not parse fails the build.
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --quiet
+
 # --awscli: the CLI's rows against awscli, installed once in .venv-awscli (from the index).
 bench: $(STAMP)
 	$(PY) -m benchmarks --awscli
 
 clean:
-	rm -rf $(VENV) $(LOWEST) $(NEWEST) .venv-lock .venv-awscli .mypy_cache .ruff_cache tests/.aws-empty
+	rm -rf $(VENV) $(LOWEST) $(NEWEST) .venv-lock .venv-awscli .mypy_cache .ruff_cache tests/.aws-empty site
 
 # Mutation testing of the core ([tool.mutmut] in pyproject.toml says which modules and tests):
 # not part of `make test` or CI. One child, niced, from scratch each time; the last lines list

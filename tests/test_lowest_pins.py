@@ -46,10 +46,10 @@ def test_two_floors_for_one_package_are_refused(tmp_path: Path) -> None:
         load_script("lowest_pins").pins(pyproject, ["x"])
 
 
-def test_readme_states_the_floors_users_install() -> None:
-    """README's Supported versions names each runtime and user-extra floor as pyproject has it."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Supported versions", 1)[1].split("\n## ", 1)[0]
+def test_the_docs_state_the_floors_users_install() -> None:
+    """The docs' Supported versions names each runtime and user-extra floor as pyproject has it."""
+    guide = (ROOT / "docs" / "guides" / "development.md").read_text()
+    section = guide.split("## Supported versions", 1)[1].split("\n## ", 1)[0]
     project = tomllib.loads(PYPROJECT.read_text())["project"]
     extras = project["optional-dependencies"]
     users = [*project["dependencies"], *extras["testing"], *extras["otel"], *extras["redis"]]

@@ -1,5 +1,5 @@
 """The package as published: sdist and wheel build clean and pass `twine check`, carry the
-LICENSE and the metadata, and the README's test kit works in a fresh project that installs
+LICENSE and the metadata, and the testing guide's kit works in a fresh project that installs
 the wheel.
 
 The build runs once (module scope), offline (no build isolation: hatchling comes with the dev
@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parent.parent
-README = (ROOT / "README.md").read_text()
+#: The guide whose pytest configuration and test snippet a user copies into their project.
+TESTING_GUIDE = (ROOT / "docs" / "guides" / "testing.md").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +82,10 @@ def test_license_and_metadata_are_published(dist: dict[str, Path]) -> None:
 
 
 def _block(language: str, marker: str) -> str:
-    """The README's ``language`` code block that contains ``marker``."""
-    blocks = re.findall(rf"```{language}\n(.*?)```", README, re.DOTALL)
+    """The testing guide's ``language`` code block that contains ``marker``."""
+    blocks = re.findall(rf"```{language}\n(.*?)```", TESTING_GUIDE, re.DOTALL)
     found = [block for block in blocks if marker in block]
-    assert len(found) == 1, f"one {language} block with {marker!r} in README.md"
+    assert len(found) == 1, f"one {language} block with {marker!r} in docs/guides/testing.md"
     return found[0]
 
 
@@ -105,10 +106,10 @@ def _dependencies_here(into: Path) -> Path:
     return into
 
 
-def test_the_readmes_test_kit_works_in_a_fresh_project(
+def test_the_testing_guides_kit_works_in_a_fresh_project(
     dist: dict[str, Path], tmp_path: Path
 ) -> None:
-    """A new project with the README's pytest configuration and test snippet, the wheel
+    """A new project with the testing guide's pytest configuration and test snippet, the wheel
     installed in a fresh venv, no AWS setup at all: its tests pass, without warnings."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)

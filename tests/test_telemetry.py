@@ -35,7 +35,7 @@ def otel() -> Iterator[InMemorySpanExporter]:
     global _installed
     if not _installed:
         provider = trace.get_tracer_provider()
-        if not isinstance(provider, TracerProvider):  # the README's snippet may have set one
+        if not isinstance(provider, TracerProvider):  # the tracing guide's snippet may have set one
             provider = TracerProvider()
             trace.set_tracer_provider(provider)
         provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))

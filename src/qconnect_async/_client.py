@@ -44,11 +44,24 @@ def _check_limiter(value: object) -> RateLimiter[Any]:
 class QConnectClient:
     """An async client for the import jobs of Amazon Q in Connect knowledge bases.
 
-    Open it once per process (it loads botocore's models, a few hundred ms) and share it
-    between tasks: every listing of a client shares its concurrency limit, retry quota and
-    send rate. A client belongs to the event loop that opened it. It is opened once and
-    closed once, by its owner (a lifespan, ``main``): opening an open client is a
-    RuntimeError, so that no inner ``async with`` closes a client others still use.
+    Open it once per process (models load in a thread, a few hundred ms) and share it: its
+    listings share one concurrency limit, retry quota and send rate. It belongs to the loop
+    that opened it; its owner opens and closes it once (opening an open client is a
+    RuntimeError). What is not given is found as boto3 finds it.
+
+    Args:
+        region_name: The Region (else the AWS settings'; none at all: ValidationError at open).
+        endpoint_url: Where requests go (else ``AWS_ENDPOINT_URL_QCONNECT``, else AWS's).
+        session: An aiobotocore ``AioSession`` of yours (credentials, hooks); never changed.
+        max_concurrency: The most requests in flight, all listings of the client together.
+        retry: How requests are retried (default ``RetryPolicy()``).
+        profile_name: The AWS profile (else ``AWS_PROFILE``, else the default one).
+        aws_access_key_id: Credentials for this client only (else botocore's chain).
+        aws_secret_access_key: The secret of ``aws_access_key_id``.
+        aws_session_token: The session token of temporary credentials.
+        connect_timeout: Seconds to connect, per attempt.
+        read_timeout: Seconds to wait for an answer, per attempt (a timeout is retried).
+        rate_limiter: The send rate (default a new ``AdaptiveRateLimiter()``; may be shared).
     """
 
     def __init__(
@@ -104,8 +117,17 @@ class QConnectClient:
     ) -> Self:
         """Wrap an aiobotocore qconnect client the application manages; it is never closed here.
 
-        The client's own retries should be off (``retries={"total_max_attempts": 1}``), or
-        botocore retries under this library and attempts multiply.
+        Turn its own retries off (``retries={"total_max_attempts": 1}``), or attempts multiply.
+        It is never changed: no clock-skew correction, no redaction of botocore's logs.
+
+        Args:
+            client: An open aiobotocore ``qconnect`` client.
+            max_concurrency: As for the constructor.
+            retry: As for the constructor.
+            rate_limiter: As for the constructor.
+
+        Raises:
+            ValidationError: Its connection pool is smaller than ``max_concurrency``.
         """
         return cls._with_transport(
             BotocoreTransport.borrow(client),
@@ -149,7 +171,12 @@ class QConnectClient:
         return self._ops.state == "closed"
 
     async def open(self) -> Self:
-        """Create the underlying aiobotocore client; ``async with`` calls this for you."""
+        """Create the underlying aiobotocore client; ``async with`` calls this for you.
+
+        Raises:
+            RuntimeError: The client is open already, or closed.
+            ValidationError: No Region is configured (code ``NoRegion``).
+        """
         await self._ops.open()
         return self
 
@@ -190,14 +217,21 @@ class QConnectClient:
         priority: Priority | None = None,
         max_rate_wait: float | None = None,
     ) -> Listing[ImportJob]:
-        """The import jobs of one knowledge base (an ID or an ARN), fetched lazily.
+        """The import jobs of one knowledge base, fetched lazily: a ``Listing`` of ImportJob.
 
-        Items are ImportJob; ``pages()`` yields ImportJobPage. Resume from any page's (or
-        error's) ``next_token`` with ``starting_token``. ``deadline``: seconds the whole
-        listing may take (default: the retry policy's); past it, DeadlineExceededError.
-        ``priority``: "interactive" (the default) or "bulk". ``max_rate_wait``: seconds each
-        page request may wait for the client's slots and send rate; a longer expected wait
-        raises RateWaitExceededError at once (nothing sent, ``retry_after`` set).
+        Args:
+            knowledge_base_id: An ID or an ARN (of the client's Region).
+            page_size: Jobs per request, 1-100 (default 100, the most the service allows).
+            starting_token: A page's or an error's ``next_token``, to resume from.
+            deadline: Seconds the whole listing may take (default the retry policy's).
+            priority: "interactive" (the default) or "bulk": the order at the client's
+                slots and send rate.
+            max_rate_wait: Seconds each request may wait for the client's slots and send
+                rate; a longer expected wait raises RateWaitExceededError at once.
+
+        Raises:
+            ValidationError: A malformed argument, before any request.
+            QConnectError: While iterating: any error, with the ``next_token`` to resume from.
         """
         ref = self._kb(knowledge_base_id)
         return Listing(
@@ -227,12 +261,19 @@ class QConnectClient:
     ) -> Listing[ImportJob]:
         """The import jobs of several knowledge bases, listed at once and merged.
 
-        Duplicates are listed once; at most ``max_concurrency`` (default: the client's) are
-        listed at once. ``fail_fast`` raises the first error and cancels the rest; otherwise
-        every KB that can be listed is, then an ExceptionGroup of the failures is raised.
-        ``on_listing_done(kb_id, error)`` is called as each KB's listing ends (for progress).
-        ``deadline``: seconds the whole listing may take, all KBs together. ``priority``:
-        "bulk" by default (interactive requests of the client go first; bulk keeps a share).
+        Duplicates are listed once; reading ahead stops while the consumer is slow. The pages of
+        the KBs interleave, so the listing cannot resume from one token.
+
+        Args:
+            knowledge_base_ids: IDs or ARNs (a collection, not one string).
+            max_concurrency: The most KBs listed at once (default the client's).
+            fail_fast: Raise the first error as it is and cancel the rest; if False, list every
+                KB that can be, then raise an ExceptionGroup of the others' errors.
+            page_size: Jobs per request, 1-100 (default 100).
+            on_listing_done: Called as ``on_listing_done(kb_id, error_or_None)`` as each KB ends.
+            deadline: Seconds the whole listing may take, all KBs together.
+            priority: "bulk" by default: the client's interactive requests go first, and
+                bulk keeps a share.
         """
         if isinstance(knowledge_base_ids, str):
             raise ValidationError("knowledge_base_ids must be a collection of IDs, not one string")
@@ -261,12 +302,18 @@ class QConnectClient:
         deadline: float | None = None,
         priority: Priority | None = None,
     ) -> Listing[ImportJob]:
-        """The import jobs of the account's knowledge bases, listed as ``_many`` does.
+        """The import jobs of the account's knowledge bases, as ``_many`` lists them.
 
-        Only KBs of ``knowledge_base_types`` are listed: by default QUICK_RESPONSES, the one
-        type that has import jobs (no request is spent on the others); any type may be named,
-        one unknown to this version too; None lists every KB. ``deadline`` bounds the whole
-        listing, the listing of the KBs included; bulk ``priority`` by default, as ``_many``.
+        Args:
+            knowledge_base_types: The types of KB listed: by default QUICK_RESPONSES, the one
+                type that has import jobs (no request is spent on the others); any type may
+                be named, one unknown to this version too; None lists every KB.
+            max_concurrency: The most KBs listed at once (default the client's).
+            fail_fast: As for ``list_import_jobs_many``.
+            page_size: Jobs per request, 1-100 (default 100).
+            on_listing_done: Called as ``on_listing_done(kb_id, error_or_None)`` as each KB ends.
+            deadline: Seconds the whole listing may take, the listing of the KBs included.
+            priority: "bulk" by default, as for ``list_import_jobs_many``.
         """
         return Listing(
             functools.partial(
@@ -312,10 +359,14 @@ class QConnectClient:
     ) -> Listing[KnowledgeBase]:
         """Every knowledge base of the account (in the client's Region), fetched lazily.
 
-        ``pages()`` yields KnowledgeBasePage; resume from a page's or an error's
-        ``next_token`` with ``starting_token``. ``deadline``: seconds the whole listing may
-        take (default: the retry policy's); ``priority`` and ``max_rate_wait`` as
-        ``list_import_jobs``.
+        Args:
+            page_size: Knowledge bases per request, 1-100 (default 100).
+            starting_token: A page's or an error's ``next_token``, to resume from.
+            deadline: Seconds the whole listing may take (default the retry policy's).
+            priority: "interactive" (the default) or "bulk": the order at the client's
+                slots and send rate.
+            max_rate_wait: Seconds each request may wait for the client's slots and send
+                rate; a longer expected wait raises RateWaitExceededError at once.
         """
         return Listing(
             functools.partial(
@@ -350,17 +401,36 @@ class QConnectClient:
         priority: Priority | None = None,
         max_rate_wait: float | None = None,
     ) -> ImportJob:
-        """Upload ``content`` (bytes, or a path to a file) and start an import job of it.
+        """Upload ``content`` and start an import job of it; the job as started.
 
-        StartContentUpload (its URL valid ``presigned_url_ttl`` minutes, 1-60), a PUT with
-        exactly the headers it names, then StartImportJob. ``upload_id`` instead of content
-        starts from an upload already made (an error's ``upload_id``): no second PUT. The
-        same ``client_token`` for the same KB and content returns the same job, across calls
-        and processes (it takes one metadata entry, ``"qconnect-async:start"``); the same
-        token for other content is a ConflictError. Without a token, one is generated:
-        retries inside the call never start two jobs. The job is returned as started
-        (START_IN_PROGRESS); see ``wait_for_import_job``. ``deadline``, ``priority``,
-        ``max_rate_wait``: as ``get_import_job``'s.
+        StartContentUpload, a PUT to its presigned URL, then StartImportJob with
+        ``client_token``, the same on every retry: a retried start never makes two jobs.
+
+        Args:
+            knowledge_base_id: An ID or an ARN.
+            content: Bytes, or a path (str or PathLike) to a file, streamed from disk.
+            upload_id: Instead of content: an upload already made (an error's ``upload_id``),
+                started with no second PUT.
+            import_job_type: The service's import type.
+            content_type: text/csv, text/plain, text/html, application/pdf, a docx type or
+                ``application/x.wisdom-json;source=...``.
+            metadata: At most 10 entries kept with the job (9 with a ``client_token``).
+            external_source_configuration: Where the content came from.
+            client_token: Yours, to make a repeated start idempotent (default a new uuid4):
+                the same token for the same KB and content returns the same job, across
+                calls and processes; it takes one metadata entry, ``"qconnect-async:start"``.
+            presigned_url_ttl: Minutes the upload's URL stays valid, 1-60.
+            deadline: Seconds the call may take, retries included (default none).
+            priority: "interactive" (the default) or "bulk": the order at the client's
+                slots and send rate.
+            max_rate_wait: Seconds each request may wait for the client's slots and send
+                rate; a longer expected wait raises RateWaitExceededError at once.
+
+        Raises:
+            ValidationError: Bad input (before any request), or the service's.
+            ConflictError: The same ``client_token`` was used for other content.
+            ResourceNotFoundError: No such knowledge base.
+            ServiceQuotaExceededError: Too many imports at once in the knowledge base.
         """
         kb = self._kb(knowledge_base_id).id
         limits = self._limits(deadline, priority, max_rate_wait)
@@ -401,11 +471,19 @@ class QConnectClient:
     ) -> ImportJob:
         """One import job, with its ``url``, ``url_expiry`` and ``failed_record_report``.
 
-        ``deadline``: seconds the call may take, retries included (default: none; the retry
-        policy's is the listings'); past it, DeadlineExceededError. ``priority``:
-        "interactive" (the default) or "bulk". ``max_rate_wait``: seconds the call may wait
-        for the client's slots and send rate; a longer expected wait raises
-        RateWaitExceededError at once (nothing sent, ``retry_after`` set).
+        Args:
+            knowledge_base_id: An ID or an ARN.
+            import_job_id: The job's ID.
+            deadline: Seconds the call may take, retries included (default none; the retry
+                policy's is the listings'); past it, DeadlineExceededError.
+            priority: "interactive" (the default) or "bulk": the order at the client's
+                slots and send rate.
+            max_rate_wait: Seconds each request may wait for the client's slots and send
+                rate; a longer expected wait raises RateWaitExceededError at once.
+
+        Raises:
+            ResourceNotFoundError: No such knowledge base or job.
+            RateWaitExceededError: The send rate would hold it past ``max_rate_wait``.
         """
         kb = self._kb(knowledge_base_id).id
         job_id = check.import_job_id(import_job_id)
@@ -421,9 +499,18 @@ class QConnectClient:
         priority: Priority | None = None,
         max_rate_wait: float | None = None,
     ) -> None:
-        """Delete an import job; one still running is a ConflictError.
+        """Delete an import job.
 
-        ``deadline``, ``priority``, ``max_rate_wait``: as ``get_import_job``'s.
+        Args:
+            knowledge_base_id: An ID or an ARN.
+            import_job_id: The job's ID.
+            deadline: As for ``get_import_job``.
+            priority: As for ``get_import_job``.
+            max_rate_wait: As for ``get_import_job``.
+
+        Raises:
+            ConflictError: The job is still running.
+            ResourceNotFoundError: No such knowledge base or job.
         """
         kb = self._kb(knowledge_base_id).id
         job_id = check.import_job_id(import_job_id)
@@ -442,10 +529,20 @@ class QConnectClient:
     ) -> ImportJob:
         """Wait until an import job ends: the job once COMPLETE.
 
-        Raises ImportJobFailedError (``.job``) once it FAILED, DeadlineExceededError (also a
-        TimeoutError) when ``timeout`` seconds (or ``deadline``'s, when given and sooner)
-        pass first. Polls GetImportJob, soon at first then less often, within the client's
-        send rate; ``priority`` and ``max_rate_wait`` apply to each poll.
+        Polls GetImportJob at once, then after 1 s, 1.5x longer each time up to 15 s, within the
+        client's send rate. A status not known yet keeps it waiting.
+
+        Args:
+            knowledge_base_id: An ID or an ARN.
+            import_job_id: The job's ID.
+            timeout: Seconds to wait in all.
+            deadline: Seconds, when sooner than ``timeout``.
+            priority: As for ``get_import_job``, for each poll.
+            max_rate_wait: As for ``get_import_job``, for each poll.
+
+        Raises:
+            ImportJobFailedError: It ended FAILED (or was deleted); ``.job`` is the job.
+            DeadlineExceededError: ``timeout`` passed first (a TimeoutError); the job goes on.
         """
         kb = self._kb(knowledge_base_id).id
         job_id = check.import_job_id(import_job_id)

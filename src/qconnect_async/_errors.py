@@ -91,7 +91,35 @@ CREDENTIALS_CODES = frozenset(
 
 
 class QConnectError(Exception):
-    """Base of every error raised by qconnect-async."""
+    """Base of every error raised by qconnect-async.
+
+    Catch it to handle every failure of the library at once; catch a subclass to handle what
+    a caller does something about (the tree is in the Errors guide). The botocore exception,
+    when there is one, is chained as ``__cause__``. Errors pickle (for multiprocessing and
+    logging handlers), and nothing in them carries credentials or presigned URLs.
+
+    Attributes:
+        message: What went wrong, in words (the service's message when it sent one).
+        code: The service's error code (``ThrottlingException``), or the library's own
+            (``default_code`` of the class) when the service did not send one.
+        http_status: The HTTP status of the answer, when there was one.
+        request_id: The service's request ID (``x-amzn-RequestId``), for AWS support.
+        operation: The operation that failed (``ListImportJobs``), when one did.
+        knowledge_base_id: The knowledge base the failed request was about.
+        next_token: The token of the page that failed: pass it as ``starting_token`` to
+            resume a listing from there (None at a listing's start or outside one).
+        retry_after: Seconds the service asked to wait (Retry-After), when it said so.
+        upload_id: The upload (StartContentUpload's ``uploadId``) a failed upload or start
+            was about.
+
+    Example:
+        ```python
+        try:
+            jobs = [job async for job in client.list_import_jobs(kb_id)]
+        except QConnectError as err:
+            print(err.code, err.request_id, "resume from", err.next_token)
+        ```
+    """
 
     default_code = "QConnectError"
 
@@ -160,25 +188,42 @@ def _rebuild(cls: type[QConnectError], message: str, fields: Mapping[str, Any]) 
 
 
 class ValidationError(QConnectError, ValueError):
-    """The input was rejected, by this library before sending or by the service."""
+    """The input was rejected, by this library before sending or by the service.
+
+    The library checks what it can before any request (IDs and ARNs, page sizes, tokens,
+    content, options), so most bad input costs no request; the service's
+    ValidationException is this class too. Also a ``ValueError``. Never retried.
+    """
 
     default_code = "ValidationException"
 
 
 class CredentialsError(QConnectError):
-    """No usable credentials were found, or the service refused them (or their signature)."""
+    """No usable credentials were found, or the service refused them (or their signature).
+
+    Fix the configuration: nothing else will help. Deliberately not an AccessDeniedError, so
+    that code skipping the KBs it may not read does not silently skip every KB of a process
+    that has no credentials at all. A clock off by minutes is corrected once (from the
+    refusal's Date header) before this is raised. Never retried.
+    """
 
     default_code = "CredentialsError"
 
 
 class AccessDeniedError(QConnectError, PermissionError):
-    """The caller's credentials may not do this (403 AccessDeniedException)."""
+    """The caller's credentials may not do this (403 AccessDeniedException).
+
+    Also a ``PermissionError``. Never retried.
+    """
 
     default_code = "AccessDeniedException"
 
 
 class ResourceNotFoundError(QConnectError, LookupError):
-    """The knowledge base (or other resource) does not exist (404)."""
+    """The knowledge base (or other resource) does not exist (404).
+
+    Also a ``LookupError``. Never retried.
+    """
 
     default_code = "ResourceNotFoundException"
 
@@ -193,19 +238,32 @@ class ResourceNotFoundError(QConnectError, LookupError):
 
 
 class ConflictError(QConnectError):
-    """The resource's state forbids the request now (409 ConflictException)."""
+    """The resource's state forbids the request now (409 ConflictException).
+
+    For example deleting an import job that is still running. Never retried: try again once
+    the state changed.
+    """
 
     default_code = "ConflictException"
 
 
 class ServiceQuotaExceededError(QConnectError):
-    """A service quota is used up (402 ServiceQuotaExceededException); retrying cannot help."""
+    """A service quota is used up (402 ServiceQuotaExceededException); retrying cannot help.
+
+    For example too many imports running at once in one knowledge base. Never retried: wait
+    for jobs to end, or raise the quota.
+    """
 
     default_code = "ServiceQuotaExceededException"
 
 
 class ThrottlingError(QConnectError):
-    """The service throttled the request and the retries allowed did not get through."""
+    """The service throttled the request and the retries allowed did not get through.
+
+    Throttles are retried, and slow the whole client down through its send rate; this is
+    raised only once the attempts (``RetryPolicy.max_attempts``) or the retry quota are
+    spent. ``retry_after`` holds the service's Retry-After, when it sent one.
+    """
 
     default_code = "ThrottlingException"
 
@@ -220,37 +278,72 @@ class RateWaitExceededError(ThrottlingError):
 
 
 class ServiceError(QConnectError):
-    """The service failed (5xx) or answered with an error this library does not map."""
+    """The service failed (5xx) or answered with an error this library does not map.
+
+    A 5xx is retried first; this is raised once the retries are spent. An error code this
+    version does not know is kept in ``code``.
+    """
 
     default_code = "ServiceError"
 
 
 class TransportError(QConnectError):
-    """No complete HTTP answer: the connection failed, timed out, or the body was cut short."""
+    """No complete HTTP answer: the connection failed, timed out, or the body was cut short.
+
+    Retried first; an endpoint that refuses connections (code ``EndpointConnectionError``)
+    or never answers them (``ConnectTimeoutError``) gets ``RetryPolicy.max_connect_attempts``
+    tries only.
+    """
 
     default_code = "TransportError"
 
 
 class DeadlineExceededError(TransportError, TimeoutError):
-    """A deadline or timeout given to this library (a listing's, a wait's) passed first."""
+    """A deadline or timeout given to this library (a listing's, a wait's) passed first.
+
+    Also a ``TimeoutError``. Never retried: the time given is spent. An import job whose wait
+    timed out goes on in the service.
+    """
 
     default_code = "DeadlineExceeded"
 
 
 class MalformedResponseError(QConnectError):
-    """A complete successful answer whose body is not what the service's model says."""
+    """A complete successful answer whose body is not what the service's model says.
+
+    Not JSON, or a listing's page without its list of items: never read as "no items" (which
+    botocore's own parser does). Never retried. A body cut short by the network is a
+    TransportError instead, and is retried.
+    """
 
     default_code = "MalformedResponse"
 
 
 class PaginationLoopError(QConnectError):
-    """The service sent a pagination token it had already sent in the same listing."""
+    """The service sent a pagination token it had already sent in the same listing.
+
+    Following it would list the same pages forever; any token seen before counts, not only
+    the last one.
+    """
 
     default_code = "PaginationLoop"
 
 
 class ImportJobFailedError(QConnectError):
-    """An awaited import job ended FAILED; ``job`` holds it (with its failed_record_report)."""
+    """An awaited import job ended FAILED (or was deleted while awaited).
+
+    Raised by ``QConnectClient.wait_for_import_job``. ``job`` is the ImportJob as last seen;
+    its ``failed_record_report`` (a ``SecretStr``: a presigned URL) downloads the rows the
+    service refused.
+
+    Example:
+        ```python
+        try:
+            await client.wait_for_import_job(kb_id, job_id)
+        except ImportJobFailedError as err:
+            report_url = err.job.failed_record_report.get_secret_value()
+        ```
+    """
 
     default_code = "ImportJobFailed"
 

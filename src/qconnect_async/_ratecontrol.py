@@ -53,7 +53,20 @@ __all__ = ["RateController"]
 
 @dataclass(slots=True, kw_only=True)
 class RateController:
-    """Pure send-rate decisions; see the module docstring for the algorithm."""
+    """Pure send-rate decisions; see the module docstring for the algorithm.
+
+    Off (no pacing) until the service throttles. A congestion event cuts the rate once, to
+    ``beta`` of what the service accepted lately; the rate climbs back along a cubic curve
+    within ``max_k`` seconds, probes beyond it, then doubles every ``doubling`` seconds; after
+    ``quiet`` seconds without congestion it is off again. Every method takes ``now``, seconds
+    on the caller's clock: no asyncio, no clock of its own. Its fields are its constants (tune
+    them as keyword arguments) and its state.
+
+    Example:
+        ```python
+        gentler = AdaptiveRateLimiter(controller=RateController(beta=0.5, quiet=30.0))
+        ```
+    """
 
     # -- constants --
     #: share of the accepted rate a cut goes down to (TCP CUBIC's)

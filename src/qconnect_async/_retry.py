@@ -53,7 +53,11 @@ CONNECT_FAILURES = frozenset({"EndpointConnectionError", "ConnectTimeoutError"})
 
 @dataclass(frozen=True, slots=True)
 class RetryDetails:
-    """What ``RetryPolicy.on_retry`` is told before each retry."""
+    """What ``RetryPolicy.on_retry`` is told before each retry (frozen).
+
+    The hook runs on the event loop and should return quickly; an exception it raises is
+    logged at ERROR and the retry goes on.
+    """
 
     #: the attempt that failed, 1-based
     attempt: int
@@ -61,7 +65,9 @@ class RetryDetails:
     wait: float
     #: the error of the failed attempt
     cause: QConnectError
+    #: the operation retried (``ListImportJobs``)
     operation: str
+    #: the knowledge base of the request, when it has one
     knowledge_base_id: str | None
     #: seconds since the request's first attempt started
     elapsed: float
@@ -75,7 +81,22 @@ class RetryPolicy:
     request timeouts (RequestTimeoutException, 408). Never retried: validation, access denied,
     not found, conflicts (409), quotas (402), malformed answers, pagination loops, other 4xx.
     Backoff is capped exponential with full jitter; a Retry-After sent by the service is
-    honoured when longer.
+    honoured when longer. A throttled attempt is retried after the first backoff only: the
+    client's send rate does the slowing. Its fields are keyword-only (documented below).
+
+    Raises:
+        ValidationError: A field out of range (attempts below 1, negative delays or quota,
+            ``max_delay`` below ``base_delay``, a deadline that is not positive).
+
+    Example:
+        ```python
+        policy = RetryPolicy(
+            max_attempts=5,
+            deadline=60.0,
+            on_retry=lambda details: print("retry", details.attempt, details.cause.code),
+        )
+        client = QConnectClient(region_name="us-east-1", retry=policy)
+        ```
     """
 
     #: total attempts per request, the first included

@@ -44,7 +44,11 @@ __all__ = [
 
 
 class ImportJobStatus(StrEnum):
-    """The status of an import job, as the service model knows it today."""
+    """The status of an import job, as the service model knows it today.
+
+    A job's ``status`` is one of these members, or the plain string of a status this version
+    does not know yet (compare with ``==`` or ``is``: a member equals its string).
+    """
 
     START_IN_PROGRESS = "START_IN_PROGRESS"
     FAILED = "FAILED"
@@ -183,7 +187,28 @@ class ExternalSourceConfiguration(_Model):
 
 
 class ImportJob(_Model):
-    """One import job of a knowledge base (the service's ImportJobSummary)."""
+    """One import job of a knowledge base (the service's ImportJobSummary), frozen.
+
+    Fields are the snake_case of the wire names; ``model_dump(by_alias=True, mode="json")``
+    gives the camelCase wire shape back. Fields the service adds are kept as extras.
+
+    Attributes:
+        import_job_id: The job's ID.
+        knowledge_base_id: The ID of its knowledge base.
+        upload_id: The upload it imports (StartContentUpload's ``uploadId``).
+        knowledge_base_arn: The ARN of its knowledge base.
+        import_job_type: An ImportJobType, or the plain string of a type not known yet.
+        status: An ImportJobStatus, or the plain string of a status not known yet.
+        created_time: When it was created: a timezone-aware UTC datetime.
+        last_modified_time: When it last changed: a timezone-aware UTC datetime.
+        metadata: The metadata it was started with, if any.
+        external_source_configuration: Where its content came from, if set.
+        url: GetImportJob and StartImportJob only: a presigned URL of the imported content,
+            a ``SecretStr`` (``get_secret_value()``), masked in repr, str and dumps.
+        url_expiry: When ``url`` expires (UTC).
+        failed_record_report: GetImportJob only, once FAILED: a presigned URL (``SecretStr``)
+            of the report of the rows the service refused.
+    """
 
     import_job_id: str
     knowledge_base_id: str
@@ -222,7 +247,17 @@ _GET_ONLY = (
 
 
 class KnowledgeBase(_Model):
-    """One knowledge base of the account (the service's KnowledgeBaseSummary)."""
+    """One knowledge base of the account (the service's KnowledgeBaseSummary), frozen.
+
+    Attributes:
+        knowledge_base_id: Its ID.
+        knowledge_base_arn: Its ARN.
+        name: Its name.
+        knowledge_base_type: ``QUICK_RESPONSES``, ``CUSTOM``, ``EXTERNAL``, ... (a string).
+        status: ``ACTIVE``, ``CREATE_IN_PROGRESS``, ... (a string).
+        description: Its description, if any.
+        tags: Its tags, if any.
+    """
 
     knowledge_base_id: str
     knowledge_base_arn: str
@@ -234,7 +269,15 @@ class KnowledgeBase(_Model):
 
 
 class ImportJobPage(BaseModel):
-    """One page of a listing: its jobs and the token of the next page (None on the last)."""
+    """One page of a listing of import jobs, as ``Listing.pages()`` yields it.
+
+    Attributes:
+        items: The page's jobs, in the service's order.
+        next_token: The token of the next page: pass it as ``starting_token`` to resume
+            there; None on the last page.
+        knowledge_base_id: The knowledge base this page lists (in a merged listing, pages
+            of several knowledge bases interleave).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -244,7 +287,12 @@ class ImportJobPage(BaseModel):
 
 
 class KnowledgeBasePage(BaseModel):
-    """One page of ListKnowledgeBases: its knowledge bases and the token of the next page."""
+    """One page of ListKnowledgeBases, as ``Listing.pages()`` yields it.
+
+    Attributes:
+        items: The page's knowledge bases.
+        next_token: The token of the next page, to resume there; None on the last page.
+    """
 
     model_config = ConfigDict(frozen=True)
 
