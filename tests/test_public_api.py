@@ -112,6 +112,7 @@ CORE = [
     "_idempotency",
     "_imports",
     "_waitmany",
+    "_jobmethods",
     "_client",
 ]
 #: The modules of the core that touch the wire: _warmup (botocore's loader), _transport
