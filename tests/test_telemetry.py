@@ -292,7 +292,8 @@ _SET_UP_LATER = textwrap.dedent(
 
     async def main():
         async with QConnectClient(endpoint_url=sys.argv[1]) as client:
-            await client.list_import_jobs(sys.argv[2]).pages().__anext__()
+            async with client.list_import_jobs(sys.argv[2]) as listing:
+                await anext(listing.pages())
             before = sorted(m for m in sys.modules if m.startswith("opentelemetry"))
             from opentelemetry import trace
             from opentelemetry.sdk.trace import TracerProvider
@@ -305,7 +306,9 @@ _SET_UP_LATER = textwrap.dedent(
             provider = TracerProvider()
             provider.add_span_processor(SimpleSpanProcessor(exporter))
             trace.set_tracer_provider(provider)
-            await client.list_import_jobs(sys.argv[2]).pages().__anext__()
+            # Closed before the spans are read: the listing's span ends as its pages close.
+            async with client.list_import_jobs(sys.argv[2]) as listing:
+                await anext(listing.pages())
         names = sorted(span.name for span in exporter.get_finished_spans())
         print(before, names)
 
