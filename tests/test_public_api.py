@@ -35,6 +35,7 @@ PROMISED = {
     "Listing",
     "KnowledgeBasePage",
     "RateController",
+    "QConnectRouter",
 }
 
 
@@ -97,6 +98,7 @@ CORE = [
     "_decode",
     "_warmup",
     "_transport",
+    "_sts",
     "_upload",
     "_retry",
     "_ratecontrol",
@@ -107,14 +109,18 @@ CORE = [
     "_fanout",
     "_imports",
     "_client",
+    "_pool",
+    "_spread",
+    "_router",
 ]
 #: The modules of the core that touch the wire: _warmup (botocore's loader), _transport
-#: (aiobotocore), _skew (botocore's signer) and _upload (the PUT, with aiohttp).
-WIRE = {"_warmup", "_transport", "_skew", "_upload"}
+#: (aiobotocore), _sts (aiobotocore's STS client and refreshable credentials, for the
+#: router's roles), _skew (botocore's signer) and _upload (the PUT, with aiohttp).
+WIRE = {"_warmup", "_transport", "_sts", "_skew", "_upload"}
 
 
 def test_imports_flow_one_way() -> None:
-    """Lower layers never import higher ones; only _transport imports aiobotocore."""
+    """Lower layers never import higher ones; only the wire modules import aiobotocore."""
     src = pathlib.Path(qconnect_async.__file__).parent
     assert {p.stem for p in src.glob("_*.py")} - {"__init__", "__main__"} == set(CORE) - {"models"}
     for i, name in enumerate(CORE):

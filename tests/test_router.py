@@ -1,0 +1,171 @@
+"""QConnectRouter over HTTP against the fake: two accounts (one reached by STS AssumeRole on the
+same server) by two Regions, each pair its own data, client, send rate and rate limit."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import Counter
+from typing import Any
+
+import pytest
+from aiobotocore.session import AioSession
+
+from qconnect_async import (
+    CredentialsError,
+    QConnectRouter,
+    ResourceNotFoundError,
+    ThrottlingError,
+    ValidationError,
+)
+from qconnect_async.testing import QConnectServer
+
+OWN = "123456789012"  # the account of the tests' default keys (moto's default)
+OTHER = "222222222222"  # reached by assuming a role there (moto's STS on the server)
+REGIONS = ("us-east-1", "eu-west-2")
+PAIRS = [(account, region) for account in (OWN, OTHER) for region in REGIONS]
+MISSING_JOB = "00000000-0000-4000-8000-000000000000"
+
+
+def arn(account: str, region: str, kb_id: str) -> str:
+    return f"arn:aws:wisdom:{region}:{account}:knowledge-base/{kb_id}"
+
+
+def seed(server: QConnectServer, kbs_per_pair: int = 2, jobs: int = 150) -> dict[str, Any]:
+    """KBs in each pair (a different number of jobs per pair); their ARNs, pair by ARN."""
+    found: dict[str, Any] = {}
+    for n, (account, region) in enumerate(PAIRS):
+        for _ in range(kbs_per_pair):
+            kb = server.create_knowledge_base(account=account, region=region)
+            server.add_import_jobs(kb, jobs + n, account=account, region=region)
+            found[arn(account, region, kb)] = (account, region)
+    return found
+
+
+def router_on(server: QConnectServer, **options: Any) -> QConnectRouter:
+    options.setdefault("role_name", "importer")
+    return QConnectRouter(
+        region_name="us-east-1",
+        endpoint_url=server.endpoint_url,
+        sts_endpoint_url=server.endpoint_url,
+        **options,
+    )
+
+
+async def test_knowledge_bases_of_two_accounts_by_two_regions_are_listed_each_once(
+    qconnect_server: QConnectServer,
+) -> None:
+    """ARNs of four pairs in one listing: every job of every KB once, one client per pair."""
+    kbs = seed(qconnect_server)
+    async with router_on(qconnect_server) as router:
+        jobs = [job async for job in router.list_import_jobs_many(kbs)]
+        assert sorted(router.open_places) == sorted(PAIRS)
+    per_pair = Counter(kbs[job.knowledge_base_arn] for job in jobs)
+    assert per_pair == {pair: 2 * (150 + n) for n, pair in enumerate(PAIRS)}
+    assert len({job.import_job_id for job in jobs}) == len(jobs)
+
+
+async def test_a_bare_id_goes_to_the_default_account_and_region(
+    qconnect_server: QConnectServer,
+) -> None:
+    """A bare ID is the caller's account in region_name; without region_name it is refused."""
+    kb = qconnect_server.create_knowledge_base(region="us-east-1")
+    qconnect_server.add_import_jobs(kb, 3, region="us-east-1")
+    async with router_on(qconnect_server) as router:
+        assert len([job async for job in router.list_import_jobs(kb)]) == 3
+        assert router.open_places == [(OWN, "us-east-1")]
+    async with QConnectRouter(endpoint_url=qconnect_server.endpoint_url) as router:
+        with pytest.raises(ValidationError, match="region_name"):
+            router.list_import_jobs(kb)
+
+
+async def test_errors_name_the_account_and_region_they_came_from(
+    qconnect_server: QConnectServer,
+) -> None:
+    """A missing job of a KB in the other account is a ResourceNotFoundError naming its pair."""
+    kb = qconnect_server.create_knowledge_base(account=OTHER, region="eu-west-2")
+    async with router_on(qconnect_server) as router:
+        with pytest.raises(ResourceNotFoundError) as caught:
+            await router.get_import_job(arn(OTHER, "eu-west-2", kb), MISSING_JOB)
+    assert (caught.value.account_id, caught.value.region) == (OTHER, "eu-west-2")
+    assert f"account_id={OTHER} region=eu-west-2" in str(caught.value)
+
+
+async def test_another_account_without_a_way_in_is_refused(
+    qconnect_server: QConnectServer,
+) -> None:
+    """Without role_name or session_for, a KB of another account is a ValidationError: the
+    caller's keys would silently act in the caller's account."""
+    kb = qconnect_server.create_knowledge_base(account=OTHER, region="us-east-1")
+    async with router_on(qconnect_server, role_name=None) as router:
+        with pytest.raises(ValidationError, match="role_name or session_for") as caught:
+            await router.get_import_job(arn(OTHER, "us-east-1", kb), MISSING_JOB)
+    assert caught.value.account_id == OTHER
+
+
+async def test_a_session_given_per_account_is_used_for_that_account(
+    qconnect_server: QConnectServer,
+) -> None:
+    """session_for(account) gives the account's session (keys the fake maps to the account);
+    concurrent first uses of a pair open its client once (session_for asked once)."""
+    qconnect_server.set_account("AKIDOTHERACCOUNT", OTHER)
+    kb = qconnect_server.create_knowledge_base(account=OTHER, region="us-east-1")
+    qconnect_server.add_import_jobs(kb, 2, account=OTHER, region="us-east-1")
+    asked: list[str] = []
+
+    def session_for(account: str) -> AioSession:
+        asked.append(account)
+        session = AioSession()
+        session.set_credentials("AKIDOTHERACCOUNT", "secret")
+        return session
+
+    async with router_on(qconnect_server, role_name=None, session_for=session_for) as router:
+        pages = await asyncio.gather(
+            *(router.get_import_job(arn(OTHER, "us-east-1", kb), MISSING_JOB) for _ in range(5)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(page, ResourceNotFoundError) for page in pages)
+        jobs = [job async for job in router.list_import_jobs(arn(OTHER, "us-east-1", kb))]
+    assert asked == [OTHER]
+    assert len(jobs) == 2
+
+
+async def test_a_throttled_pair_is_slowed_and_fails_alone(
+    qconnect_server: QConnectServer,
+) -> None:
+    """One pair's quota is used up (burst 1, no refill to speak of): its listing fails after
+    its first page with a ThrottlingError naming it, the three others list everything, and
+    only its rate is cut."""
+    kbs = seed(qconnect_server, kbs_per_pair=1, jobs=250)
+    slow = (OTHER, "eu-west-2")
+    qconnect_server.set_rate_limit(0.001, burst=1, account=slow[0], region=slow[1])
+    async with router_on(qconnect_server) as router:
+        jobs = []
+        with pytest.raises(ExceptionGroup) as caught:
+            async for job in router.list_import_jobs_many(kbs, fail_fast=False):
+                jobs.append(job)
+        rates = {pair: router.rate_limiter(*pair).rate for pair in PAIRS}
+    [error] = caught.value.exceptions
+    assert isinstance(error, ThrottlingError)
+    assert (error.account_id, error.region) == slow
+    assert Counter(kbs[job.knowledge_base_arn] for job in jobs) == {
+        pair: 100 if pair == slow else 250 + n for n, pair in enumerate(PAIRS)
+    }
+    assert rates[slow] < math.inf
+    assert all(rate == math.inf for pair, rate in rates.items() if pair != slow)
+
+
+async def test_a_role_that_cannot_be_assumed_is_a_credentials_error(
+    qconnect_server: QConnectServer,
+) -> None:
+    """STS unreachable when the role is to be assumed: CredentialsError naming the pair."""
+    kb = qconnect_server.create_knowledge_base(account=OTHER, region="us-east-1")
+    async with QConnectRouter(
+        account_id=OWN,
+        endpoint_url=qconnect_server.endpoint_url,
+        sts_endpoint_url="http://127.0.0.1:9",  # the discard port: nothing listens
+        role_name="importer",
+    ) as router:
+        with pytest.raises(CredentialsError) as caught:
+            await router.get_import_job(arn(OTHER, "us-east-1", kb), MISSING_JOB)
+    assert (caught.value.account_id, caught.value.region) == (OTHER, "us-east-1")
