@@ -8,11 +8,13 @@ import math
 from collections import Counter
 from typing import Any
 
+import boto3
 import pytest
 from aiobotocore.session import AioSession
 
 from qconnect_async import (
     CredentialsError,
+    QConnectClient,
     QConnectRouter,
     ResourceNotFoundError,
     ThrottlingError,
@@ -169,3 +171,36 @@ async def test_a_role_that_cannot_be_assumed_is_a_credentials_error(
         with pytest.raises(CredentialsError) as caught:
             await router.get_import_job(arn(OTHER, "us-east-1", kb), MISSING_JOB)
     assert (caught.value.account_id, caught.value.region) == (OTHER, "us-east-1")
+
+
+async def test_role_credentials_expiring_during_a_long_listing_are_refreshed_before_use(
+    qconnect_server: QConnectServer,
+) -> None:
+    """The fake's STS credentials last 1 s and are refused after; a 30-page listing that
+    outlasts them lists every job, where keys assumed once at the start are refused."""
+    kb = qconnect_server.create_knowledge_base(account=OTHER, region="us-east-1")
+    qconnect_server.add_import_jobs(kb, 3000, account=OTHER, region="us-east-1")
+    qconnect_server.set_role_lifetime(1.0)
+    qconnect_server.set_latency(0.05, "ListImportJobs")
+    async with router_on(qconnect_server) as router:
+        jobs = [job async for job in router.list_import_jobs(arn(OTHER, "us-east-1", kb))]
+    assert len(jobs) == 3000
+    # Without refreshing: the role's keys of one AssumeRole, kept for the whole listing.
+    keys = assume_role_once(qconnect_server)
+    async with QConnectClient(endpoint_url=qconnect_server.endpoint_url, **keys) as client:
+        with pytest.raises(CredentialsError, match="expired"):
+            async for _ in client.list_import_jobs(kb):
+                pass
+
+
+def assume_role_once(server: QConnectServer) -> dict[str, str]:
+    """Keys of the role in the other account, from one AssumeRole on the server."""
+    sts = boto3.client("sts", endpoint_url=server.endpoint_url, region_name="us-east-1")
+    role = f"arn:aws:iam::{OTHER}:role/importer"
+    found = sts.assume_role(RoleArn=role, RoleSessionName="once")["Credentials"]
+    sts.close()
+    return {
+        "aws_access_key_id": found["AccessKeyId"],
+        "aws_secret_access_key": found["SecretAccessKey"],
+        "aws_session_token": found["SessionToken"],
+    }
