@@ -4,7 +4,9 @@ same server) by two Regions, each pair its own data, client, send rate and rate 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+import re
 from collections import Counter
 from typing import Any
 
@@ -204,3 +206,95 @@ def assume_role_once(server: QConnectServer) -> dict[str, str]:
         "aws_secret_access_key": found["SecretAccessKey"],
         "aws_session_token": found["SessionToken"],
     }
+
+
+async def test_every_knowledge_base_of_the_accounts_and_regions_asked_for_is_listed(
+    qconnect_server: QConnectServer,
+) -> None:
+    """list_all_import_jobs(accounts=, regions=): the QUICK_RESPONSES KBs of every pair asked
+    for, and of no other pair; KBs of other types are left out."""
+    kbs = seed(qconnect_server, kbs_per_pair=1, jobs=10)
+    external = qconnect_server.create_knowledge_base(
+        knowledge_base_type="EXTERNAL", account=OTHER, region="us-east-1"
+    )
+    qconnect_server.add_import_jobs(external, 5, account=OTHER, region="us-east-1")
+    qconnect_server.create_knowledge_base(account=OTHER, region="ap-southeast-2")
+    async with router_on(qconnect_server) as router:
+        listing = router.list_all_import_jobs(accounts=[OWN, OTHER], regions=REGIONS)
+        jobs = [job async for job in listing]
+    assert Counter(kbs[job.knowledge_base_arn] for job in jobs) == {
+        pair: 10 + n for n, pair in enumerate(PAIRS)
+    }
+
+
+async def test_the_least_recently_used_client_goes_first_and_not_while_in_use(
+    qconnect_server: QConnectServer,
+) -> None:
+    """max_clients=2: using A, B, A, C keeps A and C; with max_clients=1 a listing of A still
+    in progress when B's client opens finishes on A's client, which then goes."""
+    kbs = {
+        (account, region): arn(
+            account, region, qconnect_server.create_knowledge_base(account=account, region=region)
+        )
+        for account, region in PAIRS[:3]
+    }
+    a, b, c = PAIRS[:3]
+    qconnect_server.add_import_jobs(kbs[a], 250, account=a[0], region=a[1])
+    async with router_on(qconnect_server, max_clients=2) as router:
+        for pair in (a, b, a, c):
+            with pytest.raises(ResourceNotFoundError):
+                await router.get_import_job(kbs[pair], MISSING_JOB)
+        assert router.open_places == [a, c]
+    async with router_on(qconnect_server, max_clients=1) as router:
+        listing = router.list_import_jobs(kbs[a])
+        jobs = [await anext(listing)]
+        with pytest.raises(ResourceNotFoundError):
+            await router.get_import_job(kbs[b], MISSING_JOB)
+        assert router.open_places == [b]
+        jobs += [job async for job in listing]
+    assert len(jobs) == 250
+
+
+async def test_requests_in_flight_are_bounded_across_all_pairs(
+    qconnect_server: QConnectServer,
+) -> None:
+    """max_concurrency=3 over four pairs of eight clients' slots each: the server never holds
+    more than three requests at once."""
+    kbs = seed(qconnect_server, kbs_per_pair=3, jobs=200)
+    qconnect_server.set_latency(0.02, "ListImportJobs")
+    qconnect_server.reset_stats()
+    async with router_on(qconnect_server, max_concurrency=3) as router:
+        jobs = [job async for job in router.list_import_jobs_many(kbs)]
+    assert len(jobs) == sum(3 * (200 + n) for n in range(4))
+    assert 1 <= qconnect_server.stats.max_in_flight <= 3
+
+
+async def test_import_jobs_are_started_waited_for_and_deleted_by_arn(
+    qconnect_server: QConnectServer,
+) -> None:
+    """start, wait and delete a job in a KB of the other account and Region, by its ARN."""
+    kb = qconnect_server.create_knowledge_base(account=OTHER, region="eu-west-2")
+    kb_arn = arn(OTHER, "eu-west-2", kb)
+    csv = b"Name,Content\nhello,Hello there\n"
+    async with router_on(qconnect_server) as router:
+        started = await router.start_import_job(kb_arn, csv)
+        done = await router.wait_for_import_job(kb_arn, started.import_job_id, timeout=30)
+        assert done.status == "COMPLETE"
+        await router.delete_import_job(kb_arn, started.import_job_id)
+        assert router.open_places == [(OTHER, "eu-west-2")]
+    assert started.knowledge_base_arn == kb_arn
+
+
+async def test_nothing_secret_of_an_assumed_role_is_logged(
+    qconnect_server: QConnectServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every logger at DEBUG while a role is assumed and used: STS's answer and the requests
+    signed with its keys leave no secret key, session token or access key id in the logs."""
+    kb = qconnect_server.create_knowledge_base(account=OTHER, region="us-east-1")
+    caplog.set_level(logging.DEBUG)
+    async with router_on(qconnect_server) as router:
+        assert [job async for job in router.list_import_jobs(arn(OTHER, "us-east-1", kb))] == []
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "<SecretAccessKey>" in text  # botocore logged STS's answer: we see it redacted
+    unredacted = r"<(?:SecretAccessKey|SessionToken|AccessKeyId)>(?!<redacted>)"
+    assert re.findall(unredacted, text) == []
