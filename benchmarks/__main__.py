@@ -21,6 +21,7 @@ from . import (
     memory,
     openstall,
     profiling,
+    router,
     sendrate,
     throttled,
 )
@@ -40,6 +41,7 @@ SECTIONS: dict[str, Runner] = {
     "memory": memory.run,
     "openstall": openstall.run,
     "cli": cli.run,
+    "router": router.run,
 }
 
 
