@@ -50,6 +50,11 @@ EXPECTED_ROWS = {
     "cli.wall_awscli",
     "cli.rss_awscli",
     "cli.help",
+    *(
+        f"router.{scenario}.{row}"
+        for scenario in ("even", "slow")
+        for row in ("router", "today", "aiobotocore")
+    ),
 }
 
 
