@@ -138,15 +138,21 @@ async def test_a_throttled_pair_is_slowed_and_fails_alone(
     qconnect_server: QConnectServer,
 ) -> None:
     """One pair's quota is used up (burst 1, no refill to speak of): its listing fails after
-    its first page with a ThrottlingError naming it, the three others list everything, and
-    only its rate is cut."""
+    its first page with a ThrottlingError naming it (on_listing_done hears it), the three
+    others list everything, and only its rate is cut."""
     kbs = seed(qconnect_server, kbs_per_pair=1, jobs=250)
     slow = (OTHER, "eu-west-2")
     qconnect_server.set_rate_limit(0.001, burst=1, account=slow[0], region=slow[1])
+    ended: dict[str, str | None] = {}
+
+    def done(kb_id: str, error: Exception | None) -> None:
+        ended[kb_id] = None if error is None else type(error).__name__
+
     async with router_on(qconnect_server) as router:
         jobs = []
+        listing = router.list_import_jobs_many(kbs, fail_fast=False, on_listing_done=done)
         with pytest.raises(ExceptionGroup) as caught:
-            async for job in router.list_import_jobs_many(kbs, fail_fast=False):
+            async for job in listing:
                 jobs.append(job)
         rates = {pair: router.rate_limiter(*pair).rate for pair in PAIRS}
     [error] = caught.value.exceptions
@@ -156,6 +162,10 @@ async def test_a_throttled_pair_is_slowed_and_fails_alone(
         pair: 100 if pair == slow else 250 + n for n, pair in enumerate(PAIRS)
     }
     assert rates[slow] < math.inf
+    assert ended == {
+        kb.rpartition("/")[2]: "ThrottlingError" if pair == slow else None
+        for kb, pair in kbs.items()
+    }
     assert all(rate == math.inf for pair, rate in rates.items() if pair != slow)
 
 

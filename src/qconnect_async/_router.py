@@ -1,12 +1,10 @@
 """QConnectRouter: the client's methods over many accounts and Regions, routed by KB ARN.
 
-A knowledge base ARN names its partition, Region and account; the router keeps a
-``QConnectClient`` per (account, Region) (``_pool``), opened on first use, and one send rate
-per pair (the service's quota is per account and Region). The caller's own account needs
-nothing; another account is reached with ``session_for(account)`` or by assuming
-``role_name`` there (``_sts``). Listings over several pairs keep each pair busy at its own
-rate (``_spread``). Every QConnectError of a pair's request carries its ``account_id`` and
-``region``: a client does not know its account, so the router marks what its pairs raise.
+A KB ARN names its Region and account; the router keeps a ``QConnectClient`` per (account,
+Region) (``_pool``) and one send rate per pair (the quota is per account and Region). Another
+account is reached with ``session_for(account)`` or by assuming ``role_name`` (``_sts``).
+Listings over several pairs keep each pair busy at its own rate (``_spread``). A client does
+not know its account: the router marks its pairs' errors with ``account_id`` and ``region``.
 """
 
 from __future__ import annotations
@@ -21,12 +19,13 @@ from typing import Any, Self
 from . import _checks as check
 from ._checks import KnowledgeBaseRef
 from ._client import QConnectClient
-from ._errors import DeadlineExceededError, QConnectError, ValidationError
+from ._errors import QConnectError, ValidationError
+from ._fanout import ListingDone
 from ._listing import Listing
 from ._pool import ClientPool, Place
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter
 from ._retry import RetryPolicy
-from ._spread import Job, spread
+from ._spread import Job, expired, spread
 from ._sts import Sts, role_arn
 from ._transport import TransportOptions
 from .models import ExternalSourceConfiguration, ImportJob, ImportJobPage
@@ -62,12 +61,14 @@ class QConnectRouter:
         max_concurrency_per_client: int = 8,
         max_clients: int = 100,
         sts_endpoint_url: str | None = None,
+        profile_name: str | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 20.0,
     ) -> None:
         self._region = None if region_name is None else check.region(region_name)
         self._account = None if account_id is None else check.account_id(account_id)
         self._endpoint_url = endpoint_url
+        self._profile = profile_name
         self._session_for = session_for
         self._role_name = None if role_name is None else check.short_string("role_name", role_name)
         self._limiter_for = rate_limiter_for
@@ -85,6 +86,7 @@ class QConnectRouter:
         )
         self._sts = Sts(
             endpoint_url=sts_endpoint_url,
+            profile_name=profile_name,
             connect_timeout=self._timeouts[0],
             read_timeout=self._timeouts[1],
         )
@@ -173,6 +175,7 @@ class QConnectRouter:
         options = TransportOptions(
             region_name=region,
             endpoint_url=self._endpoint_url,
+            profile_name=self._profile,
             connect_timeout=self._timeouts[0],
             read_timeout=self._timeouts[1],
             max_pool_connections=max(10, self._per_client),
@@ -259,6 +262,7 @@ class QConnectRouter:
         max_concurrency: int | None = None,
         fail_fast: bool = True,
         page_size: int | None = None,
+        on_listing_done: ListingDone | None = None,
         deadline: float | None = None,
     ) -> Listing[ImportJob]:
         """The import jobs of knowledge bases of any pairs, listed at once and merged.
@@ -266,7 +270,7 @@ class QConnectRouter:
         Duplicates are listed once. Each pair lists at most ``max_concurrency`` KBs at once
         (default: ``max_concurrency_per_client``) and reads at most that many pages ahead, at
         its own send rate: a slow or throttled pair holds back no other. ``fail_fast`` and
-        ``deadline`` (all pairs together) as the client's.
+        ``on_listing_done`` and ``deadline`` (all pairs together) as the client's.
         """
         if isinstance(knowledge_base_ids, str):
             raise ValidationError("knowledge_base_ids must be a collection of ARNs, not one string")
@@ -274,13 +278,7 @@ class QConnectRouter:
         for value in knowledge_base_ids:
             ref = check.knowledge_base_ref(value)
             groups.setdefault(self._where(ref), {}).setdefault(ref.id, ref)
-        width = self._per_client if max_concurrency is None else max_concurrency
-        options = (
-            check.page_size(page_size),
-            check.at_least_one("max_concurrency", width),
-            fail_fast,
-            check.deadline(deadline),
-        )
+        options = self._options(page_size, max_concurrency, fail_fast, deadline, on_listing_done)
 
         async def pages(starting_token: str | None) -> AsyncGenerator[ImportJobPage, None]:
             listed = {where: list(refs.values()) for where, refs in groups.items()}
@@ -315,13 +313,7 @@ class QConnectRouter:
             [self._account] if accounts is None else [check.account_id(a) for a in accounts]
         )
         types = frozenset(knowledge_base_types)
-        width = self._per_client if max_concurrency is None else max_concurrency
-        options = (
-            check.page_size(page_size),
-            check.at_least_one("max_concurrency", width),
-            fail_fast,
-            check.deadline(deadline),
-        )
+        options = self._options(page_size, max_concurrency, fail_fast, deadline, None)
         places = [(a, r) for a in dict.fromkeys(account_list) for r in dict.fromkeys(region_list)]
 
         async def pages(starting_token: str | None) -> AsyncGenerator[ImportJobPage, None]:
@@ -334,6 +326,18 @@ class QConnectRouter:
 
         return Listing(
             pages, resumable=False, name=f"import jobs of every knowledge base of {len(places)}"
+        )
+
+    def _options(self, page_size: object, width: object, *rest: Any) -> tuple[Any, ...]:
+        """A many-KB listing's options, checked: page size, width, fail_fast, deadline, on_done."""
+        width = self._per_client if width is None else width
+        fail_fast, deadline, on_done = rest
+        return (
+            check.page_size(page_size),
+            check.at_least_one("max_concurrency", width),
+            fail_fast,
+            check.deadline(deadline),
+            on_done,
         )
 
     async def _kbs(self, where: Any, types: frozenset[str]) -> list[KnowledgeBaseRef]:
@@ -352,6 +356,7 @@ class QConnectRouter:
         width: int,
         fail_fast: bool,
         deadline: float | None,
+        on_done: ListingDone | None = None,
     ) -> AsyncGenerator[ImportJobPage, None]:
         """The pages of every KB of every pair, each pair a lane of its own."""
         loop = asyncio.get_running_loop()
@@ -362,13 +367,15 @@ class QConnectRouter:
             def open_pages() -> AsyncGenerator[ImportJobPage, None]:
                 left = None if ends_at is None else ends_at - loop.time()
                 if left is not None and left <= 0:
-                    return _expired(ref.id)
+                    return expired(ref.id)
                 return self._kb_pages(where, ref, page_size, left, None)
 
             return (ref.id, open_pages)
 
         lanes = [[job(where, ref) for ref in refs] for where, refs in groups.items()]
-        async with contextlib.aclosing(spread(lanes, width=width, fail_fast=fail_fast)) as pages:
+        async with contextlib.aclosing(
+            spread(lanes, width=width, fail_fast=fail_fast, on_done=on_done)
+        ) as pages:
             async for page in pages:
                 yield page
 
@@ -432,12 +439,6 @@ class QConnectRouter:
             f"<QConnectRouter clients={len(self._pool.places)} "
             f"max_concurrency={self._max_concurrency}>"
         )
-
-
-async def _expired(kb: str) -> AsyncGenerator[ImportJobPage, None]:
-    """The listing of a KB whose turn came after the deadline."""
-    raise DeadlineExceededError("the listing's deadline passed", knowledge_base_id=kb)
-    yield  # an async generator
 
 
 def _mark(error: QConnectError, account: str | None, region: str) -> None:

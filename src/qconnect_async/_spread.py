@@ -14,11 +14,11 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ._errors import DeadlineExceededError, QConnectError
 
-__all__ = ["Job", "spread"]
+__all__ = ["Job", "expired", "spread"]
 
 P = TypeVar("P")
 #: One listing of a lane: a name (for errors) and how to open its pages.
@@ -73,13 +73,18 @@ _Queue = asyncio.Queue[tuple["_Lane[P]", P] | _Done]
 
 
 async def spread(
-    lanes: Sequence[Sequence[Job[P]]], *, width: int, fail_fast: bool
+    lanes: Sequence[Sequence[Job[P]]],
+    *,
+    width: int,
+    fail_fast: bool,
+    on_done: Callable[[str, QConnectError | None], None] | None = None,
 ) -> AsyncGenerator[P, None]:
     """The pages of every job of every lane, interleaved as they arrive.
 
     With ``fail_fast`` the first error is raised as it is and everything else is cancelled;
     without it every listing that can finish does, then an ExceptionGroup of the failures is
     raised. A passed deadline, or an error that is no QConnectError (a bug), ends it at once.
+    ``on_done(name, error)`` is called as each listing ends (error None: it finished).
     """
     out: _Queue[P] = asyncio.Queue()  # bounded by the lanes' credits
     running = [_Lane(jobs, width, out) for jobs in lanes if jobs]
@@ -91,6 +96,8 @@ async def spread(
             if isinstance(got, _Done):
                 remaining -= 1
                 error = got.error
+                if on_done is not None and (error is None or isinstance(error, QConnectError)):
+                    on_done(got.name, error)
                 if error is not None:
                     if (
                         fail_fast
@@ -109,6 +116,12 @@ async def spread(
         await _cancel([task for lane in running for task in lane.tasks])
     if errors:
         raise ExceptionGroup(f"{len(errors)} of {sum(map(len, lanes))} listings failed", errors)
+
+
+async def expired(name: str) -> AsyncGenerator[Any, None]:
+    """The listing of a KB whose turn came after the deadline."""
+    raise DeadlineExceededError("the listing's deadline passed", knowledge_base_id=name)
+    yield  # an async generator
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

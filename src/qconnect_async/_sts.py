@@ -47,9 +47,15 @@ class Sts:
     """STS clients (one per Region, opened on first use) and what the router asks of them."""
 
     def __init__(
-        self, *, endpoint_url: str | None, connect_timeout: float, read_timeout: float
+        self,
+        *,
+        endpoint_url: str | None,
+        profile_name: str | None,
+        connect_timeout: float,
+        read_timeout: float,
     ) -> None:
         self._endpoint_url = endpoint_url
+        self._profile = profile_name
         self._config = AioConfig(
             retries={"mode": "standard", "total_max_attempts": 3},
             connect_timeout=connect_timeout,
@@ -64,7 +70,9 @@ class Sts:
         async with self._lock:
             client = self._clients.get(region)
             if client is None:
-                session = await warmed_session(None, AioSession, "sts")
+                session = await warmed_session(
+                    None, partial(AioSession, profile=self._profile), "sts"
+                )
                 client = await self._stack.enter_async_context(
                     session.create_client(
                         "sts",
