@@ -171,14 +171,16 @@ Runner = Callable[[_Clock], Awaitable[None]]
 async def _timed(
     server: RemoteQConnectServer,
     sizes: Sizes,
-    slow: Pair | None,
+    slow: tuple[Pair, bool],
     pair_of: dict[str, Pair],
     run: Runner,
 ) -> Outcome:
-    # Re-setting the limits refills every bucket: each row starts full.
+    # Re-setting the limits refills every bucket: each row starts full. The slow pair's own
+    # limit is the more specific one: removed for the even rows.
+    (account, region), slowed = slow
     server.set_rate_limit(sizes.rate, burst=sizes.burst)
-    if slow is not None:
-        server.set_rate_limit(sizes.slow_rate, burst=sizes.burst, account=slow[0], region=slow[1])
+    rate = sizes.slow_rate if slowed else None
+    server.set_rate_limit(rate, burst=sizes.burst, account=account, region=region)
     server.reset_stats()
     clock = _Clock(pair_of)
     await run(clock)
@@ -212,9 +214,9 @@ async def _measure(server: RemoteQConnectServer, sizes: Sizes, runs: int) -> Sec
     outcomes: dict[str, list[Outcome]] = {}
     try:
         for _ in range(runs):
-            for scenario, slowed in (("even", None), ("slow", slow)):
+            for scenario, slowed in (("even", False), ("slow", True)):
                 for name, run in rows_of.items():
-                    outcome = await _timed(server, sizes, slowed, pair_of, run)
+                    outcome = await _timed(server, sizes, (slow, slowed), pair_of, run)
                     outcomes.setdefault(f"{scenario}.{name}", []).append(outcome)
     finally:
         server.set_rate_limit(None)
