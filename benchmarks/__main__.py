@@ -22,6 +22,7 @@ from . import (
     memory,
     openstall,
     profiling,
+    router,
     sendrate,
     throttled,
     waitmany,
@@ -45,6 +46,7 @@ SECTIONS: dict[str, Runner] = {
     "openstall": openstall.run,
     "cli": cli.run,
     "waitmany": waitmany.run,
+    "router": router.run,
 }
 
 

@@ -55,6 +55,11 @@ EXPECTED_ROWS = {
     "cli.rss_awscli",
     "cli.help",
     "waitmany.requests_ratio",
+    *(
+        f"router.{scenario}.{row}"
+        for scenario in ("even", "slow")
+        for row in ("router", "today", "aiobotocore")
+    ),
 }
 
 

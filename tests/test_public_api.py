@@ -37,6 +37,7 @@ PROMISED = {
     "KnowledgeBaseStatus",
     "KnowledgeBaseType",
     "RateController",
+    "QConnectRouter",
     "RateWaitExceededError",
 }
 
@@ -100,6 +101,7 @@ CORE = [
     "_decode",
     "_warmup",
     "_transport",
+    "_sts",
     "_upload",
     "_retry",
     "_ratecontrol",
@@ -114,14 +116,18 @@ CORE = [
     "_waitmany",
     "_jobmethods",
     "_client",
+    "_pool",
+    "_spread",
+    "_router",
 ]
 #: The modules of the core that touch the wire: _warmup (botocore's loader), _transport
-#: (aiobotocore), _skew (botocore's signer) and _upload (the PUT, with aiohttp).
-WIRE = {"_warmup", "_transport", "_skew", "_upload"}
+#: (aiobotocore), _sts (aiobotocore's STS client and refreshable credentials, for the
+#: router's roles), _skew (botocore's signer) and _upload (the PUT, with aiohttp).
+WIRE = {"_warmup", "_transport", "_sts", "_skew", "_upload"}
 
 
 def test_imports_flow_one_way() -> None:
-    """Lower layers never import higher ones; only _transport imports aiobotocore."""
+    """Lower layers never import higher ones; only the wire modules import aiobotocore."""
     src = pathlib.Path(qconnect_async.__file__).parent
     assert {p.stem for p in src.glob("_*.py")} - {"__init__", "__main__"} == set(CORE) - {"models"}
     for i, name in enumerate(CORE):

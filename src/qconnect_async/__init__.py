@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ._listing import Listing
     from ._ratecontrol import RateController
     from ._ratelimit import AdaptiveRateLimiter, RateLimiter, SendOutcome
+    from ._router import QConnectRouter
     from .models import (
         ConnectConfiguration,
         ExternalSource,
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 # the retry policy) need not pay; __version__ reads the distribution's metadata, on first use.
 _LAZY = {
     "QConnectClient": "._client",
+    "QConnectRouter": "._router",
     "Listing": "._listing",
     "RateController": "._ratecontrol",
     "AdaptiveRateLimiter": "._ratelimit",
@@ -119,6 +121,7 @@ __all__ = [
     "PaginationLoopError",
     "QConnectClient",
     "QConnectError",
+    "QConnectRouter",
     "RateController",
     "RateLimiter",
     "RateWaitExceededError",

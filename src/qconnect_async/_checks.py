@@ -20,6 +20,7 @@ from ._errors import ValidationError
 __all__ = [
     "MAX_PAGE_SIZE",
     "KnowledgeBaseRef",
+    "account_id",
     "at_least_one",
     "content_source",
     "content_type",
@@ -35,6 +36,7 @@ __all__ = [
     "presigned_url_ttl",
     "priority",
     "rate_wait",
+    "region",
     "seconds",
     "short_string",
     "token",
@@ -44,10 +46,12 @@ __all__ = [
 MAX_PAGE_SIZE = 100
 _MAX_TOKEN = 4096
 
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
 _UUID = r"[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}"
 _ID = re.compile(_UUID)
 # arn:PARTITION:wisdom:REGION:ACCOUNT:knowledge-base/ID, as the service model's pattern allows.
-_KB_ARN = re.compile(rf"arn:([a-z-]+):wisdom:([a-z0-9-]*):[0-9]{{12}}:knowledge-base/({_UUID})")
+_KB_ARN = re.compile(rf"arn:([a-z-]+):wisdom:([a-z0-9-]*):([0-9]{{12}}):knowledge-base/({_UUID})")
 
 
 def at_least_one(name: str, value: object) -> int:
@@ -76,12 +80,13 @@ def seconds(name: str, value: object, *, zero: bool = False, unit: str = "second
 
 @dataclass(frozen=True, slots=True)
 class KnowledgeBaseRef:
-    """A knowledge base as the caller named it: its ID, and an ARN's partition and Region."""
+    """A knowledge base as the caller named it: its ID, and an ARN's partition, Region, account."""
 
     id: str
     arn: str | None = None
     partition: str | None = None
     region: str | None = None
+    account: str | None = None
 
     def check_place(self, *, partition: str | None, region: str | None) -> None:
         """Refuse an ARN of another partition or Region than the client's.
@@ -124,11 +129,26 @@ def knowledge_base_ref(value: object) -> KnowledgeBaseRef:
         return KnowledgeBaseRef(value)
     match = _KB_ARN.fullmatch(value)
     if match:
-        return KnowledgeBaseRef(match.group(3), value, match.group(1), match.group(2))
+        partition, region, account, kb_id = match.groups()
+        return KnowledgeBaseRef(kb_id, value, partition, region, account)
     raise ValidationError(
         f"not a knowledge base ID (lower-case UUID) or ARN: {value[:200]!r}",
         knowledge_base_id=value[:200] or None,
     )
+
+
+def account_id(value: object) -> str:
+    """An AWS account ID: 12 digits."""
+    if not isinstance(value, str) or not _ACCOUNT.fullmatch(value):
+        raise ValidationError(f"an AWS account ID is 12 digits, not {str(value)[:40]!r}")
+    return value
+
+
+def region(value: object) -> str:
+    """An AWS Region name ("us-east-1", "eu-west-2", ...)."""
+    if not isinstance(value, str) or not _REGION.fullmatch(value):
+        raise ValidationError(f"not an AWS Region name: {str(value)[:40]!r}")
+    return value
 
 
 def knowledge_base_types(value: object) -> frozenset[str] | None:

@@ -144,6 +144,23 @@ class QConnectClient(ImportJobMethods):
         self._ops.adopt(transport)
         return self
 
+    @classmethod
+    def _with_options(
+        cls,
+        options: TransportOptions,
+        *,
+        session: Any | None = None,
+        max_concurrency: int = 8,
+        retry: RetryPolicy | None = None,
+        rate_limiter: RateLimiter[Any] | None = None,
+    ) -> Self:
+        """A client whose aiobotocore client is built from ``options`` (a QConnectRouter's)."""
+        self = cls(
+            session=session, max_concurrency=max_concurrency, retry=retry, rate_limiter=rate_limiter
+        )
+        self._ops.options = options
+        return self
+
     @property
     def max_concurrency(self) -> int:
         """The most requests this client has in flight, all listings together."""

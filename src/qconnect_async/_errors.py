@@ -135,6 +135,8 @@ class QConnectError(Exception):
         next_token: str | None = None,
         retry_after: float | None = None,
         upload_id: str | None = None,
+        account_id: str | None = None,
+        region: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -148,6 +150,9 @@ class QConnectError(Exception):
         self.retry_after = retry_after
         #: the upload (StartContentUpload's uploadId) a failed upload or start was about
         self.upload_id = upload_id
+        #: the AWS account and Region the failed request went to (a QConnectRouter's calls)
+        self.account_id = account_id
+        self.region = region
 
     def __str__(self) -> str:
         parts = [f"{self.code}: {self.message}"]
@@ -157,6 +162,10 @@ class QConnectError(Exception):
             parts.append(f"knowledge_base_id={self.knowledge_base_id}")
         if self.upload_id:
             parts.append(f"upload_id={self.upload_id}")
+        if self.account_id:
+            parts.append(f"account_id={self.account_id}")
+        if self.region:
+            parts.append(f"region={self.region}")
         if self.http_status is not None:
             parts.append(f"http_status={self.http_status}")
         if self.request_id:
@@ -180,6 +189,8 @@ class QConnectError(Exception):
             "next_token": self.next_token,
             "retry_after": self.retry_after,
             "upload_id": self.upload_id,
+            "account_id": self.account_id,
+            "region": self.region,
         }
 
 

@@ -38,6 +38,8 @@ _PATTERNS = (
     # an Authorization header's credential scope names the access key: keep it out too
     re.compile(r"(credential=)[^/,\s'\"]+", re.IGNORECASE),
     re.compile(r"(x-amz-credential=)[^&\s'\"]+", re.IGNORECASE),
+    # STS AssumeRole's answer (a QConnectRouter's role credentials), in botocore's body line
+    re.compile(r"(<(?:AccessKeyId|SecretAccessKey|SessionToken)>)[^<]+"),
 )
 
 

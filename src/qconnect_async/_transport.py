@@ -90,6 +90,10 @@ class TransportOptions:
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
     max_pool_connections: int = 10
+    #: where our session's credentials come from (a botocore credential provider with an
+    #: async ``load_credentials()``); None: botocore's default chain (a QConnectRouter's
+    #: clients of other accounts get their role's credentials here)
+    credential_provider: Any | None = None
 
 
 class _RawBodyParser:
@@ -309,6 +313,8 @@ def _own_session(options: TransportOptions) -> AioSession:
     session = AioSession(profile=options.profile_name)
     # Our own session only: a session the caller passed in is never changed.
     session.register_component("response_parser_factory", _RawBodyParserFactory())
+    if options.credential_provider is not None:
+        session.register_component("credential_provider", options.credential_provider)
     return session
 
 

@@ -10,6 +10,7 @@ import subprocess
 import time
 from typing import Any
 
+import boto3
 import pytest
 from _cli_helpers import COMMAND, cli, expected, ids, started
 
@@ -157,3 +158,46 @@ def test_a_token_is_botocores_format() -> None:
     assert json.loads(base64.b64decode(token)) == {"nextToken": "abc", "boto_truncate_amount": 3}
     assert decode_token(token) == ("abc", 3)
     assert decode_token("a-raw-service-token") == ("a-raw-service-token", 0)
+
+
+def test_arns_of_several_accounts_and_regions_are_listed_in_one_call(
+    server: QConnectServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KB ARNs of two Regions and of another account (reached by --role-name through STS on
+    the same server) are listed in one call; --max-items is refused with them."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", server.endpoint_url)
+    arns, want = [], set()
+    for account, region in (
+        (server.account_id, "us-east-1"),
+        (server.account_id, "eu-west-2"),
+        ("222222222222", "eu-west-2"),
+    ):
+        kb_id = server.create_knowledge_base(account=account, region=region)
+        server.add_import_jobs(kb_id, 7, account=account, region=region)
+        arns.append(f"arn:aws:wisdom:{region}:{account}:knowledge-base/{kb_id}")
+        want |= {(job, kb_id) for job in _job_ids(server, kb_id, account, region)}
+    done = cli("list-import-jobs", *arns, "--role-name", "importer", "--region", "us-east-1")
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(done.stdout)["importJobSummaries"]
+    assert {(job["importJobId"], job["knowledgeBaseId"]) for job in listed} == want
+    assert len(listed) == 21
+    done = cli("list-import-jobs", *arns[:2], "--max-items", "3")
+    assert done.returncode == 252
+    assert "of one Region" in done.stderr
+
+
+def _job_ids(server: QConnectServer, kb_id: str, account: str, region: str) -> list[str]:
+    """The job IDs of a KB of any account and Region, as boto3 reads them."""
+    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    if account != server.account_id:
+        sts = boto3.client("sts", endpoint_url=server.endpoint_url, region_name=region, **keys)
+        role = f"arn:aws:iam::{account}:role/reader"
+        found = sts.assume_role(RoleArn=role, RoleSessionName="test")["Credentials"]
+        keys = {
+            "aws_access_key_id": found["AccessKeyId"],
+            "aws_secret_access_key": found["SecretAccessKey"],
+            "aws_session_token": found["SessionToken"],
+        }
+    client = boto3.client("qconnect", endpoint_url=server.endpoint_url, region_name=region, **keys)
+    pages = client.get_paginator("list_import_jobs").paginate(knowledgeBaseId=kb_id)
+    return [job["importJobId"] for page in pages for job in page["importJobSummaries"]]

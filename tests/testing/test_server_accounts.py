@@ -7,6 +7,7 @@ in the server's account. The Region is the one the request is signed for.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -200,3 +201,29 @@ def test_accounts_and_scoped_limits_work_over_http(qconnect_server: QConnectServ
     with pytest.raises(ValueError, match="12 digits"):
         remote.set_account("AKIDREMOTE", "not-an-account")
     client.close()
+
+
+def test_a_role_lifetime_sets_the_expiration_sts_answers_and_refuses_keys_after_it(
+    qconnect_server: QConnectServer,
+) -> None:
+    """set_role_lifetime(0): AssumeRole's answer expires now, and a qconnect request signed with
+    its keys is a 403 ExpiredTokenException; None: moto's lifetimes, not enforced, again."""
+    qconnect_server.set_role_lifetime(0)
+    sts = boto3.client("sts", endpoint_url=qconnect_server.endpoint_url, region_name="us-east-1")
+    found = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT_B}:role/r", RoleSessionName="test")
+    sts.close()
+    expiration = found["Credentials"]["Expiration"].timestamp()
+    assert abs(expiration - time.time()) < 60  # moto's own: an hour from now
+    keys = {
+        "aws_access_key_id": found["Credentials"]["AccessKeyId"],
+        "aws_secret_access_key": found["Credentials"]["SecretAccessKey"],
+        "aws_session_token": found["Credentials"]["SessionToken"],
+    }
+    client = client_of(qconnect_server, keys, "us-east-1")
+    with pytest.raises(ClientError) as caught:
+        client.list_knowledge_bases()
+    assert caught.value.response["Error"]["Code"] == "ExpiredTokenException"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    qconnect_server.set_role_lifetime(None)
+    again = client_of(qconnect_server, assume_role(qconnect_server, ACCOUNT_B), "us-east-1")
+    assert served(again, 1) == [200]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from qconnect_async import ValidationError, _checks
 
 if TYPE_CHECKING:
-    from qconnect_async import QConnectClient, RetryDetails
+    from qconnect_async import QConnectClient, QConnectRouter, RetryDetails
 
 PROG = "qconnect-async"
 
@@ -145,6 +145,17 @@ class Invocation:
                 gc.enable()
             yield client
 
+    @asynccontextmanager
+    async def router(self, role_name: str | None, **options: Any) -> AsyncIterator[QConnectRouter]:
+        """A QConnectRouter of the same settings: KB ARNs of several accounts and Regions."""
+        from qconnect_async import QConnectRouter
+
+        given = dict(self.client_options)
+        if "aws_access_key_id" in given:
+            raise UsageError("--demo serves one account and Region: give KBs of one Region")
+        async with QConnectRouter(role_name=role_name, **given, **options) as router:
+            yield router
+
 
 Run = Callable[[argparse.Namespace, Invocation], Coroutine[Any, Any, None]]
 
@@ -178,6 +189,13 @@ def knowledge_base(value: str) -> str:
     """The ID of a knowledge base given as an ID or an ARN, checked as a client checks it."""
     with checked_input():
         return _checks.knowledge_base_id(value)
+
+
+def place(value: str) -> tuple[str | None, str | None]:
+    """The (account, Region) a KB ARN names; (None, None) for a bare ID."""
+    with checked_input():
+        ref = _checks.knowledge_base_ref(value)
+    return ref.account, ref.region
 
 
 def import_job_id(value: str) -> str:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from contextlib import aclosing
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ._base import (
     Command,
@@ -21,12 +21,13 @@ from ._base import (
     checked_input,
     encode_token,
     knowledge_base,
+    place,
     positive_int,
 )
 from ._output import ListingSpec, ListingWriter, wire
 
 if TYPE_CHECKING:
-    from qconnect_async import ImportJob, Listing, QConnectClient
+    from qconnect_async import ImportJob, Listing, QConnectClient, QConnectRouter
 
 IMPORT_JOBS = ListingSpec(
     key="importJobSummaries",
@@ -83,21 +84,31 @@ def _check(args: argparse.Namespace) -> None:
         if not args.demo:
             raise UsageError("the following arguments are required: --knowledge-base-id")
         args.all_kbs = True
+    # ARNs of several accounts and Regions (or --role-name): one QConnectRouter lists them.
+    places = {place(kb) for kb in kbs} - {(None, None)}
+    args.routed = args.role_name is not None or len(places) > 1
+    if args.routed and args.all_kbs:
+        raise UsageError("--all lists one account and Region: give KB ARNs with --role-name")
     # The KBs as given (an ARN stays one: the client checks its Region once open), once each.
-    given: dict[str, str] = {}
+    given: dict[object, str] = {}
     for kb in kbs:
-        given.setdefault(knowledge_base(kb), kb)
+        key = (*place(kb), knowledge_base(kb)) if args.routed else knowledge_base(kb)
+        given.setdefault(key, kb)
     args.kb_ids = list(given.values())
     # The options of one listing, each read under argparse's name for it.
     options = ("--max-items", "--starting-token", "--no-paginate")
     paging = [name for name in options if getattr(args, name[2:].replace("-", "_"))]
-    if paging and len(given) != 1:
-        raise UsageError(f"{', '.join(paging)}: give exactly one knowledge base")
+    if paging and (len(given) != 1 or args.routed):
+        raise UsageError(f"{', '.join(paging)}: give exactly one knowledge base, of one Region")
     if args.no_paginate and args.max_items is not None:
         raise UsageError("--max-items and --no-paginate do not go together")
 
 
 async def _run(args: argparse.Namespace, inv: Invocation) -> None:
+    if args.routed:
+        async with inv.router(args.role_name, max_concurrency_per_client=args.max_concurrency) as r:
+            await _list_many(r, args, inv)
+        return
     async with inv.client(max_concurrency=args.max_concurrency) as client:
         await (_list_one if len(args.kb_ids) == 1 else _list_many)(client, args, inv)
 
@@ -161,11 +172,15 @@ def _add(
         writer.add(wire(job, "ImportJobSummary"))
 
 
-async def _list_many(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> None:
-    """Several KBs (or every KB), listed at once and merged; fail-fast."""
+async def _list_many(
+    client: QConnectClient | QConnectRouter, args: argparse.Namespace, inv: Invocation
+) -> None:
+    """Several KBs (or every KB; of several accounts and Regions with a router), listed at
+    once and merged; fail-fast."""
     kbs: list[str] = args.kb_ids
     names: dict[str, str] = {}
-    if args.all_kbs:
+    if args.all_kbs:  # with one client (_check refuses --all with a router)
+        client = cast("QConnectClient", client)
         inv.progress.note("listing knowledge bases...")
         names = {kb.knowledge_base_id: kb.name async for kb in client.list_knowledge_bases()}
         inv.log.debug("ListKnowledgeBases: %d knowledge bases", len(names))

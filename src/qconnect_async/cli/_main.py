@@ -98,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--region", help="AWS region (default: from the AWS environment or profile)")
     add("--profile", help="AWS profile (default: AWS_PROFILE or the default profile)")
     add("--endpoint-url", help="service endpoint (default: AWS_ENDPOINT_URL_QCONNECT or AWS)")
+    add("--role-name", metavar="ROLE", help="role to assume in other accounts (name or ARN)")
     add("--debug", action="store_true", help="log every request and retry; tracebacks")
     add("--cli-connect-timeout", type=seconds, metavar="SECONDS", help="per attempt (default 5)")
     add("--cli-read-timeout", type=seconds, metavar="SECONDS", help="per attempt (default 20)")

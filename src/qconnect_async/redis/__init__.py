@@ -3,7 +3,8 @@
 Every client of every process that uses the same Redis and ``key`` shares one schedule at the
 fleet's current rate and one rate controller: a throttle any member sees feeds the one
 controller, and the fleet is cut once per congestion event. Use one key per account and
-Region (the service's quota is per account and Region).
+Region (the service's quota is per account and Region); ``RedisLimiters`` derives that key
+from the pair, as a QConnectRouter's ``rate_limiter_for``.
 
 How a send goes (``_sharedbucket.lua`` is the decision; its Python twin, the test oracle, is
 ``tests/_sharedbucket.py``):
@@ -33,10 +34,11 @@ How a send goes (``_sharedbucket.lua`` is the decision; its Python twin, the tes
 from __future__ import annotations
 
 from ._limiter import RedisPermit, RedisRateLimiter
+from ._pairs import RedisLimiters
 from ._script import fleet_controller
 
-__all__ = ["RedisPermit", "RedisRateLimiter", "fleet_controller"]
+__all__ = ["RedisLimiters", "RedisPermit", "RedisRateLimiter", "fleet_controller"]
 
-for _value in (RedisPermit, RedisRateLimiter, fleet_controller):
+for _value in (RedisLimiters, RedisPermit, RedisRateLimiter, fleet_controller):
     _value.__module__ = __name__  # reprs, docs and tracebacks name the public home
 del _value

@@ -249,6 +249,19 @@ class ServerControls(FaultControls):
             _check_int("limit", limit, low=0)
         self._settle(job_quota=limit)
 
+    @control()
+    def set_role_lifetime(self, seconds: float | None) -> None:
+        """Credentials of STS AssumeRole (on this server) last `seconds`, and are refused after.
+
+        From now on each AssumeRole answer says its credentials expire `seconds` later (the
+        server's clock), and a qconnect request signed with them after that is a 403
+        ExpiredTokenException, as AWS refuses expired session credentials. None: moto's
+        lifetimes, not enforced (the default).
+        """
+        if seconds is not None:
+            _check_number("seconds", seconds, low=0)
+        self._settle(role_lifetime=None if seconds is None else float(seconds))
+
     def _settle(self, **changes: Any) -> None:
         self._state.settings = replace(self._state.settings, **changes)
 
@@ -280,6 +293,7 @@ class ServerControls(FaultControls):
         state.settings = state.defaults
         state.recorder.reset()
         state.accounts.clear()
+        state.key_expiry.clear()
 
 
 def _kb(

@@ -131,6 +131,8 @@ class Settings:
     clock_offset: float = 0.0
     #: Jobs a KB may have in START_IN_PROGRESS at once (None: no quota).
     job_quota: int | None = None
+    #: Seconds the credentials of STS AssumeRole last, enforced (None: moto's, not enforced).
+    role_lifetime: float | None = None
 
 
 class ServerState:
@@ -144,6 +146,9 @@ class ServerState:
         self.defaults = self.settings = settings
         #: access key ID -> the account its requests act in (`set_account`)
         self.accounts: dict[str, str] = {}
+        #: access key ID -> when it expires (server clock), for AssumeRole's keys under a
+        #: `set_role_lifetime`
+        self.key_expiry: dict[str, float] = {}
 
     def now(self) -> float:
         """The server's clock: the host's, moved by the clock offset (Unix seconds)."""

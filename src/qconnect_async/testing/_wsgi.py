@@ -12,8 +12,10 @@ the first one is kept.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -98,6 +100,20 @@ def _raw_path(environ: dict[str, Any]) -> str:
     return quote(str(environ.get("PATH_INFO", "")))
 
 
+_ACCESS_KEY = re.compile(rb"<AccessKeyId>([^<]+)</AccessKeyId>")
+_EXPIRATION = re.compile(rb"<Expiration>[^<]*</Expiration>")
+
+
+def _assumes_role(environ: dict[str, Any]) -> bool:
+    """Whether the request is STS AssumeRole (query protocol); its body stays readable."""
+    if environ.get("REQUEST_METHOD") != "POST":
+        return False
+    size = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(size) if size else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return b"Action=AssumeRole&" in body + b"&"
+
+
 class QConnectWSGI:
     """Wraps moto's WSGI app for one QConnectServer."""
 
@@ -128,6 +144,8 @@ class QConnectWSGI:
             reply = self._presigned(environ, path)
         elif _signed_for_wisdom(environ):
             reply = self._service(environ)
+        elif self.state.settings.role_lifetime is not None and _assumes_role(environ):
+            reply = self._assume_role(environ, self.state.settings.role_lifetime)
         else:
             return self.app(environ, start_response)
         if reply is DROPPED:
@@ -147,7 +165,7 @@ class QConnectWSGI:
     def _answer(self, environ: dict[str, Any], route: Route) -> tuple[Reply, bool, bool]:
         """The reply to a request for qconnect; whether it is a fault, and a throttle."""
         # The signature is checked first, as AWS does: before throttling or any fault.
-        skew = _skew_error(environ, self.state.now())
+        skew = _skew_error(environ, self.state.now()) or self._expired(environ)
         if skew is not None:
             return error_reply(skew), True, False
         operation, kb = route.operation, route.labels.get("knowledgeBaseId")
@@ -179,6 +197,29 @@ class QConnectWSGI:
         if decision.lose_answer and reply[0] < 300:
             return DROPPED, True, False  # the work is done; its answer never leaves
         return reply, page_fault is not None, False
+
+    def _assume_role(self, environ: dict[str, Any], lifetime: float) -> Reply:
+        """moto's AssumeRole, its credentials made to expire ``lifetime`` seconds from now."""
+        status, headers, body = call(self.app, environ)
+        expires = self.state.now() + lifetime
+        found = _ACCESS_KEY.search(body)
+        if status != 200 or found is None:
+            return status, headers, body
+        self.state.key_expiry[found.group(1).decode()] = expires
+        stamp = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        body = _EXPIRATION.sub(f"<Expiration>{stamp}</Expiration>".encode(), body)
+        headers = [(k, str(len(body)) if k.lower() == "content-length" else v) for k, v in headers]
+        return status, headers, body
+
+    def _expired(self, environ: dict[str, Any]) -> ErrorReply | None:
+        """AWS's answer to a request signed with AssumeRole keys past their expiry, or None."""
+        auth = str(environ.get("HTTP_AUTHORIZATION", ""))
+        key = auth.partition("Credential=")[2].partition("/")[0]
+        expires = self.state.key_expiry.get(key)
+        if expires is None or self.state.now() < expires:
+            return None
+        message = "The security token included in the request is expired"
+        return ErrorReply(403, "ExpiredTokenException", message)
 
     def _presigned(self, environ: dict[str, Any], path: str) -> Reply:
         method = str(environ.get("REQUEST_METHOD", ""))

@@ -1,0 +1,449 @@
+"""QConnectRouter: the client's methods over many accounts and Regions, routed by KB ARN.
+
+A KB ARN names its Region and account; the router keeps a ``QConnectClient`` per (account,
+Region) (``_pool``) and one send rate per pair (the quota is per account and Region). Another
+account is reached with ``session_for(account)`` or by assuming ``role_name`` (``_sts``).
+Listings over several pairs keep each pair busy at its own rate (``_spread``). A client does
+not know its account: the router marks its pairs' errors with ``account_id`` and ``region``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+from . import _checks as check
+from ._checks import KnowledgeBaseRef
+from ._client import QConnectClient
+from ._errors import QConnectError, ValidationError
+from ._fanout import ListingDone
+from ._listing import Listing
+from ._pool import ClientPool, Place
+from ._ratelimit import AdaptiveRateLimiter, RateLimiter
+from ._retry import RetryPolicy
+from ._spread import Job, expired, spread
+from ._sts import Sts, role_arn
+from ._transport import TransportOptions
+from .models import ExternalSourceConfiguration, ImportJob, ImportJobPage
+
+__all__ = ["QConnectRouter"]
+
+#: session_for(account_id): the aiobotocore session reaching that account, or None.
+SessionFor = Callable[[str], Any]
+#: rate_limiter_for(account_id, region): the pair's RateLimiter, or None for the default.
+LimiterFor = Callable[[str, str], RateLimiter[Any] | None]
+
+
+class QConnectRouter:
+    """The import jobs of knowledge bases in many accounts and Regions, behind one object.
+
+    Methods take knowledge base ARNs of any account and Region (a bare ID means
+    ``account_id`` / the caller's account, in ``region_name``). ``max_concurrency`` bounds
+    the requests in flight of all pairs together, ``max_concurrency_per_client`` each
+    pair's; ``max_clients`` the clients kept open (least recently used closed first).
+    """
+
+    def __init__(
+        self,
+        *,
+        region_name: str | None = None,
+        account_id: str | None = None,
+        endpoint_url: str | None = None,
+        session_for: SessionFor | None = None,
+        role_name: str | None = None,
+        rate_limiter_for: LimiterFor | None = None,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int = 64,
+        max_concurrency_per_client: int = 8,
+        max_clients: int = 100,
+        sts_endpoint_url: str | None = None,
+        profile_name: str | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 20.0,
+    ) -> None:
+        self._region = None if region_name is None else check.region(region_name)
+        self._account = None if account_id is None else check.account_id(account_id)
+        self._endpoint_url = endpoint_url
+        self._profile = profile_name
+        self._session_for = session_for
+        self._role_name = None if role_name is None else check.short_string("role_name", role_name)
+        self._limiter_for = rate_limiter_for
+        self._retry = retry if retry is not None else RetryPolicy()
+        self._max_concurrency = check.at_least_one("max_concurrency", max_concurrency)
+        self._per_client = check.at_least_one(
+            "max_concurrency_per_client", max_concurrency_per_client
+        )
+        self._timeouts = (
+            check.seconds("connect_timeout", connect_timeout),
+            check.seconds("read_timeout", read_timeout),
+        )
+        self._pool = ClientPool(
+            self._open_client, max_clients=check.at_least_one("max_clients", max_clients)
+        )
+        self._sts = Sts(
+            endpoint_url=sts_endpoint_url,
+            profile_name=profile_name,
+            connect_timeout=self._timeouts[0],
+            read_timeout=self._timeouts[1],
+        )
+        self._limiters: dict[Place, RateLimiter[Any]] = {}
+        self._slots = asyncio.Semaphore(self._max_concurrency)
+        self._own_account: asyncio.Task[str] | None = None
+
+    # -- life -----------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close every client (requests in flight end at once) and the STS clients."""
+        try:
+            await self._pool.close()
+        finally:
+            own, self._own_account = self._own_account, None
+            if own is not None and not own.done():
+                own.cancel()
+                await asyncio.wait([own])
+            await self._sts.close()
+
+    @property
+    def open_places(self) -> list[tuple[str, str]]:
+        """The (account, Region) pairs with a client open now, least recently used first."""
+        return self._pool.places
+
+    def rate_limiter(self, account_id: str, region: str) -> RateLimiter[Any]:
+        """The send-rate limiter of a pair (made now if the pair was not used yet)."""
+        place = (check.account_id(account_id), check.region(region))
+        limiter = self._limiters.get(place)
+        if limiter is None:
+            given = None if self._limiter_for is None else self._limiter_for(*place)
+            if given is not None and not isinstance(given, RateLimiter):
+                raise ValidationError(f"rate_limiter_for returned {given!r}, not a RateLimiter")
+            limiter = self._limiters[place] = AdaptiveRateLimiter() if given is None else given
+        return limiter
+
+    # -- routing --------------------------------------------------------------------------------
+
+    def _where(self, ref: KnowledgeBaseRef) -> tuple[str | None, str]:
+        """The pair of a KB reference (account None: the default one, learnt on use)."""
+        if ref.arn is not None and ref.account is not None and ref.region:
+            return ref.account, ref.region
+        if self._region is None:
+            raise ValidationError(
+                "a bare knowledge base ID needs the router's region_name (or give its ARN)",
+                knowledge_base_id=ref.id,
+            )
+        return self._account, self._region
+
+    async def _caller_account(self, region: str) -> str:
+        if self._account is not None:
+            return self._account
+        if self._own_account is None or (
+            self._own_account.done() and self._own_account.exception() is not None
+        ):
+            self._own_account = asyncio.get_running_loop().create_task(
+                self._sts.caller_account(region)
+            )
+        return await asyncio.shield(self._own_account)
+
+    async def _open_client(self, place: Place) -> QConnectClient:
+        account, region = place
+        session, provider = None, None
+        if account != await self._caller_account(region):
+            session = None if self._session_for is None else self._session_for(account)
+            if session is None and self._role_name is not None:
+                role = role_arn(self._role_name, account, region)
+                provider = self._sts.role_provider(role, region)
+            elif session is None:
+                raise ValidationError(
+                    f"account {account} is not the caller's: give role_name or session_for",
+                    account_id=account,
+                    region=region,
+                )
+        options = TransportOptions(
+            region_name=region,
+            endpoint_url=self._endpoint_url,
+            profile_name=self._profile,
+            connect_timeout=self._timeouts[0],
+            read_timeout=self._timeouts[1],
+            max_pool_connections=max(10, self._per_client),
+            credential_provider=provider,
+        )
+        client = QConnectClient._with_options(
+            options,
+            session=session,
+            max_concurrency=self._per_client,
+            retry=self._retry,
+            rate_limiter=self.rate_limiter(account, region),
+        )
+        return await client.open()
+
+    @contextlib.asynccontextmanager
+    async def _on(self, where: tuple[str | None, str]) -> AsyncIterator[QConnectClient]:
+        """The pair's client, in use; the errors raised inside name the pair."""
+        account, region = where
+        try:
+            if account is None:
+                account = await self._caller_account(region)
+            async with self._pool.use((account, region)) as client:
+                yield client
+        except QConnectError as exc:
+            _mark(exc, account, region)
+            raise
+        except ExceptionGroup as group:
+            for member in group.exceptions:
+                if isinstance(member, QConnectError):
+                    _mark(member, account, region)
+            raise
+
+    # -- listings -------------------------------------------------------------------------------
+
+    def list_import_jobs(
+        self,
+        knowledge_base_id: str,
+        *,
+        page_size: int | None = None,
+        starting_token: str | None = None,
+        deadline: float | None = None,
+    ) -> Listing[ImportJob]:
+        """The import jobs of one knowledge base (an ARN of any pair), as the client's."""
+        ref = check.knowledge_base_ref(knowledge_base_id)
+        where = self._where(ref)
+        return Listing(
+            functools.partial(
+                self._kb_pages,
+                where,
+                ref,
+                check.page_size(page_size),
+                check.deadline(deadline),
+            ),
+            starting_token=check.token(starting_token),
+            name=f"import jobs of {ref.arn or ref.id}",
+        )
+
+    async def _kb_pages(
+        self,
+        where: tuple[str | None, str],
+        ref: KnowledgeBaseRef,
+        page_size: int,
+        deadline: float | None,
+        starting_token: str | None,
+    ) -> AsyncGenerator[ImportJobPage, None]:
+        """A KB's pages on its pair's client; each page fetch holds one router slot."""
+        async with self._on(where) as client:
+            listing = client.list_import_jobs(
+                ref.id, page_size=page_size, starting_token=starting_token, deadline=deadline
+            )
+            async with contextlib.aclosing(listing.pages()) as pages:
+                while True:
+                    async with self._slots:
+                        try:
+                            page = await anext(pages)
+                        except StopAsyncIteration:
+                            return
+                    yield page
+
+    def list_import_jobs_many(
+        self,
+        knowledge_base_ids: Iterable[str],
+        *,
+        max_concurrency: int | None = None,
+        fail_fast: bool = True,
+        page_size: int | None = None,
+        on_listing_done: ListingDone | None = None,
+        deadline: float | None = None,
+    ) -> Listing[ImportJob]:
+        """The import jobs of knowledge bases of any pairs, listed at once and merged.
+
+        Duplicates are listed once. Each pair lists at most ``max_concurrency`` KBs at once
+        (default: ``max_concurrency_per_client``) and reads at most that many pages ahead, at
+        its own send rate: a slow or throttled pair holds back no other. ``fail_fast`` and
+        ``on_listing_done`` and ``deadline`` (all pairs together) as the client's.
+        """
+        if isinstance(knowledge_base_ids, str):
+            raise ValidationError("knowledge_base_ids must be a collection of ARNs, not one string")
+        groups: dict[tuple[str | None, str], dict[str, KnowledgeBaseRef]] = {}
+        for value in knowledge_base_ids:
+            ref = check.knowledge_base_ref(value)
+            groups.setdefault(self._where(ref), {}).setdefault(ref.id, ref)
+        options = self._options(page_size, max_concurrency, fail_fast, deadline, on_listing_done)
+
+        async def pages(starting_token: str | None) -> AsyncGenerator[ImportJobPage, None]:
+            listed = {where: list(refs.values()) for where, refs in groups.items()}
+            async with contextlib.aclosing(self._spread(listed, *options)) as merged:
+                async for page in merged:
+                    yield page
+
+        count = sum(map(len, groups.values()))
+        return Listing(pages, resumable=False, name=f"import jobs of {count} knowledge bases")
+
+    def list_all_import_jobs(
+        self,
+        *,
+        regions: Iterable[str] | None = None,
+        accounts: Iterable[str] | None = None,
+        knowledge_base_types: Iterable[str] = ("QUICK_RESPONSES",),
+        max_concurrency: int | None = None,
+        fail_fast: bool = True,
+        page_size: int | None = None,
+        deadline: float | None = None,
+    ) -> Listing[ImportJob]:
+        """The import jobs of every knowledge base (of ``knowledge_base_types``) of every
+        account and Region asked for (default: the router's), listed as ``_many`` does."""
+        region_list = (
+            ([] if self._region is None else [self._region])
+            if regions is None
+            else [check.region(r) for r in regions]
+        )
+        if not region_list:
+            raise ValidationError("list_all_import_jobs needs regions= or the router's region_name")
+        account_list: list[str | None] = (
+            [self._account] if accounts is None else [check.account_id(a) for a in accounts]
+        )
+        types = frozenset(knowledge_base_types)
+        options = self._options(page_size, max_concurrency, fail_fast, deadline, None)
+        places = [(a, r) for a in dict.fromkeys(account_list) for r in dict.fromkeys(region_list)]
+
+        async def pages(starting_token: str | None) -> AsyncGenerator[ImportJobPage, None]:
+            async with asyncio.TaskGroup() as group:
+                found = [group.create_task(self._kbs(where, types)) for where in places]
+            listed = {where: task.result() for where, task in zip(places, found, strict=True)}
+            async with contextlib.aclosing(self._spread(listed, *options)) as merged:
+                async for page in merged:
+                    yield page
+
+        return Listing(
+            pages, resumable=False, name=f"import jobs of every knowledge base of {len(places)}"
+        )
+
+    def _options(self, page_size: object, width: object, *rest: Any) -> tuple[Any, ...]:
+        """A many-KB listing's options, checked: page size, width, fail_fast, deadline, on_done."""
+        width = self._per_client if width is None else width
+        fail_fast, deadline, on_done = rest
+        return (
+            check.page_size(page_size),
+            check.at_least_one("max_concurrency", width),
+            fail_fast,
+            check.deadline(deadline),
+            on_done,
+        )
+
+    async def _kbs(self, where: Any, types: frozenset[str]) -> list[KnowledgeBaseRef]:
+        """The knowledge bases of a pair, of the types asked for."""
+        async with self._on(where) as client, self._slots:
+            return [
+                KnowledgeBaseRef(kb.knowledge_base_id)
+                async for kb in client.list_knowledge_bases()
+                if str(kb.knowledge_base_type) in types
+            ]
+
+    async def _spread(
+        self,
+        groups: Mapping[tuple[str | None, str], list[KnowledgeBaseRef]],
+        page_size: int,
+        width: int,
+        fail_fast: bool,
+        deadline: float | None,
+        on_done: ListingDone | None = None,
+    ) -> AsyncGenerator[ImportJobPage, None]:
+        """The pages of every KB of every pair, each pair a lane of its own."""
+        loop = asyncio.get_running_loop()
+        after = deadline if deadline is not None else self._retry.deadline
+        ends_at = None if after is None else loop.time() + after
+
+        def job(where: tuple[str | None, str], ref: KnowledgeBaseRef) -> Job[ImportJobPage]:
+            def open_pages() -> AsyncGenerator[ImportJobPage, None]:
+                left = None if ends_at is None else ends_at - loop.time()
+                if left is not None and left <= 0:
+                    return expired(ref.id)
+                return self._kb_pages(where, ref, page_size, left, None)
+
+            return (ref.id, open_pages)
+
+        lanes = [[job(where, ref) for ref in refs] for where, refs in groups.items()]
+        async with contextlib.aclosing(
+            spread(lanes, width=width, fail_fast=fail_fast, on_done=on_done)
+        ) as pages:
+            async for page in pages:
+                yield page
+
+    # -- single calls ---------------------------------------------------------------------------
+
+    async def get_import_job(self, knowledge_base_id: str, import_job_id: str) -> ImportJob:
+        """One import job of a knowledge base of any pair."""
+        ref = check.knowledge_base_ref(knowledge_base_id)
+        job_id = check.import_job_id(import_job_id)
+        async with self._on(self._where(ref)) as client, self._slots:
+            return await client.get_import_job(ref.id, job_id)
+
+    async def delete_import_job(self, knowledge_base_id: str, import_job_id: str) -> None:
+        """Delete an import job of a knowledge base of any pair."""
+        ref = check.knowledge_base_ref(knowledge_base_id)
+        job_id = check.import_job_id(import_job_id)
+        async with self._on(self._where(ref)) as client, self._slots:
+            await client.delete_import_job(ref.id, job_id)
+
+    async def start_import_job(
+        self,
+        knowledge_base_id: str,
+        content: Any,
+        *,
+        import_job_type: str = "QUICK_RESPONSES",
+        content_type: str = "text/csv",
+        metadata: Mapping[str, str] | None = None,
+        external_source_configuration: ExternalSourceConfiguration
+        | Mapping[str, Any]
+        | None = None,
+        client_token: str | None = None,
+    ) -> ImportJob:
+        """Upload ``content`` and start an import job, as the client's, in the KB's pair."""
+        ref = check.knowledge_base_ref(knowledge_base_id)
+        async with self._on(self._where(ref)) as client, self._slots:
+            return await client.start_import_job(
+                ref.id,
+                content,
+                import_job_type=import_job_type,
+                content_type=content_type,
+                metadata=metadata,
+                external_source_configuration=external_source_configuration,
+                client_token=client_token,
+            )
+
+    async def wait_for_import_job(
+        self,
+        knowledge_base_id: str,
+        import_job_id: str,
+        *,
+        timeout: float = 600.0,  # noqa: ASYNC109 - the client's signature
+    ) -> ImportJob:
+        """Wait until an import job ends, as the client's (its polls take no router slot)."""
+        ref = check.knowledge_base_ref(knowledge_base_id)
+        job_id = check.import_job_id(import_job_id)
+        async with self._on(self._where(ref)) as client:
+            return await client.wait_for_import_job(ref.id, job_id, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return (
+            f"<QConnectRouter clients={len(self._pool.places)} "
+            f"max_concurrency={self._max_concurrency}>"
+        )
+
+
+def _mark(error: QConnectError, account: str | None, region: str) -> None:
+    """Name the pair an error came from (unless it already names one)."""
+    if error.account_id is None:
+        error.account_id = account
+    if error.region is None:
+        error.region = region
