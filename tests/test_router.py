@@ -308,3 +308,45 @@ async def test_nothing_secret_of_an_assumed_role_is_logged(
     assert "<SecretAccessKey>" in text  # botocore logged STS's answer: we see it redacted
     unredacted = r"<(?:SecretAccessKey|SessionToken|AccessKeyId)>(?!<redacted>)"
     assert re.findall(unredacted, text) == []
+
+
+class _Recording:
+    """A limiter that lets every send go and records the priority each one was asked with."""
+
+    rate = math.inf
+
+    def __init__(self) -> None:
+        self.priorities: list[int] = []
+
+    async def acquire(self, *, priority: int = 0) -> None:
+        self.priorities.append(priority)
+
+    def release(self, permit: None, outcome: Any) -> None:
+        pass
+
+
+async def test_the_fan_outs_are_bulk_work_and_one_kb_listings_interactive(
+    qconnect_server: QConnectServer,
+) -> None:
+    """As on a client: the many-KB listings' requests are bulk (1), one KB's are interactive (0)."""
+    kbs = seed(qconnect_server, kbs_per_pair=1, jobs=3)  # 3, 4, 5 and 6 jobs
+    limiters: dict[tuple[str, str], _Recording] = {}
+
+    def limiter_for(account: str, region: str) -> _Recording:
+        return limiters.setdefault((account, region), _Recording())
+
+    def sent() -> dict[tuple[str, str], list[int]]:
+        return {pair: limiter.priorities.copy() for pair, limiter in limiters.items()}
+
+    async with router_on(qconnect_server, rate_limiter_for=limiter_for) as router:
+        assert len([job async for job in router.list_import_jobs_many(kbs)]) == 18
+        many = sent()
+        everywhere = router.list_all_import_jobs(regions=REGIONS, accounts=[OWN, OTHER])
+        assert len([job async for job in everywhere]) == 18
+        every = sent()
+        first = next(iter(kbs))
+        assert len([job async for job in router.list_import_jobs(first)]) == 3
+        one = sent()
+    assert {pair: set(p) for pair, p in many.items()} == {pair: {1} for pair in PAIRS}
+    assert all(set(every[pair][len(many[pair]) :]) == {1} for pair in PAIRS)
+    assert one[kbs[first]][len(every[kbs[first]]) :] == [0]

@@ -21,11 +21,12 @@ from ._checks import KnowledgeBaseRef
 from ._client import QConnectClient
 from ._errors import QConnectError, ValidationError
 from ._fanout import ListingDone
+from ._jobmethods import Priority
 from ._listing import Listing
 from ._pool import ClientPool, Place
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter
 from ._retry import RetryPolicy
-from ._spread import Job, expired, spread
+from ._spread import Job, expired, spread, spread_options
 from ._sts import Sts, role_arn
 from ._transport import TransportOptions
 from .models import ExternalSourceConfiguration, ImportJob, ImportJobPage
@@ -240,11 +241,17 @@ class QConnectRouter:
         page_size: int,
         deadline: float | None,
         starting_token: str | None,
+        priority: Priority = "interactive",
     ) -> AsyncGenerator[ImportJobPage, None]:
-        """A KB's pages on its pair's client; each page fetch holds one router slot."""
+        """A KB's pages on its pair's client; each page fetch holds one router slot. The
+        fan-outs' pages are bulk work at the client's slots and send rate, as the client's own."""
         async with self._on(where) as client:
             listing = client.list_import_jobs(
-                ref.id, page_size=page_size, starting_token=starting_token, deadline=deadline
+                ref.id,
+                page_size=page_size,
+                starting_token=starting_token,
+                deadline=deadline,
+                priority=priority,
             )
             async with contextlib.aclosing(listing.pages()) as pages:
                 while True:
@@ -278,7 +285,9 @@ class QConnectRouter:
         for value in knowledge_base_ids:
             ref = check.knowledge_base_ref(value)
             groups.setdefault(self._where(ref), {}).setdefault(ref.id, ref)
-        options = self._options(page_size, max_concurrency, fail_fast, deadline, on_listing_done)
+        options = spread_options(
+            page_size, max_concurrency, self._per_client, fail_fast, deadline, on_listing_done
+        )
 
         async def pages(starting_token: str | None) -> AsyncGenerator[ImportJobPage, None]:
             listed = {where: list(refs.values()) for where, refs in groups.items()}
@@ -313,7 +322,9 @@ class QConnectRouter:
             [self._account] if accounts is None else [check.account_id(a) for a in accounts]
         )
         types = frozenset(knowledge_base_types)
-        options = self._options(page_size, max_concurrency, fail_fast, deadline, None)
+        options = spread_options(
+            page_size, max_concurrency, self._per_client, fail_fast, deadline, None
+        )
         places = [(a, r) for a in dict.fromkeys(account_list) for r in dict.fromkeys(region_list)]
 
         async def pages(starting_token: str | None) -> AsyncGenerator[ImportJobPage, None]:
@@ -328,24 +339,12 @@ class QConnectRouter:
             pages, resumable=False, name=f"import jobs of every knowledge base of {len(places)}"
         )
 
-    def _options(self, page_size: object, width: object, *rest: Any) -> tuple[Any, ...]:
-        """A many-KB listing's options, checked: page size, width, fail_fast, deadline, on_done."""
-        width = self._per_client if width is None else width
-        fail_fast, deadline, on_done = rest
-        return (
-            check.page_size(page_size),
-            check.at_least_one("max_concurrency", width),
-            fail_fast,
-            check.deadline(deadline),
-            on_done,
-        )
-
     async def _kbs(self, where: Any, types: frozenset[str]) -> list[KnowledgeBaseRef]:
         """The knowledge bases of a pair, of the types asked for."""
         async with self._on(where) as client, self._slots:
             return [
                 KnowledgeBaseRef(kb.knowledge_base_id)
-                async for kb in client.list_knowledge_bases()
+                async for kb in client.list_knowledge_bases(priority="bulk")
                 if str(kb.knowledge_base_type) in types
             ]
 
@@ -368,7 +367,7 @@ class QConnectRouter:
                 left = None if ends_at is None else ends_at - loop.time()
                 if left is not None and left <= 0:
                     return expired(ref.id)
-                return self._kb_pages(where, ref, page_size, left, None)
+                return self._kb_pages(where, ref, page_size, left, None, "bulk")
 
             return (ref.id, open_pages)
 

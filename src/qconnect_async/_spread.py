@@ -16,9 +16,10 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
+from . import _checks as check
 from ._errors import DeadlineExceededError, QConnectError
 
-__all__ = ["Job", "expired", "spread"]
+__all__ = ["Job", "expired", "spread", "spread_options"]
 
 P = TypeVar("P")
 #: One listing of a lane: a name (for errors) and how to open its pages.
@@ -139,3 +140,16 @@ async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
             task.exception()  # retrieved: errors were reported through the queue
     if interrupted:
         raise asyncio.CancelledError
+
+
+def spread_options(page_size: object, width: object, default: int, *rest: Any) -> tuple[Any, ...]:
+    """A many-KB listing's options, checked: page size, width (None: ``default``), fail_fast,
+    deadline, on_done."""
+    fail_fast, deadline, on_done = rest
+    return (
+        check.page_size(page_size),
+        check.at_least_one("max_concurrency", default if width is None else width),
+        fail_fast,
+        check.deadline(deadline),
+        on_done,
+    )
