@@ -117,15 +117,45 @@ def test_a_stray_throttle_while_off_cuts_nothing() -> None:
     assert control.rate(5.0) == math.inf
 
 
+def recovery_bound(control: RateController, rate: float) -> float:
+    """Seconds a recovery from ``rate`` may take: max(3 s, probe_requests at ``rate``)."""
+    return max(3.0, control.probe_requests / rate)
+
+
 @pytest.mark.parametrize("depth", [0.5, 1.0, 10.0, 40.0, 400.0])
-def test_recovery_does_not_depend_on_the_depth_of_the_cut(depth: float) -> None:
-    """From any rate, 3 s after the last throttle the rate is past 2000 req/s."""
+def test_recovery_from_any_depth_ends_within_its_bound(depth: float) -> None:
+    """From any rate, max(3 s, 40 requests at it) after its probes' cut, 1000 times faster."""
     control = RateController()
     congest(control, 0.0)
     steady(control, depth, 0.0, 10.0)
     congest(control, 10.0)
-    assert control.rate(10.0) <= 2 * depth  # a slow trickle reads a little high
-    assert control.rate(13.0) >= 2000.0
+    probe = 10.0
+    for _ in range(2):  # the next throttles meet its own probes: a quota that stays
+        start, probe = probe, probe + control.k + control.plateau + 0.3
+        steady(control, depth, start, probe)
+        congest(control, probe)
+    bound = recovery_bound(control, control.w_max)  # the rate it last saw accepted
+    assert control.rate(probe) <= 2 * depth  # a slow trickle reads a little high
+    assert control.rate(probe + bound) >= min(2000.0, 1000 * control.w_max)  # 10 doublings
+    if bound > 3.0:  # at a low rate, it holds w_max a while before its next probe
+        assert control.plateau > 0
+        probe_from = probe + control.k + control.plateau
+        assert control.rate(probe_from) == pytest.approx(control.w_max)
+        assert control.rate(probe_from + 1.0) > control.w_max
+
+
+def test_the_slow_starts_late_answers_measure_the_burst_not_the_rate() -> None:
+    """Sends made before the first cut and answered after it count as burst, not as rate."""
+    control = RateController()
+    for i in range(3):
+        control.on_accepted(0.01 * i, sent_at=0.0)
+    congest(control, 0.05)  # the last round: 2 of its sends are still on their way back
+    control.on_accepted(0.06, sent_at=0.04)
+    control.on_accepted(0.07, sent_at=0.04)
+    assert control.burst_seen == 5.0  # what the service let through at once
+    assert control.acc_count == 0.0 and control.accepted_rate(0.07) == 0.0
+    control.on_accepted(0.5, sent_at=0.3)  # sent after the cut: the service's rate
+    assert control.acc_count == 1.0 and control.burst_seen == 5.0
 
 
 def test_an_isolated_throttle_is_a_brief_dip() -> None:
