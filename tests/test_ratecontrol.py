@@ -41,10 +41,13 @@ def test_pacing_alone_again_probes_from_the_rate_given() -> None:
 def test_recovery_lasts_k_seconds_and_a_throttle_at_k_is_a_probe() -> None:
     """A throttle k seconds after the cut (back at w_max, probing) cuts from there: it is not
     the further cut (recut) of a throttle that comes while still recovering."""
-    control = RateController(enabled=True, w_max=100.0, k=1.0, cut_at=0.0)
+    # Accepted faster than w_max lately (answers with no history of their own): the
+    # ceiling decides, not the measure.
+    fast = {"acc_value": 1000.0, "acc_at": 0.98, "acc_start": -10.0}
+    control = RateController(enabled=True, w_max=100.0, k=1.0, cut_at=0.0, **fast)
     assert control.on_throttle(1.0, sent_at=0.6)
     assert control.w_max == 100.0
-    recovering = RateController(enabled=True, w_max=100.0, k=1.0, cut_at=0.0)
+    recovering = RateController(enabled=True, w_max=100.0, k=1.0, cut_at=0.0, **fast)
     assert recovering.on_throttle(0.99, sent_at=0.6)
     assert recovering.w_max == pytest.approx(100.0 * (1 - 0.3 * 0.01**3) * recovering.recut)
 
@@ -137,11 +140,25 @@ def test_recovery_from_any_depth_ends_within_its_bound(depth: float) -> None:
     bound = recovery_bound(control, control.w_max)  # the rate it last saw accepted
     assert control.rate(probe) <= 2 * depth  # a slow trickle reads a little high
     assert control.rate(probe + bound) >= min(2000.0, 1000 * control.w_max)  # 10 doublings
-    if bound > 3.0:  # at a low rate, it holds w_max a while before its next probe
+    if depth <= 1.0:  # at a low rate, it holds w_max a while before its next probe
         assert control.plateau > 0
         probe_from = probe + control.k + control.plateau
         assert control.rate(probe_from) == pytest.approx(control.w_max)
         assert control.rate(probe_from + 1.0) > control.w_max
+    else:  # from 10 req/s up, the time-based cycle: the fleet's members keep fair shares
+        assert control.plateau == 0.0
+
+
+def test_a_throttle_with_nothing_accepted_since_the_first_cut_halves_the_guess() -> None:
+    """Nothing accepted since the first cut: the quota is below the guess, so half of it
+    (the doubling since the guess is no measure); each such throttle halves again."""
+    control = RateController()
+    congest(control, 0.0)  # the first cut: the guess, doubling at once
+    assert control.rate(0.2) > 2 * control.unmeasured_rate
+    assert control.on_throttle(0.2, sent_at=0.15)
+    assert control.w_max == 0.5 * control.unmeasured_rate
+    assert control.on_throttle(0.5, sent_at=0.45)  # still recovering, nothing accepted
+    assert control.w_max <= 0.25 * control.unmeasured_rate
 
 
 def test_the_slow_starts_late_answers_measure_the_burst_not_the_rate() -> None:

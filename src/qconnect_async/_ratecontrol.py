@@ -33,11 +33,20 @@ Why this shape:
   request in 25 at 10 req/s and 1 in 5 at 2 req/s. Back to full speed once the quota is
   lifted: within max(3 s, 40 requests at ``w_max``), the plateau, the hold and 10 doublings.
   40 is about the most a listing can wait: at 2 req/s it is 20 s to notice a lifted quota.
+- The plateau is for low rates only: where a time-based cycle holds fewer than a quarter of
+  ``probe_requests`` (10 requests; below about 4 req/s with the defaults), so costs more than
+  one throttle in 10. From there up the cycle costs one in 25 or fewer at 10 req/s, one in
+  60 at 40 req/s, and it keeps the shares of independent clients fair: a plateau held at 10
+  req/s by each member of a 4-process fleet froze the cold start's unfair split for seconds.
 - The plateau follows only the controller's own probes, two cuts in a row. A throttle while
   recovering or in a plateau means someone else grew or the quota dropped (a shared quota):
   then the time-based cycle, whose absolute growth gives fair shares. A member squeezed to a
   small rate would otherwise probe once per 40 of its own requests and never take its share
   back.
+- A throttle with nothing accepted since the first cut halves the rate (at most half the
+  first cut's guess): the quota is below what was sent, and the doubling since the guess is
+  no measure of it. Against 2 req/s it is down in two throttles, where the recut (80% of a
+  doubled ceiling) takes about six.
 - The plateau's level is a lower bound of the quota, the largest of: the level that held
   through the last plateau; ``settle`` (97%) of the whole cycle's accepted count per second
   (the cycle starts and ends with the service's bucket empty, so it counts what the service
@@ -234,9 +243,16 @@ class RateController:
             # the plateau: someone else's growth, or a quota that dropped).
             probing = self.k > 0 and span >= self.k + self.plateau
             counted = False
-            # Nothing accepted since the first cut restarted the measure: the ceiling only.
-            measured = self.accepted_rate(now) if self.acc_value > 0 else ceiling
-            if span < self.tau and self.acc_value > 0 and self._plateau_for(measured, 1.0) > 0:
+            if self.acc_value > 0:
+                measured = self.accepted_rate(now)
+            else:
+                # Nothing accepted since the first cut: the quota is below what was sent
+                # (the first cut's guess, doubling since), so half of it, at most the guess:
+                # against a small quota each throttle halves the rate, where the recut
+                # alone (80%) took twice as many throttles to get down to it.
+                measured = 0.5 * min(ceiling, self.w_max)
+            low = self._low_rate(measured)
+            if span < self.tau and self.acc_value > 0 and low:
                 # At a low rate, a few answers since the last cut (which emptied the service's
                 # bucket): n of them in span seconds is a rate within half an answer of
                 # (n + 0.5) / span. The decayed measure reads a fraction of an answer low
@@ -251,18 +267,19 @@ class RateController:
                     # The cycle began and ended with the service's bucket empty: its count
                     # is what the service let in, whatever burst the probe drained.
                     lower = max(lower, self.settle * n / span)
-                if self._plateau_for(lower, 1.0) > 0:  # a low rate, where a burst reads as rate
+                if self._low_rate(lower):  # a low rate, where a burst reads as rate
                     measured = lower
             self.w_max = max(self.min_rate, min(measured, ceiling))
             k = math.cbrt(self.w_max * (1.0 - self.beta) / self.scale)
             self.k = min(k, self.max_k)
-            # After two cuts in a row by our own probes (the quota is ours alone, and stays),
-            # the next probe only once probe_requests were sent at w_max; after any other
-            # throttle, the time-based cycle (fair shares between independent clients).
-            # A level not counted over a cycle yet is a guess: a quarter of the plateau
-            # first, too short for the service's bucket to fill if it is low (its count
-            # then measures the quota), the whole one once counted.
-            if probing and self.probed > 0:
+            # At a low rate, after two cuts in a row by our own probes (the quota is ours
+            # alone, and stays), the next probe only once probe_requests were sent at w_max;
+            # after any other throttle, and at higher rates, the time-based cycle (fair
+            # shares between independent clients). A level not counted over a cycle yet is
+            # a guess: a quarter of the plateau first, too short for the service's bucket to
+            # fill if it is low (its count then measures the quota), the whole one once
+            # counted.
+            if probing and self.probed > 0 and self._low_rate(self.w_max):
                 self.plateau = self._plateau_for(self.w_max, 1.0 if counted else 0.25)
             else:
                 self.plateau = 0.0
@@ -275,6 +292,15 @@ class RateController:
         self.acc_count = 0.0
         self.enabled = True
         return True
+
+    def _low_rate(self, rate: float) -> bool:
+        """Whether a time-based cycle at ``rate`` holds fewer than a quarter of probe_requests.
+
+        Below it (about 4 req/s with the defaults) the time-based cycle costs more than one
+        throttle per 10 requests, and the plateau takes over; above it the cycle costs one
+        per 25 requests or fewer, and keeps the shares of a fleet's members fair.
+        """
+        return self._plateau_for(rate, 0.25) > 0
 
     def _plateau_for(self, w_max: float, share: float) -> float:
         """Seconds at ``w_max`` before probing: ``share`` of probe_requests' time, less the rest."""

@@ -165,11 +165,12 @@ def test_lua_follows_the_python_through_plateaus(redis_server: RedisServer, flee
         now += 0.05
         both(acquire=True, accepted=1)
     both(acquire=True, throttles=(now - 0.01,))
-    for cycle in range(5):  # five probes, each met: 2 req/s, then 4 (the cycle's count)
+    for cycle in range(5):  # five probes, each met: 1 req/s, then 2 (the cycle's count)
         probe_at = c.cut_at + max(c.k, 0.0) + c.plateau + (0.3 if cycle < 3 else 1.5)
         while now < probe_at:
-            now += 0.5
+            now += 1.0
             both(acquire=True, accepted=1 + (cycle >= 3))
+        now += 0.5  # the probe's throttle, half a second after the last answer
         both(acquire=True, throttles=(now - 0.01,))
         plateaus.append(c.plateau)
     state = lua.state()

@@ -157,6 +157,11 @@ local function plateau_for(w, share)
   return math.max(0, share * probe_requests / w - k_w - math.max(hold_, k_w) - 10 * doubling)
 end
 
+-- RateController._low_rate
+local function low_rate(r)
+  return plateau_for(r, 0.25) > 0
+end
+
 -- RateController.on_throttle
 local function on_throttle(t_now, sent_at)
   local throttled = thr_value * decay(t_now - thr_at)
@@ -184,9 +189,14 @@ local function on_throttle(t_now, sent_at)
     -- our own probe past w_max met the quota
     local probing = k > 0 and span >= k + plateau
     local counted = false
-    local measured = ceiling -- nothing accepted since the reset: the ceiling only
-    if acc_value > 0 then measured = accepted_rate(t_now) end
-    if span < tau and acc_value > 0 and plateau_for(measured, 1) > 0 then
+    local measured
+    if acc_value > 0 then
+      measured = accepted_rate(t_now)
+    else
+      -- nothing accepted since the first cut: the quota is below what was sent, so half
+      measured = 0.5 * math.min(ceiling, w_max)
+    end
+    if span < tau and acc_value > 0 and low_rate(measured) then
       -- a low rate, a few answers since the last cut: within half an answer of (n + 0.5) / span
       measured = math.max(measured, (n + 0.5) / span)
     end
@@ -198,13 +208,13 @@ local function on_throttle(t_now, sent_at)
       if counted then
         lower = math.max(lower, settle * n / span) -- the whole cycle's count
       end
-      if plateau_for(lower, 1) > 0 then measured = lower end
+      if low_rate(lower) then measured = lower end
     end
     w_max = math.max(min_rate, math.min(measured, ceiling))
     k = math.min(cbrt(w_max * (1 - beta) / scale), max_k)
+    -- at a low rate, after two probe cuts in a row only (the quota is ours alone);
     -- a level not counted yet: a quarter of the plateau first
-    -- after two probe cuts in a row only (the quota is ours alone)
-    if probing and probed > 0 then
+    if probing and probed > 0 and low_rate(w_max) then
       local share = 0.25
       if counted then share = 1 end
       plateau = plateau_for(w_max, share)
