@@ -17,7 +17,7 @@ from typing import Any
 
 from aiobotocore.config import AioConfig
 
-from qconnect_async import QConnectClient, QConnectError
+from qconnect_async import AdaptiveRateLimiter, QConnectClient, QConnectError, RateController
 from qconnect_async.testing import RemoteQConnectServer
 
 from ._common import (
@@ -66,6 +66,8 @@ LONG_SMOKE = (
 )
 #: the long rows' goals: throttled share, wall / ideal (by rate)
 GOAL_LONG = {10.0: (0.04, 1.05), 2.0: (0.05, 1.05)}
+#: the long rows' second client: alone on its quota, probing in requests (off by default)
+ALONE_PROBE_REQUESTS = 40.0
 
 
 @dataclass(frozen=True)
@@ -118,8 +120,14 @@ async def _aiobotocore_row(
         return await _timed(server, sizes, listing)
 
 
-async def _qconnect_row(server: RemoteQConnectServer, kbs: list[str], sizes: Sizes) -> Outcome:
-    async with qconnect_client(server, max_concurrency=sizes.width) as client:
+async def _qconnect_row(
+    server: RemoteQConnectServer,
+    kbs: list[str],
+    sizes: Sizes,
+    controller: RateController | None = None,
+) -> Outcome:
+    limiter = None if controller is None else AdaptiveRateLimiter(controller=controller)
+    async with qconnect_client(server, max_concurrency=sizes.width, rate_limiter=limiter) as client:
 
         async def listing() -> tuple[int, int]:
             listed = failed = 0
@@ -236,13 +244,25 @@ async def _measure_long(
         n = runs_of(sizes.runs, smoke, runs)
         server.reset()
         kbs = server.seed(sizes.kbs, sizes.jobs_per_kb)
+        alone = RateController(probe_requests=ALONE_PROBE_REQUESTS)
         try:
             outcomes = [await _qconnect_row(server, kbs, sizes) for _ in range(n)]
+            alone_outcomes = [await _qconnect_row(server, kbs, sizes, alone) for _ in range(n)]
         finally:
             server.set_rate_limit(None)
         expected = sizes.kbs * sizes.jobs_per_kb
         key = f"rate_{goal_rate:g}"
         rows.append(_long_row(key, outcomes, sizes, expected, GOAL_LONG[goal_rate]))
+        rows.append(
+            _long_row(
+                f"{key}_alone",
+                alone_outcomes,
+                sizes,
+                expected,
+                GOAL_LONG[goal_rate],
+                f"RateController(probe_requests={ALONE_PROBE_REQUESTS:g})",
+            )
+        )
         notes.append(
             f"Throttled, long: set_rate_limit({sizes.rate:g}, burst={sizes.burst}); "
             f"{sizes.kbs} KBs x {sizes.jobs_per_kb} jobs ({sizes.pages} pages of "
@@ -254,13 +274,21 @@ async def _measure_long(
             "runs": n,
             "ideal_s": sizes.ideal,
             "expected_jobs": expected,
-            "rows": {"qconnect_async": [asdict(o) for o in outcomes]},
+            "rows": {
+                "qconnect_async": [asdict(o) for o in outcomes],
+                "qconnect_async_alone": [asdict(o) for o in alone_outcomes],
+            },
         }
     return Section("throttled_long", rows, notes, data)
 
 
 def _long_row(
-    key: str, outcomes: list[Outcome], sizes: Sizes, expected: int, goal: tuple[float, float]
+    key: str,
+    outcomes: list[Outcome],
+    sizes: Sizes,
+    expected: int,
+    goal: tuple[float, float],
+    controller: str = "",
 ) -> Row:
     ratio = median([o.wall for o in outcomes]) / sizes.ideal
     share = median([o.throttled_share for o in outcomes])
@@ -273,7 +301,7 @@ def _long_row(
     )
     figure = (
         f"Throttled {sizes.rate:g} req/s, {sizes.pages} pages ({sizes.ideal:.0f} s): "
-        "qconnect_async list_import_jobs_many"
+        "qconnect_async list_import_jobs_many" + (f", {controller}" if controller else "")
     )
     max_share, max_ratio = goal
     met = ratio <= max_ratio and share <= max_share and failed == 0 and jobs == expected

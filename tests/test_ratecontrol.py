@@ -127,8 +127,9 @@ def recovery_bound(control: RateController, rate: float) -> float:
 
 @pytest.mark.parametrize("depth", [0.5, 1.0, 10.0, 40.0, 400.0])
 def test_recovery_from_any_depth_ends_within_its_bound(depth: float) -> None:
-    """From any rate, max(3 s, 40 requests at it) after its probes' cut, 1000 times faster."""
-    control = RateController()
+    """With probe_requests=40, from any rate, max(3 s, 40 requests at it) after its probes'
+    cut, 1000 times faster; and it holds w_max a while first at low rates only."""
+    control = RateController(probe_requests=40.0)
     congest(control, 0.0)
     steady(control, depth, 0.0, 10.0)
     congest(control, 10.0)
@@ -147,6 +148,20 @@ def test_recovery_from_any_depth_ends_within_its_bound(depth: float) -> None:
         assert control.rate(probe_from + 1.0) > control.w_max
     else:  # from 10 req/s up, the time-based cycle: the fleet's members keep fair shares
         assert control.plateau == 0.0
+
+
+def test_by_default_no_plateau_at_any_rate() -> None:
+    """probe_requests is off by default: the time-based cycle at every rate (fair shares)."""
+    control = RateController()
+    assert control.probe_requests == 0.0
+    congest(control, 0.0)
+    probe = 0.0
+    for _ in range(4):  # a quota of 1 req/s that stays, its probes met again and again
+        start, probe = probe, probe + max(control.k, 0.0) + 0.3
+        steady(control, 1.0, start, probe)
+        congest(control, probe)
+        assert control.plateau == 0.0
+    assert control.rate(probe + 3.0) >= 1000 * control.w_max  # back to full speed within 3 s
 
 
 def test_a_throttle_with_nothing_accepted_since_the_first_cut_halves_the_guess() -> None:

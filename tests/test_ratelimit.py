@@ -139,11 +139,15 @@ async def fresh_client_rate() -> float:
     return fresh.accepted["fresh"] / 2.0
 
 
+@pytest.mark.parametrize("probe_requests", [0.0, 40.0])
 @pytest.mark.parametrize("quota", [2.0, 10.0, 40.0])
-async def test_a_client_is_back_to_full_throughput_within_its_bound(quota: float) -> None:
-    """8 s throttled at ``quota``, then no limit: >= 90% of a fresh client's rate in the bound."""
+async def test_a_client_is_back_to_full_throughput_within_its_bound(
+    quota: float, probe_requests: float
+) -> None:
+    """8 s throttled at ``quota``, then no limit: >= 90% of a fresh client's rate within
+    max(3 s, probe_requests at the last accepted rate)."""
     fresh_rate = await fresh_client_rate()
-    limiter = AdaptiveRateLimiter()
+    limiter = AdaptiveRateLimiter(controller=RateController(probe_requests=probe_requests))
     service = Service(rate=quota, burst=1.0)
     await run_client(limiter, service, "c", 8.0)
     assert limiter.rate < 2 * quota
@@ -159,11 +163,11 @@ async def test_a_client_is_back_to_full_throughput_within_its_bound(quota: float
 
 @pytest.mark.parametrize("quota", [1.0, 2.0, 40.0])
 async def test_probing_a_steady_quota_costs_a_bounded_share_of_requests(quota: float) -> None:
-    """Under a quota that stays, past the first 10 s, at most 2 throttles per 40 requests:
-    the plateau at low rates, the time-based cycle's length at 40 req/s (between the two,
-    about 4 to 15 req/s, the time-based cycle costs up to 1 in 10)."""
+    """With probe_requests=40, under a quota that stays, past the first 10 s, at most 2
+    throttles per 40 requests: the plateau at low rates, the time-based cycle's length at
+    40 req/s (between the two, about 4 to 15 req/s, the cycle costs up to 1 in 10)."""
     service = Service(rate=quota, burst=5.0)
-    limiter = AdaptiveRateLimiter()
+    limiter = AdaptiveRateLimiter(controller=RateController(probe_requests=40.0))
     await run_client(limiter, service, "c", 10.0, concurrency=16)
     accepted, throttled = service.accepted["c"], service.throttled
     await run_client(limiter, service, "c", 100.0, concurrency=16)

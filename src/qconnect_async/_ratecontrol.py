@@ -24,20 +24,23 @@ Why this shape:
   from 40, 1.2 + 1.2 + 5 * 0.05 = 2.7 s), plus the plateau if there is one (below). Under a
   steady quota the next congestion event usually comes before that, so the doubling rarely
   matters for fairness.
-- A probe costs requests, not seconds. The quota is one bucket per account and Region,
-  shared with everything else the account runs: a probe that empties it throttles the
-  account's next request, whoever sends it. So after its own probe was throttled (a quota
-  that stays), the controller holds ``w_max`` for a ``plateau`` and probes again only once
-  ``probe_requests`` (40) were sent at it: one probe, usually one throttle, per 40 requests
-  (2.5%) at any rate, where a rule in seconds (the time-based cycle above, ~2.5 s) costs 1
-  request in 25 at 10 req/s and 1 in 5 at 2 req/s. Back to full speed once the quota is
-  lifted: within max(3 s, 40 requests at ``w_max``), the plateau, the hold and 10 doublings.
-  40 is about the most a listing can wait: at 2 req/s it is 20 s to notice a lifted quota.
+- A probe can cost requests, not seconds (``probe_requests``, off by default). The quota is
+  one bucket per account and Region, shared with everything else the account runs: a probe
+  that empties it throttles the account's next request, whoever sends it. The time-based
+  cycle above (~2.5 s) costs 1 request in 25 at 10 req/s and 1 in 4 or 5 at 2 req/s. With
+  ``probe_requests=40``, after its own probe was throttled (a quota that stays) at a low
+  rate, the controller holds ``w_max`` for a ``plateau`` and probes again only once 40
+  requests were sent at it: about one throttle per 40 requests (2.5%); back to full speed
+  once the quota is lifted within max(3 s, 40 requests at ``w_max``), the plateau, the hold
+  and 10 doublings (20 s at 2 req/s: 40 is about the most a listing should wait).
 - The plateau is for low rates only: where a time-based cycle holds fewer than a quarter of
-  ``probe_requests`` (10 requests; below about 4 req/s with the defaults), so costs more than
-  one throttle in 10. From there up the cycle costs one in 25 or fewer at 10 req/s, one in
-  60 at 40 req/s, and it keeps the shares of independent clients fair: a plateau held at 10
-  req/s by each member of a 4-process fleet froze the cold start's unfair split for seconds.
+  ``probe_requests`` (10 requests; below about 4 req/s), so costs more than one throttle in
+  10. Above it the cycle costs one in 25 or fewer. It is off by default because it cannot
+  tell a quota of its own from a share of one: independent clients reach fair shares only
+  through frequent congestion events, and a member squeezed below that rate would hold its
+  small share through a plateau (8 independent clients on one 40 req/s quota: the slowest
+  took far longer). A client alone on its quota, or the one controller a fleet shares in
+  Redis, can turn it on.
 - The plateau follows only the controller's own probes, two cuts in a row. A throttle while
   recovering or in a plateau means someone else grew or the quota dropped (a shared quota):
   then the time-based cycle, whose absolute growth gives fair shares. A member squeezed to a
@@ -132,9 +135,13 @@ class RateController:
     #: the service's burst as its rate): the published Q in Connect quota, 10 req/s; the rate
     #: probes (doubles) from there at once, and the next throttle measures
     unmeasured_rate: float = 10.0
-    #: after its own probe was throttled, requests sent at the accepted rate before the next
-    #: probe: the steady probing cost is about one throttle per this many requests (2.5%)
-    probe_requests: float = 40.0
+    #: 0 (the default): off. Else, for a client alone on its quota (or a fleet's shared
+    #: controller): at low rates, after its own probes were throttled, requests sent at the
+    #: accepted rate before the next probe; the steady probing cost is then about one
+    #: throttle per this many requests (40: 2.5%). Off by default because independent
+    #: clients sharing a quota need the time-based cycle's frequent probes to reach fair
+    #: shares: a member squeezed to a low rate would hold its small share for as long.
+    probe_requests: float = 0.0
     #: the plateau's share of its estimate of the quota (a lower bound): below the quota the
     #: service's bucket keeps what is not sent, above it the plateau throttles
     settle: float = 0.97

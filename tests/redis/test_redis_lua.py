@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -152,7 +153,8 @@ def test_lua_takes_the_constants_it_is_given(redis_server: RedisServer) -> None:
 @pytest.mark.parametrize("fleet", [False, True], ids=["in_process", "fleet"])
 def test_lua_follows_the_python_through_plateaus(redis_server: RedisServer, fleet: bool) -> None:
     """A low quota probed again and again: the same plateaus, counts and burst bound."""
-    bucket = SharedBucket(controller=fleet_controller() if fleet else RateController())
+    constants = fleet_controller() if fleet else RateController()
+    bucket = SharedBucket(controller=dataclasses.replace(constants, probe_requests=40.0))
     lua = _Lua(redis_server, bucket)
     c = bucket.controller
     now = 1_764_000_000.5
