@@ -155,6 +155,8 @@ def test_by_default_no_plateau_at_any_rate() -> None:
     control = RateController()
     assert control.probe_requests == 0.0
     congest(control, 0.0)
+    assert control.on_throttle(0.2, sent_at=0.15)  # nothing accepted yet: the ceiling
+    assert control.w_max > control.unmeasured_rate
     probe = 0.0
     for _ in range(4):  # a quota of 1 req/s that stays, its probes met again and again
         start, probe = probe, probe + max(control.k, 0.0) + 0.3
@@ -165,9 +167,9 @@ def test_by_default_no_plateau_at_any_rate() -> None:
 
 
 def test_a_throttle_with_nothing_accepted_since_the_first_cut_halves_the_guess() -> None:
-    """Nothing accepted since the first cut: the quota is below the guess, so half of it
-    (the doubling since the guess is no measure); each such throttle halves again."""
-    control = RateController()
+    """With probe_requests on, nothing accepted since the first cut: the quota is below the
+    guess, so half of it (the doubling since the guess is no measure); each halves again."""
+    control = RateController(probe_requests=40.0)
     congest(control, 0.0)  # the first cut: the guess, doubling at once
     assert control.rate(0.2) > 2 * control.unmeasured_rate
     assert control.on_throttle(0.2, sent_at=0.15)
@@ -177,8 +179,9 @@ def test_a_throttle_with_nothing_accepted_since_the_first_cut_halves_the_guess()
 
 
 def test_the_slow_starts_late_answers_measure_the_burst_not_the_rate() -> None:
-    """Sends made before the first cut and answered after it count as burst, not as rate."""
-    control = RateController()
+    """With probe_requests on, sends made before the first cut and answered after it count
+    as burst, not as rate."""
+    control = RateController(probe_requests=40.0)
     for i in range(3):
         control.on_accepted(0.01 * i, sent_at=0.0)
     congest(control, 0.05)  # the last round: 2 of its sends are still on their way back

@@ -189,10 +189,10 @@ local function on_throttle(t_now, sent_at)
     -- our own probe past w_max met the quota
     local probing = k > 0 and span >= k + plateau
     local counted = false
-    local measured
+    local measured = ceiling -- nothing accepted since the reset: the ceiling only
     if acc_value > 0 then
       measured = accepted_rate(t_now)
-    else
+    elseif probe_requests > 0 then
       -- nothing accepted since the first cut: the quota is below what was sent, so half
       measured = 0.5 * math.min(ceiling, w_max)
     end
