@@ -38,9 +38,8 @@ Why this shape:
   10. Above it the cycle costs one in 25 or fewer. It is off by default because it cannot
   tell a quota of its own from a share of one: independent clients reach fair shares only
   through frequent congestion events, and a member squeezed below that rate would hold its
-  small share through a plateau (8 independent clients on one 40 req/s quota: the slowest
-  took far longer). A client alone on its quota, or the one controller a fleet shares in
-  Redis, can turn it on.
+  small share through a plateau. A client alone on its quota, or the one controller a fleet
+  shares in Redis, can turn it on.
 - The plateau follows only the controller's own probes, two cuts in a row. A throttle while
   recovering or in a plateau means someone else grew or the quota dropped (a shared quota):
   then the time-based cycle, whose absolute growth gives fair shares. A member squeezed to a
@@ -50,8 +49,8 @@ Why this shape:
   rate (at most half the first cut's guess): the quota is below what was sent, and the
   doubling since the guess is no measure of it. Against 2 req/s it is down in two throttles,
   where the recut (80% of a doubled ceiling) takes about six. Off by default: members of a
-  fleet of independent clients throttled before their first answer dropped far below their
-  share (the slowest of 4 took 1.32x the ideal time against 1.13x without).
+  fleet of independent clients throttled before their first answer drop far below their
+  share.
 - The plateau's level is a lower bound of the quota, the largest of: the level that held
   through the last plateau; ``settle`` (97%) of the whole cycle's accepted count per second
   (the cycle starts and ends with the service's bucket empty, so it counts what the service
