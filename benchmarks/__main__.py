@@ -37,6 +37,7 @@ SECTIONS: dict[str, Runner] = {
     "fanout": fanout.run,
     "throttled": throttled.run,
     "throttled_quota": throttled.run_quota,
+    "throttled_long": throttled.run_long,
     "sendrate": sendrate.run,
     "fleet": fleet.run,
     "fleet_redis": fleet_redis.run,

@@ -82,12 +82,15 @@ def isolated_aws_env() -> Iterator[None]:
         os.environ.update(saved)
 
 
-def qconnect_client(server: RemoteQConnectServer, *, max_concurrency: int = 8) -> QConnectClient:
+def qconnect_client(
+    server: RemoteQConnectServer, *, max_concurrency: int = 8, rate_limiter: Any = None
+) -> QConnectClient:
     """A QConnectClient pointed at the benchmark server (open it with `async with`)."""
     return QConnectClient(
         region_name=server.region,
         endpoint_url=server.endpoint_url,
         max_concurrency=max_concurrency,
+        rate_limiter=rate_limiter,
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY,
     )

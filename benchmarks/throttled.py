@@ -3,7 +3,8 @@
 Rows: aiobotocore as users write it (one paginator per KB under a semaphore, each retry mode)
 and qconnect_async's list_import_jobs_many. Every row gets a fresh client and a full bucket.
 `run_quota` does the same at the published Q in Connect quota, 10 req/s (adaptive mode and
-qconnect_async only: each run takes 12 s).
+qconnect_async only: each run takes 12 s). `run_long`: qconnect_async alone, 60 s listings at
+10 and 2 req/s, one run each: a probe's cost shows over many probes, not in a 12 s row.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from aiobotocore.config import AioConfig
 
-from qconnect_async import QConnectClient, QConnectError
+from qconnect_async import AdaptiveRateLimiter, QConnectClient, QConnectError, RateController
 from qconnect_async.testing import RemoteQConnectServer
 
 from ._common import (
@@ -57,6 +58,16 @@ FULL = Sizes()
 SMOKE = Sizes(kbs=4, jobs_per_kb=200, width=4, rate=200.0, burst=3)
 QUOTA = Sizes(rate=10.0, runs=2)
 QUOTA_SMOKE = Sizes(kbs=2, jobs_per_kb=200, width=4, rate=50.0, burst=3)
+#: 60 s at the published quota and at a small one: 600 and 120 pages of 100, 20 KBs
+LONG = (Sizes(jobs_per_kb=3000, rate=10.0, runs=1), Sizes(jobs_per_kb=600, rate=2.0, runs=1))
+LONG_SMOKE = (
+    Sizes(kbs=2, jobs_per_kb=400, width=4, rate=50.0, burst=3, runs=1),
+    Sizes(kbs=2, jobs_per_kb=400, width=4, rate=20.0, burst=3, runs=1),
+)
+#: the long rows' goals: throttled share, wall / ideal (by rate)
+GOAL_LONG = {10.0: (0.04, 1.05), 2.0: (0.05, 1.05)}
+#: the long rows' second client: alone on its quota, probing in requests (off by default)
+ALONE_PROBE_REQUESTS = 40.0
 
 
 @dataclass(frozen=True)
@@ -109,8 +120,14 @@ async def _aiobotocore_row(
         return await _timed(server, sizes, listing)
 
 
-async def _qconnect_row(server: RemoteQConnectServer, kbs: list[str], sizes: Sizes) -> Outcome:
-    async with qconnect_client(server, max_concurrency=sizes.width) as client:
+async def _qconnect_row(
+    server: RemoteQConnectServer,
+    kbs: list[str],
+    sizes: Sizes,
+    controller: RateController | None = None,
+) -> Outcome:
+    limiter = None if controller is None else AdaptiveRateLimiter(controller=controller)
+    async with qconnect_client(server, max_concurrency=sizes.width, rate_limiter=limiter) as client:
 
         async def listing() -> tuple[int, int]:
             listed = failed = 0
@@ -208,3 +225,85 @@ def run_quota(
     return asyncio.run(
         _measure(server, sizes, n, section="throttled_quota", modes=("adaptive",))
     )
+
+
+def run_long(
+    server: RemoteQConnectServer, *, smoke: bool = False, runs: int | None = None
+) -> Section:
+    """60 s listings at 10 and 2 req/s: qconnect_async alone, one run each by default."""
+    return asyncio.run(_measure_long(server, LONG_SMOKE if smoke else LONG, smoke, runs))
+
+
+async def _measure_long(
+    server: RemoteQConnectServer, all_sizes: tuple[Sizes, ...], smoke: bool, runs: int | None
+) -> Section:
+    rows: list[Row] = []
+    notes: list[str] = []
+    data: dict[str, Any] = {}
+    for sizes, goal_rate in zip(all_sizes, GOAL_LONG, strict=True):
+        n = runs_of(sizes.runs, smoke, runs)
+        server.reset()
+        kbs = server.seed(sizes.kbs, sizes.jobs_per_kb)
+        alone = RateController(probe_requests=ALONE_PROBE_REQUESTS)
+        try:
+            outcomes = [await _qconnect_row(server, kbs, sizes) for _ in range(n)]
+            alone_outcomes = [await _qconnect_row(server, kbs, sizes, alone) for _ in range(n)]
+        finally:
+            server.set_rate_limit(None)
+        expected = sizes.kbs * sizes.jobs_per_kb
+        key = f"rate_{goal_rate:g}"
+        rows.append(_long_row(key, outcomes, sizes, expected, GOAL_LONG[goal_rate]))
+        rows.append(
+            _long_row(
+                f"{key}_alone",
+                alone_outcomes,
+                sizes,
+                expected,
+                GOAL_LONG[goal_rate],
+                f"RateController(probe_requests={ALONE_PROBE_REQUESTS:g})",
+            )
+        )
+        notes.append(
+            f"Throttled, long: set_rate_limit({sizes.rate:g}, burst={sizes.burst}); "
+            f"{sizes.kbs} KBs x {sizes.jobs_per_kb} jobs ({sizes.pages} pages of "
+            f"{sizes.page_size}), {sizes.width} in flight; ideal = ({sizes.pages} - "
+            f"{sizes.burst}) / {sizes.rate:g} = {sizes.ideal:.2f} s; qconnect_async as in the "
+            f"throttled rows, a fresh client and a full bucket; median over {n} run(s)."
+        )
+        data[key] = {
+            "runs": n,
+            "ideal_s": sizes.ideal,
+            "expected_jobs": expected,
+            "rows": {
+                "qconnect_async": [asdict(o) for o in outcomes],
+                "qconnect_async_alone": [asdict(o) for o in alone_outcomes],
+            },
+        }
+    return Section("throttled_long", rows, notes, data)
+
+
+def _long_row(
+    key: str,
+    outcomes: list[Outcome],
+    sizes: Sizes,
+    expected: int,
+    goal: tuple[float, float],
+    controller: str = "",
+) -> Row:
+    ratio = median([o.wall for o in outcomes]) / sizes.ideal
+    share = median([o.throttled_share for o in outcomes])
+    failed = max(o.failed for o in outcomes)
+    jobs = min(o.jobs for o in outcomes)
+    throttles = median([float(o.throttled) for o in outcomes])
+    value = (
+        f"{ratio:.2f}x ideal, {share:.1%} throttled ({throttles:.0f}), {failed}/{sizes.kbs} "
+        f"KBs failed, {jobs:,} jobs"
+    )
+    figure = (
+        f"Throttled {sizes.rate:g} req/s, {sizes.pages} pages ({sizes.ideal:.0f} s): "
+        "qconnect_async list_import_jobs_many" + (f", {controller}" if controller else "")
+    )
+    max_share, max_ratio = goal
+    met = ratio <= max_ratio and share <= max_share and failed == 0 and jobs == expected
+    goal_text = f"<= {max_ratio}x, <= {max_share:.0%}, 0 failed, {expected:,} jobs"
+    return Row(f"throttled_long.{key}", figure, value, goal_text, met)

@@ -29,6 +29,10 @@ EXPECTED_ROWS = {
     "throttled.qconnect_async",
     "throttled_quota.aiobotocore_adaptive",
     "throttled_quota.qconnect_async",
+    "throttled_long.rate_10",
+    "throttled_long.rate_10_alone",
+    "throttled_long.rate_2",
+    "throttled_long.rate_2_alone",
     "sendrate.recovery",
     "sendrate.sporadic",
     "sendrate.early_throttle",
@@ -96,8 +100,14 @@ def test_smoke_prints_every_row_with_finite_numbers(
         assert "nan" not in row["value"].lower() and "inf" not in row["value"].lower()
     numbers = _numbers(document)
     assert numbers and all(math.isfinite(n) for n in numbers)
-    for name in ("throttled", "throttled_quota"):  # when each throttle came, for --json
-        runs = document["sections"][name]["data"]["rows"]["qconnect_async"]
+    long_rows = document["sections"]["throttled_long"]["data"]
+    for data in (
+        document["sections"]["throttled"]["data"],
+        document["sections"]["throttled_quota"]["data"],
+        long_rows["rate_10"],
+        long_rows["rate_2"],
+    ):  # when each throttle came, for --json
+        runs = data["rows"]["qconnect_async"]
         assert [len(run["throttled_at"]) for run in runs] == [run["throttled"] for run in runs]
         assert all(t >= 0 for run in runs for t in run["throttled_at"])
     cli = {row["key"]: row["value"] for row in document["sections"]["cli"]["rows"]}

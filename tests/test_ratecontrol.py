@@ -41,10 +41,13 @@ def test_pacing_alone_again_probes_from_the_rate_given() -> None:
 def test_recovery_lasts_k_seconds_and_a_throttle_at_k_is_a_probe() -> None:
     """A throttle k seconds after the cut (back at w_max, probing) cuts from there: it is not
     the further cut (recut) of a throttle that comes while still recovering."""
-    control = RateController(enabled=True, w_max=100.0, k=1.0, cut_at=0.0)
+    # Accepted faster than w_max lately (answers with no history of their own): the
+    # ceiling decides, not the measure.
+    fast = {"acc_value": 1000.0, "acc_at": 0.98, "acc_start": -10.0}
+    control = RateController(enabled=True, w_max=100.0, k=1.0, cut_at=0.0, **fast)
     assert control.on_throttle(1.0, sent_at=0.6)
     assert control.w_max == 100.0
-    recovering = RateController(enabled=True, w_max=100.0, k=1.0, cut_at=0.0)
+    recovering = RateController(enabled=True, w_max=100.0, k=1.0, cut_at=0.0, **fast)
     assert recovering.on_throttle(0.99, sent_at=0.6)
     assert recovering.w_max == pytest.approx(100.0 * (1 - 0.3 * 0.01**3) * recovering.recut)
 
@@ -117,15 +120,77 @@ def test_a_stray_throttle_while_off_cuts_nothing() -> None:
     assert control.rate(5.0) == math.inf
 
 
+def recovery_bound(control: RateController, rate: float) -> float:
+    """Seconds a recovery from ``rate`` may take: max(3 s, probe_requests at ``rate``)."""
+    return max(3.0, control.probe_requests / rate)
+
+
 @pytest.mark.parametrize("depth", [0.5, 1.0, 10.0, 40.0, 400.0])
-def test_recovery_does_not_depend_on_the_depth_of_the_cut(depth: float) -> None:
-    """From any rate, 3 s after the last throttle the rate is past 2000 req/s."""
-    control = RateController()
+def test_recovery_from_any_depth_ends_within_its_bound(depth: float) -> None:
+    """With probe_requests=40, from any rate, max(3 s, 40 requests at it) after its probes'
+    cut, 1000 times faster; and it holds w_max a while first at low rates only."""
+    control = RateController(probe_requests=40.0)
     congest(control, 0.0)
     steady(control, depth, 0.0, 10.0)
     congest(control, 10.0)
-    assert control.rate(10.0) <= 2 * depth  # a slow trickle reads a little high
-    assert control.rate(13.0) >= 2000.0
+    probe = 10.0
+    for _ in range(2):  # the next throttles meet its own probes: a quota that stays
+        start, probe = probe, probe + control.k + control.plateau + 0.3
+        steady(control, depth, start, probe)
+        congest(control, probe)
+    bound = recovery_bound(control, control.w_max)  # the rate it last saw accepted
+    assert control.rate(probe) <= 2 * depth  # a slow trickle reads a little high
+    assert control.rate(probe + bound) >= min(2000.0, 1000 * control.w_max)  # 10 doublings
+    if depth <= 1.0:  # at a low rate, it holds w_max a while before its next probe
+        assert control.plateau > 0
+        probe_from = probe + control.k + control.plateau
+        assert control.rate(probe_from) == pytest.approx(control.w_max)
+        assert control.rate(probe_from + 1.0) > control.w_max
+    else:  # from 10 req/s up, the time-based cycle: the fleet's members keep fair shares
+        assert control.plateau == 0.0
+
+
+def test_by_default_no_plateau_at_any_rate() -> None:
+    """probe_requests is off by default: the time-based cycle at every rate (fair shares)."""
+    control = RateController()
+    assert control.probe_requests == 0.0
+    congest(control, 0.0)
+    assert control.on_throttle(0.2, sent_at=0.15)  # nothing accepted yet: the ceiling
+    assert control.w_max > control.unmeasured_rate
+    probe = 0.0
+    for _ in range(4):  # a quota of 1 req/s that stays, its probes met again and again
+        start, probe = probe, probe + max(control.k, 0.0) + 0.3
+        steady(control, 1.0, start, probe)
+        congest(control, probe)
+        assert control.plateau == 0.0
+    assert control.rate(probe + 3.0) >= 1000 * control.w_max  # back to full speed within 3 s
+
+
+def test_a_throttle_with_nothing_accepted_since_the_first_cut_halves_the_guess() -> None:
+    """With probe_requests on, nothing accepted since the first cut: the quota is below the
+    guess, so half of it (the doubling since the guess is no measure); each halves again."""
+    control = RateController(probe_requests=40.0)
+    congest(control, 0.0)  # the first cut: the guess, doubling at once
+    assert control.rate(0.2) > 2 * control.unmeasured_rate
+    assert control.on_throttle(0.2, sent_at=0.15)
+    assert control.w_max == 0.5 * control.unmeasured_rate
+    assert control.on_throttle(0.5, sent_at=0.45)  # still recovering, nothing accepted
+    assert control.w_max <= 0.25 * control.unmeasured_rate
+
+
+def test_the_slow_starts_late_answers_measure_the_burst_not_the_rate() -> None:
+    """With probe_requests on, sends made before the first cut and answered after it count
+    as burst, not as rate."""
+    control = RateController(probe_requests=40.0)
+    for i in range(3):
+        control.on_accepted(0.01 * i, sent_at=0.0)
+    congest(control, 0.05)  # the last round: 2 of its sends are still on their way back
+    control.on_accepted(0.06, sent_at=0.04)
+    control.on_accepted(0.07, sent_at=0.04)
+    assert control.burst_seen == 5.0  # what the service let through at once
+    assert control.acc_count == 0.0 and control.accepted_rate(0.07) == 0.0
+    control.on_accepted(0.5, sent_at=0.3)  # sent after the cut: the service's rate
+    assert control.acc_count == 1.0 and control.burst_seen == 5.0
 
 
 def test_an_isolated_throttle_is_a_brief_dip() -> None:

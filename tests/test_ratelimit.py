@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from _fake_time import FakeTime
-from qconnect_async import AdaptiveRateLimiter, RateLimiter, SendOutcome
+from qconnect_async import AdaptiveRateLimiter, RateController, RateLimiter, SendOutcome
 from qconnect_async._call import Call
 from qconnect_async._config import set_testing
 from qconnect_async._errors import ThrottlingError
@@ -127,23 +127,54 @@ async def test_quiet_turns_the_limiter_off() -> None:
 # -- recovery ----------------------------------------------------------------------------------
 
 
-async def test_a_client_is_back_to_full_throughput_within_3_s() -> None:
-    """8 s throttled at 1 req/s, then no limit: within 3 s, >= 90% of a fresh client's rate."""
+def recovery_bound(control: RateController, rate: float) -> float:
+    """Seconds a recovery from ``rate`` may take: max(3 s, probe_requests at ``rate``)."""
+    return max(3.0, control.probe_requests / rate)
+
+
+async def fresh_client_rate() -> float:
+    """Pages per second of a new client with no quota (8 workers, 20 ms a page)."""
     fresh = Service(rate=None)
     await run_client(AdaptiveRateLimiter(), fresh, "fresh", 2.0)
-    fresh_rate = fresh.accepted["fresh"] / 2.0
+    return fresh.accepted["fresh"] / 2.0
 
-    limiter = AdaptiveRateLimiter()
-    service = Service(rate=1.0, burst=1.0)
+
+@pytest.mark.parametrize("probe_requests", [0.0, 40.0])
+@pytest.mark.parametrize("quota", [2.0, 10.0, 40.0])
+async def test_a_client_is_back_to_full_throughput_within_its_bound(
+    quota: float, probe_requests: float
+) -> None:
+    """8 s throttled at ``quota``, then no limit: >= 90% of a fresh client's rate within
+    max(3 s, probe_requests at the last accepted rate)."""
+    fresh_rate = await fresh_client_rate()
+    limiter = AdaptiveRateLimiter(controller=RateController(probe_requests=probe_requests))
+    service = Service(rate=quota, burst=1.0)
     await run_client(limiter, service, "c", 8.0)
-    assert limiter.rate < 10
+    assert limiter.rate < 2 * quota
     service.rate = None
-    lifted = now()
-    await run_client(limiter, service, "c", 3.0)
+    # The rule's rate: the last one the controller measured as accepted (its w_max).
+    bound = recovery_bound(limiter.controller, limiter.controller.w_max)
+    assert bound <= recovery_bound(limiter.controller, 0.5 * quota)
+    await run_client(limiter, service, "c", bound)
     before = service.accepted["c"]
-    await run_client(limiter, service, "c", 1.0)
-    assert (service.accepted["c"] - before) / 1.0 >= 0.9 * fresh_rate
-    assert now() - lifted == pytest.approx(4.0, abs=0.1)
+    await run_client(limiter, service, "c", 0.5)  # the half second after the bound
+    assert (service.accepted["c"] - before) / 0.5 >= 0.9 * fresh_rate
+
+
+@pytest.mark.parametrize("quota", [1.0, 2.0, 40.0])
+async def test_probing_a_steady_quota_costs_a_bounded_share_of_requests(quota: float) -> None:
+    """With probe_requests=40, under a quota that stays, past the first 10 s, at most 2
+    throttles per 40 requests: the plateau at low rates, the time-based cycle's length at
+    40 req/s (between the two, about 4 to 15 req/s, the cycle costs up to 1 in 10)."""
+    service = Service(rate=quota, burst=5.0)
+    limiter = AdaptiveRateLimiter(controller=RateController(probe_requests=40.0))
+    await run_client(limiter, service, "c", 10.0, concurrency=16)
+    accepted, throttled = service.accepted["c"], service.throttled
+    await run_client(limiter, service, "c", 100.0, concurrency=16)
+    accepted, throttled = service.accepted["c"] - accepted, service.throttled - throttled
+    assert accepted >= 0.95 * 100.0 * quota  # the quota is used, not left idle
+    share = throttled / (accepted + throttled)
+    assert share <= 2.0 / limiter.controller.probe_requests, (throttled, accepted)
 
 
 async def test_an_early_throttle_costs_well_under_a_second() -> None:

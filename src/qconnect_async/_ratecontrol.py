@@ -21,8 +21,48 @@ Why this shape:
 - Past ``max(hold, k)`` seconds of probing with no throttle the rate doubles every
   ``doubling`` seconds: the service has stopped throttling, so recovery from any depth takes
   seconds (``k`` is at most ``max_k``: from 1 req/s to 1000, 0.67 + 0.67 + 10 * 0.05 = 1.8 s;
-  from 40, 1.2 + 1.2 + 5 * 0.05 = 2.7 s). Under a steady quota the next congestion event
-  usually comes before that, so the doubling rarely matters for fairness.
+  from 40, 1.2 + 1.2 + 5 * 0.05 = 2.7 s), plus the plateau if there is one (below). Under a
+  steady quota the next congestion event usually comes before that, so the doubling rarely
+  matters for fairness.
+- A probe can cost requests, not seconds (``probe_requests``, off by default). The quota is
+  one bucket per account and Region, shared with everything else the account runs: a probe
+  that empties it throttles the account's next request, whoever sends it. The time-based
+  cycle above (~2.5 s) costs 1 request in 25 at 10 req/s and 1 in 4 or 5 at 2 req/s. With
+  ``probe_requests=40``, after its own probe was throttled (a quota that stays) at a low
+  rate, the controller holds ``w_max`` for a ``plateau`` and probes again only once 40
+  requests were sent at it: about one throttle per 40 requests (2.5%); back to full speed
+  once the quota is lifted within max(3 s, 40 requests at ``w_max``), the plateau, the hold
+  and 10 doublings (20 s at 2 req/s: 40 is about the most a listing should wait).
+- The plateau is for low rates only: where a time-based cycle holds fewer than a quarter of
+  ``probe_requests`` (10 requests; below about 4 req/s), so costs more than one throttle in
+  10. Above it the cycle costs one in 25 or fewer. It is off by default because it cannot
+  tell a quota of its own from a share of one: independent clients reach fair shares only
+  through frequent congestion events, and a member squeezed below that rate would hold its
+  small share through a plateau. A client alone on its quota, or the one controller a fleet
+  shares in Redis, can turn it on.
+- The plateau follows only the controller's own probes, two cuts in a row. A throttle while
+  recovering or in a plateau means someone else grew or the quota dropped (a shared quota):
+  then the time-based cycle, whose absolute growth gives fair shares. A member squeezed to a
+  small rate would otherwise probe once per 40 of its own requests and never take its share
+  back.
+- With ``probe_requests`` on, a throttle with nothing accepted since the first cut halves the
+  rate (at most half the first cut's guess): the quota is below what was sent, and the
+  doubling since the guess is no measure of it. Against 2 req/s it is down in two throttles,
+  where the recut (80% of a doubled ceiling) takes about six. Off by default: members of a
+  fleet of independent clients throttled before their first answer drop far below their
+  share.
+- The plateau's level is a lower bound of the quota, the largest of: the level that held
+  through the last plateau; ``settle`` (97%) of the whole cycle's accepted count per second
+  (the cycle starts and ends with the service's bucket empty, so it counts what the service
+  let in); the accepted rate less the burst the probe drained (``burst_seen``: what the
+  service let through at the cold start). At low rates a burst is seconds of quota: the
+  accepted rate alone read 2 req/s as 4, and a plateau above the quota throttles in its
+  middle. Below it, the service's bucket keeps what is not sent (3% of 40 requests: about one
+  token) and the probe takes it back; but a level far below would be held through a whole
+  plateau, and the bucket overflows, so the count would read it back: a level not yet
+  counted gets a quarter of the plateau first (too short for a burst of 5 to overflow), and
+  a few answers since a cut are read as (n + 0.5) / span, not the decayed measure (which
+  reads a fraction of an answer low right after a cut).
 - ``probe_gain`` (off by default: infinite) caps a probe past ``w_max`` at that many times
   what the service accepts lately (BBR's probing gain, as a cap): the probe still grows as
   fast as the answers let it, but it cannot run far ahead of them. Every send made while the
@@ -96,6 +136,16 @@ class RateController:
     #: the service's burst as its rate): the published Q in Connect quota, 10 req/s; the rate
     #: probes (doubles) from there at once, and the next throttle measures
     unmeasured_rate: float = 10.0
+    #: 0 (the default): off. Else, for a client alone on its quota (or a fleet's shared
+    #: controller): at low rates, after its own probes were throttled, requests sent at the
+    #: accepted rate before the next probe; the steady probing cost is then about one
+    #: throttle per this many requests (40: 2.5%). Off by default because independent
+    #: clients sharing a quota need the time-based cycle's frequent probes to reach fair
+    #: shares: a member squeezed to a low rate would hold its small share for as long.
+    probe_requests: float = 0.0
+    #: the plateau's share of its estimate of the quota (a lower bound): below the quota the
+    #: service's bucket keeps what is not sent, above it the plateau throttles
+    settle: float = 0.97
     #: the recovery (``k``) never takes longer than this many seconds: from a cut at any
     #: rate the doubling starts within ``max_k + hold`` seconds (fixed-scale growth would
     #: take 4.9 s back to 400 req/s); below ~11 req/s (the fleet's shares) it is not reached
@@ -113,8 +163,12 @@ class RateController:
     enabled: bool = False
     w_max: float = 0.0
     k: float = 0.0
+    plateau: float = 0.0
     cut_at: float = -math.inf
     acc_value: float = 0.0
+    acc_count: float = 0.0
+    burst_seen: float = 0.0
+    probed: float = 0.0  # 1: the last cut was our own probe's
     acc_at: float = -math.inf
     acc_start: float = math.inf
     thr_value: float = 0.0
@@ -129,7 +183,8 @@ class RateController:
         t = now - self.cut_at - self.k
         if t < 0:  # recovering: concave, from beta * w_max at the cut to w_max at k
             r = self.w_max * (1.0 - (1.0 - self.beta) * (-t / self.k) ** 3)
-        else:  # probing: convex, in absolute requests/s
+        else:  # at w_max for the plateau, then probing: convex, in absolute requests/s
+            t = max(0.0, t - self.plateau)
             r = self.w_max + self.scale * t**3
         hold = max(self.hold, self.k)
         if t > hold:
@@ -146,14 +201,22 @@ class RateController:
         warm = 1.0 - math.exp(-max(now - self.acc_start, self.min_span) / self.tau)
         return self.acc_value * decay / self.tau / warm
 
-    def on_accepted(self, now: float) -> None:
-        """A send got an answer that is not a throttle."""
+    def on_accepted(self, now: float, sent_at: float | None = None) -> None:
+        """A send (made at ``sent_at``, when known) got an answer that is not a throttle."""
+        if self.probe_requests > 0 and sent_at is not None and self.k < 0 and sent_at < self.cut_at:
+            # A slow start's send, answered after the first cut: the service let it in with
+            # its burst, not at its rate. It measures the burst, not the rate.
+            self.burst_seen += 1.0
+            self.seen_value = self.seen_value * _decay(now - self.seen_at, self.tau) + 1.0
+            self.seen_at = now
+            return
         if self.acc_at == -math.inf:
             self.acc_start = now
             self.acc_value = 0.0
         else:
             self.acc_value *= _decay(now - self.acc_at, self.tau)
         self.acc_value += 1.0
+        self.acc_count += 1.0
         self.acc_at = now
         self.seen_value = self.seen_value * _decay(now - self.seen_at, self.tau) + 1.0
         self.seen_at = now
@@ -175,34 +238,98 @@ class RateController:
             # burst as its rate), so probe from a guess at once; the next throttle measures.
             self.w_max = max(self.min_rate, min(self.unmeasured_rate, ceiling))
             self.k = -self.hold
+            self.plateau = 0.0
+            # What the service let through before throttling: its burst (the slow start's
+            # answers that come after this cut are added by on_accepted), which a later
+            # probe drains again before it is throttled.
+            self.burst_seen = self.acc_count
         else:
             if recovering:
-                # Throttled again, and often, before even reaching the last w_max: that
-                # one was too high (a cold start reads the service's burst as rate).
                 ceiling *= self.recut
-            # Nothing accepted since the first cut restarted the measure: the ceiling only.
-            measured = self.accepted_rate(now) if self.acc_value > 0 else ceiling
+            n, span = self.acc_count, now - self.cut_at
+            # Our own probe past w_max met the quota (not a throttle while recovering or in
+            # the plateau: someone else's growth, or a quota that dropped).
+            probing = self.k > 0 and span >= self.k + self.plateau
+            counted = False
+            if self.acc_value > 0:
+                measured = self.accepted_rate(now)
+            elif self.probe_requests > 0:
+                # Nothing accepted since the first cut: the quota is below what was sent
+                # (the first cut's guess, doubling since), so half of it, at most the guess:
+                # against a small quota each throttle halves the rate, where the recut
+                # alone (80%) took twice as many throttles to get down to it.
+                measured = 0.5 * min(ceiling, self.w_max)
+            else:  # the ceiling only
+                measured = ceiling
+            low = self._low_rate(measured)
+            if span < self.tau and self.acc_value > 0 and low:
+                # At a low rate, a few answers since the last cut (which emptied the service's
+                # bucket): n of them in span seconds is a rate within half an answer of
+                # (n + 0.5) / span. The decayed measure reads a fraction of an answer low
+                # there, and a level read low would be held through a whole plateau.
+                measured = max(measured, (n + 0.5) / span)
+            if probing:
+                # A lower bound of the quota: what held before the probe, or what was
+                # accepted less the burst the probe drained (at low rates seconds of quota).
+                lower = max(self.w_max, measured - self.burst_seen / self.tau)
+                counted = n >= self.probe_requests / 8
+                if counted:
+                    # The cycle began and ended with the service's bucket empty: its count
+                    # is what the service let in, whatever burst the probe drained.
+                    lower = max(lower, self.settle * n / span)
+                if self._low_rate(lower):  # a low rate, where a burst reads as rate
+                    measured = lower
             self.w_max = max(self.min_rate, min(measured, ceiling))
             k = math.cbrt(self.w_max * (1.0 - self.beta) / self.scale)
             self.k = min(k, self.max_k)
+            # At a low rate, after two cuts in a row by our own probes (the quota is ours
+            # alone, and stays), the next probe only once probe_requests were sent at w_max;
+            # after any other throttle, and at higher rates, the time-based cycle (fair
+            # shares between independent clients). A level not counted over a cycle yet is
+            # a guess: a quarter of the plateau first, too short for the service's bucket to
+            # fill if it is low (its count then measures the quota), the whole one once
+            # counted.
+            if probing and self.probed > 0 and self._low_rate(self.w_max):
+                self.plateau = self._plateau_for(self.w_max, 1.0 if counted else 0.25)
+            else:
+                self.plateau = 0.0
+            self.probed = 1.0 if probing else 0.0
         if not self.enabled:
             # The first cut: what was accepted so far included the service's burst, and
             # from now on its bucket is empty, so what it accepts next is its rate.
             self.acc_value, self.acc_at, self.acc_start = 0.0, now, now
         self.cut_at = now
+        self.acc_count = 0.0
         self.enabled = True
         return True
+
+    def _low_rate(self, rate: float) -> bool:
+        """Whether a time-based cycle at ``rate`` holds fewer than a quarter of probe_requests.
+
+        Below it (about 4 req/s with the defaults) the time-based cycle costs more than one
+        throttle per 10 requests, and the plateau takes over; above it the cycle costs one
+        per 25 requests or fewer, and keeps the shares of a fleet's members fair.
+        """
+        return self._plateau_for(rate, 0.25) > 0
+
+    def _plateau_for(self, w_max: float, share: float) -> float:
+        """Seconds at ``w_max`` before probing: ``share`` of probe_requests' time, less the rest."""
+        k = min(self.max_k, math.cbrt(w_max * (1.0 - self.beta) / self.scale))
+        span = share * self.probe_requests / w_max
+        return max(0.0, span - k - max(self.hold, k) - 10 * self.doubling)
 
     def pace_at(self, now: float, rate: float) -> None:
         """Pace at ``rate`` from ``now``, probing from it (a fleet member pacing alone again)."""
         self.enabled = True
         self.w_max = max(self.min_rate, rate)
         self.k = 0.0
+        self.plateau = 0.0
         self.cut_at = now
+        self.acc_count = 0.0
 
     def on_quiet(self, now: float) -> None:
-        """Turn off after ``quiet`` seconds without a congestion event."""
-        if self.enabled and now - self.cut_at > self.quiet:
+        """Turn off after ``quiet`` seconds without a congestion event, past the plateau."""
+        if self.enabled and now - self.cut_at - self.plateau > self.quiet:
             self.enabled = False
 
 

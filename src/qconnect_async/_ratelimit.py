@@ -195,7 +195,7 @@ class AdaptiveRateLimiter:
         self._in_flight -= 1
         control = self._controller
         if outcome is SendOutcome.ACCEPTED:
-            control.on_accepted(now)
+            control.on_accepted(now, permit)
             if not control.enabled:
                 self._round_accepted += 1
         elif outcome is SendOutcome.THROTTLED and control.on_throttle(now, permit):

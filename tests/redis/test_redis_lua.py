@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -147,3 +148,34 @@ def test_lua_takes_the_constants_it_is_given(redis_server: RedisServer) -> None:
         _same(lua.decide(now, **args), bucket.decide(now, **args))  # type: ignore[arg-type]
     assert bucket.cuts >= 4, bucket.cuts  # first cut, recuts while recovering, new events
     assert bucket.sends < 100  # the short horizon turned some asks away: that path ran too
+
+
+@pytest.mark.parametrize("fleet", [False, True], ids=["in_process", "fleet"])
+def test_lua_follows_the_python_through_plateaus(redis_server: RedisServer, fleet: bool) -> None:
+    """A low quota probed again and again: the same plateaus, counts and burst bound."""
+    constants = fleet_controller() if fleet else RateController()
+    bucket = SharedBucket(controller=dataclasses.replace(constants, probe_requests=40.0))
+    lua = _Lua(redis_server, bucket)
+    c = bucket.controller
+    now = 1_764_000_000.5
+    plateaus = []
+
+    def both(**args: object) -> None:
+        _same(lua.decide(now, **args), bucket.decide(now, **args))  # type: ignore[arg-type]
+
+    for _ in range(10):  # a slow start's answers, then its first throttle
+        now += 0.05
+        both(acquire=True, accepted=1)
+    both(acquire=True, throttles=(now - 0.01,))
+    for cycle in range(5):  # five probes, each met: 1 req/s, then 2 (the cycle's count)
+        probe_at = c.cut_at + max(c.k, 0.0) + c.plateau + (0.3 if cycle < 3 else 1.5)
+        while now < probe_at:
+            now += 1.0
+            both(acquire=True, accepted=1 + (cycle >= 3))
+        now += 0.5  # the probe's throttle, half a second after the last answer
+        both(acquire=True, throttles=(now - 0.01,))
+        plateaus.append(c.plateau)
+    state = lua.state()
+    for name in ("w_max", "k", "plateau", "acc_count", "burst_seen", "probed", "cut_at"):
+        assert state.get(name, 0.0) == pytest.approx(getattr(c, name), rel=1e-12), name
+    assert max(plateaus) > 2.0  # the plateaus were reached: seconds at w_max before probing

@@ -33,7 +33,7 @@ logger = logging.getLogger("qconnect_async")
 
 #: Seconds entering the limiter may take to connect and load the script (once, at start).
 _PREPARE_TIMEOUT = 1.0
-#: ARGV[22]: only report outcomes; book a send; book again a send whose booking a cut voided.
+#: ARGV[24]: only report outcomes; book a send; book again a send whose booking a cut voided.
 _REPORT, _BOOK, _REBOOK = "0", "1", "2"
 
 _FAILURES = FAILURES

@@ -23,7 +23,7 @@ __all__ = [
 SCRIPT = resources.files(__package__).joinpath("_sharedbucket.lua").read_text("utf-8")
 SHA = hashlib.sha1(SCRIPT.encode("utf-8")).hexdigest()
 
-#: The RateController fields the Lua takes in ARGV[2..14], in this order.
+#: The RateController fields the Lua takes in ARGV[2..16], in this order.
 CONTROLLER_CONSTANTS = (
     "beta",
     "recut",
@@ -35,6 +35,8 @@ CONTROLLER_CONSTANTS = (
     "tau",
     "min_span",
     "unmeasured_rate",
+    "probe_requests",
+    "settle",
     "max_k",
     "sporadic",
     "probe_gain",
@@ -62,7 +64,7 @@ def script_constants(
     start_doubling: float,
     horizon: float,
 ) -> list[str]:
-    """ARGV[2..19] of the script: the constants, read from one ``RateController``."""
+    """ARGV[2..21] of the script: the constants, read from one ``RateController``."""
     values = (
         *(getattr(controller, name) for name in CONTROLLER_CONSTANTS),
         burst,

@@ -7,15 +7,16 @@
 --
 -- KEYS[1]  the hash (its name carries a {tag}: one hash slot, Redis Cluster works)
 -- ARGV[1]  now: "" takes the server's TIME (always, but in the differential test)
--- ARGV[2..14]  RateController: beta, recut, scale, hold, doubling, quiet, min_rate, tau,
---              min_span, unmeasured_rate, max_k, sporadic (_sharedbucket.CONTROLLER_CONSTANTS)
--- ARGV[15..19] SharedBucket: burst, start_rate, start_doubling, horizon, _START_DOUBLINGS
--- ARGV[20] the hash's time to live, ms (every write renews it: unused keys expire)
--- ARGV[21] the channel a cut is published on ("{now} {rate}"); "": none
--- ARGV[22] "1": reserve a send slot; "2": the same for a send whose booking a cut voided
+-- ARGV[2..16]  RateController: beta, recut, scale, hold, doubling, quiet, min_rate, tau,
+--              min_span, unmeasured_rate, probe_requests, settle, max_k, sporadic,
+--              probe_gain (_sharedbucket.CONTROLLER_CONSTANTS)
+-- ARGV[17..21] SharedBucket: burst, start_rate, start_doubling, horizon, _START_DOUBLINGS
+-- ARGV[22] the hash's time to live, ms (every write renews it: unused keys expire)
+-- ARGV[23] the channel a cut is published on ("{now} {rate}"); "": none
+-- ARGV[24] "1": reserve a send slot; "2": the same for a send whose booking a cut voided
 --          (not counted again in `sends`); "0": only report outcomes
--- ARGV[23] accepted: answers that were not throttles since the member's last call
--- ARGV[24..] the sent_at (decision time) of each throttled send since then
+-- ARGV[25] accepted: answers that were not throttles since the member's last call
+-- ARGV[26..] the sent_at (decision time) of each throttled send since then
 -- Returns {now, wait, rate, cut, granted} as strings (Redis would truncate Lua numbers).
 
 if redis.replicate_commands then
@@ -43,20 +44,22 @@ local min_rate = tonumber(ARGV[8])
 local tau = tonumber(ARGV[9])
 local min_span = tonumber(ARGV[10])
 local unmeasured_rate = tonumber(ARGV[11])
-local max_k = tonumber(ARGV[12])
-local sporadic = tonumber(ARGV[13])
-local probe_gain = tonumber(ARGV[14]) or INF -- "inf": no cap (whether Lua parses it or not)
-local burst = tonumber(ARGV[15])
-local start_rate = tonumber(ARGV[16])
-local start_doubling = tonumber(ARGV[17])
-local horizon = tonumber(ARGV[18])
-local start_doublings = tonumber(ARGV[19])
-local ttl_ms = tonumber(ARGV[20])
-local channel = ARGV[21]
-local acquire = ARGV[22] ~= "0"
-local rebook = ARGV[22] == "2"
-local accepted = tonumber(ARGV[23])
-local FIRST_THROTTLE = 24
+local probe_requests = tonumber(ARGV[12])
+local settle = tonumber(ARGV[13])
+local max_k = tonumber(ARGV[14])
+local sporadic = tonumber(ARGV[15])
+local probe_gain = tonumber(ARGV[16]) or INF -- "inf": no cap (whether Lua parses it or not)
+local burst = tonumber(ARGV[17])
+local start_rate = tonumber(ARGV[18])
+local start_doubling = tonumber(ARGV[19])
+local horizon = tonumber(ARGV[20])
+local start_doublings = tonumber(ARGV[21])
+local ttl_ms = tonumber(ARGV[22])
+local channel = ARGV[23]
+local acquire = ARGV[24] ~= "0"
+local rebook = ARGV[24] == "2"
+local accepted = tonumber(ARGV[25])
+local FIRST_THROTTLE = 26
 
 -- The state. An absent field is its Python default; infinities are never stored.
 local s = {}
@@ -72,8 +75,12 @@ end
 local enabled = get("enabled", 0) == 1
 local w_max = get("w_max", 0)
 local k = get("k", 0)
+local plateau = get("plateau", 0)
 local cut_at = get("cut_at", -INF)
 local acc_value = get("acc_value", 0)
+local acc_count = get("acc_count", 0)
+local burst_seen = get("burst_seen", 0)
+local probed = get("probed", 0)
 local acc_at = get("acc_at", -INF)
 local acc_start = get("acc_start", INF)
 local thr_value = get("thr_value", 0)
@@ -115,7 +122,8 @@ local function rate(t_now)
   local r
   if t < 0 then -- recovering: concave, from beta * w_max at the cut to w_max at k
     r = w_max * (1 - (1 - beta) * (-t / k) ^ 3)
-  else -- probing: convex, in absolute requests/s
+  else -- at w_max for the plateau, then probing: convex, in absolute requests/s
+    t = math.max(0, t - plateau)
     r = w_max + scale * t ^ 3
   end
   local hold = math.max(hold_, k)
@@ -137,9 +145,21 @@ local function on_accepted(t_now)
     acc_value = acc_value * decay(t_now - acc_at)
   end
   acc_value = acc_value + 1
+  acc_count = acc_count + 1
   acc_at = t_now
   seen_value = seen_value * decay(t_now - seen_at) + 1
   seen_at = t_now
+end
+
+-- RateController._plateau_for
+local function plateau_for(w, share)
+  local k_w = math.min(max_k, cbrt(w * (1 - beta) / scale))
+  return math.max(0, share * probe_requests / w - k_w - math.max(hold_, k_w) - 10 * doubling)
+end
+
+-- RateController._low_rate
+local function low_rate(r)
+  return plateau_for(r, 0.25) > 0
 end
 
 -- RateController.on_throttle
@@ -159,27 +179,63 @@ local function on_throttle(t_now, sent_at)
     -- the first cut: nothing measured, probe from a guess at once
     w_max = math.max(min_rate, math.min(unmeasured_rate, ceiling))
     k = -hold_
+    plateau = 0
+    burst_seen = acc_count -- what the service let through before throttling: its burst
   else
     if recovering then
       ceiling = ceiling * recut
     end
+    local n, span = acc_count, t_now - cut_at
+    -- our own probe past w_max met the quota
+    local probing = k > 0 and span >= k + plateau
+    local counted = false
     local measured = ceiling -- nothing accepted since the reset: the ceiling only
-    if acc_value > 0 then measured = accepted_rate(t_now) end
+    if acc_value > 0 then
+      measured = accepted_rate(t_now)
+    elseif probe_requests > 0 then
+      -- nothing accepted since the first cut: the quota is below what was sent, so half
+      measured = 0.5 * math.min(ceiling, w_max)
+    end
+    if span < tau and acc_value > 0 and low_rate(measured) then
+      -- a low rate, a few answers since the last cut: within half an answer of (n + 0.5) / span
+      measured = math.max(measured, (n + 0.5) / span)
+    end
+    if probing then
+      -- a lower bound of the quota: what held before the probe, or what was accepted less
+      -- the burst the probe drained
+      local lower = math.max(w_max, measured - burst_seen / tau)
+      counted = n >= probe_requests / 8
+      if counted then
+        lower = math.max(lower, settle * n / span) -- the whole cycle's count
+      end
+      if low_rate(lower) then measured = lower end
+    end
     w_max = math.max(min_rate, math.min(measured, ceiling))
     k = math.min(cbrt(w_max * (1 - beta) / scale), max_k)
+    -- at a low rate, after two probe cuts in a row only (the quota is ours alone);
+    -- a level not counted yet: a quarter of the plateau first
+    if probing and probed > 0 and low_rate(w_max) then
+      local share = 0.25
+      if counted then share = 1 end
+      plateau = plateau_for(w_max, share)
+    else
+      plateau = 0
+    end
+    if probing then probed = 1 else probed = 0 end
   end
   if not enabled then
     -- the first cut: from now on, what is accepted is the service's rate
     acc_value, acc_at, acc_start = 0, t_now, t_now
   end
   cut_at = t_now
+  acc_count = 0
   enabled = true
   return true
 end
 
 -- RateController.on_quiet
 local function on_quiet(t_now)
-  if enabled and t_now - cut_at > quiet then
+  if enabled and t_now - cut_at - plateau > quiet then
     enabled = false
   end
 end
@@ -249,8 +305,9 @@ end
 -- Write the state back (finite fields only) and renew the time to live.
 local function num(x) return string.format("%.17g", x) end
 local fields = {
-  enabled = enabled and 1 or 0, w_max = w_max, k = k, cut_at = cut_at,
-  acc_value = acc_value, acc_at = acc_at, acc_start = acc_start, thr_value = thr_value,
+  enabled = enabled and 1 or 0, w_max = w_max, k = k, plateau = plateau, cut_at = cut_at,
+  acc_value = acc_value, acc_count = acc_count, burst_seen = burst_seen, probed = probed,
+  acc_at = acc_at, acc_start = acc_start, thr_value = thr_value,
   thr_at = thr_at, seen_value = seen_value, seen_at = seen_at, tat = tat, interval = interval,
   start_at = start_at, start_from = start_from, sends = sends, cuts = cuts,
 }
