@@ -350,3 +350,23 @@ async def test_the_fan_outs_are_bulk_work_and_one_kb_listings_interactive(
     assert {pair: set(p) for pair, p in many.items()} == {pair: {1} for pair in PAIRS}
     assert all(set(every[pair][len(many[pair]) :]) == {1} for pair in PAIRS)
     assert one[kbs[first]][len(every[kbs[first]]) :] == [0]
+
+
+async def test_a_fan_out_width_defaults_to_the_per_client_bound_and_zero_is_refused(
+    qconnect_server: QConnectServer,
+) -> None:
+    """max_concurrency=None lists max_concurrency_per_client KBs of a pair at once (here one:
+    each KB's jobs come in one run, not interleaved); 0 is refused at once."""
+    kbs = []
+    for _ in range(3):
+        kb = qconnect_server.create_knowledge_base(region="us-east-1")
+        qconnect_server.add_import_jobs(kb, 250, region="us-east-1")  # three pages each
+        kbs.append(arn(OWN, "us-east-1", kb))
+    async with router_on(qconnect_server, max_concurrency_per_client=1) as router:
+        with pytest.raises(ValidationError, match="max_concurrency"):
+            router.list_import_jobs_many(kbs, max_concurrency=0)
+        with pytest.raises(ValidationError, match="max_concurrency"):
+            router.list_all_import_jobs(regions=REGIONS, max_concurrency=0)
+        order = [job.knowledge_base_id async for job in router.list_import_jobs_many(kbs)]
+    runs = [kb for n, kb in enumerate(order) if n == 0 or order[n - 1] != kb]
+    assert len(order) == 750 and len(runs) == 3
