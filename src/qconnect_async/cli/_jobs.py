@@ -26,14 +26,16 @@ from ._base import (
     checked_input,
     import_job_id,
     knowledge_base,
+    routed,
     seconds,
 )
 from ._output import wire, write_value
 
 if TYPE_CHECKING:
-    from qconnect_async import ImportJob, QConnectClient
+    from qconnect_async import ImportJob, QConnectClient, QConnectRouter
 
-    Action = Callable[[QConnectClient, argparse.Namespace, Invocation], Awaitable[ImportJob | None]]
+    Service = QConnectClient | QConnectRouter
+    Action = Callable[[Service, argparse.Namespace, Invocation], Awaitable[ImportJob | None]]
 
 DEFAULT_TIMEOUT = 600.0  # the library's default wait (seconds), stated in --help
 _TICK = 1.0  # how often a terminal's waiting line is redrawn (its elapsed time), seconds
@@ -96,6 +98,7 @@ def _check(args: argparse.Namespace) -> None:
     knowledge_base(args.kb)
     if args.second_name == "--import-job-id":
         import_job_id(args.second)
+    args.routed = routed(args, [args.kb])
 
 
 def _check_start(args: argparse.Namespace) -> None:
@@ -105,6 +108,10 @@ def _check_start(args: argparse.Namespace) -> None:
         _check_file(args)
     if args.timeout != DEFAULT_TIMEOUT and not args.wait:
         raise UsageError("--timeout goes with --wait")
+    if args.routed and (args.upload_id is not None or args.presigned_url_ttl is not None):
+        raise UsageError(
+            "--upload-id and --presigned-url-ttl go without --role-name and --account-profile"
+        )
 
 
 def _check_resume(args: argparse.Namespace) -> None:
@@ -116,7 +123,7 @@ def _check_resume(args: argparse.Namespace) -> None:
     if given or args.second_option is not None:
         raise UsageError("give FILE or --upload-id, not both")
     knowledge_base(args.kb)
-    args.second = None
+    args.second, args.routed = None, routed(args, [args.kb])
 
 
 def _check_file(args: argparse.Namespace) -> None:
@@ -145,10 +152,11 @@ def _print(inv: Invocation, job: ImportJob) -> None:
 
 
 def _printing(action: Action) -> Run:
-    """A command's run: ``action`` on a client of one request at a time; its job printed."""
+    """A command's run: ``action`` on a client (or a router, for a KB of another account or
+    Region) of one request at a time; its job printed."""
 
     async def run(args: argparse.Namespace, inv: Invocation) -> None:
-        async with inv.client(max_concurrency=1) as client:
+        async with inv.service(args, concurrency=1) as client:
             with checked_input():
                 job = await action(client, args, inv)
             inv.progress.clear()
@@ -158,20 +166,21 @@ def _printing(action: Action) -> Run:
     return run
 
 
-async def _start(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> ImportJob:
+async def _start(client: Service, args: argparse.Namespace, inv: Invocation) -> ImportJob:
     if args.second is None:
         inv.progress.note(f"starting from upload {args.upload_id}...")
     else:
         inv.progress.note(f"uploading {os.path.basename(args.second)} ({_size(args.size)})...")
+    # A router's start takes neither upload_id nor presigned_url_ttl (refused in _check_start).
+    upload = {"upload_id": args.upload_id, "presigned_url_ttl": args.presigned_url_ttl}
     job = await client.start_import_job(
         args.kb,
         args.second,
-        upload_id=args.upload_id,
         import_job_type=args.import_job_type,
         content_type=args.content_type,
         metadata=dict(args.metadata) if args.metadata else None,
         client_token=args.client_token,
-        presigned_url_ttl=args.presigned_url_ttl,
+        **{key: value for key, value in upload.items() if value is not None},
     )
     inv.log.debug("started import job %s (upload %s)", job.import_job_id, job.upload_id)
     if not args.wait:
@@ -181,7 +190,7 @@ async def _start(client: QConnectClient, args: argparse.Namespace, inv: Invocati
 
 
 async def _wait(
-    client: QConnectClient, args: argparse.Namespace, inv: Invocation, job_id: str, status: str
+    client: Service, args: argparse.Namespace, inv: Invocation, job_id: str, status: str
 ) -> ImportJob:
     """The job once COMPLETE; a FAILED job is printed, then a CommandError (254) says how to
     get its report; a timeout is a CommandError (255). A terminal shows the time waited."""

@@ -9,8 +9,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
+
+from qconnect_async import ImportJobFailedError
 
 from ._base import (
     Command,
@@ -22,12 +25,13 @@ from ._base import (
     checked_input,
     import_job_id,
     knowledge_base,
+    routed,
     seconds,
 )
 from ._output import ListingSpec, ListingWriter, wire
 
 if TYPE_CHECKING:
-    from qconnect_async import ImportJob
+    from qconnect_async import ImportJob, Listing, QConnectClient, QConnectRouter
 
 DEFAULT_TIMEOUT = 600.0  # seconds, as wait-import-job's
 _TICK = 1.0  # how often the terminal's line is redrawn (its elapsed time), seconds
@@ -79,7 +83,7 @@ def _check(args: argparse.Namespace) -> None:
     for kb, job in pairs:
         knowledge_base(kb)
         import_job_id(job)
-    args.pairs = pairs
+    args.pairs, args.routed = pairs, routed(args, [kb for kb, _ in pairs])
 
 
 async def _run(args: argparse.Namespace, inv: Invocation) -> None:
@@ -97,9 +101,15 @@ async def _run(args: argparse.Namespace, inv: Invocation) -> None:
             draw()
             await asyncio.sleep(_TICK)
 
-    async with inv.client() as client:
+    async with inv.service(args, concurrency=8) as client:
+        stream: Listing[ImportJob] | AsyncGenerator[ImportJob, None]
         with checked_input():
-            stream = client.wait_for_import_jobs(args.pairs, deadline=args.timeout)
+            if args.routed:
+                router = cast("QConnectRouter", client)
+                stream = _each_waited(router, args.pairs, args.timeout)
+            else:
+                many = cast("QConnectClient", client).wait_for_import_jobs
+                stream = many(args.pairs, deadline=args.timeout)
         ticker = asyncio.create_task(tick()) if inv.progress.enabled else None
         try:
             with ListingWriter(ENDED_JOBS, inv) as writer:
@@ -121,6 +131,31 @@ async def _run(args: argparse.Namespace, inv: Invocation) -> None:
             inv.progress.clear()
     if failed:
         raise CommandError(f"\n{failed} of {total} import jobs did not complete.", Exit.SERVICE)
+
+
+async def _each_waited(
+    router: QConnectRouter, pairs: list[tuple[str, str]], deadline: float
+) -> AsyncGenerator[ImportJob, None]:
+    """Each job as it ends, FAILED ones too, each awaited on its own: a router has no wait for
+    many jobs (its pairs' clients each poll their jobs)."""
+
+    async def wait(kb: str, job_id: str) -> ImportJob:
+        try:
+            return await router.wait_for_import_job(kb, job_id, timeout=deadline)
+        except ImportJobFailedError as exc:
+            failed: ImportJob | None = exc.job
+            if failed is None:
+                raise
+            return failed
+
+    waits = [asyncio.ensure_future(wait(kb, job_id)) for kb, job_id in pairs]
+    try:
+        for ended in asyncio.as_completed(waits):
+            yield await ended
+    finally:
+        for task in waits:
+            task.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
 
 
 def _row(job: ImportJob) -> dict[str, object]:
