@@ -58,6 +58,7 @@ class ConfigError(CommandError):
 
 _NOTICE_AFTER = 1.0  # seconds: a retry that waits longer is announced on stderr
 _ERASE = "\r\x1b[K"
+_TICK = 1.0  # how often a waiting line is redrawn (its elapsed time), seconds
 
 
 def count(n: int, noun: str) -> str:
@@ -101,6 +102,26 @@ class Progress:
             wait, code = round(details.wait, 1), details.cause.code
             self._stream.write(f"retrying {details.operation} in {wait:g}s ({code})\n")
             self._stream.flush()
+
+    @asynccontextmanager
+    async def ticking(self, line: Callable[[], str]) -> AsyncIterator[None]:
+        """While the body waits, ``line()`` redrawn every ``_TICK`` seconds (a terminal's time
+        waited); erased at the end."""
+        import asyncio
+
+        async def tick() -> None:
+            while True:
+                self.note(line())
+                await asyncio.sleep(_TICK)
+
+        ticker = asyncio.create_task(tick()) if self.enabled else None
+        try:
+            yield
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                await asyncio.wait((ticker,))  # leave no task behind; never raises its cancel
+            self.clear()
 
     def clear(self) -> None:
         """Erase the line (it comes back at the next redraw)."""

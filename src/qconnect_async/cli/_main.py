@@ -24,7 +24,7 @@ from qconnect_async import (
     ValidationError,
 )
 
-from . import _jobs, _listings, _waitmany
+from . import _jobs, _listings
 from ._base import (
     PROG,
     Command,
@@ -45,7 +45,7 @@ COMMANDS: tuple[Command, ...] = (
     _jobs.START_IMPORT_JOB,
     _jobs.GET_IMPORT_JOB,
     _jobs.WAIT_IMPORT_JOB,
-    _waitmany.WAIT_IMPORT_JOBS,
+    _jobs.WAIT_IMPORT_JOBS,
     _jobs.DELETE_IMPORT_JOB,
     _listings.LIST_KNOWLEDGE_BASES,
 )
