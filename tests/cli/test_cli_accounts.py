@@ -154,3 +154,21 @@ def test_bad_account_options_exit_252(server: QConnectServer, argv: list[str], s
     assert (done.returncode, done.stdout) == (252, "")
     assert done.stderr.count("\n") == 1 and says in done.stderr
     assert server.stats.total_requests == 0
+
+
+def test_a_bare_kb_id_with_a_role_is_in_the_region_of_the_aws_settings(
+    sts: QConnectServer,
+) -> None:
+    """With --role-name, a bare KB ID (no ARN) is the caller's, in the Region of the AWS
+    settings (AWS_DEFAULT_REGION here, no --region), as without the option."""
+    kb_id = sts.create_knowledge_base()
+    (job_id,) = sts.add_import_jobs(kb_id, 1)
+    done = cli("get-import-job", kb_id, job_id, "--role-name", "importer")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["importJob"]["importJobId"] == job_id
+    done = cli("list-import-jobs", kb_id, "--role-name", "importer")
+    assert done.returncode == 0, done.stderr
+    assert [j["importJobId"] for j in json.loads(done.stdout)["importJobSummaries"]] == [job_id]
+    done = cli("list-import-jobs", kb_id, "--role-name", "importer", "--profile", "nope")
+    assert (done.returncode, done.stdout) == (253, "")
+    assert "The config profile (nope) could not be found" in done.stderr
