@@ -17,7 +17,6 @@ import moto.settings
 import pytest
 from moto.core.request import Request
 from moto.moto_api import recorder
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -74,14 +73,6 @@ def test_backend_app_serves_our_handler() -> None:
     assert any(
         rule.endpoint.startswith("QConnectResponse.dispatch") for rule in app.url_map.iter_rules()
     )
-
-
-def test_threaded_server_internals_we_override() -> None:
-    """_ThreadedServer replaces _server_entry and reads these attributes."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    for name in ("_server_entry", "_server_ready_event", "_ip_address", "_port", "_server"):
-        assert hasattr(server, name), name
-    assert callable(server.get_host_and_port)
 
 
 def test_what_the_fast_listing_reads_of_moto() -> None:

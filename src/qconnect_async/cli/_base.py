@@ -12,8 +12,8 @@ import json
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, TextIO
@@ -58,6 +58,7 @@ class ConfigError(CommandError):
 
 _NOTICE_AFTER = 1.0  # seconds: a retry that waits longer is announced on stderr
 _ERASE = "\r\x1b[K"
+_TICK = 1.0  # how often a waiting line is redrawn (its elapsed time), seconds
 
 
 def count(n: int, noun: str) -> str:
@@ -101,6 +102,26 @@ class Progress:
             wait, code = round(details.wait, 1), details.cause.code
             self._stream.write(f"retrying {details.operation} in {wait:g}s ({code})\n")
             self._stream.flush()
+
+    @asynccontextmanager
+    async def ticking(self, line: Callable[[], str]) -> AsyncIterator[None]:
+        """While the body waits, ``line()`` redrawn every ``_TICK`` seconds (a terminal's time
+        waited); erased at the end."""
+        import asyncio
+
+        async def tick() -> None:
+            while True:
+                self.note(line())
+                await asyncio.sleep(_TICK)
+
+        ticker = asyncio.create_task(tick()) if self.enabled else None
+        try:
+            yield
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                await asyncio.wait((ticker,))  # leave no task behind; never raises its cancel
+            self.clear()
 
     def clear(self) -> None:
         """Erase the line (it comes back at the next redraw)."""
@@ -146,15 +167,47 @@ class Invocation:
             yield client
 
     @asynccontextmanager
-    async def router(self, role_name: str | None, **options: Any) -> AsyncIterator[QConnectRouter]:
-        """A QConnectRouter of the same settings: KB ARNs of several accounts and Regions."""
+    async def router(
+        self, args: argparse.Namespace, **options: Any
+    ) -> AsyncIterator[QConnectRouter]:
+        """A QConnectRouter of the same settings: KB ARNs of several accounts and Regions,
+        reached by ``--account-profile``'s profile of the account, else by ``--role-name``."""
+        from aiobotocore.session import AioSession
+        from botocore.exceptions import BotoCoreError
+
         from qconnect_async import QConnectRouter
 
         given = dict(self.client_options)
         if "aws_access_key_id" in given:
             raise UsageError("--demo serves one account and Region: give KBs of one Region")
-        async with QConnectRouter(role_name=role_name, **given, **options) as router:
+        if given.get("region_name") is None:
+            # A bare KB ID is in the Region of the AWS settings, as a client resolves it.
+            try:
+                region = AioSession(profile=args.profile).get_config_variable("region")
+            except BotoCoreError as exc:  # an unknown profile, a broken config file
+                raise ConfigError(str(exc)) from exc
+            given["region_name"] = region
+        profiles = dict(args.account_profile)
+        sessions: dict[str, AioSession] = {}
+
+        def session_for(account: str) -> AioSession | None:
+            if account in profiles and account not in sessions:
+                sessions[account] = AioSession(profile=profiles[account])
+            return sessions.get(account)
+
+        async with QConnectRouter(
+            role_name=args.role_name, session_for=session_for, **given, **options
+        ) as router:
             yield router
+
+    def service(
+        self, args: argparse.Namespace, *, concurrency: int
+    ) -> AbstractAsyncContextManager[QConnectClient | QConnectRouter]:
+        """The router when ``args.routed`` (see ``routed``), else the client; ``concurrency``
+        requests at once (per account and Region with a router)."""
+        if args.routed:
+            return self.router(args, max_concurrency_per_client=concurrency)
+        return self.client(max_concurrency=concurrency)
 
 
 Run = Callable[[argparse.Namespace, Invocation], Coroutine[Any, Any, None]]
@@ -196,6 +249,27 @@ def place(value: str) -> tuple[str | None, str | None]:
     with checked_input():
         ref = _checks.knowledge_base_ref(value)
     return ref.account, ref.region
+
+
+def routed(args: argparse.Namespace, kbs: Iterable[str]) -> bool:
+    """Whether ``kbs`` go through a QConnectRouter: with ``--role-name`` or
+    ``--account-profile``, or when their ARNs name more than one account and Region (a client
+    serves one; an ARN of another Region alone is refused by the client, as a client does)."""
+    places = {place(kb) for kb in kbs} - {(None, None)}
+    return args.role_name is not None or bool(args.account_profile) or len(places) > 1
+
+
+def account_profile(text: str) -> tuple[str, str]:
+    """An argparse type: ``ACCOUNT=PROFILE``, the AWS profile whose credentials reach the
+    12-digit account."""
+    account, _, profile = text.partition("=")
+    try:
+        account = _checks.account_id(account)
+    except ValidationError:
+        profile = ""
+    if not profile:
+        raise argparse.ArgumentTypeError(f"not ACCOUNT=PROFILE (12 digits=name): {text!r}")
+    return account, profile
 
 
 def import_job_id(value: str) -> str:

@@ -1,7 +1,11 @@
 """``start-import-job``, ``get-import-job``, ``wait-import-job``, ``delete-import-job``: each
 prints what ``aws qconnect`` prints (``{"importJob": {...}}``; delete nothing). A wait ends
 with the job printed (COMPLETE: exit 0; FAILED: exit 254, and how to get its failed-record
-report on stderr) or a timeout (exit 255). Progress never shows a presigned URL.
+report on stderr) or a timeout (exit 255). ``wait-import-jobs`` waits for many jobs at once,
+across knowledge bases, and prints each as it ends (a listing ``importJobs``, in every output
+format): every job COMPLETE: exit 0; any FAILED: exit 254 once all ended (each printed, with
+its failedRecordReport); past ``--timeout``: exit 255, what ended printed. A terminal shows
+the time waited (and how many jobs ended); progress never shows a presigned URL.
 """
 
 from __future__ import annotations
@@ -9,8 +13,9 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
+from typing import TYPE_CHECKING, cast
 
 from qconnect_async import DeadlineExceededError, ImportJobFailedError
 
@@ -26,17 +31,30 @@ from ._base import (
     checked_input,
     import_job_id,
     knowledge_base,
+    routed,
     seconds,
 )
-from ._output import wire, write_value
+from ._output import ListingSpec, ListingWriter, Row, wire, write_value
 
 if TYPE_CHECKING:
-    from qconnect_async import ImportJob, QConnectClient
+    from qconnect_async import ImportJob, Listing, QConnectClient, QConnectRouter
 
-    Action = Callable[[QConnectClient, argparse.Namespace, Invocation], Awaitable[ImportJob | None]]
+    Service = QConnectClient | QConnectRouter
+    Action = Callable[[Service, argparse.Namespace, Invocation], Awaitable[ImportJob | None]]
 
 DEFAULT_TIMEOUT = 600.0  # the library's default wait (seconds), stated in --help
-_TICK = 1.0  # how often a terminal's waiting line is redrawn (its elapsed time), seconds
+ENDED_JOBS = ListingSpec(
+    key="importJobs",
+    noun="import job",
+    columns=(
+        ("IMPORT JOB ID", "importJobId"),
+        ("KNOWLEDGE BASE ID", "knowledgeBaseId"),
+        ("STATUS", "status"),
+        ("LAST MODIFIED (UTC)", "lastModifiedTime"),
+    ),
+    csv_columns="importJobId knowledgeBaseId status importJobType createdTime lastModifiedTime "
+    "uploadId knowledgeBaseArn metadata failedRecordReport",
+)
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -44,6 +62,12 @@ def _pair(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"not KEY=VALUE: {text!r}")
     return key, value
+
+
+def _timeout(parser: argparse.ArgumentParser) -> None:
+    limit = f"give up waiting after SECONDS (default {DEFAULT_TIMEOUT:g}): exit 255"
+    add = parser.add_argument
+    add("--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS", help=limit)
 
 
 def _arguments(
@@ -57,10 +81,7 @@ def _arguments(
             parser.add_argument(option, dest="second_option", metavar=second, help=what)
         parser.set_defaults(second_name=option or second, second_option=None)
         if wait:
-            limit = f"give up waiting after SECONDS (default {DEFAULT_TIMEOUT:g}): exit 255"
-            parser.add_argument(
-                "--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS", help=limit
-            )
+            _timeout(parser)
 
     return add_arguments
 
@@ -96,6 +117,7 @@ def _check(args: argparse.Namespace) -> None:
     knowledge_base(args.kb)
     if args.second_name == "--import-job-id":
         import_job_id(args.second)
+    args.routed = routed(args, [args.kb])
 
 
 def _check_start(args: argparse.Namespace) -> None:
@@ -105,6 +127,10 @@ def _check_start(args: argparse.Namespace) -> None:
         _check_file(args)
     if args.timeout != DEFAULT_TIMEOUT and not args.wait:
         raise UsageError("--timeout goes with --wait")
+    if args.routed and (args.upload_id is not None or args.presigned_url_ttl is not None):
+        raise UsageError(
+            "--upload-id and --presigned-url-ttl go without --role-name and --account-profile"
+        )
 
 
 def _check_resume(args: argparse.Namespace) -> None:
@@ -116,7 +142,7 @@ def _check_resume(args: argparse.Namespace) -> None:
     if given or args.second_option is not None:
         raise UsageError("give FILE or --upload-id, not both")
     knowledge_base(args.kb)
-    args.second = None
+    args.second, args.routed = None, routed(args, [args.kb])
 
 
 def _check_file(args: argparse.Namespace) -> None:
@@ -127,12 +153,18 @@ def _check_file(args: argparse.Namespace) -> None:
     args.size = os.path.getsize(args.second)
 
 
+def _data(job: ImportJob, *shown: str) -> Row:
+    """The job as ``aws`` prints ImportJobData, with the presigned URLs ``shown``: they are how
+    to use the job (its failed-record report above all): stdout has them, errors, progress and
+    logs never do."""
+    urls = {"url": job.url, "failedRecordReport": job.failed_record_report}
+    secrets = {k: url.get_secret_value() for k, url in urls.items() if k in shown and url}
+    return wire(job, "ImportJobData", **secrets)
+
+
 def _print(inv: Invocation, job: ImportJob) -> None:
-    """``{"importJob": {...}}`` as ``aws`` prints it. Its presigned URLs are how to use the job
-    (its failed-record report above all): stdout has them, errors, progress and logs never do."""
-    urls = (("url", job.url), ("failedRecordReport", job.failed_record_report))
-    secrets = {key: url.get_secret_value() for key, url in urls if url is not None}
-    item = wire(job, "ImportJobData", **secrets)
+    """``{"importJob": {...}}`` as ``aws`` prints it, presigned URLs included."""
+    item = _data(job, "url", "failedRecordReport")
     document, output = {"importJob": item}, inv.output
     # Whole in json and text and to --query; else its one object: a line (ndjson), a row
     # (csv), a FIELD/VALUE table.
@@ -145,10 +177,11 @@ def _print(inv: Invocation, job: ImportJob) -> None:
 
 
 def _printing(action: Action) -> Run:
-    """A command's run: ``action`` on a client of one request at a time; its job printed."""
+    """A command's run: ``action`` on a client (or a router, for a KB of another account or
+    Region) of one request at a time; its job printed."""
 
     async def run(args: argparse.Namespace, inv: Invocation) -> None:
-        async with inv.client(max_concurrency=1) as client:
+        async with inv.service(args, concurrency=1) as client:
             with checked_input():
                 job = await action(client, args, inv)
             inv.progress.clear()
@@ -158,20 +191,21 @@ def _printing(action: Action) -> Run:
     return run
 
 
-async def _start(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> ImportJob:
+async def _start(client: Service, args: argparse.Namespace, inv: Invocation) -> ImportJob:
     if args.second is None:
         inv.progress.note(f"starting from upload {args.upload_id}...")
     else:
         inv.progress.note(f"uploading {os.path.basename(args.second)} ({_size(args.size)})...")
+    # A router's start takes neither upload_id nor presigned_url_ttl (refused in _check_start).
+    upload = {"upload_id": args.upload_id, "presigned_url_ttl": args.presigned_url_ttl}
     job = await client.start_import_job(
         args.kb,
         args.second,
-        upload_id=args.upload_id,
         import_job_type=args.import_job_type,
         content_type=args.content_type,
         metadata=dict(args.metadata) if args.metadata else None,
         client_token=args.client_token,
-        presigned_url_ttl=args.presigned_url_ttl,
+        **{key: value for key, value in upload.items() if value is not None},
     )
     inv.log.debug("started import job %s (upload %s)", job.import_job_id, job.upload_id)
     if not args.wait:
@@ -181,23 +215,18 @@ async def _start(client: QConnectClient, args: argparse.Namespace, inv: Invocati
 
 
 async def _wait(
-    client: QConnectClient, args: argparse.Namespace, inv: Invocation, job_id: str, status: str
+    client: Service, args: argparse.Namespace, inv: Invocation, job_id: str, status: str
 ) -> ImportJob:
     """The job once COMPLETE; a FAILED job is printed, then a CommandError (254) says how to
     get its report; a timeout is a CommandError (255). A terminal shows the time waited."""
-    import asyncio
-
     started, seen = time.monotonic(), f" ({status})" if status else ""
 
-    async def tick() -> None:
-        while True:
-            elapsed = time.monotonic() - started
-            inv.progress.note(f"waiting for import job {job_id}{seen}: {elapsed:.0f}s")
-            await asyncio.sleep(_TICK)
+    def line() -> str:
+        return f"waiting for import job {job_id}{seen}: {time.monotonic() - started:.0f}s"
 
-    ticker = asyncio.create_task(tick()) if inv.progress.enabled else None
     try:
-        return await client.wait_for_import_job(args.kb, job_id, timeout=args.timeout)
+        async with inv.progress.ticking(line):
+            return await client.wait_for_import_job(args.kb, job_id, timeout=args.timeout)
     except ImportJobFailedError as exc:
         inv.progress.clear()
         if exc.job is not None:
@@ -209,10 +238,6 @@ async def _wait(
             f"(--timeout). It goes on; to wait again: {PROG} wait-import-job {args.kb} {job_id}",
             Exit.OTHER,
         ) from None
-    finally:
-        if ticker is not None:
-            ticker.cancel()
-            await asyncio.wait((ticker,))  # leave no task behind; never raises its cancel
 
 
 def _failed(kb: str, job_id: str, job: ImportJob | None) -> str:
@@ -271,4 +296,104 @@ DELETE_IMPORT_JOB = Command(
     add_arguments=_arguments(*_JOB),
     check=_check,
     run=_printing(lambda client, args, inv: client.delete_import_job(args.kb, args.second)),
+)
+
+
+def _many_arguments(parser: argparse.ArgumentParser) -> None:
+    add_ids(parser, "KB_ID_OR_ARN JOB_ID", "a knowledge base, then job IDs of it")
+    parser.add_argument(
+        "--job",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("KB_ID_OR_ARN", "JOB_ID"),
+        help="a job of any knowledge base (repeatable)",
+    )
+    _timeout(parser)
+
+
+def _check_many(args: argparse.Namespace) -> None:
+    """The jobs: a KB (positional or --knowledge-base-id) with job IDs, and --job pairs."""
+    given = list(args.given)
+    pairs = [(kb, job) for kb, job in args.job]
+    if args.kb_option is not None or given:
+        kb = args.kb_option if args.kb_option is not None else given.pop(0)
+        if not given:
+            raise UsageError("give the job IDs after the knowledge base")
+        pairs = [(kb, job) for job in given] + pairs
+    if not pairs:
+        raise UsageError("the following arguments are required: KB_ID_OR_ARN JOB_ID (or --job)")
+    for kb, job in pairs:
+        knowledge_base(kb)
+        import_job_id(job)
+    args.pairs, args.routed = pairs, routed(args, [kb for kb, _ in pairs])
+
+
+async def _wait_many(args: argparse.Namespace, inv: Invocation) -> None:
+    total, ended, failed = len(args.pairs), 0, 0
+    started = time.monotonic()
+
+    def line() -> str:
+        elapsed = time.monotonic() - started
+        return f"waiting: {ended}/{total} import jobs ended ({failed} failed): {elapsed:.0f}s"
+
+    async with inv.service(args, concurrency=8) as client:
+        stream: Listing[ImportJob] | AsyncGenerator[ImportJob, None]
+        with checked_input():
+            if args.routed:
+                stream = _each_waited(cast("QConnectRouter", client), args.pairs, args.timeout)
+            else:
+                many = cast("QConnectClient", client).wait_for_import_jobs
+                stream = many(args.pairs, deadline=args.timeout)
+        async with inv.progress.ticking(line):
+            with ListingWriter(ENDED_JOBS, inv) as writer:
+                async with aclosing(stream):
+                    async for job in stream:
+                        ended += 1
+                        failed += job.status != "COMPLETE"
+                        inv.progress.clear()
+                        writer.printed = True
+                        writer.add(_data(job, "failedRecordReport"))
+                        if inv.output != "table":  # a table is aligned on all its rows
+                            writer.page_done()
+                        inv.progress.note(line())
+    if failed:
+        raise CommandError(f"\n{failed} of {total} import jobs did not complete.", Exit.SERVICE)
+
+
+async def _each_waited(
+    router: QConnectRouter, pairs: list[tuple[str, str]], deadline: float
+) -> AsyncGenerator[ImportJob, None]:
+    """Each job as it ends, FAILED ones too, each awaited on its own: a router has no wait for
+    many jobs (its pairs' clients each poll their jobs)."""
+    import asyncio
+
+    async def wait(kb: str, job_id: str) -> ImportJob:
+        try:
+            return await router.wait_for_import_job(kb, job_id, timeout=deadline)
+        except ImportJobFailedError as exc:
+            failed: ImportJob | None = exc.job
+            if failed is None:
+                raise
+            return failed
+
+    waits = [asyncio.ensure_future(wait(kb, job_id)) for kb, job_id in pairs]
+    try:
+        for ended in asyncio.as_completed(waits):
+            yield await ended
+    finally:
+        for task in waits:
+            task.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+
+
+WAIT_IMPORT_JOBS = Command(
+    name="wait-import-jobs",
+    help="wait for many import jobs, of any knowledge bases; print each as it ends",
+    add_arguments=_many_arguments,
+    check=_check_many,
+    run=_wait_many,
+    examples="""\
+  qconnect-async wait-import-jobs KB_ID JOB_ID JOB_ID JOB_ID --output ndjson
+  qconnect-async wait-import-jobs --job KB_1 JOB_ID --job KB_2 JOB_ID --timeout 900""",
 )

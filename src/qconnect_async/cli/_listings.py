@@ -23,6 +23,7 @@ from ._base import (
     knowledge_base,
     place,
     positive_int,
+    routed,
 )
 from ._output import ListingSpec, ListingWriter, wire
 
@@ -85,8 +86,7 @@ def _check(args: argparse.Namespace) -> None:
             raise UsageError("the following arguments are required: --knowledge-base-id")
         args.all_kbs = True
     # ARNs of several accounts and Regions (or --role-name): one QConnectRouter lists them.
-    places = {place(kb) for kb in kbs} - {(None, None)}
-    args.routed = args.role_name is not None or len(places) > 1
+    args.routed = routed(args, kbs)
     if args.routed and args.all_kbs:
         raise UsageError("--all lists one account and Region: give KB ARNs with --role-name")
     # The KBs as given (an ARN stays one: the client checks its Region once open), once each.
@@ -105,12 +105,11 @@ def _check(args: argparse.Namespace) -> None:
 
 
 async def _run(args: argparse.Namespace, inv: Invocation) -> None:
-    if args.routed:
-        async with inv.router(args.role_name, max_concurrency_per_client=args.max_concurrency) as r:
-            await _list_many(r, args, inv)
-        return
-    async with inv.client(max_concurrency=args.max_concurrency) as client:
-        await (_list_one if len(args.kb_ids) == 1 else _list_many)(client, args, inv)
+    async with inv.service(args, concurrency=args.max_concurrency) as client:
+        if len(args.kb_ids) == 1 and not args.routed:
+            await _list_one(cast("QConnectClient", client), args, inv)
+        else:
+            await _list_many(client, args, inv)
 
 
 async def _list_one(client: QConnectClient, args: argparse.Namespace, inv: Invocation) -> None:

@@ -24,7 +24,7 @@ from qconnect_async import (
     ValidationError,
 )
 
-from . import _jobs, _listings, _waitmany
+from . import _jobs, _listings
 from ._base import (
     PROG,
     Command,
@@ -34,6 +34,7 @@ from ._base import (
     Invocation,
     Progress,
     UsageError,
+    account_profile,
     seconds,
 )
 from ._output import FORMATS
@@ -44,7 +45,7 @@ COMMANDS: tuple[Command, ...] = (
     _jobs.START_IMPORT_JOB,
     _jobs.GET_IMPORT_JOB,
     _jobs.WAIT_IMPORT_JOB,
-    _waitmany.WAIT_IMPORT_JOBS,
+    _jobs.WAIT_IMPORT_JOBS,
     _jobs.DELETE_IMPORT_JOB,
     _listings.LIST_KNOWLEDGE_BASES,
 )
@@ -99,6 +100,14 @@ def _parser() -> argparse.ArgumentParser:
     add("--profile", help="AWS profile (default: AWS_PROFILE or the default profile)")
     add("--endpoint-url", help="service endpoint (default: AWS_ENDPOINT_URL_QCONNECT or AWS)")
     add("--role-name", metavar="ROLE", help="role to assume in other accounts (name or ARN)")
+    add(
+        "--account-profile",
+        action="append",
+        default=[],
+        type=account_profile,
+        metavar="ACCOUNT=PROFILE",
+        help="the AWS profile of an account's KBs (repeatable; before --role-name)",
+    )
     add("--debug", action="store_true", help="log every request and retry; tracebacks")
     add("--cli-connect-timeout", type=seconds, metavar="SECONDS", help="per attempt (default 5)")
     add("--cli-read-timeout", type=seconds, metavar="SECONDS", help="per attempt (default 20)")

@@ -7,7 +7,7 @@
         ...  # point a client at server.endpoint_url, region server.region
         assert server.stats.throttled == 2
 
-What moto does: the engine. Its threaded server and dispatcher; its per-account, per-Region
+What moto does: the engine. Its WSGI app and dispatcher; its per-account, per-Region
 BackendDict holding the data (cleared by `POST /moto-api/reset`); its request parsing and
 response serialisation from botocore's model; every other service on the same port, STS
 AssumeRole (whose keys act in the role's account) and IAM included. What the fake does itself:

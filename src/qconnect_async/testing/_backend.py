@@ -132,14 +132,28 @@ class QConnectBackend(BaseBackend):
     # -- import jobs ----------------------------------------------------------------------
 
     def new_import_job(
-        self, kb: KnowledgeBase, now: float, status: str, members: Mapping[str, Any]
+        self,
+        kb: KnowledgeBase,
+        now: float,
+        status: str,
+        members: Mapping[str, Any],
+        *,
+        raw: bool = False,
     ) -> ImportJob:
-        """Store a job created at `now`, its summary's `members` set (None: left out); callers
-        validate."""
+        """Store a job of `kb` created at `now`: a valid summary with `members` set (None
+        removes one); callers validate. A `raw` job keeps its summary as given (see ImportJob);
+        its ID is a new one if the summary's is not a fresh string."""
         summary = _summary(kb, status, now)
-        summary.update((name, value) for name, value in members.items() if value is not None)
+        for name, value in members.items():
+            if value is None:
+                summary.pop(name, None)
+            else:
+                summary[name] = value
         with self.lock:
-            job = ImportJob(self._next_seq(), summary["importJobId"], summary)
+            job_id = summary.get("importJobId")
+            if not isinstance(job_id, str) or job_id in kb.jobs_by_id:
+                job_id = new_id()
+            job = ImportJob(self._next_seq(), job_id, summary, raw=raw)
             kb.add(job)
             return job
 
@@ -175,23 +189,6 @@ class QConnectBackend(BaseBackend):
                 job = self.new_import_job(kb, now - 86_400.0 + i * 0.5, seeded, members)
                 ids.append(job.import_job_id)
             return ids
-
-    def add_raw_import_job(
-        self, kb: KnowledgeBase, overrides: Mapping[str, Any], *, now: float
-    ) -> str:
-        """Store a summary built from a valid one with `overrides` applied (None removes)."""
-        body = _summary(kb, COMPLETE, now)
-        for key, value in overrides.items():
-            if value is None:
-                body.pop(key, None)
-            else:
-                body[key] = value
-        with self.lock:
-            job_id = body.get("importJobId")
-            if not isinstance(job_id, str) or job_id in kb.jobs_by_id:
-                job_id = new_id()
-            kb.add(ImportJob(self._next_seq(), job_id, body, raw=True))
-            return job_id
 
     def get_import_job(
         self, params: Mapping[str, Any], context: RequestContext, *, read: bool = True

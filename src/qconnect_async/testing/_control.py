@@ -146,7 +146,8 @@ class ServerControls(FaultControls):
         except (TypeError, ValueError) as exc:
             raise ValueError(f"summary must be JSON-serialisable: {exc}") from None
         backend, kb = _kb(self._state, knowledge_base_id, account, region)
-        return backend.add_raw_import_job(kb, dict(summary), now=self._state.now())
+        job = backend.new_import_job(kb, self._state.now(), "COMPLETE", summary, raw=True)
+        return job.import_job_id
 
     @control()
     def seed(

@@ -1,4 +1,4 @@
-"""QConnectServer: moto's threaded server, with the QConnect backend, on a local port.
+"""QConnectServer: moto's app, with the QConnect backend, served from a thread on a local port.
 
 The HTTP side is werkzeug's threaded server, with keep-alive: werkzeug's development server
 closes the connection after every response, so a client would pay a TCP handshake (and the
@@ -25,7 +25,6 @@ from types import TracebackType
 from typing import Any, Self
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -231,44 +230,6 @@ def settle_heap() -> None:
 
 
 # -- QConnectServer -------------------------------------------------------------------------------
-class _ThreadedServer(ThreadedMotoServer):
-    """moto's ThreadedMotoServer serving our WSGI wrapper around moto's app, with keep-alive."""
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        state: ServerState,
-        control: Callable[[str, dict[str, Any]], Any],
-    ) -> None:
-        super().__init__(ip_address=host, port=port, verbose=False)
-        self._state = state
-        self._control = control
-        self.startup_error: BaseException | None = None
-
-    def _server_entry(self) -> None:
-        app = QConnectWSGI(
-            DomainDispatcherApplication(create_backend_app), self._state, self._control
-        )
-        try:
-            self._server = WSGIServer(self._ip_address, self._port, app)
-        except BaseException as exc:
-            # moto's start() waits for this event: without it a busy port hangs for ever.
-            self.startup_error = exc
-            self._server_ready_event.set()
-            return
-        self._server.clock = self._state.now
-        self._server_ready_event.set()
-        self._server.serve_forever()
-
-    def stop(self) -> None:
-        server = self._server
-        super().stop()
-        # Clients keep connections alive: a stopped server must not answer on them.
-        if isinstance(server, WSGIServer):
-            server.close_connections()
-
-
 class QConnectServer(ServerControls):
     """A fake Amazon Q in Connect endpoint on 127.0.0.1, for tests and benchmarks.
 
@@ -301,7 +262,8 @@ class QConnectServer(ServerControls):
         self._state = ServerState(region=region, account_id=account_id, settings=settings)
         self.host = host
         self._requested_port = port
-        self._server: _ThreadedServer | None = None
+        self._server: WSGIServer | None = None
+        self._thread: threading.Thread | None = None
         self._port: int | None = None
         self._lock = threading.Lock()
 
@@ -325,28 +287,35 @@ class QConnectServer(ServerControls):
                 raise RuntimeError("QConnectServer is already running")
             # werkzeug logs every request at INFO: silence it, keep real errors.
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
-            server = _ThreadedServer(self.host, self._requested_port, self._state, self._call_json)
-            server.start()
-            if server.startup_error is not None:
-                raise OSError(
-                    f"QConnectServer cannot listen on {self.host}:{self._requested_port}"
-                ) from server.startup_error
-            self._port = server.get_host_and_port()[1]
-            self._server = server
+            moto = DomainDispatcherApplication(create_backend_app)
+            app = QConnectWSGI(moto, self._state, self._call_json)
+            try:
+                server = WSGIServer(self.host, self._requested_port, app)
+            except (OSError, SystemExit) as exc:  # werkzeug exits when it cannot bind
+                where = f"{self.host}:{self._requested_port}"
+                raise OSError(f"QConnectServer cannot listen on {where}") from exc
+            server.clock = self._state.now
+            self._thread = threading.Thread(
+                target=server.serve_forever, name="QConnectServer", daemon=True
+            )
+            self._thread.start()
+            self._port, self._server = server.server_address[1], server
             return self
 
     def stop(self) -> None:
         """Stop serving and wait for the server thread; idempotent."""
         with self._lock:
             server, self._server = self._server, None
-            if server is not None:
-                server.stop()
+            if server is not None and self._thread is not None:
+                server.shutdown()
+                self._thread.join()
+                # Clients keep connections alive: a stopped server must not answer on them.
+                server.close_connections()
 
     def _settled(self, timeout: float) -> bool:
         """Wait until every request a client has sent was read (see WSGIServer.settled)."""
         server = self._server
-        http = None if server is None else server._server
-        return not isinstance(http, WSGIServer) or http.settled(timeout)
+        return server is None or server.settled(timeout)
 
     def __enter__(self) -> Self:
         return self.start()
