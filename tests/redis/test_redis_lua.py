@@ -176,6 +176,6 @@ def test_lua_follows_the_python_through_plateaus(redis_server: RedisServer, flee
         both(acquire=True, throttles=(now - 0.01,))
         plateaus.append(c.plateau)
     state = lua.state()
-    for name in ("w_max", "k", "plateau", "acc_count", "burst_seen", "probed", "cut_at"):
+    for name in ("w_max", "k", "plateau", "acc_count", "burst_seen", "cut_at"):
         assert state.get(name, 0.0) == pytest.approx(getattr(c, name), rel=1e-12), name
     assert max(plateaus) > 2.0  # the plateaus were reached: seconds at w_max before probing
