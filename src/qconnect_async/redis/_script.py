@@ -77,7 +77,7 @@ def script_constants(
 
 
 def fleet_controller() -> RateController:
-    """The shared controller's default constants: ``RateController``'s, but three.
+    """The shared controller's default constants: ``RateController``'s, but two.
 
     - ``probe_gain=2.5``: a probe past ``w_max`` sends at most 2.5 times what the service
       accepts lately. A fleet's answers come back as late as its slowest member's, and every
@@ -87,14 +87,8 @@ def fleet_controller() -> RateController:
       not noisy; the capped probe grows as fast as that measure follows it (back to full
       speed within 3 s, as the in-process limiter), and a cut follows what the service
       accepted during the event, not over the last second spent mostly below the quota.
-    - ``probe_requests=40``: after its own probe met the quota, the next probe once 40
-      requests were sent at the accepted rate (below about 16 req/s; back to full speed
-      within max(3 s, 40 requests' time) once the quota is lifted). One controller decides
-      for the whole fleet, so there are no members' shares for frequent probes to even out,
-      and a probe costs the account's quota one throttle per 40 requests, not one per 2.5 s
-      (at 2 req/s, a fifth of the requests).
     """
-    return RateController(tau=0.2, probe_gain=2.5, probe_requests=40.0)
+    return RateController(tau=0.2, probe_gain=2.5)
 
 
 def fresh(constants: RateController) -> RateController:
