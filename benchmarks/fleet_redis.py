@@ -10,8 +10,8 @@ aiobotocore adaptive, 4 and 8 members, beside them; the median Redis round trip 
 (acquire, unpaced, loopback).
 
 `run_long` (the section `fleet_redis_long`): the 60 s listings of ``throttled_long`` at 10
-and 2 req/s by 4 members of one key, with the default ``fleet_controller()`` (probing in
-requests) and with the time-based cycle beside it; one run each.
+and 2 req/s by 4 members of one key, with the default ``fleet_controller()`` and with
+``probe_requests=40`` beside it; one run each.
 
 `python -m benchmarks.fleet_redis [--smoke] [--runs N]` prints the rows on its own;
 `python -m benchmarks` has them as the sections `fleet_redis` and `fleet_redis_long`.
@@ -262,8 +262,8 @@ def run_long(
             n = runs_of(sizes.runs, smoke, runs)
             server.reset()
             kbs = server.seed(sizes.kbs, sizes.jobs_per_kb)
-            # The default fleet_controller() (probe_requests=40), then the time-based cycle.
-            for key, probe_requests in ((f"rate_{rate:g}", None), (f"rate_{rate:g}_time", 0.0)):
+            # The default fleet_controller(), then probing in requests (probe_requests=40).
+            for key, probe_requests in ((f"rate_{rate:g}", None), (f"rate_{rate:g}_40", 40.0)):
                 got = [
                     _redis_run(
                         server,
@@ -282,8 +282,8 @@ def run_long(
     note = (
         f"Fleet, long: 4 member processes (2 in smoke), each QConnectClient(max_concurrency="
         f"{sizes.width}, rate_limiter=RedisRateLimiter(url, key=<one per row and run>)), the "
-        "default fleet_controller() (probe_requests=40), then with probe_requests=0 (the "
-        "time-based cycle: what it was); set_rate_limit(10 or 2, burst=5), "
+        "default fleet_controller() (the time-based cycle), then with probe_requests=40 "
+        "(probing in requests); set_rate_limit(10 or 2, burst=5), "
         f"{sizes.kbs} KBs (pages: 600 at 10 req/s, 120 at 2 req/s: 60 s each), released "
         "together as in fleet_redis; median over the runs (one by default); when each throttle "
         "came: --json, throttled_at."
