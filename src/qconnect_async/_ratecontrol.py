@@ -40,7 +40,7 @@ Why this shape:
   member squeezed to a small share holds it through its plateaus (8 independent clients on
   one 40 req/s quota, each with ``probe_requests=40``: the slowest up to 2.4x the ideal, 1.2x
   by default; tests/test_ratelong.py). A client alone on its quota, or the one controller a
-  fleet shares in Redis (``fleet_controller()``, on there), turns it on.
+  fleet shares in Redis, can turn it on.
 - A plateau follows only the controller's own probe, met in the cubic probe near ``w_max``
   (or past it with a count that shows the service's bucket kept what was not sent). A
   throttle while recovering or in a plateau means someone else grew or the quota dropped:
