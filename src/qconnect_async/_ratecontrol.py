@@ -276,7 +276,9 @@ class RateController:
             # Met in the cubic probe, near w_max: the count measures the quota. Met in the
             # doubling, past it: a count below the level held is what we sent, not what the
             # service takes (the cycle sent below a quota far above a guessed level, and the
-            # service's bucket overflowed); one above it kept what was not sent.
+            # service's bucket overflowed); one above it kept what was not sent. After a
+            # plateau (its level held) the probe drains what the bucket kept, so it often
+            # meets the quota in the doubling: the count measures then too.
             near = ceiling <= 2.0 * self.w_max or count >= self.w_max or self.plateau > 0
             found = self.probe_requests > 0 and count > 0 and near
             found = found and self._plateau_for(count, 1.0) > 0
