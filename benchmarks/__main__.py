@@ -41,6 +41,7 @@ SECTIONS: dict[str, Runner] = {
     "sendrate": sendrate.run,
     "fleet": fleet.run,
     "fleet_redis": fleet_redis.run,
+    "fleet_redis_long": fleet_redis.run_long,
     "interactive": interactive.run,
     "fastapi_shed": interactive.run_shed,
     "memory": memory.run,

@@ -19,14 +19,14 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
 from aiobotocore.config import AioConfig
 
 from qconnect_async import QConnectClient, QConnectError, RateLimiter
-from qconnect_async.redis import RedisRateLimiter
+from qconnect_async.redis import RedisRateLimiter, fleet_controller
 
 from ._common import (
     ACCESS_KEY,
@@ -65,14 +65,18 @@ async def qconnect_async(member: Member) -> AsyncIterator[Listing]:
 
 @asynccontextmanager
 async def qconnect_async_redis(member: Member) -> AsyncIterator[Listing]:
-    """qconnect_async with a RedisRateLimiter: ``--option '{"url": ..., "key": ...}'``.
+    """qconnect_async with a RedisRateLimiter: ``--option '{"url": ..., "key": ...}'``
+    (and ``"probe_requests"``, to replace fleet_controller()'s).
 
     Every member given the same key shares one rate (the fleet's).
     """
     if member.option is None:
         raise SystemExit('--client redis needs --option \'{"url": ..., "key": ...}\'')
     shared = json.loads(member.option)
-    limiter = RedisRateLimiter(shared["url"], key=shared["key"])
+    controller = None  # fleet_controller(); "probe_requests": that one, probing so
+    if "probe_requests" in shared:
+        controller = replace(fleet_controller(), probe_requests=shared["probe_requests"])
+    limiter = RedisRateLimiter(shared["url"], key=shared["key"], controller=controller)
     # Closed after the client: the limiter tells Redis what is left before the member exits.
     async with limiter, _client(member, rate_limiter=limiter) as client:
         yield partial(_list_many, client, member)

@@ -58,6 +58,8 @@ class FleetOutcome:
     unique: int  # distinct import job ids, summed over members (their KB shares are disjoint)
     failed: int
     early: int  # throttles answered within the first second after the release
+    #: when the server answered each throttle, seconds since the release (``--json``)
+    throttled_at: tuple[float, ...]
 
     @property
     def throttled_share(self) -> float:
@@ -142,6 +144,7 @@ def run_fleet(
         unique=sum(int(r["unique"]) for r in results),
         failed=sum(int(r["failed"]) for r in results),
         early=sum(t < 1.0 for t in stats.throttled_at),
+        throttled_at=tuple(stats.throttled_at),
     )
 
 

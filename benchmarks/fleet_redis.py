@@ -9,8 +9,12 @@ time and restarted at 60% (``run_fleet``'s events); independent AdaptiveRateLimi
 aiobotocore adaptive, 4 and 8 members, beside them; the median Redis round trip a send pays
 (acquire, unpaced, loopback).
 
+`run_long` (the section `fleet_redis_long`): the 60 s listings of ``throttled_long`` at 10
+and 2 req/s by 4 members of one key, with the default ``fleet_controller()`` and with
+``probe_requests=40`` beside it; one run each.
+
 `python -m benchmarks.fleet_redis [--smoke] [--runs N]` prints the rows on its own;
-`python -m benchmarks` has them as the section `fleet_redis`.
+`python -m benchmarks` has them as the sections `fleet_redis` and `fleet_redis_long`.
 """
 
 from __future__ import annotations
@@ -42,6 +46,18 @@ GOAL_WALL, GOAL_THROTTLED, GOAL_OUTAGE = 1.12, 0.03, 2.0
 #: The throttled scenario's sizes, at the fleet's scale; each row sets its own ``members``.
 FULL = fleet.FleetSizes(runs=3)
 SMOKE = fleet.FleetSizes(kbs=8, jobs_per_kb=200, rate=100.0, burst=3, runs=1)
+#: The long rows (``run_long``): the 60 s listings of ``throttled_long`` (20 KBs, 16 in
+#: flight: 4 members of 4, burst 5) at 10 and 2 req/s, through one shared controller.
+LONG = (
+    fleet.FleetSizes(kbs=20, jobs_per_kb=3000, width=4, rate=10.0),
+    fleet.FleetSizes(kbs=20, jobs_per_kb=600, width=4, rate=2.0),
+)
+LONG_SMOKE = (
+    fleet.FleetSizes(members=2, kbs=4, jobs_per_kb=200, width=2, rate=50.0, burst=3),
+    fleet.FleetSizes(members=2, kbs=4, jobs_per_kb=200, width=2, rate=20.0, burst=3),
+)
+#: the long rows' goals by rate: throttled share, wall / ideal (the issue's, as throttled_long)
+GOAL_LONG = {10.0: (0.04, 1.05), 2.0: (0.05, 1.05)}
 
 
 @dataclass(frozen=True)
@@ -193,9 +209,14 @@ def _redis_run(
     sizes: fleet.FleetSizes,
     key: str,
     outage: bool,
+    probe_requests: float | None = None,
 ) -> Outcome:
-    """One run of a Redis row: ``--client redis`` members on ``key``, Redis cut if ``outage``."""
-    option = json.dumps({"url": redis.url, "key": key})
+    """One run of a Redis row: ``--client redis`` members on ``key``, Redis cut if ``outage``;
+    ``probe_requests``: fleet_controller()'s, replaced (None: as it is)."""
+    shared: dict[str, object] = {"url": redis.url, "key": key}
+    if probe_requests is not None:
+        shared["probe_requests"] = probe_requests
+    option = json.dumps(shared)
     events: list[fleet.Event] = [(0.3, redis.stop), (0.6, redis.start)] if outage else []
     # A restarted Redis counts from zero: the outage row's calls are those since the restart.
     before = 0 if outage else redis.calls()
@@ -228,6 +249,75 @@ def _row(name: str, outcomes: list[Outcome], sizes: fleet.FleetSizes, expected: 
         goal = f"<= {GOAL_WALL}x, <= {GOAL_THROTTLED:.0%}, 0 failed, every job once"
         met = ratio <= GOAL_WALL and share <= GOAL_THROTTLED and failed == 0 and once
     return Row(f"fleet_redis.{name}", figure, value, goal, met)
+
+
+def run_long(
+    server: RemoteQConnectServer, *, smoke: bool = False, runs: int | None = None
+) -> Section:
+    """60 s listings at 10 and 2 req/s by 4 members sharing one RedisRateLimiter key."""
+    rows: list[Row] = []
+    data: dict[str, object] = {}
+    with _redis() as redis:
+        for sizes, rate in zip(LONG_SMOKE if smoke else LONG, GOAL_LONG, strict=True):
+            n = runs_of(sizes.runs, smoke, runs)
+            server.reset()
+            kbs = server.seed(sizes.kbs, sizes.jobs_per_kb)
+            # The default fleet_controller(), then probing in requests (probe_requests=40).
+            for key, probe_requests in ((f"rate_{rate:g}", None), (f"rate_{rate:g}_40", 40.0)):
+                got = [
+                    _redis_run(
+                        server,
+                        redis,
+                        kbs,
+                        sizes,
+                        f"bench-{key}-{i}-{os.getpid()}",
+                        False,
+                        probe_requests,
+                    )
+                    for i in range(n)
+                ]
+                rows.append(_long_row(key, got, sizes, GOAL_LONG[rate], probe_requests))
+                data[key] = {"runs": n, "ideal_s": sizes.ideal, "rows": [asdict(o) for o in got]}
+    sizes = LONG_SMOKE[0] if smoke else LONG[0]
+    note = (
+        f"Fleet, long: 4 member processes (2 in smoke), each QConnectClient(max_concurrency="
+        f"{sizes.width}, rate_limiter=RedisRateLimiter(url, key=<one per row and run>)), the "
+        "default fleet_controller() (the time-based cycle), then with probe_requests=40 "
+        "(probing in requests); set_rate_limit(10 or 2, burst=5), "
+        f"{sizes.kbs} KBs (pages: 600 at 10 req/s, 120 at 2 req/s: 60 s each), released "
+        "together as in fleet_redis; median over the runs (one by default); when each throttle "
+        "came: --json, throttled_at."
+    )
+    return Section("fleet_redis_long", rows, [note], data)
+
+
+def _long_row(
+    key: str,
+    outcomes: list[Outcome],
+    sizes: fleet.FleetSizes,
+    goal: tuple[float, float],
+    probe_requests: float | None,
+) -> Row:
+    ratio = median([o.wall for o in outcomes]) / sizes.ideal
+    share = median([o.throttled_share for o in outcomes])
+    throttles = median([float(o.throttled) for o in outcomes])
+    failed = max(o.failed for o in outcomes)
+    once = all(o.jobs == o.unique == sizes.kbs * sizes.jobs_per_kb for o in outcomes)
+    value = (
+        f"{ratio:.2f}x ideal, {share:.1%} throttled ({throttles:.0f}), {failed} KBs failed, "
+        f"{min(o.jobs for o in outcomes):,} jobs"
+    )
+    figure = (
+        f"Fleet {sizes.members} processes, RedisRateLimiter, throttled {sizes.rate:g} req/s, "
+        f"{sizes.pages} pages ({sizes.ideal:.0f} s)"
+    )
+    if probe_requests is not None:  # a comparison, not the default: no goal
+        figure += f", fleet_controller() with probe_requests={probe_requests:g}"
+        return Row(f"fleet_redis_long.{key}", figure, value)
+    max_share, max_ratio = goal
+    met = ratio <= max_ratio and share <= max_share and failed == 0 and once
+    goal_text = f"<= {max_ratio}x, <= {max_share:.0%}, 0 failed, every job once"
+    return Row(f"fleet_redis_long.{key}", figure, value, goal_text, met)
 
 
 def run(server: RemoteQConnectServer, *, smoke: bool = False, runs: int | None = None) -> Section:

@@ -32,6 +32,8 @@ from ._common import (
 
 MODES = ("legacy", "standard", "adaptive")
 GOAL_WALL, GOAL_THROTTLED = 1.1, 0.05
+#: the 12 s row at the published quota (10 req/s): the issue's goal is 6%, not the 40 req/s 5%
+GOAL_THROTTLED_QUOTA = 0.06
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,8 @@ async def _measure(
     finally:
         server.set_rate_limit(None)
     expected = sizes.kbs * sizes.jobs_per_kb
-    rows = [_row(section, name, outcomes[name], sizes, expected) for name in names]
+    max_share = GOAL_THROTTLED_QUOTA if section == "throttled_quota" else GOAL_THROTTLED
+    rows = [_row(section, name, outcomes[name], sizes, expected, max_share) for name in names]
     note = (
         f"Throttled: set_rate_limit({sizes.rate:g}, burst={sizes.burst}); {sizes.kbs} KBs x "
         f"{sizes.jobs_per_kb} jobs ({sizes.pages} pages of {sizes.page_size}), {sizes.width} in "
@@ -191,7 +194,14 @@ async def _measure(
     return Section(section, rows, [note], data)
 
 
-def _row(section: str, name: str, outcomes: list[Outcome], sizes: Sizes, expected: int) -> Row:
+def _row(
+    section: str,
+    name: str,
+    outcomes: list[Outcome],
+    sizes: Sizes,
+    expected: int,
+    max_share: float = GOAL_THROTTLED,
+) -> Row:
     ratio = median([o.wall for o in outcomes]) / sizes.ideal
     share = median([o.throttled_share for o in outcomes])
     failed = max(o.failed for o in outcomes)
@@ -205,8 +215,8 @@ def _row(section: str, name: str, outcomes: list[Outcome], sizes: Sizes, expecte
     figure = f"Throttled {sizes.rate:g} req/s: {label}"
     if not name.startswith("qconnect"):
         return Row(f"{section}.{name}", figure, value)
-    goal = f"<= {GOAL_WALL}x, <= {GOAL_THROTTLED:.0%}, 0 failed, {expected:,} jobs"
-    met = ratio <= GOAL_WALL and share <= GOAL_THROTTLED and failed == 0 and jobs == expected
+    goal = f"<= {GOAL_WALL}x, <= {max_share:.0%}, 0 failed, {expected:,} jobs"
+    met = ratio <= GOAL_WALL and share <= max_share and failed == 0 and jobs == expected
     return Row(f"{section}.{name}", figure, value, goal, met)
 
 

@@ -128,7 +128,8 @@ def recovery_bound(control: RateController, rate: float) -> float:
 @pytest.mark.parametrize("depth", [0.5, 1.0, 10.0, 40.0, 400.0])
 def test_recovery_from_any_depth_ends_within_its_bound(depth: float) -> None:
     """With probe_requests=40, from any rate, max(3 s, 40 requests at it) after its probes'
-    cut, 1000 times faster; and it holds w_max a while first at low rates only."""
+    cut, 1000 times faster; and it holds w_max a while first where the time-based cycle is
+    shorter than 40 requests (below about 16 req/s) only."""
     control = RateController(probe_requests=40.0)
     congest(control, 0.0)
     steady(control, depth, 0.0, 10.0)
@@ -141,12 +142,12 @@ def test_recovery_from_any_depth_ends_within_its_bound(depth: float) -> None:
     bound = recovery_bound(control, control.w_max)  # the rate it last saw accepted
     assert control.rate(probe) <= 2 * depth  # a slow trickle reads a little high
     assert control.rate(probe + bound) >= min(2000.0, 1000 * control.w_max)  # 10 doublings
-    if depth <= 1.0:  # at a low rate, it holds w_max a while before its next probe
+    if depth <= 10.0:  # it holds w_max a while before its next probe
         assert control.plateau > 0
         probe_from = probe + control.k + control.plateau
         assert control.rate(probe_from) == pytest.approx(control.w_max)
         assert control.rate(probe_from + 1.0) > control.w_max
-    else:  # from 10 req/s up, the time-based cycle: the fleet's members keep fair shares
+    else:  # the time-based cycle is 40 requests or more already
         assert control.plateau == 0.0
 
 
@@ -176,6 +177,25 @@ def test_a_throttle_with_nothing_accepted_since_the_first_cut_halves_the_guess()
     assert control.w_max == 0.5 * control.unmeasured_rate
     assert control.on_throttle(0.5, sent_at=0.45)  # still recovering, nothing accepted
     assert control.w_max <= 0.25 * control.unmeasured_rate
+    # The halved level is a guess: a quarter plateau (10 requests' time, less the cycle),
+    # whose count then measures the quota.
+    assert control.plateau > 0
+    assert control.rate(0.5 + control.k + control.plateau) == pytest.approx(control.w_max)
+
+
+def test_its_own_probe_met_once_starts_a_plateau_at_the_count() -> None:
+    """With probe_requests=40, the first throttle of its own probe past w_max starts the
+    plateau, at a lower bound of the quota: at least the cycle's count, at most the quota."""
+    control = RateController(probe_requests=40.0)
+    congest(control, 0.0)
+    steady(control, 2.0, 0.0, 10.0)
+    congest(control, 10.0)  # a cut at 2 req/s: recovering, then probing
+    probe = 10.0 + control.k + 0.5  # in the cubic probe, near w_max
+    steady(control, 2.0, 10.0, probe)
+    n = control.acc_count
+    congest(control, probe)  # the probe met the quota
+    assert control.plateau > 0
+    assert control.settle * (n - 0.5) / (probe - 10.0) <= control.w_max <= 2.0
 
 
 def test_the_slow_starts_late_answers_measure_the_burst_not_the_rate() -> None:

@@ -28,41 +28,44 @@ Why this shape:
   one bucket per account and Region, shared with everything else the account runs: a probe
   that empties it throttles the account's next request, whoever sends it. The time-based
   cycle above (~2.5 s) costs 1 request in 25 at 10 req/s and 1 in 4 or 5 at 2 req/s. With
-  ``probe_requests=40``, after its own probe was throttled (a quota that stays) at a low
-  rate, the controller holds ``w_max`` for a ``plateau`` and probes again only once 40
-  requests were sent at it: about one throttle per 40 requests (2.5%); back to full speed
-  once the quota is lifted within max(3 s, 40 requests at ``w_max``), the plateau, the hold
-  and 10 doublings (20 s at 2 req/s: 40 is about the most a listing should wait).
-- The plateau is for low rates only: where a time-based cycle holds fewer than a quarter of
-  ``probe_requests`` (10 requests; below about 4 req/s), so costs more than one throttle in
-  10. Above it the cycle costs one in 25 or fewer. It is off by default because it cannot
-  tell a quota of its own from a share of one: independent clients reach fair shares only
-  through frequent congestion events, and a member squeezed below that rate would hold its
-  small share through a plateau. A client alone on its quota, or the one controller a fleet
-  shares in Redis, can turn it on.
-- The plateau follows only the controller's own probes, two cuts in a row. A throttle while
-  recovering or in a plateau means someone else grew or the quota dropped (a shared quota):
-  then the time-based cycle, whose absolute growth gives fair shares. A member squeezed to a
-  small rate would otherwise probe once per 40 of its own requests and never take its share
-  back.
+  ``probe_requests=40``, once its own probe was throttled (a quota that stays), the
+  controller holds ``w_max`` for a ``plateau`` and probes again only once 40 requests were
+  sent at it: about one probe per 40 requests; back to full speed once the quota is lifted
+  within max(3 s, 40 requests at ``w_max``): the plateau, the hold and 10 doublings (20 s at
+  2 req/s: 40 is about the most a listing should wait). The plateau is where the time-based
+  cycle holds fewer than ``probe_requests`` (below about 16 req/s); above, the cycle is 40
+  requests or more already.
+- It is off by default because it cannot tell a quota of its own from a share of one:
+  independent clients reach fair shares only through frequent congestion events, and a
+  member squeezed to a small share holds it through its plateaus (8 independent clients on
+  one 40 req/s quota, each with ``probe_requests=40``: the slowest up to 2.4x the ideal, 1.2x
+  by default; tests/test_ratelong.py). A client alone on its quota, or the one controller a
+  fleet shares in Redis, can turn it on.
+- A plateau follows only the controller's own probe, met in the cubic probe near ``w_max``
+  (or past it with a count that shows the service's bucket kept what was not sent). A
+  throttle while recovering or in a plateau means someone else grew or the quota dropped:
+  then the time-based cycle. A probe met deep in the doubling with a count below the level
+  held measures what was sent, not the quota (a tiny service burst overflows at once): no
+  plateau either, so a level guessed far below the quota is not held.
 - With ``probe_requests`` on, a throttle with nothing accepted since the first cut halves the
   rate (at most half the first cut's guess): the quota is below what was sent, and the
   doubling since the guess is no measure of it. Against 2 req/s it is down in two throttles,
-  where the recut (80% of a doubled ceiling) takes about six. Off by default: members of a
-  fleet of independent clients throttled before their first answer drop far below their
-  share.
+  where the recut (80% of a doubled ceiling) takes about six. The halved level is a guess:
+  a quarter of a plateau, after which its count measures. Off by default: members of a fleet
+  of independent clients throttled before their first answer drop far below their share.
 - The plateau's level is a lower bound of the quota, the largest of: the level that held
-  through the last plateau; ``settle`` (97%) of the whole cycle's accepted count per second
-  (the cycle starts and ends with the service's bucket empty, so it counts what the service
-  let in); the accepted rate less the burst the probe drained (``burst_seen``: what the
-  service let through at the cold start). At low rates a burst is seconds of quota: the
-  accepted rate alone read 2 req/s as 4, and a plateau above the quota throttles in its
-  middle. Below it, the service's bucket keeps what is not sent (3% of 40 requests: about one
-  token) and the probe takes it back; but a level far below would be held through a whole
-  plateau, and the bucket overflows, so the count would read it back: a level not yet
-  counted gets a quarter of the plateau first (too short for a burst of 5 to overflow), and
-  a few answers since a cut are read as (n + 0.5) / span, not the decayed measure (which
-  reads a fraction of an answer low right after a cut).
+  through the last plateau; ``settle`` (97%) of the cycle's count, (n - 0.5) answers per
+  second of the cycle (it starts and ends with the service's bucket empty, so it counts what
+  the service let in, within half an answer); the accepted rate less the burst the probe
+  drained (``burst_seen``: what the service let through at the cold start). The decayed
+  measure alone reads the burst a probe drains as rate (2 req/s as 4, 10 as 12), and a
+  plateau above the quota throttles in its middle. Below it, the service's bucket keeps
+  what is not sent (3% of 40 requests: about one token) and the probe takes it back; but a
+  level far below would be held through a whole plateau, and the bucket overflows, so a
+  level counted over fewer than ``probe_requests / 8`` answers gets a quarter of the plateau
+  first (too short for a burst of 5 to overflow), and a few answers since a cut are read as
+  (n + 0.5) / span, not the decayed measure (which reads a fraction of an answer low right
+  after a cut).
 - ``probe_gain`` (off by default: infinite) caps a probe past ``w_max`` at that many times
   what the service accepts lately (BBR's probing gain, as a cap): the probe still grows as
   fast as the answers let it, but it cannot run far ahead of them. Every send made while the
@@ -137,11 +140,11 @@ class RateController:
     #: probes (doubles) from there at once, and the next throttle measures
     unmeasured_rate: float = 10.0
     #: 0 (the default): off. Else, for a client alone on its quota (or a fleet's shared
-    #: controller): at low rates, after its own probes were throttled, requests sent at the
-    #: accepted rate before the next probe; the steady probing cost is then about one
-    #: throttle per this many requests (40: 2.5%). Off by default because independent
-    #: clients sharing a quota need the time-based cycle's frequent probes to reach fair
-    #: shares: a member squeezed to a low rate would hold its small share for as long.
+    #: controller): after its own probe was throttled, requests sent at the accepted rate
+    #: before the next probe (where the time-based cycle is shorter); the steady probing
+    #: cost is then about one probe per this many requests. Off by default because
+    #: independent clients sharing a quota need the time-based cycle's frequent probes to
+    #: reach fair shares: a member squeezed to a low rate would hold its small share.
     probe_requests: float = 0.0
     #: the plateau's share of its estimate of the quota (a lower bound): below the quota the
     #: service's bucket keeps what is not sent, above it the plateau throttles
@@ -168,7 +171,6 @@ class RateController:
     acc_value: float = 0.0
     acc_count: float = 0.0
     burst_seen: float = 0.0
-    probed: float = 0.0  # 1: the last cut was our own probe's
     acc_at: float = -math.inf
     acc_start: float = math.inf
     thr_value: float = 0.0
@@ -268,32 +270,45 @@ class RateController:
                 # (n + 0.5) / span. The decayed measure reads a fraction of an answer low
                 # there, and a level read low would be held through a whole plateau.
                 measured = max(measured, (n + 0.5) / span)
-            if probing:
-                # A lower bound of the quota: what held before the probe, or what was
-                # accepted less the burst the probe drained (at low rates seconds of quota).
-                lower = max(self.w_max, measured - self.burst_seen / self.tau)
+            # The cycle's count: it began and ended with the service's bucket empty, so n
+            # answers in span seconds are what the service let in, within half an answer.
+            count = (n - 0.5) / span if probing and n > 0 else 0.0
+            # Met in the cubic probe, near w_max: the count measures the quota. Met in the
+            # doubling, past it: a count below the level held is what we sent, not what the
+            # service takes (the cycle sent below a quota far above a guessed level, and the
+            # service's bucket overflowed); one above it kept what was not sent. After a
+            # plateau (its level held) the probe drains what the bucket kept, so it often
+            # meets the quota in the doubling: the count measures then too.
+            near = ceiling <= 2.0 * self.w_max or count >= self.w_max or self.plateau > 0
+            found = self.probe_requests > 0 and count > 0 and near
+            found = found and self._plateau_for(count, 1.0) > 0
+            if found:
+                # Our own probe met the quota where a plateau holds (below about 16 req/s):
+                # the level is a lower bound of the quota, the largest of what held through
+                # the last plateau, what was accepted less the burst the probe drained (at
+                # low rates seconds of quota), and the count (the decayed measure reads the
+                # drained burst as rate, and the plateau above the quota throttles).
+                held = self.w_max if self.plateau > 0 else 0.0
+                lower = max(measured - self.burst_seen / self.tau, self.settle * count)
+                measured = max(held, lower)
                 counted = n >= self.probe_requests / 8
-                if counted:
-                    # The cycle began and ended with the service's bucket empty: its count
-                    # is what the service let in, whatever burst the probe drained.
-                    lower = max(lower, self.settle * n / span)
-                if self._low_rate(lower):  # a low rate, where a burst reads as rate
-                    measured = lower
             self.w_max = max(self.min_rate, min(measured, ceiling))
             k = math.cbrt(self.w_max * (1.0 - self.beta) / self.scale)
             self.k = min(k, self.max_k)
-            # At a low rate, after two cuts in a row by our own probes (the quota is ours
-            # alone, and stays), the next probe only once probe_requests were sent at w_max;
-            # after any other throttle, and at higher rates, the time-based cycle (fair
-            # shares between independent clients). A level not counted over a cycle yet is
-            # a guess: a quarter of the plateau first, too short for the service's bucket to
-            # fill if it is low (its count then measures the quota), the whole one once
-            # counted.
-            if probing and self.probed > 0 and self._low_rate(self.w_max):
+            # After our own probe's cut, the next probe only once probe_requests were sent at
+            # w_max (0 where the time-based cycle is as long): a level not counted over
+            # probe_requests / 8 answers is a guess, so a quarter of the plateau first, too
+            # short for the service's bucket to overflow if it is low (its count then
+            # measures the quota). After a throttle with nothing accepted since the first
+            # cut, the halved level is a guess too: a quarter plateau, and its count
+            # measures. After any other throttle (while recovering or in a plateau: someone
+            # else's growth, or a quota that dropped), the time-based cycle.
+            if found:
                 self.plateau = self._plateau_for(self.w_max, 1.0 if counted else 0.25)
+            elif self.acc_value <= 0:
+                self.plateau = self._plateau_for(self.w_max, 0.25)
             else:
                 self.plateau = 0.0
-            self.probed = 1.0 if probing else 0.0
         if not self.enabled:
             # The first cut: what was accepted so far included the service's burst, and
             # from now on its bucket is empty, so what it accepts next is its rate.
@@ -306,9 +321,9 @@ class RateController:
     def _low_rate(self, rate: float) -> bool:
         """Whether a time-based cycle at ``rate`` holds fewer than a quarter of probe_requests.
 
-        Below it (about 4 req/s with the defaults) the time-based cycle costs more than one
-        throttle per 10 requests, and the plateau takes over; above it the cycle costs one
-        per 25 requests or fewer, and keeps the shares of a fleet's members fair.
+        Below it (about 4 req/s with probe_requests=40) a cycle is a handful of answers, read
+        as a count within half an answer rather than the decayed measure; never without
+        probe_requests.
         """
         return self._plateau_for(rate, 0.25) > 0
 

@@ -176,6 +176,35 @@ def test_lua_follows_the_python_through_plateaus(redis_server: RedisServer, flee
         both(acquire=True, throttles=(now - 0.01,))
         plateaus.append(c.plateau)
     state = lua.state()
-    for name in ("w_max", "k", "plateau", "acc_count", "burst_seen", "probed", "cut_at"):
+    for name in ("w_max", "k", "plateau", "acc_count", "burst_seen", "cut_at"):
         assert state.get(name, 0.0) == pytest.approx(getattr(c, name), rel=1e-12), name
     assert max(plateaus) > 2.0  # the plateaus were reached: seconds at w_max before probing
+
+
+def test_lua_follows_the_python_through_halvings_and_a_doubling_probe(
+    redis_server: RedisServer,
+) -> None:
+    """Throttles with nothing accepted (each halves; the last guess is held a quarter
+    plateau), then a probe met deep in the doubling after it: the same levels and plateaus."""
+    bucket = SharedBucket(controller=dataclasses.replace(RateController(), probe_requests=40.0))
+    lua = _Lua(redis_server, bucket)
+    c = bucket.controller
+    now = 1_764_000_000.5
+
+    def both(**args: object) -> None:
+        _same(lua.decide(now, **args), bucket.decide(now, **args))  # type: ignore[arg-type]
+
+    for _ in range(3):  # the first cut, then two halvings: nothing accepted since
+        now += 0.3
+        both(acquire=True, throttles=(now - 0.01,))
+    assert c.plateau > 0  # the halved guess: a quarter plateau
+    halved = c.w_max
+    probe_at = c.cut_at + c.k + c.plateau + max(c.hold, c.k) + 0.3  # in the doubling
+    while now < probe_at:
+        now += 1.0 / halved
+        both(acquire=True, accepted=1)
+    now += 0.01
+    both(acquire=True, throttles=(now - 0.005,))
+    state = lua.state()
+    for name in ("w_max", "k", "plateau", "acc_count", "cut_at"):
+        assert state.get(name, 0.0) == pytest.approx(getattr(c, name), rel=1e-12), name

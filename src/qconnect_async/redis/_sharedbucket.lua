@@ -80,7 +80,6 @@ local cut_at = get("cut_at", -INF)
 local acc_value = get("acc_value", 0)
 local acc_count = get("acc_count", 0)
 local burst_seen = get("burst_seen", 0)
-local probed = get("probed", 0)
 local acc_at = get("acc_at", -INF)
 local acc_start = get("acc_start", INF)
 local thr_value = get("thr_value", 0)
@@ -200,28 +199,34 @@ local function on_throttle(t_now, sent_at)
       -- a low rate, a few answers since the last cut: within half an answer of (n + 0.5) / span
       measured = math.max(measured, (n + 0.5) / span)
     end
-    if probing then
-      -- a lower bound of the quota: what held before the probe, or what was accepted less
-      -- the burst the probe drained
-      local lower = math.max(w_max, measured - burst_seen / tau)
+    -- the cycle's count: began and ended with the service's bucket empty
+    local count = 0
+    if probing and n > 0 then count = (n - 0.5) / span end
+    -- met near w_max (the cubic probe), or a count that kept what was not sent
+    local near = ceiling <= 2 * w_max or count >= w_max or plateau > 0
+    local found = probe_requests > 0 and count > 0 and near and plateau_for(count, 1) > 0
+    if found then
+      -- a lower bound of the quota: what held through the last plateau, what was accepted
+      -- less the burst the probe drained, the count
+      local held = 0
+      if plateau > 0 then held = w_max end
+      local lower = math.max(measured - burst_seen / tau, settle * count)
+      measured = math.max(held, lower)
       counted = n >= probe_requests / 8
-      if counted then
-        lower = math.max(lower, settle * n / span) -- the whole cycle's count
-      end
-      if low_rate(lower) then measured = lower end
     end
     w_max = math.max(min_rate, math.min(measured, ceiling))
     k = math.min(cbrt(w_max * (1 - beta) / scale), max_k)
-    -- at a low rate, after two probe cuts in a row only (the quota is ours alone);
-    -- a level not counted yet: a quarter of the plateau first
-    if probing and probed > 0 and low_rate(w_max) then
+    -- after our own probe's cut: a plateau of probe_requests (a quarter while the level
+    -- is a guess); after a halving with nothing accepted: a quarter; else none
+    if found then
       local share = 0.25
       if counted then share = 1 end
       plateau = plateau_for(w_max, share)
+    elseif acc_value <= 0 then
+      plateau = plateau_for(w_max, 0.25)
     else
       plateau = 0
     end
-    if probing then probed = 1 else probed = 0 end
   end
   if not enabled then
     -- the first cut: from now on, what is accepted is the service's rate
@@ -306,7 +311,7 @@ end
 local function num(x) return string.format("%.17g", x) end
 local fields = {
   enabled = enabled and 1 or 0, w_max = w_max, k = k, plateau = plateau, cut_at = cut_at,
-  acc_value = acc_value, acc_count = acc_count, burst_seen = burst_seen, probed = probed,
+  acc_value = acc_value, acc_count = acc_count, burst_seen = burst_seen,
   acc_at = acc_at, acc_start = acc_start, thr_value = thr_value,
   thr_at = thr_at, seen_value = seen_value, seen_at = seen_at, tat = tat, interval = interval,
   start_at = start_at, start_from = start_from, sends = sends, cuts = cuts,
