@@ -246,6 +246,30 @@ async def test_a_session_the_caller_passes_keeps_its_own_loader() -> None:
     assert not isinstance(loader.file_loader, PieceJSONFileLoader)
 
 
+async def test_the_warm_up_thread_lets_the_loop_run_before_each_of_its_steps(
+    cold_data_path: Callable[[], None],
+) -> None:
+    """The thread waits for the loop's next turn before its work, however late the loop runs.
+
+    The loop's thread, having just started the thread, would otherwise wait for the GIL while
+    the warm-up works (up to the 5 ms switch interval, per step). Here the loop is held 50 ms
+    right after the warm-up's thread starts: its first step begins only after that.
+    """
+    cold_data_path()
+    first_step: list[float] = []
+
+    def new_session() -> AioSession:
+        first_step.append(time.perf_counter())
+        return AioSession()
+
+    opening = asyncio.ensure_future(warmed_session(None, new_session, "qconnect"))
+    await asyncio.sleep(0)  # the opening task runs first: up to its thread's start
+    time.sleep(0.05)  # noqa: ASYNC251 - the loop held, on purpose
+    released = time.perf_counter()
+    await opening
+    assert first_step and first_step[0] >= released
+
+
 # -- botocore's data, decoded in pieces: the same values as botocore's own loader ------------
 
 

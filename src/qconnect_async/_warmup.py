@@ -14,9 +14,11 @@ it cached and the loop only builds the client objects.
   (botocore's own decoder; the loader is never replaced).
 
 A loader is warmed once: the first open loads, the others await the same result; opens on
-different loaders run side by side in their own threads. When the opening task is the loop's
-only task (a script, a command line), nothing waits for the loop: the same work is done on it,
-at full speed (no thread hops, botocore's C decoder).
+different loaders run side by side in their own threads. The warm-up is one thread hop, and
+its thread gives the loop a turn (waits until the loop has run a callback) before it starts
+and between its steps, so the loop never waits for the GIL behind it longer than a step.
+When the opening task is the loop's only task (a script, a command line), nothing waits for
+the loop: the same work is done on it, at full speed (no thread hops, botocore's C decoder).
 """
 
 from __future__ import annotations
@@ -58,27 +60,44 @@ async def warmed_session(
         # The opening task is the loop's only one (a script, a command): nothing waits for the
         # loop, so the work is done here, without thread hops or pauses.
         return _warmed_here(session, new_session, service_name)
-    if session is None:
-        ready = await asyncio.to_thread(_own_session, new_session)
-    else:
-        await asyncio.to_thread(_their_session, session)
-        ready = session
-    loader = ready.get_component("data_loader")
-    api_version = ready.get_config_variable("api_versions").get(service_name)
-    future, first = _warmup_of(loader, service_name, api_version)
-    if first:
-        # Not awaited here: the result lands in the shared future even if this open is cancelled.
-        try:
-            asyncio.get_running_loop().run_in_executor(
-                None, _warm, future, loader, service_name, api_version
-            )
-        except BaseException as exc:  # no executor (a closing loop): nobody may wait forever
-            future.set_exception(exc)
-            raise
+    loop = asyncio.get_running_loop()
+    # One thread hop for the whole warm-up: the session, then the loader's data (a second hop
+    # could start a second thread, a wait on the loop while the OS schedules it).
+    ready, future = await asyncio.to_thread(
+        _warmed_in_thread, loop, session, new_session, service_name
+    )
+    # Another open warms the same loader: its result lands here even if that open is cancelled.
     await asyncio.wrap_future(future)
     # Tasks that were due while the loop waited for the thread run before the client is built.
     await asyncio.sleep(0)
     return ready
+
+
+def _warmed_in_thread(
+    loop: asyncio.AbstractEventLoop,
+    session: Any | None,
+    new_session: Callable[[], Any],
+    service_name: str,
+) -> tuple[Any, concurrent.futures.Future[None]]:
+    """The session, and its loader's warm-up: run here by the first open, else another's."""
+    _turns.loop = loop
+    try:
+        # The loop's thread, which started this one, waits for the GIL to go on: its turn first
+        # (else it waits out the switch interval while this thread works).
+        _breathe()
+        if session is None:
+            ready = _own_session(new_session)
+        else:
+            _their_session(session)
+            ready = session
+        loader = ready.get_component("data_loader")
+        api_version = ready.get_config_variable("api_versions").get(service_name)
+        future, first = _warmup_of(loader, service_name, api_version)
+        if first:
+            _warm(future, loader, service_name, api_version)
+        return ready, future
+    finally:
+        _turns.loop = None
 
 
 def _warmed_here(session: Any | None, new_session: Callable[[], Any], service_name: str) -> Any:
@@ -181,15 +200,34 @@ class PieceJSONFileLoader:
 # -- giving the GIL back ---------------------------------------------------------------------
 
 # A thread busy in Python keeps the GIL until the interpreter's switch interval (5 ms) forces
-# it out, so a loop waiting for it waits that long. The warm-up sleeps briefly (the GIL is
-# free while it sleeps) between its steps and every 2 ms of decoding.
+# it out, so a loop waiting for it waits that long. The warm-up gives the loop a turn between
+# its steps and every 2 ms of decoding: it asks the loop to run a callback and waits (the GIL
+# free) until it has, so the loop runs whatever was due, however late the OS wakes it. A
+# pause alone (a sleep) is often over before a busy machine has woken the loop's thread, and
+# the thread takes the GIL back first. Without a loop to wait for, a short sleep.
 _BREATHE_EVERY = 0.002
 _BREATH = 0.0001
+# The longest a turn is waited for: only a loop that stopped (or closed) before running the
+# turn's callback makes the warm-up wait this long.
+_TURN_WAIT = 0.25
+
+_turns = threading.local()  # .loop: the loop the warm-up on this thread lets run
 
 
 def _breathe() -> None:
-    if not _on_a_loop():
+    if _on_a_loop():
+        return
+    loop: asyncio.AbstractEventLoop | None = getattr(_turns, "loop", None)
+    if loop is None or loop.is_closed():
         time.sleep(_BREATH)
+        return
+    turn = threading.Event()
+    try:
+        loop.call_soon_threadsafe(turn.set)
+    except RuntimeError:  # closed meanwhile
+        time.sleep(_BREATH)
+        return
+    turn.wait(_TURN_WAIT)
 
 
 def _on_a_loop() -> bool:
