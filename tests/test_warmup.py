@@ -270,6 +270,22 @@ async def test_the_warm_up_thread_lets_the_loop_run_before_each_of_its_steps(
     assert first_step and first_step[0] >= released
 
 
+async def test_the_model_a_client_loaded_is_given_again_without_reading_a_file(
+    qconnect_server: QConnectServer, kb: str
+) -> None:
+    """A reader of the model beside a client gets the open's own document: no file is read."""
+    files = _RecordingFileLoader()
+    session = _session_with(Loader(file_loader=files))
+    await _ours(qconnect_server, kb, session=session)()
+    read = len(files.on_loop) + len(files.off_loop)
+    model = _warmup.loaded_service_model("qconnect")
+    assert model is not None and "ListImportJobsRequest" in model["shapes"]
+    assert len(files.on_loop) + len(files.off_loop) == read
+    loader = session.get_component("data_loader")
+    assert model is loader.load_service_model("qconnect", "service-2", api_version=None)
+    assert _warmup.loaded_service_model("not-a-service-any-client-opened") is None
+
+
 # -- botocore's data, decoded in pieces: the same values as botocore's own loader ------------
 
 

@@ -38,7 +38,7 @@ from typing import Any
 
 from botocore.loaders import create_loader
 
-__all__ = ["PieceJSONFileLoader", "decode_in_pieces", "warmed_session"]
+__all__ = ["PieceJSONFileLoader", "decode_in_pieces", "loaded_service_model", "warmed_session"]
 
 # The data every client creation loads (botocore's session and client creators).
 _SHARED_DATA = ("endpoints", "partitions", "sdk-default-configuration", "_retry")
@@ -100,6 +100,27 @@ def _warmed_in_thread(
         _turns.loop = None
 
 
+def loaded_service_model(service_name: str) -> Any | None:
+    """botocore's ``service-2`` model of ``service_name`` as a client's open loaded it: the
+    loader's cached document, no file read (None: no open of this process has loaded it).
+
+    For readers of the model beside a client (e.g. the shapes' key order), who would
+    otherwise decode the file a second time.
+    """
+    with _lock:
+        loaded = [
+            (loader, api_version)
+            for loader, warmups in _warmups.items()
+            for (name, api_version), future in warmups.items()
+            if name == service_name and future.done() and future.exception() is None
+        ]
+    if not loaded:
+        return None
+    loader, api_version = loaded[-1]  # the latest open's
+    # The warm-up's own call, so botocore's per-call cache answers it.
+    return loader.load_service_model(service_name, "service-2", api_version=api_version)
+
+
 def _warmed_here(session: Any | None, new_session: Callable[[], Any], service_name: str) -> Any:
     if session is None:
         ready = _own_session(new_session)
@@ -108,9 +129,14 @@ def _warmed_here(session: Any | None, new_session: Callable[[], Any], service_na
         ready = session
     loader = ready.get_component("data_loader")
     api_version = ready.get_config_variable("api_versions").get(service_name)
-    done: concurrent.futures.Future[None] = concurrent.futures.Future()
-    done.set_running_or_notify_cancel()
-    _warm(done, loader, service_name, api_version)
+    done, first = _warmup_of(loader, service_name, api_version)
+    if not first and not done.done():
+        # Another thread is warming this loader: load here too rather than wait for it.
+        done = concurrent.futures.Future()
+        done.set_running_or_notify_cancel()
+        first = True
+    if first:
+        _warm(done, loader, service_name, api_version)
     done.result()  # the load's error, if any
     return ready
 
