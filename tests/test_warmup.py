@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import botocore
 import pytest
 from aiobotocore.session import AioSession
 from botocore.exceptions import DataNotFoundError
@@ -284,6 +285,25 @@ async def test_the_model_a_client_loaded_is_given_again_without_reading_a_file(
     loader = session.get_component("data_loader")
     assert model is loader.load_service_model("qconnect", "service-2", api_version=None)
     assert _warmup.loaded_service_model("not-a-service-any-client-opened") is None
+
+
+async def test_the_method_names_of_a_clients_operations_are_made_off_the_loop(
+    cold_data_path: Callable[[], None],
+) -> None:
+    """botocore's name for each operation's method (a regex each, cached for the process) is
+    made by the warm-up, so the loop's create_client finds every one of them cached."""
+    cold_data_path()
+    loader = create_loader()
+    operations = list(loader.load_service_model("qconnect", "service-2")["operations"])
+    cache = botocore._xform_cache  # botocore's own (private): read to check, emptied of ours
+    for operation in operations:
+        cache.pop((operation, "_"), None)
+
+    async def beside_a_task() -> None:
+        await warmed_session(None, AioSession, "qconnect")
+
+    await _longest_gap(beside_a_task)
+    assert all((operation, "_") in cache for operation in operations)
 
 
 # -- botocore's data, decoded in pieces: the same values as botocore's own loader ------------
