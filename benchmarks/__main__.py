@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--only", choices=sorted(SECTIONS), metavar="NAME", help=f"one of {sorted(SECTIONS)}")
     add("--runs", type=int, metavar="N", help="measured runs per section (default 5)")
     add("--awscli", action="store_true", help="also run awscli (builds .venv-awscli once)")
+    add("--burners", type=int, default=0, metavar="N", help="openstall: N busy processes beside")
     add("--json", type=Path, metavar="PATH", help="also save the results as JSON")
     add("--profile", action="store_true", help="cProfile qconnect_async's per-page path")
     add("--profile-pages", type=int, default=200, metavar="N", help="pages to profile")
@@ -76,7 +77,9 @@ def _sections(
     for name in names:
         started = time.perf_counter()
         progress(f"[{name}] running...")
-        extra = {"awscli": args.awscli} if name == "cli" else {}
+        extra: dict[str, object] = {"awscli": args.awscli} if name == "cli" else {}
+        if name == "openstall":
+            extra = {"burners": args.burners}
         done.append(SECTIONS[name](server, smoke=args.smoke, runs=args.runs, **extra))
         progress(f"[{name}] done in {time.perf_counter() - started:.1f} s")
     return done

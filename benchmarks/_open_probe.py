@@ -3,7 +3,9 @@
 A new process imports the client's library first (an application imports at start-up), then
 runs one event loop in which a probe task sleeps 1 ms at a time and records its longest gap
 while another task opens a client and makes its first call (a one-page listing). Prints one
-JSON line: the longest gap and the open + call wall, in seconds.
+JSON line: the longest gap and the open + call wall, in seconds. ``--client none`` opens
+nothing: the other task sleeps ``--seconds``, and the gap is the probe's own floor (what the
+OS scheduler and the interpreter cause with no work of ours on the loop).
 """
 
 from __future__ import annotations
@@ -78,12 +80,16 @@ async def _probe(work: Awaitable[None]) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._open_probe")
-    parser.add_argument("--client", choices=sorted(CLIENTS), required=True)
+    parser.add_argument("--client", choices=[*sorted(CLIENTS), "none"], required=True)
     parser.add_argument("--endpoint-url", required=True)
     parser.add_argument("--region", required=True)
     parser.add_argument("--kb", required=True)
+    parser.add_argument("--seconds", type=float, default=0.2, help="--client none: its wait")
     args = parser.parse_args()
-    work = CLIENTS[args.client](args.endpoint_url, args.region, args.kb)
+    if args.client == "none":
+        work: Awaitable[None] = asyncio.sleep(args.seconds)
+    else:
+        work = CLIENTS[args.client](args.endpoint_url, args.region, args.kb)
     gap, wall = asyncio.run(_probe(work))
     print(json.dumps({"longest_gap": gap, "wall": wall}))
 

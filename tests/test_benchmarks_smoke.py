@@ -57,6 +57,7 @@ EXPECTED_ROWS = {
     "memory.peak",
     "openstall.qconnect_async",
     "openstall.aiobotocore",
+    "openstall.probe_floor",
     "cli.wall_aiobotocore",
     "cli.rss_aiobotocore",
     "cli.wall_awscli",

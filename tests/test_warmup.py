@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import botocore
 import pytest
 from aiobotocore.session import AioSession
 from botocore.exceptions import DataNotFoundError
@@ -244,6 +245,65 @@ async def test_a_session_the_caller_passes_keeps_its_own_loader() -> None:
     assert await warmed_session(session, AioSession, "qconnect") is session
     assert session.get_component("data_loader") is loader
     assert not isinstance(loader.file_loader, PieceJSONFileLoader)
+
+
+async def test_the_warm_up_thread_lets_the_loop_run_before_each_of_its_steps(
+    cold_data_path: Callable[[], None],
+) -> None:
+    """The thread waits for the loop's next turn before its work, however late the loop runs.
+
+    The loop's thread, having just started the thread, would otherwise wait for the GIL while
+    the warm-up works (up to the 5 ms switch interval, per step). Here the loop is held 50 ms
+    right after the warm-up's thread starts: its first step begins only after that.
+    """
+    cold_data_path()
+    first_step: list[float] = []
+
+    def new_session() -> AioSession:
+        first_step.append(time.perf_counter())
+        return AioSession()
+
+    opening = asyncio.ensure_future(warmed_session(None, new_session, "qconnect"))
+    await asyncio.sleep(0)  # the opening task runs first: up to its thread's start
+    time.sleep(0.05)  # noqa: ASYNC251 - the loop held, on purpose
+    released = time.perf_counter()
+    await opening
+    assert first_step and first_step[0] >= released
+
+
+async def test_the_model_a_client_loaded_is_given_again_without_reading_a_file(
+    qconnect_server: QConnectServer, kb: str
+) -> None:
+    """A reader of the model beside a client gets the open's own document: no file is read."""
+    files = _RecordingFileLoader()
+    session = _session_with(Loader(file_loader=files))
+    await _ours(qconnect_server, kb, session=session)()
+    read = len(files.on_loop) + len(files.off_loop)
+    model = _warmup.loaded_service_model("qconnect")
+    assert model is not None and "ListImportJobsRequest" in model["shapes"]
+    assert len(files.on_loop) + len(files.off_loop) == read
+    loader = session.get_component("data_loader")
+    assert model is loader.load_service_model("qconnect", "service-2", api_version=None)
+    assert _warmup.loaded_service_model("not-a-service-any-client-opened") is None
+
+
+async def test_the_method_names_of_a_clients_operations_are_made_off_the_loop(
+    cold_data_path: Callable[[], None],
+) -> None:
+    """botocore's name for each operation's method (a regex each, cached for the process) is
+    made by the warm-up, so the loop's create_client finds every one of them cached."""
+    cold_data_path()
+    loader = create_loader()
+    operations = list(loader.load_service_model("qconnect", "service-2")["operations"])
+    cache = botocore._xform_cache  # botocore's own (private): read to check, emptied of ours
+    for operation in operations:
+        cache.pop((operation, "_"), None)
+
+    async def beside_a_task() -> None:
+        await warmed_session(None, AioSession, "qconnect")
+
+    await _longest_gap(beside_a_task)
+    assert all((operation, "_") in cache for operation in operations)
 
 
 # -- botocore's data, decoded in pieces: the same values as botocore's own loader ------------

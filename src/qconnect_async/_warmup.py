@@ -14,9 +14,11 @@ it cached and the loop only builds the client objects.
   (botocore's own decoder; the loader is never replaced).
 
 A loader is warmed once: the first open loads, the others await the same result; opens on
-different loaders run side by side in their own threads. When the opening task is the loop's
-only task (a script, a command line), nothing waits for the loop: the same work is done on it,
-at full speed (no thread hops, botocore's C decoder).
+different loaders run side by side in their own threads. The warm-up is one thread hop, and
+its thread gives the loop a turn (waits until the loop has run a callback) before it starts
+and between its steps, so the loop never waits for the GIL behind it longer than a step.
+When the opening task is the loop's only task (a script, a command line), nothing waits for
+the loop: the same work is done on it, at full speed (no thread hops, botocore's C decoder).
 """
 
 from __future__ import annotations
@@ -34,13 +36,16 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from botocore import xform_name
 from botocore.loaders import create_loader
 
-__all__ = ["PieceJSONFileLoader", "decode_in_pieces", "warmed_session"]
+__all__ = ["PieceJSONFileLoader", "decode_in_pieces", "loaded_service_model", "warmed_session"]
 
 # The data every client creation loads (botocore's session and client creators).
 _SHARED_DATA = ("endpoints", "partitions", "sdk-default-configuration", "_retry")
 _SERVICE_DATA = ("service-2", "endpoint-rule-set-1")
+# Operation names converted between two turns of the loop (about 2 ms of work).
+_NAMES_PER_BREATH = 16
 
 # One loader per data path for the sessions we create; a loader's warm-up per (service,
 # API version), shared by every open that needs it, whatever its thread or loop.
@@ -58,27 +63,65 @@ async def warmed_session(
         # The opening task is the loop's only one (a script, a command): nothing waits for the
         # loop, so the work is done here, without thread hops or pauses.
         return _warmed_here(session, new_session, service_name)
-    if session is None:
-        ready = await asyncio.to_thread(_own_session, new_session)
-    else:
-        await asyncio.to_thread(_their_session, session)
-        ready = session
-    loader = ready.get_component("data_loader")
-    api_version = ready.get_config_variable("api_versions").get(service_name)
-    future, first = _warmup_of(loader, service_name, api_version)
-    if first:
-        # Not awaited here: the result lands in the shared future even if this open is cancelled.
-        try:
-            asyncio.get_running_loop().run_in_executor(
-                None, _warm, future, loader, service_name, api_version
-            )
-        except BaseException as exc:  # no executor (a closing loop): nobody may wait forever
-            future.set_exception(exc)
-            raise
+    loop = asyncio.get_running_loop()
+    # One thread hop for the whole warm-up: the session, then the loader's data (a second hop
+    # could start a second thread, a wait on the loop while the OS schedules it).
+    ready, future = await asyncio.to_thread(
+        _warmed_in_thread, loop, session, new_session, service_name
+    )
+    # Another open warms the same loader: its result lands here even if that open is cancelled.
     await asyncio.wrap_future(future)
     # Tasks that were due while the loop waited for the thread run before the client is built.
     await asyncio.sleep(0)
     return ready
+
+
+def _warmed_in_thread(
+    loop: asyncio.AbstractEventLoop,
+    session: Any | None,
+    new_session: Callable[[], Any],
+    service_name: str,
+) -> tuple[Any, concurrent.futures.Future[None]]:
+    """The session, and its loader's warm-up: run here by the first open, else another's."""
+    _turns.loop = loop
+    try:
+        # The loop's thread, which started this one, waits for the GIL to go on: its turn first
+        # (else it waits out the switch interval while this thread works).
+        _breathe()
+        if session is None:
+            ready = _own_session(new_session)
+        else:
+            _their_session(session)
+            ready = session
+        loader = ready.get_component("data_loader")
+        api_version = ready.get_config_variable("api_versions").get(service_name)
+        future, first = _warmup_of(loader, service_name, api_version)
+        if first:
+            _warm(future, loader, service_name, api_version)
+        return ready, future
+    finally:
+        _turns.loop = None
+
+
+def loaded_service_model(service_name: str) -> Any | None:
+    """botocore's ``service-2`` model of ``service_name`` as a client's open loaded it: the
+    loader's cached document, no file read (None: no open of this process has loaded it).
+
+    For readers of the model beside a client (e.g. the shapes' key order), who would
+    otherwise decode the file a second time.
+    """
+    with _lock:
+        loaded = [
+            (loader, api_version)
+            for loader, warmups in _warmups.items()
+            for (name, api_version), future in warmups.items()
+            if name == service_name and future.done() and future.exception() is None
+        ]
+    if not loaded:
+        return None
+    loader, api_version = loaded[-1]  # the latest open's
+    # The warm-up's own call, so botocore's per-call cache answers it.
+    return loader.load_service_model(service_name, "service-2", api_version=api_version)
 
 
 def _warmed_here(session: Any | None, new_session: Callable[[], Any], service_name: str) -> Any:
@@ -89,9 +132,14 @@ def _warmed_here(session: Any | None, new_session: Callable[[], Any], service_na
         ready = session
     loader = ready.get_component("data_loader")
     api_version = ready.get_config_variable("api_versions").get(service_name)
-    done: concurrent.futures.Future[None] = concurrent.futures.Future()
-    done.set_running_or_notify_cancel()
-    _warm(done, loader, service_name, api_version)
+    done, first = _warmup_of(loader, service_name, api_version)
+    if not first and not done.done():
+        # Another thread is warming this loader: load here too rather than wait for it.
+        done = concurrent.futures.Future()
+        done.set_running_or_notify_cancel()
+        first = True
+    if first:
+        _warm(done, loader, service_name, api_version)
     done.result()  # the load's error, if any
     return ready
 
@@ -140,10 +188,20 @@ def _warm(
         for name in _SHARED_DATA:
             loader.load_data(name)
             _breathe()
+        models = {}
         for type_name in _SERVICE_DATA:
             # As botocore's client creator asks: the loader caches by the call's exact form.
-            loader.load_service_model(service_name, type_name, api_version=api_version)
+            models[type_name] = loader.load_service_model(
+                service_name, type_name, api_version=api_version
+            )
             _breathe()
+        # create_client names a method per operation with xform_name, two regex substitutions
+        # each on the first client of a process (~8 ms for qconnect's 94), then cached
+        # process-wide: here, that first time is off the loop.
+        for count, operation in enumerate(models["service-2"].get("operations", ()), 1):
+            xform_name(operation)
+            if count % _NAMES_PER_BREATH == 0:
+                _breathe()
     except BaseException as exc:  # handed to every open waiting for it (a retry loads anew)
         future.set_exception(exc)
     else:
@@ -181,15 +239,34 @@ class PieceJSONFileLoader:
 # -- giving the GIL back ---------------------------------------------------------------------
 
 # A thread busy in Python keeps the GIL until the interpreter's switch interval (5 ms) forces
-# it out, so a loop waiting for it waits that long. The warm-up sleeps briefly (the GIL is
-# free while it sleeps) between its steps and every 2 ms of decoding.
+# it out, so a loop waiting for it waits that long. The warm-up gives the loop a turn between
+# its steps and every 2 ms of decoding: it asks the loop to run a callback and waits (the GIL
+# free) until it has, so the loop runs whatever was due, however late the OS wakes it. A
+# pause alone (a sleep) is often over before a busy machine has woken the loop's thread, and
+# the thread takes the GIL back first. Without a loop to wait for, a short sleep.
 _BREATHE_EVERY = 0.002
 _BREATH = 0.0001
+# The longest a turn is waited for: only a loop that stopped (or closed) before running the
+# turn's callback makes the warm-up wait this long.
+_TURN_WAIT = 0.25
+
+_turns = threading.local()  # .loop: the loop the warm-up on this thread lets run
 
 
 def _breathe() -> None:
-    if not _on_a_loop():
+    if _on_a_loop():
+        return
+    loop: asyncio.AbstractEventLoop | None = getattr(_turns, "loop", None)
+    if loop is None or loop.is_closed():
         time.sleep(_BREATH)
+        return
+    turn = threading.Event()
+    try:
+        loop.call_soon_threadsafe(turn.set)
+    except RuntimeError:  # closed meanwhile
+        time.sleep(_BREATH)
+        return
+    turn.wait(_TURN_WAIT)
 
 
 def _on_a_loop() -> bool:
