@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from _cli_helpers import assert_same_document, cli, expected, ids, on_a_terminal, raw_answer
 
-from qconnect_async import ImportJob
+from qconnect_async import ImportJob, QConnectClient
 from qconnect_async.testing import QConnectServer
 
 
@@ -143,3 +143,24 @@ def test_json_documents_keep_the_services_key_order(
     assert_same_document(json.loads(done.stdout), raw["importJob"])
     done = cli("list-knowledge-bases")
     assert_same_document(json.loads(done.stdout), raw_answer(boto, "list_knowledge_bases"))
+
+
+async def test_the_service_order_comes_from_the_model_the_client_loaded(
+    client: QConnectClient, kb: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a client is open, the key order is read from its loaded model: no second read."""
+    import botocore.loaders
+
+    from qconnect_async.cli import _output
+
+    assert [job async for job in client.list_import_jobs(kb)]  # the client is open and used
+    def no_second_read() -> None:
+        raise AssertionError("the model file was read again")
+
+    monkeypatch.setattr(botocore.loaders, "create_loader", no_second_read)
+    _output._shapes.cache_clear()
+    try:
+        shapes = _output._shapes()
+    finally:
+        _output._shapes.cache_clear()
+    assert list(shapes["ImportJobData"]["members"])[:2] == ["importJobId", "knowledgeBaseId"]

@@ -27,10 +27,15 @@ Row = dict[str, Any]
 
 @functools.cache
 def _shapes() -> dict[str, Any]:
-    """The shapes of botocore's qconnect model, read from its file (``load_service_model``
-    would first list every service's directory)."""
+    """The shapes of botocore's qconnect model: the document the client's open loaded, else
+    read from its file (``load_service_model`` would first list every service's directory)."""
     import botocore.loaders
 
+    from qconnect_async._warmup import loaded_service_model
+
+    loaded = loaded_service_model("qconnect")
+    if loaded is not None:
+        return dict(loaded["shapes"])
     loader = botocore.loaders.create_loader()
     version = loader.determine_latest_version("qconnect", "service-2")
     model: dict[str, Any] = loader.load_data(f"qconnect/{version}/service-2")
