@@ -12,7 +12,7 @@ import argparse
 import json
 import signal
 import sys
-import threading
+import time
 from collections.abc import Sequence
 from types import FrameType
 
@@ -68,10 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         complete_after_reads=args.complete_after_reads,
         complete_after_seconds=args.complete_after_seconds,
     )
-    stop = threading.Event()
+    # A flag, not a threading.Event: the handler runs on the main thread between two bytecodes,
+    # possibly while that thread holds the Event's lock inside Event.wait, and set() would then
+    # wait for that lock for ever.
+    stopping: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        stopping.append(signum)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -101,8 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for kb in kbs:
                 print(kb)
             sys.stdout.flush()
-        while not stop.wait(0.5):
-            pass
+        while not stopping:
+            time.sleep(0.1)
     return 0
 
 
