@@ -3,8 +3,8 @@
 A KB ARN names its Region and account; the router keeps a ``QConnectClient`` per (account,
 Region) (``_pool``) and one send rate per pair (the quota is per account and Region). Another
 account is reached with ``session_for(account)`` or by assuming ``role_name`` (``_sts``).
-Listings over several pairs keep each pair busy at its own rate (``_spread``). A client does
-not know its account: the router marks its pairs' errors with ``account_id`` and ``region``.
+Listings over several pairs keep each pair busy at its own rate (``_spread``). Each client is
+opened knowing its pair, so its errors are built naming ``account_id`` and ``region``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Self
 from . import _checks as check
 from ._checks import KnowledgeBaseRef
 from ._client import QConnectClient
-from ._errors import QConnectError, ValidationError
+from ._errors import ValidationError
 from ._fanout import ListingDone
 from ._jobmethods import Priority
 from ._listing import Listing
@@ -131,7 +131,11 @@ class QConnectRouter:
         if limiter is None:
             given = None if self._limiter_for is None else self._limiter_for(*place)
             if given is not None and not isinstance(given, RateLimiter):
-                raise ValidationError(f"rate_limiter_for returned {given!r}, not a RateLimiter")
+                raise ValidationError(
+                    f"rate_limiter_for returned {given!r}, not a RateLimiter",
+                    account_id=place[0],
+                    region=place[1],
+                )
             limiter = self._limiters[place] = AdaptiveRateLimiter() if given is None else given
         return limiter
 
@@ -181,6 +185,7 @@ class QConnectRouter:
             read_timeout=self._timeouts[1],
             max_pool_connections=max(10, self._per_client),
             credential_provider=provider,
+            account_id=account,
         )
         client = QConnectClient._with_options(
             options,
@@ -193,21 +198,12 @@ class QConnectRouter:
 
     @contextlib.asynccontextmanager
     async def _on(self, where: tuple[str | None, str]) -> AsyncIterator[QConnectClient]:
-        """The pair's client, in use; the errors raised inside name the pair."""
+        """The pair's client, in use (a bare ID's pair: the caller's account, learnt once)."""
         account, region = where
-        try:
-            if account is None:
-                account = await self._caller_account(region)
-            async with self._pool.use((account, region)) as client:
-                yield client
-        except QConnectError as exc:
-            _mark(exc, account, region)
-            raise
-        except ExceptionGroup as group:
-            for member in group.exceptions:
-                if isinstance(member, QConnectError):
-                    _mark(member, account, region)
-            raise
+        if account is None:
+            account = await self._caller_account(region)
+        async with self._pool.use((account, region)) as client:
+            yield client
 
     # -- listings -------------------------------------------------------------------------------
 
@@ -366,7 +362,7 @@ class QConnectRouter:
             def open_pages() -> AsyncGenerator[ImportJobPage, None]:
                 left = None if ends_at is None else ends_at - loop.time()
                 if left is not None and left <= 0:
-                    return expired(ref.id)
+                    return expired(ref.id, account_id=where[0], region=where[1])
                 return self._kb_pages(where, ref, page_size, left, None, "bulk")
 
             return (ref.id, open_pages)
@@ -438,11 +434,3 @@ class QConnectRouter:
             f"<QConnectRouter clients={len(self._pool.places)} "
             f"max_concurrency={self._max_concurrency}>"
         )
-
-
-def _mark(error: QConnectError, account: str | None, region: str) -> None:
-    """Name the pair an error came from (unless it already names one)."""
-    if error.account_id is None:
-        error.account_id = account
-    if error.region is None:
-        error.region = region
