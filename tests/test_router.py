@@ -215,6 +215,24 @@ async def test_a_role_that_cannot_be_assumed_is_a_credentials_error(
     assert (caught.value.account_id, caught.value.region) == (OTHER, "us-east-1")
 
 
+async def test_a_caller_account_that_cannot_be_learnt_is_a_credentials_error_then_retried(
+    qconnect_server: QConnectServer,
+) -> None:
+    """STS unreachable when the caller's account is asked (no account_id): the pair's call is
+    a CredentialsError naming the Region asked in, and the next call asks again."""
+    kb = qconnect_server.create_knowledge_base(region="us-east-1")
+    async with QConnectRouter(
+        endpoint_url=qconnect_server.endpoint_url,
+        sts_endpoint_url="http://127.0.0.1:9",  # the discard port: nothing listens
+        role_name="importer",
+    ) as router:
+        for _ in range(2):
+            with pytest.raises(CredentialsError, match="caller's account") as caught:
+                await router.get_import_job(arn(OWN, "us-east-1", kb), MISSING_JOB)
+            assert caught.value.region == "us-east-1"
+        assert router.open_places == []
+
+
 async def test_role_credentials_expiring_during_a_long_listing_are_refreshed_before_use(
     qconnect_server: QConnectServer,
 ) -> None:

@@ -27,7 +27,7 @@ from ._pool import ClientPool, Place
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter
 from ._retry import RetryPolicy
 from ._spread import Job, expired, spread, spread_options
-from ._sts import Sts, role_arn
+from ._sts import PairCredentials, RoleProvider, Sts, role_arn
 from ._transport import TransportOptions
 from .models import ExternalSourceConfiguration, ImportJob, ImportJobPage
 
@@ -152,31 +152,42 @@ class QConnectRouter:
             )
         return self._account, self._region
 
-    async def _caller_account(self, region: str) -> str:
-        if self._account is not None:
-            return self._account
+    def _learning_caller(self, region: str) -> asyncio.Task[str]:
+        """GetCallerIdentity, once for all pairs (again after a failure), started now."""
         if self._own_account is None or (
             self._own_account.done() and self._own_account.exception() is not None
         ):
             self._own_account = asyncio.get_running_loop().create_task(
                 self._sts.caller_account(region)
             )
-        return await asyncio.shield(self._own_account)
+        return self._own_account
+
+    async def _caller_account(self, region: str) -> str:
+        if self._account is not None:
+            return self._account
+        return await asyncio.shield(self._learning_caller(region))
 
     async def _open_client(self, place: Place) -> QConnectClient:
         account, region = place
-        session, provider = None, None
-        if account != await self._caller_account(region):
+        session: Any = None
+        provider: PairCredentials | RoleProvider | None = None
+        if self._role_name is not None and account != self._account:
+            # A role may be assumed here: its Region's STS client opens alongside.
+            self._sts.warm(region)
+        if self._account is None and self._session_for is None:
+            # Which credentials depends on the caller's account: decided when the client asks
+            # for them as it opens, so the open runs while GetCallerIdentity is answered.
+            self._learning_caller(region)
+            provider = PairCredentials(
+                self._sts,
+                functools.partial(self._caller_account, region),
+                functools.partial(self._way_in, account, region),
+                account=account,
+            )
+        elif account != await self._caller_account(region):
             session = None if self._session_for is None else self._session_for(account)
-            if session is None and self._role_name is not None:
-                role = role_arn(self._role_name, account, region)
-                provider = self._sts.role_provider(role, region)
-            elif session is None:
-                raise ValidationError(
-                    f"account {account} is not the caller's: give role_name or session_for",
-                    account_id=account,
-                    region=region,
-                )
+            if session is None:
+                provider = self._way_in(account, region)
         options = TransportOptions(
             region_name=region,
             endpoint_url=self._endpoint_url,
@@ -195,6 +206,16 @@ class QConnectRouter:
             rate_limiter=self.rate_limiter(account, region),
         )
         return await client.open()
+
+    def _way_in(self, account: str, region: str) -> RoleProvider:
+        """How to reach an account that is not the caller's, without a session of its own."""
+        if self._role_name is None:
+            raise ValidationError(
+                f"account {account} is not the caller's: give role_name or session_for",
+                account_id=account,
+                region=region,
+            )
+        return self._sts.role_provider(role_arn(self._role_name, account, region), region)
 
     @contextlib.asynccontextmanager
     async def _on(self, where: tuple[str | None, str]) -> AsyncIterator[QConnectClient]:
