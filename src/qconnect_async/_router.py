@@ -93,7 +93,6 @@ class QConnectRouter:
         )
         self._limiters: dict[Place, RateLimiter[Any]] = {}
         self._slots = asyncio.Semaphore(self._max_concurrency)
-        self._own_account: asyncio.Task[str] | None = None
 
     # -- life -----------------------------------------------------------------------------------
 
@@ -113,10 +112,6 @@ class QConnectRouter:
         try:
             await self._pool.close()
         finally:
-            own, self._own_account = self._own_account, None
-            if own is not None and not own.done():
-                own.cancel()
-                await asyncio.wait([own])
             await self._sts.close()
 
     @property
@@ -152,20 +147,10 @@ class QConnectRouter:
             )
         return self._account, self._region
 
-    def _learning_caller(self, region: str) -> asyncio.Task[str]:
-        """GetCallerIdentity, once for all pairs (again after a failure), started now."""
-        if self._own_account is None or (
-            self._own_account.done() and self._own_account.exception() is not None
-        ):
-            self._own_account = asyncio.get_running_loop().create_task(
-                self._sts.caller_account(region)
-            )
-        return self._own_account
-
     async def _caller_account(self, region: str) -> str:
         if self._account is not None:
             return self._account
-        return await asyncio.shield(self._learning_caller(region))
+        return await self._sts.caller_account(region)
 
     async def _open_client(self, place: Place) -> QConnectClient:
         account, region = place
@@ -177,7 +162,7 @@ class QConnectRouter:
         if self._account is None and self._session_for is None:
             # Which credentials depends on the caller's account: decided when the client asks
             # for them as it opens, so the open runs while GetCallerIdentity is answered.
-            self._learning_caller(region)
+            self._sts.learn_caller(region)
             provider = PairCredentials(
                 self._sts,
                 functools.partial(self._caller_account, region),

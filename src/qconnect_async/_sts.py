@@ -72,6 +72,7 @@ class Sts:
         self._session: asyncio.Task[Any] | None = None
         self._clients: dict[str, asyncio.Task[Any]] = {}
         self._caller_keys: asyncio.Task[Any] | None = None
+        self._caller: asyncio.Task[str] | None = None
         # Work started ahead (opens, first AssumeRoles): cancelled and awaited by close().
         self._ahead: set[asyncio.Task[Any]] = set()
         self._watching = False
@@ -130,8 +131,20 @@ class Sts:
             self._watching = True
         return client
 
+    def learn_caller(self, region: str) -> asyncio.Task[str]:
+        """The caller's account being learnt: GetCallerIdentity in ``region``, once for all
+        (again after a failure), started now."""
+        if _failed(self._caller):
+            self._caller = self._started(self._ask_caller(region), "caller")
+        assert self._caller is not None
+        return self._caller
+
     async def caller_account(self, region: str) -> str:
-        """The account of the default credentials (GetCallerIdentity needs no permission)."""
+        """The account of the default credentials (asked once, see ``learn_caller``)."""
+        return await asyncio.shield(self.learn_caller(region))
+
+    async def _ask_caller(self, region: str) -> str:
+        # GetCallerIdentity needs no permission.
         try:
             sts = await self._client(region)
             with in_our_call():
@@ -171,7 +184,7 @@ class Sts:
     async def close(self) -> None:
         """End the work started ahead, then close every STS client."""
         self._clients.clear()
-        self._session = self._caller_keys = None
+        self._session = self._caller_keys = self._caller = None
         ahead = list(self._ahead)
         for task in ahead:
             task.cancel()
