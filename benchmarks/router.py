@@ -4,6 +4,7 @@ Each (account, Region) pair has its own rate limit (10 req/s, burst 5, as AWS's 
 quota); the KBs are spread evenly over the six pairs. The other account is reached by STS
 AssumeRole on the same server. Rows, each from a full bucket:
 - qconnect_async's QConnectRouter (role_name), one list_import_jobs_many over every ARN;
+  beside it the same router given the caller's account_id (no GetCallerIdentity first);
 - what a user writes today: one QConnectClient per pair (the role's keys assumed once),
   asyncio.gather over their list_import_jobs_many;
 - aiobotocore: one client per pair (adaptive retries), gather over one paginator per KB.
@@ -114,7 +115,12 @@ def _keys(pair: Pair, server: RemoteQConnectServer, role: dict[str, str]) -> dic
     return role
 
 
-async def _router(server: RemoteQConnectServer, kbs: dict[Pair, list[str]], clock: _Clock) -> None:
+async def _router(
+    server: RemoteQConnectServer,
+    kbs: dict[Pair, list[str]],
+    clock: _Clock,
+    account_id: str | None = None,
+) -> None:
     arns = [
         f"arn:aws:wisdom:{region}:{account}:knowledge-base/{kb}"
         for (account, region), ids in kbs.items()
@@ -124,6 +130,7 @@ async def _router(server: RemoteQConnectServer, kbs: dict[Pair, list[str]], cloc
         endpoint_url=server.endpoint_url,
         sts_endpoint_url=server.endpoint_url,
         role_name="importer",
+        account_id=account_id,
     ) as router:
         # A KB that fails (throttled past its attempts) shows as jobs missing, as in the other
         # rows' gather(return_exceptions=True).
@@ -219,6 +226,8 @@ async def _measure(server: RemoteQConnectServer, sizes: Sizes, runs: int) -> Sec
     role = _assume(server)
     rows_of: dict[str, Runner] = {
         "router": lambda clock: _router(server, kbs, clock),
+        # The caller's account given: no GetCallerIdentity before the first requests.
+        "router_account_id": lambda clock: _router(server, kbs, clock, server.account_id),
         "today": lambda clock: _today(server, kbs, clock, role),
         "aiobotocore": lambda clock: _aiobotocore(server, kbs, clock, role, sizes.width),
     }
@@ -245,7 +254,9 @@ async def _measure(server: RemoteQConnectServer, sizes: Sizes, runs: int) -> Sec
         f"{sizes.jobs_per_kb} jobs per pair; a pair's ideal = (pages - burst) / rate = "
         f"{ideal:.2f} s. 'slow': {_key(slow)} at {sizes.slow_rate:g} req/s, the ratio is the "
         "worst of the other five pairs. router: QConnectRouter(role_name=...) "
-        "list_import_jobs_many over every ARN; today: a QConnectClient per pair, gather over "
+        "list_import_jobs_many over every ARN (router_account_id: given account_id=, the "
+        "caller's, so no GetCallerIdentity comes first); today: a QConnectClient per pair, "
+        "gather over "
         f"their list_import_jobs_many; aiobotocore: a client per pair (adaptive retries), "
         f"gather over a paginator per KB under Semaphore({sizes.width}). Medians over {runs} "
         "run(s); throttled share = server-counted throttles / requests."
