@@ -163,6 +163,7 @@ class QConnectRouter:
             # Which credentials depends on the caller's account: decided when the client asks
             # for them as it opens, so the open runs while GetCallerIdentity is answered.
             self._sts.learn_caller(region)
+            await self._sts.ready()  # GetCallerIdentity's session first: it is on the way
             provider = PairCredentials(
                 self._sts,
                 functools.partial(self._caller_account, region),

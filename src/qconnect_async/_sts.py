@@ -99,6 +99,10 @@ class Sts:
         assert self._session is not None
         return await asyncio.shield(self._session)
 
+    async def ready(self) -> None:
+        """The STS session made (its thread work done), before other opens take the threads."""
+        await self._shared_session()
+
     async def caller_credentials(self) -> Any:
         """The default chain's credentials (the caller's, as GetCallerIdentity sees them),
         resolved once for all the pairs of the caller's account."""
