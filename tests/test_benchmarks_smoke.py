@@ -67,7 +67,7 @@ EXPECTED_ROWS = {
     *(
         f"router.{scenario}.{row}"
         for scenario in ("even", "slow")
-        for row in ("router", "today", "aiobotocore")
+        for row in ("router", "router_account_id", "today", "aiobotocore")
     ),
 }
 

@@ -38,8 +38,9 @@ class _FailingTransport:
 
 
 def test_a_call_is_one_frozen_value() -> None:
-    """A Call cannot change once built; it is interactive unless told otherwise."""
-    call = Call("ListImportJobs", KB, next_token="t1", deadline=5.0)
+    """A Call cannot change once built; it is interactive unless told otherwise; its error
+    fields name the account and Region it goes to."""
+    call = Call("ListImportJobs", KB, next_token="t1", deadline=5.0, region="eu-west-2")
     with pytest.raises(dataclasses.FrozenInstanceError):
         call.next_token = "t2"  # type: ignore[misc]
     assert (call.priority, call.max_rate_wait) == (INTERACTIVE, None)
@@ -48,6 +49,8 @@ def test_a_call_is_one_frozen_value() -> None:
         "knowledge_base_id": KB,
         "upload_id": None,
         "next_token": "t1",
+        "account_id": None,
+        "region": "eu-west-2",
     }
 
 

@@ -16,9 +16,11 @@ from aiobotocore.session import AioSession
 
 from qconnect_async import (
     CredentialsError,
+    PaginationLoopError,
     QConnectClient,
     QConnectRouter,
     ResourceNotFoundError,
+    RetryPolicy,
     ThrottlingError,
     ValidationError,
 )
@@ -93,6 +95,34 @@ async def test_errors_name_the_account_and_region_they_came_from(
             await router.get_import_job(arn(OTHER, "eu-west-2", kb), MISSING_JOB)
     assert (caught.value.account_id, caught.value.region) == (OTHER, "eu-west-2")
     assert f"account_id={OTHER} region=eu-west-2" in str(caught.value)
+
+
+async def test_errors_are_built_naming_their_pair_before_they_reach_the_router(
+    qconnect_server: QConnectServer,
+) -> None:
+    """The pair's client knows its account and Region: the error of a failed attempt, as the
+    retry hook sees it inside the client, names them, as do the call's final error and a
+    listing's loop error; each pair's errors name that pair."""
+    seen: list[Any] = []
+    kbs = {
+        pair: qconnect_server.create_knowledge_base(account=pair[0], region=pair[1])
+        for pair in PAIRS
+    }
+    for pair, kb in kbs.items():
+        qconnect_server.add_import_jobs(kb, 30, account=pair[0], region=pair[1])
+    named: dict[tuple[str, str], list[Any]] = {}
+    async with router_on(qconnect_server, retry=RetryPolicy(on_retry=seen.append)) as router:
+        for pair, kb in kbs.items():
+            qconnect_server.fail("GetImportJob", times=1, knowledge_base_id=kb)
+            with pytest.raises(ResourceNotFoundError) as missing:
+                await router.get_import_job(arn(*pair, kb), MISSING_JOB)
+            qconnect_server.repeat_token(times=1, knowledge_base_id=kb)
+            with pytest.raises(PaginationLoopError) as looped:
+                _ = [job async for job in router.list_import_jobs(arn(*pair, kb), page_size=10)]
+            named[pair] = [seen.pop().cause, missing.value, looped.value]
+    assert not seen
+    for pair, errors in named.items():
+        assert [(error.account_id, error.region) for error in errors] == [pair] * 3
 
 
 async def test_another_account_without_a_way_in_is_refused(
@@ -183,6 +213,24 @@ async def test_a_role_that_cannot_be_assumed_is_a_credentials_error(
         with pytest.raises(CredentialsError) as caught:
             await router.get_import_job(arn(OTHER, "us-east-1", kb), MISSING_JOB)
     assert (caught.value.account_id, caught.value.region) == (OTHER, "us-east-1")
+
+
+async def test_a_caller_account_that_cannot_be_learnt_is_a_credentials_error_then_retried(
+    qconnect_server: QConnectServer,
+) -> None:
+    """STS unreachable when the caller's account is asked (no account_id): the pair's call is
+    a CredentialsError naming the Region asked in, and the next call asks again."""
+    kb = qconnect_server.create_knowledge_base(region="us-east-1")
+    async with QConnectRouter(
+        endpoint_url=qconnect_server.endpoint_url,
+        sts_endpoint_url="http://127.0.0.1:9",  # the discard port: nothing listens
+        role_name="importer",
+    ) as router:
+        for _ in range(2):
+            with pytest.raises(CredentialsError, match="caller's account") as caught:
+                await router.get_import_job(arn(OWN, "us-east-1", kb), MISSING_JOB)
+            assert caught.value.region == "us-east-1"
+        assert router.open_places == []
 
 
 async def test_role_credentials_expiring_during_a_long_listing_are_refreshed_before_use(

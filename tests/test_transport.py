@@ -22,7 +22,9 @@ from wrapt import wrap_function_wrapper
 
 from qconnect_async import (
     AccessDeniedError,
+    PaginationLoopError,
     QConnectClient,
+    QConnectError,
     ResourceNotFoundError,
     RetryPolicy,
     ThrottlingError,
@@ -247,6 +249,32 @@ async def test_throttles_are_retried_with_retry_after(
     assert isinstance(details.cause, ThrottlingError)
     assert details.cause.http_status == 400  # the model's status, retried by its code
     assert details.cause.retry_after == 1.0
+
+
+@pytest.mark.parametrize("owned", [True, False])
+async def test_a_plain_clients_errors_are_built_naming_its_region_and_no_account(
+    kb: str, raw: Any, qconnect_server: QConnectServer, owned: bool
+) -> None:
+    """A client not opened by a QConnectRouter does not know its account: its errors carry
+    its Region and account_id None, from the attempt the retry hook sees to the loop guard."""
+    seen: list[Any] = []
+    policy = RetryPolicy(on_retry=seen.append)
+    client = (
+        QConnectClient(endpoint_url=qconnect_server.endpoint_url, retry=policy)
+        if owned
+        else QConnectClient.from_client(raw, retry=policy)
+    )
+    errors: list[QConnectError] = []
+    async with client:
+        qconnect_server.fail("GetImportJob", times=1)
+        with pytest.raises(ResourceNotFoundError) as missing:
+            await client.get_import_job(kb, "00000000-0000-4000-8000-000000000000")
+        errors += [seen[0].cause, missing.value]
+        qconnect_server.repeat_token(times=1)
+        with pytest.raises(PaginationLoopError) as looped:
+            _ = [job async for job in client.list_import_jobs(kb, page_size=10)]
+        errors.append(looped.value)
+    assert [(e.account_id, e.region) for e in errors] == [(None, "us-east-1")] * 3
 
 
 async def test_borrowed_clients_times_are_utc_too(kb: str, raw: Any) -> None:

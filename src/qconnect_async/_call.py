@@ -35,6 +35,10 @@ class Call:
     #: seconds the request may wait for a slot and the send rate before it would rather
     #: fail at once (RateWaitExceededError, nothing sent); None: wait as long as it takes
     max_rate_wait: float | None = None
+    #: the AWS account the request goes to, when the client knows it (a QConnectRouter's)
+    account_id: str | None = None
+    #: the Region the request goes to
+    region: str | None = None
 
     def error_fields(self) -> dict[str, Any]:
         """What every error of this call carries."""
@@ -43,4 +47,6 @@ class Call:
             "knowledge_base_id": self.knowledge_base_id,
             "upload_id": self.upload_id,
             "next_token": self.next_token,
+            "account_id": self.account_id,
+            "region": self.region,
         }

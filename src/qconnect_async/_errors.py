@@ -111,6 +111,10 @@ class QConnectError(Exception):
         retry_after: Seconds the service asked to wait (Retry-After), when it said so.
         upload_id: The upload (StartContentUpload's ``uploadId``) a failed upload or start
             was about.
+        account_id: The AWS account the failed request went to, when the client knows it
+            (a ``QConnectRouter``'s clients do; a ``QConnectClient`` leaves it None).
+        region: The Region the failed request went to (None for a refused argument, checked
+            before any request).
 
     Example:
         ```python
@@ -150,7 +154,7 @@ class QConnectError(Exception):
         self.retry_after = retry_after
         #: the upload (StartContentUpload's uploadId) a failed upload or start was about
         self.upload_id = upload_id
-        #: the AWS account and Region the failed request went to (a QConnectRouter's calls)
+        #: the AWS account (when known) and Region the failed request went to
         self.account_id = account_id
         self.region = region
 

@@ -87,7 +87,7 @@ async def started_before(
     ConflictError saying so.
     """
     token = _token_of(request.mark)
-    guard = LoopGuard(None)
+    guard = LoopGuard(None, ops.where)
     page_token: str | None = None
     while True:
         page = await ops.list_import_jobs(
@@ -112,6 +112,8 @@ async def started_before(
                 operation=conflict.operation,
                 knowledge_base_id=kb,
                 upload_id=request.upload_id,
+                account_id=conflict.account_id,
+                region=conflict.region,
             ) from conflict
         if not page.next_token:
             return None

@@ -182,7 +182,7 @@ async def wait_for_job(
                 if job.status == ImportJobStatus.COMPLETE:
                     return job
                 if job.status in ENDED:
-                    raise _failed(job, kb)
+                    raise _failed(job, kb, ops.where)
                 if job.status not in _KNOWN:
                     _log_unknown(str(job.status), kb, job_id)
                 await asyncio.sleep(poll_delay(polls))
@@ -193,10 +193,11 @@ async def wait_for_job(
             f"import job {job_id} did not finish within {seconds:g} s",
             operation="GetImportJob",
             knowledge_base_id=kb,
+            **ops.where,
         ) from exc
 
 
-def _failed(job: ImportJob, kb: str) -> ImportJobFailedError:
+def _failed(job: ImportJob, kb: str, where: Mapping[str, Any]) -> ImportJobFailedError:
     what = "failed" if job.status == ImportJobStatus.FAILED else f"ended {job.status}"
     return ImportJobFailedError(
         f"import job {job.import_job_id} {what}",
@@ -204,6 +205,7 @@ def _failed(job: ImportJob, kb: str) -> ImportJobFailedError:
         operation="GetImportJob",
         knowledge_base_id=kb,
         upload_id=job.upload_id,
+        **where,
     )
 
 

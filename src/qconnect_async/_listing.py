@@ -8,7 +8,7 @@ call the operations object (``_ops``) page by page, follow tokens, and guard aga
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, overload
 
@@ -152,7 +152,8 @@ class LoopGuard:
     each: a short digest of each keeps a long listing's guard small.
     """
 
-    def __init__(self, starting_token: str | None) -> None:
+    def __init__(self, starting_token: str | None, where: Mapping[str, Any]) -> None:
+        self._where = where  # the client's account and Region, named by the error
         self._seen: set[bytes] = set()
         if starting_token is not None:
             self._seen.add(self._digest(starting_token))
@@ -172,6 +173,7 @@ class LoopGuard:
                 # Resuming from the repeated token would loop again: resume from the last
                 # token that brought new items.
                 next_token=sent,
+                **self._where,
             )
         self._seen.add(digest)
 
@@ -212,7 +214,7 @@ async def _import_job_pages(
 ) -> AsyncGenerator[ImportJobPage, None]:
     ops.check_place(ref)  # the client may have been opened since the listing was made
     when = ends_at if ends_at is not None else ops.deadline_at(deadline)
-    guard = LoopGuard(token)
+    guard = LoopGuard(token, ops.where)
     while True:
         page = await ops.list_import_jobs(
             ref.id,
@@ -256,7 +258,7 @@ async def _knowledge_base_pages(
     max_rate_wait: float | None,
 ) -> AsyncGenerator[KnowledgeBasePage, None]:
     when = ends_at if ends_at is not None else ops.deadline_at(deadline)
-    guard = LoopGuard(token)
+    guard = LoopGuard(token, ops.where)
     while True:
         page = await ops.list_knowledge_bases(
             page_size=page_size,

@@ -92,6 +92,7 @@ class Ops:
         self._state = _State.UNOPENED
         self._loop: asyncio.AbstractEventLoop | None = None
         self._entered = True
+        self._where: dict[str, Any] = {"account_id": None, "region": None}
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -104,6 +105,12 @@ class Ops:
     def transport(self) -> Transport | None:
         """The transport, once open (None before and after)."""
         return self._transport
+
+    @property
+    def where(self) -> Mapping[str, Any]:
+        """The account (when known) and Region of the client's requests, as error fields:
+        every ``Call`` carries them, so each error is built naming them."""
+        return self._where
 
     def adopt(self, transport: Transport) -> None:
         """Run on ``transport`` (borrowed or the tests'): open now, entered once later."""
@@ -118,6 +125,7 @@ class Ops:
 
     def _start(self, transport: Transport) -> None:
         self._transport = transport
+        self._where = {"account_id": self.options.account_id, "region": transport.region_name}
         self._uploader = Uploader(
             connect_timeout=self.options.connect_timeout, read_timeout=self.options.read_timeout
         )
@@ -221,6 +229,7 @@ class Ops:
             deadline=deadline,
             priority=priority,
             max_rate_wait=max_rate_wait,
+            **self._where,
         )
         params = {"knowledgeBaseId": kb, "maxResults": page_size, **_token(token)}
         return await self._send(call, params, import_job_page)
@@ -241,6 +250,7 @@ class Ops:
             deadline=deadline,
             priority=priority,
             max_rate_wait=max_rate_wait,
+            **self._where,
         )
         params = {"maxResults": page_size, **_token(token)}
         return await self._send(call, params, knowledge_base_page)
@@ -255,7 +265,7 @@ class Ops:
     ) -> ContentUpload:
         """Where to PUT an import's content, and with which headers; the URL lasts
         ``url_ttl`` minutes (None: the service's default)."""
-        call = Call("StartContentUpload", kb, **limits.fields())
+        call = Call("StartContentUpload", kb, **limits.fields(), **self._where)
         params: dict[str, Any] = {"knowledgeBaseId": kb, "contentType": content_type}
         if url_ttl is not None:
             params["presignedUrlTimeToLive"] = url_ttl
@@ -279,7 +289,9 @@ class Ops:
         self._ready()
         uploader = self._uploader
         assert uploader is not None  # open: made with the transport
-        call = Call(PUT_OPERATION, kb, upload_id=upload.upload_id, **limits.fields())
+        call = Call(
+            PUT_OPERATION, kb, upload_id=upload.upload_id, **limits.fields(), **self._where
+        )
         await self.sender.send(
             call,
             lambda: uploader.put(
@@ -304,7 +316,7 @@ class Ops:
         limits: Limits = NO_LIMITS,
     ) -> ImportJob:
         """Start importing an upload; the same ``client_token`` makes the same job."""
-        call = Call("StartImportJob", kb, upload_id=upload_id, **limits.fields())
+        call = Call("StartImportJob", kb, upload_id=upload_id, **limits.fields(), **self._where)
         params: dict[str, Any] = {
             "knowledgeBaseId": kb,
             "importJobType": import_job_type,
@@ -319,13 +331,13 @@ class Ops:
 
     async def get_import_job(self, kb: str, job_id: str, limits: Limits = NO_LIMITS) -> ImportJob:
         """One import job."""
-        call = Call("GetImportJob", kb, **limits.fields())
+        call = Call("GetImportJob", kb, **limits.fields(), **self._where)
         params = {"knowledgeBaseId": kb, "importJobId": job_id}
         return await self._send(call, params, import_job)
 
     async def delete_import_job(self, kb: str, job_id: str, limits: Limits = NO_LIMITS) -> None:
         """Delete one import job (204, no body)."""
-        call = Call("DeleteImportJob", kb, **limits.fields())
+        call = Call("DeleteImportJob", kb, **limits.fields(), **self._where)
         params = {"knowledgeBaseId": kb, "importJobId": job_id}
         await self._send(call, params, _nothing)
 

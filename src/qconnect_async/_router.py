@@ -3,8 +3,8 @@
 A KB ARN names its Region and account; the router keeps a ``QConnectClient`` per (account,
 Region) (``_pool``) and one send rate per pair (the quota is per account and Region). Another
 account is reached with ``session_for(account)`` or by assuming ``role_name`` (``_sts``).
-Listings over several pairs keep each pair busy at its own rate (``_spread``). A client does
-not know its account: the router marks its pairs' errors with ``account_id`` and ``region``.
+Listings over several pairs keep each pair busy at its own rate (``_spread``). Each client is
+opened knowing its pair, so its errors are built naming ``account_id`` and ``region``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Self
 from . import _checks as check
 from ._checks import KnowledgeBaseRef
 from ._client import QConnectClient
-from ._errors import QConnectError, ValidationError
+from ._errors import ValidationError
 from ._fanout import ListingDone
 from ._jobmethods import Priority
 from ._listing import Listing
@@ -27,7 +27,7 @@ from ._pool import ClientPool, Place
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter
 from ._retry import RetryPolicy
 from ._spread import Job, expired, spread, spread_options
-from ._sts import Sts, role_arn
+from ._sts import PairCredentials, RoleProvider, Sts, role_arn
 from ._transport import TransportOptions
 from .models import ExternalSourceConfiguration, ImportJob, ImportJobPage
 
@@ -93,7 +93,6 @@ class QConnectRouter:
         )
         self._limiters: dict[Place, RateLimiter[Any]] = {}
         self._slots = asyncio.Semaphore(self._max_concurrency)
-        self._own_account: asyncio.Task[str] | None = None
 
     # -- life -----------------------------------------------------------------------------------
 
@@ -113,10 +112,6 @@ class QConnectRouter:
         try:
             await self._pool.close()
         finally:
-            own, self._own_account = self._own_account, None
-            if own is not None and not own.done():
-                own.cancel()
-                await asyncio.wait([own])
             await self._sts.close()
 
     @property
@@ -131,7 +126,11 @@ class QConnectRouter:
         if limiter is None:
             given = None if self._limiter_for is None else self._limiter_for(*place)
             if given is not None and not isinstance(given, RateLimiter):
-                raise ValidationError(f"rate_limiter_for returned {given!r}, not a RateLimiter")
+                raise ValidationError(
+                    f"rate_limiter_for returned {given!r}, not a RateLimiter",
+                    account_id=place[0],
+                    region=place[1],
+                )
             limiter = self._limiters[place] = AdaptiveRateLimiter() if given is None else given
         return limiter
 
@@ -151,28 +150,30 @@ class QConnectRouter:
     async def _caller_account(self, region: str) -> str:
         if self._account is not None:
             return self._account
-        if self._own_account is None or (
-            self._own_account.done() and self._own_account.exception() is not None
-        ):
-            self._own_account = asyncio.get_running_loop().create_task(
-                self._sts.caller_account(region)
-            )
-        return await asyncio.shield(self._own_account)
+        return await self._sts.caller_account(region)
 
     async def _open_client(self, place: Place) -> QConnectClient:
         account, region = place
-        session, provider = None, None
-        if account != await self._caller_account(region):
+        session: Any = None
+        provider: PairCredentials | RoleProvider | None = None
+        if self._role_name is not None and account != self._account:
+            # A role may be assumed here: its Region's STS client opens alongside.
+            self._sts.warm(region)
+        if self._account is None and self._session_for is None:
+            # Which credentials depends on the caller's account: decided when the client asks
+            # for them as it opens, so the open runs while GetCallerIdentity is answered.
+            self._sts.learn_caller(region)
+            await self._sts.ready()  # GetCallerIdentity's session first: it is on the way
+            provider = PairCredentials(
+                self._sts,
+                functools.partial(self._caller_account, region),
+                functools.partial(self._way_in, account, region),
+                account=account,
+            )
+        elif account != await self._caller_account(region):
             session = None if self._session_for is None else self._session_for(account)
-            if session is None and self._role_name is not None:
-                role = role_arn(self._role_name, account, region)
-                provider = self._sts.role_provider(role, region)
-            elif session is None:
-                raise ValidationError(
-                    f"account {account} is not the caller's: give role_name or session_for",
-                    account_id=account,
-                    region=region,
-                )
+            if session is None:
+                provider = self._way_in(account, region)
         options = TransportOptions(
             region_name=region,
             endpoint_url=self._endpoint_url,
@@ -181,6 +182,7 @@ class QConnectRouter:
             read_timeout=self._timeouts[1],
             max_pool_connections=max(10, self._per_client),
             credential_provider=provider,
+            account_id=account,
         )
         client = QConnectClient._with_options(
             options,
@@ -191,23 +193,24 @@ class QConnectRouter:
         )
         return await client.open()
 
+    def _way_in(self, account: str, region: str) -> RoleProvider:
+        """How to reach an account that is not the caller's, without a session of its own."""
+        if self._role_name is None:
+            raise ValidationError(
+                f"account {account} is not the caller's: give role_name or session_for",
+                account_id=account,
+                region=region,
+            )
+        return self._sts.role_provider(role_arn(self._role_name, account, region), region)
+
     @contextlib.asynccontextmanager
     async def _on(self, where: tuple[str | None, str]) -> AsyncIterator[QConnectClient]:
-        """The pair's client, in use; the errors raised inside name the pair."""
+        """The pair's client, in use (a bare ID's pair: the caller's account, learnt once)."""
         account, region = where
-        try:
-            if account is None:
-                account = await self._caller_account(region)
-            async with self._pool.use((account, region)) as client:
-                yield client
-        except QConnectError as exc:
-            _mark(exc, account, region)
-            raise
-        except ExceptionGroup as group:
-            for member in group.exceptions:
-                if isinstance(member, QConnectError):
-                    _mark(member, account, region)
-            raise
+        if account is None:
+            account = await self._caller_account(region)
+        async with self._pool.use((account, region)) as client:
+            yield client
 
     # -- listings -------------------------------------------------------------------------------
 
@@ -366,7 +369,7 @@ class QConnectRouter:
             def open_pages() -> AsyncGenerator[ImportJobPage, None]:
                 left = None if ends_at is None else ends_at - loop.time()
                 if left is not None and left <= 0:
-                    return expired(ref.id)
+                    return expired(ref.id, account_id=where[0], region=where[1])
                 return self._kb_pages(where, ref, page_size, left, None, "bulk")
 
             return (ref.id, open_pages)
@@ -438,11 +441,3 @@ class QConnectRouter:
             f"<QConnectRouter clients={len(self._pool.places)} "
             f"max_concurrency={self._max_concurrency}>"
         )
-
-
-def _mark(error: QConnectError, account: str | None, region: str) -> None:
-    """Name the pair an error came from (unless it already names one)."""
-    if error.account_id is None:
-        error.account_id = account
-    if error.region is None:
-        error.region = region

@@ -119,9 +119,16 @@ async def spread(
         raise ExceptionGroup(f"{len(errors)} of {sum(map(len, lanes))} listings failed", errors)
 
 
-async def expired(name: str) -> AsyncGenerator[Any, None]:
-    """The listing of a KB whose turn came after the deadline."""
-    raise DeadlineExceededError("the listing's deadline passed", knowledge_base_id=name)
+async def expired(
+    name: str, *, account_id: str | None, region: str | None
+) -> AsyncGenerator[Any, None]:
+    """The listing of a KB whose turn came after the deadline, in its account and Region."""
+    raise DeadlineExceededError(
+        "the listing's deadline passed",
+        knowledge_base_id=name,
+        account_id=account_id,
+        region=region,
+    )
     yield  # an async generator
 
 

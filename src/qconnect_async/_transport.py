@@ -94,6 +94,9 @@ class TransportOptions:
     #: async ``load_credentials()``); None: botocore's default chain (a QConnectRouter's
     #: clients of other accounts get their role's credentials here)
     credential_provider: Any | None = None
+    #: the account the credentials reach, when known (a QConnectRouter's clients): every
+    #: error of the client names it
+    account_id: str | None = None
 
 
 class _RawBodyParser:
@@ -174,11 +177,13 @@ class BotocoreTransport:
     @classmethod
     async def open(cls, options: TransportOptions, session: Any | None = None) -> BotocoreTransport:
         """Create the aiobotocore client; its slow synchronous work runs in a thread first."""
+        # Errors of the open name the client's account (when known) and Region.
+        where: dict[str, Any] = {"account_id": options.account_id, "region": options.region_name}
         try:
             session = await warmed_session(session, partial(_own_session, options), "qconnect")
             user_agent = f"{session.user_agent()} {_USER_AGENT}/{package_version()}"
         except BotoCoreError as exc:  # e.g. ProfileNotFound
-            raise ValidationError(_safe_message(exc), code=type(exc).__name__) from exc
+            raise ValidationError(_safe_message(exc), code=type(exc).__name__, **where) from exc
         config = AioConfig(
             # One attempt: retries have one owner, this library; botocore's would multiply ours.
             retries={"total_max_attempts": 1, "mode": "standard"},
@@ -209,14 +214,16 @@ class BotocoreTransport:
         except NoRegionError as exc:
             await stack.aclose()
             raise ValidationError(
-                "no AWS region: pass region_name or set AWS_DEFAULT_REGION", code="NoRegion"
+                "no AWS region: pass region_name or set AWS_DEFAULT_REGION",
+                code="NoRegion",
+                account_id=options.account_id,
             ) from exc
         except _CREDENTIALS_ERRORS as exc:
             await stack.aclose()
-            raise CredentialsError(_safe_message(exc), code=type(exc).__name__) from exc
+            raise CredentialsError(_safe_message(exc), code=type(exc).__name__, **where) from exc
         except BotoCoreError as exc:  # a broken config file, an unknown profile, ...
             await stack.aclose()
-            raise ValidationError(_safe_message(exc), code=type(exc).__name__) from exc
+            raise ValidationError(_safe_message(exc), code=type(exc).__name__, **where) from exc
         except BaseException:
             await stack.aclose()
             raise

@@ -80,6 +80,7 @@ async def wait_for_jobs(
             raise DeadlineExceededError(
                 f"{running} of {total} import jobs had not ended by the deadline",
                 operation="GetImportJob",
+                **ops.where,
             ) from exc
         for kb_id, ended in looks:
             if not kbs[kb_id].running:
@@ -121,7 +122,7 @@ async def _listed(ops: Ops, kb: _Kb) -> dict[str, ImportJob]:
     seen; the pages it took are remembered."""
     wanted = kb.running - kb.unlisted
     seen: dict[str, ImportJob] = {}
-    guard, token, pages = LoopGuard(None), None, 0
+    guard, token, pages = LoopGuard(None, ops.where), None, 0
     while True:
         page = await ops.list_import_jobs(
             kb.id, page_size=MAX_PAGE_SIZE, token=token, deadline=None
