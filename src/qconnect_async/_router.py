@@ -46,8 +46,9 @@ LimiterFor = Callable[[str, str], RateLimiter[Any] | None]
 class QConnectRouter(RouterJobMethods):
     """The import jobs of knowledge bases in many accounts and Regions, behind one object.
 
-    Methods take knowledge base ARNs of any account and Region (a bare ID means
-    ``account_id`` / the caller's account, in ``region_name``). ``max_concurrency`` bounds
+    Used like a client: the client's methods, with its keyword parameters, taking knowledge
+    base ARNs of any account and Region (a bare ID means ``account_id`` / the caller's
+    account, in ``region_name``, else the AWS settings' Region). ``max_concurrency`` bounds
     the requests in flight of all pairs together, ``max_concurrency_per_client`` each
     pair's; ``max_clients`` the clients kept open (least recently used closed first).
     """
