@@ -16,9 +16,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, M
 from types import TracebackType
 from typing import Any, Self
 
-from aiobotocore.session import AioSession
-from botocore.exceptions import BotoCoreError
-
 from . import _checks as check
 from ._checks import KnowledgeBaseRef
 from ._client import QConnectClient
@@ -32,7 +29,7 @@ from ._retry import RetryPolicy
 from ._routercalls import RouterJobMethods, Where
 from ._spread import Job, expired, spread, spread_options
 from ._sts import PairCredentials, RoleProvider, Sts, role_arn
-from ._transport import TransportOptions, _safe_message
+from ._transport import TransportOptions, default_region
 from .models import ImportJob, ImportJobPage, KnowledgeBaseType
 
 __all__ = ["QConnectRouter"]
@@ -147,10 +144,7 @@ class QConnectRouter(RouterJobMethods):
         client's; read once, on first need."""
         if self._region is None and not self._region_read:
             self._region_read = True
-            try:
-                found = AioSession(profile=self._profile).get_config_variable("region")
-            except BotoCoreError as exc:  # an unknown profile, a broken config file
-                raise ValidationError(_safe_message(exc), code=type(exc).__name__) from exc
+            found = default_region(self._profile)
             self._region = None if found is None else check.region(found)
         return self._region
 
