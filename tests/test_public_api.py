@@ -118,6 +118,7 @@ CORE = [
     "_client",
     "_pool",
     "_spread",
+    "_routercalls",
     "_router",
 ]
 #: The modules of the core that touch the wire: _warmup (botocore's loader), _transport

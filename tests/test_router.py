@@ -72,14 +72,15 @@ async def test_knowledge_bases_of_two_accounts_by_two_regions_are_listed_each_on
 
 
 async def test_a_bare_id_goes_to_the_default_account_and_region(
-    qconnect_server: QConnectServer,
+    qconnect_server: QConnectServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A bare ID is the caller's account in region_name; without region_name it is refused."""
+    """A bare ID is the caller's account in region_name; with no Region at all, refused."""
     kb = qconnect_server.create_knowledge_base(region="us-east-1")
     qconnect_server.add_import_jobs(kb, 3, region="us-east-1")
     async with router_on(qconnect_server) as router:
         assert len([job async for job in router.list_import_jobs(kb)]) == 3
         assert router.open_places == [(OWN, "us-east-1")]
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
     async with QConnectRouter(endpoint_url=qconnect_server.endpoint_url) as router:
         with pytest.raises(ValidationError, match="region_name"):
             router.list_import_jobs(kb)

@@ -26,10 +26,11 @@ from ._listing import Listing
 from ._pool import ClientPool, Place
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter
 from ._retry import RetryPolicy
+from ._routercalls import RouterJobMethods, Where
 from ._spread import Job, expired, spread, spread_options
 from ._sts import PairCredentials, RoleProvider, Sts, role_arn
-from ._transport import TransportOptions
-from .models import ExternalSourceConfiguration, ImportJob, ImportJobPage
+from ._transport import TransportOptions, default_region
+from .models import ImportJob, ImportJobPage, KnowledgeBaseType
 
 __all__ = ["QConnectRouter"]
 
@@ -39,11 +40,12 @@ SessionFor = Callable[[str], Any]
 LimiterFor = Callable[[str, str], RateLimiter[Any] | None]
 
 
-class QConnectRouter:
+class QConnectRouter(RouterJobMethods):
     """The import jobs of knowledge bases in many accounts and Regions, behind one object.
 
-    Methods take knowledge base ARNs of any account and Region (a bare ID means
-    ``account_id`` / the caller's account, in ``region_name``). ``max_concurrency`` bounds
+    Used like a client: the client's methods, with its keyword parameters, taking knowledge
+    base ARNs of any account and Region (a bare ID means ``account_id`` / the caller's
+    account, in ``region_name``, else the AWS settings' Region). ``max_concurrency`` bounds
     the requests in flight of all pairs together, ``max_concurrency_per_client`` each
     pair's; ``max_clients`` the clients kept open (least recently used closed first).
     """
@@ -67,6 +69,7 @@ class QConnectRouter:
         read_timeout: float = 20.0,
     ) -> None:
         self._region = None if region_name is None else check.region(region_name)
+        self._region_read = False  # the AWS settings' Region, read on first need
         self._account = None if account_id is None else check.account_id(account_id)
         self._endpoint_url = endpoint_url
         self._profile = profile_name
@@ -136,16 +139,27 @@ class QConnectRouter:
 
     # -- routing --------------------------------------------------------------------------------
 
-    def _where(self, ref: KnowledgeBaseRef) -> tuple[str | None, str]:
+    def _default_region(self) -> str | None:
+        """``region_name``, else the AWS settings' Region (of ``profile_name``), as a
+        client's; read once, on first need."""
+        if self._region is None and not self._region_read:
+            self._region_read = True
+            found = default_region(self._profile)
+            self._region = None if found is None else check.region(found)
+        return self._region
+
+    def _where(self, ref: KnowledgeBaseRef) -> Where:
         """The pair of a KB reference (account None: the default one, learnt on use)."""
         if ref.arn is not None and ref.account is not None and ref.region:
             return ref.account, ref.region
-        if self._region is None:
+        region = self._default_region()
+        if region is None:
             raise ValidationError(
-                "a bare knowledge base ID needs the router's region_name (or give its ARN)",
+                "a bare knowledge base ID needs a Region: the router's region_name, "
+                "AWS_DEFAULT_REGION or the profile's (or give its ARN)",
                 knowledge_base_id=ref.id,
             )
-        return self._account, self._region
+        return self._account, region
 
     async def _caller_account(self, region: str) -> str:
         if self._account is not None:
@@ -204,7 +218,7 @@ class QConnectRouter:
         return self._sts.role_provider(role_arn(self._role_name, account, region), region)
 
     @contextlib.asynccontextmanager
-    async def _on(self, where: tuple[str | None, str]) -> AsyncIterator[QConnectClient]:
+    async def _on(self, where: Where) -> AsyncIterator[QConnectClient]:
         """The pair's client, in use (a bare ID's pair: the caller's account, learnt once)."""
         account, region = where
         if account is None:
@@ -221,6 +235,8 @@ class QConnectRouter:
         page_size: int | None = None,
         starting_token: str | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
+        max_rate_wait: float | None = None,
     ) -> Listing[ImportJob]:
         """The import jobs of one knowledge base (an ARN of any pair), as the client's."""
         ref = check.knowledge_base_ref(knowledge_base_id)
@@ -232,6 +248,8 @@ class QConnectRouter:
                 ref,
                 check.page_size(page_size),
                 check.deadline(deadline),
+                priority=_checked(priority, "interactive"),
+                max_rate_wait=check.rate_wait(max_rate_wait),
             ),
             starting_token=check.token(starting_token),
             name=f"import jobs of {ref.arn or ref.id}",
@@ -239,12 +257,14 @@ class QConnectRouter:
 
     async def _kb_pages(
         self,
-        where: tuple[str | None, str],
+        where: Where,
         ref: KnowledgeBaseRef,
         page_size: int,
         deadline: float | None,
         starting_token: str | None,
-        priority: Priority = "interactive",
+        *,
+        priority: Priority | None,
+        max_rate_wait: float | None = None,
     ) -> AsyncGenerator[ImportJobPage, None]:
         """A KB's pages on its pair's client; each page fetch holds one router slot. The
         fan-outs' pages are bulk work at the client's slots and send rate, as the client's own."""
@@ -255,6 +275,7 @@ class QConnectRouter:
                 starting_token=starting_token,
                 deadline=deadline,
                 priority=priority,
+                max_rate_wait=max_rate_wait,
             )
             async with contextlib.aclosing(listing.pages()) as pages:
                 while True:
@@ -274,27 +295,30 @@ class QConnectRouter:
         page_size: int | None = None,
         on_listing_done: ListingDone | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
     ) -> Listing[ImportJob]:
         """The import jobs of knowledge bases of any pairs, listed at once and merged.
 
         Duplicates are listed once. Each pair lists at most ``max_concurrency`` KBs at once
         (default: ``max_concurrency_per_client``) and reads at most that many pages ahead, at
         its own send rate: a slow or throttled pair holds back no other. ``fail_fast`` and
-        ``on_listing_done`` and ``deadline`` (all pairs together) as the client's.
+        ``on_listing_done``, ``deadline`` (all pairs together) and ``priority`` (default
+        "bulk") as the client's.
         """
         if isinstance(knowledge_base_ids, str):
             raise ValidationError("knowledge_base_ids must be a collection of ARNs, not one string")
-        groups: dict[tuple[str | None, str], dict[str, KnowledgeBaseRef]] = {}
+        groups: dict[Where, dict[str, KnowledgeBaseRef]] = {}
         for value in knowledge_base_ids:
             ref = check.knowledge_base_ref(value)
             groups.setdefault(self._where(ref), {}).setdefault(ref.id, ref)
         options = spread_options(
             page_size, max_concurrency, self._per_client, fail_fast, deadline, on_listing_done
         )
+        bulk = _checked(priority, "bulk")
 
         async def pages(starting_token: str | None) -> AsyncGenerator[ImportJobPage, None]:
             listed = {where: list(refs.values()) for where, refs in groups.items()}
-            async with contextlib.aclosing(self._spread(listed, *options)) as merged:
+            async with contextlib.aclosing(self._spread(listed, bulk, *options)) as merged:
                 async for page in merged:
                     yield page
 
@@ -306,16 +330,23 @@ class QConnectRouter:
         *,
         regions: Iterable[str] | None = None,
         accounts: Iterable[str] | None = None,
-        knowledge_base_types: Iterable[str] = ("QUICK_RESPONSES",),
+        knowledge_base_types: Iterable[str] | None = (KnowledgeBaseType.QUICK_RESPONSES,),
         max_concurrency: int | None = None,
         fail_fast: bool = True,
         page_size: int | None = None,
+        on_listing_done: ListingDone | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
     ) -> Listing[ImportJob]:
         """The import jobs of every knowledge base (of ``knowledge_base_types``) of every
-        account and Region asked for (default: the router's), listed as ``_many`` does."""
+        account and Region asked for (default: the router's), listed as ``_many`` does.
+
+        Router-only: ``regions`` and ``accounts``; the other parameters as the client's
+        (``deadline`` counts the listings of the KBs too).
+        """
+        default = self._default_region() if regions is None else None
         region_list = (
-            ([] if self._region is None else [self._region])
+            ([] if default is None else [default])
             if regions is None
             else [check.region(r) for r in regions]
         )
@@ -324,17 +355,18 @@ class QConnectRouter:
         account_list: list[str | None] = (
             [self._account] if accounts is None else [check.account_id(a) for a in accounts]
         )
-        types = frozenset(knowledge_base_types)
+        types = check.knowledge_base_types(knowledge_base_types)
         options = spread_options(
-            page_size, max_concurrency, self._per_client, fail_fast, deadline, None
+            page_size, max_concurrency, self._per_client, fail_fast, deadline, on_listing_done
         )
+        bulk = _checked(priority, "bulk")
         places = [(a, r) for a in dict.fromkeys(account_list) for r in dict.fromkeys(region_list)]
 
         async def pages(starting_token: str | None) -> AsyncGenerator[ImportJobPage, None]:
             async with asyncio.TaskGroup() as group:
-                found = [group.create_task(self._kbs(where, types)) for where in places]
+                found = [group.create_task(self._kbs(where, types, bulk)) for where in places]
             listed = {where: task.result() for where, task in zip(places, found, strict=True)}
-            async with contextlib.aclosing(self._spread(listed, *options)) as merged:
+            async with contextlib.aclosing(self._spread(listed, bulk, *options)) as merged:
                 async for page in merged:
                     yield page
 
@@ -342,18 +374,21 @@ class QConnectRouter:
             pages, resumable=False, name=f"import jobs of every knowledge base of {len(places)}"
         )
 
-    async def _kbs(self, where: Any, types: frozenset[str]) -> list[KnowledgeBaseRef]:
+    async def _kbs(
+        self, where: Any, types: frozenset[str] | None, priority: Priority
+    ) -> list[KnowledgeBaseRef]:
         """The knowledge bases of a pair, of the types asked for."""
         async with self._on(where) as client, self._slots:
             return [
                 KnowledgeBaseRef(kb.knowledge_base_id)
-                async for kb in client.list_knowledge_bases(priority="bulk")
-                if str(kb.knowledge_base_type) in types
+                async for kb in client.list_knowledge_bases(priority=priority)
+                if types is None or str(kb.knowledge_base_type) in types
             ]
 
     async def _spread(
         self,
-        groups: Mapping[tuple[str | None, str], list[KnowledgeBaseRef]],
+        groups: Mapping[Where, list[KnowledgeBaseRef]],
+        priority: Priority,
         page_size: int,
         width: int,
         fail_fast: bool,
@@ -365,12 +400,12 @@ class QConnectRouter:
         after = deadline if deadline is not None else self._retry.deadline
         ends_at = None if after is None else loop.time() + after
 
-        def job(where: tuple[str | None, str], ref: KnowledgeBaseRef) -> Job[ImportJobPage]:
+        def job(where: Where, ref: KnowledgeBaseRef) -> Job[ImportJobPage]:
             def open_pages() -> AsyncGenerator[ImportJobPage, None]:
                 left = None if ends_at is None else ends_at - loop.time()
                 if left is not None and left <= 0:
                     return expired(ref.id, account_id=where[0], region=where[1])
-                return self._kb_pages(where, ref, page_size, left, None, "bulk")
+                return self._kb_pages(where, ref, page_size, left, None, priority=priority)
 
             return (ref.id, open_pages)
 
@@ -381,63 +416,14 @@ class QConnectRouter:
             async for page in pages:
                 yield page
 
-    # -- single calls ---------------------------------------------------------------------------
-
-    async def get_import_job(self, knowledge_base_id: str, import_job_id: str) -> ImportJob:
-        """One import job of a knowledge base of any pair."""
-        ref = check.knowledge_base_ref(knowledge_base_id)
-        job_id = check.import_job_id(import_job_id)
-        async with self._on(self._where(ref)) as client, self._slots:
-            return await client.get_import_job(ref.id, job_id)
-
-    async def delete_import_job(self, knowledge_base_id: str, import_job_id: str) -> None:
-        """Delete an import job of a knowledge base of any pair."""
-        ref = check.knowledge_base_ref(knowledge_base_id)
-        job_id = check.import_job_id(import_job_id)
-        async with self._on(self._where(ref)) as client, self._slots:
-            await client.delete_import_job(ref.id, job_id)
-
-    async def start_import_job(
-        self,
-        knowledge_base_id: str,
-        content: Any,
-        *,
-        import_job_type: str = "QUICK_RESPONSES",
-        content_type: str = "text/csv",
-        metadata: Mapping[str, str] | None = None,
-        external_source_configuration: ExternalSourceConfiguration
-        | Mapping[str, Any]
-        | None = None,
-        client_token: str | None = None,
-    ) -> ImportJob:
-        """Upload ``content`` and start an import job, as the client's, in the KB's pair."""
-        ref = check.knowledge_base_ref(knowledge_base_id)
-        async with self._on(self._where(ref)) as client, self._slots:
-            return await client.start_import_job(
-                ref.id,
-                content,
-                import_job_type=import_job_type,
-                content_type=content_type,
-                metadata=metadata,
-                external_source_configuration=external_source_configuration,
-                client_token=client_token,
-            )
-
-    async def wait_for_import_job(
-        self,
-        knowledge_base_id: str,
-        import_job_id: str,
-        *,
-        timeout: float = 600.0,  # noqa: ASYNC109 - the client's signature
-    ) -> ImportJob:
-        """Wait until an import job ends, as the client's (its polls take no router slot)."""
-        ref = check.knowledge_base_ref(knowledge_base_id)
-        job_id = check.import_job_id(import_job_id)
-        async with self._on(self._where(ref)) as client:
-            return await client.wait_for_import_job(ref.id, job_id, timeout=timeout)
-
     def __repr__(self) -> str:
         return (
             f"<QConnectRouter clients={len(self._pool.places)} "
             f"max_concurrency={self._max_concurrency}>"
         )
+
+
+def _checked(priority: object, default: Priority) -> Priority:
+    """A priority, checked now (``default`` for None), to give the pair's client."""
+    check.priority(priority, 0)
+    return default if priority is None else "interactive" if priority == "interactive" else "bulk"

@@ -59,7 +59,18 @@ __all__ = [
     "BotocoreTransport",
     "Transport",
     "TransportOptions",
+    "default_region",
 ]
+
+
+def default_region(profile_name: str | None) -> str | None:
+    """The Region of the AWS settings (``AWS_DEFAULT_REGION``, else the profile's), as a
+    client without ``region_name`` takes it; None when there is none."""
+    try:
+        found = AioSession(profile=profile_name).get_config_variable("region")
+    except BotoCoreError as exc:  # an unknown profile, a broken config file
+        raise ValidationError(_safe_message(exc), code=type(exc).__name__) from exc
+    return None if found is None else str(found)
 
 # The operations whose 2xx bodies we decode ourselves (``_decode``): botocore's parse costs
 # more than the rest of a page, and turns a body cut short into {"message": ...}, so a cut

@@ -135,21 +135,42 @@ def test_wait_import_jobs_waits_for_jobs_of_two_accounts_in_two_regions(
     assert "1 of 4 import jobs did not complete" in done.stderr
 
 
+def test_an_upload_of_another_account_and_region_is_resumed_with_a_role(
+    sts: QConnectServer, tmp_path: Path
+) -> None:
+    """start-import-job --presigned-url-ttl with --role-name, its StartImportJob denied once:
+    the error says --upload-id, and that start from the upload (no second PUT) makes the job in
+    the other account and Region."""
+    kb_id = sts.create_knowledge_base(account=OTHER, region="eu-west-2")
+    arn, role = _arn(OTHER, "eu-west-2", kb_id), ("--role-name", "importer")
+    answers = tmp_path / "answers.csv"
+    answers.write_bytes(b"Name,Content\nhello,Hello! How can I help?\n")
+    sts.fail("StartImportJob", code="AccessDeniedException", status=403)
+    done = cli("start-import-job", arn, str(answers), "--presigned-url-ttl", "5", *role)
+    assert (done.returncode, done.stdout) == (254, "")
+    upload_id = done.stderr.rsplit("--upload-id ", 1)[1].split()[0]
+    sts.clear_faults()
+    done = cli("start-import-job", arn, "--upload-id", upload_id, *role)
+    assert done.returncode == 0, done.stderr
+    started = json.loads(done.stdout)["importJob"]
+    assert (started["knowledgeBaseArn"], started["uploadId"]) == (arn, upload_id)
+    assert sts.uploaded(upload_id) == answers.read_bytes()
+    assert sts.stats.requests["PutObject"] == 1
+    listed = _boto(sts, OTHER, "eu-west-2").list_import_jobs(knowledgeBaseId=kb_id)
+    assert [j["importJobId"] for j in listed["importJobSummaries"]] == [started["importJobId"]]
+
+
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
         (["list-import-jobs", MISSING_KB, "--account-profile", "other"], "not ACCOUNT=PROFILE"),
         (["get-import-job", MISSING_KB, "--account-profile", "12=x"], "not ACCOUNT=PROFILE"),
-        (
-            ["start-import-job", MISSING_KB, "--upload-id", "u", "--role-name", "r"],
-            "--upload-id and --presigned-url-ttl go without --role-name",
-        ),
         (["list-import-jobs", "--all", "--role-name", "r"], "--all lists one account"),
     ],
 )
 def test_bad_account_options_exit_252(server: QConnectServer, argv: list[str], says: str) -> None:
-    """A malformed --account-profile, or an option a router cannot honour: exit 252, one
-    line, no request sent."""
+    """A malformed --account-profile, or --all with a router: exit 252, one line, no request
+    sent."""
     done = cli(*argv)
     assert (done.returncode, done.stdout) == (252, "")
     assert done.stderr.count("\n") == 1 and says in done.stderr

@@ -173,20 +173,12 @@ class Invocation:
         """A QConnectRouter of the same settings: KB ARNs of several accounts and Regions,
         reached by ``--account-profile``'s profile of the account, else by ``--role-name``."""
         from aiobotocore.session import AioSession
-        from botocore.exceptions import BotoCoreError
 
         from qconnect_async import QConnectRouter
 
         given = dict(self.client_options)
         if "aws_access_key_id" in given:
             raise UsageError("--demo serves one account and Region: give KBs of one Region")
-        if given.get("region_name") is None:
-            # A bare KB ID is in the Region of the AWS settings, as a client resolves it.
-            try:
-                region = AioSession(profile=args.profile).get_config_variable("region")
-            except BotoCoreError as exc:  # an unknown profile, a broken config file
-                raise ConfigError(str(exc)) from exc
-            given["region_name"] = region
         profiles = dict(args.account_profile)
         sessions: dict[str, AioSession] = {}
 
@@ -232,8 +224,9 @@ def checked_input() -> Iterator[None]:
     try:
         yield
     except ValidationError as exc:
-        # operation set: the service answered ValidationException (254, not ours to judge).
-        if exc.operation is not None:
+        # operation set: the service answered ValidationException (254, not ours to judge);
+        # a code of botocore's (ProfileNotFound, ...): the AWS setup (253).
+        if exc.operation is not None or exc.code != ValidationError.default_code:
             raise
         raise UsageError(exc.message) from None
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from qconnect_async import DeadlineExceededError, ImportJobFailedError
 
@@ -37,7 +37,7 @@ from ._base import (
 from ._output import ListingSpec, ListingWriter, Row, wire, write_value
 
 if TYPE_CHECKING:
-    from qconnect_async import ImportJob, Listing, QConnectClient, QConnectRouter
+    from qconnect_async import ImportJob, QConnectClient, QConnectRouter
 
     Service = QConnectClient | QConnectRouter
     Action = Callable[[Service, argparse.Namespace, Invocation], Awaitable[ImportJob | None]]
@@ -127,10 +127,6 @@ def _check_start(args: argparse.Namespace) -> None:
         _check_file(args)
     if args.timeout != DEFAULT_TIMEOUT and not args.wait:
         raise UsageError("--timeout goes with --wait")
-    if args.routed and (args.upload_id is not None or args.presigned_url_ttl is not None):
-        raise UsageError(
-            "--upload-id and --presigned-url-ttl go without --role-name and --account-profile"
-        )
 
 
 def _check_resume(args: argparse.Namespace) -> None:
@@ -196,16 +192,15 @@ async def _start(client: Service, args: argparse.Namespace, inv: Invocation) -> 
         inv.progress.note(f"starting from upload {args.upload_id}...")
     else:
         inv.progress.note(f"uploading {os.path.basename(args.second)} ({_size(args.size)})...")
-    # A router's start takes neither upload_id nor presigned_url_ttl (refused in _check_start).
-    upload = {"upload_id": args.upload_id, "presigned_url_ttl": args.presigned_url_ttl}
     job = await client.start_import_job(
         args.kb,
         args.second,
+        upload_id=args.upload_id,
         import_job_type=args.import_job_type,
         content_type=args.content_type,
         metadata=dict(args.metadata) if args.metadata else None,
         client_token=args.client_token,
-        **{key: value for key, value in upload.items() if value is not None},
+        presigned_url_ttl=args.presigned_url_ttl,
     )
     inv.log.debug("started import job %s (upload %s)", job.import_job_id, job.upload_id)
     if not args.wait:
@@ -338,13 +333,8 @@ async def _wait_many(args: argparse.Namespace, inv: Invocation) -> None:
         return f"waiting: {ended}/{total} import jobs ended ({failed} failed): {elapsed:.0f}s"
 
     async with inv.service(args, concurrency=8) as client:
-        stream: Listing[ImportJob] | AsyncGenerator[ImportJob, None]
         with checked_input():
-            if args.routed:
-                stream = _each_waited(cast("QConnectRouter", client), args.pairs, args.timeout)
-            else:
-                many = cast("QConnectClient", client).wait_for_import_jobs
-                stream = many(args.pairs, deadline=args.timeout)
+            stream = client.wait_for_import_jobs(args.pairs, deadline=args.timeout)
         async with inv.progress.ticking(line):
             with ListingWriter(ENDED_JOBS, inv) as writer:
                 async with aclosing(stream):
@@ -359,32 +349,6 @@ async def _wait_many(args: argparse.Namespace, inv: Invocation) -> None:
                         inv.progress.note(line())
     if failed:
         raise CommandError(f"\n{failed} of {total} import jobs did not complete.", Exit.SERVICE)
-
-
-async def _each_waited(
-    router: QConnectRouter, pairs: list[tuple[str, str]], deadline: float
-) -> AsyncGenerator[ImportJob, None]:
-    """Each job as it ends, FAILED ones too, each awaited on its own: a router has no wait for
-    many jobs (its pairs' clients each poll their jobs)."""
-    import asyncio
-
-    async def wait(kb: str, job_id: str) -> ImportJob:
-        try:
-            return await router.wait_for_import_job(kb, job_id, timeout=deadline)
-        except ImportJobFailedError as exc:
-            failed: ImportJob | None = exc.job
-            if failed is None:
-                raise
-            return failed
-
-    waits = [asyncio.ensure_future(wait(kb, job_id)) for kb, job_id in pairs]
-    try:
-        for ended in asyncio.as_completed(waits):
-            yield await ended
-    finally:
-        for task in waits:
-            task.cancel()
-        await asyncio.gather(*waits, return_exceptions=True)
 
 
 WAIT_IMPORT_JOBS = Command(
