@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -263,3 +264,24 @@ async def test_a_bare_id_is_in_the_region_of_the_aws_settings(
         with pytest.raises(ValidationError, match="regions="):
             router.list_all_import_jobs()
     assert qconnect_server.stats.total_requests == 0
+
+
+async def test_the_region_of_the_aws_settings_is_read_off_the_loop_as_the_router_opens(
+    qconnect_server: QConnectServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entering the router reads the settings' Region in a worker thread, once: a bare ID
+    then costs the loop no file read."""
+    from qconnect_async import _router
+
+    threads: list[str] = []
+
+    def recording(profile_name: str | None) -> str | None:
+        threads.append(threading.current_thread().name)
+        return "us-east-1"
+
+    monkeypatch.setattr(_router, "default_region", recording)
+    kb = qconnect_server.create_knowledge_base(region="us-east-1")
+    async with router_on(qconnect_server, region_name=None) as router:
+        assert len(threads) == 1 and threads[0] != threading.main_thread().name
+        assert [job async for job in router.list_import_jobs(kb)] == []
+    assert len(threads) == 1

@@ -100,6 +100,13 @@ class QConnectRouter(RouterJobMethods):
     # -- life -----------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
+        if self._region is None and not self._region_read:
+            # The settings' Region reads config files: off the loop, as a client's open does.
+            # A bad profile is left for the first bare ID to report, as without `async with`.
+            with contextlib.suppress(ValidationError):
+                found = await asyncio.to_thread(default_region, self._profile)
+                self._region = None if found is None else check.region(found)
+                self._region_read = True
         return self
 
     async def __aexit__(
@@ -141,7 +148,7 @@ class QConnectRouter(RouterJobMethods):
 
     def _default_region(self) -> str | None:
         """``region_name``, else the AWS settings' Region (of ``profile_name``), as a
-        client's; read once, on first need."""
+        client's; read once, as the router is entered (else on first need)."""
         if self._region is None and not self._region_read:
             self._region_read = True
             found = default_region(self._profile)
