@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from _fake_time import FakeClockLoop
+from _mutation_order import kill_order, measured_durations, mutated_module
 from qconnect_async._config import set_testing
 
 if TYPE_CHECKING:
@@ -101,6 +102,16 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     line = _order_line(config)
     if line is not None:
         terminalreporter.write_line(line)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``make mutate`` only: a mutant's likely killers first (see _mutation_order)."""
+    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
+    if mutated_module(mutant) is None:
+        return
+    order = kill_order([item.nodeid for item in items], mutant, measured_durations())
+    items[:] = [items[index] for index in order]
 
 
 def pytest_asyncio_loop_factories(
