@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
 
@@ -12,8 +13,11 @@ from qconnect_async import (
     ImportJobStatus,
     QConnectClient,
     ResourceNotFoundError,
+    SendOutcome,
     ValidationError,
 )
+from qconnect_async._config import set_testing
+from qconnect_async._imports import FIRST_POLL_DELAY, poll_delay
 from qconnect_async.testing import QConnectServer
 
 CSV = b"Name,Content\nHello,Hi there\n"
@@ -65,20 +69,21 @@ async def test_jobs_are_yielded_in_the_order_they_end(
     assert order[0] == first[0].import_job_id and len(order) == 3
 
 
+@pytest.mark.parametrize(("others", "pages"), [(250, 3), (150, 2)])
 async def test_a_kb_whose_listing_costs_more_than_its_jobs_is_read_job_by_job(
-    client: QConnectClient, qconnect_server: QConnectServer
+    client: QConnectClient, qconnect_server: QConnectServer, others: int, pages: int
 ) -> None:
-    """Two running jobs behind 250 others: once one listing took three pages, the next look
-    takes two GetImportJobs instead."""
+    """Two running jobs behind 250 (150) others: once one listing took three (two) pages, the
+    next look takes two GetImportJobs instead (a tie goes to the reads)."""
     qconnect_server.set_job_completion(after_reads=2)
     kb = qconnect_server.create_knowledge_base("big")
-    qconnect_server.add_import_jobs(kb, 250, status="COMPLETE")
+    qconnect_server.add_import_jobs(kb, others, status="COMPLETE")
     jobs = await started(client, kb, 2)
     qconnect_server.reset_stats()
     ended = [job async for job in client.wait_for_import_jobs(jobs)]
     assert len(ended) == 2
-    # look 1: a listing of 3 pages sees both running; looks 2 and 3: two reads each
-    assert counts(qconnect_server) == {"ListImportJobs": 3, "GetImportJob": 4}
+    # look 1: a listing of `pages` pages sees both running; looks 2 and 3: two reads each
+    assert counts(qconnect_server) == {"ListImportJobs": pages, "GetImportJob": 4}
 
 
 async def test_pairs_and_arns_are_taken_and_a_job_given_twice_is_waited_for_once(
@@ -106,6 +111,7 @@ async def test_the_deadline_ends_the_stream_as_deadline_exceeded(
             pass
     assert isinstance(info.value, TimeoutError)
     assert info.value.message == "3 of 3 import jobs had not ended by the deadline"
+    assert info.value.operation == "GetImportJob"
 
 
 async def test_a_missing_job_is_raised_as_it_is_and_nothing_is_left_running(
@@ -157,3 +163,50 @@ def test_bad_jobs_are_refused_at_the_call(
     with pytest.raises(ValidationError, match=what):
         client.wait_for_import_jobs(jobs)  # type: ignore[arg-type]
     assert qconnect_server.stats.total_requests == 0
+
+
+class AskedLimiter:
+    """A RateLimiter that lets every send go at once and notes when each asked and ended."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+        self.ended: list[float] = []
+
+    async def acquire(self) -> None:
+        self.asked.append(asyncio.get_running_loop().time())
+
+    def release(self, permit: None, outcome: SendOutcome) -> None:
+        self.ended.append(asyncio.get_running_loop().time())
+
+    @property
+    def rate(self) -> float:
+        return math.inf
+
+
+def poll_delay_off(polls: int) -> float:
+    """poll_delay out of testing mode."""
+    with set_testing(False):
+        return poll_delay(polls)
+
+
+async def test_rounds_look_at_once_then_ever_slower(qconnect_server: QConnectServer) -> None:
+    """Over HTTP, out of testing mode: the first look at once, then 1 s, then 1.5 s later,
+    as the single waiter polls."""
+    limiter = AskedLimiter()
+    qconnect_server.set_job_completion(after_reads=2)
+    kb = qconnect_server.create_knowledge_base("kb")
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url, region_name="us-east-1", rate_limiter=limiter
+    ) as client:
+        (job,) = await started(client, kb, 1)
+        with set_testing(False):
+            called = asyncio.get_running_loop().time()
+            ended = [job async for job in client.wait_for_import_jobs([job])]
+    assert [j.status for j in ended] == [ImportJobStatus.COMPLETE]
+    # The waits between looks: from one look's answer to the next look's send.
+    waits = [
+        sent - answered
+        for answered, sent in zip(limiter.ended[-3:-1], limiter.asked[-2:], strict=True)
+    ]
+    assert limiter.asked[-3] - called < FIRST_POLL_DELAY / 2
+    assert FIRST_POLL_DELAY <= waits[0] < poll_delay_off(2) <= waits[1] < poll_delay_off(3)
