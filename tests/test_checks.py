@@ -12,7 +12,7 @@ from qconnect_async import (
     RetryPolicy,
     ValidationError,
 )
-from qconnect_async._checks import knowledge_base_id, page_size, token
+from qconnect_async._checks import account_id, knowledge_base_id, page_size, region, token
 
 KB = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 
@@ -101,3 +101,29 @@ def test_bad_constructor_and_call_arguments_raise_the_same_validation_error(
     with pytest.raises(ValidationError) as info:
         build()
     assert isinstance(info.value, ValueError)
+
+
+def test_an_account_id_is_twelve_digits_given_as_a_string() -> None:
+    """12 digits pass as they are; fewer digits, letters or a number are refused, the value
+    quoted up to 40 characters."""
+    assert account_id("123456789012") == "123456789012"
+    for bad in ("12345678901", "12345678901a", 123456789012):
+        with pytest.raises(ValidationError) as info:
+            account_id(bad)
+        assert info.value.message == f"an AWS account ID is 12 digits, not {str(bad)!r}"
+    with pytest.raises(ValidationError) as info:
+        account_id("9" * 50)
+    assert info.value.message == f"an AWS account ID is 12 digits, not {'9' * 40!r}"
+
+
+def test_a_region_is_a_region_name_given_as_a_string() -> None:
+    """Region names pass as they are; anything else is refused, quoted up to 40 characters."""
+    for good in ("us-east-1", "eu-west-2", "ap-southeast-3"):
+        assert region(good) == good
+    for bad in ("", "us east 1", "US-EAST-1x", 1):
+        with pytest.raises(ValidationError) as info:
+            region(bad)
+        assert info.value.message == f"not an AWS Region name: {str(bad)!r}"
+    with pytest.raises(ValidationError) as info:
+        region("x" * 50)
+    assert info.value.message == f"not an AWS Region name: {'x' * 40!r}"
