@@ -107,11 +107,32 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under ``make mutate`` only: a mutant's likely killers first (see _mutation_order)."""
-    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
-    if mutated_module(mutant) is None:
+    if not _mutant_under_test():
         return
+    mutant = os.environ["MUTANT_UNDER_TEST"]
     order = kill_order([item.nodeid for item in items], mutant, measured_durations())
     items[:] = [items[index] for index in order]
+
+
+def _mutant_under_test() -> bool:
+    """Whether this process is a mutmut child running one mutant's tests."""
+    return mutated_module(os.environ.get("MUTANT_UNDER_TEST", "")) is not None
+
+
+@pytest.fixture(scope="session")
+def _qconnect_server_session() -> Iterator[Any]:
+    """The plugin's session server, left running at the end of a mutmut child.
+
+    A mutmut child ends with ``os._exit`` right after its tests, which ends the server's
+    thread too; stopping it first would wait up to half a second for the thread's poll, a
+    large share of a mutant's time. Everywhere else the server stops as the plugin's does.
+    """
+    from qconnect_async.testing import QConnectServer
+
+    server = QConnectServer().start()
+    yield server
+    if not _mutant_under_test():
+        server.stop()
 
 
 def pytest_asyncio_loop_factories(
