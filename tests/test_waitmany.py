@@ -11,6 +11,7 @@ from qconnect_async import (
     DeadlineExceededError,
     ImportJob,
     ImportJobStatus,
+    PaginationLoopError,
     QConnectClient,
     ResourceNotFoundError,
     SendOutcome,
@@ -210,3 +211,61 @@ async def test_rounds_look_at_once_then_ever_slower(qconnect_server: QConnectSer
     ]
     assert limiter.asked[-3] - called < FIRST_POLL_DELAY / 2
     assert FIRST_POLL_DELAY <= waits[0] < poll_delay_off(2) <= waits[1] < poll_delay_off(3)
+
+
+async def test_a_listing_whose_token_loops_is_raised_with_its_operation_and_kb(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """A KB's listing that gets the token it sent back: PaginationLoopError naming
+    ListImportJobs and the KB, resumable from the last token that brought new jobs."""
+    kb = qconnect_server.create_knowledge_base("big")
+    qconnect_server.add_import_jobs(kb, 250, status="COMPLETE")
+    jobs = await started(client, kb, 2)
+    qconnect_server.repeat_token(knowledge_base_id=kb)
+    with pytest.raises(PaginationLoopError) as info:
+        async for _ in client.wait_for_import_jobs(jobs):
+            pass
+    error = info.value
+    assert (error.operation, error.knowledge_base_id) == ("ListImportJobs", kb)
+    assert error.next_token is not None
+
+
+async def test_a_listing_asks_for_the_largest_pages(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """The listing asks for 100 jobs a page, whatever the service's default: 150 jobs ahead
+    of the two running take two pages, not the 31 of 5-job pages."""
+    qconnect_server.set_default_page_size(5)
+    qconnect_server.set_job_completion(after_reads=1)
+    kb = qconnect_server.create_knowledge_base("big")
+    qconnect_server.add_import_jobs(kb, 150, status="COMPLETE")
+    jobs = await started(client, kb, 2)
+    qconnect_server.reset_stats()
+    assert len([job async for job in client.wait_for_import_jobs(jobs)]) == 2
+    # look 1: a listing of 2 pages sees both running; look 2: two reads
+    assert counts(qconnect_server) == {"ListImportJobs": 2, "GetImportJob": 2}
+
+
+async def test_a_kb_whose_listing_takes_one_page_is_listed_at_each_look(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """Two running jobs on one page: a page costs less than two reads, at every look."""
+    qconnect_server.set_job_completion(after_reads=2)
+    kb = qconnect_server.create_knowledge_base("kb")
+    jobs = await started(client, kb, 2)
+    qconnect_server.reset_stats()
+    assert len([job async for job in client.wait_for_import_jobs(jobs)]) == 2
+    assert counts(qconnect_server) == {"ListImportJobs": 3}
+
+
+async def test_a_listing_stops_once_every_running_job_was_seen(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """Two running jobs ahead of 250 others: each look's listing stops at its first page."""
+    qconnect_server.set_job_completion(after_reads=2)
+    kb = qconnect_server.create_knowledge_base("big")
+    jobs = await started(client, kb, 2)
+    qconnect_server.add_import_jobs(kb, 250, status="COMPLETE")
+    qconnect_server.reset_stats()
+    assert len([job async for job in client.wait_for_import_jobs(jobs)]) == 2
+    assert counts(qconnect_server) == {"ListImportJobs": 3}
