@@ -107,6 +107,8 @@ async def test_a_request_the_send_rate_would_hold_too_long_fails_before_sending(
             await client.get_import_job(kb, JOB_ID, max_rate_wait=bound)
         with pytest.raises(RateWaitExceededError):
             await anext(client.list_import_jobs(kb, max_rate_wait=bound).pages())
+        with pytest.raises(RateWaitExceededError):
+            await anext(client.list_knowledge_bases(max_rate_wait=bound).pages())
         took = loop.time() - started
     assert qconnect_server.stats.total_requests == 0
     # Refused before waiting: giving up after a wait takes the bound at least, by construction.
