@@ -12,7 +12,14 @@ from qconnect_async import (
     RetryPolicy,
     ValidationError,
 )
-from qconnect_async._checks import account_id, knowledge_base_id, page_size, region, token
+from qconnect_async._checks import (
+    account_id,
+    knowledge_base_id,
+    knowledge_base_types,
+    page_size,
+    region,
+    token,
+)
 
 KB = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 
@@ -127,3 +134,23 @@ def test_a_region_is_a_region_name_given_as_a_string() -> None:
     with pytest.raises(ValidationError) as info:
         region("x" * 50)
     assert info.value.message == f"not an AWS Region name: {'x' * 40!r}"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "EXTERNAL",
+            "knowledge_base_types must be a collection of types (or None: every type), "
+            "not 'EXTERNAL'",
+        ),
+        ([], "knowledge_base_types is empty: no knowledge base would be listed"),
+        ([""], "a knowledge base type must be a string of 1 to 4096 characters"),
+    ],
+    ids=["a-string", "empty", "an-empty-type"],
+)
+def test_bad_knowledge_base_types_are_refused_saying_why(value: object, message: str) -> None:
+    """A bare string, an empty collection and an empty type are each refused in words."""
+    with pytest.raises(ValidationError) as info:
+        knowledge_base_types(value)
+    assert info.value.message == message

@@ -133,3 +133,10 @@ def test_a_body_that_is_not_an_object_is_named_the_body() -> None:
     message = info.value.message
     assert message.startswith("the response does not match the service model: body: ")
     assert message.endswith("Input should be an object")
+
+
+def test_a_borrowed_clients_knowledge_base_page_is_decoded() -> None:
+    """A parsed ListKnowledgeBases answer with its list is a page, not malformed."""
+    answer = {"knowledgeBaseSummaries": [], "ResponseMetadata": {"HTTPStatusCode": 200}}
+    page = knowledge_base_page(answer, Call("ListKnowledgeBases"))
+    assert page.items == () and page.next_token is None
