@@ -140,3 +140,25 @@ def test_a_borrowed_clients_knowledge_base_page_is_decoded() -> None:
     answer = {"knowledgeBaseSummaries": [], "ResponseMetadata": {"HTTPStatusCode": 200}}
     page = knowledge_base_page(answer, Call("ListKnowledgeBases"))
     assert page.items == () and page.next_token is None
+
+
+def test_an_upload_answer_without_its_id_names_the_call_and_the_answer() -> None:
+    """The MalformedResponseError of an upload answer without uploadId carries the call's
+    fields and the answer's status and request ID."""
+    answer = {
+        "url": "https://example.invalid/put",
+        "ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": "r-9"},
+    }
+    with pytest.raises(MalformedResponseError) as info:
+        content_upload(answer, Call("StartContentUpload", KB))
+    error = info.value
+    assert error.message == "the response has no uploadId"
+    assert (error.operation, error.knowledge_base_id) == ("StartContentUpload", KB)
+    assert (error.http_status, error.request_id) == (200, "r-9")
+
+
+def test_an_upload_answer_with_its_id_but_no_url_is_malformed_naming_the_call() -> None:
+    """An uploadId without the rest of the answer breaks the model: malformed, with the call."""
+    with pytest.raises(MalformedResponseError) as info:
+        content_upload({"uploadId": "u-1"}, Call("StartContentUpload", KB))
+    assert info.value.operation == "StartContentUpload"

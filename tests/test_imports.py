@@ -750,3 +750,17 @@ async def test_a_deadline_sooner_than_the_timeout_ends_the_wait_and_says_so(
         rf"import job {job.import_job_id} did not finish within (\S+) s", info.value.message
     )
     assert said is not None and 0.2 < float(said.group(1)) <= 0.3
+
+
+async def test_an_external_source_configuration_is_sent_with_the_start(
+    client: QConnectClient, kb: str
+) -> None:
+    """The start carries external_source_configuration: the job the service made has it."""
+    source = {
+        "source": "AMAZON_CONNECT",
+        "configuration": {"connectConfiguration": {"instanceId": "instance-1"}},
+    }
+    job = await client.start_import_job(kb, GOOD_CSV, external_source_configuration=source)
+    assert job.external_source_configuration is not None
+    wire = job.external_source_configuration.model_dump(by_alias=True, mode="json")
+    assert wire == source
