@@ -100,7 +100,9 @@ async def test_a_merged_listing_cannot_start_from_one_token(
     client: QConnectClient, kbs: list[str], name: str
 ) -> None:
     """Many KBs interleave their tokens: pages(token) of a merged listing is refused."""
-    with pytest.raises(ValidationError):
+    with pytest.raises(
+        ValidationError, match=r": the import jobs of .+ cannot start from one token$"
+    ):
         LISTINGS[name](client, kbs).pages("token")
 
 
