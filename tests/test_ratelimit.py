@@ -500,3 +500,25 @@ async def test_the_expected_wait_counts_the_tokens_refilled_at_the_rate() -> Non
     limiter.release(permit, ACCEPTED)
     await ft.advance(0.05)
     assert limiter.expected_wait(3) == pytest.approx(0.25)
+
+
+async def test_bulk_keeps_one_turn_in_five_at_a_pacing_limiter() -> None:
+    """At a paced limiter with ten interactive and two bulk sends waiting, a bulk send goes
+    within every five: interactive first, never bulk starved behind all of them."""
+    ft = FakeTime()
+    limiter = steady(10.0)
+    served: list[str] = []
+
+    async def send(priority: int, name: str) -> None:
+        permit = await limiter.acquire(priority=priority)
+        served.append(name)
+        limiter.release(permit, ACCEPTED)
+
+    await send(0, "first")  # spends the bucket's token: the rest wait in line
+    waiting = [asyncio.ensure_future(send(1, f"bulk-{i}")) for i in range(2)]
+    waiting += [asyncio.ensure_future(send(0, f"interactive-{i}")) for i in range(10)]
+    await ft.run(asyncio.gather(*waiting))
+    order = served[1:]
+    assert order.index("bulk-0") <= 4
+    assert order.index("bulk-1") - order.index("bulk-0") <= 5
+    assert order[0].startswith("interactive")
