@@ -187,3 +187,14 @@ async def test_a_wait_not_known_ahead_gives_up_at_max_rate_wait_unsent() -> None
     assert attempts == 0
     assert info.value.retry_after == pytest.approx(1.5)
     assert sender.in_flight == 0
+
+
+async def test_a_starts_deadline_bounds_its_start_import_job_too(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """The StartImportJob after the upload is bounded by the start's deadline: a slow one
+    raises DeadlineExceededError naming it."""
+    qconnect_server.set_latency(5.0, "StartImportJob")
+    with pytest.raises(DeadlineExceededError) as info:
+        await client.start_import_job(kb, b"a,b\n", deadline=0.5)
+    assert info.value.operation == "StartImportJob"
