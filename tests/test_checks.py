@@ -17,6 +17,7 @@ from qconnect_async._checks import (
     knowledge_base_id,
     knowledge_base_types,
     page_size,
+    presigned_url_ttl,
     region,
     token,
 )
@@ -154,3 +155,11 @@ def test_bad_knowledge_base_types_are_refused_saying_why(value: object, message:
     with pytest.raises(ValidationError) as info:
         knowledge_base_types(value)
     assert info.value.message == message
+
+
+def test_presigned_url_ttl_takes_1_to_60_minutes_both_ends_included() -> None:
+    """1 and 60 minutes are taken as they are; 0 and 61 are refused."""
+    assert [presigned_url_ttl(m) for m in (1, 60)] == [1, 60]
+    for bad in (0, 61):
+        with pytest.raises(ValidationError):
+            presigned_url_ttl(bad)
