@@ -14,6 +14,7 @@ from qconnect_async import (
 )
 from qconnect_async._checks import (
     account_id,
+    external_source,
     knowledge_base_id,
     knowledge_base_types,
     page_size,
@@ -163,3 +164,13 @@ def test_presigned_url_ttl_takes_1_to_60_minutes_both_ends_included() -> None:
     for bad in (0, 61):
         with pytest.raises(ValidationError):
             presigned_url_ttl(bad)
+
+
+def test_an_external_source_that_is_no_mapping_is_refused_naming_its_type() -> None:
+    """external_source_configuration must be the model or a mapping: the message says which
+    type came instead."""
+    with pytest.raises(ValidationError) as info:
+        external_source(5)
+    assert info.value.message == (
+        "external_source_configuration must be an ExternalSourceConfiguration or a mapping, not int"
+    )
