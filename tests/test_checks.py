@@ -14,6 +14,8 @@ from qconnect_async import (
 )
 from qconnect_async._checks import (
     account_id,
+    content_source,
+    content_type,
     external_source,
     knowledge_base_id,
     knowledge_base_types,
@@ -174,3 +176,25 @@ def test_an_external_source_that_is_no_mapping_is_refused_naming_its_type() -> N
     assert info.value.message == (
         "external_source_configuration must be an ExternalSourceConfiguration or a mapping, not int"
     )
+
+
+def test_an_external_source_is_given_in_its_wire_form_without_empty_fields() -> None:
+    """A mapping is validated and comes back as the service's JSON: its names, no nulls."""
+    source = {"source": "AMAZON_CONNECT", "configuration": {"connectConfiguration": {}}}
+    assert external_source(source) == source
+    named = {
+        "source": "AMAZON_CONNECT",
+        "configuration": {"connectConfiguration": {"instanceId": "i"}},
+    }
+    assert external_source(named) == named
+
+
+def test_empty_content_and_a_long_bad_content_type_are_refused_in_words() -> None:
+    """Empty bytes say there is nothing to import; a bad content type is quoted to 100
+    characters."""
+    with pytest.raises(ValidationError) as info:
+        content_source(b"")
+    assert info.value.message == "content is empty: there is nothing to import"
+    with pytest.raises(ValidationError) as info:
+        content_type("x" * 150)
+    assert info.value.message.endswith(f", not {'x' * 100!r}")
