@@ -269,3 +269,19 @@ async def test_a_listing_stops_once_every_running_job_was_seen(
     qconnect_server.reset_stats()
     assert len([job async for job in client.wait_for_import_jobs(jobs)]) == 2
     assert counts(qconnect_server) == {"ListImportJobs": 3}
+
+
+async def test_a_missing_job_is_raised_at_once_while_another_kbs_look_is_slow(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """One KB's listing is slow (30 s) while another KB's job is missing: the 404 is raised
+    as it comes, the slow look cancelled, not awaited."""
+    qconnect_server.set_job_completion(after_reads=None)
+    slow, other = (qconnect_server.create_knowledge_base(name) for name in ("slow", "other"))
+    jobs = await started(client, slow, 2)
+    missing = (other, "12345678-1234-1234-1234-123456789012")
+    qconnect_server.set_latency(30.0, "ListImportJobs")
+    async with asyncio.timeout(10):  # the slow listing is never waited for
+        with pytest.raises(ResourceNotFoundError):
+            async for _ in client.wait_for_import_jobs([*jobs, missing]):
+                pass
