@@ -109,6 +109,8 @@ async def test_a_request_the_send_rate_would_hold_too_long_fails_before_sending(
             await anext(client.list_import_jobs(kb, max_rate_wait=bound).pages())
         with pytest.raises(RateWaitExceededError):
             await anext(client.list_knowledge_bases(max_rate_wait=bound).pages())
+        with pytest.raises(RateWaitExceededError):  # its polls too
+            await client.wait_for_import_job(kb, JOB_ID, max_rate_wait=bound)
         took = loop.time() - started
     assert qconnect_server.stats.total_requests == 0
     # Refused before waiting: giving up after a wait takes the bound at least, by construction.
