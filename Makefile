@@ -95,11 +95,11 @@ clean:
 	rm -rf $(VENV) $(LOWEST) $(NEWEST) .venv-lock .venv-awscli .mypy_cache .ruff_cache tests/.aws-empty site
 
 # Mutation testing of the core ([tool.mutmut] in pyproject.toml says which modules and tests):
-# not part of `make test` or CI. One child, niced, from scratch each time; the last lines list
-# every mutant that survived (`.venv/bin/mutmut show NAME` shows one).
+# not part of `make test` or CI. Two children (both cores), niced, from scratch each time; the
+# last lines list every mutant that survived (`.venv/bin/mutmut show NAME` shows one).
 mutate: $(STAMP)
 	rm -rf mutants
-	nice -n 10 $(VENV)/bin/mutmut run --max-children 1
+	nice -n 10 $(VENV)/bin/mutmut run --max-children 2
 	$(VENV)/bin/mutmut results
 
 # The whole suite RUNS times, each in a new random order; every seed is printed, and a failed

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from _fake_time import FakeClockLoop
+from _mutation_order import kill_order, measured_durations, mutated_module
 from qconnect_async._config import set_testing
 
 if TYPE_CHECKING:
@@ -101,6 +102,37 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     line = _order_line(config)
     if line is not None:
         terminalreporter.write_line(line)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``make mutate`` only: a mutant's likely killers first (see _mutation_order)."""
+    if not _mutant_under_test():
+        return
+    mutant = os.environ["MUTANT_UNDER_TEST"]
+    order = kill_order([item.nodeid for item in items], mutant, measured_durations())
+    items[:] = [items[index] for index in order]
+
+
+def _mutant_under_test() -> bool:
+    """Whether this process is a mutmut child running one mutant's tests."""
+    return mutated_module(os.environ.get("MUTANT_UNDER_TEST", "")) is not None
+
+
+@pytest.fixture(scope="session")
+def _qconnect_server_session() -> Iterator[Any]:
+    """The plugin's session server, left running at the end of a mutmut child.
+
+    A mutmut child ends with ``os._exit`` right after its tests, which ends the server's
+    thread too; stopping it first would wait up to half a second for the thread's poll, a
+    large share of a mutant's time. Everywhere else the server stops as the plugin's does.
+    """
+    from qconnect_async.testing import QConnectServer
+
+    server = QConnectServer().start()
+    yield server
+    if not _mutant_under_test():
+        server.stop()
 
 
 def pytest_asyncio_loop_factories(

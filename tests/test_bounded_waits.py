@@ -107,6 +107,10 @@ async def test_a_request_the_send_rate_would_hold_too_long_fails_before_sending(
             await client.get_import_job(kb, JOB_ID, max_rate_wait=bound)
         with pytest.raises(RateWaitExceededError):
             await anext(client.list_import_jobs(kb, max_rate_wait=bound).pages())
+        with pytest.raises(RateWaitExceededError):
+            await anext(client.list_knowledge_bases(max_rate_wait=bound).pages())
+        with pytest.raises(RateWaitExceededError):  # its polls too
+            await client.wait_for_import_job(kb, JOB_ID, max_rate_wait=bound)
         took = loop.time() - started
     assert qconnect_server.stats.total_requests == 0
     # Refused before waiting: giving up after a wait takes the bound at least, by construction.
@@ -185,3 +189,14 @@ async def test_a_wait_not_known_ahead_gives_up_at_max_rate_wait_unsent() -> None
     assert attempts == 0
     assert info.value.retry_after == pytest.approx(1.5)
     assert sender.in_flight == 0
+
+
+async def test_a_starts_deadline_bounds_its_start_import_job_too(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """The StartImportJob after the upload is bounded by the start's deadline: a slow one
+    raises DeadlineExceededError naming it."""
+    qconnect_server.set_latency(5.0, "StartImportJob")
+    with pytest.raises(DeadlineExceededError) as info:
+        await client.start_import_job(kb, b"a,b\n", deadline=0.5)
+    assert info.value.operation == "StartImportJob"

@@ -12,7 +12,18 @@ from qconnect_async import (
     RetryPolicy,
     ValidationError,
 )
-from qconnect_async._checks import knowledge_base_id, page_size, token
+from qconnect_async._checks import (
+    account_id,
+    content_source,
+    content_type,
+    external_source,
+    knowledge_base_id,
+    knowledge_base_types,
+    page_size,
+    presigned_url_ttl,
+    region,
+    token,
+)
 
 KB = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 
@@ -101,3 +112,89 @@ def test_bad_constructor_and_call_arguments_raise_the_same_validation_error(
     with pytest.raises(ValidationError) as info:
         build()
     assert isinstance(info.value, ValueError)
+
+
+def test_an_account_id_is_twelve_digits_given_as_a_string() -> None:
+    """12 digits pass as they are; fewer digits, letters or a number are refused, the value
+    quoted up to 40 characters."""
+    assert account_id("123456789012") == "123456789012"
+    for bad in ("12345678901", "12345678901a", 123456789012):
+        with pytest.raises(ValidationError) as info:
+            account_id(bad)
+        assert info.value.message == f"an AWS account ID is 12 digits, not {str(bad)!r}"
+    with pytest.raises(ValidationError) as info:
+        account_id("9" * 50)
+    assert info.value.message == f"an AWS account ID is 12 digits, not {'9' * 40!r}"
+
+
+def test_a_region_is_a_region_name_given_as_a_string() -> None:
+    """Region names pass as they are; anything else is refused, quoted up to 40 characters."""
+    for good in ("us-east-1", "eu-west-2", "ap-southeast-3"):
+        assert region(good) == good
+    for bad in ("", "us east 1", "US-EAST-1x", 1):
+        with pytest.raises(ValidationError) as info:
+            region(bad)
+        assert info.value.message == f"not an AWS Region name: {str(bad)!r}"
+    with pytest.raises(ValidationError) as info:
+        region("x" * 50)
+    assert info.value.message == f"not an AWS Region name: {'x' * 40!r}"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "EXTERNAL",
+            "knowledge_base_types must be a collection of types (or None: every type), "
+            "not 'EXTERNAL'",
+        ),
+        ([], "knowledge_base_types is empty: no knowledge base would be listed"),
+        ([""], "a knowledge base type must be a string of 1 to 4096 characters"),
+    ],
+    ids=["a-string", "empty", "an-empty-type"],
+)
+def test_bad_knowledge_base_types_are_refused_saying_why(value: object, message: str) -> None:
+    """A bare string, an empty collection and an empty type are each refused in words."""
+    with pytest.raises(ValidationError) as info:
+        knowledge_base_types(value)
+    assert info.value.message == message
+
+
+def test_presigned_url_ttl_takes_1_to_60_minutes_both_ends_included() -> None:
+    """1 and 60 minutes are taken as they are; 0 and 61 are refused."""
+    assert [presigned_url_ttl(m) for m in (1, 60)] == [1, 60]
+    for bad in (0, 61):
+        with pytest.raises(ValidationError):
+            presigned_url_ttl(bad)
+
+
+def test_an_external_source_that_is_no_mapping_is_refused_naming_its_type() -> None:
+    """external_source_configuration must be the model or a mapping: the message says which
+    type came instead."""
+    with pytest.raises(ValidationError) as info:
+        external_source(5)
+    assert info.value.message == (
+        "external_source_configuration must be an ExternalSourceConfiguration or a mapping, not int"
+    )
+
+
+def test_an_external_source_is_given_in_its_wire_form_without_empty_fields() -> None:
+    """A mapping is validated and comes back as the service's JSON: its names, no nulls."""
+    source = {"source": "AMAZON_CONNECT", "configuration": {"connectConfiguration": {}}}
+    assert external_source(source) == source
+    named = {
+        "source": "AMAZON_CONNECT",
+        "configuration": {"connectConfiguration": {"instanceId": "i"}},
+    }
+    assert external_source(named) == named
+
+
+def test_empty_content_and_a_long_bad_content_type_are_refused_in_words() -> None:
+    """Empty bytes say there is nothing to import; a bad content type is quoted to 100
+    characters."""
+    with pytest.raises(ValidationError) as info:
+        content_source(b"")
+    assert info.value.message == "content is empty: there is nothing to import"
+    with pytest.raises(ValidationError) as info:
+        content_type("x" * 150)
+    assert info.value.message.endswith(f", not {'x' * 100!r}")

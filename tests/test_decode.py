@@ -89,3 +89,76 @@ def test_an_upload_answer_without_its_id_is_malformed() -> None:
     """StartContentUpload's answer must carry an uploadId."""
     with pytest.raises(MalformedResponseError, match="uploadId"):
         content_upload({"url": "https://example.invalid/put"}, Call("StartContentUpload", KB))
+
+
+def test_a_chunked_body_cut_mid_document_is_malformed_not_cut() -> None:
+    """A chunked body ends with its last chunk: the HTTP layer sees a cut, so it is not one."""
+    cut = b'{"importJobSummaries": [' + JOB[:40]
+    with pytest.raises(MalformedResponseError):
+        import_job_page(raw(cut, {"Transfer-Encoding": "chunked"}), CALL)
+
+
+def test_a_close_delimited_body_that_is_wrong_json_throughout_is_malformed_not_cut() -> None:
+    """Bad JSON that does not stop midway (a wrong word) was sent so: sending again won't help."""
+    with pytest.raises(MalformedResponseError, match="Invalid JSON"):
+        import_job_page(raw(b'{"importJobSummaries": [tru]}'), CALL)
+
+
+def test_a_malformed_answer_names_where_the_body_breaks_the_model() -> None:
+    """The message names the first field that breaks the model, by its path in the body."""
+    body = b'{"importJobSummaries": [' + JOB.replace(b'"uploadId": "u-1"', b'"uploadId": 5') + b"]}"
+    with pytest.raises(MalformedResponseError) as info:
+        import_job_page(raw(body, {"content-length": str(len(body))}), CALL)
+    assert info.value.message.startswith(
+        "the response does not match the service model: importJobSummaries.0.uploadId: "
+    )
+    assert "more)" not in info.value.message
+
+
+def test_a_malformed_answer_counts_the_other_breaks() -> None:
+    """With several fields wrong, the first is named and the others counted."""
+    body = b'{"importJobSummaries": 5, "nextToken": 7}'
+    with pytest.raises(MalformedResponseError) as info:
+        import_job_page(raw(body, {"content-length": str(len(body))}), CALL)
+    assert info.value.message.startswith(
+        "the response does not match the service model: importJobSummaries: "
+    )
+    assert info.value.message.endswith(" (and 1 more)")
+
+
+def test_a_body_that_is_not_an_object_is_named_the_body() -> None:
+    """An error about the document as a whole has no field path: it says "body"."""
+    with pytest.raises(MalformedResponseError) as info:
+        import_job_page(raw(b"[]", {"content-length": "2"}), CALL)
+    message = info.value.message
+    assert message.startswith("the response does not match the service model: body: ")
+    assert message.endswith("Input should be an object")
+
+
+def test_a_borrowed_clients_knowledge_base_page_is_decoded() -> None:
+    """A parsed ListKnowledgeBases answer with its list is a page, not malformed."""
+    answer = {"knowledgeBaseSummaries": [], "ResponseMetadata": {"HTTPStatusCode": 200}}
+    page = knowledge_base_page(answer, Call("ListKnowledgeBases"))
+    assert page.items == () and page.next_token is None
+
+
+def test_an_upload_answer_without_its_id_names_the_call_and_the_answer() -> None:
+    """The MalformedResponseError of an upload answer without uploadId carries the call's
+    fields and the answer's status and request ID."""
+    answer = {
+        "url": "https://example.invalid/put",
+        "ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": "r-9"},
+    }
+    with pytest.raises(MalformedResponseError) as info:
+        content_upload(answer, Call("StartContentUpload", KB))
+    error = info.value
+    assert error.message == "the response has no uploadId"
+    assert (error.operation, error.knowledge_base_id) == ("StartContentUpload", KB)
+    assert (error.http_status, error.request_id) == (200, "r-9")
+
+
+def test_an_upload_answer_with_its_id_but_no_url_is_malformed_naming_the_call() -> None:
+    """An uploadId without the rest of the answer breaks the model: malformed, with the call."""
+    with pytest.raises(MalformedResponseError) as info:
+        content_upload({"uploadId": "u-1"}, Call("StartContentUpload", KB))
+    assert info.value.operation == "StartContentUpload"

@@ -122,3 +122,16 @@ def test_an_error_says_what_failed_where_in_one_line() -> None:
     )
     assert str(ValidationError("bad")) == "ValidationException: bad"
     assert repr(err) == "ConflictError(code='ConflictException', message='busy')"
+
+
+def test_an_errors_account_and_region_are_in_its_text() -> None:
+    """An error of a router's client names its account and Region in str()."""
+    error = ServiceError("boom", account_id="123456789012", region="eu-west-2")
+    assert "account_id=123456789012" in str(error)
+    assert "region=eu-west-2" in str(error)
+
+
+def test_a_retry_after_date_already_past_means_now() -> None:
+    """A Retry-After HTTP date in the past waits nothing (0 s, never negative or more)."""
+    past = email.utils.formatdate(time.time() - 3600, usegmt=True)
+    assert retry_after_seconds(past) == 0.0

@@ -10,6 +10,7 @@ import pytest
 
 from qconnect_async import (
     AccessDeniedError,
+    DeadlineExceededError,
     KnowledgeBase,
     KnowledgeBaseType,
     QConnectClient,
@@ -431,3 +432,36 @@ async def test_the_pool_is_never_the_hidden_limit(qconnect_server: QConnectServe
     async with QConnectClient(endpoint_url=qconnect_server.endpoint_url, max_concurrency=32) as c:
         assert c._ops.transport is not None
         assert c._ops.transport.max_pool_connections >= 32
+
+
+async def test_list_all_lists_the_kbs_a_hundred_a_page_and_jobs_at_the_page_size_asked(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """With the service's default page at 2: the account's KBs in one page of 100, each KB's
+    jobs at page_size=10; the progress hook hears of every KB."""
+    qconnect_server.set_default_page_size(2)
+    kbs = list(seed(qconnect_server, [5, 5, 5]))
+    qconnect_server.reset_stats()
+    done: dict[str, str | None] = {}
+    jobs = [
+        job
+        async for job in client.list_all_import_jobs(
+            page_size=10, on_listing_done=lambda kb, err: done.__setitem__(kb, err and err.code)
+        )
+    ]
+    assert len(jobs) == 15
+    assert dict(qconnect_server.stats.requests) == {"ListKnowledgeBases": 1, "ListImportJobs": 3}
+    assert done == dict.fromkeys(kbs)
+
+
+async def test_list_all_s_deadline_bounds_the_listing_of_the_kbs(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """deadline= covers the listing of the account's KBs: a slow ListKnowledgeBases ends in
+    DeadlineExceededError naming it."""
+    seed(qconnect_server, [1])
+    qconnect_server.set_latency(5.0, "ListKnowledgeBases")
+    with pytest.raises(DeadlineExceededError) as info:
+        async for _ in client.list_all_import_jobs(deadline=0.3):
+            pass
+    assert info.value.operation == "ListKnowledgeBases"

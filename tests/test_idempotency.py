@@ -15,7 +15,9 @@ import pytest
 from qconnect_async import (
     ConflictError,
     ImportJob,
+    PaginationLoopError,
     QConnectClient,
+    QConnectError,
     TransportError,
     ValidationError,
 )
@@ -90,8 +92,19 @@ async def test_the_same_token_for_other_content_is_a_conflict_that_says_so(
     first = await client.start_import_job(kb, CSV, client_token="order-42")
     with pytest.raises(ConflictError) as info:
         await client.start_import_job(kb, OTHER_CSV, client_token="order-42")
-    assert "other content" in info.value.message and first.import_job_id in info.value.message
-    assert info.value.upload_id is not None and info.value.upload_id != first.upload_id
+    error = info.value
+    assert error.message == (
+        f"the client_token was used before for other content: import job "
+        f"{first.import_job_id} of this knowledge base; give new content a new token"
+    )
+    assert error.upload_id is not None and error.upload_id != first.upload_id
+    # The service's 409 it explains: its status, request and operation, with the KB.
+    assert (error.http_status, error.operation, error.knowledge_base_id) == (
+        409,
+        "StartImportJob",
+        kb,
+    )
+    assert error.request_id is not None
     assert len(await jobs_of(client, kb)) == 1
 
 
@@ -99,9 +112,12 @@ async def test_the_same_token_with_other_parameters_is_a_conflict_that_says_so(
     client: QConnectClient, kb: str
 ) -> None:
     """The same content with other metadata under a used token is a ConflictError too."""
-    await client.start_import_job(kb, CSV, client_token="order-42", metadata={"team": "a"})
-    with pytest.raises(ConflictError, match="other parameters"):
+    first = await client.start_import_job(kb, CSV, client_token="order-42", metadata={"team": "a"})
+    with pytest.raises(ConflictError) as info:
         await client.start_import_job(kb, CSV, client_token="order-42", metadata={"team": "b"})
+    assert info.value.message.startswith(
+        f"the client_token was used before for other parameters: import job {first.import_job_id} "
+    )
 
 
 async def test_a_conflict_no_job_of_ours_explains_is_raised_as_the_service_sent_it(
@@ -228,3 +244,96 @@ async def test_the_reserved_key_and_an_eleventh_entry_are_refused_before_any_req
         await client.start_import_job(kb, CSV, client_token="t", metadata=full)
     await client.start_import_job(kb, CSV, metadata=full)  # no token: all ten are the user's
     assert counts(qconnect_server)["StartImportJob"] == 1
+
+
+SOURCE = {
+    "source": "AMAZON_CONNECT",
+    "configuration": {"connectConfiguration": {"instanceId": "i"}},
+}
+
+
+async def test_a_repeated_start_finds_its_job_among_jobs_of_other_tokens_and_none(
+    client: QConnectClient, kb: str
+) -> None:
+    """Jobs started without a token and with another token are passed over: the repeat of a
+    start with metadata and an external source returns its own job."""
+    await client.start_import_job(kb, OTHER_CSV)
+    await client.start_import_job(kb, OTHER_CSV, client_token="order-41")
+    options = {"metadata": {"team": "a"}, "external_source_configuration": SOURCE}
+    first = await client.start_import_job(kb, CSV, client_token="order-42", **options)
+    again = await client.start_import_job(kb, CSV, client_token="order-42", **options)
+    assert again.import_job_id == first.import_job_id
+    assert len(await jobs_of(client, kb)) == 3
+
+
+async def test_a_repeated_start_lists_the_kb_a_hundred_jobs_a_page(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """Behind 150 jobs (the service's default page: 5), the repeat finds its job in two
+    pages of 100, following the token."""
+    qconnect_server.set_default_page_size(5)
+    qconnect_server.add_import_jobs(kb, 150, metadata={})
+    first = await client.start_import_job(kb, CSV, client_token="order-42")
+    qconnect_server.reset_stats()
+    again = await client.start_import_job(kb, CSV, client_token="order-42")
+    assert again.import_job_id == first.import_job_id
+    assert counts(qconnect_server)["ListImportJobs"] == 2
+
+
+async def test_a_failed_listing_after_the_conflict_names_the_new_upload(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """When listing the KB after the 409 fails, the error carries the repeat's upload ID."""
+    first = await client.start_import_job(kb, CSV, client_token="order-42")
+    qconnect_server.fail("ListImportJobs", code="AccessDeniedException", status=403)
+    with pytest.raises(QConnectError) as info:
+        await client.start_import_job(kb, CSV, client_token="order-42")
+    assert info.value.operation == "ListImportJobs"
+    assert info.value.upload_id is not None and info.value.upload_id != first.upload_id
+
+
+async def test_a_mark_of_another_format_version_is_passed_over(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """A job whose start mark has a format this version does not know ("v2 ...", or one
+    field) is not read as a start of ours, even with the same token digest."""
+    elsewhere = qconnect_server.create_knowledge_base("elsewhere")
+    probe = await client.start_import_job(elsewhere, CSV, client_token="order-42")
+    assert probe.metadata is not None
+    ours = probe.metadata[START_KEY]  # the same token's mark: its digest does not depend on the KB
+    for foreign in ("v2" + ours.removeprefix("v1"), "v1"):
+        qconnect_server.add_raw_import_job(kb, {"metadata": {START_KEY: foreign}})
+    first = await client.start_import_job(kb, CSV, client_token="order-42")
+    again = await client.start_import_job(kb, CSV, client_token="order-42")
+    assert again.import_job_id == first.import_job_id
+
+
+async def test_a_looping_listing_after_the_conflict_is_a_pagination_loop_error(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """Behind 250 jobs, a token the service sends back while looking for the earlier start:
+    PaginationLoopError naming ListImportJobs and the KB."""
+    qconnect_server.add_import_jobs(kb, 250, metadata={})
+    await client.start_import_job(kb, OTHER_CSV, client_token="order-42")
+    qconnect_server.repeat_token(knowledge_base_id=kb)
+    with pytest.raises(PaginationLoopError) as info:
+        await client.start_import_job(kb, CSV, client_token="order-42")
+    assert (info.value.operation, info.value.knowledge_base_id) == ("ListImportJobs", kb)
+    assert info.value.next_token is not None  # the last token that brought new jobs
+
+
+async def test_the_same_token_for_another_upload_is_a_conflict(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """Starts from upload_id= are told apart by their uploads: a used token with another
+    upload is a ConflictError about other content."""
+    qconnect_server.set_job_quota(0)
+    uploads = []
+    for content in (CSV, OTHER_CSV):
+        with pytest.raises(QConnectError) as info:
+            await client.start_import_job(kb, content)
+        uploads.append(info.value.upload_id)
+    qconnect_server.set_job_quota(None)
+    await client.start_import_job(kb, upload_id=uploads[0], client_token="order-42")
+    with pytest.raises(ConflictError, match="for other content"):
+        await client.start_import_job(kb, upload_id=uploads[1], client_token="order-42")

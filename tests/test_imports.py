@@ -735,3 +735,34 @@ async def test_a_put_that_never_gets_through_is_a_transport_error(
     assert error.knowledge_base_id == kb and error.upload_id and error.operation == "PutObject"
     assert SECRET not in str(error) and SECRET not in repr(error.__cause__)
     assert requests(qconnect_server, "StartImportJob") == 0
+
+
+async def test_a_deadline_sooner_than_the_timeout_ends_the_wait_and_says_so(
+    client: QConnectClient, kb: str, qconnect_server: QConnectServer
+) -> None:
+    """deadline=0.8 with the default 600 s timeout: the wait ends at the deadline, and its
+    message gives the seconds it had (the deadline's), not the timeout's."""
+    qconnect_server.set_job_completion(after_reads=None)
+    job = await client.start_import_job(kb, GOOD_CSV)
+    # Out of testing mode the first poll is followed by a 1 s wait, which the deadline cuts:
+    # the wait's own limit ends it, not a request's.
+    with set_testing(False), pytest.raises(DeadlineExceededError) as info:
+        await client.wait_for_import_job(kb, job.import_job_id, deadline=0.8)
+    said = re.fullmatch(
+        rf"import job {job.import_job_id} did not finish within (\S+) s", info.value.message
+    )
+    assert said is not None and 0.7 < float(said.group(1)) <= 0.8
+
+
+async def test_an_external_source_configuration_is_sent_with_the_start(
+    client: QConnectClient, kb: str
+) -> None:
+    """The start carries external_source_configuration: the job the service made has it."""
+    source = {
+        "source": "AMAZON_CONNECT",
+        "configuration": {"connectConfiguration": {"instanceId": "instance-1"}},
+    }
+    job = await client.start_import_job(kb, GOOD_CSV, external_source_configuration=source)
+    assert job.external_source_configuration is not None
+    wire = job.external_source_configuration.model_dump(by_alias=True, mode="json")
+    assert wire == source

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from qconnect_async import (
+    DeadlineExceededError,
     ImportJobPage,
     KnowledgeBasePage,
     Listing,
@@ -99,7 +100,9 @@ async def test_a_merged_listing_cannot_start_from_one_token(
     client: QConnectClient, kbs: list[str], name: str
 ) -> None:
     """Many KBs interleave their tokens: pages(token) of a merged listing is refused."""
-    with pytest.raises(ValidationError):
+    with pytest.raises(
+        ValidationError, match=r": the import jobs of .+ cannot start from one token$"
+    ):
         LISTINGS[name](client, kbs).pages("token")
 
 
@@ -200,3 +203,39 @@ async def test_the_starting_token_counts_as_seen() -> None:
             async for _ in client.list_import_jobs(KB, starting_token="A"):
                 pass
     assert transport.asked == ["A", "B"]
+
+
+async def test_a_knowledge_base_listing_whose_token_loops_is_a_pagination_loop_error(
+    client: QConnectClient, kbs: list[str], qconnect_server: QConnectServer
+) -> None:
+    """A ListKnowledgeBases token sent back: PaginationLoopError naming the operation, and
+    resumable from the last token that brought new knowledge bases."""
+    qconnect_server.repeat_token("ListKnowledgeBases")
+    with pytest.raises(PaginationLoopError) as info:
+        async for _ in client.list_knowledge_bases(page_size=1):
+            pass
+    assert info.value.operation == "ListKnowledgeBases"
+    assert info.value.next_token is not None
+
+
+async def test_a_knowledge_base_listing_resumed_from_a_token_that_comes_back_is_a_loop(
+    client: QConnectClient, kbs: list[str], qconnect_server: QConnectServer
+) -> None:
+    """The starting token counts as seen: a first page that sends it back is a loop."""
+    first = await anext(client.list_knowledge_bases(page_size=1).pages())
+    assert first.next_token is not None
+    qconnect_server.repeat_token("ListKnowledgeBases")
+    resumed = client.list_knowledge_bases(page_size=1, starting_token=first.next_token)
+    with pytest.raises(PaginationLoopError):
+        await anext(resumed.pages())
+
+
+async def test_a_knowledge_base_listing_ends_at_its_deadline(
+    client: QConnectClient, kbs: list[str], qconnect_server: QConnectServer
+) -> None:
+    """deadline= bounds a ListKnowledgeBases listing: DeadlineExceededError, not the answer."""
+    qconnect_server.set_latency(5.0, "ListKnowledgeBases")
+    with pytest.raises(DeadlineExceededError) as info:
+        async for _ in client.list_knowledge_bases(deadline=0.3):
+            pass
+    assert info.value.operation == "ListKnowledgeBases"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from qconnect_async import QConnectClient, RetryPolicy, ServiceError
+from qconnect_async import QConnectClient, RetryPolicy, ServiceError, ValidationError
 from qconnect_async._call import INTERACTIVE, Call
 
 KB = "aaaaaaaa-bbbb-cccc-dddd-000000000001"
@@ -83,3 +83,15 @@ async def test_an_error_reaches_the_caller_as_it_was_built() -> None:
     assert info.value is transport.error
     # Built without a KB or a token, it keeps none: fields come from the Call, once.
     assert (info.value.knowledge_base_id, info.value.next_token) == (None, None)
+
+
+def test_a_pool_as_large_as_max_concurrency_is_adopted_a_smaller_one_refused() -> None:
+    """A transport whose pool equals max_concurrency is taken; one connection fewer is a
+    ValidationError saying how to make the pool larger."""
+    QConnectClient._with_transport(_FailingTransport(), max_concurrency=10)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError) as info:
+        QConnectClient._with_transport(_FailingTransport(), max_concurrency=11)  # type: ignore[arg-type]
+    assert info.value.message == (
+        "the client's connection pool (10) is smaller than max_concurrency (11): it would "
+        "silently become the limit; create it with AioConfig(max_pool_connections=...)"
+    )

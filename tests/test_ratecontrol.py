@@ -236,3 +236,16 @@ def test_sporadic_throttles_do_not_ratchet_the_rate_down() -> None:
         control.on_throttle(t, sent_at=t - 0.01)
         cuts.append(control.rate(t))
     assert min(cuts) >= 0.95 * control.beta * 100, cuts
+
+
+def test_pacing_from_a_rate_counts_the_answers_from_then_on() -> None:
+    """pace_at starts a new count: three answers in the 0.8 s after it, then a throttle, read
+    as (3 + 0.5) / 0.8 sends/s at a low rate; the answers before it are not counted."""
+    control = RateController(probe_requests=40)
+    control.on_accepted(-5.0)
+    control.on_accepted(-4.0)
+    control.pace_at(0.0, 1.0)
+    for t in (0.2, 0.4, 0.6):
+        control.on_accepted(t)
+    assert control.on_throttle(0.8, sent_at=0.75)
+    assert control.w_max == pytest.approx((3 + 0.5) / 0.8)

@@ -468,3 +468,57 @@ async def test_target_scenario_settles_near_the_service_rate(latency: float, see
     assert service.accepted["c"] == 120
     assert service.throttled / (120 + service.throttled) <= 0.10
     assert now() <= 1.3 * ideal
+
+
+# -- expected_wait: what max_rate_wait asks ---------------------------------------------------
+
+
+def steady(rate: float) -> AdaptiveRateLimiter:
+    """A limiter pacing steadily at ``rate`` from now (no growth, no quiet period)."""
+    control = RateController(scale=1e-12, hold=1e9, quiet=1e9, min_rate=0.1)
+    control.pace_at(now(), rate)
+    return AdaptiveRateLimiter(controller=control)
+
+
+async def test_no_wait_is_expected_while_not_pacing_or_in_testing_mode() -> None:
+    """Unpaced, or in testing mode (no pacing waits), any number of sends may leave now."""
+    assert AdaptiveRateLimiter().expected_wait(5) == 0.0
+    limiter = steady(1.0)
+    assert limiter.expected_wait(5) > 0.0
+    with set_testing(True):
+        assert limiter.expected_wait(5) == 0.0
+
+
+async def test_the_expected_wait_counts_the_tokens_refilled_at_the_rate() -> None:
+    """At 10 sends/s, 0.05 s after the bucket's token was spent half a token is back: three
+    sends are 2.5 tokens, 0.25 s, away; with a full bucket one send waits nothing."""
+    ft = FakeTime()
+    await ft.advance(1.0)  # a clock away from 0, as a loop's is
+    limiter = steady(10.0)
+    assert limiter.expected_wait(1) == 0.0  # the bucket's one token
+    permit = await limiter.acquire()
+    limiter.release(permit, ACCEPTED)
+    await ft.advance(0.05)
+    assert limiter.expected_wait(3) == pytest.approx(0.25)
+
+
+async def test_bulk_keeps_one_turn_in_five_at_a_pacing_limiter() -> None:
+    """At a paced limiter with ten interactive and two bulk sends waiting, a bulk send goes
+    within every five: interactive first, never bulk starved behind all of them."""
+    ft = FakeTime()
+    limiter = steady(10.0)
+    served: list[str] = []
+
+    async def send(priority: int, name: str) -> None:
+        permit = await limiter.acquire(priority=priority)
+        served.append(name)
+        limiter.release(permit, ACCEPTED)
+
+    await send(0, "first")  # spends the bucket's token: the rest wait in line
+    waiting = [asyncio.ensure_future(send(1, f"bulk-{i}")) for i in range(2)]
+    waiting += [asyncio.ensure_future(send(0, f"interactive-{i}")) for i in range(10)]
+    await ft.run(asyncio.gather(*waiting))
+    order = served[1:]
+    assert order.index("bulk-0") <= 4
+    assert order.index("bulk-1") - order.index("bulk-0") <= 5
+    assert order[0].startswith("interactive")

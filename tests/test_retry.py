@@ -26,6 +26,7 @@ from qconnect_async._retry import (
     RetryDetails,
     RetryPolicy,
     RetryQuota,
+    is_connect_failure,
     is_throttle,
 )
 
@@ -251,3 +252,11 @@ def test_retry_details_are_frozen() -> None:
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
         details.attempt = 2  # type: ignore[misc]
+
+
+def test_only_a_transport_error_can_be_a_failure_to_connect() -> None:
+    """An error the service sent is never "could not connect", whatever its code says."""
+    assert is_connect_failure(TransportError("down", code="EndpointConnectionError"))
+    assert not is_connect_failure(
+        ServiceError("odd", code="EndpointConnectionError", http_status=500)
+    )

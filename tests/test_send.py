@@ -15,19 +15,21 @@ from typing import TypeVar
 import pytest
 
 from _fake_time import FakeTime
-from qconnect_async._call import Call
+from qconnect_async._call import BULK, INTERACTIVE, Call
 from qconnect_async._config import set_testing
 from qconnect_async._errors import (
     AccessDeniedError,
     MalformedResponseError,
     PaginationLoopError,
     QConnectError,
+    RateWaitExceededError,
     ResourceNotFoundError,
     ServiceError,
     ThrottlingError,
     TransportError,
     ValidationError,
 )
+from qconnect_async._ratecontrol import RateController
 from qconnect_async._ratelimit import AdaptiveRateLimiter, SendOutcome
 from qconnect_async._retry import DEADLINE_EXCEEDED, RetryDetails, RetryPolicy
 from qconnect_async._send import Sender
@@ -640,3 +642,186 @@ async def test_a_cancelled_attempt_is_released_as_abandoned() -> None:
     await asyncio.gather(task, return_exceptions=True)
     assert limiter.told == [SendOutcome.ABANDONED]
     assert limiter.in_flight == 0
+
+
+# -- a limiter's line given up: permits handed back, cancellations kept --------------------------
+
+
+class HeldLimiter:
+    """A third-party limiter (no ``priority``) whose first acquire waits until cancelled, then
+    spends ``cleanup`` seconds ending (as a Redis round trip does); ``grant`` says whether that
+    acquire hands out its permit anyway (the grant crossed the cancel). Later acquires are free.
+    """
+
+    rate = float("inf")
+
+    def __init__(self, ft: FakeTime, *, cleanup: float, grant: bool) -> None:
+        self._ft = ft
+        self._cleanup = cleanup
+        self._grant = grant
+        self.acquired = 0
+        self.told: list[tuple[int, SendOutcome]] = []
+
+    async def acquire(self) -> int:
+        self.acquired += 1
+        permit = self.acquired
+        if permit > 1:
+            return permit
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await self._ft.sleep(self._cleanup)
+            if not self._grant:
+                raise
+        return permit
+
+    def release(self, permit: int, outcome: SendOutcome) -> None:
+        self.told.append((permit, outcome))
+
+
+async def test_a_permit_granted_as_its_wait_is_cancelled_goes_back_unused() -> None:
+    """A bulk request cancelled at the limiter whose permit arrives anyway hands that permit
+    back as ABANDONED (nothing was sent), once."""
+    ft = FakeTime()
+    limiter = HeldLimiter(ft, cleanup=0.5, grant=True)
+    sender = Sender(policy=RetryPolicy(), limiter=limiter, max_concurrency=1, sleep=ft.sleep)
+    script = Script(ft, "page")
+    task = asyncio.ensure_future(sender.send(Call(OP, KB, priority=BULK), script))
+    await ft.advance(1.0)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert task.cancelled()
+    assert limiter.told == [(1, SendOutcome.ABANDONED)]
+    assert script.calls == 0
+    assert sender.in_flight == 0
+
+
+async def test_a_bulk_request_cancelled_while_giving_way_stays_cancelled() -> None:
+    """A bulk request giving its slot to an interactive one, cancelled while the limiter
+    cleans up its wait, ends cancelled: it never goes back to the line nor sends."""
+    ft = FakeTime()
+    limiter = HeldLimiter(ft, cleanup=1.0, grant=False)
+    sender = Sender(policy=RetryPolicy(), limiter=limiter, max_concurrency=1, sleep=ft.sleep)
+    bulk_script, interactive_script = Script(ft, "bulk"), Script(ft, "interactive")
+    bulk = asyncio.ensure_future(sender.send(Call(OP, KB, priority=BULK), bulk_script))
+    await ft.advance(1.0)  # bulk holds the only slot, waiting for the limiter
+    interactive = asyncio.ensure_future(
+        sender.send(Call(OP, KB, priority=INTERACTIVE), interactive_script)
+    )
+    await ft.advance(0.5)  # bulk was asked to give way; the limiter is cleaning up
+    bulk.cancel()
+    assert await ft.run(interactive) == "interactive"
+    await asyncio.gather(bulk, return_exceptions=True)
+    assert bulk.cancelled()
+    assert bulk_script.calls == 0
+    assert limiter.told == [(2, SendOutcome.ACCEPTED)]
+
+
+# -- max_rate_wait with a limiter that has no expected_wait: the line spread at its rate ---------
+
+
+class SpacedLimiter:
+    """A third-party limiter that lets one send go every 1 / ``rate`` s (none at rate 0: no
+    pacing), without ``expected_wait``: the sender spreads the line at ``rate``."""
+
+    def __init__(self, ft: FakeTime, rate: float) -> None:
+        self._ft = ft
+        self.rate = rate
+        self._next = ft.now
+
+    async def acquire(self) -> None:
+        if self.rate > 0:
+            start = max(self._next, self._ft.now)
+            self._next = start + 1 / self.rate
+            await self._ft.sleep(start - self._ft.now)
+
+    def release(self, permit: None, outcome: SendOutcome) -> None:
+        pass
+
+
+async def test_max_rate_wait_spreads_the_line_ahead_at_a_limiters_rate() -> None:
+    """At 0.5 sends/s, one request in line ahead means about 2 s: max_rate_wait=1.5 refuses
+    at once with retry_after 2 s, and max_rate_wait=2.5 is sent."""
+    ft = FakeTime()
+    sender = Sender(
+        policy=RetryPolicy(), limiter=SpacedLimiter(ft, 0.5), max_concurrency=4, sleep=ft.sleep
+    )
+    await send(ft, sender, Script(ft, "first"))  # the next send is 2 s away
+    ahead = asyncio.ensure_future(sender.send(Call(OP, KB), Script(ft, "ahead")))
+    await ft.advance(0.0)
+    script = Script(ft, "page")
+    with pytest.raises(RateWaitExceededError) as info:
+        await sender.send(Call(OP, KB, max_rate_wait=1.5), script)
+    assert info.value.retry_after == pytest.approx(2.0)
+    assert "about 2.00 s, longer than its max_rate_wait of 1.5 s" in info.value.message
+    assert script.calls == 0
+    assert await send(ft, sender, script, max_rate_wait=4.5) == "page"
+    assert await ahead == "ahead"
+
+
+async def test_max_rate_wait_never_refuses_at_a_limiter_that_does_not_pace() -> None:
+    """A limiter whose rate is 0 (not pacing) gives no expected wait: a request with a short
+    max_rate_wait is sent."""
+    ft = FakeTime()
+    sender = Sender(
+        policy=RetryPolicy(), limiter=SpacedLimiter(ft, 0.0), max_concurrency=1, sleep=ft.sleep
+    )
+    assert await send(ft, sender, Script(ft, "page"), max_rate_wait=0.5) == "page"
+
+
+async def test_testing_mode_never_refuses_for_the_send_rate() -> None:
+    """With set_testing(True) no pacing wait is expected: a request with a short
+    max_rate_wait is sent at a limiter that paces slowly."""
+    ft = FakeTime()
+    sender = Sender(
+        policy=RetryPolicy(), limiter=SpacedLimiter(ft, 0.01), max_concurrency=1, sleep=ft.sleep
+    )
+    with set_testing(True):
+        assert await send(ft, sender, Script(ft, "page"), max_rate_wait=0.5) == "page"
+
+
+def paced_sender(ft: FakeTime, rate: float) -> Sender:
+    """A sender whose limiter (ranked: interactive first) paces steadily at ``rate`` sends/s."""
+    control = RateController(scale=1e-12, hold=1e9, quiet=1e9, min_rate=0.1)
+    control.pace_at(ft.now, rate)
+    limiter = AdaptiveRateLimiter(controller=control)
+    return Sender(policy=RetryPolicy(), limiter=limiter, max_concurrency=8, sleep=ft.sleep)
+
+
+async def test_an_interactive_request_counts_only_the_interactive_line_ahead() -> None:
+    """At 1 send/s with three bulk requests waiting, an interactive request goes first at the
+    limiter: max_rate_wait=1.5 is enough for it, and not for one more bulk request."""
+    ft = FakeTime()
+    sender = paced_sender(ft, 1.0)
+    await send(ft, sender, Script(ft, "first"))  # spends the bucket's token
+    bulk = [
+        asyncio.ensure_future(sender.send(Call(OP, KB, priority=BULK), Script(ft, "bulk")))
+        for _ in range(3)
+    ]
+    await ft.advance(0.0)
+    interactive = Call(OP, KB, priority=INTERACTIVE, max_rate_wait=1.5)
+    assert await ft.run(sender.send(interactive, Script(ft, "interactive"))) == "interactive"
+    started = ft.now
+    with pytest.raises(RateWaitExceededError):
+        await sender.send(Call(OP, KB, priority=BULK, max_rate_wait=1.5), Script(ft, "late"))
+    assert ft.now == started  # refused at once, not after waiting
+    assert await ft.run(asyncio.gather(*bulk)) == ["bulk"] * 3
+
+
+async def test_a_bulk_request_counts_the_interactive_line_ahead_too() -> None:
+    """At 1 send/s with three interactive requests waiting, a bulk request waits behind all
+    of them: max_rate_wait=1.5 refuses it at once."""
+    ft = FakeTime()
+    sender = paced_sender(ft, 1.0)
+    await send(ft, sender, Script(ft, "first"))  # spends the bucket's token
+    waiting = [
+        asyncio.ensure_future(sender.send(Call(OP, KB), Script(ft, "interactive")))
+        for _ in range(3)
+    ]
+    await ft.advance(0.0)
+    script, started = Script(ft, "bulk"), ft.now
+    with pytest.raises(RateWaitExceededError):
+        await sender.send(Call(OP, KB, priority=BULK, max_rate_wait=1.5), script)
+    assert ft.now == started  # refused at once, not after waiting
+    assert script.calls == 0
+    assert await ft.run(asyncio.gather(*waiting)) == ["interactive"] * 3

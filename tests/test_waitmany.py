@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
 
@@ -10,10 +11,14 @@ from qconnect_async import (
     DeadlineExceededError,
     ImportJob,
     ImportJobStatus,
+    PaginationLoopError,
     QConnectClient,
     ResourceNotFoundError,
+    SendOutcome,
     ValidationError,
 )
+from qconnect_async._config import set_testing
+from qconnect_async._imports import FIRST_POLL_DELAY, poll_delay
 from qconnect_async.testing import QConnectServer
 
 CSV = b"Name,Content\nHello,Hi there\n"
@@ -65,20 +70,21 @@ async def test_jobs_are_yielded_in_the_order_they_end(
     assert order[0] == first[0].import_job_id and len(order) == 3
 
 
+@pytest.mark.parametrize(("others", "pages"), [(250, 3), (150, 2)])
 async def test_a_kb_whose_listing_costs_more_than_its_jobs_is_read_job_by_job(
-    client: QConnectClient, qconnect_server: QConnectServer
+    client: QConnectClient, qconnect_server: QConnectServer, others: int, pages: int
 ) -> None:
-    """Two running jobs behind 250 others: once one listing took three pages, the next look
-    takes two GetImportJobs instead."""
+    """Two running jobs behind 250 (150) others: once one listing took three (two) pages, the
+    next look takes two GetImportJobs instead (a tie goes to the reads)."""
     qconnect_server.set_job_completion(after_reads=2)
     kb = qconnect_server.create_knowledge_base("big")
-    qconnect_server.add_import_jobs(kb, 250, status="COMPLETE")
+    qconnect_server.add_import_jobs(kb, others, status="COMPLETE")
     jobs = await started(client, kb, 2)
     qconnect_server.reset_stats()
     ended = [job async for job in client.wait_for_import_jobs(jobs)]
     assert len(ended) == 2
-    # look 1: a listing of 3 pages sees both running; looks 2 and 3: two reads each
-    assert counts(qconnect_server) == {"ListImportJobs": 3, "GetImportJob": 4}
+    # look 1: a listing of `pages` pages sees both running; looks 2 and 3: two reads each
+    assert counts(qconnect_server) == {"ListImportJobs": pages, "GetImportJob": 4}
 
 
 async def test_pairs_and_arns_are_taken_and_a_job_given_twice_is_waited_for_once(
@@ -106,6 +112,7 @@ async def test_the_deadline_ends_the_stream_as_deadline_exceeded(
             pass
     assert isinstance(info.value, TimeoutError)
     assert info.value.message == "3 of 3 import jobs had not ended by the deadline"
+    assert info.value.operation == "GetImportJob"
 
 
 async def test_a_missing_job_is_raised_as_it_is_and_nothing_is_left_running(
@@ -157,3 +164,124 @@ def test_bad_jobs_are_refused_at_the_call(
     with pytest.raises(ValidationError, match=what):
         client.wait_for_import_jobs(jobs)  # type: ignore[arg-type]
     assert qconnect_server.stats.total_requests == 0
+
+
+class AskedLimiter:
+    """A RateLimiter that lets every send go at once and notes when each asked and ended."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+        self.ended: list[float] = []
+
+    async def acquire(self) -> None:
+        self.asked.append(asyncio.get_running_loop().time())
+
+    def release(self, permit: None, outcome: SendOutcome) -> None:
+        self.ended.append(asyncio.get_running_loop().time())
+
+    @property
+    def rate(self) -> float:
+        return math.inf
+
+
+def poll_delay_off(polls: int) -> float:
+    """poll_delay out of testing mode."""
+    with set_testing(False):
+        return poll_delay(polls)
+
+
+async def test_rounds_look_at_once_then_ever_slower(qconnect_server: QConnectServer) -> None:
+    """Over HTTP, out of testing mode: the first look at once, then 1 s, then 1.5 s later,
+    as the single waiter polls."""
+    limiter = AskedLimiter()
+    qconnect_server.set_job_completion(after_reads=2)
+    kb = qconnect_server.create_knowledge_base("kb")
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url, region_name="us-east-1", rate_limiter=limiter
+    ) as client:
+        (job,) = await started(client, kb, 1)
+        with set_testing(False):
+            called = asyncio.get_running_loop().time()
+            ended = [job async for job in client.wait_for_import_jobs([job])]
+    assert [j.status for j in ended] == [ImportJobStatus.COMPLETE]
+    # The waits between looks: from one look's answer to the next look's send.
+    waits = [
+        sent - answered
+        for answered, sent in zip(limiter.ended[-3:-1], limiter.asked[-2:], strict=True)
+    ]
+    assert limiter.asked[-3] - called < FIRST_POLL_DELAY / 2
+    assert FIRST_POLL_DELAY <= waits[0] < poll_delay_off(2) <= waits[1] < poll_delay_off(3)
+
+
+async def test_a_listing_whose_token_loops_is_raised_with_its_operation_and_kb(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """A KB's listing that gets the token it sent back: PaginationLoopError naming
+    ListImportJobs and the KB, resumable from the last token that brought new jobs."""
+    kb = qconnect_server.create_knowledge_base("big")
+    qconnect_server.add_import_jobs(kb, 250, status="COMPLETE")
+    jobs = await started(client, kb, 2)
+    qconnect_server.repeat_token(knowledge_base_id=kb)
+    with pytest.raises(PaginationLoopError) as info:
+        async for _ in client.wait_for_import_jobs(jobs):
+            pass
+    error = info.value
+    assert (error.operation, error.knowledge_base_id) == ("ListImportJobs", kb)
+    assert error.next_token is not None
+
+
+async def test_a_listing_asks_for_the_largest_pages(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """The listing asks for 100 jobs a page, whatever the service's default: 150 jobs ahead
+    of the two running take two pages, not the 31 of 5-job pages."""
+    qconnect_server.set_default_page_size(5)
+    qconnect_server.set_job_completion(after_reads=1)
+    kb = qconnect_server.create_knowledge_base("big")
+    qconnect_server.add_import_jobs(kb, 150, status="COMPLETE")
+    jobs = await started(client, kb, 2)
+    qconnect_server.reset_stats()
+    assert len([job async for job in client.wait_for_import_jobs(jobs)]) == 2
+    # look 1: a listing of 2 pages sees both running; look 2: two reads
+    assert counts(qconnect_server) == {"ListImportJobs": 2, "GetImportJob": 2}
+
+
+async def test_a_kb_whose_listing_takes_one_page_is_listed_at_each_look(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """Two running jobs on one page: a page costs less than two reads, at every look."""
+    qconnect_server.set_job_completion(after_reads=2)
+    kb = qconnect_server.create_knowledge_base("kb")
+    jobs = await started(client, kb, 2)
+    qconnect_server.reset_stats()
+    assert len([job async for job in client.wait_for_import_jobs(jobs)]) == 2
+    assert counts(qconnect_server) == {"ListImportJobs": 3}
+
+
+async def test_a_listing_stops_once_every_running_job_was_seen(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """Two running jobs ahead of 250 others: each look's listing stops at its first page."""
+    qconnect_server.set_job_completion(after_reads=2)
+    kb = qconnect_server.create_knowledge_base("big")
+    jobs = await started(client, kb, 2)
+    qconnect_server.add_import_jobs(kb, 250, status="COMPLETE")
+    qconnect_server.reset_stats()
+    assert len([job async for job in client.wait_for_import_jobs(jobs)]) == 2
+    assert counts(qconnect_server) == {"ListImportJobs": 3}
+
+
+async def test_a_missing_job_is_raised_at_once_while_another_kbs_look_is_slow(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """One KB's listing is slow (30 s) while another KB's job is missing: the 404 is raised
+    as it comes, the slow look cancelled, not awaited."""
+    qconnect_server.set_job_completion(after_reads=None)
+    slow, other = (qconnect_server.create_knowledge_base(name) for name in ("slow", "other"))
+    jobs = await started(client, slow, 2)
+    missing = (other, "12345678-1234-1234-1234-123456789012")
+    qconnect_server.set_latency(30.0, "ListImportJobs")
+    async with asyncio.timeout(10):  # the slow listing is never waited for
+        with pytest.raises(ResourceNotFoundError):
+            async for _ in client.wait_for_import_jobs([*jobs, missing]):
+                pass
