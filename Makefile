@@ -41,6 +41,7 @@ $(LOWEST_STAMP): pyproject.toml scripts/lowest_pins.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests examples benchmarks scripts
+	$(VENV)/bin/ruff format --check src tests examples benchmarks scripts
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict src

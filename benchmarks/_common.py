@@ -122,9 +122,7 @@ async def aiobotocore_fan_out(
 
     async def one(kb: str) -> None:
         async with gate:
-            pages = paginator.paginate(
-                knowledgeBaseId=kb, PaginationConfig={"PageSize": page_size}
-            )
+            pages = paginator.paginate(knowledgeBaseId=kb, PaginationConfig={"PageSize": page_size})
             async for page in pages:
                 ids.extend(job["importJobId"] for job in page["importJobSummaries"])
 

@@ -111,9 +111,7 @@ async def _list_many(client: QConnectClient, member: Member) -> tuple[list[str],
 @asynccontextmanager
 async def aiobotocore_adaptive(member: Member) -> AsyncIterator[Listing]:
     """aiobotocore with retries={"mode": "adaptive"}: one paginator per KB under a semaphore."""
-    config = AioConfig(
-        max_pool_connections=max(10, member.width), retries={"mode": "adaptive"}
-    )
+    config = AioConfig(max_pool_connections=max(10, member.width), retries={"mode": "adaptive"})
 
     class _Server:  # what aiobotocore_client reads
         endpoint_url = member.endpoint_url

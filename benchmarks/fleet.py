@@ -101,9 +101,7 @@ def run_fleet(
         if option is not None:
             cmd += ["--option", option]
         procs.append(
-            subprocess.Popen(
-                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
-            )
+            subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         )
     try:
         for proc in procs:

@@ -102,9 +102,7 @@ async def _timed(server: RemoteQConnectServer, sizes: Sizes, listing: Listing) -
     jobs, failed = await listing()
     wall = time.perf_counter() - start
     stats = server.stats
-    return Outcome(
-        wall, stats.total_requests, stats.throttled, failed, jobs, stats.throttled_at
-    )
+    return Outcome(wall, stats.total_requests, stats.throttled, failed, jobs, stats.throttled_at)
 
 
 async def _aiobotocore_row(
@@ -232,9 +230,7 @@ def run_quota(
     """The same fan-out at the published quota (10 req/s): adaptive mode and qconnect_async."""
     sizes = QUOTA_SMOKE if smoke else QUOTA
     n = runs_of(sizes.runs, smoke, runs)
-    return asyncio.run(
-        _measure(server, sizes, n, section="throttled_quota", modes=("adaptive",))
-    )
+    return asyncio.run(_measure(server, sizes, n, section="throttled_quota", modes=("adaptive",)))
 
 
 def run_long(

@@ -284,9 +284,7 @@ class NDJSONStream(StreamingResponse):
             await self._jobs.aclose()
 
 
-async def _lines(
-    first: ImportJob | None, jobs: Listing[ImportJob]
-) -> AsyncGenerator[bytes, None]:
+async def _lines(first: ImportJob | None, jobs: Listing[ImportJob]) -> AsyncGenerator[bytes, None]:
     def line(value: Any) -> bytes:
         return json.dumps(value).encode() + b"\n"
 

@@ -339,7 +339,6 @@ async def test_a_thread_decoding_in_pieces_lets_the_loop_run_every_few_milliseco
     assert min(gap / wall for gap, wall in runs) < 1 / 3, runs
 
 
-
 _MODEL_FILES = ("endpoints", "partitions", "sdk-default-configuration", "_retry")
 
 

@@ -83,9 +83,7 @@ async def start_job(
     if upload_id is None:
         assert content is not None  # the client checks that one of the two is given
         size, digest = await _measure(content, hashed=client_token is not None)
-        upload_id = (
-            await _upload(ops, kb, content, size, content_type, url_ttl, limits)
-        ).upload_id
+        upload_id = (await _upload(ops, kb, content, size, content_type, url_ttl, limits)).upload_id
     if client_token is None:
         return await ops.start_import_job(
             kb,

@@ -289,9 +289,7 @@ class Ops:
         self._ready()
         uploader = self._uploader
         assert uploader is not None  # open: made with the transport
-        call = Call(
-            PUT_OPERATION, kb, upload_id=upload.upload_id, **limits.fields(), **self._where
-        )
+        call = Call(PUT_OPERATION, kb, upload_id=upload.upload_id, **limits.fields(), **self._where)
         await self.sender.send(
             call,
             lambda: uploader.put(

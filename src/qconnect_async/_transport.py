@@ -72,6 +72,7 @@ def default_region(profile_name: str | None) -> str | None:
         raise ValidationError(_safe_message(exc), code=type(exc).__name__) from exc
     return None if found is None else str(found)
 
+
 # The operations whose 2xx bodies we decode ourselves (``_decode``): botocore's parse costs
 # more than the rest of a page, and turns a body cut short into {"message": ...}, so a cut
 # could not be told from a wrong answer (GetImportJob is what wait_for_import_job polls).

@@ -154,6 +154,7 @@ async def test_the_service_order_comes_from_the_model_the_client_loaded(
     from qconnect_async.cli import _output
 
     assert [job async for job in client.list_import_jobs(kb)]  # the client is open and used
+
     def no_second_read() -> None:
         raise AssertionError("the model file was read again")
 
