@@ -8,6 +8,7 @@ import pytest
 
 from qconnect_async import (
     AdaptiveRateLimiter,
+    ImportJob,
     QConnectClient,
     RetryPolicy,
     ValidationError,
@@ -17,6 +18,7 @@ from qconnect_async._checks import (
     content_source,
     content_type,
     external_source,
+    jobs_to_wait_for,
     knowledge_base_id,
     knowledge_base_types,
     page_size,
@@ -198,3 +200,24 @@ def test_empty_content_and_a_long_bad_content_type_are_refused_in_words() -> Non
     with pytest.raises(ValidationError) as info:
         content_type("x" * 150)
     assert info.value.message.endswith(f", not {'x' * 100!r}")
+
+
+def test_jobs_to_wait_for_name_an_import_jobs_kb_by_its_arn_and_check_every_job() -> None:
+    """ImportJobs give their KB's ARN (it names their Region), pairs their KB as given; a lone
+    job, a string or something not iterable is refused, as is a pair with a bad job ID."""
+    job_id = "11111111-2222-3333-4444-555555555555"
+    arn = f"arn:aws:wisdom:eu-west-2:123456789012:knowledge-base/{KB}"
+    wire = {
+        "importJobId": job_id,
+        "knowledgeBaseId": KB,
+        "uploadId": "upload-1",
+        "importJobType": "QUICK_RESPONSES",
+        "status": "COMPLETE",
+        "createdTime": 1700000000,
+        "lastModifiedTime": 1700000000,
+    }
+    with_arn = ImportJob.model_validate(wire | {"knowledgeBaseArn": arn})
+    assert jobs_to_wait_for([with_arn, (KB, job_id)]) == [(arn, job_id), (KB, job_id)]
+    for bad in (with_arn, "jobs", 7, [(KB,)], [(KB, "not-a-uuid")]):
+        with pytest.raises(ValidationError):
+            jobs_to_wait_for(bad)

@@ -16,17 +16,20 @@ from typing import Any
 
 from ._call import BULK, INTERACTIVE
 from ._errors import ValidationError
+from .models import ImportJob
 
 __all__ = [
     "MAX_PAGE_SIZE",
     "KnowledgeBaseRef",
     "account_id",
     "at_least_one",
+    "content_or_upload",
     "content_source",
     "content_type",
     "deadline",
     "external_source",
     "import_job_id",
+    "jobs_to_wait_for",
     "knowledge_base_id",
     "knowledge_base_ref",
     "knowledge_base_types",
@@ -231,6 +234,31 @@ def import_job_id(value: object) -> str:
         shown = value[:200] if isinstance(value, str) else type(value).__name__
         raise ValidationError(f"not an import job ID (lower-case UUID): {shown!r}")
     return value
+
+
+def jobs_to_wait_for(jobs: object) -> list[tuple[str, str]]:
+    """Jobs to wait for, ImportJobs or (knowledge base ID or ARN, job ID) pairs, as
+    (knowledge base, checked job ID): an ImportJob's KB by its ARN (which names its Region)."""
+    if isinstance(jobs, str | ImportJob) or not isinstance(jobs, Iterable):
+        raise ValidationError("jobs must be a collection of ImportJobs or (KB, job ID) pairs")
+    pairs: list[tuple[str, str]] = []
+    for job in jobs:
+        if isinstance(job, ImportJob):
+            kb, job_id = job.knowledge_base_arn, job.import_job_id
+        elif isinstance(job, tuple) and len(job) == 2:
+            kb, job_id = job
+        else:
+            raise ValidationError(
+                f"each job must be an ImportJob or a (KB, job ID) pair, not {job!r}"
+            )
+        pairs.append((kb, import_job_id(job_id)))
+    return pairs
+
+
+def content_or_upload(content: object, upload_id: object) -> None:
+    """A start takes content to upload or the ID of an upload already made: one of them."""
+    if (content is None) == (upload_id is None):
+        raise ValidationError("give either content or upload_id (an upload already made)")
 
 
 def content_source(value: object) -> bytes | Path:

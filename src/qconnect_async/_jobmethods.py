@@ -99,8 +99,7 @@ class ImportJobMethods:
         """
         kb = self._kb(knowledge_base_id).id
         limits = self._limits(deadline, priority, max_rate_wait)
-        if (content is None) == (upload_id is None):
-            raise ValidationError("give either content or upload_id (an upload already made)")
+        check.content_or_upload(content, upload_id)
         token = None if client_token is None else check.short_string("client_token", client_token)
         checked = check.metadata(metadata)
         if token is not None and checked is not None:
@@ -235,19 +234,9 @@ class ImportJobMethods:
         ``deadline``: seconds the whole wait may take (default: the retry policy's); past
         it, DeadlineExceededError. ``async for``, ``aclose()``, ``async with``.
         """
-        if isinstance(jobs, str | ImportJob):
-            raise ValidationError("jobs must be a collection of ImportJobs or (KB, job ID) pairs")
-        pairs: dict[tuple[str, str], None] = {}
-        for job in jobs:
-            if isinstance(job, ImportJob):
-                kb, job_id = job.knowledge_base_id, job.import_job_id
-            elif isinstance(job, tuple) and len(job) == 2:
-                kb, job_id = job
-            else:
-                raise ValidationError(
-                    f"each job must be an ImportJob or a (KB, job ID) pair, not {job!r}"
-                )
-            pairs[(self._kb(kb).id, check.import_job_id(job_id))] = None
+        pairs = dict.fromkeys(
+            (self._kb(kb).id, job_id) for kb, job_id in check.jobs_to_wait_for(jobs)
+        )
         return Listing(
             functools.partial(
                 wait_for_jobs, self._ops, list(pairs), deadline=check.deadline(deadline)

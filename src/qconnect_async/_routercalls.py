@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from . import _checks as check
 from ._call import INTERACTIVE
 from ._checks import KnowledgeBaseRef
-from ._errors import ValidationError
 from ._jobmethods import Priority
 from ._listing import Listing
 from ._spread import Job, expired, spread
@@ -113,8 +112,7 @@ class RouterJobMethods:
         ref = check.knowledge_base_ref(knowledge_base_id)
         _limits(deadline, priority, max_rate_wait)
         check.presigned_url_ttl(presigned_url_ttl)
-        if (content is None) == (upload_id is None):
-            raise ValidationError("give either content or upload_id (an upload already made)")
+        check.content_or_upload(content, upload_id)
         async with self._on(self._where(ref)) as client, self._slots:
             return await client.start_import_job(
                 ref.id,
@@ -166,20 +164,10 @@ class RouterJobMethods:
         of any pairs (ImportJobs, or (KB ARN, job ID) pairs), each pair's waited for by its
         client (its polls take no router slot), merged as they end. ``deadline``: all
         pairs together (default: the retry policy's)."""
-        if isinstance(jobs, str | ImportJob):
-            raise ValidationError("jobs must be a collection of ImportJobs or (KB, job ID) pairs")
         groups: dict[Where, dict[tuple[str, str], None]] = {}
-        for job in jobs:
-            if isinstance(job, ImportJob):
-                kb, job_id = job.knowledge_base_arn or job.knowledge_base_id, job.import_job_id
-            elif isinstance(job, tuple) and len(job) == 2:
-                kb, job_id = job
-            else:
-                raise ValidationError(
-                    f"each job must be an ImportJob or a (KB, job ID) pair, not {job!r}"
-                )
+        for kb, job_id in check.jobs_to_wait_for(jobs):
             ref = check.knowledge_base_ref(kb)
-            groups.setdefault(self._where(ref), {})[(ref.id, check.import_job_id(job_id))] = None
+            groups.setdefault(self._where(ref), {})[(ref.id, job_id)] = None
         seconds = check.deadline(deadline)
         count = sum(map(len, groups.values()))
 
