@@ -16,7 +16,6 @@ from typing import Any
 
 from ._call import BULK, INTERACTIVE
 from ._errors import ValidationError
-from .models import ImportJob
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -239,6 +238,9 @@ def import_job_id(value: object) -> str:
 def jobs_to_wait_for(jobs: object) -> list[tuple[str, str]]:
     """Jobs to wait for, ImportJobs or (knowledge base ID or ARN, job ID) pairs, as
     (knowledge base, checked job ID): an ImportJob's KB by its ARN (which names its Region)."""
+    # Here, not at the top: the CLI's checks run before it needs pydantic (its --help never does).
+    from .models import ImportJob
+
     if isinstance(jobs, str | ImportJob) or not isinstance(jobs, Iterable):
         raise ValidationError("jobs must be a collection of ImportJobs or (KB, job ID) pairs")
     pairs: list[tuple[str, str]] = []
