@@ -4,12 +4,14 @@ Rows: aiobotocore as users write it (one paginator per KB under a semaphore, eac
 and qconnect_async's list_import_jobs_many. Every row gets a fresh client and a full bucket.
 `run_quota` does the same at the published Q in Connect quota, 10 req/s (adaptive mode and
 qconnect_async only: each run takes 12 s). `run_long`: qconnect_async alone, 60 s listings at
-10 and 2 req/s, one run each: a probe's cost shows over many probes, not in a 12 s row.
+10 and 2 req/s, one run each: a probe's cost shows over many probes, not in a 12 s row; each
+run's throttles split by phase (``PhaseCounter``: cold start, finding the rate, probes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -84,6 +86,8 @@ class Outcome:
     #: when the server answered each throttle, seconds since the row started (``--json``):
     #: a cold start's throttles come in the first tenths of a second, a probe's alone
     throttled_at: tuple[float, ...] = ()
+    #: the client's throttles by phase (``PhaseCounter``): cold start, finding the rate, probes
+    phases: tuple[int, int, int] = (0, 0, 0)
 
     @property
     def throttled_share(self) -> float:
@@ -94,7 +98,42 @@ class Outcome:
 Listing = Callable[[], Awaitable[tuple[int, int]]]
 
 
-async def _timed(server: RemoteQConnectServer, sizes: Sizes, listing: Listing) -> Outcome:
+class PhaseCounter(RateController):
+    """A RateController that counts the throttles it is told of, by phase.
+
+    Cold start: a throttle of a send made before the first congestion event ended the slow
+    start (its round's overshoot). Finding the rate: the throttles after it, up to the one
+    after which the controller holds a measured level (a full plateau with
+    ``probe_requests``; any cut that measured accepted answers without). Probes: the rest,
+    the cost of staying able to recover.
+    """
+
+    def __init__(self, **constants: Any) -> None:
+        super().__init__(**constants)
+        self.phases = [0, 0, 0]
+        self._first_cut = math.inf
+        self._found = False
+
+    def on_throttle(self, now: float, sent_at: float) -> bool:
+        """Count the throttle in its phase, then decide as RateController does."""
+        cold = sent_at < self._first_cut
+        measured = self.acc_value > 0
+        cut = super().on_throttle(now, sent_at)
+        self.phases[0 if cold else 2 if self._found else 1] += 1
+        if cut and self._first_cut == math.inf:
+            self._first_cut = now
+        elif cut and not cold:
+            full = self.plateau > 0 and self.plateau == self._plateau_for(self.w_max, 1.0)
+            self._found = self._found or full or (self.probe_requests == 0 and measured)
+        return cut
+
+
+async def _timed(
+    server: RemoteQConnectServer,
+    sizes: Sizes,
+    listing: Listing,
+    counter: PhaseCounter | None = None,
+) -> Outcome:
     # Re-setting the limit refills the bucket: every row starts from a full burst.
     server.set_rate_limit(sizes.rate, burst=sizes.burst)
     server.reset_stats()
@@ -102,7 +141,12 @@ async def _timed(server: RemoteQConnectServer, sizes: Sizes, listing: Listing) -
     jobs, failed = await listing()
     wall = time.perf_counter() - start
     stats = server.stats
-    return Outcome(wall, stats.total_requests, stats.throttled, failed, jobs, stats.throttled_at)
+    phases = (
+        (0, 0, 0) if counter is None else (counter.phases[0], counter.phases[1], counter.phases[2])
+    )
+    return Outcome(
+        wall, stats.total_requests, stats.throttled, failed, jobs, stats.throttled_at, phases
+    )
 
 
 async def _aiobotocore_row(
@@ -126,6 +170,7 @@ async def _qconnect_row(
     sizes: Sizes,
     controller: RateController | None = None,
 ) -> Outcome:
+    """One fresh client lists the KBs; ``controller`` (a fresh one per call) for its limiter."""
     limiter = None if controller is None else AdaptiveRateLimiter(controller=controller)
     async with qconnect_client(server, max_concurrency=sizes.width, rate_limiter=limiter) as client:
 
@@ -141,7 +186,8 @@ async def _qconnect_row(
                 failed = 1
             return listed, failed
 
-        return await _timed(server, sizes, listing)
+        counter = controller if isinstance(controller, PhaseCounter) else None
+        return await _timed(server, sizes, listing, counter)
 
 
 def _many(client: QConnectClient, kbs: list[str], sizes: Sizes) -> Any:
@@ -250,10 +296,13 @@ async def _measure_long(
         n = runs_of(sizes.runs, smoke, runs)
         server.reset()
         kbs = server.seed(sizes.kbs, sizes.jobs_per_kb)
-        alone = RateController(probe_requests=ALONE_PROBE_REQUESTS)
+        outcomes: list[Outcome] = []
+        alone_outcomes: list[Outcome] = []
         try:
-            outcomes = [await _qconnect_row(server, kbs, sizes) for _ in range(n)]
-            alone_outcomes = [await _qconnect_row(server, kbs, sizes, alone) for _ in range(n)]
+            for _ in range(n):  # interleaved; a fresh controller (no state carried) per run
+                outcomes.append(await _qconnect_row(server, kbs, sizes, PhaseCounter()))
+                alone = PhaseCounter(probe_requests=ALONE_PROBE_REQUESTS)
+                alone_outcomes.append(await _qconnect_row(server, kbs, sizes, alone))
         finally:
             server.set_rate_limit(None)
         expected = sizes.kbs * sizes.jobs_per_kb
@@ -301,9 +350,11 @@ def _long_row(
     failed = max(o.failed for o in outcomes)
     jobs = min(o.jobs for o in outcomes)
     throttles = median([float(o.throttled) for o in outcomes])
+    # Each run's throttles as the client counted them: cold start + finding the rate + probes.
+    phases = ", ".join("+".join(str(n) for n in o.phases) for o in outcomes)
     value = (
-        f"{ratio:.2f}x ideal, {share:.1%} throttled ({throttles:.0f}), {failed}/{sizes.kbs} "
-        f"KBs failed, {jobs:,} jobs"
+        f"{ratio:.2f}x ideal, {share:.1%} throttled ({throttles:.0f}; cold start + finding + "
+        f"probes: {phases}), {failed}/{sizes.kbs} KBs failed, {jobs:,} jobs"
     )
     figure = (
         f"Throttled {sizes.rate:g} req/s, {sizes.pages} pages ({sizes.ideal:.0f} s): "

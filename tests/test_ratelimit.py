@@ -2,7 +2,7 @@
 
 No test sleeps: every test runs on FakeClockLoop (``fake_clock``), whose clock jumps to the
 next timer whenever every task waits. The controller is pure (``now`` is an argument); the
-limiter and the simulated services below read the loop's clock, the only one.
+limiter and the simulated service (``tests/_simbucket.py``) read the loop's clock, the only one.
 """
 
 from __future__ import annotations
@@ -12,18 +12,14 @@ import itertools
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 
 from _fake_time import FakeTime
+from _simbucket import Service, list_kbs, now
 from qconnect_async import AdaptiveRateLimiter, RateController, RateLimiter, SendOutcome
-from qconnect_async._call import Call
 from qconnect_async._config import set_testing
-from qconnect_async._errors import ThrottlingError
 from qconnect_async._ratelimit import INITIAL_WINDOW
-from qconnect_async._retry import RetryPolicy
-from qconnect_async._send import Sender
 
 pytestmark = pytest.mark.fake_clock
 
@@ -35,37 +31,6 @@ def _pacing_on() -> Iterator[None]:
     """These tests measure pacing: testing mode off."""
     with set_testing(False):
         yield
-
-
-def now() -> float:
-    return asyncio.get_running_loop().time()
-
-
-# -- the simulated service: a token bucket, as AWS throttles ----------------------------------
-
-
-@dataclass
-class Service:
-    """Admits ``rate`` requests per second with ``burst`` (rate None: no limit)."""
-
-    rate: float | None
-    burst: float = 5.0
-    tokens: float = 5.0
-    at: float = 0.0
-    accepted: dict[str, int] = field(default_factory=dict)
-    throttled: int = 0
-
-    def admit(self, who: str) -> bool:
-        t = now()
-        if self.rate is not None:
-            self.tokens = min(self.burst, self.tokens + (t - self.at) * self.rate)
-            self.at = t
-            if self.tokens < 1:
-                self.throttled += 1
-                return False
-            self.tokens -= 1
-        self.accepted[who] = self.accepted.get(who, 0) + 1
-        return True
 
 
 async def worker(
@@ -436,34 +401,11 @@ def test_invalid_settings_are_rejected(kwargs: dict[str, float]) -> None:
 @pytest.mark.parametrize("seed", [1, 2])
 async def test_target_scenario_settles_near_the_service_rate(latency: float, seed: int) -> None:
     """16 in flight against 40/s (burst 5), 20 KBs x 6 pages: <= 10% throttled, <= 1.3x ideal."""
-    rng = random.Random(seed)
     service = Service(rate=40.0, burst=5.0)
-    limiter = AdaptiveRateLimiter()
-    sender = Sender(
-        policy=RetryPolicy(),
-        limiter=limiter,
-        max_concurrency=16,
-        sleep=asyncio.sleep,
-        rand=rng.random,
+    rng = random.Random(seed)
+    await list_kbs(
+        service, "c", RateController(), kbs=20, pages=6, width=16, rng=rng, latency=latency
     )
-
-    async def attempt() -> None:
-        rtt = latency * (0.75 + rng.random() / 2)
-        await asyncio.sleep(rtt / 2)
-        if service.admit("c"):
-            await asyncio.sleep(rtt / 2)
-        else:
-            await asyncio.sleep(rtt / 10)  # a refusal comes back faster than a page of 100 jobs
-            raise ThrottlingError("Rate exceeded", http_status=400)
-
-    listings = asyncio.Semaphore(16)
-
-    async def list_kb() -> None:
-        async with listings:
-            for _ in range(6):
-                await sender.send(Call("ListImportJobs"), attempt)
-
-    await asyncio.gather(*(list_kb() for _ in range(20)))
     ideal = (120 - 5) / 40.0
     assert service.accepted["c"] == 120
     assert service.throttled / (120 + service.throttled) <= 0.10

@@ -1,10 +1,10 @@
 """The send rate over whole listings on the fake clock: the long rows and fairness.
 
 The fake-clock twins of ``python -m benchmarks --only throttled_long`` and of a fleet of
-independent clients: one token-bucket service (``Service``), clients that list KBs through a
-``Sender`` with the default retry policy, each listing one page after another. They run in
-well under a second of real time, so the probe's cost is measured over a minute of probes
-and the fairness over many seeds.
+independent clients: one token-bucket service and clients that list KBs through a ``Sender``
+with the default retry policy (``tests/_simbucket.py``), each listing one page after another.
+They run in well under a second of real time, so the probe's cost is measured over a minute
+of probes and the fairness over many seeds.
 """
 
 from __future__ import annotations
@@ -12,16 +12,12 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 import pytest
 
-from qconnect_async import AdaptiveRateLimiter, RateController
-from qconnect_async._call import Call
+from _simbucket import Service, list_kbs
+from qconnect_async import RateController
 from qconnect_async._config import set_testing
-from qconnect_async._errors import ThrottlingError
-from qconnect_async._retry import RetryPolicy
-from qconnect_async._send import Sender
 
 pytestmark = pytest.mark.fake_clock
 
@@ -31,81 +27,6 @@ def _pacing_on() -> Iterator[None]:
     """These tests measure pacing: testing mode off."""
     with set_testing(False):
         yield
-
-
-def now() -> float:
-    return asyncio.get_running_loop().time()
-
-
-@dataclass
-class Service:
-    """Admits ``rate`` requests per second with a burst of ``burst``; counts what it saw."""
-
-    rate: float
-    burst: float = 5.0
-    tokens: float = 5.0
-    at: float = 0.0
-    requests: int = 0
-    throttled: int = 0
-    accepted: dict[str, int] = field(default_factory=dict)
-
-    def admit(self, who: str) -> bool:
-        t = now()
-        self.requests += 1
-        self.tokens = min(self.burst, self.tokens + (t - self.at) * self.rate)
-        self.at = t
-        if self.tokens < 1:
-            self.throttled += 1
-            return False
-        self.tokens -= 1
-        self.accepted[who] = self.accepted.get(who, 0) + 1
-        return True
-
-    @property
-    def throttled_share(self) -> float:
-        return self.throttled / self.requests
-
-
-async def list_kbs(
-    service: Service,
-    who: str,
-    controller: RateController,
-    *,
-    kbs: int,
-    pages: int,
-    width: int,
-    rng: random.Random,
-    latency: float = 0.02,
-) -> float:
-    """One client lists ``kbs`` KBs of ``pages`` pages, ``width`` at once; its wall time."""
-    limiter = AdaptiveRateLimiter(controller=controller)
-    sender = Sender(
-        policy=RetryPolicy(),
-        limiter=limiter,
-        max_concurrency=width,
-        sleep=asyncio.sleep,
-        rand=rng.random,
-    )
-
-    async def attempt() -> None:
-        rtt = latency * (0.75 + rng.random() / 2)
-        await asyncio.sleep(rtt / 2)
-        if service.admit(who):
-            await asyncio.sleep(rtt / 2)
-        else:
-            await asyncio.sleep(rtt / 10)  # a refusal comes back faster than a page
-            raise ThrottlingError("Rate exceeded", http_status=400)
-
-    listings = asyncio.Semaphore(width)
-
-    async def list_kb() -> None:
-        async with listings:
-            for _ in range(pages):
-                await sender.send(Call("ListImportJobs"), attempt)
-
-    start = now()
-    await asyncio.gather(*(list_kb() for _ in range(kbs)))
-    return now() - start
 
 
 @pytest.mark.parametrize(("quota", "max_share"), [(2.0, 0.06), (10.0, 0.04)])
