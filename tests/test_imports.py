@@ -155,13 +155,15 @@ async def test_a_file_is_streamed_off_the_loop_never_held_whole(
 async def test_a_failed_job_raises_with_its_report(
     client: QConnectClient, kb: str, qconnect_server: QConnectServer
 ) -> None:
-    """FAILED raises ImportJobFailedError; .job carries the report URL, which lists the bad rows."""
+    """FAILED raises ImportJobFailedError naming the KB, upload and Region; .job carries the
+    report URL, which lists the bad rows."""
     job = await client.start_import_job(kb, BAD_CSV)
     with pytest.raises(ImportJobFailedError) as info:
         await client.wait_for_import_job(kb, job.import_job_id)
     failed = info.value.job
     assert isinstance(failed, ImportJob) and failed.status == ImportJobStatus.FAILED
     assert info.value.knowledge_base_id == kb and info.value.upload_id == job.upload_id
+    assert info.value.region == "us-east-1"
     assert failed.failed_record_report is not None
     report = await download(failed.failed_record_report.get_secret_value())
     rows = list(csv.DictReader(io.StringIO(report.decode())))
