@@ -204,7 +204,8 @@ def test_empty_content_and_a_long_bad_content_type_are_refused_in_words() -> Non
 
 def test_jobs_to_wait_for_name_an_import_jobs_kb_by_its_arn_and_check_every_job() -> None:
     """ImportJobs give their KB's ARN (it names their Region), pairs their KB as given; a lone
-    job, a string or something not iterable is refused, as is a pair with a bad job ID."""
+    job, a string or something not iterable is refused (saying what is taken), as is a pair
+    with a bad job ID."""
     job_id = "11111111-2222-3333-4444-555555555555"
     arn = f"arn:aws:wisdom:eu-west-2:123456789012:knowledge-base/{KB}"
     wire = {
@@ -221,3 +222,9 @@ def test_jobs_to_wait_for_name_an_import_jobs_kb_by_its_arn_and_check_every_job(
     for bad in (with_arn, "jobs", 7, [(KB,)], [(KB, "not-a-uuid")]):
         with pytest.raises(ValidationError):
             jobs_to_wait_for(bad)
+    for lone in (with_arn, "jobs", 7):
+        with pytest.raises(ValidationError) as info:
+            jobs_to_wait_for(lone)
+        assert info.value.message == (
+            "jobs must be a collection of ImportJobs or (KB, job ID) pairs"
+        )

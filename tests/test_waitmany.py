@@ -103,7 +103,8 @@ async def test_pairs_and_arns_are_taken_and_a_job_given_twice_is_waited_for_once
 async def test_the_deadline_ends_the_stream_as_deadline_exceeded(
     client: QConnectClient, qconnect_server: QConnectServer
 ) -> None:
-    """Jobs that never end: DeadlineExceededError (a TimeoutError) saying how many still run."""
+    """Jobs that never end: DeadlineExceededError (a TimeoutError) saying how many still run,
+    naming the client's Region."""
     kb = qconnect_server.create_knowledge_base("kb")
     qconnect_server.set_job_completion(after_reads=None)
     jobs = await started(client, kb, 3)
@@ -112,7 +113,7 @@ async def test_the_deadline_ends_the_stream_as_deadline_exceeded(
             pass
     assert isinstance(info.value, TimeoutError)
     assert info.value.message == "3 of 3 import jobs had not ended by the deadline"
-    assert info.value.operation == "GetImportJob"
+    assert (info.value.operation, info.value.region) == ("GetImportJob", "us-east-1")
 
 
 async def test_a_missing_job_is_raised_as_it_is_and_nothing_is_left_running(
