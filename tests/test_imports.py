@@ -458,13 +458,14 @@ async def test_request_timeout_is_retried(
 async def test_the_waiter_times_out_as_deadline_exceeded(
     client: QConnectClient, kb: str, qconnect_server: QConnectServer
 ) -> None:
-    """A job that never finishes: DeadlineExceededError, a TransportError and a TimeoutError."""
+    """A job that never finishes: DeadlineExceededError, a TransportError and a TimeoutError,
+    naming the KB and the client's Region."""
     qconnect_server.set_job_completion(after_reads=None)
     job = await client.start_import_job(kb, GOOD_CSV)
     with pytest.raises(DeadlineExceededError) as info:
         await client.wait_for_import_job(kb, job.import_job_id, timeout=0.05)
     assert isinstance(info.value, TransportError) and isinstance(info.value, TimeoutError)
-    assert info.value.knowledge_base_id == kb
+    assert (info.value.knowledge_base_id, info.value.region) == (kb, "us-east-1")
     assert info.value.operation == "GetImportJob"
     assert info.value.message == f"import job {job.import_job_id} did not finish within 0.05 s"
 
