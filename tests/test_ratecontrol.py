@@ -249,3 +249,26 @@ def test_pacing_from_a_rate_counts_the_answers_from_then_on() -> None:
         control.on_accepted(t)
     assert control.on_throttle(0.8, sent_at=0.75)
     assert control.w_max == pytest.approx((3 + 0.5) / 0.8)
+
+
+@pytest.mark.parametrize("probe_requests", [40.0, 36.0])
+def test_a_plateau_is_whole_once_probe_requests_over_8_answers_counted_it(
+    probe_requests: float,
+) -> None:
+    """Its own probe met near w_max: a level counted over at least probe_requests / 8
+    answers (5 for 40 and for 36) holds for probe_requests' time; over fewer (4) it is a
+    guess, held a quarter of that time first."""
+
+    def probe_met_after(answers: int) -> RateController:
+        control = RateController(
+            probe_requests=probe_requests, enabled=True, w_max=2.0, k=0.8, cut_at=0.0
+        )
+        for i in range(answers):
+            control.on_accepted(0.5 + 0.8 * i / answers)
+        assert control.on_throttle(1.5, sent_at=1.49)  # past k: its own probe
+        return control
+
+    counted, guessed = probe_met_after(5), probe_met_after(4)
+    assert counted.w_max == guessed.w_max  # the ceiling: the same level either way
+    assert guessed.plateau > 0
+    assert counted.plateau - guessed.plateau == pytest.approx(0.75 * probe_requests / counted.w_max)
