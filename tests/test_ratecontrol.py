@@ -272,3 +272,27 @@ def test_a_plateau_is_whole_once_probe_requests_over_8_answers_counted_it(
     assert counted.w_max == guessed.w_max  # the ceiling: the same level either way
     assert guessed.plateau > 0
     assert counted.plateau - guessed.plateau == pytest.approx(0.75 * probe_requests / counted.w_max)
+
+
+@pytest.mark.parametrize("probe_requests", [40.0, 1.0])
+def test_any_probe_requests_halves_the_guess_however_soon_the_throttle_comes(
+    probe_requests: float,
+) -> None:
+    """probe_requests on (any count above 0), nothing accepted since the first cut: a throttle
+    0.06 s after it halves the guess (4 req/s here: a low rate); no answer count (0.5 / 0.06 s)
+    stands in for a measure when there was no answer."""
+    control = RateController(probe_requests=probe_requests, unmeasured_rate=4.0)
+    congest(control, 0.0)
+    assert control.on_throttle(0.06, sent_at=0.055)
+    assert control.w_max == 0.5 * control.unmeasured_rate
+
+
+def test_one_answer_since_pacing_is_read_as_a_count_not_the_decayed_measure() -> None:
+    """At a low rate, one answer 0.8 s before a throttle reads as (1 + 0.5) / 0.9 sends/s over
+    the 0.9 s since pacing began, where the decayed measure says about 0.8."""
+    control = RateController(probe_requests=40)
+    control.pace_at(0.0, 1.0)
+    control.on_accepted(0.1)
+    assert control.accepted_rate(0.9) < 0.9
+    assert control.on_throttle(0.9, sent_at=0.85)
+    assert control.w_max == pytest.approx(1.5 / 0.9)
