@@ -296,3 +296,28 @@ def test_one_answer_since_pacing_is_read_as_a_count_not_the_decayed_measure() ->
     assert control.accepted_rate(0.9) < 0.9
     assert control.on_throttle(0.9, sent_at=0.85)
     assert control.w_max == pytest.approx(1.5 / 0.9)
+
+
+@pytest.mark.parametrize("plateau", [0.5, 2.0])
+def test_a_level_that_held_through_a_plateau_is_kept_by_the_next_probe(plateau: float) -> None:
+    """Its own probe met after a plateau at 3 req/s, fewer answers counted than that (three
+    in 1 to 3 s): the level held through the plateau is a lower bound of the quota, kept."""
+    control = RateController(
+        probe_requests=40, enabled=True, w_max=3.0, k=0.8, plateau=plateau, cut_at=0.0
+    )
+    for t in (0.2, 0.7, 1.2):
+        control.on_accepted(t)
+    now = control.k + plateau + 0.2  # probing past the plateau
+    assert control.accepted_rate(now) < 3.0
+    assert control.on_throttle(now, sent_at=now - 0.01)
+    assert control.w_max == 3.0
+
+
+def test_without_a_plateau_before_the_level_follows_the_measure_even_below_one() -> None:
+    """Its own probe met with no plateau before it, one answer since the cut: the level is
+    what the service accepted (about 0.8 sends/s), nothing held from before."""
+    control = RateController(probe_requests=40, enabled=True, w_max=1.0, k=1.0, cut_at=0.0)
+    control.on_accepted(0.5)
+    measured = control.accepted_rate(1.3)
+    assert control.on_throttle(1.3, sent_at=1.29)
+    assert control.w_max == pytest.approx(measured) and measured < 1.0
