@@ -321,3 +321,13 @@ def test_without_a_plateau_before_the_level_follows_the_measure_even_below_one()
     measured = control.accepted_rate(1.3)
     assert control.on_throttle(1.3, sent_at=1.29)
     assert control.w_max == pytest.approx(measured) and measured < 1.0
+
+
+def test_with_probe_requests_a_throttle_at_k_is_its_own_probe_and_starts_a_plateau() -> None:
+    """probe_requests=40, a throttle exactly k seconds after the cut, three answers since: it
+    met the controller's own probe (not a throttle while recovering), so a plateau follows."""
+    control = RateController(probe_requests=40, enabled=True, w_max=2.0, k=1.0, cut_at=0.0)
+    for t in (0.2, 0.5, 0.8):
+        control.on_accepted(t)
+    assert control.on_throttle(1.0, sent_at=0.99)
+    assert control.plateau > 0
