@@ -331,3 +331,24 @@ def test_with_probe_requests_a_throttle_at_k_is_its_own_probe_and_starts_a_plate
         control.on_accepted(t)
     assert control.on_throttle(1.0, sent_at=0.99)
     assert control.plateau > 0
+
+
+@pytest.mark.parametrize(
+    ("answers", "read_as_count"),
+    [((0.05, 0.4, 0.75), True), ((0.1, 0.3, 0.5, 0.7), False)],
+)
+def test_answers_since_pacing_are_read_as_a_count_only_at_a_low_rate(
+    answers: tuple[float, ...], read_as_count: bool
+) -> None:
+    """probe_requests=40, a throttle 0.9 s after pacing began: three answers (about 3.3 sends/s
+    measured, a low rate: a quarter plateau would hold there) read as (3 + 0.5) / 0.9; four
+    (about 4.5 measured, above the low rates) keep the decayed measure, though (4 + 0.5) /
+    0.9 is more."""
+    control = RateController(probe_requests=40)
+    control.pace_at(0.0, 1.0)
+    for t in answers:
+        control.on_accepted(t)
+    measured, count = control.accepted_rate(0.9), (len(answers) + 0.5) / 0.9
+    assert measured < count
+    assert control.on_throttle(0.9, sent_at=0.89)
+    assert control.w_max == pytest.approx(count if read_as_count else measured)
