@@ -352,3 +352,34 @@ def test_answers_since_pacing_are_read_as_a_count_only_at_a_low_rate(
     assert measured < count
     assert control.on_throttle(0.9, sent_at=0.89)
     assert control.w_max == pytest.approx(count if read_as_count else measured)
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.0, 2.0])
+def test_after_a_counted_probe_the_next_one_comes_probe_requests_later(scale: float) -> None:
+    """Its own probe met, its level counted: recovery (k), plateau, hold and ten doublings
+    take probe_requests' time at the new level, whatever the cubic's scale."""
+    control = RateController(
+        probe_requests=40, scale=scale, enabled=True, w_max=2.0, k=0.8, cut_at=0.0
+    )
+    for i in range(5):
+        control.on_accepted(0.5 + 0.8 * i / 5)
+    assert control.on_throttle(1.5, sent_at=1.49)
+    cycle = control.k + control.plateau + max(control.hold, control.k) + 10 * control.doubling
+    assert control.plateau > 0
+    assert cycle == pytest.approx(40 / control.w_max)
+
+
+@pytest.mark.parametrize("tau", [0.5, 1.0])
+def test_a_probe_met_in_the_doubling_sets_the_level_less_the_burst_it_drained(
+    tau: float,
+) -> None:
+    """Its own probe met in the doubling, ten answers in its last second: the level is what
+    the service accepted less the burst the probe drained (burst_seen answers over tau)."""
+    control = RateController(
+        probe_requests=40, tau=tau, enabled=True, w_max=2.0, k=0.8, cut_at=0.0, burst_seen=1.0
+    )
+    for i in range(10):
+        control.on_accepted(2.0 + 0.1 * i)
+    measured = control.accepted_rate(3.0)
+    assert control.on_throttle(3.0, sent_at=2.99)
+    assert control.w_max == pytest.approx(measured - 1.0 / tau)
