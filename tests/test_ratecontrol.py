@@ -383,3 +383,31 @@ def test_a_probe_met_in_the_doubling_sets_the_level_less_the_burst_it_drained(
     measured = control.accepted_rate(3.0)
     assert control.on_throttle(3.0, sent_at=2.99)
     assert control.w_max == pytest.approx(measured - 1.0 / tau)
+
+
+def test_after_a_plateau_a_probe_met_deep_in_the_doubling_keeps_the_level_held() -> None:
+    """A plateau held at 3 req/s, then its own probe met deep in the doubling (the ceiling
+    far above twice the level) with fewer answers than that: the plateau's level is kept."""
+    control = RateController(
+        probe_requests=40, enabled=True, w_max=3.0, k=0.8, plateau=0.5, cut_at=0.0
+    )
+    for t in (0.5, 1.5, 2.3):
+        control.on_accepted(t)
+    assert control.rate(2.5) > 2 * 3.0 and control.accepted_rate(2.5) < 3.0
+    assert control.on_throttle(2.5, sent_at=2.49)
+    assert control.w_max == 3.0
+
+
+@pytest.mark.parametrize("probe_requests", [1.0, 40.0])
+def test_any_probe_requests_starts_a_plateau_after_its_own_probe_at_min_rate(
+    probe_requests: float,
+) -> None:
+    """probe_requests on (1 as 40), its own probe met at min_rate with one answer counted: a
+    plateau follows at min_rate."""
+    control = RateController(
+        probe_requests=probe_requests, enabled=True, w_max=0.5, k=1.2, cut_at=0.0
+    )
+    control.on_accepted(0.1)
+    assert control.on_throttle(1.9, sent_at=1.89)
+    assert control.w_max == control.min_rate
+    assert control.plateau > 0
