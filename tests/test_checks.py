@@ -81,11 +81,19 @@ def test_good_page_sizes_pass() -> None:
     assert page_size(None) == 100
 
 
-@pytest.mark.parametrize("value", ["", "x" * 4097, 12])
-def test_bad_tokens_are_validation_errors(value: object) -> None:
-    """A starting token must be 1 to 4096 characters."""
-    with pytest.raises(ValidationError):
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "starting_token must be 1 to 4096 characters, not 0"),
+        ("x" * 4097, "starting_token must be 1 to 4096 characters, not 4097"),
+        (12, "starting_token must be a string, not int"),
+    ],
+)
+def test_bad_tokens_are_validation_errors_that_say_why(value: object, message: str) -> None:
+    """A starting token must be a string of 1 to 4096 characters; the error says which."""
+    with pytest.raises(ValidationError) as info:
         token(value)
+    assert info.value.message == message
 
 
 def test_good_tokens_pass() -> None:
