@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import time
 from collections.abc import AsyncIterator, Callable
@@ -16,6 +17,7 @@ from qconnect_async import (
     QConnectError,
     ServiceError,
     ThrottlingError,
+    TransportError,
     ValidationError,
 )
 from qconnect_async._call import Call
@@ -152,3 +154,64 @@ async def test_a_path_that_cannot_be_read_says_which_cut_to_300_characters(
     with pytest.raises(ValidationError) as info:
         await client.start_import_job(KB, through)
     assert info.value.message == f"cannot read {str(through)[:300]!r}: Not a directory"
+    directory = tmp_path / ("d" * 200) / ("e" * 150)
+    directory.mkdir(parents=True)
+    with pytest.raises(ValidationError) as info:
+        await client.start_import_job(KB, directory)
+    assert info.value.message == f"not a regular file: {str(directory)[:300]!r}"
+    empty = directory / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(ValidationError) as info:
+        await client.start_import_job(KB, empty)
+    assert info.value.message == f"the file is empty: {str(empty)[:300]!r}"
+
+
+async def test_a_url_known_expired_is_refused_without_a_request(
+    put_url: Callable[[Reply], str],
+) -> None:
+    """A URL past its expiry (retries took that long): AccessDeniedError as S3 would answer,
+    with the PUT's call, and nothing sent."""
+    answered: list[str] = []
+    url = put_url(lambda: answered.append("PUT") or web.Response(status=200))
+    uploader = Uploader()
+    call = Call(PUT_OPERATION, KB, upload_id="u-1", region="eu-west-2")
+    try:
+        with pytest.raises(AccessDeniedError) as info:
+            await uploader.put(call, url, {}, b"a,b\n", size=4, url_expiry=time.time() - 1)
+    finally:
+        await uploader.close()
+    error = info.value
+    assert (error.code, error.message) == ("AccessDenied", "Request has expired")
+    assert (error.operation, error.upload_id, error.region) == (PUT_OPERATION, "u-1", "eu-west-2")
+    assert answered == []
+
+
+async def test_an_upload_that_gets_no_answer_ends_at_its_read_timeout() -> None:
+    """A server that takes the body and never answers: TransportError "the upload timed out"
+    after the uploader's read timeout (0.2 s here), not aiohttp's five minutes."""
+    release = asyncio.Event()
+
+    async def silent(request: web.Request) -> web.Response:
+        await request.read()
+        await release.wait()
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_put("/upload", silent)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    uploader = Uploader(read_timeout=0.2)
+    try:
+        async with asyncio.timeout(10):
+            with pytest.raises(TransportError) as info:
+                await uploader.put(
+                    Call(PUT_OPERATION, KB), f"http://{host}:{port}/upload", {}, b"a", size=1
+                )
+    finally:
+        release.set()
+        await uploader.close()
+        await runner.cleanup()
+    assert info.value.message == "the upload timed out"
