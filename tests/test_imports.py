@@ -19,7 +19,7 @@ import types
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import pytest
@@ -580,6 +580,37 @@ async def test_the_put_and_every_poll_go_through_the_send_rate(
         await client.wait_for_import_job(kb, job.import_job_id)
     assert requests(qconnect_server, "GetImportJob") == 3
     assert len(limiter.asked) == len(limiter.ended) == 7
+
+
+class PriorityLimiter(AskedLimiter):
+    """An AskedLimiter that also records the priority each send was asked with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.priorities: list[int] = []
+
+    async def acquire(self, *, priority: int = 0) -> None:
+        self.priorities.append(priority)
+        await super().acquire()
+
+
+@pytest.mark.parametrize(("priority", "sent"), [("bulk", 1), ("interactive", 0)])
+async def test_every_request_of_a_start_goes_at_its_priority_and_names_the_region(
+    kb: str, qconnect_server: QConnectServer, priority: Literal["bulk", "interactive"], sent: int
+) -> None:
+    """StartContentUpload, the PUT (each attempt) and StartImportJob ask the limiter at the
+    start's priority; a PUT refused for good names the client's Region."""
+    limiter = PriorityLimiter()
+    qconnect_server.fail_uploads(times=1)
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url, region_name="us-east-1", rate_limiter=limiter
+    ) as client:
+        await client.start_import_job(kb, GOOD_CSV, priority=priority)
+        assert limiter.priorities == [sent] * 4  # the PUT twice: SlowDown, then sent
+        qconnect_server.fail_uploads(status=400, code="InvalidRequest", message="No")
+        with pytest.raises(QConnectError) as info:
+            await client.start_import_job(kb, GOOD_CSV, priority=priority)
+    assert (info.value.operation, info.value.region) == ("PutObject", "us-east-1")
 
 
 async def test_the_waiter_polls_at_once_then_ever_slower(
