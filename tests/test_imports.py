@@ -599,7 +599,8 @@ async def test_every_request_of_a_start_goes_at_its_priority_and_names_the_regio
     kb: str, qconnect_server: QConnectServer, priority: Literal["bulk", "interactive"], sent: int
 ) -> None:
     """StartContentUpload, the PUT (each attempt) and StartImportJob ask the limiter at the
-    start's priority; a PUT refused for good names the client's Region."""
+    start's priority, with a client_token or without; a PUT refused for good names the
+    client's Region."""
     limiter = PriorityLimiter()
     qconnect_server.fail_uploads(times=1)
     async with QConnectClient(
@@ -607,6 +608,8 @@ async def test_every_request_of_a_start_goes_at_its_priority_and_names_the_regio
     ) as client:
         await client.start_import_job(kb, GOOD_CSV, priority=priority)
         assert limiter.priorities == [sent] * 4  # the PUT twice: SlowDown, then sent
+        await client.start_import_job(kb, GOOD_CSV, priority=priority, client_token=priority)
+        assert limiter.priorities == [sent] * 7
         qconnect_server.fail_uploads(status=400, code="InvalidRequest", message="No")
         with pytest.raises(QConnectError) as info:
             await client.start_import_job(kb, GOOD_CSV, priority=priority)

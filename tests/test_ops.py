@@ -95,9 +95,9 @@ class _RefusingTransport(_FailingTransport):
 
 
 async def test_every_operation_s_call_names_the_client_s_region() -> None:
-    """GetImportJob, DeleteImportJob, StartImportJob, ListImportJobs and ListKnowledgeBases
-    each go out as a Call naming the Region of the client's transport, which the errors
-    built from it carry."""
+    """GetImportJob, DeleteImportJob, StartImportJob, StartContentUpload, ListImportJobs and
+    ListKnowledgeBases each go out as a Call naming the Region of the client's transport,
+    which the errors built from it carry."""
     transport = _RefusingTransport()
     retry = RetryPolicy(max_attempts=1)
     async with QConnectClient._with_transport(transport, retry=retry) as client:  # type: ignore[arg-type]
@@ -108,6 +108,8 @@ async def test_every_operation_s_call_names_the_client_s_region() -> None:
         with pytest.raises(ServiceError):
             await client.start_import_job(KB, upload_id=f"{JOB}/{JOB}")
         with pytest.raises(ServiceError):
+            await client.start_import_job(KB, b"Name,Content\nHi,There\n")
+        with pytest.raises(ServiceError):
             _ = [job async for job in client.list_import_jobs(KB)]
         with pytest.raises(ServiceError):
             _ = [kb async for kb in client.list_knowledge_bases()]
@@ -115,6 +117,7 @@ async def test_every_operation_s_call_names_the_client_s_region() -> None:
         ("GetImportJob", "us-east-1"),
         ("DeleteImportJob", "us-east-1"),
         ("StartImportJob", "us-east-1"),
+        ("StartContentUpload", "us-east-1"),
         ("ListImportJobs", "us-east-1"),
         ("ListKnowledgeBases", "us-east-1"),
     ]
