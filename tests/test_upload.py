@@ -80,12 +80,27 @@ async def test_an_upload_honours_an_http_date_retry_after(
 
 
 async def test_an_upload_error_carries_its_call(put_url: Callable[[Reply], str]) -> None:
-    """The PUT's error is built complete from its Call: operation, KB and upload id."""
-    error = await put(
-        put_url(lambda: web.Response(status=503, body=SLOW_DOWN, headers={"Retry-After": "2"}))
-    )
+    """The PUT's error is built complete from its Call: operation, KB and upload id; and from
+    S3's answer: its request ID and Retry-After."""
+    headers = {"Retry-After": "2", "x-amz-request-id": "REQ-1"}
+    error = await put(put_url(lambda: web.Response(status=503, body=SLOW_DOWN, headers=headers)))
     assert (error.operation, error.knowledge_base_id, error.upload_id) == (PUT_OPERATION, KB, "u-1")
-    assert error.retry_after == 2.0
+    assert (error.retry_after, error.request_id) == (2.0, "REQ-1")
+
+
+async def test_an_upload_url_that_is_not_a_url_is_a_validation_error_with_its_call() -> None:
+    """A presigned URL aiohttp cannot read: ValidationError saying so (never quoting the URL,
+    a secret), with the PUT's call."""
+    uploader = Uploader()
+    call = Call(PUT_OPERATION, KB, upload_id="u-1")
+    try:
+        with pytest.raises(ValidationError) as info:
+            await uploader.put(call, "http://", {}, b"a", size=1)
+    finally:
+        await uploader.close()
+    error = info.value
+    assert error.message == "the upload URL is not a valid URL"
+    assert (error.operation, error.upload_id) == (PUT_OPERATION, "u-1")
 
 
 @pytest.mark.parametrize(
