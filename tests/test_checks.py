@@ -210,6 +210,21 @@ def test_empty_content_and_a_long_bad_content_type_are_refused_in_words() -> Non
     assert info.value.message.endswith(f", not {'x' * 100!r}")
 
 
+class _BytesPath:
+    """An os.PathLike whose path is bytes."""
+
+    def __fspath__(self) -> bytes:
+        return b"/tmp/content.csv"
+
+
+@pytest.mark.parametrize("value", ["", _BytesPath()])
+def test_an_empty_path_or_a_bytes_path_is_refused(value: object) -> None:
+    """A path must be a non-empty str (or os.PathLike of one): "" and a bytes path are not."""
+    with pytest.raises(ValidationError) as info:
+        content_source(value)
+    assert info.value.message == "content must be bytes or a non-empty path"
+
+
 def test_jobs_to_wait_for_name_an_import_jobs_kb_by_its_arn_and_check_every_job() -> None:
     """ImportJobs give their KB's ARN (it names their Region), pairs their KB as given; a lone
     job, a string or something not iterable is refused (saying what is taken), as is a pair
