@@ -230,3 +230,19 @@ async def test_an_upload_that_gets_no_answer_ends_at_its_read_timeout() -> None:
         await uploader.close()
         await runner.cleanup()
     assert info.value.message == "the upload timed out"
+
+
+async def test_an_upload_redirected_without_end_is_a_transport_error_naming_only_its_kind(
+    put_url: Callable[[Reply], str],
+) -> None:
+    """S3 answering a redirect to the same URL again and again: TransportError named by
+    aiohttp's error (TooManyRedirects), with the PUT's call; the URL is never quoted."""
+    url = ""
+
+    def again() -> web.Response:
+        return web.Response(status=307, headers={"Location": url})
+
+    url = put_url(again)
+    error = await put(url, TransportError)
+    assert (error.code, error.message) == ("TooManyRedirects", "TooManyRedirects")
+    assert (error.operation, error.upload_id) == (PUT_OPERATION, "u-1")
