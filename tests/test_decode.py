@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -83,6 +85,38 @@ def test_a_borrowed_clients_local_times_become_utc() -> None:
     upload = content_upload(answer, Call("StartContentUpload", KB))
     assert upload.url_expiry == datetime(2026, 1, 1, 10, tzinfo=UTC)
     assert upload.url_expiry.tzinfo == UTC
+
+
+@pytest.fixture
+def host_in_new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This host's local time zone is New York's (UTC-5 in January) for the test."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("host_in_new_york")
+@pytest.mark.parametrize(
+    "expiry",
+    [
+        datetime(2026, 1, 1, 12),  # naive: botocore's UTC without a zone
+        datetime(2026, 1, 1, 14, tzinfo=timezone(timedelta(hours=2))),
+    ],
+)
+def test_a_borrowed_clients_times_are_utc_whatever_this_host_s_zone(expiry: datetime) -> None:
+    """On a host whose zone is not UTC, a naive time is read as UTC (not local), and an aware
+    one is given in UTC (not in the host's zone)."""
+    answer = {
+        "uploadId": "u-1",
+        "url": "https://example.invalid/put",
+        "urlExpiry": expiry,
+        "headersToInclude": {"content-type": "text/csv"},
+    }
+    upload = content_upload(answer, Call("StartContentUpload", KB))
+    assert upload.url_expiry == datetime(2026, 1, 1, 12, tzinfo=UTC)
+    assert upload.url_expiry.utcoffset() == timedelta(0)
 
 
 def test_an_upload_answer_without_its_id_is_malformed() -> None:
