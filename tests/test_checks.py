@@ -15,12 +15,14 @@ from qconnect_async import (
 )
 from qconnect_async._checks import (
     account_id,
+    content_or_upload,
     content_source,
     content_type,
     external_source,
     jobs_to_wait_for,
     knowledge_base_id,
     knowledge_base_types,
+    metadata,
     page_size,
     presigned_url_ttl,
     region,
@@ -215,6 +217,35 @@ class _BytesPath:
 
     def __fspath__(self) -> bytes:
         return b"/tmp/content.csv"
+
+
+@pytest.mark.parametrize(
+    ("check", "message"),
+    [
+        (
+            lambda: content_or_upload(None, None),
+            "give either content or upload_id (an upload already made)",
+        ),
+        (lambda: content_source(7), "content must be bytes or a path, not int"),
+        (lambda: metadata(["team"]), "metadata must be a mapping, not list"),
+        (
+            lambda: metadata({"": "a"}),
+            "a metadata key must be a string of 1 to 4096 characters",
+        ),
+        (
+            lambda: metadata({"team": ""}),
+            "a metadata value must be a string of 1 to 4096 characters",
+        ),
+    ],
+)
+def test_content_and_metadata_are_refused_in_words(
+    check: Callable[[], object], message: str
+) -> None:
+    """Neither content nor upload_id, content of another type, metadata not a mapping or
+    with an empty key or value: each ValidationError says what is wrong."""
+    with pytest.raises(ValidationError) as info:
+        check()
+    assert info.value.message == message
 
 
 @pytest.mark.parametrize("value", ["", _BytesPath()])
