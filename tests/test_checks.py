@@ -248,6 +248,14 @@ def test_content_and_metadata_are_refused_in_words(
     assert info.value.message == message
 
 
+def test_metadata_strings_of_4096_characters_are_taken_4097_refused() -> None:
+    """A metadata key or value holds 1 to 4096 characters."""
+    assert metadata({"k" * 4096: "v" * 4096}) == {"k" * 4096: "v" * 4096}
+    for bad in ({"k" * 4097: "v"}, {"k": "v" * 4097}):
+        with pytest.raises(ValidationError):
+            metadata(bad)
+
+
 @pytest.mark.parametrize("value", ["", _BytesPath()])
 def test_an_empty_path_or_a_bytes_path_is_refused(value: object) -> None:
     """A path must be a non-empty str (or os.PathLike of one): "" and a bytes path are not."""
