@@ -25,6 +25,7 @@ from qconnect_async._checks import (
     metadata,
     page_size,
     presigned_url_ttl,
+    rate_wait,
     region,
     token,
 )
@@ -246,6 +247,32 @@ def test_content_and_metadata_are_refused_in_words(
     with pytest.raises(ValidationError) as info:
         check()
     assert info.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("check", "message"),
+    [
+        (lambda: page_size(2.5), "page_size must be an int, not float"),
+        (lambda: page_size(101), "page_size must be between 1 and 100, not 101"),
+        (
+            lambda: rate_wait(-1),
+            "max_rate_wait must be a finite, non-negative number of seconds, not -1",
+        ),
+    ],
+)
+def test_page_size_and_max_rate_wait_are_refused_in_words(
+    check: Callable[[], object], message: str
+) -> None:
+    """A page size that is no int or out of 1..100, a negative max_rate_wait: in words."""
+    with pytest.raises(ValidationError) as info:
+        check()
+    assert info.value.message == message
+
+
+def test_max_rate_wait_takes_zero_and_none() -> None:
+    """max_rate_wait=0 (never wait for the send rate) is a bound; None is none."""
+    assert rate_wait(0) == 0.0
+    assert rate_wait(None) is None
 
 
 def test_metadata_strings_of_4096_characters_are_taken_4097_refused() -> None:
