@@ -53,11 +53,19 @@ def test_a_complete_body_that_breaks_the_model_is_malformed() -> None:
 
 
 def test_a_close_delimited_body_cut_mid_document_is_a_transport_error() -> None:
-    """No Content-Length and the JSON stops midway: the connection closed early (sent again)."""
+    """No Content-Length and the JSON stops midway: the connection closed early (sent again);
+    the error says so, with the answer's status and request ID and the call's fields."""
     with pytest.raises(TransportError) as info:
         import_job_page(raw(b'{"importJobSummaries": [' + JOB[:40]), CALL)
-    assert info.value.code == INCOMPLETE_BODY
-    assert info.value.next_token == "t0"
+    error = info.value
+    assert error.code == INCOMPLETE_BODY
+    assert error.message == "the response body ended mid-document: the connection closed early"
+    assert (error.http_status, error.request_id) == (200, "r-1")
+    assert (error.operation, error.knowledge_base_id, error.next_token) == (
+        "ListImportJobs",
+        KB,
+        "t0",
+    )
 
 
 def test_a_body_cut_with_its_length_given_is_malformed_not_cut() -> None:
@@ -69,8 +77,15 @@ def test_a_body_cut_with_its_length_given_is_malformed_not_cut() -> None:
 def test_a_borrowed_clients_answer_without_the_list_is_malformed_never_empty() -> None:
     """botocore turns bad JSON into {}: a parsed answer without its list is no empty page."""
     call = Call("ListKnowledgeBases")
-    with pytest.raises(MalformedResponseError, match="knowledgeBaseSummaries"):
-        knowledge_base_page({"ResponseMetadata": {"HTTPStatusCode": 200}}, call)
+    answer = {"ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": "r-9"}}
+    with pytest.raises(MalformedResponseError, match="knowledgeBaseSummaries") as info:
+        knowledge_base_page(answer, call)
+    error = info.value
+    assert (error.http_status, error.request_id, error.operation) == (
+        200,
+        "r-9",
+        "ListKnowledgeBases",
+    )
 
 
 def test_a_borrowed_clients_local_times_become_utc() -> None:
