@@ -411,3 +411,25 @@ def test_any_probe_requests_starts_a_plateau_after_its_own_probe_at_min_rate(
     assert control.on_throttle(1.9, sent_at=1.89)
     assert control.w_max == control.min_rate
     assert control.plateau > 0
+
+
+def test_only_the_slow_start_s_late_answers_with_probe_requests_on_count_as_burst() -> None:
+    """A send made before a cut and answered after it is burst only after the first cut with
+    probe_requests on (1 as 40); off, or after a later cut or pace_at, it is rate."""
+
+    def late_answer(control: RateController) -> RateController:
+        control.on_accepted(control.cut_at + 0.01, sent_at=control.cut_at - 0.01)
+        return control
+
+    for probe_requests in (1.0, 40.0):
+        first = RateController(probe_requests=probe_requests)
+        congest(first, 0.05)
+        assert late_answer(first).burst_seen == 1.0 and first.acc_count == 0.0
+    off = RateController()
+    congest(off, 0.05)
+    assert late_answer(off).acc_count == 1.0 and off.burst_seen == 0.0
+    later = RateController(probe_requests=40, enabled=True, w_max=2.0, k=0.8, cut_at=3.0)
+    assert late_answer(later).acc_count == 1.0 and later.burst_seen == 0.0
+    paced = RateController(probe_requests=40)
+    paced.pace_at(3.0, 2.0)
+    assert late_answer(paced).acc_count == 1.0 and paced.burst_seen == 0.0
