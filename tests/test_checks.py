@@ -15,14 +15,17 @@ from qconnect_async import (
 )
 from qconnect_async._checks import (
     account_id,
+    content_or_upload,
     content_source,
     content_type,
     external_source,
     jobs_to_wait_for,
     knowledge_base_id,
     knowledge_base_types,
+    metadata,
     page_size,
     presigned_url_ttl,
+    rate_wait,
     region,
     token,
 )
@@ -81,11 +84,19 @@ def test_good_page_sizes_pass() -> None:
     assert page_size(None) == 100
 
 
-@pytest.mark.parametrize("value", ["", "x" * 4097, 12])
-def test_bad_tokens_are_validation_errors(value: object) -> None:
-    """A starting token must be 1 to 4096 characters."""
-    with pytest.raises(ValidationError):
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "starting_token must be 1 to 4096 characters, not 0"),
+        ("x" * 4097, "starting_token must be 1 to 4096 characters, not 4097"),
+        (12, "starting_token must be a string, not int"),
+    ],
+)
+def test_bad_tokens_are_validation_errors_that_say_why(value: object, message: str) -> None:
+    """A starting token must be a string of 1 to 4096 characters; the error says which."""
+    with pytest.raises(ValidationError) as info:
         token(value)
+    assert info.value.message == message
 
 
 def test_good_tokens_pass() -> None:
@@ -202,9 +213,88 @@ def test_empty_content_and_a_long_bad_content_type_are_refused_in_words() -> Non
     assert info.value.message.endswith(f", not {'x' * 100!r}")
 
 
+class _BytesPath:
+    """An os.PathLike whose path is bytes."""
+
+    def __fspath__(self) -> bytes:
+        return b"/tmp/content.csv"
+
+
+@pytest.mark.parametrize(
+    ("check", "message"),
+    [
+        (
+            lambda: content_or_upload(None, None),
+            "give either content or upload_id (an upload already made)",
+        ),
+        (lambda: content_source(7), "content must be bytes or a path, not int"),
+        (lambda: metadata(["team"]), "metadata must be a mapping, not list"),
+        (
+            lambda: metadata({"": "a"}),
+            "a metadata key must be a string of 1 to 4096 characters",
+        ),
+        (
+            lambda: metadata({"team": ""}),
+            "a metadata value must be a string of 1 to 4096 characters",
+        ),
+    ],
+)
+def test_content_and_metadata_are_refused_in_words(
+    check: Callable[[], object], message: str
+) -> None:
+    """Neither content nor upload_id, content of another type, metadata not a mapping or
+    with an empty key or value: each ValidationError says what is wrong."""
+    with pytest.raises(ValidationError) as info:
+        check()
+    assert info.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("check", "message"),
+    [
+        (lambda: page_size(2.5), "page_size must be an int, not float"),
+        (lambda: page_size(101), "page_size must be between 1 and 100, not 101"),
+        (
+            lambda: rate_wait(-1),
+            "max_rate_wait must be a finite, non-negative number of seconds, not -1",
+        ),
+    ],
+)
+def test_page_size_and_max_rate_wait_are_refused_in_words(
+    check: Callable[[], object], message: str
+) -> None:
+    """A page size that is no int or out of 1..100, a negative max_rate_wait: in words."""
+    with pytest.raises(ValidationError) as info:
+        check()
+    assert info.value.message == message
+
+
+def test_max_rate_wait_takes_zero_and_none() -> None:
+    """max_rate_wait=0 (never wait for the send rate) is a bound; None is none."""
+    assert rate_wait(0) == 0.0
+    assert rate_wait(None) is None
+
+
+def test_metadata_strings_of_4096_characters_are_taken_4097_refused() -> None:
+    """A metadata key or value holds 1 to 4096 characters."""
+    assert metadata({"k" * 4096: "v" * 4096}) == {"k" * 4096: "v" * 4096}
+    for bad in ({"k" * 4097: "v"}, {"k": "v" * 4097}):
+        with pytest.raises(ValidationError):
+            metadata(bad)
+
+
+@pytest.mark.parametrize("value", ["", _BytesPath()])
+def test_an_empty_path_or_a_bytes_path_is_refused(value: object) -> None:
+    """A path must be a non-empty str (or os.PathLike of one): "" and a bytes path are not."""
+    with pytest.raises(ValidationError) as info:
+        content_source(value)
+    assert info.value.message == "content must be bytes or a non-empty path"
+
+
 def test_jobs_to_wait_for_name_an_import_jobs_kb_by_its_arn_and_check_every_job() -> None:
     """ImportJobs give their KB's ARN (it names their Region), pairs their KB as given; a lone
-    job, a string or something not iterable is refused, as is a pair with a bad job ID."""
+    job, a string or something not iterable is refused (saying what is taken), as is a pair
+    with a bad job ID."""
     job_id = "11111111-2222-3333-4444-555555555555"
     arn = f"arn:aws:wisdom:eu-west-2:123456789012:knowledge-base/{KB}"
     wire = {
@@ -221,3 +311,9 @@ def test_jobs_to_wait_for_name_an_import_jobs_kb_by_its_arn_and_check_every_job(
     for bad in (with_arn, "jobs", 7, [(KB,)], [(KB, "not-a-uuid")]):
         with pytest.raises(ValidationError):
             jobs_to_wait_for(bad)
+    for lone in (with_arn, "jobs", 7):
+        with pytest.raises(ValidationError) as info:
+            jobs_to_wait_for(lone)
+        assert info.value.message == (
+            "jobs must be a collection of ImportJobs or (KB, job ID) pairs"
+        )

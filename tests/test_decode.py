@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -51,11 +53,19 @@ def test_a_complete_body_that_breaks_the_model_is_malformed() -> None:
 
 
 def test_a_close_delimited_body_cut_mid_document_is_a_transport_error() -> None:
-    """No Content-Length and the JSON stops midway: the connection closed early (sent again)."""
+    """No Content-Length and the JSON stops midway: the connection closed early (sent again);
+    the error says so, with the answer's status and request ID and the call's fields."""
     with pytest.raises(TransportError) as info:
         import_job_page(raw(b'{"importJobSummaries": [' + JOB[:40]), CALL)
-    assert info.value.code == INCOMPLETE_BODY
-    assert info.value.next_token == "t0"
+    error = info.value
+    assert error.code == INCOMPLETE_BODY
+    assert error.message == "the response body ended mid-document: the connection closed early"
+    assert (error.http_status, error.request_id) == (200, "r-1")
+    assert (error.operation, error.knowledge_base_id, error.next_token) == (
+        "ListImportJobs",
+        KB,
+        "t0",
+    )
 
 
 def test_a_body_cut_with_its_length_given_is_malformed_not_cut() -> None:
@@ -67,8 +77,15 @@ def test_a_body_cut_with_its_length_given_is_malformed_not_cut() -> None:
 def test_a_borrowed_clients_answer_without_the_list_is_malformed_never_empty() -> None:
     """botocore turns bad JSON into {}: a parsed answer without its list is no empty page."""
     call = Call("ListKnowledgeBases")
-    with pytest.raises(MalformedResponseError, match="knowledgeBaseSummaries"):
-        knowledge_base_page({"ResponseMetadata": {"HTTPStatusCode": 200}}, call)
+    answer = {"ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": "r-9"}}
+    with pytest.raises(MalformedResponseError, match="knowledgeBaseSummaries") as info:
+        knowledge_base_page(answer, call)
+    error = info.value
+    assert (error.http_status, error.request_id, error.operation) == (
+        200,
+        "r-9",
+        "ListKnowledgeBases",
+    )
 
 
 def test_a_borrowed_clients_local_times_become_utc() -> None:
@@ -83,6 +100,38 @@ def test_a_borrowed_clients_local_times_become_utc() -> None:
     upload = content_upload(answer, Call("StartContentUpload", KB))
     assert upload.url_expiry == datetime(2026, 1, 1, 10, tzinfo=UTC)
     assert upload.url_expiry.tzinfo == UTC
+
+
+@pytest.fixture
+def host_in_new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This host's local time zone is New York's (UTC-5 in January) for the test."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("host_in_new_york")
+@pytest.mark.parametrize(
+    "expiry",
+    [
+        datetime(2026, 1, 1, 12),  # naive: botocore's UTC without a zone
+        datetime(2026, 1, 1, 14, tzinfo=timezone(timedelta(hours=2))),
+    ],
+)
+def test_a_borrowed_clients_times_are_utc_whatever_this_host_s_zone(expiry: datetime) -> None:
+    """On a host whose zone is not UTC, a naive time is read as UTC (not local), and an aware
+    one is given in UTC (not in the host's zone)."""
+    answer = {
+        "uploadId": "u-1",
+        "url": "https://example.invalid/put",
+        "urlExpiry": expiry,
+        "headersToInclude": {"content-type": "text/csv"},
+    }
+    upload = content_upload(answer, Call("StartContentUpload", KB))
+    assert upload.url_expiry == datetime(2026, 1, 1, 12, tzinfo=UTC)
+    assert upload.url_expiry.utcoffset() == timedelta(0)
 
 
 def test_an_upload_answer_without_its_id_is_malformed() -> None:

@@ -131,6 +131,12 @@ def test_an_errors_account_and_region_are_in_its_text() -> None:
     assert "region=eu-west-2" in str(error)
 
 
+def test_an_errors_args_are_its_message_as_for_any_exception() -> None:
+    """args[0] is the message (what code reading any exception's args finds), fields aside."""
+    error = ServiceError("boom", code="InternalServerException", http_status=500)
+    assert error.args == ("boom",)
+
+
 def test_a_retry_after_date_already_past_means_now() -> None:
     """A Retry-After HTTP date in the past waits nothing (0 s, never negative or more)."""
     past = email.utils.formatdate(time.time() - 3600, usegmt=True)

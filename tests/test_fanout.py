@@ -465,3 +465,50 @@ async def test_list_all_s_deadline_bounds_the_listing_of_the_kbs(
         async for _ in client.list_all_import_jobs(deadline=0.3):
             pass
     assert info.value.operation == "ListKnowledgeBases"
+
+
+class RecordsPriorities:
+    """A RateLimiter that lets every send go and records the priority each was asked with."""
+
+    rate = math.inf
+
+    def __init__(self) -> None:
+        self.priorities: list[int] = []
+
+    async def acquire(self, *, priority: int = 0) -> None:
+        self.priorities.append(priority)
+
+    def release(self, permit: None, outcome: SendOutcome) -> None:
+        pass
+
+
+async def test_many_kb_listings_are_bulk_by_default_and_interactive_when_asked(
+    qconnect_server: QConnectServer,
+) -> None:
+    """Every request of list_import_jobs_many and list_all_import_jobs (its ListKnowledgeBases
+    too) reaches the limiter as bulk (1) by default, as interactive (0) with
+    priority="interactive"."""
+    kbs = list(seed(qconnect_server, [3, 3, 3]))
+    limiter = RecordsPriorities()
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url, max_concurrency=4, rate_limiter=limiter
+    ) as client:
+        listings = {
+            "many, bulk": client.list_import_jobs_many(kbs, page_size=2),
+            "many, interactive": client.list_import_jobs_many(
+                kbs, page_size=2, priority="interactive"
+            ),
+            "all, bulk": client.list_all_import_jobs(page_size=2),
+            "all, interactive": client.list_all_import_jobs(page_size=2, priority="interactive"),
+        }
+        asked = {}
+        for name, listing in listings.items():
+            limiter.priorities.clear()
+            assert len([job async for job in listing]) == 9
+            asked[name] = limiter.priorities.copy()
+    assert asked == {
+        "many, bulk": [1] * 6,  # two pages of each of the three KBs
+        "many, interactive": [0] * 6,
+        "all, bulk": [1] * 7,  # and the one page of the account's KBs
+        "all, interactive": [0] * 7,
+    }

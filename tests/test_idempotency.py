@@ -18,6 +18,7 @@ from qconnect_async import (
     PaginationLoopError,
     QConnectClient,
     QConnectError,
+    QConnectRouter,
     TransportError,
     ValidationError,
 )
@@ -118,6 +119,26 @@ async def test_the_same_token_with_other_parameters_is_a_conflict_that_says_so(
     assert info.value.message.startswith(
         f"the client_token was used before for other parameters: import job {first.import_job_id} "
     )
+
+
+async def test_a_conflict_through_a_router_names_the_kb_s_account_and_region(
+    qconnect_server: QConnectServer,
+) -> None:
+    """Other content under a used token, started by a router in another account and Region:
+    the ConflictError names that account and Region, as the service's 409 did."""
+    account, region = "222222222222", "eu-west-2"
+    kb = qconnect_server.create_knowledge_base(account=account, region=region)
+    arn = f"arn:aws:wisdom:{region}:{account}:knowledge-base/{kb}"
+    async with QConnectRouter(
+        region_name="us-east-1",
+        endpoint_url=qconnect_server.endpoint_url,
+        sts_endpoint_url=qconnect_server.endpoint_url,
+        role_name="importer",
+    ) as router:
+        await router.start_import_job(arn, CSV, client_token="order-42")
+        with pytest.raises(ConflictError, match="other content") as info:
+            await router.start_import_job(arn, OTHER_CSV, client_token="order-42")
+    assert (info.value.account_id, info.value.region) == (account, region)
 
 
 async def test_a_conflict_no_job_of_ours_explains_is_raised_as_the_service_sent_it(

@@ -19,7 +19,7 @@ import types
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import pytest
@@ -155,13 +155,15 @@ async def test_a_file_is_streamed_off_the_loop_never_held_whole(
 async def test_a_failed_job_raises_with_its_report(
     client: QConnectClient, kb: str, qconnect_server: QConnectServer
 ) -> None:
-    """FAILED raises ImportJobFailedError; .job carries the report URL, which lists the bad rows."""
+    """FAILED raises ImportJobFailedError naming the KB, upload and Region; .job carries the
+    report URL, which lists the bad rows."""
     job = await client.start_import_job(kb, BAD_CSV)
     with pytest.raises(ImportJobFailedError) as info:
         await client.wait_for_import_job(kb, job.import_job_id)
     failed = info.value.job
     assert isinstance(failed, ImportJob) and failed.status == ImportJobStatus.FAILED
     assert info.value.knowledge_base_id == kb and info.value.upload_id == job.upload_id
+    assert info.value.region == "us-east-1"
     assert failed.failed_record_report is not None
     report = await download(failed.failed_record_report.get_secret_value())
     rows = list(csv.DictReader(io.StringIO(report.decode())))
@@ -456,13 +458,14 @@ async def test_request_timeout_is_retried(
 async def test_the_waiter_times_out_as_deadline_exceeded(
     client: QConnectClient, kb: str, qconnect_server: QConnectServer
 ) -> None:
-    """A job that never finishes: DeadlineExceededError, a TransportError and a TimeoutError."""
+    """A job that never finishes: DeadlineExceededError, a TransportError and a TimeoutError,
+    naming the KB and the client's Region."""
     qconnect_server.set_job_completion(after_reads=None)
     job = await client.start_import_job(kb, GOOD_CSV)
     with pytest.raises(DeadlineExceededError) as info:
         await client.wait_for_import_job(kb, job.import_job_id, timeout=0.05)
     assert isinstance(info.value, TransportError) and isinstance(info.value, TimeoutError)
-    assert info.value.knowledge_base_id == kb
+    assert (info.value.knowledge_base_id, info.value.region) == (kb, "us-east-1")
     assert info.value.operation == "GetImportJob"
     assert info.value.message == f"import job {job.import_job_id} did not finish within 0.05 s"
 
@@ -577,6 +580,40 @@ async def test_the_put_and_every_poll_go_through_the_send_rate(
         await client.wait_for_import_job(kb, job.import_job_id)
     assert requests(qconnect_server, "GetImportJob") == 3
     assert len(limiter.asked) == len(limiter.ended) == 7
+
+
+class PriorityLimiter(AskedLimiter):
+    """An AskedLimiter that also records the priority each send was asked with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.priorities: list[int] = []
+
+    async def acquire(self, *, priority: int = 0) -> None:
+        self.priorities.append(priority)
+        await super().acquire()
+
+
+@pytest.mark.parametrize(("priority", "sent"), [("bulk", 1), ("interactive", 0)])
+async def test_every_request_of_a_start_goes_at_its_priority_and_names_the_region(
+    kb: str, qconnect_server: QConnectServer, priority: Literal["bulk", "interactive"], sent: int
+) -> None:
+    """StartContentUpload, the PUT (each attempt) and StartImportJob ask the limiter at the
+    start's priority, with a client_token or without; a PUT refused for good names the
+    client's Region."""
+    limiter = PriorityLimiter()
+    qconnect_server.fail_uploads(times=1)
+    async with QConnectClient(
+        endpoint_url=qconnect_server.endpoint_url, region_name="us-east-1", rate_limiter=limiter
+    ) as client:
+        await client.start_import_job(kb, GOOD_CSV, priority=priority)
+        assert limiter.priorities == [sent] * 4  # the PUT twice: SlowDown, then sent
+        await client.start_import_job(kb, GOOD_CSV, priority=priority, client_token=priority)
+        assert limiter.priorities == [sent] * 7
+        qconnect_server.fail_uploads(status=400, code="InvalidRequest", message="No")
+        with pytest.raises(QConnectError) as info:
+            await client.start_import_job(kb, GOOD_CSV, priority=priority)
+    assert (info.value.operation, info.value.region) == ("PutObject", "us-east-1")
 
 
 async def test_the_waiter_polls_at_once_then_ever_slower(

@@ -179,9 +179,20 @@ class _CyclingTransport:
 KB = "aaaaaaaa-bbbb-cccc-dddd-000000000001"
 
 
+async def test_a_listing_closed_before_it_started_requests_nothing_and_yields_nothing() -> None:
+    """aclose() on a listing never iterated ends it quietly: no request, no item after."""
+    transport = _CyclingTransport({None: None})
+    async with QConnectClient._with_transport(transport) as client:  # type: ignore[arg-type]
+        listing = client.list_import_jobs(KB)
+        await listing.aclose()
+        assert [job async for job in listing] == []
+    assert transport.asked == []
+
+
 async def test_a_token_that_comes_back_two_pages_later_is_a_loop() -> None:
     """Tokens cycling A -> B -> A raise PaginationLoopError, which a check of the last token
-    alone (botocore's) misses; the error says to resume from B, the last new token."""
+    alone (botocore's) misses; the error says to resume from B, the last new token, and
+    names the client's Region."""
     transport = _CyclingTransport({None: "A", "A": "B", "B": "A"})
     async with QConnectClient._with_transport(transport) as client:  # type: ignore[arg-type]
         pages = 0
@@ -192,6 +203,7 @@ async def test_a_token_that_comes_back_two_pages_later_is_a_loop() -> None:
     assert pages == 2
     assert info.value.next_token == "B"
     assert (info.value.operation, info.value.knowledge_base_id) == ("ListImportJobs", KB)
+    assert info.value.region == "us-east-1"
     assert info.value.message == "the service sent a token it had sent before, after 2 pages"
 
 

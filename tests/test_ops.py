@@ -12,6 +12,7 @@ from qconnect_async import QConnectClient, RetryPolicy, ServiceError, Validation
 from qconnect_async._call import INTERACTIVE, Call
 
 KB = "aaaaaaaa-bbbb-cccc-dddd-000000000001"
+JOB = "aaaaaaaa-bbbb-cccc-dddd-000000000002"
 
 
 class _FailingTransport:
@@ -83,6 +84,43 @@ async def test_an_error_reaches_the_caller_as_it_was_built() -> None:
     assert info.value is transport.error
     # Built without a KB or a token, it keeps none: fields come from the Call, once.
     assert (info.value.knowledge_base_id, info.value.next_token) == (None, None)
+
+
+class _RefusingTransport(_FailingTransport):
+    """A Transport that refuses every request, recording the Call it was given."""
+
+    async def send(self, call: Call, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        self.calls.append(call)
+        raise self.error
+
+
+async def test_every_operation_s_call_names_the_client_s_region() -> None:
+    """GetImportJob, DeleteImportJob, StartImportJob, StartContentUpload, ListImportJobs and
+    ListKnowledgeBases each go out as a Call naming the Region of the client's transport,
+    which the errors built from it carry."""
+    transport = _RefusingTransport()
+    retry = RetryPolicy(max_attempts=1)
+    async with QConnectClient._with_transport(transport, retry=retry) as client:  # type: ignore[arg-type]
+        with pytest.raises(ServiceError):
+            await client.get_import_job(KB, JOB)
+        with pytest.raises(ServiceError):
+            await client.delete_import_job(KB, JOB)
+        with pytest.raises(ServiceError):
+            await client.start_import_job(KB, upload_id=f"{JOB}/{JOB}")
+        with pytest.raises(ServiceError):
+            await client.start_import_job(KB, b"Name,Content\nHi,There\n")
+        with pytest.raises(ServiceError):
+            _ = [job async for job in client.list_import_jobs(KB)]
+        with pytest.raises(ServiceError):
+            _ = [kb async for kb in client.list_knowledge_bases()]
+    assert [(c.operation, c.error_fields()["region"]) for c in transport.calls] == [
+        ("GetImportJob", "us-east-1"),
+        ("DeleteImportJob", "us-east-1"),
+        ("StartImportJob", "us-east-1"),
+        ("StartContentUpload", "us-east-1"),
+        ("ListImportJobs", "us-east-1"),
+        ("ListKnowledgeBases", "us-east-1"),
+    ]
 
 
 def test_a_pool_as_large_as_max_concurrency_is_adopted_a_smaller_one_refused() -> None:

@@ -249,3 +249,187 @@ def test_pacing_from_a_rate_counts_the_answers_from_then_on() -> None:
         control.on_accepted(t)
     assert control.on_throttle(0.8, sent_at=0.75)
     assert control.w_max == pytest.approx((3 + 0.5) / 0.8)
+
+
+@pytest.mark.parametrize("probe_requests", [40.0, 36.0])
+def test_a_plateau_is_whole_once_probe_requests_over_8_answers_counted_it(
+    probe_requests: float,
+) -> None:
+    """Its own probe met near w_max: a level counted over at least probe_requests / 8
+    answers (5 for 40 and for 36) holds for probe_requests' time; over fewer (4) it is a
+    guess, held a quarter of that time first."""
+
+    def probe_met_after(answers: int) -> RateController:
+        control = RateController(
+            probe_requests=probe_requests, enabled=True, w_max=2.0, k=0.8, cut_at=0.0
+        )
+        for i in range(answers):
+            control.on_accepted(0.5 + 0.8 * i / answers)
+        assert control.on_throttle(1.5, sent_at=1.49)  # past k: its own probe
+        return control
+
+    counted, guessed = probe_met_after(5), probe_met_after(4)
+    assert counted.w_max == guessed.w_max  # the ceiling: the same level either way
+    assert guessed.plateau > 0
+    assert counted.plateau - guessed.plateau == pytest.approx(0.75 * probe_requests / counted.w_max)
+
+
+@pytest.mark.parametrize("probe_requests", [40.0, 1.0])
+def test_any_probe_requests_halves_the_guess_however_soon_the_throttle_comes(
+    probe_requests: float,
+) -> None:
+    """probe_requests on (any count above 0), nothing accepted since the first cut: a throttle
+    0.06 s after it halves the guess (4 req/s here: a low rate); no answer count (0.5 / 0.06 s)
+    stands in for a measure when there was no answer."""
+    control = RateController(probe_requests=probe_requests, unmeasured_rate=4.0)
+    congest(control, 0.0)
+    assert control.on_throttle(0.06, sent_at=0.055)
+    assert control.w_max == 0.5 * control.unmeasured_rate
+
+
+def test_one_answer_since_pacing_is_read_as_a_count_not_the_decayed_measure() -> None:
+    """At a low rate, one answer 0.8 s before a throttle reads as (1 + 0.5) / 0.9 sends/s over
+    the 0.9 s since pacing began, where the decayed measure says about 0.8."""
+    control = RateController(probe_requests=40)
+    control.pace_at(0.0, 1.0)
+    control.on_accepted(0.1)
+    assert control.accepted_rate(0.9) < 0.9
+    assert control.on_throttle(0.9, sent_at=0.85)
+    assert control.w_max == pytest.approx(1.5 / 0.9)
+
+
+@pytest.mark.parametrize("plateau", [0.5, 2.0])
+def test_a_level_that_held_through_a_plateau_is_kept_by_the_next_probe(plateau: float) -> None:
+    """Its own probe met after a plateau at 3 req/s, fewer answers counted than that (three
+    in 1 to 3 s): the level held through the plateau is a lower bound of the quota, kept."""
+    control = RateController(
+        probe_requests=40, enabled=True, w_max=3.0, k=0.8, plateau=plateau, cut_at=0.0
+    )
+    for t in (0.2, 0.7, 1.2):
+        control.on_accepted(t)
+    now = control.k + plateau + 0.2  # probing past the plateau
+    assert control.accepted_rate(now) < 3.0
+    assert control.on_throttle(now, sent_at=now - 0.01)
+    assert control.w_max == 3.0
+
+
+def test_without_a_plateau_before_the_level_follows_the_measure_even_below_one() -> None:
+    """Its own probe met with no plateau before it, one answer since the cut: the level is
+    what the service accepted (about 0.8 sends/s), nothing held from before."""
+    control = RateController(probe_requests=40, enabled=True, w_max=1.0, k=1.0, cut_at=0.0)
+    control.on_accepted(0.5)
+    measured = control.accepted_rate(1.3)
+    assert control.on_throttle(1.3, sent_at=1.29)
+    assert control.w_max == pytest.approx(measured) and measured < 1.0
+
+
+def test_with_probe_requests_a_throttle_at_k_is_its_own_probe_and_starts_a_plateau() -> None:
+    """probe_requests=40, a throttle exactly k seconds after the cut, three answers since: it
+    met the controller's own probe (not a throttle while recovering), so a plateau follows."""
+    control = RateController(probe_requests=40, enabled=True, w_max=2.0, k=1.0, cut_at=0.0)
+    for t in (0.2, 0.5, 0.8):
+        control.on_accepted(t)
+    assert control.on_throttle(1.0, sent_at=0.99)
+    assert control.plateau > 0
+
+
+@pytest.mark.parametrize(
+    ("answers", "read_as_count"),
+    [((0.05, 0.4, 0.75), True), ((0.1, 0.3, 0.5, 0.7), False)],
+)
+def test_answers_since_pacing_are_read_as_a_count_only_at_a_low_rate(
+    answers: tuple[float, ...], read_as_count: bool
+) -> None:
+    """probe_requests=40, a throttle 0.9 s after pacing began: three answers (about 3.3 sends/s
+    measured, a low rate: a quarter plateau would hold there) read as (3 + 0.5) / 0.9; four
+    (about 4.5 measured, above the low rates) keep the decayed measure, though (4 + 0.5) /
+    0.9 is more."""
+    control = RateController(probe_requests=40)
+    control.pace_at(0.0, 1.0)
+    for t in answers:
+        control.on_accepted(t)
+    measured, count = control.accepted_rate(0.9), (len(answers) + 0.5) / 0.9
+    assert measured < count
+    assert control.on_throttle(0.9, sent_at=0.89)
+    assert control.w_max == pytest.approx(count if read_as_count else measured)
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.0, 2.0])
+def test_after_a_counted_probe_the_next_one_comes_probe_requests_later(scale: float) -> None:
+    """Its own probe met, its level counted: recovery (k), plateau, hold and ten doublings
+    take probe_requests' time at the new level, whatever the cubic's scale."""
+    control = RateController(
+        probe_requests=40, scale=scale, enabled=True, w_max=2.0, k=0.8, cut_at=0.0
+    )
+    for i in range(5):
+        control.on_accepted(0.5 + 0.8 * i / 5)
+    assert control.on_throttle(1.5, sent_at=1.49)
+    cycle = control.k + control.plateau + max(control.hold, control.k) + 10 * control.doubling
+    assert control.plateau > 0
+    assert cycle == pytest.approx(40 / control.w_max)
+
+
+@pytest.mark.parametrize("tau", [0.5, 1.0])
+def test_a_probe_met_in_the_doubling_sets_the_level_less_the_burst_it_drained(
+    tau: float,
+) -> None:
+    """Its own probe met in the doubling, ten answers in its last second: the level is what
+    the service accepted less the burst the probe drained (burst_seen answers over tau)."""
+    control = RateController(
+        probe_requests=40, tau=tau, enabled=True, w_max=2.0, k=0.8, cut_at=0.0, burst_seen=1.0
+    )
+    for i in range(10):
+        control.on_accepted(2.0 + 0.1 * i)
+    measured = control.accepted_rate(3.0)
+    assert control.on_throttle(3.0, sent_at=2.99)
+    assert control.w_max == pytest.approx(measured - 1.0 / tau)
+
+
+def test_after_a_plateau_a_probe_met_deep_in_the_doubling_keeps_the_level_held() -> None:
+    """A plateau held at 3 req/s, then its own probe met deep in the doubling (the ceiling
+    far above twice the level) with fewer answers than that: the plateau's level is kept."""
+    control = RateController(
+        probe_requests=40, enabled=True, w_max=3.0, k=0.8, plateau=0.5, cut_at=0.0
+    )
+    for t in (0.5, 1.5, 2.3):
+        control.on_accepted(t)
+    assert control.rate(2.5) > 2 * 3.0 and control.accepted_rate(2.5) < 3.0
+    assert control.on_throttle(2.5, sent_at=2.49)
+    assert control.w_max == 3.0
+
+
+@pytest.mark.parametrize("probe_requests", [1.0, 40.0])
+def test_any_probe_requests_starts_a_plateau_after_its_own_probe_at_min_rate(
+    probe_requests: float,
+) -> None:
+    """probe_requests on (1 as 40), its own probe met at min_rate with one answer counted: a
+    plateau follows at min_rate."""
+    control = RateController(
+        probe_requests=probe_requests, enabled=True, w_max=0.5, k=1.2, cut_at=0.0
+    )
+    control.on_accepted(0.1)
+    assert control.on_throttle(1.9, sent_at=1.89)
+    assert control.w_max == control.min_rate
+    assert control.plateau > 0
+
+
+def test_only_the_slow_start_s_late_answers_with_probe_requests_on_count_as_burst() -> None:
+    """A send made before a cut and answered after it is burst only after the first cut with
+    probe_requests on (1 as 40); off, or after a later cut or pace_at, it is rate."""
+
+    def late_answer(control: RateController) -> RateController:
+        control.on_accepted(control.cut_at + 0.01, sent_at=control.cut_at - 0.01)
+        return control
+
+    for probe_requests in (1.0, 40.0):
+        first = RateController(probe_requests=probe_requests)
+        congest(first, 0.05)
+        assert late_answer(first).burst_seen == 1.0 and first.acc_count == 0.0
+    off = RateController()
+    congest(off, 0.05)
+    assert late_answer(off).acc_count == 1.0 and off.burst_seen == 0.0
+    later = RateController(probe_requests=40, enabled=True, w_max=2.0, k=0.8, cut_at=3.0)
+    assert late_answer(later).acc_count == 1.0 and later.burst_seen == 0.0
+    paced = RateController(probe_requests=40)
+    paced.pace_at(3.0, 2.0)
+    assert late_answer(paced).acc_count == 1.0 and paced.burst_seen == 0.0

@@ -6,8 +6,10 @@ Also the contract with botocore that the correction stands on (``_skew``'s docst
 from __future__ import annotations
 
 import datetime
+import email.utils
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 
 import botocore.auth
@@ -16,7 +18,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from qconnect_async import CredentialsError, QConnectClient
-from qconnect_async._skew import SIGNATURE_VERSION, _SkewedSigV4Auth, is_skew_error
+from qconnect_async._skew import SIGNATURE_VERSION, ClockSkew, _SkewedSigV4Auth, is_skew_error
 from qconnect_async.testing import QConnectServer
 
 TWENTY_MINUTES = 20 * 60.0
@@ -133,6 +135,38 @@ async def test_a_skew_refusal_the_date_does_not_explain_is_raised(
 def test_skew_errors_are_told_from_other_refusals(code: str, message: str, skew: bool) -> None:
     """Only a refusal about the signing time is a skew (a wrong secret is not)."""
     assert is_skew_error(code, message) is skew
+
+
+def refusal(date: str | None) -> dict[str, object]:
+    """A skew refusal as botocore parses it, with ``date`` as its Date header (None: none)."""
+    headers = {} if date is None else {"date": date}
+    return {
+        "Error": {"Code": "RequestTimeTooSkewed", "Message": "The difference is too large"},
+        "ResponseMetadata": {"HTTPStatusCode": 403, "HTTPHeaders": headers},
+    }
+
+
+def test_a_skew_refusal_without_a_date_teaches_nothing_and_is_not_signed_again() -> None:
+    """No Date header, or one that does not parse: nothing to sign with, so no retry."""
+    skew = ClockSkew()
+    assert skew.learn(refusal(None), signed_with=0.0) is False
+    assert skew.learn(refusal("not a date"), signed_with=0.0) is False
+    assert skew.offset == 0.0
+
+
+@pytest.mark.parametrize("offset", [TWENTY_MINUTES, -TWENTY_MINUTES])
+def test_a_refusal_of_a_request_signed_with_the_service_s_time_is_not_signed_again(
+    offset: float,
+) -> None:
+    """The service 20 min off: a request signed with this host's time is signed again with
+    the Date's offset; one already signed with that offset is refused for another reason."""
+    date = email.utils.formatdate(time.time() + offset, usegmt=True)
+    skew = ClockSkew()
+    assert skew.learn(refusal(date), signed_with=0.0) is True
+    assert abs(skew.offset - offset) <= 2
+    assert skew.learn(refusal(date), signed_with=skew.offset) is False
+    # Signed with the opposite offset (the clocks 40 minutes apart): signed again.
+    assert skew.learn(refusal(date), signed_with=-offset) is True
 
 
 # -- the botocore contract -----------------------------------------------------------------------

@@ -103,7 +103,8 @@ async def test_pairs_and_arns_are_taken_and_a_job_given_twice_is_waited_for_once
 async def test_the_deadline_ends_the_stream_as_deadline_exceeded(
     client: QConnectClient, qconnect_server: QConnectServer
 ) -> None:
-    """Jobs that never end: DeadlineExceededError (a TimeoutError) saying how many still run."""
+    """Jobs that never end: DeadlineExceededError (a TimeoutError) saying how many still run,
+    naming the client's Region."""
     kb = qconnect_server.create_knowledge_base("kb")
     qconnect_server.set_job_completion(after_reads=None)
     jobs = await started(client, kb, 3)
@@ -112,7 +113,7 @@ async def test_the_deadline_ends_the_stream_as_deadline_exceeded(
             pass
     assert isinstance(info.value, TimeoutError)
     assert info.value.message == "3 of 3 import jobs had not ended by the deadline"
-    assert info.value.operation == "GetImportJob"
+    assert (info.value.operation, info.value.region) == ("GetImportJob", "us-east-1")
 
 
 async def test_a_missing_job_is_raised_as_it_is_and_nothing_is_left_running(
@@ -269,6 +270,43 @@ async def test_a_listing_stops_once_every_running_job_was_seen(
     qconnect_server.reset_stats()
     assert len([job async for job in client.wait_for_import_jobs(jobs)]) == 2
     assert counts(qconnect_server) == {"ListImportJobs": 3}
+
+
+async def test_a_listing_cut_short_does_not_make_a_kb_look_cheaper_to_list(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """Four running jobs on the first page and a fifth (ended) on the third: look 1 lists
+    three pages; look 2's listing stops at page 1, which says nothing of a full listing's
+    cost, so with three jobs left look 3 reads them (three reads, not fewer than three
+    pages) rather than list."""
+    qconnect_server.set_job_completion(after_reads=2)
+    kb = qconnect_server.create_knowledge_base("big")
+    jobs = await started(client, kb, 4)
+    await client.get_import_job(kb, jobs[3].import_job_id)  # ends one look before the others
+    qconnect_server.add_import_jobs(kb, 250, status="COMPLETE")
+    (last,) = qconnect_server.add_import_jobs(kb, 1, status="COMPLETE")
+    qconnect_server.reset_stats()
+    ended = [job async for job in client.wait_for_import_jobs([*jobs, (kb, last)])]
+    assert len(ended) == 5
+    # look 1: 3 pages; look 2: 1 page (the four seen); look 3: three reads
+    assert counts(qconnect_server) == {"ListImportJobs": 4, "GetImportJob": 3}
+
+
+async def test_a_full_listing_that_took_fewer_pages_is_the_new_cost(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """Three running jobs on one page, the first listing lengthened by an empty page: look 2's
+    full listing of one page is the KB's cost from then on, so look 3 lists the two jobs
+    left again (one page) rather than read them."""
+    qconnect_server.set_job_completion(after_reads=2)
+    kb = qconnect_server.create_knowledge_base("kb")
+    jobs = await started(client, kb, 3)
+    await client.get_import_job(kb, jobs[2].import_job_id)  # ends one look before the others
+    qconnect_server.empty_page(knowledge_base_id=kb)
+    qconnect_server.reset_stats()
+    assert len([job async for job in client.wait_for_import_jobs(jobs)]) == 3
+    # look 1: an empty page, then the jobs' page; looks 2 and 3: one page each
+    assert counts(qconnect_server) == {"ListImportJobs": 4}
 
 
 async def test_a_missing_job_is_raised_at_once_while_another_kbs_look_is_slow(
