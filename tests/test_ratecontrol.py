@@ -433,3 +433,17 @@ def test_only_the_slow_start_s_late_answers_with_probe_requests_on_count_as_burs
     paced = RateController(probe_requests=40)
     paced.pace_at(3.0, 2.0)
     assert late_answer(paced).acc_count == 1.0 and paced.burst_seen == 0.0
+
+
+def test_a_throttle_after_pace_at_starts_no_plateau() -> None:
+    """pace_at's rate was handed over (a fleet's shared rate), not met by a probe of this
+    controller: a throttle in the probe that follows it, with probe_requests on, starts the
+    time-based cycle (no plateau), from the rate it was sending at."""
+    control = RateController(probe_requests=40)
+    control.pace_at(0.0, 2.0)
+    control.on_accepted(0.2)
+    sending = control.rate(0.4)
+    assert sending <= 2.0 * control.w_max  # still near the rate handed over
+    assert control.on_throttle(0.4, sent_at=0.39)
+    assert control.plateau == 0.0
+    assert control.w_max == pytest.approx(sending)
