@@ -17,7 +17,13 @@ import pytest
 
 from _fake_time import FakeTime
 from _simbucket import Service, list_kbs, now
-from qconnect_async import AdaptiveRateLimiter, RateController, RateLimiter, SendOutcome
+from qconnect_async import (
+    AdaptiveRateLimiter,
+    RateController,
+    RateLimiter,
+    SendOutcome,
+    ValidationError,
+)
 from qconnect_async._config import set_testing
 from qconnect_async._ratelimit import INITIAL_WINDOW
 
@@ -384,14 +390,22 @@ def test_the_default_limiter_is_a_rate_limiter() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
-    [{"burst": 0.5}, {"burst": float("inf")}, {"initial_window": 0}, {"initial_window": 2.5}],
+    ("kwargs", "message"),
+    [
+        ({"burst": 0.5}, "burst must be at least 1 (one send), not 0.5"),
+        ({"burst": float("inf")}, "burst must be a positive number of sends, not inf"),
+        ({"burst": "5"}, "burst must be a number of sends, not str"),
+        ({"initial_window": 0}, "initial_window must be an int of at least 1, not 0"),
+        ({"initial_window": 2.5}, "initial_window must be an int of at least 1, not 2.5"),
+    ],
     ids=repr,
 )
-def test_invalid_settings_are_rejected(kwargs: dict[str, float]) -> None:
-    """Settings that make no sense fail at construction."""
-    with pytest.raises(ValueError):
+def test_invalid_settings_are_rejected_in_words(kwargs: dict[str, object], message: str) -> None:
+    """Settings that make no sense fail at construction, a ValidationError naming the
+    setting, what it must be and what it was."""
+    with pytest.raises(ValidationError) as caught:
         AdaptiveRateLimiter(**kwargs)  # type: ignore[arg-type]
+    assert caught.value.message == message
 
 
 # -- the target scenario, through the Sender ---------------------------------------------------
