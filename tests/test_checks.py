@@ -18,9 +18,11 @@ from qconnect_async._checks import (
     content_or_upload,
     content_source,
     content_type,
+    deadline,
     external_source,
     jobs_to_wait_for,
     knowledge_base_id,
+    knowledge_base_ref,
     knowledge_base_types,
     metadata,
     page_size,
@@ -317,3 +319,51 @@ def test_jobs_to_wait_for_name_an_import_jobs_kb_by_its_arn_and_check_every_job(
         assert info.value.message == (
             "jobs must be a collection of ImportJobs or (KB, job ID) pairs"
         )
+
+
+def test_an_arn_of_another_region_or_partition_is_refused_with_its_id() -> None:
+    """A client checks a KB ARN's place: another Region or partition is a ValidationError
+    naming both and carrying the KB's ID; the same place, a bare ID or a client without a
+    Region passes."""
+    arn = f"arn:aws:wisdom:eu-west-2:123456789012:knowledge-base/{KB}"
+    with pytest.raises(ValidationError) as caught:
+        knowledge_base_ref(arn).check_place(partition="aws", region="us-east-1")
+    assert caught.value.message == (
+        "the ARN is of Region 'eu-west-2', the client's is 'us-east-1': use a client of that Region"
+    )
+    assert caught.value.knowledge_base_id == KB
+    with pytest.raises(ValidationError) as caught:
+        knowledge_base_ref(arn).check_place(partition="aws-cn", region="eu-west-2")
+    assert caught.value.message == "the ARN is of partition 'aws', the client's is 'aws-cn'"
+    assert caught.value.knowledge_base_id == KB
+    knowledge_base_ref(arn).check_place(partition="aws", region="eu-west-2")
+    knowledge_base_ref(arn).check_place(partition=None, region=None)
+    knowledge_base_ref(KB).check_place(partition="aws-cn", region="us-east-1")
+
+
+@pytest.mark.parametrize(
+    ("value", "message", "named"),
+    [
+        (7, "knowledge base must be an ID or ARN string, not int", None),
+        ("", "not a knowledge base ID (lower-case UUID) or ARN: ''", None),
+        ("x" * 201, f"not a knowledge base ID (lower-case UUID) or ARN: {'x' * 200!r}", "x" * 200),
+    ],
+    ids=["int", "empty", "long"],
+)
+def test_a_knowledge_base_that_is_not_an_id_or_arn_is_named_cut_to_200(
+    value: object, message: str, named: str | None
+) -> None:
+    """Neither an ID nor a KB ARN: refused in words, what was given cut to 200 characters
+    (and carried as the error's knowledge_base_id when there is one)."""
+    with pytest.raises(ValidationError) as caught:
+        knowledge_base_ref(value)
+    assert caught.value.message == message
+    assert caught.value.knowledge_base_id == named
+
+
+def test_a_deadline_is_named_when_refused() -> None:
+    """deadline= of no use (negative) is refused naming deadline; None is no deadline."""
+    assert deadline(None) is None
+    with pytest.raises(ValidationError) as caught:
+        deadline(-1)
+    assert caught.value.message == "deadline must be a positive number of seconds, not -1"
