@@ -300,15 +300,30 @@ async def test_an_empty_next_token_ends_the_knowledge_base_listing(
 # -- opening an open client ----------------------------------------------------------------------
 
 
+ALREADY_OPEN = (
+    "^this QConnectClient is already open: share the open client, do not open it again "
+    r"\(its owner's `async with` closes it for everyone\)$"
+)
+
+
 async def test_opening_an_open_client_is_an_error(client: QConnectClient, kb: str) -> None:
-    """A nested `async with` on a shared client is refused, and does not close it."""
-    with pytest.raises(RuntimeError, match="already open"):
+    """A nested `async with` on a shared client is refused in words, and does not close it."""
+    with pytest.raises(RuntimeError, match=ALREADY_OPEN):
         async with client:
             pass  # pragma: no cover - never entered
-    with pytest.raises(RuntimeError, match="already open"):
+    with pytest.raises(RuntimeError, match=ALREADY_OPEN):
         await client.open()
     assert not client.closed
     assert len([j async for j in client.list_import_jobs(kb)]) == 250
+
+
+async def test_a_closed_client_is_not_opened_again(qconnect_server: QConnectServer) -> None:
+    """A client whose `async with` ended stays closed: opening it again says to make a new one."""
+    client = QConnectClient(endpoint_url=qconnect_server.endpoint_url)
+    async with client:
+        pass
+    with pytest.raises(RuntimeError, match=r"^this QConnectClient is closed; create a new one$"):
+        await client.open()
 
 
 async def test_a_wrapped_client_is_entered_once(qconnect_server: QConnectServer, kb: str) -> None:
