@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -230,6 +231,30 @@ async def test_an_upload_that_gets_no_answer_ends_at_its_read_timeout() -> None:
         await uploader.close()
         await runner.cleanup()
     assert info.value.message == "the upload timed out"
+    # coded by aiohttp's timeout error (SocketTimeoutError today), the error it chains
+    assert info.value.code == type(info.value.__cause__).__name__
+    assert info.value.code.endswith("TimeoutError")
+
+
+async def test_an_upload_refused_a_connection_says_why_named_by_its_error() -> None:
+    """No server at the URL's port: TransportError in aiohttp's words (host and port, never
+    the path), coded by aiohttp's error class, with the PUT's call."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # nothing listens there now
+    error = await put(f"http://127.0.0.1:{port}/upload?X-Amz-Signature=s", TransportError)
+    assert error.code == "ClientConnectorError"
+    assert f"127.0.0.1:{port}" in error.message
+    assert "upload" not in error.message and "Signature" not in error.message
+    assert (error.operation, error.upload_id) == (PUT_OPERATION, "u-1")
+
+
+async def test_an_answer_of_300_is_not_a_success(put_url: Callable[[Reply], str]) -> None:
+    """Only 2xx is an upload done: a 300 (not a redirect aiohttp follows) is an error with
+    its status."""
+    error = await put(put_url(lambda: web.Response(status=300)), QConnectError)
+    assert error.http_status == 300
 
 
 async def test_an_upload_redirected_without_end_is_a_transport_error_naming_only_its_kind(
