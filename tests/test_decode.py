@@ -88,18 +88,22 @@ def test_a_borrowed_clients_answer_without_the_list_is_malformed_never_empty() -
     )
 
 
-def test_a_borrowed_clients_local_times_become_utc() -> None:
-    """botocore's parser gives tzlocal (or naive) datetimes: decoded, they are UTC."""
-    local = datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=2)))
+def url_expiry_of(expiry: datetime) -> datetime:
+    """urlExpiry as decoded from a borrowed client's StartContentUpload answer."""
     answer = {
         "uploadId": "u-1",
         "url": "https://example.invalid/put",
-        "urlExpiry": local,
+        "urlExpiry": expiry,
         "headersToInclude": {"content-type": "text/csv"},
     }
-    upload = content_upload(answer, Call("StartContentUpload", KB))
-    assert upload.url_expiry == datetime(2026, 1, 1, 10, tzinfo=UTC)
-    assert upload.url_expiry.tzinfo == UTC
+    return content_upload(answer, Call("StartContentUpload", KB)).url_expiry
+
+
+def test_a_borrowed_clients_local_times_become_utc() -> None:
+    """botocore's parser gives tzlocal (or naive) datetimes: decoded, they are UTC."""
+    expiry = url_expiry_of(datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=2))))
+    assert expiry == datetime(2026, 1, 1, 10, tzinfo=UTC)
+    assert expiry.tzinfo == UTC
 
 
 @pytest.fixture
@@ -123,15 +127,9 @@ def host_in_new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_a_borrowed_clients_times_are_utc_whatever_this_host_s_zone(expiry: datetime) -> None:
     """On a host whose zone is not UTC, a naive time is read as UTC (not local), and an aware
     one is given in UTC (not in the host's zone)."""
-    answer = {
-        "uploadId": "u-1",
-        "url": "https://example.invalid/put",
-        "urlExpiry": expiry,
-        "headersToInclude": {"content-type": "text/csv"},
-    }
-    upload = content_upload(answer, Call("StartContentUpload", KB))
-    assert upload.url_expiry == datetime(2026, 1, 1, 12, tzinfo=UTC)
-    assert upload.url_expiry.utcoffset() == timedelta(0)
+    decoded = url_expiry_of(expiry)
+    assert decoded == datetime(2026, 1, 1, 12, tzinfo=UTC)
+    assert decoded.utcoffset() == timedelta(0)
 
 
 def test_an_upload_answer_without_its_id_is_malformed() -> None:

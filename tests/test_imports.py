@@ -27,6 +27,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 
 import qconnect_async._upload
+from _limiters import AskedLimiter
 from qconnect_async import (
     AccessDeniedError,
     ConflictError,
@@ -38,7 +39,6 @@ from qconnect_async import (
     QConnectError,
     ResourceNotFoundError,
     RetryPolicy,
-    SendOutcome,
     ServiceQuotaExceededError,
     TransportError,
     ValidationError,
@@ -542,24 +542,6 @@ async def test_a_job_that_can_no_longer_complete_ends_the_wait_as_failed(
     again = pickle.loads(pickle.dumps(error))
     assert type(again) is ImportJobFailedError
     assert (again.message, again.job) == (error.message, error.job)
-
-
-class AskedLimiter:
-    """A RateLimiter that lets every send go at once and notes when each asked and ended."""
-
-    def __init__(self) -> None:
-        self.asked: list[float] = []
-        self.ended: list[float] = []
-
-    async def acquire(self) -> None:
-        self.asked.append(asyncio.get_running_loop().time())
-
-    def release(self, permit: None, outcome: SendOutcome) -> None:
-        self.ended.append(asyncio.get_running_loop().time())
-
-    @property
-    def rate(self) -> float:
-        return math.inf
 
 
 async def test_the_put_and_every_poll_go_through_the_send_rate(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import math
 
 import pytest
 
+from _limiters import AskedLimiter
 from qconnect_async import (
     DeadlineExceededError,
     ImportJob,
@@ -14,7 +14,6 @@ from qconnect_async import (
     PaginationLoopError,
     QConnectClient,
     ResourceNotFoundError,
-    SendOutcome,
     ValidationError,
 )
 from qconnect_async._config import set_testing
@@ -165,24 +164,6 @@ def test_bad_jobs_are_refused_at_the_call(
     with pytest.raises(ValidationError, match=what):
         client.wait_for_import_jobs(jobs)  # type: ignore[arg-type]
     assert qconnect_server.stats.total_requests == 0
-
-
-class AskedLimiter:
-    """A RateLimiter that lets every send go at once and notes when each asked and ended."""
-
-    def __init__(self) -> None:
-        self.asked: list[float] = []
-        self.ended: list[float] = []
-
-    async def acquire(self) -> None:
-        self.asked.append(asyncio.get_running_loop().time())
-
-    def release(self, permit: None, outcome: SendOutcome) -> None:
-        self.ended.append(asyncio.get_running_loop().time())
-
-    @property
-    def rate(self) -> float:
-        return math.inf
 
 
 def poll_delay_off(polls: int) -> float:
