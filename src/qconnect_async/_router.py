@@ -104,8 +104,7 @@ class QConnectRouter(RouterJobMethods):
             # The settings' Region reads config files: off the loop, as a client's open does.
             # A bad profile is left for the first bare ID to report, as without `async with`.
             with contextlib.suppress(ValidationError):
-                found = await asyncio.to_thread(default_region, self._profile)
-                self._region = None if found is None else check.region(found)
+                self._region = await asyncio.to_thread(self._settings_region)
                 self._region_read = True
         return self
 
@@ -151,9 +150,13 @@ class QConnectRouter(RouterJobMethods):
         client's; read once, as the router is entered (else on first need)."""
         if self._region is None and not self._region_read:
             self._region_read = True
-            found = default_region(self._profile)
-            self._region = None if found is None else check.region(found)
+            self._region = self._settings_region()
         return self._region
+
+    def _settings_region(self) -> str | None:
+        """The AWS settings' Region of ``profile_name`` (config files, environment), checked."""
+        found = default_region(self._profile)
+        return None if found is None else check.region(found)
 
     def _where(self, ref: KnowledgeBaseRef) -> Where:
         """The pair of a KB reference (account None: the default one, learnt on use)."""
