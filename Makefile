@@ -100,7 +100,7 @@ clean:
 # last lines list every mutant that survived (`.venv/bin/mutmut show NAME` shows one).
 mutate: $(STAMP)
 	rm -rf mutants
-	nice -n 10 $(VENV)/bin/mutmut run --max-children 2
+	PATH="$(abspath $(VENV))/bin:$$PATH" nice -n 10 $(VENV)/bin/mutmut run --max-children 2
 	$(VENV)/bin/mutmut results
 
 # The whole suite RUNS times, each in a new random order; every seed is printed, and a failed

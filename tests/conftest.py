@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from _fake_time import FakeClockLoop
-from _mutation_order import kill_order, measured_durations, mutated_module
+from _mutation_order import (
+    exit_when_hung,
+    kill_order,
+    measured_durations,
+    mutated_module,
+    time_bound,
+)
 from qconnect_async._config import set_testing
 
 if TYPE_CHECKING:
@@ -110,8 +116,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not _mutant_under_test():
         return
     mutant = os.environ["MUTANT_UNDER_TEST"]
-    order = kill_order([item.nodeid for item in items], mutant, measured_durations())
+    order = kill_order([item.nodeid for item in items], mutant, _durations(config))
     items[:] = [items[index] for index in order]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    """Under ``make mutate`` only: a test that hangs ends the child as a timeout at once."""
+    if not _mutant_under_test():
+        return (yield)
+    with exit_when_hung(time_bound(item.nodeid, _durations(item.config))):
+        return (yield)
+
+
+_DURATIONS = pytest.StashKey[dict[str, float]]()
+
+
+def _durations(config: pytest.Config) -> dict[str, float]:
+    """mutmut's measured test durations, read once per run."""
+    if _DURATIONS not in config.stash:
+        config.stash[_DURATIONS] = measured_durations()
+    return config.stash[_DURATIONS]
 
 
 def _mutant_under_test() -> bool:
