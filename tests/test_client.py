@@ -389,7 +389,19 @@ async def test_from_another_event_loop_is_a_clear_error(client: QConnectClient, 
     thread.start()
     thread.join(10)
     assert len(errors) == 1 and isinstance(errors[0], RuntimeError)
-    assert "another event loop" in str(errors[0])
+    assert str(errors[0]) == (
+        "this QConnectClient belongs to another event loop; open one client per loop"
+    )
+
+
+async def test_a_closed_client_says_it_is_closed(qconnect_server: QConnectServer, kb: str) -> None:
+    """A listing on a client after its ``async with`` raises, in words, before any request."""
+    async with QConnectClient(endpoint_url=qconnect_server.endpoint_url) as client:
+        pass
+    with pytest.raises(RuntimeError) as info:
+        async for _ in client.list_import_jobs(kb):
+            pass
+    assert str(info.value) == "this QConnectClient is closed"
 
 
 async def test_endpoint_from_the_service_specific_variable(
@@ -446,6 +458,29 @@ class TestBorrowedClient:
         assert jobs[0].status in set(ImportJobStatus)
         response = await raw.list_import_jobs(knowledgeBaseId=kb, maxResults=1)
         assert len(response["importJobSummaries"]) == 1
+
+    async def test_belongs_to_the_loop_of_its_first_use(self, raw: Any, kb: str) -> None:
+        """A borrowed client, once used on this loop, refuses another loop in words."""
+        client = QConnectClient.from_client(raw)
+        assert len([j async for j in client.list_import_jobs(kb)]) == 250
+        errors: list[BaseException] = []
+
+        def other_loop() -> None:
+            async def use() -> None:
+                async for _ in client.list_import_jobs(kb):
+                    pass
+
+            try:
+                asyncio.run(use())
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=other_loop)
+        thread.start()
+        thread.join(10)
+        assert [str(e) for e in errors] == [
+            "this QConnectClient belongs to another event loop; open one client per loop"
+        ]
 
     async def test_malformed_body_through_botocore_parser(
         self, raw: Any, kb: str, qconnect_server: QConnectServer
