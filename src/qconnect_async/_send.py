@@ -153,8 +153,6 @@ class Sender:
         number = 0
         while True:
             number += 1
-            if self._closed:
-                raise RuntimeError(CLOSED_MESSAGE)
             request_logger.debug(
                 "%s attempt %d (knowledge_base_id=%s)",
                 call.operation,
