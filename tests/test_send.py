@@ -780,12 +780,14 @@ async def test_testing_mode_never_refuses_for_the_send_rate() -> None:
         assert await send(ft, sender, Script(ft, "page"), max_rate_wait=0.5) == "page"
 
 
-def paced_sender(ft: FakeTime, rate: float) -> Sender:
+def paced_sender(ft: FakeTime, rate: float, *, max_concurrency: int = 8) -> Sender:
     """A sender whose limiter (ranked: interactive first) paces steadily at ``rate`` sends/s."""
     control = RateController(scale=1e-12, hold=1e9, quiet=1e9, min_rate=0.1)
     control.pace_at(ft.now, rate)
     limiter = AdaptiveRateLimiter(controller=control)
-    return Sender(policy=RetryPolicy(), limiter=limiter, max_concurrency=8, sleep=ft.sleep)
+    return Sender(
+        policy=RetryPolicy(), limiter=limiter, max_concurrency=max_concurrency, sleep=ft.sleep
+    )
 
 
 async def test_an_interactive_request_counts_only_the_interactive_line_ahead() -> None:
@@ -825,3 +827,79 @@ async def test_a_bulk_request_counts_the_interactive_line_ahead_too() -> None:
     assert ft.now == started  # refused at once, not after waiting
     assert script.calls == 0
     assert await ft.run(asyncio.gather(*waiting)) == ["interactive"] * 3
+
+
+async def test_a_max_rate_wait_of_zero_sends_when_nothing_is_to_be_waited() -> None:
+    """max_rate_wait=0 means "only if no wait is expected": with the bucket's token there, the
+    request is sent; with it spent, refused at once."""
+    ft = FakeTime()
+    sender = paced_sender(ft, 1.0)
+    assert await send(ft, sender, Script(ft, "page"), max_rate_wait=0.0) == "page"
+    with pytest.raises(RateWaitExceededError):
+        await send(ft, sender, Script(ft, "late"), max_rate_wait=0.0)
+
+
+async def test_bulk_requests_waiting_for_a_slot_are_sent_in_the_order_they_came() -> None:
+    """With one slot, bulk requests queued behind each other go first come, first served."""
+    ft = FakeTime()
+    sender = paced_sender(ft, 1.0, max_concurrency=1)
+    await send(ft, sender, Script(ft, "first"))  # spends the bucket's token
+    scripts = [Script(ft, f"bulk{i}") for i in range(3)]
+    tasks = []
+    for script in scripts:
+        tasks.append(asyncio.ensure_future(sender.send(Call(OP, KB, priority=BULK), script)))
+        await ft.advance(0.0)
+    assert await ft.run(asyncio.gather(*tasks)) == ["bulk0", "bulk1", "bulk2"]
+    starts = [script.times[0] for script in scripts]
+    assert starts == sorted(starts) and len(set(starts)) == 3
+
+
+async def test_a_bulk_request_that_gave_way_goes_back_to_the_head_of_the_bulk_line() -> None:
+    """A bulk request that gave its slot to an interactive one is sent next after it, before
+    the bulk request that came later: giving way costs it one turn, not its place."""
+    ft = FakeTime()
+    sender = paced_sender(ft, 1.0, max_concurrency=1)
+    await send(ft, sender, Script(ft, "first"))  # spends the bucket's token
+    early, late, interactive = Script(ft, "early"), Script(ft, "late"), Script(ft, "now")
+    bulk_early = asyncio.ensure_future(sender.send(Call(OP, KB, priority=BULK), early))
+    await ft.advance(0.0)  # holds the only slot, waiting for the limiter
+    bulk_late = asyncio.ensure_future(sender.send(Call(OP, KB, priority=BULK), late))
+    await ft.advance(0.0)  # waits for a slot
+    asked = asyncio.ensure_future(sender.send(Call(OP, KB, priority=INTERACTIVE), interactive))
+    assert await ft.run(asyncio.gather(asked, bulk_early, bulk_late)) == ["now", "early", "late"]
+    assert interactive.times[0] < early.times[0] < late.times[0]
+
+
+async def test_a_sender_closed_by_a_failing_attempt_sends_no_retry_and_says_why() -> None:
+    """A retryable failure of an attempt during which the sender was closed is not retried:
+    the request ends in RuntimeError("this QConnectClient is closed")."""
+    ft = FakeTime()
+    sender = make_sender(ft)
+    calls = 0
+
+    async def attempt() -> str:
+        nonlocal calls
+        calls += 1
+        sender.close()
+        raise unavailable()
+
+    request = asyncio.ensure_future(sender.send(Call(OP, KB), attempt))  # a task of its own
+    with pytest.raises(RuntimeError) as info:
+        await request
+    assert str(info.value) == "this QConnectClient is closed"
+    assert calls == 1
+
+
+async def test_each_attempt_is_logged_at_debug_with_its_operation_number_and_kb(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """qconnect_async.requests has one DEBUG line per attempt as it starts."""
+    ft = FakeTime()
+    sender = make_sender(ft)
+    with caplog.at_level(logging.DEBUG, logger="qconnect_async.requests"):
+        await send(ft, sender, Script(ft, unavailable(), "page"))
+    lines = [r.getMessage() for r in caplog.records if r.name == "qconnect_async.requests"]
+    assert lines == [
+        f"{OP} attempt 1 (knowledge_base_id={KB})",
+        f"{OP} attempt 2 (knowledge_base_id={KB})",
+    ]
