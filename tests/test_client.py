@@ -435,6 +435,21 @@ async def test_errors_and_logs_carry_no_credentials(
     assert all(secret not in t and token not in t for t in texts)
 
 
+async def test_a_session_of_yours_is_the_one_that_sends(
+    qconnect_server: QConnectServer, kb: str
+) -> None:
+    """``session=``: the client is created from your AioSession, so its hooks see each call."""
+    session = AioSession()
+    seen: list[str] = []
+    session.register(
+        "before-call.qconnect.ListImportJobs", lambda model, **_: seen.append(model.name)
+    )
+    async with QConnectClient(endpoint_url=qconnect_server.endpoint_url, session=session) as c:
+        jobs = [job async for job in c.list_import_jobs(kb, page_size=100)]
+    assert len(jobs) == 250
+    assert seen == ["ListImportJobs"] * 3
+
+
 class TestBorrowedClient:
     """QConnectClient.from_client wraps an aiobotocore client the app manages."""
 

@@ -308,6 +308,16 @@ async def test_on_retry_receives_the_details_of_each_retry() -> None:
     ]
 
 
+async def test_a_retrys_elapsed_time_counts_from_the_requests_start() -> None:
+    """``elapsed`` is the time since this request started, whatever the clock read then."""
+    ft = FakeTime()
+    await ft.advance(100.0)
+    details: list[RetryDetails] = []
+    sender = make_sender(ft, RetryPolicy(base_delay=1.0, on_retry=details.append), rand=0.5)
+    await send(ft, sender, Script(ft, unavailable(), "page", duration=0.25))
+    assert [d.elapsed for d in details] == [pytest.approx(0.25)]
+
+
 async def test_a_closed_sender_sends_nothing_and_says_why() -> None:
     """After close() a send raises RuntimeError("this QConnectClient is closed"), unsent."""
     ft = FakeTime()
@@ -387,6 +397,19 @@ async def test_no_retry_when_the_backoff_would_end_past_the_deadline() -> None:
     ft = FakeTime()
     sender = make_sender(ft)
     error = unavailable(retry_after=5.0)
+    script = Script(ft, error, "page")
+    with pytest.raises(ServiceError) as caught:
+        await send(ft, sender, script, deadline=2.0)
+    assert caught.value is error
+    assert script.calls == 1
+    assert ft.now == 0.0
+
+
+async def test_no_retry_when_the_backoff_would_end_at_the_deadline() -> None:
+    """A next attempt that could start only at the deadline itself is not waited for either."""
+    ft = FakeTime()
+    sender = make_sender(ft)
+    error = unavailable(retry_after=2.0)
     script = Script(ft, error, "page")
     with pytest.raises(ServiceError) as caught:
         await send(ft, sender, script, deadline=2.0)
