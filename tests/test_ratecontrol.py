@@ -447,3 +447,45 @@ def test_a_throttle_after_pace_at_starts_no_plateau() -> None:
     assert control.on_throttle(0.4, sent_at=0.39)
     assert control.plateau == 0.0
     assert control.w_max == pytest.approx(sending)
+
+
+def test_with_probe_requests_the_guess_doubles_only_a_token_after_the_first_cut() -> None:
+    """With probe_requests on, the first cut's guess is held for a whole token of it (the
+    service's bucket is empty: a send before then is throttled whatever the quota), then
+    doubles; by default the doubling starts at once."""
+    control = RateController(probe_requests=40.0)
+    congest(control, 0.0)
+    token = 1.0 / control.unmeasured_rate
+    assert control.rate(0.9 * token) == pytest.approx(control.unmeasured_rate, rel=0.02)
+    assert control.rate(token + 0.1) > 2 * control.unmeasured_rate
+    default = RateController()
+    congest(default, 0.0)
+    assert default.rate(0.6 * token) > 2 * default.unmeasured_rate
+
+
+def test_the_guess_met_after_one_answer_is_measured_from_the_first_token() -> None:
+    """With probe_requests on, the guess met after one answer: the accepted rate counts from
+    the first send after the cut (a token at the guess), not from the cut, so one answer soon
+    after it reads at least the guess (from the cut: 6 req/s, which would be held low)."""
+    control = RateController(probe_requests=40.0)
+    congest(control, 0.0)
+    control.on_accepted(0.11, sent_at=0.1)
+    assert control.on_throttle(0.16, sent_at=0.15)
+    assert control.w_max >= control.unmeasured_rate
+
+
+def test_a_throttle_with_one_answer_since_a_halving_halves_again() -> None:
+    """With probe_requests on, a halved level is a guess: a throttle with one answer since
+    (anywhere within a whole answer of the rate) halves it again, and the plateau after it
+    ends before what is not sent could fill the service's bucket (its cold-start burst)."""
+    control = RateController(probe_requests=40.0)
+    for _ in range(5):  # the cold start's answers: the service's burst
+        control.on_accepted(-0.05)
+    congest(control, 0.0)
+    assert control.on_throttle(0.2, sent_at=0.15)  # nothing accepted since: halved
+    halved = control.w_max
+    assert halved == 0.5 * control.unmeasured_rate
+    control.on_accepted(0.6, sent_at=0.55)
+    assert control.on_throttle(0.7, sent_at=0.65)
+    assert control.w_max <= 0.5 * halved
+    assert 0 < control.plateau <= control.burst_seen / control.w_max - control.k

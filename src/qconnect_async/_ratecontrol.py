@@ -47,12 +47,22 @@ Why this shape:
   then the time-based cycle. A probe met deep in the doubling with a count below the level
   held measures what was sent, not the quota (a tiny service burst overflows at once): no
   plateau either, so a level guessed far below the quota is not held.
+- With ``probe_requests`` on, the first cut's guess is held for a whole token of it before
+  the doubling: the service's bucket is empty, so a send before its next token is throttled
+  whatever the quota (at 10 req/s with 10 ms round trips it halved the rate, and the level
+  climbed back a few % a plateau: 1.12x the ideal wall). What is accepted is counted from
+  that token on, not from the cut (an answer soon after it reads as the guess, not below).
 - With ``probe_requests`` on, a throttle with nothing accepted since the first cut halves the
   rate (at most half the first cut's guess): the quota is below what was sent, and the
   doubling since the guess is no measure of it. Against 2 req/s it is down in two throttles,
   where the recut (80% of a doubled ceiling) takes about six. The halved level is a guess:
-  a quarter of a plateau, after which its count measures. Off by default: members of a fleet
-  of independent clients throttled before their first answer drop far below their share.
+  a throttle with at most one answer since halves it again (one answer is anywhere within a
+  whole answer of the rate: 2 req/s read as 3 ended up held at 1.64 two throttles later),
+  then a quarter of a plateau, after which its count measures. Halved again after an answer,
+  the quota is within twice the level: that plateau ends before what is not sent could fill
+  the service's bucket (``burst_seen``), or the count reads its overflow as a low quota (3
+  req/s held at 2.4). Off by default: members of a fleet of independent clients throttled
+  before their first answer drop far below their share.
 - The plateau's level is a lower bound of the quota, the largest of: the level that held
   through the last plateau; ``settle`` (97%) of the cycle's count, (n - 0.5) answers per
   second of the cycle (it starts and ends with the service's bucket empty, so it counts what
@@ -177,6 +187,8 @@ class RateController:
     thr_at: float = -math.inf
     seen_value: float = 0.0
     seen_at: float = -math.inf
+    #: w_max is half a level throttled with (almost) nothing accepted: a guess
+    halved: bool = False
 
     def rate(self, now: float) -> float:
         """Sends per second allowed at ``now``; infinite while off."""
@@ -240,6 +252,11 @@ class RateController:
             # burst as its rate), so probe from a guess at once; the next throttle measures.
             self.w_max = max(self.min_rate, min(self.unmeasured_rate, ceiling))
             self.k = -self.hold
+            if self.probe_requests > 0:
+                # The service's bucket is empty: its next token comes a whole token at the
+                # guess after the cut, so the doubling starts only then (a send made before
+                # it is throttled whatever the quota, and would halve the guess).
+                self.k += min(1.0 / self.w_max, 0.5 * self.hold)
             self.plateau = 0.0
             # What the service let through before throttling: its burst (the slow start's
             # answers that come after this cut are added by on_accepted), which a later
@@ -253,18 +270,21 @@ class RateController:
             # the plateau: someone else's growth, or a quota that dropped).
             probing = self.k > 0 and span >= self.k + self.plateau
             counted = False
-            if self.acc_value > 0:
-                measured = self.accepted_rate(now)
-            elif self.probe_requests > 0:
-                # Nothing accepted since the first cut: the quota is below what was sent
-                # (the first cut's guess, doubling since), so half of it, at most the guess:
+            # A halved level is a guess too: a throttle with at most one answer since it
+            # measures nothing either (one answer is anywhere within a whole answer of it).
+            halving = self.probe_requests > 0 and (self.acc_value <= 0 or (self.halved and n < 2))
+            if halving:
+                # Nothing accepted since the first cut (or a halved guess met again): the quota
+                # is below what was sent (the guess, doubling since), so half of it:
                 # against a small quota each throttle halves the rate, where the recut
                 # alone (80%) took twice as many throttles to get down to it.
                 measured = 0.5 * min(ceiling, self.w_max)
+            elif self.acc_value > 0:
+                measured = self.accepted_rate(now)
             else:  # the ceiling only
                 measured = ceiling
             low = self._low_rate(measured)
-            if span < self.tau and self.acc_value > 0 and low:
+            if span < self.tau and not halving and self.acc_value > 0 and low:
                 # At a low rate, a few answers since the last cut (which emptied the service's
                 # bucket): n of them in span seconds is a rate within half an answer of
                 # (n + 0.5) / span. The decayed measure reads a fraction of an answer low
@@ -305,14 +325,25 @@ class RateController:
             # else's growth, or a quota that dropped), the time-based cycle.
             if found:
                 self.plateau = self._plateau_for(self.w_max, 1.0 if counted else 0.25)
-            elif self.acc_value <= 0:
+            elif halving:
                 self.plateau = self._plateau_for(self.w_max, 0.25)
+                if self.halved and n > 0:
+                    # Halved again after an answer: the quota is within 2x of the level, so the
+                    # plateau ends before what is not sent could fill the service's bucket.
+                    room = self.burst_seen / self.w_max - self.k
+                    self.plateau = min(self.plateau, max(0.0, room))
             else:
                 self.plateau = 0.0
         if not self.enabled:
             # The first cut: what was accepted so far included the service's burst, and
             # from now on its bucket is empty, so what it accepts next is its rate.
-            self.acc_value, self.acc_at, self.acc_start = 0.0, now, now
+            # With probe_requests on it is counted from the guess's first token (the sends
+            # resume then): counted from the cut, an answer soon after reads below the guess.
+            start = now + (self.k + self.hold if self.probe_requests > 0 else 0.0)
+            self.acc_value, self.acc_at, self.acc_start = 0.0, now, start
+            self.halved = False
+        else:
+            self.halved = halving
         self.cut_at = now
         self.acc_count = 0.0
         self.enabled = True
@@ -341,6 +372,7 @@ class RateController:
         self.plateau = 0.0
         self.cut_at = now
         self.acc_count = 0.0
+        self.halved = False
 
     def on_quiet(self, now: float) -> None:
         """Turn off after ``quiet`` seconds without a congestion event, past the plateau."""

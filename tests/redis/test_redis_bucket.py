@@ -65,7 +65,7 @@ def test_the_lua_is_given_every_constant_of_the_controller() -> None:
     """CONTROLLER_CONSTANTS names every RateController field that is not state."""
     state = {"enabled", "w_max", "k", "cut_at", "acc_value", "acc_at", "acc_start"}
     state |= {"thr_value", "thr_at", "seen_value", "seen_at"}
-    state |= {"plateau", "acc_count", "burst_seen"}
+    state |= {"plateau", "acc_count", "burst_seen", "halved"}
     constants = {f.name for f in dataclasses.fields(RateController)} - state
     assert set(CONTROLLER_CONSTANTS) == constants
     assert len(CONTROLLER_CONSTANTS) == len(constants)

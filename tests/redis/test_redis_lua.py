@@ -208,3 +208,43 @@ def test_lua_follows_the_python_through_halvings_and_a_doubling_probe(
     state = lua.state()
     for name in ("w_max", "k", "plateau", "acc_count", "cut_at"):
         assert state.get(name, 0.0) == pytest.approx(getattr(c, name), rel=1e-12), name
+
+
+def test_lua_follows_the_python_through_a_halving_after_one_answer(
+    redis_server: RedisServer,
+) -> None:
+    """probe_requests on: the guess held a token after the first cut, a throttle with nothing
+    accepted (halved), then one with one answer since (halved again, its plateau bounded by
+    the burst), then a probe: the same levels, plateaus and accepted-rate start."""
+    bucket = SharedBucket(controller=dataclasses.replace(RateController(), probe_requests=40.0))
+    lua = _Lua(redis_server, bucket)
+    c = bucket.controller
+    now = 1_764_000_000.5
+
+    def both(**args: object) -> None:
+        _same(lua.decide(now, **args), bucket.decide(now, **args))  # type: ignore[arg-type]
+
+    for _ in range(5):  # the cold start's burst, then its first throttle
+        now += 0.01
+        both(acquire=True, accepted=1)
+    both(acquire=True, throttles=(now - 0.005,))
+    now += 0.15
+    both(acquire=True, throttles=(now - 0.005,))  # nothing accepted since: halved
+    halved = c.w_max
+    now += 0.4
+    both(acquire=True, accepted=1)
+    now += 0.1
+    both(acquire=True, throttles=(now - 0.005,))  # one answer since: halved again
+    assert c.halved and c.w_max <= 0.5 * halved
+    assert 0 < c.plateau <= c.burst_seen / c.w_max - c.k
+    state = lua.state()
+    for name in ("w_max", "k", "plateau", "acc_count", "acc_start", "burst_seen", "cut_at"):
+        assert state.get(name, 0.0) == pytest.approx(getattr(c, name), rel=1e-12), name
+    assert state["halved"] == 1.0
+    probe_at = c.cut_at + c.k + c.plateau + 0.3
+    while now < probe_at:
+        now += 1.0 / c.w_max
+        both(acquire=True, accepted=1)
+    now += 0.01
+    both(acquire=True, throttles=(now - 0.005,))
+    assert not c.halved and lua.state()["halved"] == 0.0

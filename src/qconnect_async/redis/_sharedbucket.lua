@@ -73,6 +73,7 @@ local function get(name, default)
   return v
 end
 local enabled = get("enabled", 0) == 1
+local halved = get("halved", 0) == 1
 local w_max = get("w_max", 0)
 local k = get("k", 0)
 local plateau = get("plateau", 0)
@@ -174,10 +175,15 @@ local function on_throttle(t_now, sent_at)
       return false -- a stray throttle among many answers: no congestion
     end
   end
+  local halving = false
   if not enabled then
     -- the first cut: nothing measured, probe from a guess at once
     w_max = math.max(min_rate, math.min(unmeasured_rate, ceiling))
     k = -hold_
+    if probe_requests > 0 then
+      -- the doubling starts a whole token at the guess after the cut
+      k = k + math.min(1 / w_max, 0.5 * hold_)
+    end
     plateau = 0
     burst_seen = acc_count -- what the service let through before throttling: its burst
   else
@@ -189,13 +195,15 @@ local function on_throttle(t_now, sent_at)
     local probing = k > 0 and span >= k + plateau
     local counted = false
     local measured = ceiling -- nothing accepted since the reset: the ceiling only
-    if acc_value > 0 then
-      measured = accepted_rate(t_now)
-    elseif probe_requests > 0 then
-      -- nothing accepted since the first cut: the quota is below what was sent, so half
+    -- nothing accepted since the first cut, or at most one answer since a halving
+    halving = probe_requests > 0 and (acc_value <= 0 or (halved and n < 2))
+    if halving then
+      -- the quota is below what was sent, so half of it
       measured = 0.5 * math.min(ceiling, w_max)
+    elseif acc_value > 0 then
+      measured = accepted_rate(t_now)
     end
-    if span < tau and acc_value > 0 and low_rate(measured) then
+    if span < tau and not halving and acc_value > 0 and low_rate(measured) then
       -- a low rate, a few answers since the last cut: within half an answer of (n + 0.5) / span
       measured = math.max(measured, (n + 0.5) / span)
     end
@@ -222,15 +230,24 @@ local function on_throttle(t_now, sent_at)
       local share = 0.25
       if counted then share = 1 end
       plateau = plateau_for(w_max, share)
-    elseif acc_value <= 0 then
+    elseif halving then
       plateau = plateau_for(w_max, 0.25)
+      if halved and n > 0 then
+        -- halved again after an answer: over before what is not sent fills the service's bucket
+        plateau = math.min(plateau, math.max(0, burst_seen / w_max - k))
+      end
     else
       plateau = 0
     end
   end
   if not enabled then
     -- the first cut: from now on, what is accepted is the service's rate
-    acc_value, acc_at, acc_start = 0, t_now, t_now
+    local start = t_now
+    if probe_requests > 0 then start = t_now + k + hold_ end
+    acc_value, acc_at, acc_start = 0, t_now, start
+    halved = false
+  else
+    halved = halving
   end
   cut_at = t_now
   acc_count = 0
@@ -310,7 +327,8 @@ end
 -- Write the state back (finite fields only) and renew the time to live.
 local function num(x) return string.format("%.17g", x) end
 local fields = {
-  enabled = enabled and 1 or 0, w_max = w_max, k = k, plateau = plateau, cut_at = cut_at,
+  enabled = enabled and 1 or 0, halved = halved and 1 or 0, w_max = w_max, k = k,
+  plateau = plateau, cut_at = cut_at,
   acc_value = acc_value, acc_count = acc_count, burst_seen = burst_seen,
   acc_at = acc_at, acc_start = acc_start, thr_value = thr_value,
   thr_at = thr_at, seen_value = seen_value, seen_at = seen_at, tat = tat, interval = interval,
