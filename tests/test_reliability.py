@@ -97,6 +97,37 @@ async def test_close_ends_a_request_in_flight_at_once(
     await drained(qconnect_server)
 
 
+async def test_a_request_cut_by_close_and_cancelled_by_its_caller_stays_cancelled_naming_close(
+    qconnect_server: QConnectServer, kb: str
+) -> None:
+    """close() cuts a page awaited, then its caller cancels it too: the caller's cancellation
+    is kept (CancelledError, not RuntimeError), and its message says the client closed."""
+    qconnect_server.set_latency(1.5)
+    client = await QConnectClient(endpoint_url=qconnect_server.endpoint_url).open()
+    raised: list[BaseException] = []
+
+    async def consume() -> None:
+        try:
+            async for _ in client.list_import_jobs(kb):
+                pass  # pragma: no cover - cut before the first page
+        except BaseException as exc:
+            raised.append(exc)
+            raise
+
+    task = asyncio.create_task(consume())
+    await in_flight(qconnect_server, 1)
+    closing = asyncio.create_task(client.close())
+    await asyncio.sleep(0)  # the close has cut the request, which has not run since
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await closing
+    (error,) = raised
+    assert type(error) is asyncio.CancelledError
+    assert error.args == ("this QConnectClient is closed",)
+    await drained(qconnect_server)
+
+
 async def test_close_ends_a_request_waiting_to_retry(
     qconnect_server: QConnectServer, kb: str
 ) -> None:
