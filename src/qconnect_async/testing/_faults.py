@@ -32,9 +32,10 @@ from ._replies import (
     s3_error,
 )
 
-#: Faults on a page's token: the request's token again (a loop), an empty page to follow,
-#: or "" instead of no token on the last page (which ends a listing, as in botocore).
-PageFault = Literal["repeat_token", "empty_page", "empty_last_token"]
+#: Faults on a page: the request's token again (a loop), an empty page to follow, "" instead
+#: of no token on the last page (which ends a listing, as in botocore), or the page's jobs in
+#: progress left out (a listing that lags behind new jobs).
+PageFault = Literal["repeat_token", "empty_page", "empty_last_token", "hide_running"]
 #: (account, Region) a rate limit covers; None stands for each account (Region) separately.
 Scope = tuple[str | None, str | None]
 #: The stats' and the rules' name of a presigned PUT (S3's operation).
