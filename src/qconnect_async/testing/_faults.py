@@ -6,9 +6,9 @@ failures, scheduled then random), then malformed bodies, then page faults and lo
 (the work done, its answer never sent). Latency is added on top of whatever answers. A
 fault's behaviour lives here whole: `FaultInjector.decide` hands the service either a ready
 reply (an error, a bad body) or a page fault, which the listing applies to its page
-(`PageTokens.page`), or a lost answer, which the WSGI app applies to the reply; presigned PUTs
-(operation `PUT_OPERATION`) get theirs from `decide_upload`. Its one declaration, the control
-method that adds it, is in `_faultcontrols`.
+(`PageTokens.page`; `hide_running`: the job listing), or a lost answer, which the WSGI app
+applies to the reply; presigned PUTs (operation `PUT_OPERATION`) get theirs from
+`decide_upload`. Its one declaration, the control method that adds it, is in `_faultcontrols`.
 """
 
 from __future__ import annotations
