@@ -489,3 +489,20 @@ def test_a_throttle_with_one_answer_since_a_halving_halves_again() -> None:
     assert control.on_throttle(0.7, sent_at=0.65)
     assert control.w_max <= 0.5 * halved
     assert 0 < control.plateau <= control.burst_seen / control.w_max - control.k
+
+
+@pytest.mark.parametrize(("late", "cut"), [(30, True), (60, False)])
+def test_the_slow_start_s_late_answers_count_once_each_among_the_recent_answers(
+    late: int, cut: bool
+) -> None:
+    """The slow start's answers that come after the first cut (the service's burst) count,
+    one each, among the answers a throttle while recovering is weighed against (decayed over
+    tau): two throttles before it, 60 late answers 0.75 s earlier make it stray (under 10%),
+    30 do not. Late on the clock (t = 100 s), as any time is."""
+    control = RateController(probe_requests=40)
+    assert control.on_throttle(100.0, sent_at=99.99)  # the first cut, before any answer
+    for _ in range(late):
+        control.on_accepted(100.05, sent_at=99.95)
+    assert control.on_throttle(100.5, sent_at=100.4)  # a cut; recovering from it until k
+    assert 100.8 - control.cut_at < control.k
+    assert control.on_throttle(100.8, sent_at=100.7) is cut

@@ -478,3 +478,79 @@ async def test_bulk_keeps_one_turn_in_five_at_a_pacing_limiter() -> None:
     assert order.index("bulk-0") <= 4
     assert order.index("bulk-1") - order.index("bulk-0") <= 5
     assert order[0].startswith("interactive")
+
+
+async def test_the_first_round_sends_the_whole_initial_window() -> None:
+    """initial_window=4: four sends leave at once, the next round (eight) once all four are
+    answered (each 0.1 s later)."""
+    limiter = AdaptiveRateLimiter(initial_window=4)
+    starts: list[float] = []
+
+    async def send() -> None:
+        permit = await limiter.acquire()
+        starts.append(round(now(), 6))
+        await asyncio.sleep(0.1)
+        limiter.release(permit, ACCEPTED)
+
+    await asyncio.gather(*(send() for _ in range(12)))
+    assert starts == [0.0] * 4 + [0.1] * 8
+
+
+async def test_a_send_freed_goes_to_the_head_waiter_not_to_a_newcomer() -> None:
+    """A release that ends a slow-start round wakes the waiter at the head of the line; an
+    acquire that comes in before that waiter has run joins the line behind it."""
+    limiter = AdaptiveRateLimiter()  # a first round of one send
+    permit = await limiter.acquire()
+    order: list[str] = []
+
+    async def waiting() -> None:
+        await limiter.acquire()
+        order.append("waiting")
+
+    task = asyncio.ensure_future(waiting())
+    await asyncio.sleep(0)  # it waits for the round's answer
+    limiter.release(permit, ACCEPTED)
+    await limiter.acquire()
+    order.append("newcomer")
+    await task
+    assert order == ["waiting", "newcomer"]
+
+
+async def test_a_full_bucket_lets_burst_sends_leave_back_to_back() -> None:
+    """burst=3 at 10 sends/s: three sends leave at once from the full bucket, each taking
+    one token; the fourth leaves a token (0.1 s) later."""
+    control = RateController(scale=1e-12, hold=1e9, quiet=1e9, min_rate=0.1)
+    control.pace_at(now(), 10.0)
+    limiter = AdaptiveRateLimiter(controller=control, burst=3)
+    start = now()
+    assert [await limiter.acquire() - start for _ in range(4)] == pytest.approx(
+        [0.0, 0.0, 0.0, 0.1]
+    )
+
+
+async def test_interactive_waiters_cancelled_are_not_turns_taken_from_bulk() -> None:
+    """Bulk waits for four interactive sends served (its share rule), not counting the
+    interactive waiters cancelled before their turn."""
+    ft = FakeTime()
+    limiter = steady(10.0)
+    served: list[str] = []
+
+    async def send(priority: int, name: str) -> None:
+        permit = await limiter.acquire(priority=priority)
+        served.append(name)
+        limiter.release(permit, ACCEPTED)
+
+    await send(0, "first")  # spends the bucket's token: the rest wait in line
+    bulk = asyncio.ensure_future(send(1, "bulk"))
+    interactive = [asyncio.ensure_future(send(0, f"interactive-{i}")) for i in range(8)]
+    await ft.advance(0.0)  # all wait, the head for a token
+    for task in interactive[:2]:
+        task.cancel()
+    await ft.run(asyncio.gather(bulk, *interactive, return_exceptions=True))
+    assert served[1:6] == [
+        "interactive-2",
+        "interactive-3",
+        "interactive-4",
+        "interactive-5",
+        "bulk",
+    ]

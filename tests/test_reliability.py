@@ -97,6 +97,37 @@ async def test_close_ends_a_request_in_flight_at_once(
     await drained(qconnect_server)
 
 
+async def test_a_request_cut_by_close_and_cancelled_by_its_caller_stays_cancelled_naming_close(
+    qconnect_server: QConnectServer, kb: str
+) -> None:
+    """close() cuts a page awaited, then its caller cancels it too: the caller's cancellation
+    is kept (CancelledError, not RuntimeError), and its message says the client closed."""
+    qconnect_server.set_latency(1.5)
+    client = await QConnectClient(endpoint_url=qconnect_server.endpoint_url).open()
+    raised: list[BaseException] = []
+
+    async def consume() -> None:
+        try:
+            async for _ in client.list_import_jobs(kb):
+                pass  # pragma: no cover - cut before the first page
+        except BaseException as exc:
+            raised.append(exc)
+            raise
+
+    task = asyncio.create_task(consume())
+    await in_flight(qconnect_server, 1)
+    closing = asyncio.create_task(client.close())
+    await asyncio.sleep(0)  # the close has cut the request, which has not run since
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await closing
+    (error,) = raised
+    assert type(error) is asyncio.CancelledError
+    assert error.args == ("this QConnectClient is closed",)
+    await drained(qconnect_server)
+
+
 async def test_close_ends_a_request_waiting_to_retry(
     qconnect_server: QConnectServer, kb: str
 ) -> None:
@@ -341,6 +372,62 @@ async def test_a_wrapped_client_is_entered_once(qconnect_server: QConnectServer,
             assert not client.closed
             assert len([j async for j in client.list_import_jobs(kb)]) == 250
         assert client.closed
+
+
+NO_JOB = "00000000-0000-0000-0000-000000000000"
+OPEN_FIRST = r"^open the client first: `async with QConnectClient\(\.\.\.\) as c:`$"
+
+
+async def test_a_call_while_the_client_opens_says_to_open_it_first(
+    qconnect_server: QConnectServer, kb: str
+) -> None:
+    """Before open() and while it awaits (its models load in a thread), a call is refused in
+    the same words: open the client first; once open, it lists."""
+    client = QConnectClient(endpoint_url=qconnect_server.endpoint_url)
+    with pytest.raises(RuntimeError, match=OPEN_FIRST):
+        await client.get_import_job(kb, NO_JOB)
+    opening = asyncio.create_task(client.open())
+    await asyncio.sleep(0)  # the open has started and awaits its thread
+    assert not opening.done()
+    with pytest.raises(RuntimeError, match=OPEN_FIRST):
+        await client.get_import_job(kb, NO_JOB)
+    await opening
+    try:
+        assert len([j async for j in client.list_import_jobs(kb)]) == 250
+    finally:
+        await client.close()
+
+
+async def test_an_open_cancelled_midway_leaves_the_client_to_open_again(
+    qconnect_server: QConnectServer, kb: str
+) -> None:
+    """open() cancelled while it awaits leaves the client unopened, not half open: a call says
+    to open it first, and a second open() opens it."""
+    client = QConnectClient(endpoint_url=qconnect_server.endpoint_url)
+    opening = asyncio.create_task(client.open())
+    await asyncio.sleep(0)
+    opening.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    with pytest.raises(RuntimeError, match=OPEN_FIRST):
+        await client.get_import_job(kb, NO_JOB)
+    async with client:
+        assert len([j async for j in client.list_import_jobs(kb)]) == 250
+
+
+async def test_a_client_given_a_session_sends_with_that_session_s_credentials(
+    qconnect_server: QConnectServer,
+) -> None:
+    """session=: the client signs with the session's credentials (the environment's are of
+    another account), so it lists the KB of the session's account."""
+    account = "222222222222"
+    qconnect_server.set_account("AKIDSESSIONACCOUNT", account)
+    kb = qconnect_server.create_knowledge_base("kb", account=account)
+    qconnect_server.add_import_jobs(kb, 3, account=account)
+    session = aiobotocore.session.AioSession()
+    session.set_credentials("AKIDSESSIONACCOUNT", "secret")
+    async with QConnectClient(endpoint_url=qconnect_server.endpoint_url, session=session) as c:
+        assert len([j async for j in c.list_import_jobs(kb)]) == 3
 
 
 # -- deadlines -----------------------------------------------------------------------------------

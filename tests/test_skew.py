@@ -16,6 +16,7 @@ import botocore.auth
 import pytest
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.hooks import HierarchicalEmitter
 
 from qconnect_async import CredentialsError, QConnectClient
 from qconnect_async._skew import SIGNATURE_VERSION, ClockSkew, _SkewedSigV4Auth, is_skew_error
@@ -167,6 +168,31 @@ def test_a_refusal_of_a_request_signed_with_the_service_s_time_is_not_signed_aga
     assert skew.learn(refusal(date), signed_with=skew.offset) is False
     # Signed with the opposite offset (the clocks 40 minutes apart): signed again.
     assert skew.learn(refusal(date), signed_with=-offset) is True
+
+
+def test_only_sigv4_is_signed_with_the_service_s_time_and_only_once_it_is_known() -> None:
+    """botocore's choice of signer stands until an offset is learnt; then SigV4 is signed
+    with the service's time, and an unsigned request or another signature stays botocore's."""
+    events = HierarchicalEmitter()
+    skew = ClockSkew()
+    skew.install(events)
+
+    def chosen(signature_version: object) -> object:
+        _, answer = events.emit_until_response(
+            "choose-signer.qconnect.ListImportJobs",
+            signing_name="wisdom",
+            region_name="us-east-1",
+            signature_version=signature_version,
+            context={},
+        )
+        return answer
+
+    assert chosen("v4") is None
+    date = email.utils.formatdate(time.time() + TWENTY_MINUTES, usegmt=True)
+    assert skew.learn(refusal(date), signed_with=0.0) is True
+    assert chosen("v4") == SIGNATURE_VERSION
+    assert chosen(botocore.UNSIGNED) is None
+    assert chosen("v4a") is None
 
 
 # -- the botocore contract -----------------------------------------------------------------------

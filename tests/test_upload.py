@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import os
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -271,3 +272,74 @@ async def test_an_upload_redirected_without_end_is_a_transport_error_naming_only
     error = await put(url, TransportError)
     assert (error.code, error.message) == ("TooManyRedirects", "TooManyRedirects")
     assert (error.operation, error.upload_id) == (PUT_OPERATION, "u-1")
+
+
+async def test_a_file_gone_before_its_put_is_a_transport_error_cut_to_300_characters(
+    put_url: Callable[[Reply], str], tmp_path: Path
+) -> None:
+    """A file removed after its checks, before the PUT reads it: TransportError coded by the
+    OSError it chains, in its words cut to 300 characters."""
+    gone = tmp_path / ("x" * 200) / ("y" * 200)
+    uploader = Uploader()
+    try:
+        with pytest.raises(TransportError) as info:
+            await uploader.put(
+                Call(PUT_OPERATION, KB), put_url(lambda: web.Response()), {}, gone, size=4
+            )
+    finally:
+        await uploader.close()
+    cause = info.value.__cause__
+    assert isinstance(cause, FileNotFoundError) and len(str(cause)) > 300
+    assert info.value.code == "FileNotFoundError"
+    assert info.value.message == str(cause)[:300]
+
+
+async def test_a_put_cancelled_while_aiohttp_reads_its_file_ends_cancelled_and_closes_it(
+    tmp_path: Path,
+) -> None:
+    """A PUT cancelled while aiohttp's writer waits inside the file's stream (a slow read):
+    the put ends cancelled, not with an error of its clean-up, and the file is closed."""
+    arrived = asyncio.Event()
+
+    async def upload(request: web.Request) -> web.Response:
+        arrived.set()
+        await request.read()
+        return web.Response(status=200)  # pragma: no cover - the client cancels first
+
+    app = web.Application()
+    app.router.add_put("/upload", upload)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    fifo = tmp_path / "slow.csv"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)  # a file whose reads wait for what the test writes
+    uploader = Uploader()
+    url = f"http://{host}:{port}/upload"
+    try:
+        put = asyncio.create_task(
+            uploader.put(Call(PUT_OPERATION, KB), url, {}, fifo, size=_CHUNK + 1)
+        )
+        await asyncio.to_thread(_write_all, writer, b"x" * _CHUNK)  # the first chunk only
+        async with asyncio.timeout(10):
+            await arrived.wait()  # the first chunk is out: the second read waits for the file
+        put.cancel()
+        for _ in range(10):  # the put's clean-up runs (no I/O: a few turns of the loop)
+            await asyncio.sleep(0)
+        os.close(writer)  # the read waiting in the writer gets an end of file
+        writer = -1
+        with pytest.raises(asyncio.CancelledError):
+            await put
+    finally:
+        if writer >= 0:
+            os.close(writer)
+        await uploader.close()
+        await runner.cleanup()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

@@ -86,6 +86,22 @@ async def test_a_kb_whose_listing_costs_more_than_its_jobs_is_read_job_by_job(
     assert counts(qconnect_server) == {"ListImportJobs": pages, "GetImportJob": 4}
 
 
+async def test_jobs_a_listing_does_not_show_are_read_job_by_job_from_then_on(
+    client: QConnectClient, qconnect_server: QConnectServer
+) -> None:
+    """A listing that lags behind the jobs' starts shows neither running job: both are read
+    with GetImportJob, and the KB is not listed again for them (one listing in three looks)."""
+    qconnect_server.set_job_completion(after_reads=2)
+    kb = qconnect_server.create_knowledge_base("kb")
+    jobs = await started(client, kb, 2)
+    qconnect_server.hide_running_jobs(knowledge_base_id=kb)
+    qconnect_server.reset_stats()
+    ended = [job async for job in client.wait_for_import_jobs(jobs)]
+    assert sorted(j.import_job_id for j in ended) == sorted(j.import_job_id for j in jobs)
+    # look 1: a listing that shows neither, then two reads; looks 2 and 3: two reads each
+    assert counts(qconnect_server) == {"ListImportJobs": 1, "GetImportJob": 6}
+
+
 async def test_pairs_and_arns_are_taken_and_a_job_given_twice_is_waited_for_once(
     client: QConnectClient, qconnect_server: QConnectServer
 ) -> None:

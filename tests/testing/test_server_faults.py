@@ -377,6 +377,31 @@ def test_empty_last_token_ends_with_an_empty_string(
     assert json.loads(bodies[1])["nextToken"] == ""
 
 
+def test_hide_running_jobs_leaves_jobs_in_progress_out_of_listings(
+    qconnect_server: QConnectServer, client: Any
+) -> None:
+    """hide_running_jobs: pages without their jobs in progress, tokens kept, GetImportJob
+    still finds them; only the KB named, only `times` pages; jobs that ended are listed."""
+    kb, other = qconnect_server.create_knowledge_base(), qconnect_server.create_knowledge_base()
+    ids = qconnect_server.add_import_jobs(kb, 10)  # statuses cycle: jobs 4 and 6 in progress
+    qconnect_server.add_import_jobs(other, 10)
+    qconnect_server.hide_running_jobs(times=2, knowledge_base_id=kb)
+
+    def listed(kb_id: str) -> list[list[str]]:
+        pages = client.get_paginator("list_import_jobs").paginate(
+            knowledgeBaseId=kb_id, PaginationConfig={"PageSize": 5}
+        )
+        return [[job["importJobId"] for job in page["importJobSummaries"]] for page in pages]
+
+    assert [len(page) for page in listed(other)] == [5, 5]
+    assert listed(kb) == [ids[:4], [ids[5], *ids[7:]]]
+    hidden = client.get_import_job(knowledgeBaseId=kb, importJobId=ids[4])["importJob"]
+    assert hidden["status"] == "START_IN_PROGRESS"
+    assert listed(kb) == [ids[:5], ids[5:]]  # both pages spent the fault
+    with pytest.raises(ValueError, match="times"):
+        qconnect_server.hide_running_jobs(times=0)
+
+
 def test_the_server_clock_can_be_set_off_and_dates_its_answers(
     qconnect_server: QConnectServer, client: Any, kb: str
 ) -> None:

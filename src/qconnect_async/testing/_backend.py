@@ -27,6 +27,7 @@ from ._records import (
     DELETE_IN_PROGRESS,
     DELETED,
     FAILED,
+    IN_PROGRESS,
     SSE_HEADER,
     SSE_VALUE,
     START_IN_PROGRESS,
@@ -333,13 +334,16 @@ class QConnectBackend(BaseBackend):
 
         Errors (an unknown KB, a bad token) are raised before any job is read. Under the
         `empty_page` fault: no jobs and a fresh token for the same position, as services do
-        when a page happens to be empty; a client must follow it.
+        when a page happens to be empty; a client must follow it. Under `hide_running`: the
+        page without its jobs in progress (not read, so not moved on by the listing).
         """
         kb = self.get_knowledge_base(params["knowledgeBaseId"])
         with self.lock:
             page, token = self._tokens.page(
                 kb.jobs, kb.job_seqs, kb.knowledge_base_id, params, context
             )
+            if context.page_fault == "hide_running":
+                page = [job for job in page if job.status not in IN_PROGRESS]
             for job in page:
                 job.observe(context.now)
             return [job.wire_json() for job in page], token

@@ -176,6 +176,17 @@ class FaultControls(Controls):
         self._page_fault("empty_last_token", operation, times, knowledge_base_id)
 
     @control()
+    def hide_running_jobs(
+        self, *, times: int | None = None, knowledge_base_id: str | None = None
+    ) -> None:
+        """Leave the jobs still in progress out of the next `times` ListImportJobs pages.
+
+        As a listing that lags behind the jobs' starts would show them: GetImportJob still
+        finds them, and a job is listed again once it has ended. The pages keep their tokens.
+        """
+        self._page_fault("hide_running", "ListImportJobs", times, knowledge_base_id)
+
+    @control()
     def lose_answers(
         self,
         operation: str | None = "StartImportJob",

@@ -6,9 +6,9 @@ failures, scheduled then random), then malformed bodies, then page faults and lo
 (the work done, its answer never sent). Latency is added on top of whatever answers. A
 fault's behaviour lives here whole: `FaultInjector.decide` hands the service either a ready
 reply (an error, a bad body) or a page fault, which the listing applies to its page
-(`PageTokens.page`), or a lost answer, which the WSGI app applies to the reply; presigned PUTs
-(operation `PUT_OPERATION`) get theirs from `decide_upload`. Its one declaration, the control
-method that adds it, is in `_faultcontrols`.
+(`PageTokens.page`; `hide_running`: the job listing), or a lost answer, which the WSGI app
+applies to the reply; presigned PUTs (operation `PUT_OPERATION`) get theirs from
+`decide_upload`. Its one declaration, the control method that adds it, is in `_faultcontrols`.
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ from ._replies import (
     s3_error,
 )
 
-#: Faults on a page's token: the request's token again (a loop), an empty page to follow,
-#: or "" instead of no token on the last page (which ends a listing, as in botocore).
-PageFault = Literal["repeat_token", "empty_page", "empty_last_token"]
+#: Faults on a page: the request's token again (a loop), an empty page to follow, "" instead
+#: of no token on the last page (which ends a listing, as in botocore), or the page's jobs in
+#: progress left out (a listing that lags behind new jobs).
+PageFault = Literal["repeat_token", "empty_page", "empty_last_token", "hide_running"]
 #: (account, Region) a rate limit covers; None stands for each account (Region) separately.
 Scope = tuple[str | None, str | None]
 #: The stats' and the rules' name of a presigned PUT (S3's operation).
