@@ -137,6 +137,45 @@ async def test_a_release_right_after_a_waiter_is_cancelled_skips_it() -> None:
     assert slots.free == 0 and slots.waiting(INTERACTIVE) == slots.waiting(BULK) == 0
 
 
+async def test_interactive_waiters_cancelled_before_a_release_take_no_turn_from_bulk() -> None:
+    """Waiters cancelled before the release that skips them were not served: they count
+    nothing toward bulk's share, and the slot goes to the interactive request still waiting."""
+    slots = PrioritySlots(1)
+    await slots.acquire(INTERACTIVE)
+    bulk = asyncio.create_task(slots.acquire(BULK))
+    cancelled = [asyncio.create_task(slots.acquire(INTERACTIVE)) for _ in range(BULK_SHARE)]
+    waiting = asyncio.create_task(slots.acquire(INTERACTIVE))
+    await asyncio.sleep(0)
+    for task in cancelled:
+        task.cancel()
+    slots.release()
+    await asyncio.gather(*cancelled, return_exceptions=True)
+    await asyncio.wait_for(waiting, 1.0)
+    assert not bulk.done()
+    slots.release()
+    await asyncio.wait_for(bulk, 1.0)
+
+
+async def test_a_waiter_at_the_front_is_served_before_its_prioritys_older_waiters() -> None:
+    """``acquire(front=True)`` joins the head of its line: the next slot is its."""
+    slots = PrioritySlots(1)
+    await slots.acquire(BULK)
+    order: list[str] = []
+
+    async def take(name: str, *, front: bool = False) -> None:
+        await slots.acquire(BULK, front=front)
+        order.append(name)
+        slots.release()
+
+    tasks = [asyncio.create_task(take("b1")), asyncio.create_task(take("b2"))]
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(take("again", front=True)))
+    await asyncio.sleep(0)
+    slots.release()
+    await asyncio.gather(*tasks)
+    assert order == ["again", "b1", "b2"]
+
+
 async def test_the_paced_limiter_lets_a_waiting_interactive_request_go_next() -> None:
     """At 10 sends/s with bulk requests waiting, an interactive one takes the next token."""
     ft = FakeTime()

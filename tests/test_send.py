@@ -470,6 +470,17 @@ async def test_nothing_is_sent_once_the_deadline_has_passed() -> None:
     assert script.calls == 0
 
 
+async def test_nothing_is_sent_when_the_deadline_is_now() -> None:
+    """A request whose deadline is the very moment it would send fails without sending."""
+    ft = FakeTime()
+    ft.now = 5.0
+    sender = make_sender(ft)
+    script = Script(ft, "page")
+    with pytest.raises(TransportError, match="deadline"):
+        await send(ft, sender, script, deadline=5.0)
+    assert script.calls == 0
+
+
 async def test_the_deadline_covers_the_wait_for_a_slot() -> None:
     """Waiting for a concurrency slot counts against the deadline too."""
     ft = FakeTime()
@@ -926,3 +937,17 @@ async def test_each_attempt_is_logged_at_debug_with_its_operation_number_and_kb(
         f"{OP} attempt 1 (knowledge_base_id={KB})",
         f"{OP} attempt 2 (knowledge_base_id={KB})",
     ]
+
+
+async def test_a_recovery_is_logged_at_debug_only_after_a_retry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A request that succeeds at its second attempt logs that it recovered, and how; one that
+    succeeds at once logs nothing of the kind."""
+    ft = FakeTime()
+    sender = make_sender(ft)
+    with caplog.at_level(logging.DEBUG, logger="qconnect_async"):
+        await send(ft, sender, Script(ft, "page"))
+        await send(ft, sender, Script(ft, unavailable(), "page"))
+    recovered = [r.getMessage() for r in caplog.records if "recovered" in r.getMessage()]
+    assert recovered == [f"{OP} recovered after 2 attempts (knowledge_base_id={KB})"]
