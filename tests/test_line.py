@@ -176,6 +176,24 @@ async def test_a_waiter_at_the_front_is_served_before_its_prioritys_older_waiter
     assert order == ["again", "b1", "b2"]
 
 
+async def test_bulks_share_turn_says_so_even_with_one_interactive_request_passed_over() -> None:
+    """After BULK_SHARE interactive turns in a row, the slot goes to bulk as its share turn
+    (``acquire`` answers True) when a single interactive request is left waiting too."""
+    slots = PrioritySlots(1)
+    await slots.acquire(INTERACTIVE)
+    bulk = asyncio.create_task(slots.acquire(BULK))
+    interactive = [asyncio.create_task(slots.acquire(INTERACTIVE)) for _ in range(BULK_SHARE + 1)]
+    await asyncio.sleep(0)
+    for task in interactive[:BULK_SHARE]:
+        slots.release()
+        assert await asyncio.wait_for(task, 1.0) is False
+    assert slots.waiting(INTERACTIVE) == 1
+    slots.release()
+    assert await asyncio.wait_for(bulk, 1.0) is True
+    slots.release()
+    assert await asyncio.wait_for(interactive[-1], 1.0) is False
+
+
 async def test_the_paced_limiter_lets_a_waiting_interactive_request_go_next() -> None:
     """At 10 sends/s with bulk requests waiting, an interactive one takes the next token."""
     ft = FakeTime()
