@@ -506,3 +506,51 @@ def test_the_slow_start_s_late_answers_count_once_each_among_the_recent_answers(
     assert control.on_throttle(100.5, sent_at=100.4)  # a cut; recovering from it until k
     assert 100.8 - control.cut_at < control.k
     assert control.on_throttle(100.8, sent_at=100.7) is cut
+
+
+@pytest.mark.parametrize("probe_requests", [1.0, 40.0])
+def test_any_probe_requests_holds_the_guess_a_token_and_counts_from_it(
+    probe_requests: float,
+) -> None:
+    """The hold of the first cut's guess, and what is accepted counted from its token, come
+    with any probe_requests above 0 (one request is a rule in requests too)."""
+    control = RateController(probe_requests=probe_requests)
+    congest(control, 0.0)
+    token = 1.0 / control.unmeasured_rate
+    assert control.k == pytest.approx(-control.hold + token)
+    assert control.acc_start == pytest.approx(token)
+
+
+def test_a_small_guess_is_held_at_most_half_the_hold_before_doubling() -> None:
+    """A guess below 2 / hold (a token longer than half the hold) is held half the hold, not a
+    whole token: the doubling must start soon enough to find a quota above the guess."""
+    control = RateController(probe_requests=40.0, unmeasured_rate=1.0)
+    congest(control, 0.0)
+    assert control.k == pytest.approx(-0.5 * control.hold)
+
+
+def test_a_halved_level_met_after_two_answers_is_measured_not_halved_again() -> None:
+    """Two answers since a halving measure the rate (within half an answer): the level is
+    read from them, not halved again."""
+    control = RateController(probe_requests=40.0)
+    congest(control, 0.0)
+    assert control.on_throttle(0.2, sent_at=0.15)  # nothing accepted since: halved
+    halved = control.w_max
+    control.on_accepted(0.6, sent_at=0.55)
+    control.on_accepted(0.65, sent_at=0.6)
+    assert control.on_throttle(0.7, sent_at=0.65)
+    assert control.w_max > 0.5 * halved
+
+
+def test_halved_again_with_a_burst_too_small_to_wait_for_there_is_no_plateau() -> None:
+    """Halved again after an answer when the burst seen at the cold start is refilled before
+    the probe would start: the plateau is what is left of that time, none at all here."""
+    control = RateController(probe_requests=40.0)
+    control.on_accepted(-0.05)  # a burst of one
+    congest(control, 0.0)
+    assert control.on_throttle(0.2, sent_at=0.15)
+    control.on_accepted(0.6, sent_at=0.55)
+    assert control.on_throttle(0.7, sent_at=0.65)
+    room = control.burst_seen / control.w_max - control.k
+    assert room < 1.0
+    assert control.plateau == pytest.approx(max(0.0, room))
