@@ -26,6 +26,9 @@ from qconnect_async._call import Call
 from qconnect_async._upload import _CHUNK, PUT_OPERATION, Uploader
 from qconnect_async.testing import QConnectServer
 
+#: The client's defaults (TransportOptions): the uploader has none of its own.
+TIMEOUTS = {"connect_timeout": 5.0, "read_timeout": 20.0}
+
 KB = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 SLOW_DOWN = b"<Error><Code>SlowDown</Code><Message>Please reduce your rate.</Message></Error>"
 
@@ -59,7 +62,7 @@ async def put_url() -> AsyncIterator[Callable[[Reply], str]]:
 
 async def put(url: str, expected: type[QConnectError] = ThrottlingError) -> QConnectError:
     """One PUT that is expected to fail with ``expected``: its error."""
-    uploader = Uploader()
+    uploader = Uploader(**TIMEOUTS)
     call = Call(PUT_OPERATION, KB, upload_id="u-1")
     try:
         with pytest.raises(expected) as info:
@@ -93,7 +96,7 @@ async def test_an_upload_error_carries_its_call(put_url: Callable[[Reply], str])
 async def test_an_upload_url_that_is_not_a_url_is_a_validation_error_with_its_call() -> None:
     """A presigned URL aiohttp cannot read: ValidationError saying so (never quoting the URL,
     a secret), with the PUT's call."""
-    uploader = Uploader()
+    uploader = Uploader(**TIMEOUTS)
     call = Call(PUT_OPERATION, KB, upload_id="u-1")
     try:
         with pytest.raises(ValidationError) as info:
@@ -190,7 +193,7 @@ async def test_a_url_known_expired_is_refused_without_a_request(
     with the PUT's call, and nothing sent."""
     answered: list[str] = []
     url = put_url(lambda: answered.append("PUT") or web.Response(status=200))
-    uploader = Uploader()
+    uploader = Uploader(**TIMEOUTS)
     call = Call(PUT_OPERATION, KB, upload_id="u-1", region="eu-west-2")
     try:
         with pytest.raises(AccessDeniedError) as info:
@@ -220,7 +223,7 @@ async def test_an_upload_that_gets_no_answer_ends_at_its_read_timeout() -> None:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
-    uploader = Uploader(read_timeout=0.2)
+    uploader = Uploader(connect_timeout=5.0, read_timeout=0.2)
     try:
         async with asyncio.timeout(10):
             with pytest.raises(TransportError) as info:
@@ -235,6 +238,33 @@ async def test_an_upload_that_gets_no_answer_ends_at_its_read_timeout() -> None:
     # coded by aiohttp's timeout error (SocketTimeoutError today), the error it chains
     assert info.value.code == type(info.value.__cause__).__name__
     assert info.value.code.endswith("TimeoutError")
+
+
+async def test_an_upload_whose_connection_is_never_accepted_ends_at_its_connect_timeout() -> None:
+    """A host that never answers the TCP handshake (its accept queue full): TransportError
+    "the upload timed out" after the uploader's connect timeout (0.2 s here)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    host, port = listener.getsockname()
+    fillers = []
+    for _ in range(4):  # fill the accept queue: the handshakes after them get no answer
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex((host, port))
+        fillers.append(filler)
+    uploader = Uploader(connect_timeout=0.2, read_timeout=20.0)
+    try:
+        async with asyncio.timeout(10):
+            with pytest.raises(TransportError) as info:
+                await uploader.put(
+                    Call(PUT_OPERATION, KB), f"http://{host}:{port}/upload", {}, b"a", size=1
+                )
+    finally:
+        await uploader.close()
+        for sock in [*fillers, listener]:
+            sock.close()
+    assert info.value.message == "the upload timed out"
 
 
 async def test_an_upload_refused_a_connection_says_why_named_by_its_error() -> None:
@@ -280,7 +310,7 @@ async def test_a_file_gone_before_its_put_is_a_transport_error_cut_to_300_charac
     """A file removed after its checks, before the PUT reads it: TransportError coded by the
     OSError it chains, in its words cut to 300 characters."""
     gone = tmp_path / ("x" * 200) / ("y" * 200)
-    uploader = Uploader()
+    uploader = Uploader(**TIMEOUTS)
     try:
         with pytest.raises(TransportError) as info:
             await uploader.put(
@@ -316,7 +346,7 @@ async def test_a_put_cancelled_while_aiohttp_reads_its_file_ends_cancelled_and_c
     fifo = tmp_path / "slow.csv"
     os.mkfifo(fifo)
     writer = os.open(fifo, os.O_RDWR)  # a file whose reads wait for what the test writes
-    uploader = Uploader()
+    uploader = Uploader(**TIMEOUTS)
     url = f"http://{host}:{port}/upload"
     try:
         put = asyncio.create_task(

@@ -72,7 +72,7 @@ async def _chunks(handle: BinaryIO, size: int) -> AsyncGenerator[bytes, None]:
 class Uploader:
     """PUTs to presigned URLs for one client."""
 
-    def __init__(self, *, connect_timeout: float = 5.0, read_timeout: float = 20.0) -> None:
+    def __init__(self, *, connect_timeout: float, read_timeout: float) -> None:
         self._timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=read_timeout)
         self._session: aiohttp.ClientSession | None = None
 
