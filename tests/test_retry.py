@@ -231,6 +231,42 @@ def test_invalid_values_are_rejected(kwargs: dict[str, Any]) -> None:
         RetryPolicy(**kwargs)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_attempts": 0}, "max_attempts must be an int of at least 1, not 0"),
+        ({"max_connect_attempts": 0}, "max_connect_attempts must be an int of at least 1, not 0"),
+        (
+            {"base_delay": -1.0},
+            "base_delay must be a finite, non-negative number of seconds, not -1.0",
+        ),
+        (
+            {"max_delay": float("inf")},
+            "max_delay must be a finite, non-negative number of seconds, not inf",
+        ),
+    ],
+    ids=repr,
+)
+def test_a_refused_setting_is_named_in_the_error(kwargs: dict[str, Any], message: str) -> None:
+    """The error says which setting was refused and why, in the words the policy is built with."""
+    with pytest.raises(ValidationError) as info:
+        RetryPolicy(**kwargs)
+    assert info.value.message == message
+
+
+def test_no_backoff_at_all_is_a_policy() -> None:
+    """base_delay and max_delay of 0: every retry at once (a policy, not a mistake)."""
+    policy = RetryPolicy(base_delay=0, max_delay=0)
+    assert policy.backoff(3, rand=lambda: 0.5) == 0.0
+
+
+def test_a_negative_retry_quota_capacity_is_refused_in_words() -> None:
+    """A quota cannot hold less than nothing."""
+    with pytest.raises(ValueError) as info:
+        RetryQuota(-1)
+    assert str(info.value) == "capacity must not be negative, not -1"
+
+
 def test_policy_is_frozen_and_keyword_only() -> None:
     """A policy cannot change after construction and takes keywords only."""
     policy = RetryPolicy(max_attempts=3)

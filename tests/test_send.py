@@ -616,9 +616,10 @@ async def test_throttles_turn_the_limiter_on_and_other_errors_do_not() -> None:
 
 @pytest.mark.parametrize("value", [0, -1, 2.5, True])
 def test_max_concurrency_must_be_a_positive_int(value: object) -> None:
-    """A sender without a single slot makes no sense."""
-    with pytest.raises(ValueError):
+    """A sender without a single slot makes no sense: the error names the setting."""
+    with pytest.raises(ValidationError) as info:
         Sender(policy=RetryPolicy(), limiter=AdaptiveRateLimiter(), max_concurrency=value)  # type: ignore[arg-type]
+    assert info.value.message == f"max_concurrency must be an int of at least 1, not {value!r}"
 
 
 class Recording(AdaptiveRateLimiter):
