@@ -341,3 +341,53 @@ async def test_a_limiter_that_declares_the_keyword_is_told_each_priority() -> No
     for priority in (INTERACTIVE, BULK, INTERACTIVE):
         await sender.send(Call("GetImportJob", priority=priority), rec.attempt("x"))
     assert limiter.priorities == [INTERACTIVE, BULK, INTERACTIVE]
+
+
+class WeightLimiter(FifoLimiter):
+    """A third-party limiter whose acquire() takes a keyword of its own, not ``priority``."""
+
+    async def acquire(self, weight: int = 1) -> int:  # type: ignore[override]
+        return await super().acquire()
+
+
+class _Unreadable:
+    """A callable whose signature cannot be read (``inspect.signature`` raises)."""
+
+    __signature__ = 42  # not a Signature: inspect refuses it
+
+    def __init__(self, limiter: FifoLimiter) -> None:
+        self._limiter = limiter
+
+    async def __call__(self) -> int:
+        return await FifoLimiter.acquire(self._limiter)
+
+
+class UnreadableLimiter(FifoLimiter):
+    """A third-party limiter whose acquire's signature cannot be inspected."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.acquire = _Unreadable(self)  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("make", [WeightLimiter, UnreadableLimiter], ids=["other", "unreadable"])
+async def test_a_limiter_with_other_keywords_or_no_readable_signature_is_not_told(
+    make: type[FifoLimiter],
+) -> None:
+    """Only ``priority`` (or ``**kwargs``) means a limiter takes it: one with other keywords,
+    or whose signature cannot be read, is called without it."""
+    ft = FakeTime()
+    limiter = make()
+    sender = Sender(policy=RetryPolicy(), limiter=limiter, max_concurrency=2)
+    rec = Recorder(ft)
+    for priority in (INTERACTIVE, BULK):
+        assert await sender.send(Call("GetImportJob", priority=priority), rec.attempt("x")) == "x"
+    assert limiter.acquired == 2
+
+
+async def test_a_released_slot_is_one_slot_again() -> None:
+    """Acquire and release leave the slots as they were: one free, no more."""
+    slots = PrioritySlots(1)
+    await slots.acquire(BULK)
+    slots.release()
+    assert slots.free == 1
