@@ -244,6 +244,9 @@ def test_invalid_values_are_rejected(kwargs: dict[str, Any]) -> None:
             {"max_delay": float("inf")},
             "max_delay must be a finite, non-negative number of seconds, not inf",
         ),
+        ({"retry_quota": -5}, "retry_quota must be an int of at least 0, not -5"),
+        ({"deadline": 0}, "deadline must be a positive number of seconds, not 0"),
+        ({"on_retry": "print"}, "on_retry must be callable, not 'print'"),
     ],
     ids=repr,
 )
