@@ -371,8 +371,11 @@ async def test_shared_between_concurrent_tasks(
     assert await asyncio.gather(*(count(k) for k in kbs)) == [30, 31, 32, 33, 34]
 
 
-async def test_from_another_event_loop_is_a_clear_error(client: QConnectClient, kb: str) -> None:
-    """A client used from a loop other than its own raises instead of hanging."""
+OTHER_LOOP = "this QConnectClient belongs to another event loop; open one client per loop"
+
+
+def list_from_another_loop(client: QConnectClient, kb: str) -> list[BaseException]:
+    """List ``kb`` through ``client`` on a new loop in a thread: what that raised."""
     errors: list[BaseException] = []
 
     def other_loop() -> None:
@@ -388,10 +391,14 @@ async def test_from_another_event_loop_is_a_clear_error(client: QConnectClient, 
     thread = threading.Thread(target=other_loop)
     thread.start()
     thread.join(10)
+    return errors
+
+
+async def test_from_another_event_loop_is_a_clear_error(client: QConnectClient, kb: str) -> None:
+    """A client used from a loop other than its own raises instead of hanging."""
+    errors = list_from_another_loop(client, kb)
     assert len(errors) == 1 and isinstance(errors[0], RuntimeError)
-    assert str(errors[0]) == (
-        "this QConnectClient belongs to another event loop; open one client per loop"
-    )
+    assert str(errors[0]) == OTHER_LOOP
 
 
 async def test_a_closed_client_says_it_is_closed(qconnect_server: QConnectServer, kb: str) -> None:
@@ -478,24 +485,7 @@ class TestBorrowedClient:
         """A borrowed client, once used on this loop, refuses another loop in words."""
         client = QConnectClient.from_client(raw)
         assert len([j async for j in client.list_import_jobs(kb)]) == 250
-        errors: list[BaseException] = []
-
-        def other_loop() -> None:
-            async def use() -> None:
-                async for _ in client.list_import_jobs(kb):
-                    pass
-
-            try:
-                asyncio.run(use())
-            except BaseException as exc:
-                errors.append(exc)
-
-        thread = threading.Thread(target=other_loop)
-        thread.start()
-        thread.join(10)
-        assert [str(e) for e in errors] == [
-            "this QConnectClient belongs to another event loop; open one client per loop"
-        ]
+        assert [str(e) for e in list_from_another_loop(client, kb)] == [OTHER_LOOP]
 
     async def test_malformed_body_through_botocore_parser(
         self, raw: Any, kb: str, qconnect_server: QConnectServer
