@@ -206,6 +206,14 @@ async def test_a_url_known_expired_is_refused_without_a_request(
     assert answered == []
 
 
+async def failed_put(uploader: Uploader, url: str) -> TransportError:
+    """One small PUT expected to fail with a TransportError within 10 s: its error."""
+    async with asyncio.timeout(10):
+        with pytest.raises(TransportError) as info:
+            await uploader.put(Call(PUT_OPERATION, KB), url, {}, b"a", size=1)
+    return info.value
+
+
 async def test_an_upload_that_gets_no_answer_ends_at_its_read_timeout() -> None:
     """A server that takes the body and never answers: TransportError "the upload timed out"
     after the uploader's read timeout (0.2 s here), not aiohttp's five minutes."""
@@ -225,19 +233,15 @@ async def test_an_upload_that_gets_no_answer_ends_at_its_read_timeout() -> None:
     host, port = runner.addresses[0][:2]
     uploader = Uploader(connect_timeout=5.0, read_timeout=0.2)
     try:
-        async with asyncio.timeout(10):
-            with pytest.raises(TransportError) as info:
-                await uploader.put(
-                    Call(PUT_OPERATION, KB), f"http://{host}:{port}/upload", {}, b"a", size=1
-                )
+        error = await failed_put(uploader, f"http://{host}:{port}/upload")
     finally:
         release.set()
         await uploader.close()
         await runner.cleanup()
-    assert info.value.message == "the upload timed out"
+    assert error.message == "the upload timed out"
     # coded by aiohttp's timeout error (SocketTimeoutError today), the error it chains
-    assert info.value.code == type(info.value.__cause__).__name__
-    assert info.value.code.endswith("TimeoutError")
+    assert error.code == type(error.__cause__).__name__
+    assert error.code.endswith("TimeoutError")
 
 
 async def test_an_upload_whose_connection_is_never_accepted_ends_at_its_connect_timeout() -> None:
@@ -255,16 +259,12 @@ async def test_an_upload_whose_connection_is_never_accepted_ends_at_its_connect_
         fillers.append(filler)
     uploader = Uploader(connect_timeout=0.2, read_timeout=20.0)
     try:
-        async with asyncio.timeout(10):
-            with pytest.raises(TransportError) as info:
-                await uploader.put(
-                    Call(PUT_OPERATION, KB), f"http://{host}:{port}/upload", {}, b"a", size=1
-                )
+        error = await failed_put(uploader, f"http://{host}:{port}/upload")
     finally:
         await uploader.close()
         for sock in [*fillers, listener]:
             sock.close()
-    assert info.value.message == "the upload timed out"
+    assert error.message == "the upload timed out"
 
 
 async def test_an_upload_refused_a_connection_says_why_named_by_its_error() -> None:
