@@ -448,25 +448,15 @@ async def test_a_cancellation_at_the_deadline_stays_a_cancellation() -> None:
     assert task.cancelled()
 
 
-async def test_nothing_is_sent_once_the_deadline_has_passed() -> None:
-    """A request that starts after its deadline fails without sending."""
+@pytest.mark.parametrize("deadline", [4.0, 5.0], ids=["passed", "now"])
+async def test_nothing_is_sent_once_the_deadline_has_passed(deadline: float) -> None:
+    """A request that starts after its deadline, or at it, fails without sending."""
     ft = FakeTime()
     ft.now = 5.0
     sender = make_sender(ft)
     script = Script(ft, "page")
     with pytest.raises(TransportError, match="deadline"):
-        await send(ft, sender, script, deadline=4.0)
-    assert script.calls == 0
-
-
-async def test_nothing_is_sent_when_the_deadline_is_now() -> None:
-    """A request whose deadline is the very moment it would send fails without sending."""
-    ft = FakeTime()
-    ft.now = 5.0
-    sender = make_sender(ft)
-    script = Script(ft, "page")
-    with pytest.raises(TransportError, match="deadline"):
-        await send(ft, sender, script, deadline=5.0)
+        await send(ft, sender, script, deadline=deadline)
     assert script.calls == 0
 
 
