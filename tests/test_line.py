@@ -137,6 +137,14 @@ async def test_a_release_right_after_a_waiter_is_cancelled_skips_it() -> None:
     assert slots.free == 0 and slots.waiting(INTERACTIVE) == slots.waiting(BULK) == 0
 
 
+async def test_a_released_slot_is_one_slot_again() -> None:
+    """Acquire and release leave the slots as they were: one free, no more."""
+    slots = PrioritySlots(1)
+    await slots.acquire(BULK)
+    slots.release()
+    assert slots.free == 1
+
+
 async def test_interactive_waiters_cancelled_before_a_release_take_no_turn_from_bulk() -> None:
     """Waiters cancelled before the release that skips them were not served: they count
     nothing toward bulk's share, and the slot goes to the interactive request still waiting."""
@@ -321,28 +329,6 @@ class KeywordLimiter(FifoLimiter):
         return await super().acquire()
 
 
-async def test_a_limiter_without_the_priority_keyword_keeps_working() -> None:
-    """A limiter whose acquire() takes no keyword is called without one, for any priority."""
-    ft = FakeTime()
-    limiter = FifoLimiter()
-    sender = Sender(policy=RetryPolicy(), limiter=limiter, max_concurrency=2)
-    rec = Recorder(ft)
-    for priority in (INTERACTIVE, BULK):
-        assert await sender.send(Call("GetImportJob", priority=priority), rec.attempt("x")) == "x"
-    assert limiter.acquired == 2
-
-
-async def test_a_limiter_that_declares_the_keyword_is_told_each_priority() -> None:
-    """A limiter taking ``priority`` (or any keyword) receives each call's priority."""
-    ft = FakeTime()
-    limiter = KeywordLimiter()
-    sender = Sender(policy=RetryPolicy(), limiter=limiter, max_concurrency=2)
-    rec = Recorder(ft)
-    for priority in (INTERACTIVE, BULK, INTERACTIVE):
-        await sender.send(Call("GetImportJob", priority=priority), rec.attempt("x"))
-    assert limiter.priorities == [INTERACTIVE, BULK, INTERACTIVE]
-
-
 class WeightLimiter(FifoLimiter):
     """A third-party limiter whose acquire() takes a keyword of its own, not ``priority``."""
 
@@ -370,12 +356,14 @@ class UnreadableLimiter(FifoLimiter):
         self.acquire = _Unreadable(self)  # type: ignore[method-assign]
 
 
-@pytest.mark.parametrize("make", [WeightLimiter, UnreadableLimiter], ids=["other", "unreadable"])
-async def test_a_limiter_with_other_keywords_or_no_readable_signature_is_not_told(
+@pytest.mark.parametrize(
+    "make", [FifoLimiter, WeightLimiter, UnreadableLimiter], ids=["none", "other", "unreadable"]
+)
+async def test_a_limiter_without_the_priority_keyword_keeps_working(
     make: type[FifoLimiter],
 ) -> None:
-    """Only ``priority`` (or ``**kwargs``) means a limiter takes it: one with other keywords,
-    or whose signature cannot be read, is called without it."""
+    """A limiter whose acquire() takes no keyword, keywords of its own only, or whose signature
+    cannot be read is called without ``priority``, for any priority."""
     ft = FakeTime()
     limiter = make()
     sender = Sender(policy=RetryPolicy(), limiter=limiter, max_concurrency=2)
@@ -385,9 +373,12 @@ async def test_a_limiter_with_other_keywords_or_no_readable_signature_is_not_tol
     assert limiter.acquired == 2
 
 
-async def test_a_released_slot_is_one_slot_again() -> None:
-    """Acquire and release leave the slots as they were: one free, no more."""
-    slots = PrioritySlots(1)
-    await slots.acquire(BULK)
-    slots.release()
-    assert slots.free == 1
+async def test_a_limiter_that_declares_the_keyword_is_told_each_priority() -> None:
+    """A limiter taking ``priority`` (or any keyword) receives each call's priority."""
+    ft = FakeTime()
+    limiter = KeywordLimiter()
+    sender = Sender(policy=RetryPolicy(), limiter=limiter, max_concurrency=2)
+    rec = Recorder(ft)
+    for priority in (INTERACTIVE, BULK, INTERACTIVE):
+        await sender.send(Call("GetImportJob", priority=priority), rec.attempt("x"))
+    assert limiter.priorities == [INTERACTIVE, BULK, INTERACTIVE]
