@@ -7,7 +7,8 @@ import email.utils
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,23 @@ KB = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 SLOW_DOWN = b"<Error><Code>SlowDown</Code><Message>Please reduce your rate.</Message></Error>"
 
 Reply = Callable[[], web.Response]
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+@asynccontextmanager
+async def serving_put(handler: Handler) -> AsyncIterator[str]:
+    """A local HTTP server on port 0 answering PUT /upload with ``handler``: its URL."""
+    app = web.Application()
+    app.router.add_put("/upload", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}/upload"
+    finally:
+        await runner.cleanup()
 
 
 @pytest.fixture
@@ -44,20 +62,13 @@ async def put_url() -> AsyncIterator[Callable[[Reply], str]]:
         await request.read()
         return replies[-1]()
 
-    app = web.Application()
-    app.router.add_put("/upload", upload)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
+    async with serving_put(upload) as address:
 
-    def url(reply: Reply) -> str:
-        replies.append(reply)
-        return f"http://{host}:{port}/upload"
+        def url(reply: Reply) -> str:
+            replies.append(reply)
+            return address
 
-    yield url
-    await runner.cleanup()
+        yield url
 
 
 async def put(url: str, expected: type[QConnectError] = ThrottlingError) -> QConnectError:
@@ -224,20 +235,13 @@ async def test_an_upload_that_gets_no_answer_ends_at_its_read_timeout() -> None:
         await release.wait()
         return web.Response(status=200)
 
-    app = web.Application()
-    app.router.add_put("/upload", silent)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
     uploader = Uploader(connect_timeout=5.0, read_timeout=0.2)
-    try:
-        error = await failed_put(uploader, f"http://{host}:{port}/upload")
-    finally:
-        release.set()
-        await uploader.close()
-        await runner.cleanup()
+    async with serving_put(silent) as url:
+        try:
+            error = await failed_put(uploader, url)
+        finally:
+            release.set()
+            await uploader.close()
     assert error.message == "the upload timed out"
     # coded by aiohttp's timeout error (SocketTimeoutError today), the error it chains
     assert error.code == type(error.__cause__).__name__
@@ -336,37 +340,29 @@ async def test_a_put_cancelled_while_aiohttp_reads_its_file_ends_cancelled_and_c
         await request.read()
         return web.Response(status=200)  # pragma: no cover - the client cancels first
 
-    app = web.Application()
-    app.router.add_put("/upload", upload)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
     fifo = tmp_path / "slow.csv"
     os.mkfifo(fifo)
     writer = os.open(fifo, os.O_RDWR)  # a file whose reads wait for what the test writes
     uploader = Uploader(**TIMEOUTS)
-    url = f"http://{host}:{port}/upload"
-    try:
-        put = asyncio.create_task(
-            uploader.put(Call(PUT_OPERATION, KB), url, {}, fifo, size=_CHUNK + 1)
-        )
-        await asyncio.to_thread(_write_all, writer, b"x" * _CHUNK)  # the first chunk only
-        async with asyncio.timeout(10):
-            await arrived.wait()  # the first chunk is out: the second read waits for the file
-        put.cancel()
-        for _ in range(10):  # the put's clean-up runs (no I/O: a few turns of the loop)
-            await asyncio.sleep(0)
-        os.close(writer)  # the read waiting in the writer gets an end of file
-        writer = -1
-        with pytest.raises(asyncio.CancelledError):
-            await put
-    finally:
-        if writer >= 0:
-            os.close(writer)
-        await uploader.close()
-        await runner.cleanup()
+    async with serving_put(upload) as url:
+        try:
+            put = asyncio.create_task(
+                uploader.put(Call(PUT_OPERATION, KB), url, {}, fifo, size=_CHUNK + 1)
+            )
+            await asyncio.to_thread(_write_all, writer, b"x" * _CHUNK)  # the first chunk only
+            async with asyncio.timeout(10):
+                await arrived.wait()  # the first chunk is out: the second read waits for the file
+            put.cancel()
+            for _ in range(10):  # the put's clean-up runs (no I/O: a few turns of the loop)
+                await asyncio.sleep(0)
+            os.close(writer)  # the read waiting in the writer gets an end of file
+            writer = -1
+            with pytest.raises(asyncio.CancelledError):
+                await put
+        finally:
+            if writer >= 0:
+                os.close(writer)
+            await uploader.close()
 
 
 def _write_all(fd: int, data: bytes) -> None:
