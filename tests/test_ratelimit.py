@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
@@ -458,18 +458,25 @@ async def test_the_expected_wait_counts_the_tokens_refilled_at_the_rate() -> Non
     assert limiter.expected_wait(3) == pytest.approx(0.25)
 
 
-async def test_bulk_keeps_one_turn_in_five_at_a_pacing_limiter() -> None:
-    """At a paced limiter with ten interactive and two bulk sends waiting, a bulk send goes
-    within every five: interactive first, never bulk starved behind all of them."""
-    ft = FakeTime()
-    limiter = steady(10.0)
-    served: list[str] = []
+def serving(
+    limiter: AdaptiveRateLimiter, served: list[str]
+) -> Callable[[int, str], Awaitable[None]]:
+    """A send through ``limiter`` at a priority that notes its name in ``served`` once let go."""
 
     async def send(priority: int, name: str) -> None:
         permit = await limiter.acquire(priority=priority)
         served.append(name)
         limiter.release(permit, ACCEPTED)
 
+    return send
+
+
+async def test_bulk_keeps_one_turn_in_five_at_a_pacing_limiter() -> None:
+    """At a paced limiter with ten interactive and two bulk sends waiting, a bulk send goes
+    within every five: interactive first, never bulk starved behind all of them."""
+    ft = FakeTime()
+    served: list[str] = []
+    send = serving(steady(10.0), served)
     await send(0, "first")  # spends the bucket's token: the rest wait in line
     waiting = [asyncio.ensure_future(send(1, f"bulk-{i}")) for i in range(2)]
     waiting += [asyncio.ensure_future(send(0, f"interactive-{i}")) for i in range(10)]
@@ -532,14 +539,8 @@ async def test_interactive_waiters_cancelled_are_not_turns_taken_from_bulk() -> 
     """Bulk waits for four interactive sends served (its share rule), not counting the
     interactive waiters cancelled before their turn."""
     ft = FakeTime()
-    limiter = steady(10.0)
     served: list[str] = []
-
-    async def send(priority: int, name: str) -> None:
-        permit = await limiter.acquire(priority=priority)
-        served.append(name)
-        limiter.release(permit, ACCEPTED)
-
+    send = serving(steady(10.0), served)
     await send(0, "first")  # spends the bucket's token: the rest wait in line
     bulk = asyncio.ensure_future(send(1, "bulk"))
     interactive = [asyncio.ensure_future(send(0, f"interactive-{i}")) for i in range(8)]
