@@ -150,34 +150,47 @@ def test_lua_takes_the_constants_it_is_given(redis_server: RedisServer) -> None:
     assert bucket.sends < 100  # the short horizon turned some asks away: that path ran too
 
 
+class _Twins:
+    """One bucket, probe_requests on, decided by the Lua and by the Python at the same times."""
+
+    def __init__(self, redis_server: RedisServer, constants: RateController) -> None:
+        self.bucket = SharedBucket(controller=dataclasses.replace(constants, probe_requests=40.0))
+        self.lua = _Lua(redis_server, self.bucket)
+        self.c = self.bucket.controller
+        self.now = 1_764_000_000.5
+
+    def both(self, **args: object) -> None:
+        """The same decision from both at ``now``."""
+        lua = self.lua.decide(self.now, **args)  # type: ignore[arg-type]
+        _same(lua, self.bucket.decide(self.now, **args))  # type: ignore[arg-type]
+
+    def same_state(self, *names: str) -> dict[str, float]:
+        """The Lua's stored state equals the Python controller's in ``names``: that state."""
+        state = self.lua.state()
+        for name in names:
+            assert state.get(name, 0.0) == pytest.approx(getattr(self.c, name), rel=1e-12), name
+        return state
+
+
 @pytest.mark.parametrize("fleet", [False, True], ids=["in_process", "fleet"])
 def test_lua_follows_the_python_through_plateaus(redis_server: RedisServer, fleet: bool) -> None:
     """A low quota probed again and again: the same plateaus, counts and burst bound."""
-    constants = fleet_controller() if fleet else RateController()
-    bucket = SharedBucket(controller=dataclasses.replace(constants, probe_requests=40.0))
-    lua = _Lua(redis_server, bucket)
-    c = bucket.controller
-    now = 1_764_000_000.5
+    t = _Twins(redis_server, fleet_controller() if fleet else RateController())
+    c = t.c
     plateaus = []
-
-    def both(**args: object) -> None:
-        _same(lua.decide(now, **args), bucket.decide(now, **args))  # type: ignore[arg-type]
-
     for _ in range(10):  # a slow start's answers, then its first throttle
-        now += 0.05
-        both(acquire=True, accepted=1)
-    both(acquire=True, throttles=(now - 0.01,))
+        t.now += 0.05
+        t.both(acquire=True, accepted=1)
+    t.both(acquire=True, throttles=(t.now - 0.01,))
     for cycle in range(5):  # five probes, each met: 1 req/s, then 2 (the cycle's count)
         probe_at = c.cut_at + max(c.k, 0.0) + c.plateau + (0.3 if cycle < 3 else 1.5)
-        while now < probe_at:
-            now += 1.0
-            both(acquire=True, accepted=1 + (cycle >= 3))
-        now += 0.5  # the probe's throttle, half a second after the last answer
-        both(acquire=True, throttles=(now - 0.01,))
+        while t.now < probe_at:
+            t.now += 1.0
+            t.both(acquire=True, accepted=1 + (cycle >= 3))
+        t.now += 0.5  # the probe's throttle, half a second after the last answer
+        t.both(acquire=True, throttles=(t.now - 0.01,))
         plateaus.append(c.plateau)
-    state = lua.state()
-    for name in ("w_max", "k", "plateau", "acc_count", "burst_seen", "cut_at"):
-        assert state.get(name, 0.0) == pytest.approx(getattr(c, name), rel=1e-12), name
+    t.same_state("w_max", "k", "plateau", "acc_count", "burst_seen", "cut_at")
     assert max(plateaus) > 2.0  # the plateaus were reached: seconds at w_max before probing
 
 
@@ -186,28 +199,20 @@ def test_lua_follows_the_python_through_halvings_and_a_doubling_probe(
 ) -> None:
     """Throttles with nothing accepted (each halves; the last guess is held a quarter
     plateau), then a probe met deep in the doubling after it: the same levels and plateaus."""
-    bucket = SharedBucket(controller=dataclasses.replace(RateController(), probe_requests=40.0))
-    lua = _Lua(redis_server, bucket)
-    c = bucket.controller
-    now = 1_764_000_000.5
-
-    def both(**args: object) -> None:
-        _same(lua.decide(now, **args), bucket.decide(now, **args))  # type: ignore[arg-type]
-
+    t = _Twins(redis_server, RateController())
+    c = t.c
     for _ in range(3):  # the first cut, then two halvings: nothing accepted since
-        now += 0.3
-        both(acquire=True, throttles=(now - 0.01,))
+        t.now += 0.3
+        t.both(acquire=True, throttles=(t.now - 0.01,))
     assert c.plateau > 0  # the halved guess: a quarter plateau
     halved = c.w_max
     probe_at = c.cut_at + c.k + c.plateau + max(c.hold, c.k) + 0.3  # in the doubling
-    while now < probe_at:
-        now += 1.0 / halved
-        both(acquire=True, accepted=1)
-    now += 0.01
-    both(acquire=True, throttles=(now - 0.005,))
-    state = lua.state()
-    for name in ("w_max", "k", "plateau", "acc_count", "cut_at"):
-        assert state.get(name, 0.0) == pytest.approx(getattr(c, name), rel=1e-12), name
+    while t.now < probe_at:
+        t.now += 1.0 / halved
+        t.both(acquire=True, accepted=1)
+    t.now += 0.01
+    t.both(acquire=True, throttles=(t.now - 0.005,))
+    t.same_state("w_max", "k", "plateau", "acc_count", "cut_at")
 
 
 def test_lua_follows_the_python_through_a_halving_after_one_answer(
@@ -216,35 +221,27 @@ def test_lua_follows_the_python_through_a_halving_after_one_answer(
     """probe_requests on: the guess held a token after the first cut, a throttle with nothing
     accepted (halved), then one with one answer since (halved again, its plateau bounded by
     the burst), then a probe: the same levels, plateaus and accepted-rate start."""
-    bucket = SharedBucket(controller=dataclasses.replace(RateController(), probe_requests=40.0))
-    lua = _Lua(redis_server, bucket)
-    c = bucket.controller
-    now = 1_764_000_000.5
-
-    def both(**args: object) -> None:
-        _same(lua.decide(now, **args), bucket.decide(now, **args))  # type: ignore[arg-type]
-
+    t = _Twins(redis_server, RateController())
+    c = t.c
     for _ in range(5):  # the cold start's burst, then its first throttle
-        now += 0.01
-        both(acquire=True, accepted=1)
-    both(acquire=True, throttles=(now - 0.005,))
-    now += 0.15
-    both(acquire=True, throttles=(now - 0.005,))  # nothing accepted since: halved
+        t.now += 0.01
+        t.both(acquire=True, accepted=1)
+    t.both(acquire=True, throttles=(t.now - 0.005,))
+    t.now += 0.15
+    t.both(acquire=True, throttles=(t.now - 0.005,))  # nothing accepted since: halved
     halved = c.w_max
-    now += 0.4
-    both(acquire=True, accepted=1)
-    now += 0.1
-    both(acquire=True, throttles=(now - 0.005,))  # one answer since: halved again
+    t.now += 0.4
+    t.both(acquire=True, accepted=1)
+    t.now += 0.1
+    t.both(acquire=True, throttles=(t.now - 0.005,))  # one answer since: halved again
     assert c.halved and c.w_max <= 0.5 * halved
     assert 0 < c.plateau <= c.burst_seen / c.w_max - c.k
-    state = lua.state()
-    for name in ("w_max", "k", "plateau", "acc_count", "acc_start", "burst_seen", "cut_at"):
-        assert state.get(name, 0.0) == pytest.approx(getattr(c, name), rel=1e-12), name
+    state = t.same_state("w_max", "k", "plateau", "acc_count", "acc_start", "burst_seen", "cut_at")
     assert state["halved"] == 1.0
     probe_at = c.cut_at + c.k + c.plateau + 0.3
-    while now < probe_at:
-        now += 1.0 / c.w_max
-        both(acquire=True, accepted=1)
-    now += 0.01
-    both(acquire=True, throttles=(now - 0.005,))
-    assert not c.halved and lua.state()["halved"] == 0.0
+    while t.now < probe_at:
+        t.now += 1.0 / c.w_max
+        t.both(acquire=True, accepted=1)
+    t.now += 0.01
+    t.both(acquire=True, throttles=(t.now - 0.005,))
+    assert not c.halved and t.lua.state()["halved"] == 0.0
