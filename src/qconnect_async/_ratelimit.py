@@ -4,12 +4,19 @@
 (``_ratecontrol``, where the rate decisions and their reasons live):
 
 - Off until the service first throttles, but for slow start: sends leave in rounds, the
-  first of ``initial_window`` sends, each next one as large as the last plus its accepted
-  answers (doubling), and a round's sends leave only once every send of the previous round
-  is answered. So a cold burst of max_concurrency requests does not meet a small service
-  burst all at once, and no send leaves while a throttle is on its way back: against a
-  burst B the throttles are the last round's overshoot (1 + 2 + 4 = 7 sends for B = 5: 2).
-  The rounds end once one may send 64: a service burst that large is met unpaced.
+  first of ``initial_window`` sends, each next one as large as the last plus half its
+  accepted answers (rounded up: 1, 2, 3, 5, 8, 12, ...), and a round's sends leave only once
+  every send of the previous round is answered. So a cold burst of max_concurrency requests
+  does not meet a small service burst all at once, and no send leaves while a throttle is on
+  its way back: against a burst B the throttles are the last round's overshoot (1 + 2 + 3 =
+  6 sends for B = 5: 1, the floor: a throttle is the only sign the burst is spent). At worst
+  a whole round, which grows by half: about half of B where B is large (B = 31: 18), where
+  rounds that double throw B + 1 (B = 7: 8), for two more round trips before 16 are in the
+  air. An overshoot of one or two among many answers is not a cut (the controller takes it
+  for a stray throttle), so the next round is one send: a spent burst throttles it too, which
+  counts towards the cut, where the next whole round was thrown (B = 10: 2 throttles, not 9).
+  Over bursts of 1 to 40, 7.0 throttles on average, at most 18 (doubling: 14.1 and 32).
+  The rounds end once one may send 64: a burst that large is met unpaced.
 - Once a throttle turned the controller on, each send takes a token from a bucket (``burst``
   tokens at most) refilled at ``controller.rate(now)``. A cut empties the bucket: the
   service's next tokens are owed to the requests still on their way to it.
@@ -93,6 +100,9 @@ class RateLimiter(Protocol[P]):
 
 #: The slow start ends (no round limits sends any more) once a round may send this many.
 _SLOW_START_END = 64
+#: Each slow-start round is the last one plus this share of its accepted answers (rounded
+#: up): the last round's overshoot of a service burst is at most about this share of it.
+_SLOW_START_GROWTH = 0.5
 # The head of the line looks at the bucket at least this often (seconds) while it waits.
 _RECHECK = 0.05
 # Float slack on token counts, so that a head waiter never sleeps for a zero interval.
@@ -112,7 +122,7 @@ class AdaptiveRateLimiter:
     """The default RateLimiter: CUBIC-like pacing once throttled, off again when quiet.
 
     ``initial_window``: sends of the slow start's first round (each next round is the last
-    one plus its accepted answers, while the controller is off). ``burst``: sends that
+    one plus half its accepted answers, while the controller is off). ``burst``: sends that
     may leave back to back while paced. ``controller``: the rate decisions (a fresh
     ``RateController()`` by default; pass one to tune its constants). The permit is the
     send time on the loop's clock. One object may be shared by several clients of a loop.
@@ -133,6 +143,8 @@ class AdaptiveRateLimiter:
         self._window: float = initial_window
         self._round_sent = 0  # sends of the slow start's current round
         self._round_accepted = 0  # of those, answered and not throttled
+        self._round_throttled = False  # one of those throttled, taken for a stray throttle
+        self._probe = False  # the current round is one send after such a throttle
         self._in_flight = 0
         self._tokens = burst
         self._refilled_at = -math.inf
@@ -198,10 +210,13 @@ class AdaptiveRateLimiter:
             control.on_accepted(now, permit)
             if not control.enabled:
                 self._round_accepted += 1
-        elif outcome is SendOutcome.THROTTLED and control.on_throttle(now, permit):
-            # The service's bucket is empty: its next tokens are owed to the requests still
-            # on their way, so the first send after the cut waits a whole token.
-            self._tokens, self._refilled_at = 0.0, now
+        elif outcome is SendOutcome.THROTTLED:
+            if control.on_throttle(now, permit):
+                # The service's bucket is empty: its next tokens are owed to the requests
+                # still on their way, so the first send after the cut waits a whole token.
+                self._tokens, self._refilled_at = 0.0, now
+            elif not control.enabled:
+                self._round_throttled = True
         self._wake_head()
 
     def expected_wait(self, sends: int) -> float:
@@ -242,13 +257,22 @@ class AdaptiveRateLimiter:
 
     def _slow_start_wait(self) -> float:
         """0: a send of the current round may leave; inf: wait for its answers."""
-        if self._round_sent < self._window:
+        if self._round_sent < (1 if self._probe else self._window):
             return 0.0
         if self._in_flight > 0:
             return math.inf  # the round is full: its throttles, if any, must come back first
-        # Every send of the round is answered: the next round, one more send per acceptance.
-        self._window += self._round_accepted
+        # Every send of the round is answered. A throttle the controller took for a stray one
+        # (few among many answers) may also be a spent burst, whose next round would all be
+        # throttled: the next round is one send, and only its answer lets the rounds go on
+        # (a throttle again counts towards the cut). Else one more send per two accepted.
+        if self._round_throttled:
+            self._probe = True
+        elif self._probe:
+            self._probe = False
+        else:
+            self._window += math.ceil(self._round_accepted * _SLOW_START_GROWTH)
         self._round_sent = self._round_accepted = 0
+        self._round_throttled = False
         if self._window >= _SLOW_START_END:
             self._window = math.inf
         return 0.0
