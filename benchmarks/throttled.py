@@ -3,9 +3,10 @@
 Rows: aiobotocore as users write it (one paginator per KB under a semaphore, each retry mode)
 and qconnect_async's list_import_jobs_many. Every row gets a fresh client and a full bucket.
 `run_quota` does the same at the published Q in Connect quota, 10 req/s (adaptive mode and
-qconnect_async only: each run takes 12 s). `run_long`: qconnect_async alone, 60 s listings at
-10 and 2 req/s, one run each: a probe's cost shows over many probes, not in a 12 s row; each
-run's throttles split by phase (``PhaseCounter``: cold start, finding the rate, probes).
+qconnect_async, by default and probing in requests, only: each run takes 12 s). `run_long`:
+qconnect_async alone, 60 s listings at 10 and 2 req/s, one run each: a probe's cost shows over
+many probes, not in a 12 s row; each run's throttles split by phase (``PhaseCounter``: cold
+start, finding the rate, probes).
 """
 
 from __future__ import annotations
@@ -202,10 +203,12 @@ async def _measure(
     *,
     section: str = "throttled",
     modes: tuple[str, ...] = MODES,
+    alone: bool = False,
 ) -> Section:
     server.reset()
     kbs = server.seed(sizes.kbs, sizes.jobs_per_kb)
     names = [*(f"aiobotocore_{mode}" for mode in modes), "qconnect_async"]
+    names += ["qconnect_async_alone"] if alone else []
     outcomes: dict[str, list[Outcome]] = {name: [] for name in names}
     try:
         for _ in range(runs):
@@ -213,6 +216,10 @@ async def _measure(
                 outcome = await _aiobotocore_row(server, kbs, sizes, mode)
                 outcomes[f"aiobotocore_{mode}"].append(outcome)
             outcomes["qconnect_async"].append(await _qconnect_row(server, kbs, sizes))
+            if alone:  # probing in requests (off by default), a fresh controller each run
+                counter = PhaseCounter(probe_requests=ALONE_PROBE_REQUESTS)
+                outcome = await _qconnect_row(server, kbs, sizes, counter)
+                outcomes["qconnect_async_alone"].append(outcome)
     finally:
         server.set_rate_limit(None)
     expected = sizes.kbs * sizes.jobs_per_kb
@@ -228,6 +235,12 @@ async def _measure(
         f"QConnectClient(max_concurrency={sizes.width}), list_import_jobs_many(fail_fast=False). "
         f"Medians over {runs} run(s) (KBs failed: worst run; jobs: worst run); throttled share = "
         "server-counted throttles / requests of the row; fresh client and full bucket per row."
+        + (
+            f" qconnect_async alone: the same client with AdaptiveRateLimiter(controller="
+            f"RateController(probe_requests={ALONE_PROBE_REQUESTS:g}))."
+            if alone
+            else ""
+        )
     )
     data = {
         "runs": runs,
@@ -253,9 +266,11 @@ def _row(
     value = (
         f"{ratio:.2f}x ideal, {share:.1%} throttled, {failed}/{sizes.kbs} KBs failed, {jobs:,} jobs"
     )
-    label = name.replace("aiobotocore_", "aiobotocore ") + (
+    label = name.replace("aiobotocore_", "aiobotocore ").replace("_alone", "") + (
         " retries" if name.startswith("aiobotocore") else " list_import_jobs_many"
     )
+    if name.endswith("_alone"):
+        label += f", probe_requests={ALONE_PROBE_REQUESTS:g}"
     figure = f"Throttled {sizes.rate:g} req/s: {label}"
     if not name.startswith("qconnect"):
         return Row(f"{section}.{name}", figure, value)
@@ -276,7 +291,8 @@ def run_quota(
     """The same fan-out at the published quota (10 req/s): adaptive mode and qconnect_async."""
     sizes = QUOTA_SMOKE if smoke else QUOTA
     n = runs_of(sizes.runs, smoke, runs)
-    return asyncio.run(_measure(server, sizes, n, section="throttled_quota", modes=("adaptive",)))
+    measure = _measure(server, sizes, n, section="throttled_quota", modes=("adaptive",), alone=True)
+    return asyncio.run(measure)
 
 
 def run_long(

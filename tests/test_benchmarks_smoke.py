@@ -29,6 +29,7 @@ EXPECTED_ROWS = {
     "throttled.qconnect_async",
     "throttled_quota.aiobotocore_adaptive",
     "throttled_quota.qconnect_async",
+    "throttled_quota.qconnect_async_alone",
     "throttled_long.rate_10",
     "throttled_long.rate_10_alone",
     "throttled_long.rate_2",
