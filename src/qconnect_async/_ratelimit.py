@@ -16,7 +16,9 @@
   for a stray throttle), so the next round is one send: a spent burst throttles it too, which
   counts towards the cut, where the next whole round was thrown (B = 10: 2 throttles, not 9).
   Over bursts of 1 to 40, 7.0 throttles on average, at most 18 (doubling: 14.1 and 32).
-  The rounds end once one may send 64: a burst that large is met unpaced.
+  The rounds end once one may send 32, after 76 sends (1 + 2 + ... + 27; rounds that doubled
+  ended after 63): a burst that large is met unpaced, and a client with fewer slots than a
+  round stops waiting for each round's last answers.
 - Once a throttle turned the controller on, each send takes a token from a bucket (``burst``
   tokens at most) refilled at ``controller.rate(now)``. A cut empties the bucket: the
   service's next tokens are owed to the requests still on their way to it.
@@ -99,7 +101,7 @@ class RateLimiter(Protocol[P]):
 
 
 #: The slow start ends (no round limits sends any more) once a round may send this many.
-_SLOW_START_END = 64
+_SLOW_START_END = 32
 #: Each slow-start round is the last one plus this share of its accepted answers (rounded
 #: up): the last round's overshoot of a service burst is at most about this share of it.
 _SLOW_START_GROWTH = 0.5
