@@ -337,6 +337,30 @@ async def test_a_stray_throttle_in_the_slow_start_costs_one_round_of_one_send() 
     assert [starts.count(t) for t in rounds] == [1, 2, 3, 5, 8, 1, 8, 12]
 
 
+async def test_throttles_while_pacing_leave_the_slow_start_s_rounds_as_they_were() -> None:
+    """A cut in the 2nd round, a throttle of the same event after it: once quiet, the slow
+    start goes on with rounds of 2 then 3, not with a round of one (that is for a throttle
+    the controller took for a stray one while off)."""
+    limiter = AdaptiveRateLimiter()
+    starts: list[float] = []
+
+    async def send(outcome: SendOutcome) -> None:
+        permit = await limiter.acquire()
+        starts.append(round(now(), 6))
+        await asyncio.sleep(0.1)
+        limiter.release(permit, outcome)
+
+    await send(ACCEPTED)
+    await asyncio.gather(send(THROTTLED), send(THROTTLED))  # the cut, then its own event's
+    assert limiter.enabled
+    await asyncio.sleep(limiter.controller.quiet + 1.0)
+    starts.clear()
+    await asyncio.gather(*(send(ACCEPTED) for _ in range(5)))
+    assert not limiter.enabled
+    first = starts[0]
+    assert [round(t - first, 6) for t in starts] == [0.0, 0.0, 0.1, 0.1, 0.1]
+
+
 async def test_the_slow_start_ends_once_a_round_may_send_32() -> None:
     """Rounds of 1, 2, 3, 5, ... 27 (76 sends); from then on nothing waits for a round's
     answers."""
