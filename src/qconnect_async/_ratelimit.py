@@ -10,12 +10,12 @@
   does not meet a small service burst all at once, and no send leaves while a throttle is on
   its way back: against a burst B the throttles are the last round's overshoot (1 + 2 + 3 =
   6 sends for B = 5: 1, the floor: a throttle is the only sign the burst is spent). At worst
-  a whole round, which grows by half: about half of B where B is large (B = 31: 18), where
-  rounds that double throw B + 1 (B = 7: 8), for two more round trips before 16 are in the
-  air. An overshoot of one or two among many answers is not a cut (the controller takes it
-  for a stray throttle), so the next round is one send: a spent burst throttles it too, which
-  counts towards the cut, where the next whole round was thrown (B = 10: 2 throttles, not 9).
-  Over bursts of 1 to 40, 7.0 throttles on average, at most 18 (doubling: 14.1 and 32).
+  a whole round: about half of a large B (B = 31: 18), where rounds that double throw B + 1
+  (B = 7: 8); the price is two more round trips before 16 are in the air. An overshoot of
+  one or two among many answers is not a cut (the controller takes it for a stray throttle),
+  so the next round is one send: a spent burst throttles it too, which counts towards the
+  cut, where the next whole round was thrown (B = 10: 2 throttles, not 8). Over bursts of 1
+  to 40, 7.0 throttles on average, at most 18 (doubling: 14.1 and 32).
   The rounds end once one may send 32, after 76 sends (1 + 2 + ... + 27; rounds that doubled
   ended after 63): a burst that large is met unpaced, and a client with fewer slots than a
   round stops waiting for each round's last answers.
@@ -103,7 +103,7 @@ class RateLimiter(Protocol[P]):
 #: The slow start ends (no round limits sends any more) once a round may send this many.
 _SLOW_START_END = 32
 #: Each slow-start round is the last one plus this share of its accepted answers (rounded
-#: up): the last round's overshoot of a service burst is at most about this share of it.
+#: up): a round thrown whole at a spent burst is about this share of a large burst.
 _SLOW_START_GROWTH = 0.5
 # The head of the line looks at the bucket at least this often (seconds) while it waits.
 _RECHECK = 0.05
