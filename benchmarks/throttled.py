@@ -73,6 +73,8 @@ LONG_SMOKE = (
 GOAL_LONG = {10.0: (0.04, 1.05), 2.0: (0.05, 1.05)}
 #: the long rows' second client: alone on its quota, probing in requests (off by default)
 ALONE_PROBE_REQUESTS = 40.0
+#: how a row names that client's controller
+ALONE = f"RateController(probe_requests={ALONE_PROBE_REQUESTS:g})"
 
 
 @dataclass(frozen=True)
@@ -216,9 +218,8 @@ async def _measure(
                 outcome = await _aiobotocore_row(server, kbs, sizes, mode)
                 outcomes[f"aiobotocore_{mode}"].append(outcome)
             outcomes["qconnect_async"].append(await _qconnect_row(server, kbs, sizes))
-            if alone:  # probing in requests (off by default), a fresh controller each run
-                counter = PhaseCounter(probe_requests=ALONE_PROBE_REQUESTS)
-                outcome = await _qconnect_row(server, kbs, sizes, counter)
+            if alone:
+                outcome = await _qconnect_row(server, kbs, sizes, _alone())
                 outcomes["qconnect_async_alone"].append(outcome)
     finally:
         server.set_rate_limit(None)
@@ -236,8 +237,7 @@ async def _measure(
         f"Medians over {runs} run(s) (KBs failed: worst run; jobs: worst run); throttled share = "
         "server-counted throttles / requests of the row; fresh client and full bucket per row."
         + (
-            f" qconnect_async alone: the same client with AdaptiveRateLimiter(controller="
-            f"RateController(probe_requests={ALONE_PROBE_REQUESTS:g}))."
+            f" qconnect_async alone: the same client with AdaptiveRateLimiter(controller={ALONE})."
             if alone
             else ""
         )
@@ -263,14 +263,16 @@ def _row(
     share = median([o.throttled_share for o in outcomes])
     failed = max(o.failed for o in outcomes)
     jobs = min(o.jobs for o in outcomes)
+    phases = f" ({_phases(outcomes)})" if name.endswith("_alone") else ""
     value = (
-        f"{ratio:.2f}x ideal, {share:.1%} throttled, {failed}/{sizes.kbs} KBs failed, {jobs:,} jobs"
+        f"{ratio:.2f}x ideal, {share:.1%} throttled{phases}, {failed}/{sizes.kbs} KBs failed, "
+        f"{jobs:,} jobs"
     )
     label = name.replace("aiobotocore_", "aiobotocore ").replace("_alone", "") + (
         " retries" if name.startswith("aiobotocore") else " list_import_jobs_many"
     )
     if name.endswith("_alone"):
-        label += f", probe_requests={ALONE_PROBE_REQUESTS:g}"
+        label += f", {ALONE}"
     figure = f"Throttled {sizes.rate:g} req/s: {label}"
     if not name.startswith("qconnect"):
         return Row(f"{section}.{name}", figure, value)
@@ -317,8 +319,7 @@ async def _measure_long(
         try:
             for _ in range(n):  # interleaved; a fresh controller (no state carried) per run
                 outcomes.append(await _qconnect_row(server, kbs, sizes, PhaseCounter()))
-                alone = PhaseCounter(probe_requests=ALONE_PROBE_REQUESTS)
-                alone_outcomes.append(await _qconnect_row(server, kbs, sizes, alone))
+                alone_outcomes.append(await _qconnect_row(server, kbs, sizes, _alone()))
         finally:
             server.set_rate_limit(None)
         expected = sizes.kbs * sizes.jobs_per_kb
@@ -331,7 +332,7 @@ async def _measure_long(
                 sizes,
                 expected,
                 GOAL_LONG[goal_rate],
-                f"RateController(probe_requests={ALONE_PROBE_REQUESTS:g})",
+                ALONE,
             )
         )
         notes.append(
@@ -353,6 +354,17 @@ async def _measure_long(
     return Section("throttled_long", rows, notes, data)
 
 
+def _alone() -> PhaseCounter:
+    """A fresh controller probing in requests (off by default): no state from another run."""
+    return PhaseCounter(probe_requests=ALONE_PROBE_REQUESTS)
+
+
+def _phases(outcomes: list[Outcome]) -> str:
+    """Each run's throttles as the client counted them: cold start + finding + probes."""
+    runs = ", ".join("+".join(str(n) for n in o.phases) for o in outcomes)
+    return f"cold start + finding + probes: {runs}"
+
+
 def _long_row(
     key: str,
     outcomes: list[Outcome],
@@ -366,11 +378,9 @@ def _long_row(
     failed = max(o.failed for o in outcomes)
     jobs = min(o.jobs for o in outcomes)
     throttles = median([float(o.throttled) for o in outcomes])
-    # Each run's throttles as the client counted them: cold start + finding the rate + probes.
-    phases = ", ".join("+".join(str(n) for n in o.phases) for o in outcomes)
     value = (
-        f"{ratio:.2f}x ideal, {share:.1%} throttled ({throttles:.0f}; cold start + finding + "
-        f"probes: {phases}), {failed}/{sizes.kbs} KBs failed, {jobs:,} jobs"
+        f"{ratio:.2f}x ideal, {share:.1%} throttled ({throttles:.0f}; {_phases(outcomes)}), "
+        f"{failed}/{sizes.kbs} KBs failed, {jobs:,} jobs"
     )
     figure = (
         f"Throttled {sizes.rate:g} req/s, {sizes.pages} pages ({sizes.ideal:.0f} s): "

@@ -116,9 +116,13 @@ def test_smoke_prints_every_row_with_finite_numbers(
         runs = data["rows"]["qconnect_async"]
         assert [len(run["throttled_at"]) for run in runs] == [run["throttled"] for run in runs]
         assert all(t >= 0 for run in runs for t in run["throttled_at"])
-    for data in (long_rows["rate_10"], long_rows["rate_2"]):  # split by phase, as the client saw
-        for runs in data["rows"].values():
-            assert [sum(run["phases"]) for run in runs] == [run["throttled"] for run in runs]
+    quota_alone = document["sections"]["throttled_quota"]["data"]["rows"]["qconnect_async_alone"]
+    for runs in [
+        *long_rows["rate_10"]["rows"].values(),
+        *long_rows["rate_2"]["rows"].values(),
+        quota_alone,
+    ]:  # split by phase, as the client saw
+        assert [sum(run["phases"]) for run in runs] == [run["throttled"] for run in runs]
     cli = {row["key"]: row["value"] for row in document["sections"]["cli"]["rows"]}
     assert cli["cli.wall_awscli"].startswith("not run")  # no awscli venv built, no index reached
     memory = document["sections"]["memory"]["data"]
