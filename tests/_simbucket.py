@@ -3,7 +3,8 @@
 Shared by the send rate's fake-clock tests (tests/test_ratelimit.py, tests/test_ratelong.py):
 ``Service`` admits ``rate`` requests per second with a burst and counts what it saw, on the
 running loop's clock; ``list_kbs`` lists KBs page by page through a ``Sender`` with the
-default retry policy, as ``list_import_jobs_many`` does.
+default retry policy, as ``list_import_jobs_many`` does; ``listing`` is the long rows' one
+listing (also scripts/rate_sweep.py's).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from qconnect_async._errors import ThrottlingError
 from qconnect_async._retry import RetryPolicy
 from qconnect_async._send import Sender
 
-__all__ = ["Service", "list_kbs", "now"]
+__all__ = ["Service", "list_kbs", "listing", "now"]
 
 
 def now() -> float:
@@ -106,3 +107,23 @@ async def list_kbs(
     start = now()
     await asyncio.gather(*(list_kb() for _ in range(kbs)))
     return now() - start
+
+
+async def listing(
+    quota: float, latency: float, seed: int, *, probe_requests: float = 40.0, seconds: float = 60.0
+) -> tuple[Service, float]:
+    """``seconds`` of pages at ``quota`` (20 KBs, 16 at once, burst 5) through a fresh
+    ``RateController(probe_requests=...)``: the service (what it counted), the wall / ideal."""
+    service = Service(rate=quota)
+    pages = int(seconds * quota) // 20
+    wall = await list_kbs(
+        service,
+        "c",
+        RateController(probe_requests=probe_requests),
+        kbs=20,
+        pages=pages,
+        width=16,
+        rng=random.Random(seed),
+        latency=latency,
+    )
+    return service, wall / ((20 * pages - 5) / quota)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from _simbucket import Service, list_kbs
+from _simbucket import listing as simbucket_listing
 from qconnect_async import RateController
 from qconnect_async._config import set_testing
 
@@ -35,37 +36,16 @@ async def test_alone_on_its_quota_a_60_s_listing_probes_in_requests(quota: float
     4% of the requests throttled, at 2 req/s at most 5% (6 of 126: the cold start's 1, 2 to
     find the rate, 1 to count it, then one probe per 40 requests); the wall at the ideal."""
     max_share = {2.0: 0.05, 10.0: 0.04}[quota]
-    service = Service(rate=quota)
-    pages = int(60 * quota)
-    wall = await list_kbs(
-        service,
-        "c",
-        RateController(probe_requests=40.0),
-        kbs=20,
-        pages=pages // 20,
-        width=16,
-        rng=random.Random(1),
-    )
+    service, wall = await simbucket_listing(quota, 0.02, 1)
     assert service.throttled_share <= max_share, (service.throttled, service.requests)
-    assert wall <= 1.05 * (pages - 5) / quota
+    assert wall <= 1.05
 
 
 async def listing(quota: float, latency: float, seed: int) -> tuple[float, float]:
     """probe_requests=40, 60 s of pages at ``quota`` (20 KBs, 16 at once, burst 5): the
     throttled share and the wall over the ideal."""
-    service = Service(rate=quota)
-    pages = int(60 * quota) // 20
-    wall = await list_kbs(
-        service,
-        "c",
-        RateController(probe_requests=40.0),
-        kbs=20,
-        pages=pages,
-        width=16,
-        rng=random.Random(seed),
-        latency=latency,
-    )
-    return service.throttled_share, wall / ((20 * pages - 5) / quota)
+    service, wall = await simbucket_listing(quota, latency, seed)
+    return service.throttled_share, wall
 
 
 @pytest.mark.parametrize("latency", [0.01, 0.05])
@@ -93,9 +73,8 @@ async def test_at_3_req_s_a_60_s_listing_finds_its_level_once() -> None:
 
 async def test_by_default_a_60_s_listing_probes_in_seconds() -> None:
     """The default (time-based cycle) at 2 req/s: a probe every 2 s or so, a quarter of the
-    requests throttled, which probe_requests=40 brings to 6%: the price of fair shares."""
-    service = Service(rate=2.0)
-    await list_kbs(service, "c", RateController(), kbs=20, pages=6, width=16, rng=random.Random(1))
+    requests throttled, which probe_requests=40 brings to 5%: the price of fair shares."""
+    service, _ = await simbucket_listing(2.0, 0.02, 1, probe_requests=0.0)
     assert service.throttled_share >= 0.2, (service.throttled, service.requests)
 
 
