@@ -5,8 +5,8 @@
   of a fresh client's, measured the same way first. The goal is the controller's rule:
   max(3 s, the time of its probe_requests at the throttled rate): 3 s by default
   (probe_requests off). The latency makes the fresh rate the round trips' (8 / 20 ms): with
-  none it was what two shared cores gave, 700 to 1,300 pages/s from one run to the next, and
-  a recovered client, its limiter open, read as not recovered after a lucky fresh one.
+  none it was what two shared cores gave, which varied from one run to the next, and a
+  recovered client, its limiter open, read as not recovered after a lucky fresh one.
 - sporadic: 20 KBs x 1000 jobs, 20 ms a page, 2% of ListImportJobs answered with a 429 at
   random: wall / the same listing without the throttles.
 - early throttle: one 50-page listing, 20 ms a page, the 2nd request answered with the fake's
